@@ -1,0 +1,53 @@
+// Builds every bundle from the same sources with esbuild: the Node library and CLI, the browser
+// library, and the test/bench entry points. WGSL files are inlined as text; npm packages stay
+// external in Node bundles (webgpu must: it finds dawn.node relative to itself).
+import * as esbuild from 'esbuild';
+import { readdirSync, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const list = (dir, re) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).filter((f) => re.test(f)).map((f) => join(dir, f)) : []);
+
+const common = {
+  absWorkingDir: root,
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  sourcemap: 'linked',
+  loader: { '.wgsl': 'text' },
+  logLevel: 'warning',
+};
+const node = {
+  ...common,
+  platform: 'node',
+  packages: 'external',
+  // Lets bundled ESM call require() for CommonJS-only paths.
+  banner: { js: "import { createRequire as __mssdCreateRequire } from 'node:module'; const require = __mssdCreateRequire(import.meta.url);" },
+};
+
+export async function build({ only } = {}) {
+  const jobs = [];
+  const want = (k) => !only || only.includes(k);
+  if (want('lib')) {
+    jobs.push(esbuild.build({ ...node, entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' }, outdir: 'dist/node' }).then(() => {
+      const cli = join(root, 'dist/node/cli.js');
+      if (existsSync(cli)) chmodSync(cli, 0o755);
+    }));
+    jobs.push(esbuild.build({ ...common, platform: 'browser', entryPoints: { mobilessd: 'src/browser.ts' }, outdir: 'dist/browser' }));
+  }
+  if (want('test')) {
+    const entries = [...list('test', /\.test\.ts$/), ...list('test/support', /\.ts$/)];
+    if (entries.length) jobs.push(esbuild.build({ ...node, entryPoints: entries, outdir: '.build/test', outbase: 'test', splitting: true, chunkNames: 'chunks/[name]-[hash]' }));
+  }
+  if (want('bench')) {
+    const entries = [...list('bench', /\.ts$/), ...list('scripts', /\.ts$/)];
+    if (entries.length) jobs.push(esbuild.build({ ...node, entryPoints: entries, outdir: '.build', outbase: '.' }));
+  }
+  await Promise.all(jobs);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const only = process.argv.slice(2);
+  await build({ only: only.length ? only : undefined });
+}

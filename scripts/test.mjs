@@ -1,0 +1,47 @@
+// `npm test`: installs what is missing, builds, type-checks, then runs every test file and ends with
+// `N passed, N failed`. Arguments filter test files by substring (`npm test -- conv2d`).
+import { readdirSync, existsSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { root, ensureNodeModules, ensureSystemPackages, gpuEnv } from './ensure-deps.mjs';
+
+const filters = process.argv.slice(2);
+try {
+  ensureNodeModules();
+  ensureSystemPackages(['vulkan', 'chromium', 'ffmpeg']);
+} catch (e) {
+  console.error(`[mobilessd] setup failed: ${e.message}`);
+  console.log('\n0 passed, 1 failed');
+  process.exit(1);
+}
+
+const { build } = await import('./build.mjs');
+rmSync(join(root, '.build/test'), { recursive: true, force: true });
+await build({ only: ['test', 'bench'] });
+
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { cwd: root, stdio: 'inherit' });
+const typecheckOk = tsc.status === 0;
+if (!typecheckOk) console.error('[mobilessd] type check failed');
+
+const dir = join(root, '.build/test');
+const files = (existsSync(dir) ? readdirSync(dir) : [])
+  .filter((f) => f.endsWith('.test.js'))
+  .filter((f) => !filters.length || filters.some((s) => f.includes(s)))
+  .sort()
+  .map((f) => join(dir, f));
+if (!files.length) {
+  console.error('[mobilessd] no test files found: an empty test list is a failure');
+  console.log('\n0 passed, 1 failed');
+  process.exit(1);
+}
+
+const r = spawnSync(
+  process.execPath,
+  ['--enable-source-maps', '--test', `--test-reporter=${join(root, 'scripts/test-reporter.mjs')}`, ...files],
+  { cwd: root, stdio: 'inherit', env: { ...gpuEnv(), MOBILESSD_ROOT: root } },
+);
+if (!typecheckOk) {
+  console.log('type check failed (see above): counted as 1 failed');
+  process.exit(1);
+}
+process.exit(r.status ?? 1);

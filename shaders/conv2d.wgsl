@@ -1,0 +1,131 @@
+// Standard convolution, NHWC activations, filter [KH, KW, Cin, Cout4] (Cout zero-padded to a
+// multiple of 4 so a vec4 load fetches four output channels). Bias and the activation clamp are
+// fused in the epilogue. `Params` is generated from the TS schema and prepended.
+//
+// Entry points (variants, each selectable from TS):
+//   main_naive   v1: one output value per invocation; the plain reference on the GPU.
+//   main_direct  v2: one output pixel x 4 output channels (vec4 filter loads).
+//   main_blocked v3: 4 output pixels along x x 4 channels: each filter load feeds 4 FMAs.
+
+override WG_SIZE: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG_SIZE;
+}
+
+fn in_index(b: u32, iy: u32, ix: u32) -> u32 {
+  return ((b * p.inH + iy) * p.inW + ix) * p.inC;
+}
+
+fn store4(b: u32, oy: u32, ox: u32, cg: u32, v: vec4<f32>) {
+  let r = clamp(v, vec4<f32>(p.clampMin), vec4<f32>(p.clampMax));
+  let base = p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + cg * 4u;
+  let c = cg * 4u;
+  y[base] = r.x;
+  if (c + 1u < p.outC) { y[base + 1u] = r.y; }
+  if (c + 2u < p.outC) { y[base + 2u] = r.z; }
+  if (c + 3u < p.outC) { y[base + 3u] = r.w; }
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn main_naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg);
+  let total = p.batch * p.outH * p.outW * p.outC;
+  if (idx >= total) { return; }
+  let co = idx % p.outC;
+  let pix = idx / p.outC;
+  let ox = pix % p.outW;
+  let oy = (pix / p.outW) % p.outH;
+  let b = pix / (p.outW * p.outH);
+  var acc = bias[co / 4u][co % 4u];
+  for (var ky = 0u; ky < p.kH; ky++) {
+    let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    for (var kx = 0u; kx < p.kW; kx++) {
+      let ix = i32(ox * p.strideW + kx) - i32(p.padLeft);
+      if (ix < 0 || ix >= i32(p.inW)) { continue; }
+      let xi = in_index(b, u32(iy), u32(ix));
+      let wi = (ky * p.kW + kx) * p.inC * p.outC4 * 4u + co;
+      for (var ci = 0u; ci < p.inC; ci++) {
+        let wf = wi + ci * p.outC4 * 4u;
+        acc += x[xi + ci] * w[wf / 4u][wf % 4u];
+      }
+    }
+  }
+  let r = clamp(acc, p.clampMin, p.clampMax);
+  y[p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + co] = r;
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn main_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg);
+  let total = p.batch * p.outH * p.outW * p.outC4;
+  if (idx >= total) { return; }
+  let cg = idx % p.outC4;
+  let pix = idx / p.outC4;
+  let ox = pix % p.outW;
+  let oy = (pix / p.outW) % p.outH;
+  let b = pix / (p.outW * p.outH);
+  var acc = bias[cg];
+  for (var ky = 0u; ky < p.kH; ky++) {
+    let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    for (var kx = 0u; kx < p.kW; kx++) {
+      let ix = i32(ox * p.strideW + kx) - i32(p.padLeft);
+      if (ix < 0 || ix >= i32(p.inW)) { continue; }
+      let xi = in_index(b, u32(iy), u32(ix));
+      var wi = (ky * p.kW + kx) * p.inC * p.outC4 + cg;
+      for (var ci = 0u; ci < p.inC; ci++) {
+        acc += x[xi + ci] * w[wi];
+        wi += p.outC4;
+      }
+    }
+  }
+  store4(b, oy, ox, cg, acc);
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg);
+  let outW4 = (p.outW + 3u) / 4u;
+  let total = p.batch * p.outH * outW4 * p.outC4;
+  if (idx >= total) { return; }
+  let cg = idx % p.outC4;
+  let t = idx / p.outC4;
+  let ox0 = (t % outW4) * 4u;
+  let oy = (t / outW4) % p.outH;
+  let b = t / (outW4 * p.outH);
+  let b0 = bias[cg];
+  var acc = array<vec4<f32>, 4>(b0, b0, b0, b0);
+  for (var ky = 0u; ky < p.kH; ky++) {
+    let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    for (var kx = 0u; kx < p.kW; kx++) {
+      var xi: array<u32, 4>;
+      var ok: array<bool, 4>;
+      for (var j = 0u; j < 4u; j++) {
+        let ix = i32((ox0 + j) * p.strideW + kx) - i32(p.padLeft);
+        ok[j] = ix >= 0 && ix < i32(p.inW) && ox0 + j < p.outW;
+        xi[j] = select(0u, in_index(b, u32(iy), u32(ix)), ok[j]);
+      }
+      var wi = (ky * p.kW + kx) * p.inC * p.outC4 + cg;
+      for (var ci = 0u; ci < p.inC; ci++) {
+        let wv = w[wi];
+        for (var j = 0u; j < 4u; j++) {
+          let xv = select(0.0, x[xi[j] + ci], ok[j]);
+          acc[j] += xv * wv;
+        }
+        wi += p.outC4;
+      }
+    }
+  }
+  for (var j = 0u; j < 4u; j++) {
+    if (ox0 + j < p.outW) { store4(b, oy, ox0 + j, cg, acc[j]); }
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Every failure mobilessd reports is a MobileSsdError with a stable `code`, a message that names the
+ * thing at fault, and a `hint` that says what the user can do about it.
+ */
+export type ErrorCode =
+  | 'NO_ADAPTER'
+  | 'DEVICE_LOST'
+  | 'GPU_VALIDATION'
+  | 'SHADER_COMPILE'
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_FORMAT'
+  | 'MODEL_CHECKSUM'
+  | 'UNSUPPORTED_OPERATOR'
+  | 'TFLITE_FORMAT'
+  | 'TFJS_FORMAT'
+  | 'IMAGE_DECODE'
+  | 'IMAGE_TOO_LARGE'
+  | 'INVALID_INPUT'
+  | 'INVALID_OPTION'
+  | 'DATASET_FORMAT'
+  | 'TOOL_MISSING'
+  | 'DISPOSED';
+
+export class MobileSsdError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(options.hint ? `${message}\n  hint: ${options.hint}` : message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+export class NoAdapterError extends MobileSsdError {
+  constructor(message: string, hint: string) {
+    super('NO_ADAPTER', message, { hint });
+  }
+}
+export class DeviceLostError extends MobileSsdError {
+  constructor(message: string, cause?: unknown) {
+    super('DEVICE_LOST', message, {
+      hint: 'the detector re-creates its device on the next call; if it keeps happening, check the GPU driver',
+      cause,
+    });
+  }
+}
+export class GpuValidationError extends MobileSsdError {
+  constructor(message: string) {
+    super('GPU_VALIDATION', message, { hint: 'this is a mobilessd bug; please report it with the message above' });
+  }
+}
+export class ShaderCompileError extends MobileSsdError {
+  constructor(label: string, messages: string) {
+    super('SHADER_COMPILE', `WGSL compilation failed for ${label}:\n${messages}`);
+  }
+}
+export class ModelNotFoundError extends MobileSsdError {
+  constructor(what: string, hint: string) {
+    super('MODEL_NOT_FOUND', `model not found: ${what}`, { hint });
+  }
+}
+export class ModelFormatError extends MobileSsdError {
+  constructor(file: string, problem: string, hint = 're-create the model with `mobilessd convert` or delete the cached copy') {
+    super('MODEL_FORMAT', `${file}: ${problem}`, { hint });
+  }
+}
+export class ChecksumError extends MobileSsdError {
+  constructor(file: string, expected: string, actual: string) {
+    super('MODEL_CHECKSUM', `${file}: checksum mismatch (expected ${expected}, got ${actual})`, {
+      hint: 'the weights file is corrupt or belongs to another model; delete it and convert again',
+    });
+  }
+}
+export class UnsupportedOperatorError extends MobileSsdError {
+  constructor(file: string, op: string, detail = '') {
+    super('UNSUPPORTED_OPERATOR', `${file}: unsupported operator ${op}${detail ? ` (${detail})` : ''}`, {
+      hint: 'mobilessd runs MobileNet-SSD graphs (CONV_2D, DEPTHWISE_CONV_2D, ADD, RESHAPE, CONCATENATION, DEQUANTIZE, LOGISTIC, TFLite_Detection_PostProcess)',
+    });
+  }
+}
+export class TfliteFormatError extends MobileSsdError {
+  constructor(file: string, problem: string) {
+    super('TFLITE_FORMAT', `${file}: not a valid TFLite model: ${problem}`, {
+      hint: 'check that the file is a complete .tflite flatbuffer (identifier TFL3)',
+    });
+  }
+}
+export class TfjsFormatError extends MobileSsdError {
+  constructor(file: string, problem: string) {
+    super('TFJS_FORMAT', `${file}: not a valid TF.js weights manifest: ${problem}`, {
+      hint: 'pass the *-weights_manifest.json with its .bin shards beside it',
+    });
+  }
+}
+export class ImageDecodeError extends MobileSsdError {
+  constructor(source: string, problem: string) {
+    super('IMAGE_DECODE', `${source}: cannot decode image: ${problem}`, {
+      hint: 'mobilessd reads JPEG and PNG files, or raw RGBA {data, width, height}',
+    });
+  }
+}
+export class ImageTooLargeError extends MobileSsdError {
+  constructor(source: string, width: number, height: number, limit: string) {
+    super('IMAGE_TOO_LARGE', `${source}: image of ${width}x${height} is too large (${limit})`, {
+      hint: 'downscale the image before detection',
+    });
+  }
+}
+export class InvalidInputError extends MobileSsdError {
+  constructor(message: string, hint?: string) {
+    super('INVALID_INPUT', message, hint === undefined ? {} : { hint });
+  }
+}
+export class InvalidOptionError extends MobileSsdError {
+  constructor(option: string, value: unknown, expected: string) {
+    super('INVALID_OPTION', `invalid ${option}: ${JSON.stringify(value) ?? String(value)} (expected ${expected})`);
+  }
+}
+export class DatasetFormatError extends MobileSsdError {
+  constructor(file: string, problem: string) {
+    super('DATASET_FORMAT', `${file}: ${problem}`, {
+      hint: 'datasets are read as PASCAL VOC XML folders, COCO JSON, or YOLO txt with a classes.txt',
+    });
+  }
+}
+export class ToolMissingError extends MobileSsdError {
+  constructor(tool: string, hint: string) {
+    super('TOOL_MISSING', `${tool} was not found on PATH`, { hint });
+  }
+}
+export class DisposedError extends MobileSsdError {
+  constructor(what: string) {
+    super('DISPOSED', `${what} has been disposed`, { hint: 'load the model again' });
+  }
+}

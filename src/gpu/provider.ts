@@ -1,0 +1,45 @@
+/**
+ * Where adapters come from. Browsers have `navigator.gpu`; the Node entry point registers a provider
+ * backed by Dawn (see node_provider.ts) so the engine itself never imports `webgpu`.
+ */
+export type DriverKind = 'hardware' | 'lavapipe' | 'swiftshader' | 'browser' | 'unknown';
+export type DriverChoice = 'auto' | 'hardware' | 'lavapipe' | 'swiftshader';
+
+export interface AdapterCandidate {
+  adapter: GPUAdapter;
+  driver: DriverKind;
+}
+
+export interface GpuProvider {
+  /** Adapters in order of preference; the first that yields a device is used. */
+  adapters(choice: DriverChoice): AsyncGenerator<AdapterCandidate>;
+  /** Text for NoAdapterError: how to get an adapter on this platform. */
+  noAdapterHint(choice: DriverChoice): string;
+}
+
+let current: GpuProvider | undefined;
+
+export function setGpuProvider(provider: GpuProvider): void {
+  current = provider;
+}
+
+export function getGpuProvider(): GpuProvider {
+  if (current) return current;
+  const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!gpu) {
+    return {
+      async *adapters() {},
+      noAdapterHint: () =>
+        'this browser has no WebGPU (navigator.gpu is missing): use a recent Chrome or Edge, or Firefox/Safari with WebGPU enabled, on a page served over https or localhost',
+    };
+  }
+  return {
+    async *adapters() {
+      for (const powerPreference of ['high-performance', undefined] as const) {
+        const adapter = await gpu.requestAdapter(powerPreference ? { powerPreference } : undefined);
+        if (adapter) yield { adapter, driver: 'browser' };
+      }
+    },
+    noAdapterHint: () => 'navigator.gpu gave no adapter: WebGPU may be disabled or blocklisted for this GPU (see chrome://gpu)',
+  };
+}

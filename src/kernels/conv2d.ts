@@ -1,0 +1,83 @@
+/**
+ * Standard convolution (any KxK, stride, TF SAME/VALID padding) with fused bias and clamp.
+ * Filter layout on the GPU: [KH, KW, Cin, Cout4], Cout zero-padded to a multiple of 4.
+ */
+import source from '../../shaders/conv2d.wgsl';
+import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
+import { contiguousView, makeDispatch, padLastDimTo4, type Binding, type Clamp, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
+import { ConvParams, convParams } from './conv_params.ts';
+
+export const CONV2D_VARIANTS = ['naive', 'direct', 'blocked'] as const;
+export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
+
+export interface KernelOptions<V extends string> {
+  variant?: V;
+  workgroupSize?: number;
+}
+
+/** Four output pixels per invocation pays off once a row is wide enough to fill the block. */
+export function selectConv2dVariant(g: ConvGeometry): Conv2dVariant {
+  return g.outW >= 4 ? 'blocked' : 'direct';
+}
+
+export function conv2dPipeline(ctx: GpuContext, variant: Conv2dVariant, workgroupSize = 64): Promise<CachedPipeline> {
+  return ctx.pipeline(`conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
+    label: `conv2d_${variant}`,
+    code: ConvParams.wgsl + source,
+    entryPoint: `main_${variant}`,
+    constants: { WG_SIZE: workgroupSize },
+    bindings: ['uniform', 'storage', 'storage', 'storage', 'rw'],
+  }));
+}
+
+export function packConv2dFilter(filterHWIO: Float32Array, outC: number): Float32Array {
+  return padLastDimTo4(filterHWIO, outC);
+}
+
+export function conv2dThreads(g: ConvGeometry, variant: Conv2dVariant): number {
+  const c4 = Math.ceil(g.outC / 4);
+  switch (variant) {
+    case 'naive':
+      return g.batch * g.outH * g.outW * g.outC;
+    case 'direct':
+      return g.batch * g.outH * g.outW * c4;
+    case 'blocked':
+      return g.batch * g.outH * Math.ceil(g.outW / 4) * c4;
+  }
+}
+
+export function conv2dCost(g: ConvGeometry): { flops: number; bytes: number } {
+  const macs = g.batch * g.outH * g.outW * g.outC * g.kH * g.kW * g.inC;
+  const bytes = 4 * (g.batch * g.inH * g.inW * g.inC + g.kH * g.kW * g.inC * g.outC + g.outC + g.batch * g.outH * g.outW * g.outC);
+  return { flops: 2 * macs, bytes };
+}
+
+export interface Conv2dBindings {
+  input: Binding;
+  /** Packed with packConv2dFilter. */
+  filter: Binding;
+  /** Length outC4 * 4. */
+  bias: Binding;
+  output: Binding;
+}
+
+export function conv2dDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  variant: Conv2dVariant,
+  g: ConvGeometry,
+  act: Clamp,
+  b: Conv2dBindings,
+  opts: { view?: OutputView; workgroupSize?: number; label?: string } = {},
+): Dispatch {
+  const view = opts.view ?? contiguousView(g.outH, g.outW, g.outC);
+  return makeDispatch(
+    ctx,
+    pipe,
+    ConvParams,
+    convParams(g, act, view),
+    [b.input, b.filter, b.bias, b.output],
+    { threads: conv2dThreads(g, variant), workgroupSize: opts.workgroupSize ?? 64 },
+    { label: opts.label ?? `conv2d_${variant}`, op: 'conv2d', ...conv2dCost(g) },
+  );
+}
