@@ -1,0 +1,119 @@
+/**
+ * mobilessd's model format: `model.json` (this structure) + one little-endian float32 weights file.
+ * Converters (TFLite, TF.js) produce it; the graph executor consumes it. Activations are NHWC with
+ * batch 1 in the recorded shapes; the executor re-plans for other batch sizes.
+ */
+export const MODEL_FORMAT = 'mobilessd-model';
+export const MODEL_FORMAT_VERSION = 1;
+
+/** Fused activation as a clamp range (ReLU6 = [0, 6]; quantized models add their tensor's range). */
+export interface ClampRange {
+  min: number;
+  max: number;
+}
+
+export interface ConstTensor {
+  shape: number[];
+  /** Byte offset into the weights file (multiple of 4) and length in float32 elements. */
+  offset: number;
+  length: number;
+}
+
+interface NodeBase {
+  name: string;
+  inputs: string[];
+  outputs: string[];
+}
+
+export interface Conv2dNode extends NodeBase {
+  op: 'conv2d';
+  /** Constant [KH, KW, Cin, Cout] (HWIO). */
+  filter: string;
+  /** Constant [Cout]. */
+  bias: string;
+  strides: [number, number];
+  padding: 'SAME' | 'VALID';
+  activation: ClampRange;
+}
+
+export interface DepthwiseConv2dNode extends NodeBase {
+  op: 'depthwise_conv2d';
+  /** Constant [KH, KW, C] (depth multiplier 1). */
+  filter: string;
+  bias: string;
+  strides: [number, number];
+  padding: 'SAME' | 'VALID';
+  activation: ClampRange;
+}
+
+export interface AddNode extends NodeBase {
+  op: 'add';
+  activation: ClampRange;
+}
+
+export interface ReshapeNode extends NodeBase {
+  op: 'reshape';
+  shape: number[];
+}
+
+export interface ConcatNode extends NodeBase {
+  op: 'concat';
+  axis: number;
+  activation: ClampRange;
+}
+
+export interface LogisticNode extends NodeBase {
+  op: 'logistic';
+}
+
+export type GraphNode = Conv2dNode | DepthwiseConv2dNode | AddNode | ReshapeNode | ConcatNode | LogisticNode;
+
+export interface PreprocessSpec {
+  width: number;
+  height: number;
+  /**
+   * stretch: resize the whole image to width x height (aspect not kept).
+   * pad-bottom-right: pad to a square with black at the bottom/right, then resize (face-api).
+   * letterbox: pad to the model's aspect ratio, image centred.
+   */
+  resize: 'stretch' | 'pad-bottom-right' | 'letterbox';
+  /** Bilinear sampling with half-pixel centres (TF half_pixel_centers=true) or corner-aligned (false, face-api). */
+  halfPixelCenters: boolean;
+  /** value = (pixel - mean) / std, pixel in 0..255. */
+  mean: number;
+  std: number;
+}
+
+export interface SsdSpec {
+  /** Constant [numAnchors, 4] as (yCenter, xCenter, height, width), normalized to [0, 1]. */
+  anchors: string;
+  /** Divisors of the raw encodings (ty, tx, th, tw): 10, 10, 5, 5 for these models. */
+  scales: { y: number; x: number; h: number; w: number };
+  /** How raw class logits become scores. */
+  scoreFunction: 'sigmoid' | 'softmax';
+  /** Column of the background class in the logits, or -1 when there is none. */
+  backgroundClass: number;
+  /** What the model's own pipeline uses (shown by `mobilessd models`, used when the caller sets nothing). */
+  defaults: { scoreThreshold: number; iouThreshold: number; maxDetections: number; perClassNms: boolean };
+}
+
+export interface ModelJson {
+  format: typeof MODEL_FORMAT;
+  version: typeof MODEL_FORMAT_VERSION;
+  name: string;
+  description: string;
+  source: { file: string; sha256: string; converter: string };
+  weights: { file: string; byteLength: number; sha256: string; layout: 'float32-le' };
+  preprocess: PreprocessSpec;
+  /** Graph input tensor name; shape [1, height, width, 3]. */
+  input: string;
+  /** Shapes of every activation tensor (batch 1), input included. */
+  shapes: Record<string, number[]>;
+  constants: Record<string, ConstTensor>;
+  nodes: GraphNode[];
+  /** boxes: [1, A, 4] raw (ty, tx, th, tw); scores: [1, A, numClasses] raw logits. */
+  outputs: { boxes: string; scores: string };
+  /** One name per logits column; the background column keeps its name from the label map (e.g. "???"). */
+  labels: string[];
+  ssd: SsdSpec;
+}
