@@ -1,0 +1,118 @@
+// Depthwise convolution (depth multiplier 1), NHWC, filter [KH, KW, C4] with C zero-padded to a
+// multiple of 4, fused bias and clamp. Activations are bound as vec4 arrays (buffers are 16-byte
+// sized and aligned); the naive variant indexes components, so it serves any C.
+//
+//   main_naive   v1: one output value per invocation.
+//   main_vec4    v2: one output pixel x 4 channels (needs C % 4 == 0).
+//   main_blocked v3: 4 output pixels along x x 4 channels; the input row segment the 4 windows
+//                share is loaded once per filter row (needs C % 4 == 0, KW <= 3, stride <= 2).
+
+override WG_SIZE: u32 = 64u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+  return gid.x + gid.y * nwg.x * WG_SIZE;
+}
+
+fn store4(b: u32, oy: u32, ox: u32, cg: u32, v: vec4<f32>) {
+  let r = clamp(v, vec4<f32>(p.clampMin), vec4<f32>(p.clampMax));
+  let base = p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + cg * 4u;
+  let c = cg * 4u;
+  y[base] = r.x;
+  if (c + 1u < p.outC) { y[base + 1u] = r.y; }
+  if (c + 2u < p.outC) { y[base + 2u] = r.z; }
+  if (c + 3u < p.outC) { y[base + 3u] = r.w; }
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn main_naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg);
+  let total = p.batch * p.outH * p.outW * p.outC;
+  if (idx >= total) { return; }
+  let c = idx % p.outC;
+  let pix = idx / p.outC;
+  let ox = pix % p.outW;
+  let oy = (pix / p.outW) % p.outH;
+  let b = pix / (p.outW * p.outH);
+  var acc = bias[c / 4u][c % 4u];
+  for (var ky = 0u; ky < p.kH; ky++) {
+    let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    for (var kx = 0u; kx < p.kW; kx++) {
+      let ix = i32(ox * p.strideW + kx) - i32(p.padLeft);
+      if (ix < 0 || ix >= i32(p.inW)) { continue; }
+      let xi = ((b * p.inH + u32(iy)) * p.inW + u32(ix)) * p.inC + c;
+      let wi = (ky * p.kW + kx) * p.outC4 * 4u + c;
+      acc += x[xi / 4u][xi % 4u] * w[wi / 4u][wi % 4u];
+    }
+  }
+  y[p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + c] = clamp(acc, p.clampMin, p.clampMax);
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg);
+  let total = p.batch * p.outH * p.outW * p.outC4;
+  if (idx >= total) { return; }
+  let cg = idx % p.outC4;
+  let pix = idx / p.outC4;
+  let ox = pix % p.outW;
+  let oy = (pix / p.outW) % p.outH;
+  let b = pix / (p.outW * p.outH);
+  var acc = bias[cg];
+  for (var ky = 0u; ky < p.kH; ky++) {
+    let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    for (var kx = 0u; kx < p.kW; kx++) {
+      let ix = i32(ox * p.strideW + kx) - i32(p.padLeft);
+      if (ix < 0 || ix >= i32(p.inW)) { continue; }
+      acc += x[((b * p.inH + u32(iy)) * p.inW + u32(ix)) * p.outC4 + cg] * w[(ky * p.kW + kx) * p.outC4 + cg];
+    }
+  }
+  store4(b, oy, ox, cg, acc);
+}
+
+const SEG: u32 = 9u; // 3 * max stride (2) + max KW (3): input pixels shared by 4 windows
+
+@compute @workgroup_size(WG_SIZE)
+fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg);
+  let outW4 = (p.outW + 3u) / 4u;
+  let total = p.batch * p.outH * outW4 * p.outC4;
+  if (idx >= total) { return; }
+  let cg = idx % p.outC4;
+  let t = idx / p.outC4;
+  let ox0 = (t % outW4) * 4u;
+  let oy = (t / outW4) % p.outH;
+  let b = t / (outW4 * p.outH);
+  let b0 = bias[cg];
+  var acc = array<vec4<f32>, 4>(b0, b0, b0, b0);
+  let ix0 = i32(ox0 * p.strideW) - i32(p.padLeft);
+  let segLen = 3u * p.strideW + p.kW;
+  for (var ky = 0u; ky < p.kH; ky++) {
+    let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    let rowBase = (b * p.inH + u32(iy)) * p.inW;
+    var seg: array<vec4<f32>, SEG>;
+    for (var s = 0u; s < segLen; s++) {
+      let ix = ix0 + i32(s);
+      var v = vec4<f32>(0.0);
+      if (ix >= 0 && ix < i32(p.inW)) { v = x[(rowBase + u32(ix)) * p.outC4 + cg]; }
+      seg[s] = v;
+    }
+    for (var kx = 0u; kx < p.kW; kx++) {
+      let wv = w[(ky * p.kW + kx) * p.outC4 + cg];
+      for (var j = 0u; j < 4u; j++) {
+        acc[j] += seg[j * p.strideW + kx] * wv;
+      }
+    }
+  }
+  for (var j = 0u; j < 4u; j++) {
+    if (ox0 + j < p.outW) { store4(b, oy, ox0 + j, cg, acc[j]); }
+  }
+}

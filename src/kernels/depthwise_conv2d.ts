@@ -1,0 +1,81 @@
+/**
+ * Depthwise convolution (multiplier 1) with fused bias and clamp. Filter on the GPU: [KH, KW, C4].
+ * Memory-bound: each output reads KH*KW inputs for KH*KW multiply-adds, which is why the blocked
+ * variant shares the input row segment between neighbouring windows.
+ */
+import source from '../../shaders/depthwise_conv2d.wgsl';
+import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
+import { contiguousView, makeDispatch, padLastDimTo4, type Binding, type Clamp, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
+import { ConvParams, convParams } from './conv_params.ts';
+
+export const DEPTHWISE_VARIANTS = ['naive', 'vec4', 'blocked'] as const;
+export type DepthwiseVariant = (typeof DEPTHWISE_VARIANTS)[number];
+
+export function depthwiseVariantSupported(g: ConvGeometry, v: DepthwiseVariant): boolean {
+  if (v === 'naive') return true;
+  if (g.inC % 4 !== 0) return false;
+  return v === 'vec4' || (g.kW <= 3 && g.strideW <= 2);
+}
+
+export function selectDepthwiseVariant(g: ConvGeometry): DepthwiseVariant {
+  if (g.outW >= 4 && depthwiseVariantSupported(g, 'blocked')) return 'blocked';
+  return depthwiseVariantSupported(g, 'vec4') ? 'vec4' : 'naive';
+}
+
+export function depthwiseConv2dPipeline(ctx: GpuContext, variant: DepthwiseVariant, workgroupSize = 64): Promise<CachedPipeline> {
+  return ctx.pipeline(`depthwise_conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
+    label: `depthwise_conv2d_${variant}`,
+    code: ConvParams.wgsl + source,
+    entryPoint: `main_${variant}`,
+    constants: { WG_SIZE: workgroupSize },
+    bindings: ['uniform', 'storage', 'storage', 'storage', 'rw'],
+  }));
+}
+
+export function packDepthwiseFilter(filterHWC: Float32Array, channels: number): Float32Array {
+  return padLastDimTo4(filterHWC, channels);
+}
+
+export function depthwiseThreads(g: ConvGeometry, v: DepthwiseVariant): number {
+  const c4 = Math.ceil(g.outC / 4);
+  if (v === 'naive') return g.batch * g.outH * g.outW * g.outC;
+  if (v === 'vec4') return g.batch * g.outH * g.outW * c4;
+  return g.batch * g.outH * Math.ceil(g.outW / 4) * c4;
+}
+
+export function depthwiseCost(g: ConvGeometry): { flops: number; bytes: number } {
+  const macs = g.batch * g.outH * g.outW * g.outC * g.kH * g.kW;
+  const bytes = 4 * (g.batch * g.inH * g.inW * g.inC + g.kH * g.kW * g.outC + g.outC + g.batch * g.outH * g.outW * g.outC);
+  return { flops: 2 * macs, bytes };
+}
+
+export interface DepthwiseBindings {
+  /** 16-byte aligned region; length a multiple of 4 floats. */
+  input: Binding;
+  filter: Binding;
+  bias: Binding;
+  output: Binding;
+}
+
+export function depthwiseConv2dDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  variant: DepthwiseVariant,
+  g: ConvGeometry,
+  act: Clamp,
+  b: DepthwiseBindings,
+  opts: { view?: OutputView; workgroupSize?: number; label?: string } = {},
+): Dispatch {
+  if (g.inC !== g.outC) throw new RangeError(`depthwise conv needs inC == outC (got ${g.inC} and ${g.outC})`);
+  if (!depthwiseVariantSupported(g, variant)) throw new RangeError(`depthwise variant ${variant} does not support C=${g.inC}, KW=${g.kW}, stride ${g.strideW}`);
+  const view = opts.view ?? contiguousView(g.outH, g.outW, g.outC);
+  return makeDispatch(
+    ctx,
+    pipe,
+    ConvParams,
+    convParams(g, act, view),
+    [b.input, b.filter, b.bias, b.output],
+    { threads: depthwiseThreads(g, variant), workgroupSize: opts.workgroupSize ?? 64 },
+    { label: opts.label ?? `depthwise_conv2d_${variant}`, op: 'depthwise_conv2d', ...depthwiseCost(g) },
+  );
+}

@@ -1,0 +1,53 @@
+import { after, test } from 'node:test';
+import { ACTIVATIONS, convGeometry, padLastDimTo4, type ConvGeometry, type Padding } from '../src/kernels/common.ts';
+import {
+  DEPTHWISE_VARIANTS,
+  depthwiseConv2dDispatch,
+  depthwiseConv2dPipeline,
+  depthwiseVariantSupported,
+  packDepthwiseFilter,
+  type DepthwiseVariant,
+} from '../src/kernels/depthwise_conv2d.ts';
+import { depthwiseConv2dRef } from '../src/kernels/depthwise_conv2d_ref.ts';
+import { assertClose, gpu, output, randomFloats, readF32, releaseGpu, run, storage } from './support/gpu.ts';
+
+after(releaseGpu);
+
+const grid: { g: ConvGeometry; act: keyof typeof ACTIVATIONS; pad: string }[] = [];
+let i = 0;
+for (const hw of [1, 3, 7, 19, 38])
+  for (const c of [1, 3, 4, 8, 32, 96])
+    for (const stride of [1, 2])
+      for (const padding of ['SAME', 'VALID'] as Padding[]) {
+        const k = padding === 'VALID' && hw < 3 ? 1 : 3;
+        const w = hw === 7 ? 5 : hw; // one non-square case per row
+        grid.push({ g: convGeometry({ batch: 1, inH: hw, inW: w, inC: c, outC: c, kH: k, kW: k, strideH: stride, strideW: stride, padding }), act: (['relu6', 'none', 'relu'] as const)[i++ % 3]!, pad: String(padding) });
+      }
+grid.push({ g: convGeometry({ batch: 2, inH: 11, inW: 13, inC: 12, outC: 12, kH: 5, kW: 5, strideH: 2, strideW: 2, padding: 'SAME' }), act: 'relu6', pad: 'SAME' });
+grid.push({ g: convGeometry({ batch: 3, inH: 10, inW: 10, inC: 16, outC: 16, kH: 3, kW: 3, strideH: 2, strideW: 2, padding: [1, 0, 1, 2] }), act: 'relu6', pad: 'pad[1,0,1,2]' });
+grid.push({ g: convGeometry({ batch: 1, inH: 150, inW: 150, inC: 32, outC: 32, kH: 3, kW: 3, strideH: 1, strideW: 1, padding: 'SAME' }), act: 'relu6', pad: 'SAME' });
+
+for (const { g, act, pad } of grid)
+  for (const variant of DEPTHWISE_VARIANTS) {
+    if (!depthwiseVariantSupported(g, variant)) continue;
+    test(`depthwise ${variant}: ${g.batch}x${g.inH}x${g.inW}x${g.inC} k${g.kH} s${g.strideH} ${pad} -> ${g.outH}x${g.outW} ${act}`, () => check(g, variant, act));
+  }
+
+test('every depthwise variant is exercised by the grid', () => {
+  for (const v of DEPTHWISE_VARIANTS) if (!grid.some(({ g }) => depthwiseVariantSupported(g, v))) throw new Error(`variant ${v} untested`);
+});
+
+async function check(g: ConvGeometry, variant: DepthwiseVariant, actName: keyof typeof ACTIVATIONS): Promise<void> {
+  const ctx = await gpu();
+  const x = randomFloats(g.batch * g.inH * g.inW * g.inC, 11, -2, 2);
+  const w = randomFloats(g.kH * g.kW * g.inC, 12, -1, 1);
+  const bias = randomFloats(g.outC, 13, -1, 1);
+  const act = ACTIVATIONS[actName];
+  const ref = depthwiseConv2dRef(g, x, w, bias, act);
+  const out = output(ctx, ref.length);
+  const pipe = await depthwiseConv2dPipeline(ctx, variant);
+  const bx = storage(ctx, x), bw = storage(ctx, packDepthwiseFilter(w, g.inC)), bb = storage(ctx, padLastDimTo4(bias, g.outC));
+  await run(ctx, [depthwiseConv2dDispatch(ctx, pipe, variant, g, act, { input: { buffer: bx }, filter: { buffer: bw }, bias: { buffer: bb }, output: { buffer: out } })]);
+  assertClose(await readF32(ctx, out, ref.length), ref, 1e-5, 1e-5);
+  for (const b of [bx, bw, bb, out]) b.destroy();
+}
