@@ -69,6 +69,8 @@ export class GpuContext {
   private readonly pipelines = new Map<string, Promise<CachedPipeline>>();
   private readonly layouts = new Map<string, GPUBindGroupLayout>();
   private readonly lostListeners = new Set<(err: DeviceLostError) => void>();
+  /** GPU errors raised outside any error scope; surfaced by throwUncaptured(), never silently dropped. */
+  private readonly uncaptured: string[] = [];
 
   private constructor(device: GPUDevice, report: AdapterReport) {
     this.device = device;
@@ -76,6 +78,10 @@ export class GpuContext {
     this.report = report;
     this.hasTimestamps = device.features.has('timestamp-query');
     this.hasF16 = device.features.has('shader-f16');
+    device.addEventListener('uncapturederror', (event) => {
+      const e = (event as GPUUncapturedErrorEvent).error;
+      if (this.uncaptured.length < 16) this.uncaptured.push(e.message);
+    });
     device.lost.then((info) => {
       this.lostInfo = info;
       if (this.destroyed) return;
@@ -134,6 +140,13 @@ export class GpuContext {
 
   throwIfLost(): void {
     if (this.lostInfo) throw new DeviceLostError(`GPU device lost (${this.lostInfo.reason}): ${this.lostInfo.message}`);
+  }
+
+  /** Throws the first GPU error that happened outside an error scope since the last call. */
+  throwUncaptured(label: string): void {
+    if (!this.uncaptured.length) return;
+    const messages = this.uncaptured.splice(0);
+    throw new GpuValidationError(`${label}: ${messages.join('\n')}`);
   }
 
   /** A shader module whose compilation errors are thrown at once, with the offending source line. */

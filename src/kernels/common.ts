@@ -114,7 +114,7 @@ export function makeDispatch<F extends Record<string, UniformType>>(
   shape: { threads: number; workgroupSize: number } | { workgroups: [number, number, number] },
   meta: { label: string; op: string; flops: number; bytes: number },
 ): Dispatch {
-  const uniform = ctx.createBuffer(`${meta.label}:params`, schema.size, GPUBufferUsage.UNIFORM, new Uint8Array(schema.pack(params)));
+  const uniform = ctx.createBuffer(`${meta.label}:params`, schema.size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, new Uint8Array(schema.pack(params)));
   const bindGroup = ctx.device.createBindGroup({
     label: meta.label,
     layout: cached.layout,

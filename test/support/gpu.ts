@@ -34,10 +34,12 @@ export async function run(ctx: GpuContext, dispatches: readonly Dispatch[]): Pro
     pass.end();
     ctx.queue.submit([enc.finish()]);
   });
+  ctx.throwUncaptured('test dispatch');
   for (const d of dispatches) for (const b of d.owned) b.destroy();
 }
 
 export async function readF32(ctx: GpuContext, buffer: GPUBuffer, count: number): Promise<Float32Array> {
+  ctx.throwUncaptured('before readback');
   return new Float32Array(await ctx.readBuffer(buffer, 0, Math.ceil((count * 4) / 4) * 4)).subarray(0, count);
 }
 
