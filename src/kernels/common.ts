@@ -103,6 +103,11 @@ export interface Dispatch {
   owned: GPUBuffer[];
 }
 
+/**
+ * All activations live in one arena buffer, and WebGPU forbids binding one buffer as read-only and
+ * writable storage in the same dispatch (usage is tracked per buffer, not per range). So kernels
+ * bind activations, inputs included, as read_write storage; only weights are read-only.
+ */
 export type Binding = GPUBufferBinding | GPUTextureView;
 
 export function makeDispatch<F extends Record<string, UniformType>>(

@@ -26,7 +26,7 @@ export function conv2dPipeline(ctx: GpuContext, variant: Conv2dVariant, workgrou
     code: ConvParams.wgsl + source,
     entryPoint: `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
-    bindings: ['uniform', 'storage', 'storage', 'storage', 'rw'],
+    bindings: ['uniform', 'rw', 'storage', 'storage', 'rw'],
   }));
 }
 

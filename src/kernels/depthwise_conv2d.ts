@@ -28,7 +28,7 @@ export function depthwiseConv2dPipeline(ctx: GpuContext, variant: DepthwiseVaria
     code: ConvParams.wgsl + source,
     entryPoint: `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
-    bindings: ['uniform', 'storage', 'storage', 'storage', 'rw'],
+    bindings: ['uniform', 'rw', 'storage', 'storage', 'rw'],
   }));
 }
 

@@ -12,7 +12,7 @@ export function addPipeline(ctx: GpuContext, workgroupSize = 64): Promise<Cached
     label: 'add',
     code: ElementwiseParams.wgsl + addSource,
     constants: { WG_SIZE: workgroupSize },
-    bindings: ['uniform', 'storage', 'storage', 'rw'],
+    bindings: ['uniform', 'rw', 'rw', 'rw'],
   }));
 }
 
@@ -21,7 +21,7 @@ export function logisticPipeline(ctx: GpuContext, workgroupSize = 64): Promise<C
     label: 'logistic',
     code: ElementwiseParams.wgsl + logisticSource,
     constants: { WG_SIZE: workgroupSize },
-    bindings: ['uniform', 'storage', 'rw'],
+    bindings: ['uniform', 'rw', 'rw'],
   }));
 }
 

@@ -55,7 +55,7 @@ export function pointwiseConv2dPipeline(ctx: GpuContext, variant: PointwiseVaria
     code: `${PointwiseParams.wgsl}const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${source}`,
     entryPoint: `main_${entry}`,
     ...(entry === 'shared' ? {} : { constants: { WG_SIZE: workgroupSize } }),
-    bindings: ['uniform', 'storage', 'storage', 'storage', 'rw', 'storage'],
+    bindings: ['uniform', 'rw', 'storage', 'storage', 'rw', 'rw'],
   }));
 }
 

@@ -1,0 +1,148 @@
+/**
+ * The compiled network for one batch size: packed weights (shared), one activation arena laid out
+ * by the static memory plan, all pipelines created up front (async), all bind groups created once.
+ * `dispatches` is the whole inference, recorded once and replayed every frame by the caller.
+ */
+import type { GpuContext } from '../gpu/context.ts';
+import { conv2dDispatch, conv2dPipeline } from '../kernels/conv2d.ts';
+import type { Dispatch } from '../kernels/common.ts';
+import { depthwiseConv2dDispatch, depthwiseConv2dPipeline } from '../kernels/depthwise_conv2d.ts';
+import { addDispatch, addPipeline, logisticDispatch, logisticPipeline } from '../kernels/elementwise.ts';
+import { pointwiseConv2dDispatch, pointwiseConv2dPipeline } from '../kernels/pointwise_conv2d.ts';
+import { lowerGraph, type LoweredGraph, type Step, type VariantChoice } from './lower.ts';
+import { planMemory, type MemoryPlan } from './planner.ts';
+import { constData, PackedWeights, weightsAlignment, type LoadedModel } from './weights.ts';
+
+export interface ExecutorStats {
+  batch: number;
+  dispatches: number;
+  /** Arena bytes after planning, and what one buffer per tensor would take. */
+  activationBytes: number;
+  naiveActivationBytes: number;
+  weightBytes: number;
+  pipelineMs: number;
+  steps: { name: string; kind: Step['kind']; variant?: string; flops: number; bytes: number }[];
+}
+
+/** Packs every constant the lowered steps read; call once per model (any batch plan can use it). */
+export function packModelWeights(ctx: GpuContext, model: LoadedModel): PackedWeights {
+  const packed = new PackedWeights(weightsAlignment(ctx));
+  const lowered = lowerGraph(model.json, 1);
+  for (const st of lowered.steps) {
+    if (st.kind === 'add' || st.kind === 'logistic') continue;
+    const f = constData(model, st.filter);
+    const b = constData(model, st.bias);
+    const outC = st.kind === 'pointwise' ? st.s.N : st.g.outC;
+    packed.add(st.filter, f.data, outC);
+    packed.add(st.bias, b.data, outC);
+  }
+  packed.upload(ctx, `${model.json.name}:weights`);
+  return packed;
+}
+
+export class GraphExecutor {
+  readonly dispatches: Dispatch[];
+  readonly stats: ExecutorStats;
+  private constructor(
+    readonly lowered: LoweredGraph,
+    /** Batch-1 shapes of the model's tensors (as recorded in model.json). */
+    readonly shapes: Record<string, number[]>,
+    readonly plan: MemoryPlan,
+    readonly arena: GPUBuffer,
+    private readonly dummy: GPUBuffer,
+    /** Binding of any activation tensor (by graph name) inside the arena. */
+    readonly bind: (tensor: string) => GPUBufferBinding,
+    dispatches: Dispatch[],
+    stats: ExecutorStats,
+  ) {
+    this.dispatches = dispatches;
+    this.stats = stats;
+  }
+
+  static async create(ctx: GpuContext, model: LoadedModel, weights: PackedWeights, batch: number, force: VariantChoice = {}): Promise<GraphExecutor> {
+    const lowered = lowerGraph(model.json, batch, force);
+    const align = weightsAlignment(ctx);
+    const plan = planMemory([...lowered.roots].map(([id, r]) => ({ id, ...r })), align);
+    const maxBinding = ctx.report.limits.maxStorageBufferBindingSize ?? 134217728;
+    for (const [id, r] of lowered.roots) {
+      if (r.bytes > maxBinding) {
+        throw new RangeError(`tensor ${id} needs ${r.bytes} bytes at batch ${batch}, above this adapter's storage binding limit of ${maxBinding}: use a smaller batch`);
+      }
+    }
+    const t0 = performance.now();
+    const pipes = await Promise.all(
+      lowered.steps.map((st) => {
+        switch (st.kind) {
+          case 'conv2d':
+            return conv2dPipeline(ctx, st.variant);
+          case 'depthwise':
+            return depthwiseConv2dPipeline(ctx, st.variant);
+          case 'pointwise':
+            return pointwiseConv2dPipeline(ctx, st.variant);
+          case 'add':
+            return addPipeline(ctx);
+          case 'logistic':
+            return logisticPipeline(ctx);
+        }
+      }),
+    );
+    const pipelineMs = performance.now() - t0;
+    const arena = ctx.createBuffer(`${model.json.name}:activations[b${batch}]`, plan.total, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
+    const dummy = ctx.createBuffer('no-residual', 16, GPUBufferUsage.STORAGE);
+    const bind = (tensor: string): GPUBufferBinding => {
+      const root = lowered.rootOf.get(tensor) ?? tensor;
+      const offset = plan.offsets.get(root);
+      const info = lowered.roots.get(root);
+      if (offset === undefined || !info) throw new Error(`tensor ${tensor} has no storage`);
+      return { buffer: arena, offset, size: Math.ceil(info.bytes / 16) * 16 };
+    };
+    const dispatches = lowered.steps.map((st, i): Dispatch => {
+      const pipe = pipes[i]!;
+      const label = st.name;
+      switch (st.kind) {
+        case 'conv2d':
+          return conv2dDispatch(ctx, pipe, st.variant, st.g, st.act, { input: bind(st.input), filter: weights.binding(st.filter), bias: weights.binding(st.bias), output: bind(st.output) }, { view: st.view, label });
+        case 'depthwise':
+          return depthwiseConv2dDispatch(ctx, pipe, st.variant, st.g, st.act, { input: bind(st.input), filter: weights.binding(st.filter), bias: weights.binding(st.bias), output: bind(st.output) }, { view: st.view, label });
+        case 'pointwise':
+          return pointwiseConv2dDispatch(
+            ctx,
+            pipe,
+            st.variant,
+            st.s,
+            st.act,
+            { input: bind(st.input), weights: weights.binding(st.filter), bias: weights.binding(st.bias), output: bind(st.output), ...(st.residual ? { residual: bind(st.residual.tensor) } : {}) },
+            { view: st.view, label, dummy, ...(st.residual ? { residualAct: st.residual.act } : {}) },
+          );
+        case 'add':
+          return addDispatch(ctx, pipe, st.count, st.act, bind(st.a), bind(st.b), bind(st.output), label);
+        case 'logistic':
+          return logisticDispatch(ctx, pipe, st.count, bind(st.input), bind(st.output), label);
+      }
+    });
+    const stats: ExecutorStats = {
+      batch,
+      dispatches: dispatches.length,
+      activationBytes: plan.total,
+      naiveActivationBytes: plan.naive,
+      weightBytes: weights.byteLength,
+      pipelineMs,
+      steps: lowered.steps.map((st, i) => ({ name: st.name, kind: st.kind, ...('variant' in st ? { variant: st.variant } : {}), flops: dispatches[i]!.flops, bytes: dispatches[i]!.bytes })),
+    };
+    return new GraphExecutor(lowered, model.json.shapes, plan, arena, dummy, bind, dispatches, stats);
+  }
+
+  get input(): GPUBufferBinding {
+    return this.bind(this.lowered.input);
+  }
+
+  get outputs(): { boxes: GPUBufferBinding; scores: GPUBufferBinding } {
+    return { boxes: this.bind(this.lowered.outputs.boxes), scores: this.bind(this.lowered.outputs.scores) };
+  }
+
+  destroy(): void {
+    for (const d of this.dispatches) for (const b of d.owned) b.destroy();
+    this.arena.destroy();
+    this.dummy.destroy();
+  }
+}
