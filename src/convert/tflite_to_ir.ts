@@ -1,0 +1,417 @@
+/**
+ * TFLite MobileNet-SSD -> mobilessd model. Weights of any stored kind (float32, float16 behind
+ * DEQUANTIZE, uint8/int8 asymmetric per-tensor or per-channel, int32 biases) become float32
+ * constants; filters move to our layouts (CONV_2D OHWI -> HWIO, DEPTHWISE 1HWC -> HWC). Quantized
+ * graphs run in float here, so each op's output is clamped to the range its uint8 tensor could
+ * represent: that is how such graphs express ReLU6, and without it the outputs are garbage.
+ *
+ * The SSD tail is replaced by our head: a TFLite_Detection_PostProcess op (and the LOGISTIC that
+ * feeds it) is dropped and its options, anchors and inputs become `ssd` and `outputs`. Models
+ * without that op (MediaPipe's) get their raw outputs by name or shape and generated anchors.
+ */
+import { ModelFormatError, TfliteFormatError, UnsupportedOperatorError } from '../errors.ts';
+import type { ClampRange, ModelJson, PreprocessSpec, SsdSpec } from '../graph/ir.ts';
+import { sha256Hex } from '../graph/model_format.ts';
+import type { LoadedModel } from '../graph/weights.ts';
+import { ACTIVATIONS, convGeometry } from '../kernels/common.ts';
+import { gridAnchors, MEDIAPIPE_SSD_300 } from '../ssd/anchors.ts';
+import { ModelBuilder } from './builder.ts';
+import { readFlexMap } from './flexbuffer.ts';
+import { BUILTIN, elementCount, parseTflite, tensorData, type Activation, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tflite.ts';
+import { decodeConstant, ohwiToHwio, quantizedRange } from './tflite_weights.ts';
+
+export interface TfliteConvertOptions {
+  /** Names the model in errors and in `source.file`. */
+  file: string;
+  name: string;
+  description?: string;
+  /** One per score column; a label map without the background line gets "???" prepended. */
+  labels?: string[];
+  /** Names the label file in errors. */
+  labelsFile?: string;
+  /** Pixel normalization for float-input models (quantized inputs carry their own). Default [-1, 1]. */
+  normalization?: { mean: number; std: number };
+  /** Recorded as `source.sha256` (the registry's cache key); default: the SHA-256 of `bytes`. */
+  sourceSha256?: string;
+}
+
+export const POST_PROCESS_OP = 'TFLite_Detection_PostProcess';
+
+/** TFLite_Detection_PostProcess custom options, as its kernel reads them. */
+export interface PostProcessOptions {
+  yScale: number;
+  xScale: number;
+  hScale: number;
+  wScale: number;
+  nmsIouThreshold: number;
+  nmsScoreThreshold: number;
+  maxDetections: number;
+  detectionsPerClass: number;
+  useRegularNms: boolean;
+  numClasses: number;
+}
+
+/** MediaPipe's TensorsToDetections + NonMaxSuppression settings for its SSD graphs. */
+const MEDIAPIPE_DEFAULTS: SsdSpec['defaults'] = { scoreThreshold: 0.5, iouThreshold: 0.5, maxDetections: 100, perClassNms: false };
+const RAW_OUTPUT_NAMES = { boxes: 'raw_outputs/box_encodings', scores: 'raw_outputs/class_predictions' };
+
+export async function convertTflite(bytes: Uint8Array, opts: TfliteConvertOptions): Promise<LoadedModel> {
+  const model = parseTflite(bytes, opts.file);
+  const c = new Converter(model, opts);
+  const { preprocess, outputs, ssd, labels } = c.convert();
+  return c.b.finish({
+    name: opts.name,
+    description: opts.description ?? `${opts.file} (converted from TFLite)`,
+    source: { file: opts.file, sha256: opts.sourceSha256 ?? (await sha256Hex(bytes)) },
+    preprocess,
+    input: c.name(model.inputs[0]!),
+    outputs,
+    labels,
+    ssd,
+  });
+}
+
+export function readPostProcessOptions(model: TfliteModel, op: TfliteOperator): PostProcessOptions {
+  const what = `operator ${op.index} (${POST_PROCESS_OP}) options`;
+  if (!op.customOptions) throw new TfliteFormatError(model.file, `${what} are missing`);
+  const o = readFlexMap(op.customOptions, model.file, what);
+  const num = (key: string, def?: number): number => {
+    const v = o[key] ?? def;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new TfliteFormatError(model.file, `${what}: ${key} is ${JSON.stringify(v) ?? 'missing'}, expected a number`);
+    return v;
+  };
+  const r: PostProcessOptions = {
+    yScale: num('y_scale'),
+    xScale: num('x_scale'),
+    hScale: num('h_scale'),
+    wScale: num('w_scale'),
+    nmsIouThreshold: num('nms_iou_threshold'),
+    nmsScoreThreshold: num('nms_score_threshold'),
+    maxDetections: num('max_detections'),
+    detectionsPerClass: num('detections_per_class', 100),
+    useRegularNms: o.use_regular_nms === true || o.use_regular_nms === 1,
+    numClasses: num('num_classes'),
+  };
+  if (!(r.yScale > 0 && r.xScale > 0 && r.hScale > 0 && r.wScale > 0)) throw new TfliteFormatError(model.file, `${what}: box coder scales must be positive`);
+  if (!(Number.isInteger(r.maxDetections) && r.maxDetections >= 1 && Number.isInteger(r.numClasses) && r.numClasses >= 1)) {
+    throw new TfliteFormatError(model.file, `${what}: max_detections ${r.maxDetections} and num_classes ${r.numClasses} must be positive integers`);
+  }
+  return r;
+}
+
+interface Converted {
+  preprocess: PreprocessSpec;
+  outputs: ModelJson['outputs'];
+  ssd: SsdSpec;
+  labels: string[];
+}
+
+class Converter {
+  readonly b = new ModelBuilder();
+  private readonly irNames: string[];
+  /** Constants computed at conversion time (DEQUANTIZE of stored weights). */
+  private readonly folded = new Map<number, Float32Array>();
+  /** Activation tensors computed so far. */
+  private readonly computed = new Set<number>();
+  private readonly constantNames = new Map<string, string>();
+  private readonly file: string;
+
+  constructor(
+    private readonly m: TfliteModel,
+    private readonly opts: TfliteConvertOptions,
+  ) {
+    this.file = m.file;
+    const used = new Set<string>();
+    // MLIR joins fused tensor names with ';': the first part is the readable one.
+    this.irNames = m.tensors.map((t) => {
+      const base = t.name.split(';')[0] || `tensor_${t.index}`;
+      let n = base;
+      for (let k = 2; used.has(n); k++) n = `${base}#${k}`;
+      used.add(n);
+      return n;
+    });
+  }
+
+  name(i: number): string {
+    return this.irNames[i]!;
+  }
+
+  convert(): Converted {
+    const input = this.graphInput();
+    const posts = this.m.operators.filter((op) => op.code.custom === POST_PROCESS_OP);
+    if (posts.length > 1) throw new UnsupportedOperatorError(this.file, POST_PROCESS_OP, `${posts.length} of them`);
+    const post = posts[0];
+    const dropped = new Set<TfliteOperator>(post ? [post] : []);
+    let scoresTensor = -1;
+    if (post) {
+      if (post.inputs.length < 3 || post.inputs.some((i) => i < 0)) throw new TfliteFormatError(this.file, `${POST_PROCESS_OP} has ${post.inputs.length} inputs, expected boxes, scores, anchors`);
+      for (const op of this.m.operators) {
+        if (op !== post && op.inputs.some((i) => post.outputs.includes(i))) throw new UnsupportedOperatorError(this.file, op.code.name, `it consumes the output of ${POST_PROCESS_OP}`);
+      }
+      const logistic = this.producer(post.inputs[1]!);
+      if (!logistic || logistic.code.builtin !== BUILTIN.LOGISTIC || this.consumers(post.inputs[1]!).length !== 1) {
+        throw new UnsupportedOperatorError(this.file, POST_PROCESS_OP, 'its class scores are not the output of a LOGISTIC used only by it');
+      }
+      dropped.add(logistic);
+      scoresTensor = logistic.inputs[0]!;
+    }
+    for (const op of this.m.operators) if (!dropped.has(op)) this.operator(op);
+
+    const { outputs, ssd, columns } = post ? this.postProcessHead(post, scoresTensor) : this.rawOutputsHead(input.shape);
+    return { preprocess: this.preprocess(input), outputs, ssd, labels: this.labels(columns, ssd.backgroundClass) };
+  }
+
+  private graphInput(): TfliteTensor {
+    if (this.m.inputs.length !== 1) throw new ModelFormatError(this.file, `the graph has ${this.m.inputs.length} inputs; mobilessd runs detectors with one image input`, 'convert a single-input SSD detector');
+    const t = this.m.tensors[this.m.inputs[0]!]!;
+    const s = t.shape;
+    if (s.length !== 4 || s[0] !== 1 || s[3] !== 3 || s[1]! < 1 || s[2]! < 1) throw new ModelFormatError(this.file, `input ${t.name} has shape [${s}], expected [1, height, width, 3]`, 'convert a single-input SSD detector with an RGB input');
+    if (t.type !== 'FLOAT32' && t.type !== 'UINT8' && t.type !== 'INT8') throw new ModelFormatError(this.file, `input ${t.name} is ${t.type}`, 'convert a detector with a float32 or 8-bit input');
+    this.computed.add(t.index);
+    this.b.shapes[this.name(t.index)] = s;
+    return t;
+  }
+
+  private preprocess(input: TfliteTensor): PreprocessSpec {
+    const [, height, width] = input.shape as [number, number, number, number];
+    let norm = this.opts.normalization ?? { mean: 127.5, std: 127.5 };
+    const q = input.quantization;
+    if (input.type !== 'FLOAT32') {
+      if (!q || q.scale.length !== 1 || !(q.scale[0]! > 0)) throw new TfliteFormatError(this.file, `8-bit input ${input.name} has no usable quantization`);
+      // The app feeds the raw pixel (uint8) or pixel - 128 (int8); the graph sees scale * (q - zero point).
+      norm = { mean: q.zeroPoint[0]! + (input.type === 'INT8' ? 128 : 0), std: 1 / q.scale[0]! };
+    }
+    return { width, height, resize: 'stretch', halfPixelCenters: true, ...norm };
+  }
+
+  private producer(t: number): TfliteOperator | undefined {
+    return this.m.operators.find((op) => op.outputs.includes(t));
+  }
+
+  private consumers(t: number): TfliteOperator[] {
+    return this.m.operators.filter((op) => op.inputs.includes(t));
+  }
+
+  private label(op: TfliteOperator): string {
+    return `operator ${op.index} (${op.code.name})`;
+  }
+
+  private operator(op: TfliteOperator): void {
+    switch (op.code.builtin) {
+      case BUILTIN.DEQUANTIZE: {
+        const value = this.constant(this.inputIndex(op, 0), op);
+        if (!value) throw new UnsupportedOperatorError(this.file, 'DEQUANTIZE', 'of a computed tensor (only stored weights are dequantized)');
+        this.folded.set(this.outputIndex(op), value);
+        return;
+      }
+      case BUILTIN.CONV_2D:
+      case BUILTIN.DEPTHWISE_CONV_2D:
+        return this.convolution(op);
+      case BUILTIN.ADD: {
+        const [a, bIn] = [this.activation(op, 0), this.activation(op, 1)];
+        const out = this.outputIndex(op);
+        const shape = this.m.tensors[out]!.shape;
+        for (const t of [a, bIn]) {
+          if (!sameShape(this.m.tensors[t]!.shape, shape)) throw new UnsupportedOperatorError(this.file, 'ADD', `broadcasting [${this.m.tensors[t]!.shape}] to [${shape}]`);
+        }
+        const act = op.options?.kind === 'add' ? op.options.activation : 'NONE';
+        this.emit(out, { op: 'add', name: this.name(out), inputs: [this.name(a), this.name(bIn)], outputs: [this.name(out)], activation: this.clamp(act, out, op) });
+        return;
+      }
+      case BUILTIN.RESHAPE: {
+        const x = this.activation(op, 0);
+        const out = this.outputIndex(op);
+        const shape = this.m.tensors[out]!.shape;
+        if (elementCount(shape) !== elementCount(this.m.tensors[x]!.shape)) throw new TfliteFormatError(this.file, `${this.label(op)} reshapes [${this.m.tensors[x]!.shape}] to [${shape}]`);
+        this.emit(out, { op: 'reshape', name: this.name(out), inputs: [this.name(x)], outputs: [this.name(out)], shape });
+        return;
+      }
+      case BUILTIN.CONCATENATION: {
+        if (op.options?.kind !== 'concatenation') throw new TfliteFormatError(this.file, `${this.label(op)} has no options`);
+        const inputs = op.inputs.map((_, k) => this.activation(op, k));
+        const out = this.outputIndex(op);
+        const rank = this.m.tensors[out]!.shape.length;
+        const axis = op.options.axis < 0 ? op.options.axis + rank : op.options.axis;
+        if (!(axis >= 0 && axis < rank)) throw new TfliteFormatError(this.file, `${this.label(op)} has axis ${op.options.axis} for rank ${rank}`);
+        this.emit(out, { op: 'concat', name: this.name(out), inputs: inputs.map((i) => this.name(i)), outputs: [this.name(out)], axis, activation: this.clamp(op.options.activation, out, op) });
+        return;
+      }
+      case BUILTIN.LOGISTIC: {
+        const x = this.activation(op, 0);
+        const out = this.outputIndex(op);
+        this.emit(out, { op: 'logistic', name: this.name(out), inputs: [this.name(x)], outputs: [this.name(out)] });
+        return;
+      }
+      default:
+        throw new UnsupportedOperatorError(this.file, op.code.name, `operator ${op.index}`);
+    }
+  }
+
+  private convolution(op: TfliteOperator): void {
+    const depthwise = op.code.builtin === BUILTIN.DEPTHWISE_CONV_2D;
+    const o = op.options;
+    if (!o || (o.kind !== 'conv2d' && o.kind !== 'depthwise')) throw new TfliteFormatError(this.file, `${this.label(op)} has no options`);
+    const x = this.activation(op, 0);
+    const xs = this.m.tensors[x]!.shape;
+    if (xs.length !== 4) throw new TfliteFormatError(this.file, `${this.label(op)} input has shape [${xs}]`);
+    const fi = this.inputIndex(op, 1);
+    const fs = this.m.tensors[fi]!.shape;
+    if (fs.length !== 4) throw new TfliteFormatError(this.file, `${this.label(op)} filter has shape [${fs}]`);
+    const cin = xs[3]!;
+    if (depthwise && (fs[0] !== 1 || fs[3] !== cin)) throw new UnsupportedOperatorError(this.file, op.code.name, `depth multiplier ${fs[3]! / cin} (filter [${fs}] on ${cin} channels)`);
+    if (!depthwise && fs[3] !== cin) throw new UnsupportedOperatorError(this.file, op.code.name, `grouped convolution (filter [${fs}] on ${cin} channels)`);
+    if (o.dilationH !== 1 || o.dilationW !== 1) throw new UnsupportedOperatorError(this.file, op.code.name, `dilation ${o.dilationH}x${o.dilationW}`);
+    if (!(o.strideH >= 1 && o.strideW >= 1)) throw new TfliteFormatError(this.file, `${this.label(op)} has stride ${o.strideH}x${o.strideW}`);
+    const [kh, kw, cout] = depthwise ? [fs[1]!, fs[2]!, cin] : [fs[1]!, fs[2]!, fs[0]!];
+    const out = this.outputIndex(op);
+    const os = this.m.tensors[out]!.shape;
+    let g;
+    try {
+      g = convGeometry({ batch: 1, inH: xs[1]!, inW: xs[2]!, inC: cin, outC: cout, kH: kh, kW: kw, strideH: o.strideH, strideW: o.strideW, padding: o.padding });
+    } catch (e) {
+      throw new TfliteFormatError(this.file, `${this.label(op)}: ${(e as Error).message}`);
+    }
+    if (!sameShape(os, [xs[0]!, g.outH, g.outW, cout])) throw new TfliteFormatError(this.file, `${this.label(op)} output is [${os}], but ${o.padding} stride ${o.strideH} gives [${xs[0]},${g.outH},${g.outW},${cout}]`);
+
+    const filter = this.constantFor(fi, op, depthwise ? 'hwc' : 'hwio', (w) => (depthwise ? w : ohwiToHwio(w, fs)), depthwise ? [kh, kw, cin] : [kh, kw, cin, cout]);
+    const bi = op.inputs[2] ?? -1;
+    const bias = bi >= 0
+      ? this.constantFor(bi, op, 'bias', (v) => v, [cout])
+      : this.b.constant(this.b.freeName(`${this.name(out)}/zero_bias`), [cout], new Float32Array(cout));
+    const common = { name: this.name(out), inputs: [this.name(x)], outputs: [this.name(out)], filter, bias, strides: [o.strideH, o.strideW] as [number, number], padding: o.padding, activation: this.clamp(o.activation, out, op) };
+    this.emit(out, depthwise ? { op: 'depthwise_conv2d', ...common } : { op: 'conv2d', ...common });
+  }
+
+  private emit(out: number, node: Parameters<ModelBuilder['node']>[0]): void {
+    if (this.computed.has(out) || this.folded.has(out)) throw new TfliteFormatError(this.file, `tensor ${this.m.tensors[out]!.name} is written twice`);
+    this.b.node(node, this.m.tensors[out]!.shape);
+    this.computed.add(out);
+  }
+
+  private inputIndex(op: TfliteOperator, k: number): number {
+    const i = op.inputs[k];
+    if (i === undefined || i < 0) throw new TfliteFormatError(this.file, `${this.label(op)} is missing input ${k}`);
+    return i;
+  }
+
+  private outputIndex(op: TfliteOperator): number {
+    if (op.outputs.length !== 1) throw new TfliteFormatError(this.file, `${this.label(op)} has ${op.outputs.length} outputs, expected 1`);
+    return op.outputs[0]!;
+  }
+
+  /** An input that must be computed by an earlier op (or be the graph input). */
+  private activation(op: TfliteOperator, k: number): number {
+    const i = this.inputIndex(op, k);
+    if (this.computed.has(i)) return i;
+    const t = this.m.tensors[i]!;
+    if (this.folded.has(i) || tensorData(this.m, t)) throw new UnsupportedOperatorError(this.file, op.code.name, `constant operand ${t.name}`);
+    throw new TfliteFormatError(this.file, `${this.label(op)} reads tensor ${t.name} before any operator computes it`);
+  }
+
+  /** A weight tensor as float32, added once per layout even when several ops share it. */
+  private constantFor(i: number, op: TfliteOperator, layout: string, transform: (v: Float32Array) => Float32Array, shape: number[]): string {
+    const key = `${i}:${layout}`;
+    const known = this.constantNames.get(key);
+    if (known) return known;
+    const value = this.constant(i, op);
+    if (!value) throw new UnsupportedOperatorError(this.file, op.code.name, `computed (non-constant) weights ${this.m.tensors[i]!.name}`);
+    if (value.length !== elementCount(shape)) throw new TfliteFormatError(this.file, `${this.label(op)}: ${this.m.tensors[i]!.name} has ${value.length} values, expected shape [${shape}]`);
+    const name = this.b.constant(this.b.freeName(this.name(i)), shape, transform(value));
+    this.constantNames.set(key, name);
+    return name;
+  }
+
+  /** The float value of a stored tensor, or undefined when the tensor is computed at run time. */
+  private constant(i: number, op: TfliteOperator): Float32Array | undefined {
+    const folded = this.folded.get(i);
+    if (folded) return folded;
+    const t = this.m.tensors[i]!;
+    const data = tensorData(this.m, t);
+    if (!data) return undefined;
+    return decodeConstant(this.m, t, data, op.code.name);
+  }
+
+  /** Fused activation intersected with the range an 8-bit output tensor can hold. */
+  private clamp(a: Activation, out: number, op: TfliteOperator): ClampRange {
+    const fused = FUSED[a as keyof typeof FUSED];
+    if (!fused) throw new UnsupportedOperatorError(this.file, op.code.name, `fused activation ${a}`);
+    const range = quantizedRange(this.m.tensors[out]!);
+    return range ? { min: Math.max(fused.min, range.min), max: Math.min(fused.max, range.max) } : { ...fused };
+  }
+
+  private postProcessHead(post: TfliteOperator, scores: number): { outputs: ModelJson['outputs']; ssd: SsdSpec; columns: number } {
+    const o = readPostProcessOptions(this.m, post);
+    const [boxes, , anchorsIndex] = post.inputs as [number, number, number];
+    const { a, columns } = this.checkOutputs(boxes, scores);
+    const anchorValues = this.constant(anchorsIndex, post);
+    const as = this.m.tensors[anchorsIndex]!.shape;
+    if (!anchorValues || elementCount(as) !== a * 4 || as[as.length - 1] !== 4) {
+      throw new TfliteFormatError(this.file, `${POST_PROCESS_OP} anchors ${this.m.tensors[anchorsIndex]!.name} [${as}] are not a constant [${a}, 4]`);
+    }
+    if (columns !== o.numClasses && columns !== o.numClasses + 1) throw new TfliteFormatError(this.file, `${POST_PROCESS_OP} has num_classes ${o.numClasses} but the scores have ${columns} columns`);
+    return {
+      outputs: { boxes: this.name(boxes), scores: this.name(scores) },
+      columns,
+      ssd: {
+        anchors: this.b.constant(this.b.freeName('anchors'), [a, 4], anchorValues),
+        scales: { y: o.yScale, x: o.xScale, h: o.hScale, w: o.wScale },
+        scoreFunction: 'sigmoid',
+        // The op skips column 0 when the scores carry one more column than there are classes.
+        backgroundClass: columns === o.numClasses + 1 ? 0 : -1,
+        defaults: { scoreThreshold: o.nmsScoreThreshold, iouThreshold: o.nmsIouThreshold, maxDetections: o.maxDetections, perClassNms: o.useRegularNms },
+      },
+    };
+  }
+
+  private rawOutputsHead(inputShape: number[]): { outputs: ModelJson['outputs']; ssd: SsdSpec; columns: number } {
+    const byName = (n: string) => this.m.tensors.findIndex((t) => t.name === n);
+    let boxes = byName(RAW_OUTPUT_NAMES.boxes);
+    let scores = byName(RAW_OUTPUT_NAMES.scores);
+    if (boxes < 0 || scores < 0) {
+      const rank3 = this.m.outputs.filter((i) => this.m.tensors[i]!.shape.length === 3);
+      boxes = rank3.find((i) => this.m.tensors[i]!.shape[2] === 4) ?? -1;
+      scores = rank3.find((i) => i !== boxes) ?? -1;
+      if (boxes < 0 || scores < 0) {
+        throw new ModelFormatError(this.file, `cannot find the box encodings [1, anchors, 4] and class logits [1, anchors, classes] among the graph outputs`, 'convert an SSD detector whose raw outputs are graph outputs, or one with a TFLite_Detection_PostProcess op');
+      }
+    }
+    const { a, columns } = this.checkOutputs(boxes, scores);
+    const anchors = gridAnchors({ ...MEDIAPIPE_SSD_300, inputHeight: inputShape[1]!, inputWidth: inputShape[2]! });
+    if (anchors.length !== a * 4) {
+      throw new ModelFormatError(this.file, `the model predicts ${a} boxes but the standard SSD anchor layout for a ${inputShape[1]}x${inputShape[2]} input has ${anchors.length / 4}`, 'this model needs its own anchors; convert a model with a TFLite_Detection_PostProcess op');
+    }
+    return {
+      outputs: { boxes: this.name(boxes), scores: this.name(scores) },
+      columns,
+      ssd: { anchors: this.b.constant(this.b.freeName('anchors'), [a, 4], anchors), scales: { y: 10, x: 10, h: 5, w: 5 }, scoreFunction: 'sigmoid', backgroundClass: 0, defaults: { ...MEDIAPIPE_DEFAULTS } },
+    };
+  }
+
+  private checkOutputs(boxes: number, scores: number): { a: number; columns: number } {
+    const bs = this.m.tensors[boxes]!.shape;
+    const ss = this.m.tensors[scores]!.shape;
+    for (const t of [boxes, scores]) if (!this.computed.has(t)) throw new TfliteFormatError(this.file, `SSD output ${this.m.tensors[t]!.name} is not computed by the graph`);
+    if (bs.length !== 3 || bs[0] !== 1 || bs[2] !== 4) throw new ModelFormatError(this.file, `box encodings ${this.m.tensors[boxes]!.name} have shape [${bs}], expected [1, anchors, 4]`);
+    if (ss.length !== 3 || ss[0] !== 1 || ss[1] !== bs[1]) throw new ModelFormatError(this.file, `class scores ${this.m.tensors[scores]!.name} have shape [${ss}], expected [1, ${bs[1]}, classes]`);
+    return { a: bs[1]!, columns: ss[2]! };
+  }
+
+  private labels(columns: number, background: number): string[] {
+    const given = this.opts.labels;
+    if (!given) return Array.from({ length: columns }, (_, i) => (i === background ? '???' : `class ${i}`));
+    if (given.length === columns) return given;
+    if (background === 0 && given.length === columns - 1) return ['???', ...given];
+    throw new ModelFormatError(this.opts.labelsFile ?? this.file, `${given.length} labels for ${columns} score columns`, 'give one label per line, the background first');
+  }
+}
+
+const FUSED: Partial<Record<Activation, ClampRange>> = {
+  NONE: ACTIVATIONS.none,
+  RELU: ACTIVATIONS.relu,
+  RELU6: ACTIVATIONS.relu6,
+  RELU_N1_TO_1: { min: -1, max: 1 },
+};
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}

@@ -1,0 +1,290 @@
+/**
+ * Reading and writing mobilessd's model format (model.json + a float32 weights file), with full
+ * validation on load: format name and version, weights size and SHA-256, every constant inside
+ * the weights, every node input defined before use, known ops, and shapes that agree with the
+ * convolution geometry the kernels will use. Platform-neutral (Web Crypto, no file system), so
+ * browsers load models through the same checks; file I/O lives in src/node/model_files.ts.
+ */
+import { ChecksumError, ModelFormatError } from '../errors.ts';
+import { convGeometry } from '../kernels/common.ts';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type GraphNode, type ModelJson } from './ir.ts';
+import type { LoadedModel } from './weights.ts';
+
+export async function sha256Hex(data: Uint8Array): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The weights as the bytes of the weights file (little-endian float32; all supported hosts are LE). */
+export function weightsBytes(weights: Float32Array): Uint8Array {
+  return new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
+}
+
+export async function weightsInfo(weights: Float32Array, file = 'weights.bin'): Promise<ModelJson['weights']> {
+  return { file, byteLength: weights.byteLength, sha256: await sha256Hex(weightsBytes(weights)), layout: 'float32-le' };
+}
+
+export function serializeModel(model: LoadedModel): { json: string; weights: Uint8Array } {
+  return { json: `${JSON.stringify(model.json, null, 1)}\n`, weights: weightsBytes(model.weights) };
+}
+
+/**
+ * Parses and validates a model. `file` names the model.json in errors; the weights file is named
+ * after it (same folder, `weights.file`).
+ */
+export async function parseModel(jsonText: string, weights: Uint8Array, file: string): Promise<LoadedModel> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(jsonText);
+  } catch (e) {
+    throw new ModelFormatError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  const c = new Checker(file);
+  const top = c.obj(raw, 'model.json');
+  checkHeader(c, top);
+  const w = c.obj(top.weights, 'weights');
+  const weightsFile = weightsPath(file, c.str(w.file, 'weights.file'));
+  if (w.layout !== 'float32-le') c.fail(`weights.layout is ${JSON.stringify(w.layout)}, expected "float32-le"`);
+  const byteLength = c.int(w.byteLength, 'weights.byteLength', 0);
+  if (weights.byteLength !== byteLength) {
+    throw new ModelFormatError(weightsFile, `has ${weights.byteLength} bytes, model.json says ${byteLength}`, 'the weights file is truncated or belongs to another model; convert the model again');
+  }
+  if (byteLength % 4 !== 0) c.fail(`weights.byteLength ${byteLength} is not a multiple of 4`);
+  const expected = c.str(w.sha256, 'weights.sha256');
+  const actual = await sha256Hex(weights);
+  if (actual !== expected) throw new ChecksumError(weightsFile, expected, actual);
+  const floats = weights.byteOffset % 4 === 0 ? new Float32Array(weights.buffer, weights.byteOffset, byteLength / 4) : new Float32Array(weights.slice().buffer);
+  validateModel(raw, floats, file);
+  return { json: raw, weights: floats };
+}
+
+function weightsPath(jsonFile: string, name: string): string {
+  const slash = Math.max(jsonFile.lastIndexOf('/'), jsonFile.lastIndexOf('\\'));
+  return slash < 0 ? name : `${jsonFile.slice(0, slash + 1)}${name}`;
+}
+
+function checkHeader(c: Checker, top: Record<string, unknown>): void {
+  if (top.format !== MODEL_FORMAT) c.fail(`format is ${JSON.stringify(top.format)}, expected "${MODEL_FORMAT}"`);
+  const version = top.version;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) c.fail(`format version ${JSON.stringify(version)} is invalid`);
+  if (version > MODEL_FORMAT_VERSION) {
+    throw new ModelFormatError(c.file, `format version ${version} is newer than this mobilessd reads (version ${MODEL_FORMAT_VERSION})`, 'upgrade mobilessd, or convert the model again with this version');
+  }
+}
+
+/**
+ * Structural validation of a model whose weights are already in memory (converter output is
+ * checked the same way in tests). Throws ModelFormatError naming `file` and the first problem.
+ */
+export function validateModel(raw: unknown, weights: Float32Array, file: string): asserts raw is ModelJson {
+  const c = new Checker(file);
+  const top = c.obj(raw, 'model.json');
+  checkHeader(c, top);
+  c.str(top.name, 'name');
+  const pre = c.obj(top.preprocess, 'preprocess');
+  const width = c.int(pre.width, 'preprocess.width', 1);
+  const height = c.int(pre.height, 'preprocess.height', 1);
+  if (!['stretch', 'pad-bottom-right', 'letterbox'].includes(pre.resize as string)) c.fail(`preprocess.resize ${JSON.stringify(pre.resize)} is unknown`);
+  if (typeof pre.halfPixelCenters !== 'boolean') c.fail('preprocess.halfPixelCenters is not a boolean');
+  c.num(pre.mean, 'preprocess.mean');
+  if (c.num(pre.std, 'preprocess.std') === 0) c.fail('preprocess.std is 0');
+
+  const constants = c.obj(top.constants, 'constants');
+  const constShape = new Map<string, number[]>();
+  for (const [name, v] of Object.entries(constants)) {
+    const t = c.obj(v, `constant ${name}`);
+    const shape = c.shape(t.shape, `constant ${name} shape`);
+    const offset = c.int(t.offset, `constant ${name} offset`, 0);
+    const length = c.int(t.length, `constant ${name} length`, 0);
+    if (offset % 4 !== 0) c.fail(`constant ${name} offset ${offset} is not a multiple of 4`);
+    if (length !== product(shape)) c.fail(`constant ${name} has length ${length} but shape [${shape}] holds ${product(shape)}`);
+    if (offset / 4 + length > weights.length) c.fail(`constant ${name} (floats ${offset / 4}..${offset / 4 + length}) lies outside the weights (${weights.length} floats)`);
+    constShape.set(name, shape);
+  }
+
+  const shapesRaw = c.obj(top.shapes, 'shapes');
+  const shapeOf = (t: string, what: string): number[] => {
+    if (!Object.hasOwn(shapesRaw, t)) c.fail(`${what}: no shape recorded for tensor ${t}`);
+    return c.shape(shapesRaw[t], `shape of ${t}`);
+  };
+  const input = c.str(top.input, 'input');
+  const inShape = shapeOf(input, 'input');
+  if (!same(inShape, [1, height, width, 3])) c.fail(`input ${input} has shape [${inShape}], expected [1,${height},${width},3] from preprocess`);
+
+  const defined = new Set([input]);
+  const names = new Set<string>();
+  const nodes = c.arr(top.nodes, 'nodes');
+  nodes.forEach((n, i) => checkNode(c, c.obj(n, `node ${i}`), i, { defined, names, constShape, shapeOf }));
+
+  const outputs = c.obj(top.outputs, 'outputs');
+  const boxes = c.str(outputs.boxes, 'outputs.boxes');
+  const scores = c.str(outputs.scores, 'outputs.scores');
+  for (const t of [boxes, scores]) if (!defined.has(t)) c.fail(`output ${t} is not computed by any node`);
+  const bs = shapeOf(boxes, 'outputs.boxes');
+  const ss = shapeOf(scores, 'outputs.scores');
+  if (bs.length !== 3 || bs[0] !== 1 || bs[2] !== 4) c.fail(`outputs.boxes ${boxes} has shape [${bs}], expected [1, anchors, 4]`);
+  if (ss.length !== 3 || ss[0] !== 1 || ss[1] !== bs[1]) c.fail(`outputs.scores ${scores} has shape [${ss}], expected [1, ${bs[1]}, classes]`);
+  const classes = ss[2]!;
+  const labels = c.arr(top.labels, 'labels');
+  if (labels.length !== classes) c.fail(`${labels.length} labels for ${classes} score columns`);
+  labels.forEach((l, i) => c.str(l, `labels[${i}]`));
+
+  const ssd = c.obj(top.ssd, 'ssd');
+  const anchors = c.str(ssd.anchors, 'ssd.anchors');
+  const as = constShape.get(anchors);
+  if (!as || !same(as, [bs[1]!, 4])) c.fail(`ssd.anchors ${anchors} must be a constant of shape [${bs[1]}, 4], found ${as ? `[${as}]` : 'none'}`);
+  const scales = c.obj(ssd.scales, 'ssd.scales');
+  for (const k of ['y', 'x', 'h', 'w']) if (!(c.num(scales[k], `ssd.scales.${k}`) > 0)) c.fail(`ssd.scales.${k} must be positive`);
+  if (ssd.scoreFunction !== 'sigmoid' && ssd.scoreFunction !== 'softmax') c.fail(`ssd.scoreFunction ${JSON.stringify(ssd.scoreFunction)} is unknown`);
+  const bg = c.int(ssd.backgroundClass, 'ssd.backgroundClass', -1);
+  if (bg >= classes) c.fail(`ssd.backgroundClass ${bg} is not one of the ${classes} columns`);
+  const d = c.obj(ssd.defaults, 'ssd.defaults');
+  const score = c.num(d.scoreThreshold, 'ssd.defaults.scoreThreshold');
+  const iou = c.num(d.iouThreshold, 'ssd.defaults.iouThreshold');
+  if (!(score >= 0 && score <= 1 && iou > 0 && iou <= 1)) c.fail(`ssd.defaults thresholds out of range (score ${score}, IoU ${iou})`);
+  c.int(d.maxDetections, 'ssd.defaults.maxDetections', 1);
+  if (typeof d.perClassNms !== 'boolean') c.fail('ssd.defaults.perClassNms is not a boolean');
+}
+
+interface GraphState {
+  defined: Set<string>;
+  names: Set<string>;
+  constShape: Map<string, number[]>;
+  shapeOf: (t: string, what: string) => number[];
+}
+
+function checkNode(c: Checker, n: Record<string, unknown>, index: number, g: GraphState): void {
+  const name = c.str(n.name, `node ${index} name`);
+  const what = `node ${index} (${name})`;
+  if (g.names.has(name)) c.fail(`${what}: duplicate node name`);
+  g.names.add(name);
+  const inputs = c.arr(n.inputs, `${what} inputs`).map((t, i) => c.str(t, `${what} input ${i}`));
+  const outputs = c.arr(n.outputs, `${what} outputs`).map((t, i) => c.str(t, `${what} output ${i}`));
+  for (const t of inputs) if (!g.defined.has(t)) c.fail(`${what}: input ${t} is used before it is defined`);
+  if (outputs.length !== 1) c.fail(`${what}: has ${outputs.length} outputs, expected 1`);
+  const out = outputs[0]!;
+  if (g.defined.has(out)) c.fail(`${what}: output ${out} is already defined`);
+  const arity = (k: number) => {
+    if (inputs.length !== k) c.fail(`${what}: has ${inputs.length} inputs, expected ${k}`);
+  };
+  const inShapes = inputs.map((t) => g.shapeOf(t, what));
+  const outShape = g.shapeOf(out, what);
+  const expectOut = (s: number[]) => {
+    if (!same(s, outShape)) c.fail(`${what}: output ${out} is recorded as [${outShape}] but the op computes [${s}]`);
+  };
+  const op = n.op as GraphNode['op'];
+  switch (op) {
+    case 'conv2d':
+    case 'depthwise_conv2d': {
+      arity(1);
+      const x = inShapes[0]!;
+      if (x.length !== 4) c.fail(`${what}: input has shape [${x}], expected NHWC`);
+      const filterName = c.str(n.filter, `${what} filter`);
+      const f = g.constShape.get(filterName);
+      const dw = op === 'depthwise_conv2d';
+      if (!f || f.length !== (dw ? 3 : 4)) c.fail(`${what}: filter ${filterName} must be a constant of rank ${dw ? 3 : 4}`);
+      if (f[2] !== x[3]) c.fail(`${what}: filter [${f}] does not match ${x[3]} input channels`);
+      const outC = dw ? x[3]! : f[3]!;
+      const biasName = c.str(n.bias, `${what} bias`);
+      const b = g.constShape.get(biasName);
+      if (!b || !same(b, [outC])) c.fail(`${what}: bias ${biasName} must be a constant of shape [${outC}]`);
+      const strides = c.arr(n.strides, `${what} strides`).map((s, i) => c.int(s, `${what} stride ${i}`, 1));
+      if (strides.length !== 2) c.fail(`${what}: strides must have 2 entries`);
+      if (n.padding !== 'SAME' && n.padding !== 'VALID') c.fail(`${what}: padding ${JSON.stringify(n.padding)} is unknown`);
+      checkClamp(c, n.activation, what);
+      let geometry;
+      try {
+        geometry = convGeometry({ batch: 1, inH: x[1]!, inW: x[2]!, inC: x[3]!, outC, kH: f[0]!, kW: f[1]!, strideH: strides[0]!, strideW: strides[1]!, padding: n.padding });
+      } catch (e) {
+        c.fail(`${what}: ${(e as Error).message}`);
+      }
+      expectOut([1, geometry.outH, geometry.outW, outC]);
+      break;
+    }
+    case 'add':
+      arity(2);
+      if (!same(inShapes[0]!, inShapes[1]!)) c.fail(`${what}: inputs have shapes [${inShapes[0]}] and [${inShapes[1]}]`);
+      checkClamp(c, n.activation, what);
+      expectOut(inShapes[0]!);
+      break;
+    case 'logistic':
+      arity(1);
+      expectOut(inShapes[0]!);
+      break;
+    case 'reshape': {
+      arity(1);
+      const shape = c.shape(n.shape, `${what} shape`);
+      if (product(shape) !== product(inShapes[0]!)) c.fail(`${what}: cannot reshape [${inShapes[0]}] to [${shape}]`);
+      expectOut(shape);
+      break;
+    }
+    case 'concat': {
+      if (inputs.length < 1) c.fail(`${what}: has no inputs`);
+      const rank = inShapes[0]!.length;
+      const axis = c.int(n.axis, `${what} axis`, -rank);
+      const a = axis < 0 ? axis + rank : axis;
+      if (a >= rank) c.fail(`${what}: axis ${axis} is out of range for rank ${rank}`);
+      const s = [...inShapes[0]!];
+      s[a] = 0;
+      for (const t of inShapes) {
+        if (t.length !== rank || t.some((d, i) => i !== a && d !== s[i])) c.fail(`${what}: inputs of shapes [${inShapes.join('], [')}] cannot be joined on axis ${axis}`);
+        s[a]! += t[a]!;
+      }
+      checkClamp(c, n.activation, what);
+      expectOut(s);
+      break;
+    }
+    default:
+      c.fail(`${what}: unknown op ${JSON.stringify(n.op)}`);
+  }
+  g.defined.add(out);
+}
+
+function checkClamp(c: Checker, v: unknown, what: string): void {
+  const a = c.obj(v, `${what} activation`);
+  const min = c.num(a.min, `${what} activation.min`);
+  const max = c.num(a.max, `${what} activation.max`);
+  if (!(min <= max)) c.fail(`${what}: activation range [${min}, ${max}] is empty`);
+}
+
+function product(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function same(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+/** Type checks for untrusted JSON that fail with a ModelFormatError naming the file. */
+class Checker {
+  constructor(readonly file: string) {}
+
+  fail(problem: string): never {
+    throw new ModelFormatError(this.file, problem);
+  }
+  obj(v: unknown, what: string): Record<string, unknown> {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(`${what} is missing or not an object`);
+    return v as Record<string, unknown>;
+  }
+  arr(v: unknown, what: string): unknown[] {
+    if (!Array.isArray(v)) this.fail(`${what} is missing or not an array`);
+    return v;
+  }
+  str(v: unknown, what: string): string {
+    if (typeof v !== 'string') this.fail(`${what} is missing or not a string`);
+    return v;
+  }
+  num(v: unknown, what: string): number {
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(`${what} is missing or not a finite number`);
+    return v;
+  }
+  int(v: unknown, what: string, min: number): number {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(`${what} is ${JSON.stringify(v)}, expected an integer >= ${min}`);
+    return v;
+  }
+  shape(v: unknown, what: string): number[] {
+    const s = this.arr(v, what).map((d, i) => this.int(d, `${what}[${i}]`, 1));
+    if (s.length > 8) this.fail(`${what} has rank ${s.length}`);
+    return s;
+  }
+}

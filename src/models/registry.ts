@@ -1,0 +1,209 @@
+/**
+ * Model names and paths -> loaded models (Node only). Bundled models come from npm dependencies;
+ * any .tflite SSD, face-api-style TF.js manifest or converted model folder can be given by path.
+ * Sources are converted on first use and cached in <package>/weights/<name>/ (or, when that is not
+ * writable, $XDG_CACHE_HOME/mobilessd or ~/.cache/mobilessd). A cache entry is reused only when
+ * its recorded source SHA-256 and converter version match, so edited sources and converter
+ * upgrades rebuild it; an entry that fails validation is rebuilt too.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { convertFaceApi } from '../convert/faceapi_to_ir.ts';
+import { CONVERTER_VERSION } from '../convert/builder.ts';
+import { parseTfjsManifest } from '../convert/tfjs_manifest.ts';
+import { convertTflite } from '../convert/tflite_to_ir.ts';
+import { MobileSsdError, ModelFormatError, ModelNotFoundError } from '../errors.ts';
+import type { LoadedModel } from '../graph/weights.ts';
+import { MODEL_JSON, readModel, writeModel } from '../node/model_files.ts';
+import { dependencyFile, packageRoot } from '../node/paths.ts';
+
+export const DEFAULT_MODEL = 'oid-v4';
+
+export const BUNDLED_MODELS: readonly { name: string; description: string }[] = [
+  { name: 'oid-v4', description: 'Open Images V4 SSD-MobileNetV2, 23 object classes, 300x300 (from @mediapipe/objectron)' },
+  { name: 'face', description: 'face-api SSD-MobileNetV1 face detector, 512x512 (from @vladmandic/face-api)' },
+];
+
+export interface ResolvedModel extends LoadedModel {
+  /** The folder the model was read from or written to. */
+  dir: string;
+  /** True when this call converted the source (no valid cache entry). */
+  converted: boolean;
+}
+
+export interface ResolveOptions {
+  /** Cache root instead of <package>/weights (tests). */
+  cacheDir?: string;
+  /** Convert again even when a valid cache entry exists. */
+  refresh?: boolean;
+  /** Called with a line of progress text (conversion on first use). */
+  log?: (message: string) => void;
+}
+
+/** A convertible source: where its cache lives, its identity, and how to convert it. */
+interface Source {
+  cacheName: string;
+  sha256: string;
+  convert: () => Promise<LoadedModel>;
+}
+
+const NOT_FOUND_HINT = `bundled models: ${BUNDLED_MODELS.map((m) => m.name).join(', ')} (default ${DEFAULT_MODEL}); or give the path of a .tflite file, a TF.js *-weights_manifest.json, or a converted model folder`;
+
+export async function resolveModel(nameOrPath: string = DEFAULT_MODEL, opts: ResolveOptions = {}): Promise<ResolvedModel> {
+  const source = await findSource(nameOrPath);
+  if ('dir' in source) return { ...(await readModel(source.dir)), dir: source.dir, converted: false };
+  for (const dir of opts.refresh ? [] : cacheDirs(source.cacheName, opts)) {
+    const cached = await readCached(dir, source);
+    if (cached) return { ...cached, dir, converted: false };
+  }
+  opts.log?.(`converting ${nameOrPath} (first use)...`);
+  const model = await source.convert();
+  const dir = await writableCacheDir(source.cacheName, opts);
+  await writeModel(dir, model);
+  opts.log?.(`cached in ${dir}`);
+  return { ...model, dir, converted: true };
+}
+
+async function findSource(nameOrPath: string): Promise<Source | { dir: string }> {
+  if (nameOrPath === 'oid-v4') return oidSource();
+  if (nameOrPath === 'face') {
+    const manifest = dependencyFile('@vladmandic/face-api', 'model/ssd_mobilenetv1_model-weights_manifest.json');
+    if (!manifest) throw new ModelNotFoundError('face (@vladmandic/face-api is not installed)', 'run npm install');
+    return manifestSource(manifest, 'face', 'face-api SSD-MobileNetV1 face detector');
+  }
+  const path = resolve(nameOrPath);
+  if (!existsSync(path)) throw new ModelNotFoundError(nameOrPath, NOT_FOUND_HINT);
+  if (statSync(path).isDirectory()) {
+    if (!existsSync(join(path, MODEL_JSON))) throw new ModelNotFoundError(`${nameOrPath} (the folder has no ${MODEL_JSON})`, NOT_FOUND_HINT);
+    return { dir: path };
+  }
+  if (extname(path) === '.json') {
+    const text = await readFile(path, 'utf8');
+    // A TF.js manifest is a JSON array; our model.json is an object.
+    return text.trimStart().startsWith('[') ? manifestSource(path, stem(path), undefined, text) : { dir: path };
+  }
+  const bytes = await readFile(path);
+  if (extname(path) !== '.tflite' && bytes.subarray(4, 8).toString('latin1') !== 'TFL3') {
+    throw new ModelFormatError(path, 'is not a .tflite model, a TF.js weights manifest or a mobilessd model folder', NOT_FOUND_HINT);
+  }
+  return tfliteSource(path, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+async function oidSource(): Promise<Source> {
+  const loader = dependencyFile('@mediapipe/objectron', 'objectron_solution_packed_assets_loader.js');
+  const data = dependencyFile('@mediapipe/objectron', 'objectron_solution_packed_assets.data');
+  if (!loader || !data) throw new ModelNotFoundError('oid-v4 (@mediapipe/objectron is not installed)', 'run npm install');
+  const packed = await readFile(data);
+  // The Emscripten loader names each packed file's byte range; trust it rather than fixed offsets.
+  const ranges = new Map<string, [number, number]>();
+  for (const m of (await readFile(loader, 'utf8')).matchAll(/"filename":\s*"([^"]+)",\s*"start":\s*(\d+),\s*"end":\s*(\d+)/g)) {
+    ranges.set(basename(m[1]!), [Number(m[2]), Number(m[3])]);
+  }
+  const model = ranges.get('object_detection_ssd_mobilenetv2_oidv4_fp16.tflite');
+  const labels = ranges.get('object_detection_oidv4_labelmap.txt');
+  if (!model || !labels || model[1] > packed.byteLength || labels[1] > packed.byteLength) {
+    throw new ModelFormatError(loader, 'does not list the Open Images SSD model and label map inside the packed assets', 'reinstall @mediapipe/objectron');
+  }
+  const file = `${data}[${model[0]}..${model[1]}]`;
+  return {
+    cacheName: 'oid-v4',
+    sha256: sha256(packed),
+    convert: () =>
+      convertTflite(new Uint8Array(packed.buffer, packed.byteOffset + model[0], model[1] - model[0]), {
+        file,
+        name: 'oid-v4',
+        description: BUNDLED_MODELS[0]!.description,
+        labels: splitLabels(packed.subarray(labels[0], labels[1]).toString('utf8')),
+        sourceSha256: sha256(packed),
+      }),
+  };
+}
+
+async function tfliteSource(path: string, bytes: Uint8Array): Promise<Source> {
+  const labelsFile = join(dirname(path), 'labels.txt');
+  const labelBytes = existsSync(labelsFile) ? await readFile(labelsFile) : undefined;
+  // The label map is part of the converted model, so it is part of the cache key.
+  const key = sha256(bytes, labelBytes ?? new Uint8Array(0));
+  return {
+    cacheName: `${stem(path)}-${key.slice(0, 12)}`,
+    sha256: key,
+    convert: () =>
+      convertTflite(bytes, {
+        file: path,
+        name: stem(path),
+        sourceSha256: key,
+        ...(labelBytes ? { labels: splitLabels(labelBytes.toString('utf8')), labelsFile } : {}),
+      }),
+  };
+}
+
+async function manifestSource(manifest: string, name: string, description?: string, text?: string): Promise<Source> {
+  const manifestText = text ?? (await readFile(manifest, 'utf8'));
+  const shards = await Promise.all(
+    parseTfjsManifest(manifestText, manifest).flatMap((g) => g.paths).map(async (p) => {
+      const file = join(dirname(manifest), p);
+      if (!existsSync(file)) throw new ModelNotFoundError(`${file} (a weights shard named by ${manifest})`, 'keep the .bin shards beside their manifest');
+      const b = await readFile(file);
+      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    }),
+  );
+  const key = sha256(new TextEncoder().encode(manifestText), ...shards);
+  return {
+    cacheName: name === 'face' ? name : `${name}-${key.slice(0, 12)}`,
+    sha256: key,
+    convert: () => convertFaceApi(manifestText, shards, { file: manifest, name, ...(description ? { description } : {}) }),
+  };
+}
+
+function cacheDirs(name: string, opts: ResolveOptions): string[] {
+  if (opts.cacheDir) return [join(opts.cacheDir, name)];
+  const root = packageRoot();
+  const xdg = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return [...(root ? [join(root, 'weights', name)] : []), join(xdg, 'mobilessd', name)];
+}
+
+async function writableCacheDir(name: string, opts: ResolveOptions): Promise<string> {
+  const dirs = cacheDirs(name, opts);
+  for (const dir of dirs) {
+    try {
+      await mkdir(dir, { recursive: true });
+      await access(dir, constants.W_OK);
+      return dir;
+    } catch {
+      // Read-only install: try the user cache next.
+    }
+  }
+  throw new ModelNotFoundError(`${name} (no writable cache folder)`, `make one of these writable: ${dirs.join(', ')}`);
+}
+
+/** A valid cache entry of `source`, or undefined (missing, stale, or failing validation). */
+async function readCached(dir: string, source: Source): Promise<LoadedModel | undefined> {
+  if (!existsSync(join(dir, MODEL_JSON))) return undefined;
+  try {
+    const m = await readModel(dir);
+    if (m.json.source.sha256 === source.sha256 && m.json.source.converter === CONVERTER_VERSION) return m;
+  } catch (e) {
+    if (!(e instanceof MobileSsdError)) throw e;
+  }
+  return undefined;
+}
+
+function splitLabels(text: string): string[] {
+  const lines = text.split(/\r?\n/);
+  while (lines.length && lines[lines.length - 1]!.trim() === '') lines.pop();
+  return lines.map((l) => l.trim());
+}
+
+function stem(path: string): string {
+  return basename(path).replace(/(-weights_manifest)?\.[^.]+$/, '');
+}
+
+function sha256(...parts: Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}

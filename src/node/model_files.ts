@@ -1,0 +1,67 @@
+/**
+ * Node file I/O for mobilessd models: read a model folder (or its model.json) through the full
+ * validation of graph/model_format.ts, and write one atomically (each file goes to a temporary
+ * name in the same folder and is renamed into place, so a reader never sees a half-written file).
+ */
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { ModelNotFoundError } from '../errors.ts';
+import { parseModel, serializeModel } from '../graph/model_format.ts';
+import type { LoadedModel } from '../graph/weights.ts';
+
+export const MODEL_JSON = 'model.json';
+
+/** Reads `path` (a model folder or its model.json) and validates it. */
+export async function readModel(path: string): Promise<LoadedModel> {
+  const jsonFile = (await isDirectory(path)) ? join(path, MODEL_JSON) : path;
+  const text = await readOrNotFound(jsonFile, 'utf8');
+  // The weights file name comes from model.json; parseModel checks it once the JSON is validated.
+  let weightsName = 'weights.bin';
+  try {
+    const f = (JSON.parse(text) as { weights?: { file?: unknown } }).weights?.file;
+    if (typeof f === 'string' && f === basename(f) && f !== '..') weightsName = f;
+  } catch {
+    // parseModel reports the JSON error with the file name.
+  }
+  const weights = await readOrNotFound(join(dirname(jsonFile), weightsName));
+  return parseModel(text, new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), jsonFile);
+}
+
+/** Writes model.json and its weights into `dir`, each atomically. */
+export async function writeModel(dir: string, model: LoadedModel): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const { json, weights } = serializeModel(model);
+  // Weights first: a reader that sees the new model.json finds its weights already in place.
+  await writeAtomic(join(dir, model.json.weights.file), weights);
+  await writeAtomic(join(dir, MODEL_JSON), json);
+}
+
+export async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function readOrNotFound(file: string): Promise<Buffer>;
+async function readOrNotFound(file: string, encoding: 'utf8'): Promise<string>;
+async function readOrNotFound(file: string, encoding?: 'utf8'): Promise<Buffer | string> {
+  try {
+    return encoding ? await readFile(file, encoding) : await readFile(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelNotFoundError(file, 'a converted model is a folder holding model.json and its weights file');
+    throw e;
+  }
+}
