@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
@@ -188,12 +188,10 @@ async function goldenParity(dir: string, load: () => Promise<LoadedModel>, names
     }
   }
 }
-const goldenMissing = (dir: string) => !existsSync(join(ROOT, 'test/fixtures/goldens', dir, 'voc2012-100__2007_000515.json')) && 'TFLite goldens not generated (node scripts/goldens/make.mjs)';
-
-test('Open Images model: float CPU run of the converted graph matches TFLite raw outputs', { skip: goldenMissing('oid-ssd-mobilenetv2') }, () =>
+test('Open Images model: float CPU run of the converted graph matches TFLite raw outputs', () =>
   goldenParity('oid-ssd-mobilenetv2', convertedOid, [['raw_outputs/box_encodings', 'raw_outputs/box_encodings'], ['raw_outputs/class_predictions', 'raw_outputs/class_predictions']], 'exact'));
 
-test('COCO uint8 model: float CPU run stays within a few quantization steps of TFLite uint8 outputs', { skip: goldenMissing('coco-ssd-mobilenetv1-quant') }, () =>
+test('COCO uint8 model: float CPU run stays within a few quantization steps of TFLite uint8 outputs', () =>
   // Float execution of a uint8 graph differs by the rounding TFLite does at every layer: about half
   // a step on average, a few steps at worst (measured: 0.45 / 7.5 steps on boxes, 0.5 / 4 on logits).
   goldenParity('coco-ssd-mobilenetv1-quant', convertedCoco, [['Squeeze', 'Squeeze'], ['concat_1', 'concat_1']], { meanSteps: 0.6, maxSteps: 12 }));
