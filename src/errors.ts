@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'INVALID_OPTION'
   | 'DATASET_FORMAT'
   | 'TOOL_MISSING'
+  | 'VIDEO'
   | 'DISPOSED';
 
 export class MobileSsdError extends Error {
@@ -132,5 +133,21 @@ export class ToolMissingError extends MobileSsdError {
 export class DisposedError extends MobileSsdError {
   constructor(what: string) {
     super('DISPOSED', `${what} has been disposed`, { hint: 'load the model again' });
+  }
+}
+/** ffmpeg or ffprobe failed on a video file; the message ends with the tool's last stderr lines. */
+export class VideoError extends MobileSsdError {
+  readonly file: string;
+  readonly toolOutput: readonly string[];
+  constructor(file: string, problem: string, toolOutput: readonly string[] = [], hint = `check that ffmpeg can read the file: ffprobe "${file}"`) {
+    super('VIDEO', `${file}: ${problem}${toolOutput.map((line) => `\n  | ${line}`).join('')}`, { hint });
+    this.file = file;
+    this.toolOutput = toolOutput;
+  }
+}
+/** An image file that cannot be read at all (missing, a directory, no permission); decoding problems are ImageDecodeError. */
+export class ImageFileError extends InvalidInputError {
+  constructor(path: string, problem: string, hint: string) {
+    super(`${path}: ${problem}`, hint);
   }
 }

@@ -1,0 +1,154 @@
+/**
+ * JPEG and PNG decoding to RGBA8 for Node (pure JS: jpeg-js and pngjs). The format comes from the
+ * magic bytes, the declared size is checked against limits before any pixel memory is allocated,
+ * EXIF orientation is applied, and every failure is a typed MobileSsdError naming the source: the
+ * libraries' own exceptions never escape.
+ */
+import { readFile } from 'node:fs/promises';
+import { inflateSync } from 'node:zlib';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { ImageDecodeError, ImageFileError, ImageTooLargeError, InvalidInputError } from '../errors.ts';
+import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import { readJpegStructure, JpegStructureProblem, type JpegStructure } from './jpeg_structure.ts';
+import { checkDeclaredSize, resolveLimits, type DecodeLimits } from './limits.ts';
+import { applyOrientation } from './orientation.ts';
+import { readPngStructure, PngStructureProblem, type PngStructure } from './png_structure.ts';
+import { sniffImage } from './sniff.ts';
+
+export { toRgbaImage } from './rgba.ts';
+export type { DecodeLimits } from './limits.ts';
+
+/** Decodes JPEG or PNG bytes to RGBA8; `source` (a path or a short description) names the image in errors. */
+export function decodeImage(bytes: Uint8Array, source: string, options: DecodeLimits = {}): RgbaImage {
+  if (!(bytes instanceof Uint8Array)) throw new InvalidInputError(`${source}: expected the encoded image as a Uint8Array or Buffer`);
+  const limits = resolveLimits(options);
+  if (bytes.length === 0) throw new ImageDecodeError(source, 'the file is empty');
+  const sniffed = sniffImage(bytes);
+  switch (sniffed.kind) {
+    case 'png':
+      return decodePng(bytes, source, limits);
+    case 'jpeg':
+      return decodeJpeg(bytes, source, limits);
+    case 'truncated':
+      throw new ImageDecodeError(source, `the file is truncated: ${bytes.length} bytes, the start of a ${sniffed.format} signature`);
+    case 'other':
+      throw new ImageDecodeError(source, `${sniffed.description}; only JPEG and PNG are supported`);
+  }
+}
+
+/** Reads and decodes an image file; file-system failures are ImageFileError naming the path. */
+export async function readImageFile(path: string, options: DecodeLimits = {}): Promise<RgbaImage> {
+  if (typeof path !== 'string' || path === '') throw new InvalidInputError(`expected an image file path, got ${JSON.stringify(path) ?? typeof path}`);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw fileError(path, e);
+  }
+  return decodeImage(bytes, path, options);
+}
+
+function decodeJpeg(bytes: Uint8Array, source: string, limits: Required<DecodeLimits>): RgbaImage {
+  const s = readJpegStructure(bytes, (w, h) => checkDeclaredSize(source, w, h, limits));
+  if (s instanceof JpegStructureProblem) throw new ImageDecodeError(source, s.kind === 'unsupported' ? s.problem : `${s.kind} JPEG: ${s.problem}`);
+  const budgetMB = jpegMemoryBudgetMB(s);
+  let decoded: { width: number; height: number; data: Uint8Array };
+  try {
+    decoded = jpeg.decode(bytes, {
+      useTArray: true,
+      formatAsRGBA: true,
+      maxResolutionInMP: limits.maxPixels / 1e6,
+      maxMemoryUsageInMB: budgetMB,
+      // jpeg-js assumes YCbCr for 3 components unless told; Adobe's transform flag or 'R','G','B'
+      // component ids mark the (rarer) plain RGB JPEGs.
+      ...(s.components === 3 ? { colorTransform: s.adobeTransform !== undefined ? s.adobeTransform !== 0 : !s.rgbComponentIds } : {}),
+    });
+  } catch (e) {
+    const message = errorMessage(e);
+    if (/maxMemoryUsageInMB|maxResolutionInMP|allocate/.test(message)) {
+      throw new ImageTooLargeError(source, s.width, s.height, `decoding it would need more than ${budgetMB} MB`);
+    }
+    throw new ImageDecodeError(source, `corrupt JPEG data (${message})`);
+  }
+  const image = checkedOutput(decoded, s.width, s.height, source, 'JPEG');
+  return applyOrientation(image, s.orientation);
+}
+
+/**
+ * jpeg-js keeps every 8x8 block as 64 int32 coefficients, plus the per-component sample planes, the
+ * interleaved samples and the RGBA output: at most 4 components x (4 + 1 + 1) + 4 bytes per pixel,
+ * with the size rounded up to whole 32-pixel MCUs, and some slack for the tables.
+ */
+function jpegMemoryBudgetMB(s: JpegStructure): number {
+  const bytes = (s.width + 32) * (s.height + 32) * (s.components * 6 + 4);
+  return Math.ceil(bytes / 2 ** 20) + 4;
+}
+
+function decodePng(bytes: Uint8Array, source: string, limits: Required<DecodeLimits>): RgbaImage {
+  const s = readPngStructure(bytes, (w, h) => checkDeclaredSize(source, w, h, limits));
+  if (s instanceof PngStructureProblem) throw new ImageDecodeError(source, `${s.kind} PNG: ${s.problem}`);
+  checkImageData(s, source);
+  let decoded: { width: number; height: number; data: Uint8Array };
+  try {
+    decoded = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (e) {
+    throw new ImageDecodeError(source, `corrupt PNG data (${errorMessage(e)})`);
+  }
+  return checkedOutput(decoded, s.width, s.height, source, 'PNG');
+}
+
+/**
+ * pngjs's own synchronous inflate misses zlib errors on current Node: corrupt image data comes back
+ * as uninitialised memory instead of an error. It also inflates interlaced images without a size
+ * cap, so a small crafted file could expand to gigabytes. Inflating once with Node's zlib, capped at
+ * the size the header implies, rejects both before pngjs runs.
+ */
+function checkImageData(s: PngStructure, source: string): void {
+  const slack = 65536; // tolerate encoders that leave a little padding after the last row
+  let inflated: Buffer;
+  try {
+    inflated = inflateSync(Buffer.concat(s.idat), { maxOutputLength: s.inflatedSize + slack });
+  } catch (e) {
+    const tooBig = errorCode(e) === 'ERR_BUFFER_TOO_LARGE';
+    throw new ImageDecodeError(source, tooBig ? `corrupt PNG: its image data inflates to more than the ${s.inflatedSize} bytes a ${s.width}x${s.height} image needs` : `corrupt PNG image data (zlib: ${errorMessage(e)})`);
+  }
+  if (inflated.length < s.inflatedSize) {
+    throw new ImageDecodeError(source, `corrupt PNG: its image data inflates to ${inflated.length} bytes, but a ${s.width}x${s.height} image needs ${s.inflatedSize}`);
+  }
+}
+
+function checkedOutput(d: { width: number; height: number; data: Uint8Array }, width: number, height: number, source: string, format: string): RgbaImage {
+  if (d.width !== width || d.height !== height || d.data.length !== width * height * 4) {
+    throw new ImageDecodeError(source, `corrupt ${format}: the decoder produced ${d.width}x${d.height} pixels for a ${width}x${height} header`);
+  }
+  // A plain Uint8Array view: callers should not depend on Buffer methods (the browser has none).
+  return { data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.length), width, height };
+}
+
+function fileError(path: string, e: unknown): ImageFileError {
+  const code = errorCode(e);
+  switch (code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new ImageFileError(path, 'no such file', `check the path (relative paths start at ${process.cwd()})`);
+    case 'EISDIR':
+      return new ImageFileError(path, 'is a directory, not an image file', 'pass the image files inside it one by one');
+    case 'EACCES':
+    case 'EPERM':
+      return new ImageFileError(path, 'permission denied', 'check that the file is readable by this user');
+    case 'ERR_FS_FILE_TOO_LARGE':
+      return new ImageFileError(path, 'the file is too large to read into memory', 'downscale or re-encode the image');
+    default:
+      return new ImageFileError(path, `cannot read the file (${code ?? errorMessage(e)})`, 'check that the path names a readable image file');
+  }
+}
+
+function errorCode(e: unknown): string | undefined {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
