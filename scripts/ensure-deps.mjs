@@ -22,8 +22,9 @@ export function ensureNodeModules() {
 }
 
 export function gpuEnv() {
+  mkdirSync(join(root, '.build'), { recursive: true });
   const xdg = join(root, '.build/xdg-runtime');
-  mkdirSync(xdg, { recursive: true, mode: 0o700 });
+  mkdirSync(xdg, { mode: 0o700, recursive: true });
   return { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? xdg };
 }
 

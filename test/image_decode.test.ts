@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { buildSync } from 'esbuild';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -453,13 +455,35 @@ test('readImageFile decodes a file and names the path in file errors', async () 
   }
 });
 
-test('readImageFile reports an unreadable file as permission denied', { skip: process.getuid?.() === 0 ? 'root reads any file' : false }, async () => {
+test('readImageFile reports an unreadable file as permission denied', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mobilessd-image-'));
   try {
     const file = join(dir, 'locked.png');
     writeFileSync(file, smallPng());
     chmodSync(file, 0o000);
-    await assert.rejects(readImageFile(file), (e: unknown) => e instanceof ImageFileError && e.message.includes(file) && /permission denied/.test(e.message));
+    if (process.getuid?.() !== 0) {
+      await assert.rejects(readImageFile(file), (e: unknown) => e instanceof ImageFileError && e.message.includes(file) && /permission denied/.test(e.message));
+      return;
+    }
+    // Root reads any file, so run the same check as an unprivileged user in a child process.
+    chmodSync(dir, 0o755);
+    const root = process.env.MOBILESSD_ROOT ?? process.cwd();
+    // Inside the repo so the child resolves npm packages, in a folder the unprivileged user can read.
+    const scriptDir = join(root, '.build', 'unprivileged');
+    mkdirSync(scriptDir, { recursive: true });
+    chmodSync(join(root, '.build'), 0o755);
+    chmodSync(scriptDir, 0o755);
+    const script = join(scriptDir, `permission-check-${process.pid}.mjs`);
+    buildSync({
+      stdin: { contents: `import { readImageFile } from './src/image/decode.ts';\nreadImageFile(${JSON.stringify(file)}).then(() => process.exit(3), (e) => { console.log(JSON.stringify({ name: e.name, message: e.message })); process.exit(0); });`, resolveDir: root, loader: 'ts' },
+      bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: script, logLevel: 'silent',
+    });
+    const r = spawnSync(process.execPath, [script], { uid: 65534, gid: 65534, cwd: root, encoding: 'utf8' });
+    rmSync(script, { force: true });
+    assert.equal(r.status, 0, `child exited ${r.status}: ${r.stderr}`);
+    const err = JSON.parse(r.stdout) as { name: string; message: string };
+    assert.equal(err.name, 'ImageFileError');
+    assert.ok(err.message.includes(file) && /permission denied/.test(err.message), err.message);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
