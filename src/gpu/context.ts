@@ -154,10 +154,13 @@ export class GpuContext {
     let p = this.modules.get(code);
     if (!p) {
       p = (async () => {
+        // Scopes are a stack shared by all callers: pop before the first await, or a concurrent
+        // compile would report its error under this shader's name.
         this.device.pushErrorScope('validation');
         const module = this.device.createShaderModule({ label, code });
+        const scope = this.device.popErrorScope();
         const info = await module.getCompilationInfo();
-        const scopeError = await this.device.popErrorScope();
+        const scopeError = await scope;
         const errors = info.messages.filter((m) => m.type === 'error');
         if (errors.length || scopeError) {
           const lines = code.split('\n');
@@ -268,8 +271,10 @@ export class GpuContext {
     try {
       result = fn();
     } finally {
-      const validation = await this.device.popErrorScope();
-      const oom = await this.device.popErrorScope();
+      const validationScope = this.device.popErrorScope();
+      const oomScope = this.device.popErrorScope();
+      const validation = await validationScope;
+      const oom = await oomScope;
       if (validation) throw new GpuValidationError(`${label}: ${validation.message}`);
       if (oom) throw new GpuValidationError(`${label}: out of GPU memory: ${oom.message}`);
     }

@@ -1,0 +1,70 @@
+// SSD head, passes 0-1: zero the per-image counters, then score every anchor and append the
+// candidates (score >= threshold, reportable class) with their level-0 histogram counts.
+
+@compute @workgroup_size(WG_SIZE)
+fn clear(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let n = gid.y;
+  for (var i = gid.x; i < p.cntStride; i += grid_stride(nwg)) {
+    atomicStore(&counters[n * p.cntStride + i], 0u);
+  }
+}
+
+fn reportable(c: u32) -> bool {
+  return ((allowed[c >> 5u] >> (c & 31u)) & 1u) != 0u;
+}
+
+// Scores are clamped to 1 so the key's top bits stay zero even if division rounds up.
+fn class_score(logit: f32, row_max: f32, row_sum: f32) -> f32 {
+  if (p.softmax != 0u) {
+    return min(exp(logit - row_max) / row_sum, 1.0);
+  }
+  return min(1.0 / (1.0 + exp(-logit)), 1.0);
+}
+
+fn append(n: u32, score: f32, id: u32) {
+  let slot = atomicAdd(&counters[state(n, ST_COUNT)], 1u);
+  let hi = bitcast<u32>(score);
+  let lo = p.maxId - id;
+  let at = n * p.workStride + slot * 2u;
+  work[at] = hi;
+  work[at + 1u] = lo;
+  atomicAdd(&counters[hist(n, 0u, key_digit(hi, lo, 0u))], 1u);
+}
+
+@compute @workgroup_size(WG_SIZE)
+fn score(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let a = gid.x;
+  let n = gid.y;
+  if (a >= p.numAnchors) { return; }
+  let C = p.numClasses;
+  let row = (n * p.numAnchors + a) * C;
+  var row_max = 0.0;
+  var row_sum = 1.0;
+  if (p.softmax != 0u) {
+    row_max = raw_logits[row];
+    for (var c = 1u; c < C; c++) { row_max = max(row_max, raw_logits[row + c]); }
+    row_sum = 0.0;
+    for (var c = 0u; c < C; c++) { row_sum += exp(raw_logits[row + c] - row_max); }
+  }
+  let threshold = opt.scoreThreshold;
+  if (opt.perClassNms != 0u) {
+    for (var c = 0u; c < C; c++) {
+      if (!reportable(c)) { continue; }
+      let s = class_score(raw_logits[row + c], row_max, row_sum);
+      if (s >= threshold) { append(n, s, a * C + c); }
+    }
+    return;
+  }
+  // Strictly greater keeps the lower class on ties; NaN never wins.
+  var best = -1.0;
+  var best_class = 0u;
+  for (var c = 0u; c < C; c++) {
+    if (!reportable(c)) { continue; }
+    let s = class_score(raw_logits[row + c], row_max, row_sum);
+    if (s > best) {
+      best = s;
+      best_class = c;
+    }
+  }
+  if (best >= threshold) { append(n, best, a * C + best_class); }
+}
