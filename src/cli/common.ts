@@ -1,0 +1,52 @@
+/** Helpers shared by the CLI commands: option mapping, error reporting, timing summaries. */
+import type { DetectOptions } from '../detect_types.ts';
+import { MobileSsdError } from '../errors.ts';
+import { median, percentile } from '../gpu/timing.ts';
+import { UsageError, type FlagSpec, type ParsedFlags } from './args.ts';
+
+export const DETECT_FLAGS: FlagSpec[] = [
+  { name: 'score', type: 'number', value: '0..1', help: "minimum score (default: the model's own, 0.5 for the bundled models)" },
+  { name: 'iou', type: 'number', value: '0..1', help: "NMS overlap threshold (default: the model's own)" },
+  { name: 'max', type: 'number', value: 'N', help: 'at most N detections per image (default 100)' },
+  { name: 'per-class', type: 'boolean', help: 'suppress overlaps within each class only (the SSD paper) instead of across classes' },
+  { name: 'classes', type: 'list', value: 'A,B', help: 'report only these classes (names or ids, comma separated)' },
+];
+
+export function detectOptions(flags: ParsedFlags): DetectOptions {
+  const o: DetectOptions = {};
+  if (flags.score !== undefined) o.scoreThreshold = flags.score as number;
+  if (flags.iou !== undefined) o.iouThreshold = flags.iou as number;
+  if (flags.max !== undefined) o.maxDetections = flags.max as number;
+  if (flags['per-class'] !== undefined) o.perClassNms = flags['per-class'] as boolean;
+  if (flags.classes !== undefined) o.classes = (flags.classes as string[]).map((c) => (/^\d+$/.test(c) ? Number(c) : c));
+  return o;
+}
+
+/** One line per error on stderr; returns the CLI exit code for it (2 usage, 1 otherwise). */
+export function reportError(e: unknown, prefix = 'mobilessd'): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`${prefix}: ${e.message}\n`);
+    return 2;
+  }
+  if (e instanceof MobileSsdError) {
+    process.stderr.write(`${prefix}: error [${e.code}]: ${e.message}\n`);
+    return e.code === 'INVALID_OPTION' ? 2 : 1;
+  }
+  const err = e as Error;
+  process.stderr.write(`${prefix}: unexpected error: ${err?.message ?? String(e)}\n${process.env.MOBILESSD_DEBUG ? `${err?.stack}\n` : ''}`);
+  return 1;
+}
+
+export function msStats(samples: readonly number[]): string {
+  if (!samples.length) return 'n/a';
+  return `median ${median(samples).toFixed(1)} ms, p90 ${percentile(samples, 90).toFixed(1)} ms (n=${samples.length})`;
+}
+
+export function mb(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** Peak resident memory of this process so far, in bytes. */
+export function peakRss(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}

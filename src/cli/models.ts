@@ -1,0 +1,105 @@
+/** `mobilessd models` and `mobilessd info`: what is bundled, and what the adapter and a model are. */
+import { modelStats, type ModelStats } from '../convert/model_stats.ts';
+import { GpuContext } from '../gpu/context.ts';
+import type { DriverChoice } from '../gpu/provider.ts';
+import { BUNDLED_MODELS, DEFAULT_MODEL, resolveModel } from '../models/registry.ts';
+import { installNodeGpu } from '../node_gpu.ts';
+import { helpText, parseArgs, type CommandSpec } from './args.ts';
+import { reportError } from './common.ts';
+import { formatTable } from './table.ts';
+
+export const modelsCommand: CommandSpec = {
+  name: 'models',
+  summary: 'list the bundled models with their classes, parameters and multiply-adds',
+  usage: 'mobilessd models [--json]',
+  flags: [
+    { name: 'json', type: 'boolean', help: 'print JSON instead of tables' },
+    { name: 'classes', type: 'boolean', help: 'also list every class name' },
+  ],
+};
+
+export const infoCommand: CommandSpec = {
+  name: 'info',
+  summary: "the WebGPU adapter and its limits, and a model's parameters and multiply-adds per layer type",
+  usage: 'mobilessd info [--model NAME|PATH] [--json]',
+  flags: [
+    { name: 'model', alias: 'm', type: 'string', value: 'NAME|PATH', help: 'model to describe', default: DEFAULT_MODEL },
+    { name: 'driver', type: 'string', value: 'auto|hardware|lavapipe|swiftshader', help: 'which WebGPU adapter to describe', default: 'auto' },
+    { name: 'json', type: 'boolean', help: 'print JSON instead of tables' },
+  ],
+};
+
+const M = (n: number) => `${(n / 1e6).toFixed(2)}`;
+
+export async function runModelsCommand(argv: readonly string[]): Promise<number> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    process.stdout.write(`${helpText(modelsCommand)}\n`);
+    return 0;
+  }
+  try {
+    const { flags } = parseArgs(modelsCommand, argv);
+    const rows = [];
+    for (const b of BUNDLED_MODELS) {
+      const m = await resolveModel(b.name, { log: (s) => process.stderr.write(`mobilessd: ${s}\n`) });
+      const s = modelStats(m.json);
+      const classes = m.json.labels.filter((l, i) => i !== m.json.ssd.backgroundClass && l !== '???');
+      rows.push({ name: b.name, description: b.description, input: `${m.json.preprocess.width}x${m.json.preprocess.height}`, classes, stats: s, defaults: m.json.ssd.defaults, dir: m.dir });
+    }
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      return 0;
+    }
+    process.stdout.write(
+      `${formatTable(['model', 'input', 'classes', 'params (M)', 'mult-adds (M)', 'description'], rows.map((r) => [r.name + (r.name === DEFAULT_MODEL ? ' (default)' : ''), r.input, r.classes.length, M(r.stats.params), M(r.stats.macs), r.description]))}\n`,
+    );
+    process.stdout.write('\nAny .tflite SSD (e.g. the COCO SSD-MobileNetV1 in ../shared/models) or TF.js manifest also loads by path.\n');
+    if (flags.classes) for (const r of rows) process.stdout.write(`\n${r.name}: ${r.classes.join(', ')}\n`);
+    return 0;
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+export async function runInfoCommand(argv: readonly string[]): Promise<number> {
+  if (argv.includes('-h') || argv.includes('--help')) {
+    process.stdout.write(`${helpText(infoCommand)}\n`);
+    return 0;
+  }
+  let ctx: GpuContext | undefined;
+  try {
+    const { flags } = parseArgs(infoCommand, argv);
+    installNodeGpu();
+    ctx = await GpuContext.acquire({ driver: flags.driver as DriverChoice });
+    const model = await resolveModel(flags.model as string, { log: (s) => process.stderr.write(`mobilessd: ${s}\n`) });
+    const s = modelStats(model.json);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ adapter: ctx.report, model: { name: model.json.name, stats: s } }, null, 2)}\n`);
+      return 0;
+    }
+    const r = ctx.report;
+    process.stdout.write(`adapter: ${r.driver}: ${r.description} (vendor ${r.vendor || '?'}, architecture ${r.architecture || '?'})\n`);
+    process.stdout.write(`features: ${r.features.join(', ')}\n\nlimits:\n`);
+    process.stdout.write(`${formatTable(['limit', 'value'], Object.entries(r.limits).map(([k, v]) => [k, v]))}\n\n`);
+    process.stdout.write(`model ${model.json.name}: ${model.json.description}\n`);
+    process.stdout.write(`${layerTable(s)}\n`);
+    return 0;
+  } catch (e) {
+    return reportError(e);
+  } finally {
+    ctx?.destroy();
+  }
+}
+
+/** The MobileNet paper's Table 2: resources per layer type. */
+export function layerTable(s: ModelStats): string {
+  const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)}%`;
+  const rows = (
+    [
+      ['conv 1x1 (pointwise)', s.pointwise],
+      ['conv dw 3x3 (depthwise)', s.depthwise],
+      ['conv KxK (standard)', s.standard],
+    ] as const
+  ).map(([name, t]) => [name, t.layers, M(t.macs), pct(t.macs, s.macs), M(t.params), pct(t.params, s.params)]);
+  rows.push(['total', s.pointwise.layers + s.depthwise.layers + s.standard.layers, M(s.macs), '100%', M(s.params), '100%']);
+  return formatTable(['type', 'layers', 'mult-adds (M)', 'share', 'params (M)', 'share'], rows);
+}

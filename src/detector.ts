@@ -1,0 +1,347 @@
+/**
+ * The detector: a model compiled for the GPU plus the SSD head, run as one recorded sequence per
+ * frame: upload the frame(s) to textures, one submit (preprocess -> network -> head), and a
+ * readback of only the final detections. Platform-neutral; the Node and browser entries turn their
+ * inputs into FrameSources.
+ */
+import { DeviceLostError, DisposedError, InvalidOptionError } from './errors.ts';
+import { GpuContext, type AcquireOptions } from './gpu/context.ts';
+import { encodeDispatches, type Dispatch } from './kernels/common.ts';
+import { preprocessPipeline, preprocessStage, type PreprocessStage } from './kernels/preprocess.ts';
+import { boxToImage, type Placement } from './kernels/preprocess_ref.ts';
+import { GraphExecutor, packModelWeights } from './graph/executor.ts';
+import type { VariantChoice } from './graph/lower.ts';
+import type { PackedWeights, LoadedModel } from './graph/weights.ts';
+import { constData } from './graph/weights.ts';
+import { SsdHead, parseDetections, type HeadOptions } from './ssd/head.ts';
+import type { DetectOptions, Detection, StageTimes } from './detect_types.ts';
+
+/** A frame the detector can put on the GPU: decoded pixels (Node) or a browser image/video source. */
+export interface FrameSource {
+  readonly width: number;
+  readonly height: number;
+  /** Copies the frame into the top-left corner of `texture` (rgba8unorm, at least width x height). */
+  upload(ctx: GpuContext, texture: GPUTexture): void;
+}
+
+export interface DetectorOptions extends DetectOptions, AcquireOptions {
+  /** Largest number of detections any call may ask for (sizes the readback). Default 100. */
+  maxDetectionsCap?: number;
+  /** Most candidates the head sorts and suppresses per image. Default 1024; evaluation uses more. */
+  candidateCap?: number;
+  /** Force kernel variants (tests and benchmarks). */
+  variants?: VariantChoice;
+  /** Use this GPU context instead of acquiring one (several detectors can share a device). */
+  context?: GpuContext;
+}
+
+export interface DetectorTimings {
+  /** Pipeline creation (shader compile) for the first plan, ms. */
+  compileMs: number;
+  /** Weight upload and packing, ms. */
+  uploadWeightsMs: number;
+  /** The first detect() call end to end, ms (undefined until it ran). */
+  firstRunMs: number | undefined;
+}
+
+interface Slot {
+  texture: GPUTexture;
+  stage: PreprocessStage;
+  width: number;
+  height: number;
+}
+
+interface Plan {
+  batch: number;
+  executor: GraphExecutor;
+  head: SsdHead;
+  slots: Slot[];
+  headDispatches: Dispatch[];
+  staging: GPUBuffer;
+  resultBytes: number;
+  timestamps?: { querySet: GPUQuerySet; resolve: GPUBuffer };
+}
+
+export class Detector {
+  readonly labels: readonly string[];
+  readonly timings: DetectorTimings = { compileMs: 0, uploadWeightsMs: 0, firstRunMs: undefined };
+  /** Stage times of the most recent call. */
+  lastTimes: StageTimes | undefined;
+  private ctx: GpuContext;
+  private weights: PackedWeights;
+  private readonly plans = new Map<number, Promise<Plan>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  private readonly ownsContext: boolean;
+  private readonly anchors: Float32Array;
+  private readonly cap: number;
+
+  private constructor(
+    readonly model: LoadedModel,
+    ctx: GpuContext,
+    weights: PackedWeights,
+    private readonly options: DetectorOptions,
+  ) {
+    this.ctx = ctx;
+    this.weights = weights;
+    this.labels = model.json.labels;
+    this.ownsContext = !options.context;
+    this.anchors = constData(model, model.json.ssd.anchors).data;
+    this.cap = options.maxDetectionsCap ?? 100;
+    validateOptions(options, this.labels, this.cap);
+  }
+
+  static async create(model: LoadedModel, options: DetectorOptions = {}): Promise<Detector> {
+    const ctx = options.context ?? (await GpuContext.acquire(options));
+    const t0 = performance.now();
+    const weights = packModelWeights(ctx, model);
+    const d = new Detector(model, ctx, weights, options);
+    d.timings.uploadWeightsMs = performance.now() - t0;
+    const t1 = performance.now();
+    await d.plan(1);
+    d.timings.compileMs = performance.now() - t1;
+    return d;
+  }
+
+  get context(): GpuContext {
+    return this.ctx;
+  }
+
+  /** GPU bytes: packed weights and the activation arena of each compiled batch size. */
+  async memory(): Promise<{ weightBytes: number; activationBytes: number }> {
+    let activationBytes = 0;
+    for (const p of this.plans.values()) activationBytes += (await p).executor.stats.activationBytes;
+    return { weightBytes: this.weights.byteLength, activationBytes };
+  }
+
+  /** Executor statistics (dispatch list, memory plan) for a batch size, compiling it if needed. */
+  async stats(batch = 1) {
+    return (await this.plan(batch)).executor.stats;
+  }
+
+  detect(frame: FrameSource, options: DetectOptions = {}): Promise<Detection[]> {
+    return this.detectBatch([frame], options).then((r) => r[0]!);
+  }
+
+  /** Runs several frames as one batch (one submit); results in input order. */
+  detectBatch(frames: readonly FrameSource[], options: DetectOptions = {}): Promise<Detection[][]> {
+    if (this.disposed) return Promise.reject(new DisposedError('detector'));
+    if (!frames.length) return Promise.resolve([]);
+    const merged = { ...this.options, ...options };
+    validateOptions(merged, this.labels, this.cap);
+    // One frame sequence at a time: plans share their staging buffers and arenas.
+    const run = this.queue.then(() => this.runBatch(frames, merged));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.releaseGpu();
+    if (this.ownsContext) this.ctx.destroy();
+  }
+
+  private releaseGpu(): void {
+    for (const p of this.plans.values()) p.then((plan) => destroyPlan(plan)).catch(() => undefined);
+    this.plans.clear();
+    this.weights.buffer?.destroy();
+  }
+
+  /** After a device loss: a new device, weights and plans; the CPU copy of the model never left. */
+  private async recover(): Promise<void> {
+    this.releaseGpu();
+    if (this.ownsContext) {
+      this.ctx.destroy();
+      this.ctx = await GpuContext.acquire(this.options);
+    } else {
+      throw new DeviceLostError('the shared GPU context was lost; create a new context and detector');
+    }
+    this.weights = packModelWeights(this.ctx, this.model);
+  }
+
+  private plan(batch: number): Promise<Plan> {
+    let p = this.plans.get(batch);
+    if (!p) {
+      p = this.buildPlan(batch);
+      p.catch(() => this.plans.delete(batch));
+      this.plans.set(batch, p);
+    }
+    return p;
+  }
+
+  private async buildPlan(batch: number): Promise<Plan> {
+    const ctx = this.ctx;
+    const json = this.model.json;
+    const executor = await GraphExecutor.create(ctx, this.model, this.weights, batch, this.options.variants ?? {});
+    const scoresShape = json.shapes[json.outputs.scores]!;
+    const head = await SsdHead.create(ctx, {
+      batch,
+      numAnchors: scoresShape[1]!,
+      numClasses: scoresShape[2]!,
+      anchors: this.anchors,
+      spec: json.ssd,
+      maxDetectionsCap: this.cap,
+      candidateCap: this.options.candidateCap ?? 1024,
+    });
+    const out = executor.outputs;
+    const headDispatches = head.dispatches(out.boxes, out.scores);
+    const prePipe = await preprocessPipeline(ctx);
+    const slots: Slot[] = [];
+    for (let i = 0; i < batch; i++) {
+      const texture = createFrameTexture(ctx, 1, 1);
+      slots.push({ texture, stage: preprocessStage(ctx, prePipe, json.preprocess, texture.createView(), executor.input, i, { width: 1, height: 1 }), width: 1, height: 1 });
+    }
+    const resultBytes = head.outputBytes;
+    const timestamps = ctx.hasTimestamps
+      ? { querySet: ctx.device.createQuerySet({ type: 'timestamp', count: 2 }), resolve: ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }) }
+      : undefined;
+    const staging = ctx.device.createBuffer({ label: 'detections readback', size: resultBytes + 16, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    return { batch, executor, head, slots, headDispatches, staging, resultBytes, ...(timestamps ? { timestamps } : {}) };
+  }
+
+  private async runBatch(frames: readonly FrameSource[], options: DetectOptions): Promise<Detection[][]> {
+    if (this.ctx.lost) await this.recover();
+    const first = this.timings.firstRunMs === undefined;
+    const t0 = performance.now();
+    try {
+      const result = await this.runOnce(frames, options, t0);
+      if (first) this.timings.firstRunMs = performance.now() - t0;
+      return result;
+    } catch (e) {
+      if (this.ctx.lost) {
+        // The call in flight cannot be saved; the next one starts on a new device.
+        throw e instanceof DeviceLostError ? e : new DeviceLostError(`GPU device lost during detection: ${(e as Error).message}`, e);
+      }
+      throw e;
+    }
+  }
+
+  private async runOnce(frames: readonly FrameSource[], options: DetectOptions, t0: number): Promise<Detection[][]> {
+    const ctx = this.ctx;
+    const plan = await this.plan(frames.length);
+    const placements: Placement[] = [];
+    const prePipe = await preprocessPipeline(ctx);
+    frames.forEach((f, i) => {
+      const slot = plan.slots[i]!;
+      if (f.width > slot.texture.width || f.height > slot.texture.height) {
+        // Grow-only: a video keeps one texture and one bind group for its whole length.
+        slot.texture.destroy();
+        for (const b of slot.stage.dispatch.owned) b.destroy();
+        slot.texture = createFrameTexture(ctx, Math.max(f.width, slot.texture.width), Math.max(f.height, slot.texture.height));
+        slot.stage = preprocessStage(ctx, prePipe, this.model.json.preprocess, slot.texture.createView(), plan.executor.input, i, f);
+      }
+      f.upload(ctx, slot.texture);
+      placements.push(slot.stage.update(f.width, f.height));
+    });
+    plan.head.setOptions(headOptions(options, this.model, this.cap));
+    const tUpload = performance.now();
+
+    const enc = ctx.device.createCommandEncoder({ label: 'detect' });
+    const ts = plan.timestamps;
+    const pass = enc.beginComputePass(ts ? { timestampWrites: { querySet: ts.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    encodeDispatches(pass, plan.slots.map((s) => s.stage.dispatch));
+    encodeDispatches(pass, plan.executor.dispatches);
+    encodeDispatches(pass, plan.headDispatches);
+    pass.end();
+    enc.copyBufferToBuffer(plan.head.output, 0, plan.staging, 0, plan.resultBytes);
+    if (ts) {
+      enc.resolveQuerySet(ts.querySet, 0, 2, ts.resolve, 0);
+      enc.copyBufferToBuffer(ts.resolve, 0, plan.staging, plan.resultBytes, 16);
+    }
+    ctx.queue.submit([enc.finish()]);
+    try {
+      await plan.staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      ctx.throwIfLost();
+      throw e;
+    }
+    const tMapped = performance.now();
+    const bytes = plan.staging.getMappedRange().slice(0);
+    plan.staging.unmap();
+    ctx.throwUncaptured('detect');
+    let gpuMs: number | undefined;
+    if (ts) {
+      const t = new BigInt64Array(bytes, plan.resultBytes, 2);
+      gpuMs = Number(t[1]! - t[0]!) / 1e6;
+    }
+    const raw = parseDetections(bytes.slice(0, plan.resultBytes), plan.batch, this.cap);
+    const result = raw.map((list, i) =>
+      list.map((d): Detection => ({
+        label: this.labels[d.classId] ?? String(d.classId),
+        classId: d.classId,
+        score: d.score,
+        box: boxToImage(placements[i]!, frames[i]!.width, frames[i]!.height, d.ymin, d.xmin, d.ymax, d.xmax),
+      })),
+    );
+    const tEnd = performance.now();
+    this.lastTimes = { upload: tUpload - t0, gpu: gpuMs, submitToResult: tMapped - tUpload, total: tEnd - t0 };
+    return result;
+  }
+}
+
+function createFrameTexture(ctx: GpuContext, width: number, height: number): GPUTexture {
+  return ctx.device.createTexture({
+    label: 'frame',
+    size: [width, height],
+    format: 'rgba8unorm',
+    // RENDER_ATTACHMENT: copyExternalImageToTexture (browser frames) requires it.
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT,
+  });
+}
+
+function destroyPlan(plan: Plan): void {
+  plan.executor.destroy();
+  plan.head.destroy();
+  for (const s of plan.slots) {
+    s.texture.destroy();
+    for (const b of s.stage.dispatch.owned) b.destroy();
+  }
+  plan.staging.destroy();
+  plan.timestamps?.querySet.destroy();
+  plan.timestamps?.resolve.destroy();
+}
+
+function headOptions(o: DetectOptions, model: LoadedModel, cap: number): HeadOptions {
+  const d = model.json.ssd.defaults;
+  const labels = model.json.labels;
+  const allowed = labels.map((name, i) => i !== model.json.ssd.backgroundClass && name !== '???');
+  if (o.classes && o.classes.length) {
+    const want = new Set<number>();
+    for (const c of o.classes) {
+      if (typeof c === 'number') want.add(c);
+      else labels.forEach((name, i) => name.toLowerCase() === c.toLowerCase() && want.add(i));
+    }
+    allowed.forEach((a, i) => (allowed[i] = a && want.has(i)));
+  }
+  return {
+    scoreThreshold: o.scoreThreshold ?? d.scoreThreshold,
+    iouThreshold: o.iouThreshold ?? d.iouThreshold,
+    maxDetections: Math.min(o.maxDetections ?? d.maxDetections, cap),
+    perClassNms: o.perClassNms ?? d.perClassNms,
+    allowedClasses: allowed,
+  };
+}
+
+/** Rejects NaN, out-of-range and unknown values with a message naming the option. */
+export function validateOptions(o: DetectOptions, labels: readonly string[], cap: number): void {
+  const unit = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1)) throw new InvalidOptionError(name, v, 'a number from 0 to 1');
+  };
+  unit('scoreThreshold', o.scoreThreshold);
+  unit('iouThreshold', o.iouThreshold);
+  if (o.maxDetections !== undefined && !(Number.isInteger(o.maxDetections) && o.maxDetections >= 1 && o.maxDetections <= cap)) {
+    throw new InvalidOptionError('maxDetections', o.maxDetections, `an integer from 1 to ${cap} (raise maxDetectionsCap at load time for more)`);
+  }
+  if (o.perClassNms !== undefined && typeof o.perClassNms !== 'boolean') throw new InvalidOptionError('perClassNms', o.perClassNms, 'true or false');
+  if (o.classes !== undefined) {
+    if (!Array.isArray(o.classes)) throw new InvalidOptionError('classes', o.classes, 'an array of class names or ids');
+    for (const c of o.classes) {
+      if (typeof c === 'number') {
+        if (!(Number.isInteger(c) && c >= 0 && c < labels.length)) throw new InvalidOptionError('classes', c, `a class id from 0 to ${labels.length - 1}`);
+      } else if (typeof c !== 'string' || !labels.some((l) => l.toLowerCase() === c.toLowerCase())) {
+        throw new InvalidOptionError('classes', c, `one of this model's labels: ${labels.filter((l) => l !== '???').join(', ')}`);
+      }
+    }
+  }
+}
