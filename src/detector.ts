@@ -183,6 +183,7 @@ export class Detector {
       spec: json.ssd,
       maxDetectionsCap: this.cap,
       candidateCap: this.options.candidateCap ?? 1024,
+      labels: json.labels,
     });
     const out = executor.outputs;
     const headDispatches = head.dispatches(out.boxes, out.scores);
