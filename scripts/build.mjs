@@ -41,7 +41,7 @@ export async function build({ only } = {}) {
     if (entries.length) jobs.push(esbuild.build({ ...node, entryPoints: entries, outdir: '.build/test', outbase: 'test', splitting: true, chunkNames: 'chunks/[name]-[hash]' }));
   }
   if (want('bench')) {
-    const entries = [...list('bench', /\.ts$/), ...list('scripts', /\.ts$/)];
+    const entries = [...list('bench', /\.ts$/), ...list('scripts', /\.ts$/), ...list('scripts/onnx', /^write_onnx\.ts$/)];
     if (entries.length) jobs.push(esbuild.build({ ...node, entryPoints: entries, outdir: '.build', outbase: '.' }));
   }
   await Promise.all(jobs);

@@ -63,3 +63,49 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   parts.push('</svg>');
   return parts.join('\n');
 }
+
+export interface Bar {
+  label: string;
+  value: number;
+  color: string;
+  /** Text drawn above the bar (defaults to the value). */
+  text?: string;
+}
+
+/** Vertical bars with labels under them; log scale for values spanning decades. */
+export function barChart(bars: Bar[], o: { title: string; yLabel: string; logY?: boolean; width?: number; height?: number; legend?: { name: string; color: string }[] }): string {
+  const W = o.width ?? Math.max(700, 300 + bars.length * 56), H = o.height ?? 440;
+  const m = { l: 70, r: o.legend ? 220 : 20, t: 40, b: 110 };
+  const values = bars.map((b) => b.value).filter((v) => Number.isFinite(v) && (!o.logY || v > 0));
+  const f = (v: number) => (o.logY ? Math.log10(v) : v);
+  const y0 = o.logY ? Math.floor(Math.log10(Math.min(...values))) : 0;
+  const y1 = o.logY ? Math.ceil(Math.log10(Math.max(...values))) : Math.max(...values) * 1.1 || 1;
+  const top = y1 === y0 ? y0 + 1 : y1;
+  const py = (v: number) => H - m.b - ((f(v) - y0) / (top - y0)) * (H - m.t - m.b);
+  const slot = (W - m.l - m.r) / Math.max(1, bars.length);
+  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`, `<rect width="${W}" height="${H}" fill="white"/>`];
+  parts.push(`<text x="10" y="22" font-size="15">${esc(o.title)}</text>`);
+  const ticks = o.logY ? Array.from({ length: top - y0 + 1 }, (_, i) => 10 ** (y0 + i)) : Array.from({ length: 6 }, (_, i) => (top * i) / 5);
+  for (const t of ticks) {
+    const y = py(t);
+    parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y}" y2="${y}" stroke="#ddd"/><text x="${m.l - 6}" y="${y + 4}" text-anchor="end">${+t.toPrecision(3)}</text>`);
+  }
+  bars.forEach((b, i) => {
+    const x = m.l + i * slot + slot * 0.15;
+    const w = slot * 0.7;
+    const cx = x + w / 2;
+    if (Number.isFinite(b.value) && (!o.logY || b.value > 0)) {
+      const y = py(b.value);
+      parts.push(`<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${w.toFixed(1)}" height="${(H - m.b - y).toFixed(1)}" fill="${b.color}"/>`);
+      parts.push(`<text x="${cx.toFixed(1)}" y="${(y - 4).toFixed(1)}" text-anchor="middle" font-size="10">${esc(b.text ?? String(+b.value.toPrecision(3)))}</text>`);
+    }
+    parts.push(`<text transform="translate(${cx.toFixed(1)},${H - m.b + 12}) rotate(45)" font-size="10">${esc(b.label)}</text>`);
+  });
+  parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" stroke="black"/><line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" stroke="black"/>`);
+  parts.push(`<text transform="translate(16,${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  (o.legend ?? []).forEach((l, i) => {
+    parts.push(`<rect x="${W - m.r + 15}" y="${m.t + i * 20}" width="12" height="12" fill="${l.color}"/><text x="${W - m.r + 32}" y="${m.t + i * 20 + 10}">${esc(l.name)}</text>`);
+  });
+  parts.push('</svg>');
+  return parts.join('\n');
+}

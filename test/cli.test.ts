@@ -1,0 +1,160 @@
+/** The mobilessd CLI end to end: a real photo, JSON and annotated PNG outputs, every bad-input case. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { PNG } from 'pngjs';
+import { classColor } from '../src/image/draw.ts';
+
+const root = process.env.MOBILESSD_ROOT ?? process.cwd();
+const cliJs = join(root, '.build/test/support/cli_main.js');
+const work = mkdtempSync(join(tmpdir(), 'mobilessd-cli-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [cliJs, ...args], { cwd: root, encoding: 'utf8', timeout: 180_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function crc32(buf: Uint8Array): number {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+/** A PNG whose IHDR declares width x height, with no pixel data after it. */
+function pngHeaderOnly(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 6, 0, 0, 0], 8);
+  const chunk = Buffer.concat([Buffer.from('IHDR'), ihdr]);
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(13);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(chunk));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), len, chunk, crc]);
+}
+
+test('detect on a real photo: table, JSON and an annotated PNG with box pixels', () => {
+  const json = join(work, 'dog.json');
+  const png = join(work, 'dog.png');
+  const r = cli('detect', 'samples/dog.jpg', '--json', json, '--out', png);
+  assert.equal(r.code, 0, r.stderr);
+  for (const l of ['Dog', 'Bicycle', 'Car']) assert.match(r.stdout, new RegExp(`samples/dog.jpg\\s+${l}\\s+0\\.\\d{3}`));
+  const doc = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(doc.model, 'oid-v4');
+  const dets = doc.images[0].detections as { label: string; classId: number; score: number; box: { x: number; y: number; width: number; height: number } }[];
+  assert.deepEqual(dets.map((d) => d.label), ['Dog', 'Bicycle', 'Car']);
+  assert.deepEqual([doc.images[0].width, doc.images[0].height], [768, 576]);
+  const img = PNG.sync.read(readFileSync(png));
+  assert.deepEqual([img.width, img.height], [768, 576]);
+  for (const d of dets) {
+    // The left edge of each box, halfway down, carries the class colour.
+    const [r0, g0, b0] = classColor(d.classId);
+    const x = Math.round(d.box.x), y = Math.round(d.box.y + d.box.height / 2);
+    let hit = false;
+    for (let dx = -2; dx <= 2 && !hit; dx++) {
+      const i = (y * img.width + x + dx) * 4;
+      hit = img.data[i] === r0 && img.data[i + 1] === g0 && img.data[i + 2] === b0;
+    }
+    assert.ok(hit, `${d.label}: no box pixel at (${x}, ${y})`);
+  }
+});
+
+test('bad inputs: each is named with its problem, the good image is still processed and written, exit code 1', () => {
+  const dir = join(work, 'bad');
+  const out = join(work, 'annotated');
+  rmSync(dir, { recursive: true, force: true });
+  spawnSync('mkdir', ['-p', dir]);
+  const cases: [string, Buffer | string, RegExp][] = [
+    ['truncated.jpg', readFileSync(join(root, 'samples/dog.jpg')).subarray(0, 4000), /truncated|corrupt|end/i],
+    ['empty.png', Buffer.alloc(0), /empty/i],
+    ['notes.jpg', 'not an image at all\n', /not a JPEG or PNG|unknown|not an image/i],
+    ['huge.png', pngHeaderOnly(20000, 20000), /too large/i],
+    ['zero.png', pngHeaderOnly(0, 10), /zero|invalid|size/i],
+  ];
+  for (const [name, data] of cases) writeFileSync(join(dir, name), data);
+  const json = join(work, 'mixed.json');
+  const files = cases.map(([n]) => join(dir, n));
+  const r = cli('detect', join(root, 'samples/dog.jpg'), ...files, join(dir, 'missing.jpg'), '--json', json, '--out', out, '--quiet');
+  assert.equal(r.code, 1, r.stderr);
+  for (const [name, , why] of cases) {
+    const line = r.stderr.split('\n').find((l) => l.includes(name));
+    assert.ok(line, `stderr does not name ${name}:\n${r.stderr}`);
+    assert.match(line!, why, `${name}: ${line}`);
+  }
+  assert.match(r.stderr, /missing\.jpg.*(no such file|not found|does not exist)/i);
+  const doc = JSON.parse(readFileSync(json, 'utf8'));
+  const good = doc.images.find((i: { file: string }) => i.file.endsWith('dog.jpg'));
+  assert.equal(good.detections.length, 3);
+  assert.equal(doc.images.filter((i: { error?: unknown }) => i.error).length, cases.length + 1);
+  assert.deepEqual(readdirSync(out), ['dog.png']);
+});
+
+test('a folder input runs every image in it', () => {
+  const r = cli('detect', 'samples', '--quiet', '--json', join(work, 'samples.json'));
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(readFileSync(join(work, 'samples.json'), 'utf8'));
+  const names = doc.images.map((i: { file: string }) => i.file.split('/').pop());
+  assert.ok(names.includes('dog.jpg') && names.includes('cat.jpg'), names.join(','));
+  const cat = doc.images.find((i: { file: string }) => i.file.endsWith('cat.jpg'));
+  assert.ok(cat.detections.some((d: { label: string }) => d.label === 'Cat'), 'the cat sample shows a cat');
+});
+
+test('option errors: unknown class, NaN and out-of-range numbers exit 2 with a message naming the option', () => {
+  const unknown = cli('detect', 'samples/dog.jpg', '--classes', 'unicorn');
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unicorn/);
+  assert.match(unknown.stderr, /Bicycle/);
+  const nan = cli('detect', 'samples/dog.jpg', '--score', 'NaN');
+  assert.equal(nan.code, 2);
+  assert.match(nan.stderr, /--score/);
+  const neg = cli('detect', 'samples/dog.jpg', '--iou', '-0.5');
+  assert.equal(neg.code, 2);
+  assert.match(neg.stderr, /iouThreshold/);
+  const max = cli('detect', 'samples/dog.jpg', '--max', '0');
+  assert.equal(max.code, 2);
+  const flag = cli('detect', 'samples/dog.jpg', '--bogus');
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /unknown option --bogus/);
+  assert.equal(cli('detect').code, 2);
+});
+
+test('a missing model exits 1 and lists the bundled models', () => {
+  const r = cli('detect', 'samples/dog.jpg', '--model', 'no-such-model');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /model not found: no-such-model/);
+  assert.match(r.stderr, /oid-v4/);
+});
+
+test('--help for every command, and an unknown command exits 2', () => {
+  for (const c of ['detect', 'video', 'models', 'info']) {
+    const r = cli(c, '--help');
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, new RegExp(`usage: mobilessd ${c}`));
+  }
+  const top = cli('--help');
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /commands:/);
+  const bad = cli('frobnicate');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown command "frobnicate"/);
+});
+
+test('models lists the bundled models; info shows the adapter and the per-layer-type table', () => {
+  const m = cli('models');
+  assert.equal(m.code, 0, m.stderr);
+  assert.match(m.stdout, /oid-v4 \(default\)\s+300x300\s+23\s+4\.95\s+672\.99/);
+  assert.match(m.stdout, /face\s+512x512\s+1\s/);
+  const i = cli('info');
+  assert.equal(i.code, 0, i.stderr);
+  assert.match(i.stdout, /adapter: (lavapipe|swiftshader|hardware): /);
+  assert.match(i.stdout, /conv 1x1 \(pointwise\)\s+50\s+582\.\d+/);
+  assert.ok(existsSync(cliJs));
+});
