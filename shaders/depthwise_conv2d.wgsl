@@ -116,3 +116,44 @@ fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     if (ox0 + j < p.outW) { store4(b, oy, ox0 + j, cg, acc[j]); }
   }
 }
+
+// v4 (main_k3): 3x3 only, with the stride S a compile-time constant (prepended by the TS side,
+// part of the pipeline key) so every loop has a constant trip count: the compiler unrolls them
+// and the input window lives in registers instead of an indexed private array. 4 output pixels
+// along x x 4 channels per invocation. Needs C % 4 == 0.
+@compute @workgroup_size(WG_SIZE)
+fn main_k3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg);
+  let outW4 = (p.outW + 3u) / 4u;
+  let total = p.batch * p.outH * outW4 * p.outC4;
+  if (idx >= total) { return; }
+  let cg = idx % p.outC4;
+  let t = idx / p.outC4;
+  let ox0 = (t % outW4) * 4u;
+  let oy = (t / outW4) % p.outH;
+  let b = t / (outW4 * p.outH);
+  let b0 = bias[cg];
+  var acc = array<vec4<f32>, 4>(b0, b0, b0, b0);
+  let ix0 = i32(ox0 * S) - i32(p.padLeft);
+  let lastX = i32(p.inW) - 1;
+  for (var ky = 0u; ky < 3u; ky++) {
+    let iy = i32(oy * S + ky) - i32(p.padTop);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    let row = (b * p.inH + u32(iy)) * p.inW;
+    var s: array<vec4<f32>, 3u * S + 3u>;
+    for (var j = 0u; j < 3u * S + 3u; j++) {
+      let ix = ix0 + i32(j);
+      let v = x[(row + u32(clamp(ix, 0, lastX))) * p.outC4 + cg];
+      s[j] = select(vec4<f32>(0.0), v, ix >= 0 && ix <= lastX);
+    }
+    let w0 = w[(ky * 3u) * p.outC4 + cg];
+    let w1 = w[(ky * 3u + 1u) * p.outC4 + cg];
+    let w2 = w[(ky * 3u + 2u) * p.outC4 + cg];
+    for (var o = 0u; o < 4u; o++) {
+      acc[o] += s[o * S] * w0 + s[o * S + 1u] * w1 + s[o * S + 2u] * w2;
+    }
+  }
+  for (var o = 0u; o < 4u; o++) {
+    if (ox0 + o < p.outW) { store4(b, oy, ox0 + o, cg, acc[o]); }
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * GEMM (1x1 convolution) tuning sweep: every register tile x workgroup size on the 1x1 layer
+ * shapes of the bundled models plus 1024^3, timed with timestamp queries. Prints the best config
+ * per shape class and the single best default, and writes results/gemm_tuning_<driver>.md; the
+ * winners go into src/kernels/pointwise_tuning.ts by hand, with this file as the evidence.
+ *
+ *   node .build/bench/gemm_tune.js [--driver lavapipe|swiftshader] [--reps 3] [--models oid-v4,face]
+ */
+import { lowerGraph } from '../src/graph/lower.ts';
+import { median, timeDispatches } from '../src/gpu/timing.ts';
+import { ACTIVATIONS } from '../src/kernels/common.ts';
+import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline, type PointwiseShape, type PointwiseVariant } from '../src/kernels/pointwise_conv2d.ts';
+import { resolveModel } from '../src/models/registry.ts';
+import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
+
+const reps = Number(flag('reps', '3'));
+const models = (flag('models', 'oid-v4,face') ?? '').split(',');
+const ctx = await benchGpu();
+
+const shapes = new Map<string, PointwiseShape & { weight: number }>();
+for (const name of models) {
+  const m = await resolveModel(name);
+  for (const st of lowerGraph(m.json, 1).steps) {
+    if (st.kind !== 'pointwise') continue;
+    const key = `${st.s.M}x${st.s.K}x${st.s.N}`;
+    const e = shapes.get(key);
+    if (e) e.weight++;
+    else shapes.set(key, { ...st.s, weight: 1 });
+  }
+}
+shapes.set('1024x1024x1024', { M: 1024, K: 1024, N: 1024, HW: 1024, weight: 0 });
+
+const maxFloats = Math.max(...[...shapes.values()].map((s) => Math.max(s.M * s.K, s.K * s.N, s.M * s.N)));
+const buf = () => ctx.createBuffer('t', maxFloats * 4 + 64, GPUBufferUsage.STORAGE);
+const io = { input: { buffer: buf() }, weights: { buffer: buf() }, bias: { buffer: buf() }, output: { buffer: buf() } };
+const variants = POINTWISE_VARIANTS.filter((v) => v !== 'naive');
+const wgs = [32, 64, 128, 256];
+
+interface Cell { variant: PointwiseVariant; wg: number; ms: number }
+const results = new Map<string, Cell[]>();
+for (const [key, s] of shapes) {
+  const cells: Cell[] = [];
+  for (const variant of variants)
+    for (const wg of variant === 'shared' ? [64] : wgs) {
+      const d = pointwiseConv2dDispatch(ctx, await pointwiseConv2dPipeline(ctx, variant, wg), variant, s, ACTIVATIONS.relu6, io, { workgroupSize: wg });
+      await timeDispatches(ctx, [d]);
+      const ms = median((await timeDispatches(ctx, Array(reps).fill(d))).map((t) => t.ms));
+      for (const b of d.owned) b.destroy();
+      cells.push({ variant, wg, ms });
+    }
+  cells.sort((a, b) => a.ms - b.ms);
+  results.set(key, cells);
+  const best = cells[0]!;
+  console.log(`${key} (x${s.weight}): best ${best.variant}/wg${best.wg} ${best.ms.toFixed(2)} ms = ${((2 * s.M * s.K * s.N) / (best.ms * 1e6)).toFixed(2)} GFLOP/s`);
+}
+
+// The single config that minimizes the models' total GEMM time, and the total with per-shape bests.
+const configs = variants.flatMap((v) => (v === 'shared' ? [64] : wgs).map((wg) => ({ v, wg })));
+const totalFor = (v: string, wg: number) =>
+  [...shapes].reduce((a, [key, s]) => a + s.weight * (results.get(key)!.find((c) => c.variant === v && c.wg === wg)?.ms ?? Infinity), 0);
+const ranked = configs.map(({ v, wg }) => ({ v, wg, total: totalFor(v, wg) })).sort((a, b) => a.total - b.total);
+const oracle = [...shapes].reduce((a, [key, s]) => a + s.weight * results.get(key)![0]!.ms, 0);
+
+const md = [
+  `# GEMM tuning sweep (${ctx.describe()})`,
+  '',
+  `Machine: ${machine(ctx)}. Median of ${reps} timestamp-query runs per config. Models: ${models.join(', ')}.`,
+  '',
+  `Best single config for the models' 1x1 layers: **${ranked[0]!.v}, workgroup ${ranked[0]!.wg}** (${ranked[0]!.total.toFixed(1)} ms total); per-shape best would give ${oracle.toFixed(1)} ms.`,
+  '',
+  '| config | total ms (all 1x1 layers, weighted by count) |',
+  '|---|---|',
+  ...ranked.slice(0, 10).map((r) => `| ${r.v} wg${r.wg} | ${r.total.toFixed(1)} |`),
+  '',
+  '| shape M x K x N | layers | best | ms | GFLOP/s | runner-up | 4x1 wg64 ms |',
+  '|---|---|---|---|---|---|---|',
+  ...[...shapes].map(([key, s]) => {
+    const c = results.get(key)!;
+    const base = c.find((x) => x.variant === 'blocked4x1' && x.wg === 64)!;
+    return `| ${key} | ${s.weight} | ${c[0]!.variant} wg${c[0]!.wg} | ${c[0]!.ms.toFixed(2)} | ${((2 * s.M * s.K * s.N) / (c[0]!.ms * 1e6)).toFixed(2)} | ${c[1]!.variant} wg${c[1]!.wg} | ${base.ms.toFixed(2)} |`;
+  }),
+];
+const path = writeResult(`gemm_tuning_${ctx.report.driver}.md`, md.join('\n') + '\n');
+console.log(md.slice(0, 18).join('\n'));
+console.log(`wrote ${path}`);
+ctx.destroy();
+process.exit(0);
