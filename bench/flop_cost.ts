@@ -9,8 +9,9 @@
 import { ACTIVATIONS, convGeometry, type ConvGeometry, type Dispatch } from '../src/kernels/common.ts';
 import { conv2dCost, conv2dDispatch, conv2dPipeline, selectConv2dVariant } from '../src/kernels/conv2d.ts';
 import { depthwiseConv2dDispatch, depthwiseConv2dPipeline, depthwiseCost, selectDepthwiseVariant } from '../src/kernels/depthwise_conv2d.ts';
-import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline, pointwiseCost, selectPointwiseVariant, type PointwiseShape, type PointwiseVariant } from '../src/kernels/pointwise_conv2d.ts';
+import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline, pointwiseCost, type PointwiseShape, type PointwiseVariant } from '../src/kernels/pointwise_conv2d.ts';
 import { median, timeDispatches, wallTime } from '../src/gpu/timing.ts';
+import { tunedPointwise } from '../src/kernels/pointwise_tuning.ts';
 import { mobilenetV1Layers, mobilenetV2Layers, theoreticalRatio, type SeparableLayer } from './lib/mobilenet_layers.ts';
 import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
 import { lineChart } from './lib/svg.ts';
@@ -49,8 +50,8 @@ async function measure(l: SeparableLayer): Promise<Measured> {
   const vDw = selectDepthwiseVariant(gDw);
   const dw = await timed(depthwiseConv2dDispatch(ctx, await depthwiseConv2dPipeline(ctx, vDw), vDw, gDw, ACTIVATIONS.relu6, io));
   const s: PointwiseShape = { M: l.DF * l.DF, K: l.M, N: l.N, HW: l.DF * l.DF };
-  const vPw = selectPointwiseVariant(s);
-  const pw = await timed(pointwiseConv2dDispatch(ctx, await pointwiseConv2dPipeline(ctx, vPw), vPw, s, ACTIVATIONS.relu6, { input: io.input, weights: io.filter, bias: io.bias, output: io.output }));
+  const pwChoice = tunedPointwise(ctx.report.driver, s);
+  const pw = await timed(pointwiseConv2dDispatch(ctx, await pointwiseConv2dPipeline(ctx, pwChoice.variant, pwChoice.workgroupSize), pwChoice.variant, s, ACTIVATIONS.relu6, { input: io.input, weights: io.filter, bias: io.bias, output: io.output }, { workgroupSize: pwChoice.workgroupSize }));
   return { layer: l, std: { ms: std, ...conv2dCost(gStd) }, dw: { ms: dw, ...depthwiseCost(gDw) }, pw: { ms: pw, ...pointwiseCost(s, false) } };
 }
 

@@ -60,7 +60,7 @@ export class GraphExecutor {
   }
 
   static async create(ctx: GpuContext, model: LoadedModel, weights: PackedWeights, batch: number, force: VariantChoice = {}): Promise<GraphExecutor> {
-    const lowered = lowerGraph(model.json, batch, force);
+    const lowered = lowerGraph(model.json, batch, force, ctx.report.driver);
     const align = weightsAlignment(ctx);
     const plan = planMemory([...lowered.roots].map(([id, r]) => ({ id, ...r })), align);
     const maxBinding = ctx.report.limits.maxStorageBufferBindingSize ?? 134217728;
@@ -78,7 +78,7 @@ export class GraphExecutor {
           case 'depthwise':
             return depthwiseConv2dPipeline(ctx, st.variant);
           case 'pointwise':
-            return pointwiseConv2dPipeline(ctx, st.variant);
+            return pointwiseConv2dPipeline(ctx, st.variant, st.workgroupSize);
           case 'add':
             return addPipeline(ctx);
           case 'logistic':
@@ -112,7 +112,7 @@ export class GraphExecutor {
             st.s,
             st.act,
             { input: bind(st.input), weights: weights.binding(st.filter), bias: weights.binding(st.bias), output: bind(st.output), ...(st.residual ? { residual: bind(st.residual.tensor) } : {}) },
-            { view: st.view, label, dummy, ...(st.residual ? { residualAct: st.residual.act } : {}) },
+            { view: st.view, label, dummy, workgroupSize: st.workgroupSize, ...(st.residual ? { residualAct: st.residual.act } : {}) },
           );
         case 'add':
           return addDispatch(ctx, pipe, st.count, st.act, bind(st.a), bind(st.b), bind(st.output), label);

@@ -12,7 +12,9 @@ import { UnsupportedOperatorError } from '../errors.ts';
 import { ACTIVATIONS, convGeometry, type Clamp, type ConvGeometry, type OutputView } from '../kernels/common.ts';
 import { selectConv2dVariant, type Conv2dVariant } from '../kernels/conv2d.ts';
 import { depthwiseVariantSupported, selectDepthwiseVariant, type DepthwiseVariant } from '../kernels/depthwise_conv2d.ts';
-import { pointwiseVariantSupported, selectPointwiseVariant, type PointwiseShape, type PointwiseVariant } from '../kernels/pointwise_conv2d.ts';
+import { pointwiseVariantSupported, type PointwiseShape, type PointwiseVariant } from '../kernels/pointwise_conv2d.ts';
+import { tunedPointwise } from '../kernels/pointwise_tuning.ts';
+import type { DriverKind } from '../gpu/provider.ts';
 import type { Conv2dNode, DepthwiseConv2dNode, GraphNode, ModelJson } from './ir.ts';
 
 export interface VariantChoice {
@@ -29,7 +31,7 @@ interface StepBase {
 export type Step =
   | (StepBase & { kind: 'conv2d'; variant: Conv2dVariant; g: ConvGeometry; act: Clamp; input: string; filter: string; bias: string })
   | (StepBase & { kind: 'depthwise'; variant: DepthwiseVariant; g: ConvGeometry; act: Clamp; input: string; filter: string; bias: string })
-  | (StepBase & { kind: 'pointwise'; variant: PointwiseVariant; s: PointwiseShape; act: Clamp; input: string; filter: string; bias: string; residual?: { tensor: string; act: Clamp } })
+  | (StepBase & { kind: 'pointwise'; variant: PointwiseVariant; workgroupSize: number; s: PointwiseShape; act: Clamp; input: string; filter: string; bias: string; residual?: { tensor: string; act: Clamp } })
   | (StepBase & { kind: 'add'; count: number; act: Clamp; a: string; b: string })
   | (StepBase & { kind: 'logistic'; count: number; input: string });
 
@@ -64,7 +66,8 @@ function isPointwise(n: GraphNode, model: ModelJson): n is Conv2dNode {
   return n.strides[0] === 1 && n.strides[1] === 1 && x !== undefined && x[3]! % 4 === 0 && f !== undefined && f[0] === 1 && f[1] === 1;
 }
 
-export function lowerGraph(model: ModelJson, batch: number, force: VariantChoice = {}): LoweredGraph {
+/** `driver` picks the measured GEMM configuration for that adapter kind (pointwise_tuning.ts). */
+export function lowerGraph(model: ModelJson, batch: number, force: VariantChoice = {}, driver: DriverKind = 'unknown'): LoweredGraph {
   const shapes = (t: string): number[] => {
     const s = model.shapes[t];
     if (!s) throw new Error(`model ${model.name}: no shape recorded for tensor ${t}`);
@@ -188,9 +191,11 @@ export function lowerGraph(model: ModelJson, batch: number, force: VariantChoice
         steps.push({ kind: 'depthwise', variant, g, ...common });
       } else if (isPointwise(n, model)) {
         const s: PointwiseShape = { M: batch * g.outH * g.outW, K: g.inC, N: g.outC, HW: g.outH * g.outW };
-        const variant = force.pointwise && pointwiseVariantSupported(s, force.pointwise) ? force.pointwise : selectPointwiseVariant(s);
+        const tuned = tunedPointwise(driver, s);
+        const variant = force.pointwise && pointwiseVariantSupported(s, force.pointwise) ? force.pointwise : tuned.variant;
+        const workgroupSize = variant === tuned.variant ? tuned.workgroupSize : 64;
         const residual = f2?.residual ? { tensor: f2.residual.tensor, act: intersect(f2.residual.act, extra) } : undefined;
-        steps.push({ kind: 'pointwise', variant, s, ...common, ...(residual ? { residual } : {}) });
+        steps.push({ kind: 'pointwise', variant, workgroupSize, s, ...common, ...(residual ? { residual } : {}) });
       } else {
         steps.push({ kind: 'conv2d', variant: force.conv2d ?? selectConv2dVariant(g), g, ...common });
       }

@@ -42,11 +42,6 @@ export function pointwiseVariantSupported(s: PointwiseShape, v: PointwiseVariant
   return v === 'naive' || s.K % 4 === 0;
 }
 
-/** Default choice; the tuning table (bench/gemm_tune) measured 4x1 as the best general tile on software drivers. */
-export function selectPointwiseVariant(s: PointwiseShape): PointwiseVariant {
-  return s.K % 4 === 0 ? 'blocked4x1' : 'naive';
-}
-
 export function pointwiseConv2dPipeline(ctx: GpuContext, variant: PointwiseVariant, workgroupSize = 64): Promise<CachedPipeline> {
   const [tm, tn] = tileOf(variant);
   const entry = variant.startsWith('blocked') ? 'blocked' : variant;
