@@ -129,3 +129,65 @@ fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     if (ox0 + j < p.outW) { store4(b, oy, ox0 + j, cg, acc[j]); }
   }
 }
+
+// v4 (main_igemm): implicit GEMM for Cin % 4 == 0: rows are output pixels, K runs over
+// (ky, kx, ci) in vec4 steps, columns are output channels. 4 pixels x 2 vec4 channel groups per
+// invocation: every input vec4 feeds 8 multiply-adds of vec4 and every filter vec4 four.
+@compute @workgroup_size(WG_SIZE)
+fn main_igemm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg);
+  let tilesN = (p.outC4 + 1u) / 2u;
+  let pixels = p.batch * p.outH * p.outW;
+  let tilesM = (pixels + 3u) / 4u;
+  if (idx >= tilesM * tilesN) { return; }
+  let cg0 = (idx % tilesN) * 2u;
+  let cg1 = min(cg0 + 1u, p.outC4 - 1u);
+  let m0 = (idx / tilesN) * 4u;
+  var acc0: array<vec4<f32>, 4>;
+  var acc1: array<vec4<f32>, 4>;
+  var oy: array<i32, 4>;
+  var ox: array<i32, 4>;
+  var img: array<u32, 4>;
+  for (var r = 0u; r < 4u; r++) {
+    let m = min(m0 + r, pixels - 1u);
+    ox[r] = i32(m % p.outW);
+    oy[r] = i32((m / p.outW) % p.outH);
+    img[r] = m / (p.outW * p.outH);
+    acc0[r] = bias[cg0];
+    acc1[r] = bias[cg1];
+  }
+  let cin4 = p.inC / 4u;
+  for (var ky = 0u; ky < p.kH; ky++) {
+    for (var kx = 0u; kx < p.kW; kx++) {
+      var base: array<u32, 4>;
+      var inside: array<bool, 4>;
+      for (var r = 0u; r < 4u; r++) {
+        let iy = oy[r] * i32(p.strideH) + i32(ky) - i32(p.padTop);
+        let ix = ox[r] * i32(p.strideW) + i32(kx) - i32(p.padLeft);
+        inside[r] = iy >= 0 && iy < i32(p.inH) && ix >= 0 && ix < i32(p.inW);
+        base[r] = select(0u, ((img[r] * p.inH + u32(iy)) * p.inW + u32(ix)) * p.inC, inside[r]);
+      }
+      var wi = (ky * p.kW + kx) * p.inC * p.outC4;
+      for (var c4 = 0u; c4 < cin4; c4++) {
+        let w00 = w[wi + cg0]; let w01 = w[wi + p.outC4 + cg0]; let w02 = w[wi + 2u * p.outC4 + cg0]; let w03 = w[wi + 3u * p.outC4 + cg0];
+        let w10 = w[wi + cg1]; let w11 = w[wi + p.outC4 + cg1]; let w12 = w[wi + 2u * p.outC4 + cg1]; let w13 = w[wi + 3u * p.outC4 + cg1];
+        for (var r = 0u; r < 4u; r++) {
+          let i = base[r] + c4 * 4u;
+          let a = select(vec4<f32>(0.0), vec4<f32>(x[i], x[i + 1u], x[i + 2u], x[i + 3u]), inside[r]);
+          acc0[r] += a.x * w00 + a.y * w01 + a.z * w02 + a.w * w03;
+          acc1[r] += a.x * w10 + a.y * w11 + a.z * w12 + a.w * w13;
+        }
+        wi += 4u * p.outC4;
+      }
+    }
+  }
+  for (var r = 0u; r < 4u; r++) {
+    let m = m0 + r;
+    if (m >= pixels) { break; }
+    let ox2 = m % p.outW;
+    let oy2 = (m / p.outW) % p.outH;
+    let b = m / (p.outW * p.outH);
+    store4(b, oy2, ox2, cg0, acc0[r]);
+    if (cg0 + 1u < p.outC4) { store4(b, oy2, ox2, cg0 + 1u, acc1[r]); }
+  }
+}

@@ -10,7 +10,7 @@
  */
 import { UnsupportedOperatorError } from '../errors.ts';
 import { ACTIVATIONS, convGeometry, type Clamp, type ConvGeometry, type OutputView } from '../kernels/common.ts';
-import { selectConv2dVariant, type Conv2dVariant } from '../kernels/conv2d.ts';
+import { conv2dVariantSupported, selectConv2dVariant, type Conv2dVariant } from '../kernels/conv2d.ts';
 import { depthwiseVariantSupported, selectDepthwiseVariant, type DepthwiseVariant } from '../kernels/depthwise_conv2d.ts';
 import { pointwiseVariantSupported, type PointwiseShape, type PointwiseVariant } from '../kernels/pointwise_conv2d.ts';
 import { tunedPointwise } from '../kernels/pointwise_tuning.ts';
@@ -197,7 +197,7 @@ export function lowerGraph(model: ModelJson, batch: number, force: VariantChoice
         const residual = f2?.residual ? { tensor: f2.residual.tensor, act: intersect(f2.residual.act, extra) } : undefined;
         steps.push({ kind: 'pointwise', variant, workgroupSize, s, ...common, ...(residual ? { residual } : {}) });
       } else {
-        steps.push({ kind: 'conv2d', variant: force.conv2d ?? selectConv2dVariant(g), g, ...common });
+        steps.push({ kind: 'conv2d', variant: force.conv2d && conv2dVariantSupported(g, force.conv2d) ? force.conv2d : selectConv2dVariant(g), g, ...common });
       }
     } else if (n.op === 'add') {
       const count = shapes(out).reduce((a, b) => a * b, 1);

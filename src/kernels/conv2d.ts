@@ -7,7 +7,7 @@ import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { contiguousView, makeDispatch, padLastDimTo4, type Binding, type Clamp, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
 import { ConvParams, convParams } from './conv_params.ts';
 
-export const CONV2D_VARIANTS = ['naive', 'direct', 'blocked'] as const;
+export const CONV2D_VARIANTS = ['naive', 'direct', 'blocked', 'igemm'] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 
 export interface KernelOptions<V extends string> {
@@ -15,8 +15,16 @@ export interface KernelOptions<V extends string> {
   workgroupSize?: number;
 }
 
-/** Four output pixels per invocation pays off once a row is wide enough to fill the block. */
+export function conv2dVariantSupported(g: ConvGeometry, v: Conv2dVariant): boolean {
+  return v !== 'igemm' || g.inC % 4 === 0;
+}
+
+/**
+ * The implicit GEMM wins whenever the input channels allow vec4 steps (bench/profile: the SSD extra
+ * layers); otherwise four output pixels per invocation once a row is wide enough to fill the block.
+ */
 export function selectConv2dVariant(g: ConvGeometry): Conv2dVariant {
+  if (conv2dVariantSupported(g, 'igemm')) return 'igemm';
   return g.outW >= 4 ? 'blocked' : 'direct';
 }
 
@@ -43,6 +51,8 @@ export function conv2dThreads(g: ConvGeometry, variant: Conv2dVariant): number {
       return g.batch * g.outH * g.outW * c4;
     case 'blocked':
       return g.batch * g.outH * Math.ceil(g.outW / 4) * c4;
+    case 'igemm':
+      return Math.ceil((g.batch * g.outH * g.outW) / 4) * Math.ceil(c4 / 2);
   }
 }
 
@@ -70,6 +80,7 @@ export function conv2dDispatch(
   b: Conv2dBindings,
   opts: { view?: OutputView; workgroupSize?: number; label?: string } = {},
 ): Dispatch {
+  if (!conv2dVariantSupported(g, variant)) throw new RangeError(`conv2d variant ${variant} needs input channels divisible by 4 (got ${g.inC})`);
   const view = opts.view ?? contiguousView(g.outH, g.outW, g.outC);
   return makeDispatch(
     ctx,
