@@ -6,6 +6,7 @@
  */
 import type { PeerContext } from './context.ts';
 import { measureMobilessdInChromium } from './mobilessd_browser.ts';
+import { measureMobilessd, measureMobilessdBackbone } from './mobilessd_node.ts';
 import { measureOrtBackbone } from './ort_backbone.ts';
 import type { PeerModel, PeerRecord } from './record.ts';
 import { measureTfjsFace } from './tfjs_face.ts';
@@ -24,6 +25,9 @@ export interface PeerEntry {
 }
 
 export const PEERS: readonly PeerEntry[] = [
+  { id: 'mobilessd', model: 'face', engine: 'mobilessd (Node, Dawn)', reference: true, measure: (c) => measureMobilessd(c, 'face') },
+  { id: 'mobilessd-oid', model: 'oid', engine: 'mobilessd (Node, Dawn)', reference: true, measure: (c) => measureMobilessd(c, 'oid') },
+  { id: 'mobilessd-backbone', model: 'backbone', engine: 'mobilessd (Node, Dawn)', reference: true, measure: (c) => measureMobilessdBackbone(c) },
   { id: 'tfjs-webgpu', model: 'face', engine: 'TF.js tfjs-backend-webgpu + face-api', measure: (c) => measureTfjsFace(c, 'webgpu') },
   { id: 'tfjs-wasm', model: 'face', engine: 'TF.js tfjs-backend-wasm + face-api', measure: (c) => measureTfjsFace(c, 'wasm') },
   { id: 'tfjs-cpu', model: 'face', engine: 'TF.js tfjs-backend-cpu + face-api', measure: (c) => measureTfjsFace(c, 'cpu') },
