@@ -1,6 +1,6 @@
 /** Shared bench plumbing: GPU acquisition from flags, results folder, machine description. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GpuContext } from '../../src/gpu/context.ts';
@@ -21,7 +21,8 @@ export async function benchGpu(): Promise<GpuContext> {
 
 export function machine(ctx: GpuContext): string {
   const c = cpus();
-  return `${c.length} x ${c[0]?.model ?? 'unknown CPU'}; adapter ${ctx.describe()}`;
+  // The load average is part of the record: these machines are often shared, and it moves figures.
+  return `${c.length} x ${c[0]?.model ?? 'unknown CPU'} (load ${loadavg().map((l) => l.toFixed(1)).join(' ')}); adapter ${ctx.describe()}`;
 }
 
 function repoRoot(): string {
