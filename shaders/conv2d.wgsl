@@ -7,30 +7,14 @@
 //   main_direct  v2: one output pixel x 4 output channels (vec4 filter loads).
 //   main_blocked v3: 4 output pixels along x x 4 channels: each filter load feeds 4 FMAs.
 
-override WG_SIZE: u32 = 64u;
-
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-fn flat_id(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return gid.x + gid.y * nwg.x * WG_SIZE;
-}
-
 fn in_index(b: u32, iy: u32, ix: u32) -> u32 {
   return ((b * p.inH + iy) * p.inW + ix) * p.inC;
-}
-
-fn store4(b: u32, oy: u32, ox: u32, cg: u32, v: vec4<f32>) {
-  let r = clamp(v, vec4<f32>(p.clampMin), vec4<f32>(p.clampMax));
-  let base = p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + cg * 4u;
-  let c = cg * 4u;
-  y[base] = r.x;
-  if (c + 1u < p.outC) { y[base + 1u] = r.y; }
-  if (c + 2u < p.outC) { y[base + 2u] = r.z; }
-  if (c + 3u < p.outC) { y[base + 3u] = r.w; }
 }
 
 @compute @workgroup_size(WG_SIZE)

@@ -2,6 +2,7 @@
  * Standard convolution (any KxK, stride, TF SAME/VALID padding) with fused bias and clamp.
  * Filter layout on the GPU: [KH, KW, Cin, Cout4], Cout zero-padded to a multiple of 4.
  */
+import common from '../../shaders/conv_common.wgsl';
 import source from '../../shaders/conv2d.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { contiguousView, makeDispatch, padLastDimTo4, type Binding, type Clamp, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
@@ -31,7 +32,7 @@ export function selectConv2dVariant(g: ConvGeometry): Conv2dVariant {
 export function conv2dPipeline(ctx: GpuContext, variant: Conv2dVariant, workgroupSize = 64): Promise<CachedPipeline> {
   return ctx.pipeline(`conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
     label: `conv2d_${variant}`,
-    code: ConvParams.wgsl + source,
+    code: ConvParams.wgsl + common + source,
     entryPoint: `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'storage', 'storage', 'rw'],

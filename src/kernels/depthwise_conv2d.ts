@@ -3,6 +3,7 @@
  * Memory-bound: each output reads KH*KW inputs for KH*KW multiply-adds, which is why the blocked
  * variant shares the input row segment between neighbouring windows.
  */
+import common from '../../shaders/conv_common.wgsl';
 import source from '../../shaders/depthwise_conv2d.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { contiguousView, makeDispatch, padLastDimTo4, type Binding, type Clamp, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
@@ -29,7 +30,7 @@ export function depthwiseConv2dPipeline(ctx: GpuContext, variant: DepthwiseVaria
   const stride = variant === 'k3s2' ? 2 : 1;
   return ctx.pipeline(`depthwise_conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
     label: `depthwise_conv2d_${variant}`,
-    code: `${ConvParams.wgsl}const S: u32 = ${stride}u;\n${source}`,
+    code: `${ConvParams.wgsl}const S: u32 = ${stride}u;\n${common}${source}`,
     entryPoint: variant.startsWith('k3') ? 'main_k3' : `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'storage', 'storage', 'rw'],
