@@ -6,6 +6,8 @@
 //   main_naive   v1: one output value per invocation; the plain reference on the GPU.
 //   main_direct  v2: one output pixel x 4 output channels (vec4 filter loads).
 //   main_blocked v3: 4 output pixels along x x 4 channels: each filter load feeds 4 FMAs.
+//   main_igemm   v4: implicit GEMM over (ky, kx, ci) in vec4 steps (Cin % 4 == 0).
+// conv_common.wgsl (flat index, clamped store through the output view) is prepended.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;

@@ -6,6 +6,8 @@
 //   main_vec4    v2: one output pixel x 4 channels (needs C % 4 == 0).
 //   main_blocked v3: 4 output pixels along x x 4 channels; the input row segment the 4 windows
 //                share is loaded once per filter row (needs C % 4 == 0, KW <= 3, stride <= 2).
+//   main_k3      v4: 3x3 with a compile-time stride, fully unrolled (see below).
+// conv_common.wgsl (flat index, clamped store through the output view) is prepended.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
