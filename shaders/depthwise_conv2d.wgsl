@@ -143,3 +143,86 @@ fn main_k3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     if (ox0 + o < p.outW) { store4(b, oy, ox0 + o, cg, acc[o]); }
   }
 }
+
+// v5 (main_k3s1u): main_k3 with stride 1 written out by hand (no private arrays, no tile loops),
+// for JITs that do not unroll (SwiftShader's Subzero).
+@compute @workgroup_size(WG_SIZE)
+fn main_k3s1u(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg);
+  let outW4 = (p.outW + 3u) / 4u;
+  let total = p.batch * p.outH * outW4 * p.outC4;
+  if (idx >= total) { return; }
+  let cg = idx % p.outC4;
+  let t = idx / p.outC4;
+  let ox0 = (t % outW4) * 4u;
+  let oy = (t / outW4) % p.outH;
+  let b = t / (outW4 * p.outH);
+  var a0 = bias[cg]; var a1 = a0; var a2 = a0; var a3 = a0;
+  let ix0 = i32(ox0 * 1u) - i32(p.padLeft);
+  let lastX = i32(p.inW) - 1;
+  for (var ky = 0u; ky < 3u; ky++) {
+    let iy = i32(oy * 1u + ky) - i32(p.padTop);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    let row = (b * p.inH + u32(iy)) * p.inW;
+    let s0 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 0, 0, lastX))) * p.outC4 + cg], ix0 + 0 >= 0 && ix0 + 0 <= lastX);
+    let s1 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 1, 0, lastX))) * p.outC4 + cg], ix0 + 1 >= 0 && ix0 + 1 <= lastX);
+    let s2 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 2, 0, lastX))) * p.outC4 + cg], ix0 + 2 >= 0 && ix0 + 2 <= lastX);
+    let s3 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 3, 0, lastX))) * p.outC4 + cg], ix0 + 3 >= 0 && ix0 + 3 <= lastX);
+    let s4 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 4, 0, lastX))) * p.outC4 + cg], ix0 + 4 >= 0 && ix0 + 4 <= lastX);
+    let s5 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 5, 0, lastX))) * p.outC4 + cg], ix0 + 5 >= 0 && ix0 + 5 <= lastX);
+    let w0 = w[(ky * 3u) * p.outC4 + cg];
+    let w1 = w[(ky * 3u + 1u) * p.outC4 + cg];
+    let w2 = w[(ky * 3u + 2u) * p.outC4 + cg];
+    a0 += s0 * w0 + s1 * w1 + s2 * w2;
+    a1 += s1 * w0 + s2 * w1 + s3 * w2;
+    a2 += s2 * w0 + s3 * w1 + s4 * w2;
+    a3 += s3 * w0 + s4 * w1 + s5 * w2;
+  }
+  store4(b, oy, ox0, cg, a0);
+  if (ox0 + 1u < p.outW) { store4(b, oy, ox0 + 1u, cg, a1); }
+  if (ox0 + 2u < p.outW) { store4(b, oy, ox0 + 2u, cg, a2); }
+  if (ox0 + 3u < p.outW) { store4(b, oy, ox0 + 3u, cg, a3); }
+}
+
+// v5 (main_k3s2u): main_k3 with stride 2 written out by hand (no private arrays, no tile loops),
+// for JITs that do not unroll (SwiftShader's Subzero).
+@compute @workgroup_size(WG_SIZE)
+fn main_k3s2u(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg);
+  let outW4 = (p.outW + 3u) / 4u;
+  let total = p.batch * p.outH * outW4 * p.outC4;
+  if (idx >= total) { return; }
+  let cg = idx % p.outC4;
+  let t = idx / p.outC4;
+  let ox0 = (t % outW4) * 4u;
+  let oy = (t / outW4) % p.outH;
+  let b = t / (outW4 * p.outH);
+  var a0 = bias[cg]; var a1 = a0; var a2 = a0; var a3 = a0;
+  let ix0 = i32(ox0 * 2u) - i32(p.padLeft);
+  let lastX = i32(p.inW) - 1;
+  for (var ky = 0u; ky < 3u; ky++) {
+    let iy = i32(oy * 2u + ky) - i32(p.padTop);
+    if (iy < 0 || iy >= i32(p.inH)) { continue; }
+    let row = (b * p.inH + u32(iy)) * p.inW;
+    let s0 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 0, 0, lastX))) * p.outC4 + cg], ix0 + 0 >= 0 && ix0 + 0 <= lastX);
+    let s1 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 1, 0, lastX))) * p.outC4 + cg], ix0 + 1 >= 0 && ix0 + 1 <= lastX);
+    let s2 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 2, 0, lastX))) * p.outC4 + cg], ix0 + 2 >= 0 && ix0 + 2 <= lastX);
+    let s3 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 3, 0, lastX))) * p.outC4 + cg], ix0 + 3 >= 0 && ix0 + 3 <= lastX);
+    let s4 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 4, 0, lastX))) * p.outC4 + cg], ix0 + 4 >= 0 && ix0 + 4 <= lastX);
+    let s5 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 5, 0, lastX))) * p.outC4 + cg], ix0 + 5 >= 0 && ix0 + 5 <= lastX);
+    let s6 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 6, 0, lastX))) * p.outC4 + cg], ix0 + 6 >= 0 && ix0 + 6 <= lastX);
+    let s7 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 7, 0, lastX))) * p.outC4 + cg], ix0 + 7 >= 0 && ix0 + 7 <= lastX);
+    let s8 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 8, 0, lastX))) * p.outC4 + cg], ix0 + 8 >= 0 && ix0 + 8 <= lastX);
+    let w0 = w[(ky * 3u) * p.outC4 + cg];
+    let w1 = w[(ky * 3u + 1u) * p.outC4 + cg];
+    let w2 = w[(ky * 3u + 2u) * p.outC4 + cg];
+    a0 += s0 * w0 + s1 * w1 + s2 * w2;
+    a1 += s2 * w0 + s3 * w1 + s4 * w2;
+    a2 += s4 * w0 + s5 * w1 + s6 * w2;
+    a3 += s6 * w0 + s7 * w1 + s8 * w2;
+  }
+  store4(b, oy, ox0, cg, a0);
+  if (ox0 + 1u < p.outW) { store4(b, oy, ox0 + 1u, cg, a1); }
+  if (ox0 + 2u < p.outW) { store4(b, oy, ox0 + 2u, cg, a2); }
+  if (ox0 + 3u < p.outW) { store4(b, oy, ox0 + 3u, cg, a3); }
+}

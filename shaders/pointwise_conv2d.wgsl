@@ -145,3 +145,113 @@ fn main_shared(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) 
     if (m < p.M && tn + tx < p.N4) { epilogue(m, tn + tx, acc[r]); }
   }
 }
+
+// v4 (main_unrolled4x2): the 4 x 2 register tile written out by hand: no private arrays or
+// loops over the tile. JITs that do not unroll (SwiftShader's Subzero) keep every accumulator in
+// a register this way instead of spilling indexed arrays to memory.
+@compute @workgroup_size(WG_SIZE)
+fn main_unrolled4x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg, WG_SIZE);
+  let tilesN = (p.N4 + 1u) / 2u;
+  let tilesM = (p.M + 3u) / 4u;
+  if (idx >= tilesM * tilesN) { return; }
+  let c0 = (idx % tilesN) * 2u;
+  let c1 = min(c0 + 1u, p.N4 - 1u);
+  let m0 = (idx / tilesN) * 4u;
+  let r0 = min(m0, p.M - 1u) * p.K4;
+  let r1 = min(m0 + 1u, p.M - 1u) * p.K4;
+  let r2 = min(m0 + 2u, p.M - 1u) * p.K4;
+  let r3 = min(m0 + 3u, p.M - 1u) * p.K4;
+  var a00 = vec4<f32>(0.0); var a01 = vec4<f32>(0.0);
+  var a10 = vec4<f32>(0.0); var a11 = vec4<f32>(0.0);
+  var a20 = vec4<f32>(0.0); var a21 = vec4<f32>(0.0);
+  var a30 = vec4<f32>(0.0); var a31 = vec4<f32>(0.0);
+  var wr = 0u;
+  for (var k4 = 0u; k4 < p.K4; k4++) {
+    let b00 = w[wr + c0]; let b01 = w[wr + p.N4 + c0]; let b02 = w[wr + 2u * p.N4 + c0]; let b03 = w[wr + 3u * p.N4 + c0];
+    let b10 = w[wr + c1]; let b11 = w[wr + p.N4 + c1]; let b12 = w[wr + 2u * p.N4 + c1]; let b13 = w[wr + 3u * p.N4 + c1];
+    let x0 = x[r0 + k4]; let x1 = x[r1 + k4]; let x2 = x[r2 + k4]; let x3 = x[r3 + k4];
+    a00 += x0.x * b00 + x0.y * b01 + x0.z * b02 + x0.w * b03;
+    a01 += x0.x * b10 + x0.y * b11 + x0.z * b12 + x0.w * b13;
+    a10 += x1.x * b00 + x1.y * b01 + x1.z * b02 + x1.w * b03;
+    a11 += x1.x * b10 + x1.y * b11 + x1.z * b12 + x1.w * b13;
+    a20 += x2.x * b00 + x2.y * b01 + x2.z * b02 + x2.w * b03;
+    a21 += x2.x * b10 + x2.y * b11 + x2.z * b12 + x2.w * b13;
+    a30 += x3.x * b00 + x3.y * b01 + x3.z * b02 + x3.w * b03;
+    a31 += x3.x * b10 + x3.y * b11 + x3.z * b12 + x3.w * b13;
+    wr += 4u * p.N4;
+  }
+  let second = c0 + 1u < p.N4;
+  epilogue(m0, c0, a00);
+  if (second) { epilogue(m0, c1, a01); }
+  if (m0 + 1u < p.M) { epilogue(m0 + 1u, c0, a10); if (second) { epilogue(m0 + 1u, c1, a11); } }
+  if (m0 + 2u < p.M) { epilogue(m0 + 2u, c0, a20); if (second) { epilogue(m0 + 2u, c1, a21); } }
+  if (m0 + 3u < p.M) { epilogue(m0 + 3u, c0, a30); if (second) { epilogue(m0 + 3u, c1, a31); } }
+}
+
+// v5 (main_unrolled8x2): the same, 8 rows x 2 vec4 columns (16 accumulators).
+@compute @workgroup_size(WG_SIZE)
+fn main_unrolled8x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = flat_id(gid, nwg, WG_SIZE);
+  let tilesN = (p.N4 + 1u) / 2u;
+  let tilesM = (p.M + 7u) / 8u;
+  if (idx >= tilesM * tilesN) { return; }
+  let c0 = (idx % tilesN) * 2u;
+  let c1 = min(c0 + 1u, p.N4 - 1u);
+  let m0 = (idx / tilesN) * 8u;
+  let r0 = min(m0 + 0u, p.M - 1u) * p.K4;
+  let r1 = min(m0 + 1u, p.M - 1u) * p.K4;
+  let r2 = min(m0 + 2u, p.M - 1u) * p.K4;
+  let r3 = min(m0 + 3u, p.M - 1u) * p.K4;
+  let r4 = min(m0 + 4u, p.M - 1u) * p.K4;
+  let r5 = min(m0 + 5u, p.M - 1u) * p.K4;
+  let r6 = min(m0 + 6u, p.M - 1u) * p.K4;
+  let r7 = min(m0 + 7u, p.M - 1u) * p.K4;
+  var a00 = vec4<f32>(0.0); var a01 = vec4<f32>(0.0);
+  var a10 = vec4<f32>(0.0); var a11 = vec4<f32>(0.0);
+  var a20 = vec4<f32>(0.0); var a21 = vec4<f32>(0.0);
+  var a30 = vec4<f32>(0.0); var a31 = vec4<f32>(0.0);
+  var a40 = vec4<f32>(0.0); var a41 = vec4<f32>(0.0);
+  var a50 = vec4<f32>(0.0); var a51 = vec4<f32>(0.0);
+  var a60 = vec4<f32>(0.0); var a61 = vec4<f32>(0.0);
+  var a70 = vec4<f32>(0.0); var a71 = vec4<f32>(0.0);
+  var wr = 0u;
+  for (var k4 = 0u; k4 < p.K4; k4++) {
+    let b00 = w[wr + c0]; let b01 = w[wr + p.N4 + c0]; let b02 = w[wr + 2u * p.N4 + c0]; let b03 = w[wr + 3u * p.N4 + c0];
+    let b10 = w[wr + c1]; let b11 = w[wr + p.N4 + c1]; let b12 = w[wr + 2u * p.N4 + c1]; let b13 = w[wr + 3u * p.N4 + c1];
+    let x0 = x[r0 + k4];
+    a00 += x0.x * b00 + x0.y * b01 + x0.z * b02 + x0.w * b03;
+    a01 += x0.x * b10 + x0.y * b11 + x0.z * b12 + x0.w * b13;
+    let x1 = x[r1 + k4];
+    a10 += x1.x * b00 + x1.y * b01 + x1.z * b02 + x1.w * b03;
+    a11 += x1.x * b10 + x1.y * b11 + x1.z * b12 + x1.w * b13;
+    let x2 = x[r2 + k4];
+    a20 += x2.x * b00 + x2.y * b01 + x2.z * b02 + x2.w * b03;
+    a21 += x2.x * b10 + x2.y * b11 + x2.z * b12 + x2.w * b13;
+    let x3 = x[r3 + k4];
+    a30 += x3.x * b00 + x3.y * b01 + x3.z * b02 + x3.w * b03;
+    a31 += x3.x * b10 + x3.y * b11 + x3.z * b12 + x3.w * b13;
+    let x4 = x[r4 + k4];
+    a40 += x4.x * b00 + x4.y * b01 + x4.z * b02 + x4.w * b03;
+    a41 += x4.x * b10 + x4.y * b11 + x4.z * b12 + x4.w * b13;
+    let x5 = x[r5 + k4];
+    a50 += x5.x * b00 + x5.y * b01 + x5.z * b02 + x5.w * b03;
+    a51 += x5.x * b10 + x5.y * b11 + x5.z * b12 + x5.w * b13;
+    let x6 = x[r6 + k4];
+    a60 += x6.x * b00 + x6.y * b01 + x6.z * b02 + x6.w * b03;
+    a61 += x6.x * b10 + x6.y * b11 + x6.z * b12 + x6.w * b13;
+    let x7 = x[r7 + k4];
+    a70 += x7.x * b00 + x7.y * b01 + x7.z * b02 + x7.w * b03;
+    a71 += x7.x * b10 + x7.y * b11 + x7.z * b12 + x7.w * b13;
+    wr += 4u * p.N4;
+  }
+  let second = c0 + 1u < p.N4;
+  { epilogue(m0 + 0u, c0, a00); if (second) { epilogue(m0 + 0u, c1, a01); } }
+  if (m0 + 1u < p.M) { epilogue(m0 + 1u, c0, a10); if (second) { epilogue(m0 + 1u, c1, a11); } }
+  if (m0 + 2u < p.M) { epilogue(m0 + 2u, c0, a20); if (second) { epilogue(m0 + 2u, c1, a21); } }
+  if (m0 + 3u < p.M) { epilogue(m0 + 3u, c0, a30); if (second) { epilogue(m0 + 3u, c1, a31); } }
+  if (m0 + 4u < p.M) { epilogue(m0 + 4u, c0, a40); if (second) { epilogue(m0 + 4u, c1, a41); } }
+  if (m0 + 5u < p.M) { epilogue(m0 + 5u, c0, a50); if (second) { epilogue(m0 + 5u, c1, a51); } }
+  if (m0 + 6u < p.M) { epilogue(m0 + 6u, c0, a60); if (second) { epilogue(m0 + 6u, c1, a61); } }
+  if (m0 + 7u < p.M) { epilogue(m0 + 7u, c0, a70); if (second) { epilogue(m0 + 7u, c1, a71); } }
+}

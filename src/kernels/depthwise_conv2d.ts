@@ -9,13 +9,13 @@ import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { contiguousView, makeDispatch, padLastDimTo4, type Binding, type Clamp, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
 import { ConvParams, convParams } from './conv_params.ts';
 
-export const DEPTHWISE_VARIANTS = ['naive', 'vec4', 'blocked', 'k3s1', 'k3s2'] as const;
+export const DEPTHWISE_VARIANTS = ['naive', 'vec4', 'blocked', 'k3s1', 'k3s2', 'k3s1u', 'k3s2u'] as const;
 export type DepthwiseVariant = (typeof DEPTHWISE_VARIANTS)[number];
 
 export function depthwiseVariantSupported(g: ConvGeometry, v: DepthwiseVariant): boolean {
   if (v === 'naive') return true;
   if (g.inC % 4 !== 0) return false;
-  if (v === 'k3s1' || v === 'k3s2') return g.kH === 3 && g.kW === 3 && g.strideH === g.strideW && g.strideW === (v === 'k3s1' ? 1 : 2);
+  if (v.startsWith('k3')) return g.kH === 3 && g.kW === 3 && g.strideH === g.strideW && g.strideW === (v.startsWith('k3s1') ? 1 : 2);
   return v === 'vec4' || (g.kW <= 3 && g.strideW <= 2);
 }
 
@@ -27,11 +27,11 @@ export function selectDepthwiseVariant(g: ConvGeometry): DepthwiseVariant {
 }
 
 export function depthwiseConv2dPipeline(ctx: GpuContext, variant: DepthwiseVariant, workgroupSize = 64): Promise<CachedPipeline> {
-  const stride = variant === 'k3s2' ? 2 : 1;
+  const stride = variant.startsWith('k3s2') ? 2 : 1;
   return ctx.pipeline(`depthwise_conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
     label: `depthwise_conv2d_${variant}`,
     code: `${ConvParams.wgsl}const S: u32 = ${stride}u;\n${common}${source}`,
-    entryPoint: variant.startsWith('k3') ? 'main_k3' : `main_${variant}`,
+    entryPoint: variant === 'k3s1' || variant === 'k3s2' ? 'main_k3' : `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'storage', 'storage', 'rw'],
   }));

@@ -11,10 +11,10 @@ import type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 
 export type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 
-export type PointwiseVariant = 'naive' | 'shared' | `blocked${number}x${number}`;
+export type PointwiseVariant = 'naive' | 'shared' | 'unrolled4x2' | 'unrolled8x2' | `blocked${number}x${number}`;
 /** Register tiles (rows x vec4 columns) the tuner may choose from. */
 export const POINTWISE_TILES = [[4, 1], [2, 2], [4, 2], [8, 1], [2, 1], [1, 2], [8, 2], [4, 4]] as const;
-export const POINTWISE_VARIANTS: readonly PointwiseVariant[] = ['naive', 'shared', ...POINTWISE_TILES.map(([m, n]) => `blocked${m}x${n}` as const)];
+export const POINTWISE_VARIANTS: readonly PointwiseVariant[] = ['naive', 'shared', 'unrolled4x2', 'unrolled8x2', ...POINTWISE_TILES.map(([m, n]) => `blocked${m}x${n}` as const)];
 
 export const PointwiseParams = uniformSchema('Params', {
   M: 'u32',
@@ -34,7 +34,7 @@ export const PointwiseParams = uniformSchema('Params', {
 });
 
 function tileOf(v: PointwiseVariant): [number, number] {
-  const m = /^blocked(\d+)x(\d+)$/.exec(v);
+  const m = /^(?:blocked|unrolled)(\d+)x(\d+)$/.exec(v);
   return m ? [Number(m[1]), Number(m[2])] : [4, 1];
 }
 
