@@ -1,8 +1,8 @@
 // Builds every bundle from the same sources with esbuild: the Node library and CLI, the browser
-// library, and the test/bench entry points. WGSL files are inlined as text; npm packages stay
-// external in Node bundles (webgpu must: it finds dawn.node relative to itself).
+// library, the demo page (web), and the test/bench entry points. WGSL files are inlined as text;
+// npm packages stay external in Node bundles (webgpu must: it finds dawn.node relative to itself).
 import * as esbuild from 'esbuild';
-import { readdirSync, existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { readdirSync, existsSync, mkdirSync, writeFileSync, chmodSync, copyFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,6 +35,16 @@ export async function build({ only } = {}) {
       if (existsSync(cli)) chmodSync(cli, 0o755);
     }));
     jobs.push(esbuild.build({ ...common, platform: 'browser', entryPoints: { mobilessd: 'src/browser.ts' }, outdir: 'dist/browser' }));
+  }
+  if (want('web')) {
+    // The demo page: app.js bundles the library, style.css goes through esbuild, index.html is copied.
+    jobs.push(esbuild.build({ ...common, platform: 'browser', entryPoints: { app: 'web/app.ts', style: 'web/style.css' }, outdir: 'dist/web' }).then(() => {
+      copyFileSync(join(root, 'web/index.html'), join(root, 'dist/web/index.html'));
+    }));
+  }
+  if (want('web') || want('bench')) {
+    // A classic script (no module loader needed) defining window.mobilessdBench, for the peers harness.
+    jobs.push(esbuild.build({ ...common, platform: 'browser', format: 'iife', entryPoints: { 'mobilessd-bench': 'src/browser/bench.ts' }, outdir: 'dist/browser' }));
   }
   if (want('test')) {
     const entries = [...list('test', /\.test\.ts$/), ...list('test/support', /\.ts$/)];

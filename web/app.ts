@@ -1,0 +1,419 @@
+/**
+ * The demo page: open or drop an image or a video, or use the camera; detections drawn over the
+ * picture; model, thresholds and class filter; FPS and per-stage latency. `window.mobilessdDemo`
+ * exposes the state (status, every frame's result, the message shown) to tests and the console.
+ */
+import { describeAdapter, load, type DeviceLostError, type Detection, type DetectOptions, type ObjectDetector, type StageTimes } from '../src/browser.ts';
+import { classColor } from '../src/image/draw.ts';
+import { messageFor, notMediaMessage, type Message } from './messages.ts';
+import { drawDetections } from './overlay.ts';
+import { VideoLoop } from './video_loop.ts';
+
+const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const ui = {
+  status: el('status'),
+  adapter: el('adapter'),
+  message: el('message'),
+  messageTitle: el('message-title'),
+  messageDetail: el('message-detail'),
+  model: el<HTMLSelectElement>('model'),
+  file: el<HTMLInputElement>('file'),
+  sample: el<HTMLSelectElement>('sample'),
+  camera: el<HTMLButtonElement>('camera'),
+  everyFrame: el<HTMLInputElement>('every-frame'),
+  score: el<HTMLInputElement>('score'),
+  scoreValue: el<HTMLOutputElement>('score-value'),
+  iou: el<HTMLInputElement>('iou'),
+  iouValue: el<HTMLOutputElement>('iou-value'),
+  classList: el('class-list'),
+  stage: el('stage'),
+  picture: el<HTMLCanvasElement>('picture'),
+  overlay: el<HTMLCanvasElement>('overlay'),
+  fps: el('fps'),
+  times: { upload: el('t-upload'), gpu: el('t-gpu'), readback: el('t-readback'), result: el('t-result'), total: el('t-total') },
+  detections: el('detections'),
+};
+
+type Status = 'starting' | 'loading' | 'ready' | 'error';
+
+interface FrameResult {
+  source: Source['kind'];
+  name: string;
+  /** The video frame's presentation time, seconds; null for still images. */
+  mediaTime: number | null;
+  detections: Detection[];
+  times: StageTimes | undefined;
+}
+
+interface VideoSource {
+  kind: 'video' | 'camera';
+  name: string;
+  loop: VideoLoop;
+  release(): void;
+}
+type Source = { kind: 'image'; name: string; bitmap: ImageBitmap } | VideoSource;
+
+const demo = {
+  status: 'starting' as Status,
+  model: '',
+  detector: undefined as ObjectDetector | undefined,
+  /** Every detection the page ran, oldest first (the last 1000). */
+  results: [] as FrameResult[],
+  message: null as Message | null,
+};
+(window as unknown as { mobilessdDemo: typeof demo }).mobilessdDemo = demo;
+
+// The models were trained on the files' own pixel values: no colour management, like the Node decoder.
+const BITMAP_OPTIONS: ImageBitmapOptions = { colorSpaceConversion: 'none', imageOrientation: 'from-image' };
+const MAX_AUTO_RETRIES = 3;
+
+let source: Source | undefined;
+let modelRequest = 0;
+let deviceLosses = 0;
+const frameTimes: number[] = [];
+
+function setStatus(status: Status, text: string): void {
+  demo.status = status;
+  ui.status.textContent = text;
+  document.body.dataset.status = status;
+}
+
+function showMessage(m: Message): void {
+  demo.message = m;
+  ui.message.className = m.kind;
+  ui.message.dataset.code = m.code;
+  ui.messageTitle.textContent = m.title;
+  ui.messageDetail.textContent = m.detail;
+  ui.message.hidden = false;
+}
+
+/** Hides the message, or only a message with one of `codes`. */
+function clearMessage(...codes: string[]): void {
+  if (codes.length && !codes.includes(demo.message?.code ?? '')) return;
+  demo.message = null;
+  ui.message.hidden = true;
+}
+
+const ms = (v: number | undefined) => (v === undefined ? 'n/a' : `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`);
+
+async function useModel(name: string): Promise<void> {
+  const request = ++modelRequest;
+  demo.detector?.dispose();
+  demo.detector = undefined;
+  setStatus('loading', `Loading the ${name} model…`);
+  try {
+    const detector = await load(name, {
+      onProgress: (p) => {
+        if (request === modelRequest && p.totalBytes && p.totalBytes > 1e6) {
+          setStatus('loading', `Loading the ${name} model… ${(p.loadedBytes / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`);
+        }
+      },
+      onDeviceLost,
+    });
+    if (request !== modelRequest) return detector.dispose();
+    demo.detector = detector;
+    demo.model = name;
+    setControls(detector);
+    const i = detector.info;
+    ui.adapter.textContent = `${describeAdapter(detector.adapter)} · ${name}: download + checks ${ms(i.loadMs)}, weights upload ${ms(i.uploadWeightsMs)}, shader compile ${ms(i.compileMs)}`;
+    setStatus('ready', `${i.description}`);
+    clearMessage('model', 'failed');
+    await rerun();
+  } catch (e) {
+    if (request !== modelRequest) return;
+    setStatus('error', `The ${name} model is not loaded.`);
+    const m = messageFor(e, `load the ${name} model`);
+    showMessage(m);
+    // Nothing on this page can work without WebGPU: grey out the controls rather than let them fail one by one.
+    if (m.code === 'no-webgpu') for (const c of document.querySelectorAll<HTMLInputElement>('#controls :is(input, select, button)')) c.disabled = true;
+  }
+}
+
+/** Sliders start at the model's own defaults; the class filter lists its labels. */
+function setControls(detector: ObjectDetector): void {
+  const d = detector.info.defaults;
+  ui.score.value = String(d.scoreThreshold);
+  ui.iou.value = String(d.iouThreshold);
+  showThresholds();
+  ui.classList.replaceChildren(
+    ...detector.labels.flatMap((label, id) => {
+      if (label === '???') return [];
+      const box = Object.assign(document.createElement('input'), { type: 'checkbox', checked: true, value: String(id) });
+      const swatch = Object.assign(document.createElement('span'), { className: 'swatch' });
+      swatch.style.background = `rgb(${classColor(id).join(' ')})`;
+      const row = document.createElement('label');
+      row.className = 'check';
+      row.append(box, swatch, label);
+      return [row];
+    }),
+  );
+}
+
+function showThresholds(): void {
+  ui.scoreValue.value = Number(ui.score.value).toFixed(2);
+  ui.iouValue.value = Number(ui.iou.value).toFixed(2);
+}
+
+/** Options from the controls; null when the class filter lets nothing through. */
+function detectOptions(): DetectOptions | null {
+  const boxes = [...ui.classList.querySelectorAll<HTMLInputElement>('input[type=checkbox]')];
+  const chosen = boxes.filter((b) => b.checked).map((b) => Number(b.value));
+  if (!chosen.length) return null;
+  return { scoreThreshold: Number(ui.score.value), iouThreshold: Number(ui.iou.value), ...(chosen.length < boxes.length ? { classes: chosen } : {}) };
+}
+
+/** Detects one frame of `src` and shows it, unless the source or model changed meanwhile. */
+async function detectFrame(input: ImageBitmap | HTMLVideoElement, src: Source, mediaTime: number | null, width: number, height: number): Promise<void> {
+  const detector = demo.detector;
+  if (!detector) return;
+  const options = detectOptions();
+  try {
+    const detections = options ? await detector.detect(input, options) : [];
+    if (src !== source || detector !== demo.detector) return;
+    drawDetections(ui.overlay, width, height, detections);
+    showResult({ source: src.kind, name: src.name, mediaTime, detections, times: options ? detector.lastTimes : undefined });
+    deviceLosses = 0;
+    clearMessage('device-lost', 'bad-input');
+  } catch (e) {
+    if (src !== source) return;
+    showMessage(messageFor(e, 'detect'));
+  }
+}
+
+function showResult(r: FrameResult): void {
+  demo.results.push(r);
+  if (demo.results.length > 1000) demo.results.shift();
+  const t = r.times;
+  ui.times.upload.textContent = ms(t?.upload);
+  ui.times.gpu.textContent = ms(t?.gpu);
+  ui.times.readback.textContent = ms(t && t.gpu !== undefined ? t.submitToResult - t.gpu : undefined);
+  ui.times.result.textContent = ms(t?.submitToResult);
+  ui.times.total.textContent = ms(t?.total);
+  if (r.source === 'image') {
+    ui.fps.textContent = '–';
+  } else {
+    const now = performance.now();
+    frameTimes.push(now);
+    // The last ten frames, or fewer on a slow adapter: the rate of the last few seconds, not of the whole run.
+    while (frameTimes.length > 10 || now - frameTimes[0]! > 10_000) frameTimes.shift();
+    const fps = (frameTimes.length - 1) / ((now - frameTimes[0]!) / 1000);
+    ui.fps.textContent = frameTimes.length > 1 ? fps.toFixed(fps < 1 ? 2 : 1) : '–';
+  }
+  ui.detections.replaceChildren(
+    ...r.detections.map((d) => {
+      const li = document.createElement('li');
+      const swatch = Object.assign(document.createElement('span'), { className: 'swatch' });
+      swatch.style.background = `rgb(${classColor(d.classId).join(' ')})`;
+      const b = d.box;
+      li.append(swatch, `${d.label} ${d.score.toFixed(3)}`, Object.assign(document.createElement('small'), { textContent: ` at ${b.x.toFixed(0)}, ${b.y.toFixed(0)}, ${b.width.toFixed(0)}×${b.height.toFixed(0)}` }));
+      return li;
+    }),
+  );
+  if (!r.detections.length) ui.detections.append(Object.assign(document.createElement('li'), { className: 'none', textContent: 'nothing detected' }));
+}
+
+let stillRun: Promise<void> | undefined;
+let stillAgain = false;
+
+/** Re-runs the current still image or paused video frame; calls while one runs merge into one more run. */
+function rerun(): Promise<void> {
+  if (source?.kind !== 'image') return source?.loop.refresh() ?? Promise.resolve();
+  if (stillRun) {
+    stillAgain = true;
+    return stillRun;
+  }
+  stillRun = (async () => {
+    do {
+      stillAgain = false;
+      const src = source;
+      if (src?.kind === 'image') await detectFrame(src.bitmap, src, null, src.bitmap.width, src.bitmap.height);
+    } while (stillAgain);
+  })().finally(() => (stillRun = undefined));
+  return stillRun;
+}
+
+function onDeviceLost(e: DeviceLostError): void {
+  showMessage(messageFor(e, 'detect'));
+  // A still image or a paused video has no next frame to recover on: run it again, a few times at most.
+  if (++deviceLosses <= MAX_AUTO_RETRIES) void rerun();
+}
+
+function stopSource(): void {
+  if (source && source.kind !== 'image') source.release();
+  if (source?.kind === 'image') source.bitmap.close();
+  source = undefined;
+  frameTimes.length = 0;
+  ui.camera.textContent = 'Use the camera';
+}
+
+function layout(kind: Source['kind'], width: number, height: number): void {
+  ui.picture.hidden = kind !== 'image';
+  ui.stage.style.setProperty('--aspect', String(width / height));
+  ui.stage.classList.add('has-input');
+  drawDetections(ui.overlay, width, height, []);
+}
+
+async function showImage(bitmap: ImageBitmap, name: string): Promise<void> {
+  stopSource();
+  source = { kind: 'image', name, bitmap };
+  ui.picture.width = bitmap.width;
+  ui.picture.height = bitmap.height;
+  ui.picture.getContext('2d')!.drawImage(bitmap, 0, 0);
+  layout('image', bitmap.width, bitmap.height);
+  await rerun();
+}
+
+/**
+ * Plays a video file or a camera stream in a new <video> and detects its frames. The current input
+ * stays until the new one has loaded, so a file that turns out not to be a video changes nothing.
+ */
+async function showVideo(kind: VideoSource['kind'], name: string, attach: (v: HTMLVideoElement) => void, detach: (v: HTMLVideoElement) => void): Promise<void> {
+  const video = Object.assign(document.createElement('video'), { muted: true, playsInline: true, preload: 'auto', controls: kind === 'video' });
+  attach(video);
+  try {
+    await new Promise<void>((ok, fail) => {
+      video.onloadeddata = () => ok();
+      video.onerror = () => fail(new Error(video.error?.message || 'the browser cannot play it'));
+    });
+    if (!video.videoWidth) throw new Error('it has no video track');
+  } catch (e) {
+    detach(video);
+    throw e;
+  }
+  stopSource();
+  const src: VideoSource = {
+    kind,
+    name,
+    loop: new VideoLoop(video, () => ui.everyFrame.checked, (t) => detectFrame(video, src, t, video.videoWidth, video.videoHeight)),
+    release() {
+      src.loop.stop();
+      video.pause();
+      detach(video);
+      video.remove();
+    },
+  };
+  source = src;
+  // Visible before playback starts: a hidden video presents no frames to copy.
+  ui.stage.insertBefore(video, ui.overlay);
+  layout(kind, video.videoWidth, video.videoHeight);
+  await src.loop.start();
+}
+
+async function openFile(file: File): Promise<void> {
+  const kind = file.type.split('/')[0];
+  ui.sample.value = '';
+  if (kind === 'image' || kind === '') {
+    const bitmap = await createImageBitmap(file, BITMAP_OPTIONS).catch(() => undefined);
+    if (bitmap) return showImage(bitmap, file.name);
+    if (kind === 'image') return showMessage(notMediaMessage(file, 'The browser could not decode it: the file is damaged or in a format it does not read'));
+  }
+  if (kind === 'video' || kind === '') {
+    const url = URL.createObjectURL(file);
+    const detach = (v: HTMLVideoElement) => {
+      v.removeAttribute('src');
+      v.load();
+      URL.revokeObjectURL(url);
+    };
+    try {
+      return await showVideo('video', file.name, (v) => (v.src = url), detach);
+    } catch (e) {
+      return showMessage(notMediaMessage(file, `The browser cannot play it: ${(e as Error).message}`));
+    }
+  }
+  showMessage(notMediaMessage(file, `Its type is ${file.type}`));
+}
+
+async function openSample(name: string): Promise<void> {
+  try {
+    const response = await fetch(`./samples/${encodeURIComponent(name)}`);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    await showImage(await createImageBitmap(await response.blob(), BITMAP_OPTIONS), name);
+  } catch (e) {
+    showMessage({ kind: 'error', code: 'sample', title: `Cannot open the sample ${name}.`, detail: (e as Error).message });
+  }
+}
+
+async function toggleCamera(): Promise<void> {
+  if (source?.kind === 'camera') {
+    stopSource();
+    ui.stage.classList.remove('has-input');
+    return;
+  }
+  if (!navigator.mediaDevices?.getUserMedia) {
+    return showMessage({ kind: 'error', code: 'camera', title: 'No camera access on this page.', detail: 'Cameras need a secure page: https, or http://localhost / 127.0.0.1.' });
+  }
+  let stream: MediaStream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false });
+  } catch (e) {
+    const name = (e as DOMException).name;
+    const title = name === 'NotAllowedError' ? 'Camera permission was denied.' : name === 'NotFoundError' ? 'No camera was found.' : 'The camera could not be opened.';
+    return showMessage({ kind: 'error', code: 'camera', title, detail: (e as Error).message });
+  }
+  ui.sample.value = '';
+  const stop = (v: HTMLVideoElement) => {
+    for (const t of stream.getTracks()) t.stop();
+    v.srcObject = null;
+  };
+  try {
+    await showVideo('camera', stream.getVideoTracks()[0]?.label || 'camera', (v) => (v.srcObject = stream), stop);
+    ui.camera.textContent = 'Stop the camera';
+  } catch (e) {
+    showMessage({ kind: 'error', code: 'camera', title: 'The camera gave no video.', detail: (e as Error).message });
+  }
+}
+
+function wire(): void {
+  ui.model.addEventListener('change', () => void useModel(ui.model.value));
+  ui.file.addEventListener('change', () => {
+    const file = ui.file.files?.[0];
+    ui.file.value = '';
+    if (file) void openFile(file);
+  });
+  ui.sample.addEventListener('change', () => {
+    if (ui.sample.value) void openSample(ui.sample.value);
+  });
+  ui.camera.addEventListener('click', () => void toggleCamera());
+  for (const slider of [ui.score, ui.iou]) {
+    slider.addEventListener('input', () => {
+      showThresholds();
+      void rerun();
+    });
+  }
+  ui.classList.addEventListener('change', () => void rerun());
+  const setAll = (checked: boolean) => {
+    for (const b of ui.classList.querySelectorAll<HTMLInputElement>('input[type=checkbox]')) b.checked = checked;
+    void rerun();
+  };
+  el('classes-all').addEventListener('click', () => setAll(true));
+  el('classes-none').addEventListener('click', () => setAll(false));
+  el('message-close').addEventListener('click', () => clearMessage());
+  document.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    document.body.classList.add('dragging');
+  });
+  document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
+  document.addEventListener('drop', (e) => {
+    e.preventDefault();
+    document.body.classList.remove('dragging');
+    const file = e.dataTransfer?.files[0];
+    if (file) void openFile(file);
+  });
+}
+
+async function main(): Promise<void> {
+  wire();
+  showThresholds();
+  const params = new URLSearchParams(location.search);
+  const model = params.get('model');
+  if (model && [...ui.model.options].some((o) => o.value === model)) ui.model.value = model;
+  // The first sample shows at once; detection follows when the model is ready.
+  const sample = params.get('image') ?? 'dog.jpg';
+  if (sample) {
+    ui.sample.value = sample;
+    await openSample(sample);
+  }
+  await useModel(ui.model.value);
+}
+
+void main();
