@@ -4,7 +4,7 @@
  * readback of only the final detections. Platform-neutral; the Node and browser entries turn their
  * inputs into FrameSources.
  */
-import { DeviceLostError, DisposedError, InvalidOptionError } from './errors.ts';
+import { DeviceLostError, DisposedError, ImageTooLargeError, InvalidInputError, InvalidOptionError } from './errors.ts';
 import { GpuContext, type AcquireOptions } from './gpu/context.ts';
 import { encodeDispatches, type Dispatch } from './kernels/common.ts';
 import { preprocessPipeline, preprocessStage, type PreprocessStage } from './kernels/preprocess.ts';
@@ -51,6 +51,16 @@ interface Slot {
   height: number;
 }
 
+/**
+ * Compiled batch sizes kept at once (least recently used dropped first). A caller cycling through
+ * many batch sizes rebuilds plans from cached pipelines instead of keeping an arena per size.
+ */
+const MAX_PLANS = 4;
+
+/** Why a detector on a context it was given cannot carry on after a device loss. */
+const SHARED_CONTEXT_LOST =
+  'this detector runs on a GPU context it was given and cannot replace that context for its other users: create a new context and load the detectors again on it (a detector that owns its context recovers by itself)';
+
 interface Plan {
   batch: number;
   executor: GraphExecutor;
@@ -88,19 +98,26 @@ export class Detector {
     this.ownsContext = !options.context;
     this.anchors = constData(model, model.json.ssd.anchors).data;
     this.cap = options.maxDetectionsCap ?? 100;
-    validateOptions(options, this.labels, this.cap);
   }
 
   static async create(model: LoadedModel, options: DetectorOptions = {}): Promise<Detector> {
+    validateOptions(options, model.json.labels, options.maxDetectionsCap ?? 100);
     const ctx = options.context ?? (await GpuContext.acquire(options));
-    const t0 = performance.now();
-    const weights = packModelWeights(ctx, model);
-    const d = new Detector(model, ctx, weights, options);
-    d.timings.uploadWeightsMs = performance.now() - t0;
-    const t1 = performance.now();
-    await d.plan(1);
-    d.timings.compileMs = performance.now() - t1;
-    return d;
+    let d: Detector | undefined;
+    try {
+      const t0 = performance.now();
+      d = new Detector(model, ctx, packModelWeights(ctx, model), options);
+      d.timings.uploadWeightsMs = performance.now() - t0;
+      const t1 = performance.now();
+      await d.plan(1);
+      d.timings.compileMs = performance.now() - t1;
+      return d;
+    } catch (e) {
+      // A load that fails (bad options, limits) must not keep a device or weights alive.
+      if (d) d.dispose();
+      else if (!options.context) ctx.destroy();
+      throw e;
+    }
   }
 
   get context(): GpuContext {
@@ -128,18 +145,28 @@ export class Detector {
     if (this.disposed) return Promise.reject(new DisposedError('detector'));
     if (!frames.length) return Promise.resolve([]);
     const merged = { ...this.options, ...options };
-    validateOptions(merged, this.labels, this.cap);
+    try {
+      validateOptions(merged, this.labels, this.cap);
+      const maxSide = this.ctx.report.limits.maxTextureDimension2D ?? 8192;
+      frames.forEach((f, i) => checkFrame(f, i, maxSide));
+    } catch (e) {
+      // A promise-returning call reports bad input as a rejection, never as a synchronous throw.
+      return Promise.reject(e);
+    }
     // One frame sequence at a time: plans share their staging buffers and arenas.
     const run = this.queue.then(() => this.runBatch(frames, merged));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
+  /** Calls not started yet reject with DisposedError; the GPU memory goes once the running call (if any) ends. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.releaseGpu();
-    if (this.ownsContext) this.ctx.destroy();
+    void this.queue.then(() => {
+      this.releaseGpu();
+      if (this.ownsContext) this.ctx.destroy();
+    });
   }
 
   private releaseGpu(): void {
@@ -151,23 +178,33 @@ export class Detector {
   /** After a device loss: a new device, weights and plans; the CPU copy of the model never left. */
   private async recover(): Promise<void> {
     this.releaseGpu();
-    if (this.ownsContext) {
-      this.ctx.destroy();
-      this.ctx = await GpuContext.acquire(this.options);
-    } else {
-      throw new DeviceLostError('the shared GPU context was lost; create a new context and detector');
-    }
+    if (!this.ownsContext) throw new DeviceLostError('the shared GPU context was lost', undefined, SHARED_CONTEXT_LOST);
+    this.ctx.destroy();
+    this.ctx = await GpuContext.acquire(this.options);
     this.weights = packModelWeights(this.ctx, this.model);
   }
 
   private plan(batch: number): Promise<Plan> {
     let p = this.plans.get(batch);
-    if (!p) {
-      p = this.buildPlan(batch);
-      p.catch(() => this.plans.delete(batch));
-      this.plans.set(batch, p);
+    if (p) this.plans.delete(batch);
+    else {
+      const building = this.buildPlan(batch);
+      // Only this attempt's entry: after a device loss a new plan for this batch may have replaced it.
+      building.catch(() => this.plans.get(batch) === building && this.plans.delete(batch));
+      p = building;
     }
+    // Most recently used last.
+    this.plans.set(batch, p);
     return p;
+  }
+
+  /** Drops the least recently used plans beyond MAX_PLANS; runs between calls, when no plan is in use. */
+  private trimPlans(): void {
+    for (const [batch, p] of this.plans) {
+      if (this.plans.size <= MAX_PLANS) break;
+      this.plans.delete(batch);
+      p.then(destroyPlan, () => undefined);
+    }
   }
 
   private async buildPlan(batch: number): Promise<Plan> {
@@ -202,6 +239,7 @@ export class Detector {
   }
 
   private async runBatch(frames: readonly FrameSource[], options: DetectOptions): Promise<Detection[][]> {
+    if (this.disposed) throw new DisposedError('detector');
     if (this.ctx.lost) await this.recover();
     const first = this.timings.firstRunMs === undefined;
     const t0 = performance.now();
@@ -211,10 +249,14 @@ export class Detector {
       return result;
     } catch (e) {
       if (this.ctx.lost) {
-        // The call in flight cannot be saved; the next one starts on a new device.
-        throw e instanceof DeviceLostError ? e : new DeviceLostError(`GPU device lost during detection: ${(e as Error).message}`, e);
+        // The call in flight cannot be saved; the next one starts on a new device (if this detector owns it).
+        const message = `GPU device lost during detection: ${(e as Error).message}`;
+        if (!this.ownsContext) throw new DeviceLostError(message, e, SHARED_CONTEXT_LOST);
+        throw e instanceof DeviceLostError ? e : new DeviceLostError(message, e);
       }
       throw e;
+    } finally {
+      this.trimPlans();
     }
   }
 
@@ -279,6 +321,15 @@ export class Detector {
     this.lastTimes = { upload: tUpload - t0, gpu: gpuMs, submitToResult: tMapped - tUpload, total: tEnd - t0 };
     return result;
   }
+}
+
+/** A frame the GPU can take: whole pixels, at least one (a browser video not loaded yet reports 0x0), within the texture limit. */
+function checkFrame(f: FrameSource, index: number, maxSide: number): void {
+  const { width, height } = f;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1)) {
+    throw new InvalidInputError(`frame ${index} is ${width}x${height} pixels: a frame needs a whole number of pixels, at least one each way`, 'pass a decoded image or a video that has loaded its first frame');
+  }
+  if (width > maxSide || height > maxSide) throw new ImageTooLargeError(`frame ${index}`, width, height, `this GPU's texture limit is ${maxSide} pixels per side`);
 }
 
 function createFrameTexture(ctx: GpuContext, width: number, height: number): GPUTexture {

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'DATASET_FORMAT'
   | 'TOOL_MISSING'
   | 'VIDEO'
+  | 'GPU_LIMIT'
   | 'DISPOSED';
 
 export class MobileSsdError extends Error {
@@ -39,16 +40,19 @@ export class NoAdapterError extends MobileSsdError {
   }
 }
 export class DeviceLostError extends MobileSsdError {
-  constructor(message: string, cause?: unknown) {
-    super('DEVICE_LOST', message, {
-      hint: 'the detector re-creates its device on the next call; if it keeps happening, check the GPU driver',
-      cause,
-    });
+  constructor(message: string, cause?: unknown, hint = 'the detector re-creates its device on the next call; if it keeps happening, check the GPU driver') {
+    super('DEVICE_LOST', message, { hint, cause });
   }
 }
 export class GpuValidationError extends MobileSsdError {
   constructor(message: string) {
     super('GPU_VALIDATION', message, { hint: 'this is a mobilessd bug; please report it with the message above' });
+  }
+}
+/** A request beyond what this adapter can allocate or bind: a batch, frame or model too large for its limits. */
+export class GpuLimitError extends MobileSsdError {
+  constructor(message: string, hint: string) {
+    super('GPU_LIMIT', message, { hint });
   }
 }
 export class ShaderCompileError extends MobileSsdError {

@@ -1,6 +1,6 @@
 /** The mobilessd CLI end to end: a real photo, JSON and annotated PNG outputs, every bad-input case. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +95,63 @@ test('bad inputs: each is named with its problem, the good image is still proces
   assert.equal(good.detections.length, 3);
   assert.equal(doc.images.filter((i: { error?: unknown }) => i.error).length, cases.length + 1);
   assert.deepEqual(readdirSync(out), ['dog.png']);
+});
+
+/** Starts the CLI without waiting; resolves with its exit (code or signal) and output. */
+function cliAsync(...args: string[]) {
+  const child = spawn(process.execPath, [cliJs, ...args], { cwd: root });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  child.stdout.resume();
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
+  return { child, exit };
+}
+
+async function until(what: string, ok: () => boolean, ms = 120_000): Promise<void> {
+  for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
+}
+
+const SAMPLES = ['dog', 'cat', 'coffee', 'astronaut'].map((n) => join(root, `samples/${n}.jpg`));
+
+test('an output folder that becomes unwritable midway loses no detections: the JSON has every image, later PNGs are reported', async () => {
+  const out = join(work, 'vanishing');
+  const json = join(work, 'vanishing.json');
+  const run = cliAsync('detect', ...SAMPLES, '--out', out, '--json', json, '--quiet');
+  await until('the first annotated image', () => existsSync(join(out, 'dog.png')));
+  // Even root cannot write into a folder that has become a file.
+  rmSync(out, { recursive: true, force: true });
+  writeFileSync(out, 'not a folder any more');
+  const r = await run.exit;
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /cannot write the annotated image/);
+  const doc = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(doc.complete, true);
+  assert.deepEqual(doc.images.map((i: { file: string }) => i.file), SAMPLES);
+  assert.equal(doc.images[0].error, undefined);
+  assert.ok(doc.images.every((i: { detections?: unknown[] }) => Array.isArray(i.detections) && i.detections.length > 0), 'every image keeps its detections');
+  assert.ok(doc.images.slice(1).some((i: { error?: { code: string } }) => i.error?.code === 'OUTPUT'));
+  assert.deepEqual(readdirSync(work).filter((f) => f.includes('.tmp')), [], 'no temporary file left behind');
+});
+
+test('a run stopped midway keeps the results so far: saved every 2 s, and on Ctrl-C', async () => {
+  const voc = '/work/shared/datasets/voc2012-100/JPEGImages';
+  const inputs = readdirSync(voc).sort().slice(0, 12).map((f) => join(voc, f));
+  for (const signal of ['SIGKILL', 'SIGINT'] as const) {
+    const json = join(work, `stopped-${signal}.json`);
+    const run = cliAsync('detect', ...inputs, '--json', json, '--quiet');
+    await until('the first saved results', () => existsSync(json));
+    run.child.kill(signal);
+    const r = await run.exit;
+    const doc = JSON.parse(readFileSync(json, 'utf8'));
+    assert.equal(doc.complete, false, signal);
+    assert.ok(doc.images.length >= 1 && doc.images.length < inputs.length, `${signal}: ${doc.images.length} images saved`);
+    assert.deepEqual(doc.images.map((i: { file: string }) => i.file), inputs.slice(0, doc.images.length), 'in input order');
+    assert.ok(doc.images.every((i: { detections?: unknown[] }) => Array.isArray(i.detections)), signal);
+    if (signal === 'SIGINT') {
+      assert.equal(r.code, 130, r.stderr);
+      assert.match(r.stderr, /interrupted after \d+ of 12 input\(s\); their results are in/);
+    } else assert.equal(r.signal, 'SIGKILL');
+  }
 });
 
 test('a folder input runs every image in it', () => {

@@ -57,6 +57,17 @@ const LIMIT_NAMES = [
   'maxBindGroups',
 ] as const;
 
+/** GPU buffers and textures created on a device and not destroyed yet (leak checks in soak runs). */
+export interface LiveResources {
+  buffers: number;
+  textures: number;
+  /** Their sizes summed (textures at their format's texel size). */
+  bytes: number;
+}
+
+/** Bytes per texel of the formats mobilessd creates; others count as 4. */
+const TEXEL_BYTES: Record<string, number> = { rgba8unorm: 4, bgra8unorm: 4, r32float: 4, rgba16float: 8, rgba32float: 16 };
+
 export class GpuContext {
   readonly device: GPUDevice;
   readonly queue: GPUQueue;
@@ -71,6 +82,7 @@ export class GpuContext {
   private readonly lostListeners = new Set<(err: DeviceLostError) => void>();
   /** GPU errors raised outside any error scope; surfaced by throwUncaptured(), never silently dropped. */
   private readonly uncaptured: string[] = [];
+  private readonly live: LiveResources = { buffers: 0, textures: 0, bytes: 0 };
 
   private constructor(device: GPUDevice, report: AdapterReport) {
     this.device = device;
@@ -78,6 +90,7 @@ export class GpuContext {
     this.report = report;
     this.hasTimestamps = device.features.has('timestamp-query');
     this.hasF16 = device.features.has('shader-f16');
+    this.trackResources(device);
     device.addEventListener('uncapturederror', (event) => {
       const e = (event as GPUUncapturedErrorEvent).error;
       if (this.uncaptured.length < 16) this.uncaptured.push(e.message);
@@ -121,6 +134,41 @@ export class GpuContext {
     }
     const detail = failures.length ? ` (tried: ${failures.join('; ')})` : '';
     throw new NoAdapterError(`no WebGPU adapter available${detail}`, provider.noAdapterHint(choice));
+  }
+
+  /** What is allocated on this device now: buffers and textures created and not yet destroyed. */
+  get liveResources(): LiveResources {
+    return { ...this.live };
+  }
+
+  /**
+   * Counts every buffer and texture made on `device` until its destroy(), wherever in the code it
+   * is created: a per-call resource that is never destroyed shows up as a count that grows.
+   */
+  private trackResources(device: GPUDevice): void {
+    const live = this.live;
+    const counted = <T extends { destroy(): undefined }>(resource: T, kind: 'buffers' | 'textures', bytes: number): T => {
+      live[kind]++;
+      live.bytes += bytes;
+      const destroy = resource.destroy.bind(resource);
+      let gone = false;
+      resource.destroy = () => {
+        if (!gone) {
+          gone = true;
+          live[kind]--;
+          live.bytes -= bytes;
+        }
+        return destroy();
+      };
+      return resource;
+    };
+    const createBuffer = device.createBuffer.bind(device);
+    const createTexture = device.createTexture.bind(device);
+    device.createBuffer = (desc) => counted(createBuffer(desc), 'buffers', desc.size);
+    device.createTexture = (desc) => {
+      const t = createTexture(desc);
+      return counted(t, 'textures', t.width * t.height * t.depthOrArrayLayers * (TEXEL_BYTES[t.format] ?? 4));
+    };
   }
 
   get lost(): boolean {

@@ -3,6 +3,7 @@
  * by the static memory plan, all pipelines created up front (async), all bind groups created once.
  * `dispatches` is the whole inference, recorded once and replayed every frame by the caller.
  */
+import { GpuLimitError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { conv2dDispatch, conv2dPipeline } from '../kernels/conv2d.ts';
 import type { Dispatch } from '../kernels/common.ts';
@@ -40,6 +41,21 @@ export function packModelWeights(ctx: GpuContext, model: LoadedModel): PackedWei
   return packed;
 }
 
+/**
+ * Refuses, before any GPU allocation, a batch whose largest tensor exceeds the adapter's storage
+ * binding size or whose arena exceeds its buffer size (Dawn would report either as a validation
+ * error long after the fact). Sizes grow linearly with the batch, so the hint names the batch that fits.
+ */
+function checkArenaLimits(ctx: GpuContext, model: string, lowered: LoweredGraph, arenaBytes: number, batch: number): void {
+  const maxBinding = ctx.report.limits.maxStorageBufferBindingSize ?? 134217728;
+  const maxBuffer = ctx.report.limits.maxBufferSize ?? 268435456;
+  const [id, largest] = [...lowered.roots].reduce((a, b) => (b[1].bytes > a[1].bytes ? b : a));
+  const over = largest.bytes > maxBinding ? `tensor ${id} needs ${largest.bytes} bytes, above this adapter's storage binding limit of ${maxBinding}` : arenaBytes > maxBuffer ? `its activations need ${arenaBytes} bytes, above this adapter's buffer size limit of ${maxBuffer}` : undefined;
+  if (!over) return;
+  const fits = Math.floor(Math.min(maxBinding / (largest.bytes / batch), maxBuffer / (arenaBytes / batch)));
+  throw new GpuLimitError(`${model} at a batch of ${batch}: ${over}`, fits >= 1 ? `detect at most ${fits} images per batch on this adapter` : 'the model is too large for this adapter at any batch: use a smaller input size');
+}
+
 export class GraphExecutor {
   readonly dispatches: Dispatch[];
   readonly stats: ExecutorStats;
@@ -63,12 +79,7 @@ export class GraphExecutor {
     const lowered = lowerGraph(model.json, batch, force, ctx.report.driver);
     const align = weightsAlignment(ctx);
     const plan = planMemory([...lowered.roots].map(([id, r]) => ({ id, ...r })), align);
-    const maxBinding = ctx.report.limits.maxStorageBufferBindingSize ?? 134217728;
-    for (const [id, r] of lowered.roots) {
-      if (r.bytes > maxBinding) {
-        throw new RangeError(`tensor ${id} needs ${r.bytes} bytes at batch ${batch}, above this adapter's storage binding limit of ${maxBinding}: use a smaller batch`);
-      }
-    }
+    checkArenaLimits(ctx, model.json.name, lowered, plan.total, batch);
     const t0 = performance.now();
     const pipes = await Promise.all(
       lowered.steps.map((st) => {

@@ -76,7 +76,11 @@ export function lowerGraph(model: ModelJson, batch: number, force: VariantChoice
   const consumers = new Map<string, GraphNode[]>();
   const producer = new Map<string, GraphNode>();
   for (const n of model.nodes) {
-    for (const t of n.inputs) consumers.set(t, [...(consumers.get(t) ?? []), n]);
+    for (const t of n.inputs) {
+      const list = consumers.get(t);
+      if (list) list.push(n);
+      else consumers.set(t, [n]);
+    }
     for (const t of n.outputs) producer.set(t, n);
   }
   const graphOutputs = new Set([model.outputs.boxes, model.outputs.scores]);

@@ -10,6 +10,15 @@ import { convGeometry } from '../kernels/common.ts';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type GraphNode, type ModelJson } from './ir.ts';
 import type { LoadedModel } from './weights.ts';
 
+/**
+ * Bounds on what a model may declare, far above any SSD detector (inputs of 300-640 pixels, graphs
+ * of a few hundred nodes), so that a small hostile file cannot make loading or lowering cost
+ * gigabytes or minutes: anchor tables and activations scale with the input side, and the lowering
+ * and memory planning passes with the node count.
+ */
+export const MAX_INPUT_SIDE = 4096;
+export const MAX_GRAPH_NODES = 4096;
+
 export async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = await globalThis.crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -84,6 +93,7 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   const pre = c.obj(top.preprocess, 'preprocess');
   const width = c.int(pre.width, 'preprocess.width', 1);
   const height = c.int(pre.height, 'preprocess.height', 1);
+  if (width > MAX_INPUT_SIDE || height > MAX_INPUT_SIDE) c.fail(`the input of ${width}x${height} pixels is larger than the ${MAX_INPUT_SIDE}-pixel sides mobilessd runs`);
   if (!['stretch', 'pad-bottom-right', 'letterbox'].includes(pre.resize as string)) c.fail(`preprocess.resize ${JSON.stringify(pre.resize)} is unknown`);
   if (typeof pre.halfPixelCenters !== 'boolean') c.fail('preprocess.halfPixelCenters is not a boolean');
   c.num(pre.mean, 'preprocess.mean');
@@ -114,6 +124,7 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   const defined = new Set([input]);
   const names = new Set<string>();
   const nodes = c.arr(top.nodes, 'nodes');
+  if (nodes.length > MAX_GRAPH_NODES) c.fail(`the graph has ${nodes.length} nodes, more than the ${MAX_GRAPH_NODES} mobilessd runs`);
   nodes.forEach((n, i) => checkNode(c, c.obj(n, `node ${i}`), i, { defined, names, constShape, shapeOf }));
 
   const outputs = c.obj(top.outputs, 'outputs');
