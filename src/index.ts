@@ -4,28 +4,45 @@
  */
 import { Detector, type DetectorOptions, type FrameSource } from './detector.ts';
 import type { DetectOptions, Detection } from './detect_types.ts';
-import { InvalidInputError } from './errors.ts';
+import { InvalidInputError, InvalidOptionError } from './errors.ts';
 import type { ExecutorStats } from './graph/executor.ts';
+import { resizeModelInput, type AnchorSizing } from './graph/resize_input.ts';
 import type { RgbaImage } from './kernels/preprocess_ref.ts';
 import { decodeImage, readImageFile, toRgbaImage } from './image/decode.ts';
 import { fitToLimit } from './image/fit.ts';
 import { DEFAULT_MODEL, resolveModel } from './models/registry.ts';
 import { rgbaFrame } from './node/frame_source.ts';
 import { installNodeGpu } from './node_gpu.ts';
-import type { AdapterReport } from './gpu/context.ts';
+import { GpuContext, type AcquireOptions, type AdapterReport } from './gpu/context.ts';
 
 export * from './errors.ts';
 export type { Box, DetectOptions, Detection, StageTimes } from './detect_types.ts';
 export type { RgbaImage } from './kernels/preprocess_ref.ts';
-export type { AdapterReport } from './gpu/context.ts';
+export type { AdapterReport, GpuContext, LiveResources } from './gpu/context.ts';
+export type { AnchorSizing } from './graph/resize_input.ts';
 export { BUNDLED_MODELS, DEFAULT_MODEL } from './models/registry.ts';
 
 /** A file path, encoded JPEG/PNG bytes, or decoded RGBA pixels. */
 export type ImageInput = string | Uint8Array | ArrayBuffer | RgbaImage;
 
-export interface LoadOptions extends Omit<DetectorOptions, 'context'> {
+/**
+ * `context` runs the detector on a device you created with createGpuContext() and share with other
+ * detectors. You own it: destroy() it after disposing its detectors. If that device is lost, the
+ * detectors on it reject every call with DeviceLostError (they cannot replace a device others use):
+ * create a new context and load them again. A detector without `context` owns its device and
+ * re-creates it by itself on the call after a loss.
+ */
+export interface LoadOptions extends DetectorOptions {
   /** Progress messages (first-use model conversion). */
   log?: (message: string) => void;
+  /**
+   * Run the network at this input size (pixels; [height, width] or one number for a square) instead
+   * of the model's own: smaller is faster and less accurate. The anchors follow the new feature
+   * maps (graph/resize_input.ts).
+   */
+  inputSize?: number | readonly [number, number];
+  /** With inputSize: anchors keep their trained size in pixels (default), or take the generator's sizes for the new input. */
+  anchorSizing?: AnchorSizing;
   /** Dawn toggles, e.g. ['enable-dawn-features=disable_robustness']. */
   toggles?: string[];
 }
@@ -35,6 +52,8 @@ export interface ModelInfo {
   description: string;
   labels: readonly string[];
   input: { width: number; height: number; resize: string };
+  /** The model's own post-processing settings, used for options a call leaves out. */
+  defaults: { scoreThreshold: number; iouThreshold: number; maxDetections: number; perClassNms: boolean };
   /** Where the converted model lives. */
   dir: string;
   /** Milliseconds: reading or converting the model, packing + uploading weights, pipeline compile. */
@@ -53,7 +72,8 @@ export class ObjectDetector {
   static async create(model: string, options: LoadOptions = {}): Promise<ObjectDetector> {
     installNodeGpu(options.toggles);
     const t0 = performance.now();
-    const resolved = await resolveModel(model, options.log ? { log: options.log } : {});
+    const found = await resolveModel(model, options.log ? { log: options.log } : {});
+    const resolved = options.inputSize === undefined ? found : { ...found, ...(await resizeModelInput(found, ...inputDims(options.inputSize), options.anchorSizing)) };
     const loadMs = performance.now() - t0;
     const detector = await Detector.create(resolved, options);
     const j = resolved.json;
@@ -64,6 +84,7 @@ export class ObjectDetector {
         description: j.description,
         labels: j.labels,
         input: { width: j.preprocess.width, height: j.preprocess.height, resize: j.preprocess.resize },
+        defaults: { ...j.ssd.defaults },
         dir: resolved.dir,
         loadMs,
         uploadWeightsMs: detector.timings.uploadWeightsMs,
@@ -79,6 +100,11 @@ export class ObjectDetector {
 
   get adapter(): AdapterReport {
     return this.detector.context.report;
+  }
+
+  /** The GPU context this detector runs on now (a new one after it recovered from a device loss). */
+  get context(): GpuContext {
+    return this.detector.context;
   }
 
   /** Stage times of the last call (upload, GPU, submit-to-result, total). */
@@ -122,6 +148,12 @@ export class ObjectDetector {
   }
 }
 
+/** A GPU device to share between detectors (`load(model, { context })`); the caller destroys it. */
+export async function createGpuContext(options: AcquireOptions & { toggles?: string[] } = {}): Promise<GpuContext> {
+  installNodeGpu(options.toggles);
+  return GpuContext.acquire(options);
+}
+
 /** Loads a detector: 'oid-v4' (default), 'face', or a path to a .tflite / TF.js manifest / converted model. */
 export function load(model: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ObjectDetector> {
   return ObjectDetector.create(model, options);
@@ -133,6 +165,12 @@ async function toImage(input: ImageInput): Promise<RgbaImage> {
   if (input instanceof Uint8Array) return decodeImage(input, 'buffer');
   if (input && typeof input === 'object' && 'data' in input) return toRgbaImage(input);
   throw new InvalidInputError(`unsupported image input (${typeof input})`, 'pass a file path, JPEG/PNG bytes, or {data, width, height} RGBA pixels');
+}
+
+function inputDims(size: number | readonly [number, number]): [number, number] {
+  if (typeof size === 'number') return [size, size];
+  if (Array.isArray(size) && size.length === 2) return [size[0], size[1]];
+  throw new InvalidOptionError('inputSize', size, 'a number of pixels or [height, width]');
 }
 
 function scaleBox(d: Detection, f: number): Detection {

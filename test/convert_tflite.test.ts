@@ -40,6 +40,7 @@ test('Open Images model converts to a valid graph: DEQUANTIZE folded, 97 nodes, 
     scoreFunction: 'sigmoid',
     backgroundClass: 0,
     defaults: { scoreThreshold: 0.5, iouThreshold: 0.5, maxDetections: 100, perClassNms: false },
+    anchorGenerator: { kind: 'grid', options: MEDIAPIPE_SSD_300 },
   });
   assert.deepEqual(constData(m, 'anchors').data, gridAnchors(MEDIAPIPE_SSD_300));
 });
@@ -113,7 +114,8 @@ test('COCO uint8 model: post-process op and its LOGISTIC replaced by the SSD hea
   assert.deepEqual(m.json.outputs, { boxes: 'Squeeze', scores: 'concat_1' });
   assert.deepEqual([m.json.shapes.Squeeze, m.json.shapes.concat_1], [[1, 1917, 4], [1, 1917, 91]]);
   const { defaults, ...rest } = m.json.ssd;
-  assert.deepEqual(rest, { anchors: 'anchors', scales: { y: 10, x: 10, h: 5, w: 5 }, scoreFunction: 'sigmoid', backgroundClass: 0 });
+  // Its stored uint8 anchors are the standard grid layout, so the generator is recorded (test/anchors.test.ts).
+  assert.deepEqual(rest, { anchors: 'anchors', scales: { y: 10, x: 10, h: 5, w: 5 }, scoreFunction: 'sigmoid', backgroundClass: 0, anchorGenerator: { kind: 'grid', options: MEDIAPIPE_SSD_300 } });
   assert.equal(defaults.maxDetections, 10);
   assert.equal(defaults.perClassNms, false);
   assert.ok(Math.abs(defaults.iouThreshold - 0.6) < 1e-6 && defaults.scoreThreshold < 1e-7);

@@ -12,6 +12,23 @@ export const DETECT_FLAGS: FlagSpec[] = [
   { name: 'classes', type: 'list', value: 'A,B', help: 'report only these classes (names or ids, comma separated)' },
 ];
 
+export const INPUT_SIZE_FLAG: FlagSpec = {
+  name: 'input-size',
+  type: 'string',
+  value: 'N|HxW',
+  help: "run the network at this input size instead of the model's own (faster, less accurate; the anchors follow the new feature maps)",
+};
+
+/** --input-size 224 or 224x160 (height x width). */
+export function inputSizeOption(flags: ParsedFlags): [number, number] | undefined {
+  const v = flags['input-size'];
+  if (v === undefined) return undefined;
+  const m = /^(\d+)(?:x(\d+))?$/i.exec(String(v).trim());
+  const size: [number, number] | undefined = m ? [Number(m[1]), Number(m[2] ?? m[1])] : undefined;
+  if (!size || !size.every((d) => d >= 1)) throw new UsageError(`--input-size must be N or HxW in pixels (e.g. 224 or 224x160), got "${v}"`);
+  return size;
+}
+
 export function detectOptions(flags: ParsedFlags): DetectOptions {
   const o: DetectOptions = {};
   if (flags.score !== undefined) o.scoreThreshold = flags.score as number;

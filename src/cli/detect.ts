@@ -1,7 +1,9 @@
 /**
  * `mobilessd detect`: detection on images, folders or globs. Prints a table, optionally writes
  * JSON and annotated PNGs. A bad image is reported (file and problem) and skipped: the others are
- * still processed and their results written; the exit code is then 1.
+ * still processed and their results written; the exit code is then 1. The JSON is saved (atomically,
+ * `"complete": false`) every few seconds during the run and when it stops early (Ctrl-C, an
+ * unexpected error), so a long run that is killed keeps what it has done.
  */
 import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -16,7 +18,7 @@ import { writeAtomic } from '../node/model_files.ts';
 import { load, type ObjectDetector } from '../index.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';
-import { DETECT_FLAGS, detectOptions, mb, msStats, peakRss, reportError } from './common.ts';
+import { DETECT_FLAGS, detectOptions, INPUT_SIZE_FLAG, inputSizeOption, mb, msStats, peakRss, reportError } from './common.ts';
 import { expandInputs } from './expand.ts';
 import { Progress } from './progress.ts';
 import { formatTable } from './table.ts';
@@ -28,6 +30,7 @@ export const detectCommand: CommandSpec = {
   flags: [
     { name: 'model', alias: 'm', type: 'string', value: 'NAME|PATH', help: `${BUNDLED_MODELS.map((m) => m.name).join(', ')}, or a .tflite / TF.js manifest / converted model folder`, default: DEFAULT_MODEL },
     ...DETECT_FLAGS,
+    INPUT_SIZE_FLAG,
     { name: 'json', type: 'string', value: 'FILE', help: 'write all results as JSON (written atomically)' },
     { name: 'out', alias: 'o', type: 'string', value: 'FILE.png|DIR', help: 'write annotated images: a .png path for one input, else a folder' },
     { name: 'batch', type: 'number', value: 'N', help: 'images per GPU submission', default: 1 },
@@ -38,6 +41,9 @@ export const detectCommand: CommandSpec = {
   ],
   details: ['examples:', '  mobilessd detect samples/dog.jpg --out dog.boxes.png', '  mobilessd detect photos/ --json results.json --out annotated/ --classes Person,Car', "  mobilessd detect 'shots/**/*.jpg' --model face --score 0.6"].join('\n'),
 };
+
+/** Longest a run goes without saving its JSON results so far. */
+const CHECKPOINT_MS = 2000;
 
 interface ImageResult {
   file: string;
@@ -53,6 +59,11 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     return 0;
   }
   let detector: ObjectDetector | undefined;
+  let savePartial: (() => Promise<void>) | undefined;
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
   try {
     const { flags, positional } = parseArgs(detectCommand, argv);
     if (!positional.length) throw new UsageError('no images given (see `mobilessd detect --help`)');
@@ -61,6 +72,7 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     const repeat = flags.repeat as number;
     if (!(Number.isInteger(repeat) && repeat >= 0)) throw new UsageError(`--repeat must be a non-negative integer, got ${repeat}`);
     const options = detectOptions(flags);
+    const inputSize = inputSizeOption(flags);
     const quiet = flags.quiet === true;
     const { files, missing } = expandInputs(positional);
     const results: ImageResult[] = missing.map((m) => ({ file: m.arg, error: { code: 'INVALID_INPUT', message: `${m.arg}: ${m.reason}` } }));
@@ -72,14 +84,25 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     if (outDir) mkdirSync(outDir, { recursive: true });
 
     const t0 = performance.now();
-    detector = await load(flags.model as string, { driver: flags.driver as DriverChoice, log: (m) => quiet || process.stderr.write(`mobilessd: ${m}\n`), ...options });
+    detector = await load(flags.model as string, { driver: flags.driver as DriverChoice, log: (m) => quiet || process.stderr.write(`mobilessd: ${m}\n`), ...options, ...(inputSize ? { inputSize } : {}) });
     const loadMs = performance.now() - t0;
     const progress = new Progress(files.length, 'detect', quiet);
     const decodeMs: number[] = [];
     const callMs: number[] = [];
     const gpuMs: number[] = [];
     const usedNames = new Set<string>();
-    for (let i = 0; i < files.length; i += batch) {
+    const jsonFile = flags.json as string | undefined;
+    const loaded = detector;
+    const jsonText = (extra: Record<string, unknown>) => `${JSON.stringify({ model: loaded.info.name, adapter: loaded.adapter.description, options, images: inInputOrder(results, files), ...extra }, null, 2)}\n`;
+    let savedAt = performance.now();
+    if (jsonFile) savePartial = () => writeAtomic(jsonFile, jsonText({ complete: false }));
+    // Ctrl-C ends the run after the batch in flight, with its results saved.
+    process.once('SIGINT', onSigint);
+    for (let i = 0; i < files.length && !interrupted; i += batch) {
+      if (savePartial && performance.now() - savedAt >= CHECKPOINT_MS) {
+        await savePartial().catch((e: Error) => process.stderr.write(`mobilessd: ${jsonFile}: cannot save the results so far: ${e.message}\n`));
+        savedAt = performance.now();
+      }
       const chunk = files.slice(i, i + batch);
       const images: { file: string; image: RgbaImage }[] = [];
       for (const file of chunk) {
@@ -127,6 +150,11 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
         progress.tick();
       }
     }
+    if (interrupted) {
+      if (savePartial) await savePartial();
+      process.stderr.write(`\nmobilessd: interrupted after ${results.length} of ${files.length + missing.length} input(s)${jsonFile ? `; their results are in ${jsonFile}` : ''}\n`);
+      return 130;
+    }
     results.sort((a, b) => order(files, a.file) - order(files, b.file));
 
     if (!quiet) {
@@ -164,18 +192,23 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
         ].join('\n') + '\n',
       );
     }
-    if (flags.json) {
-      const doc = { model: detector.info.name, adapter: detector.adapter.description, options, images: results, ...(timing ? { timing } : {}) };
-      await writeAtomic(flags.json as string, JSON.stringify(doc, null, 2) + '\n');
-    }
+    if (jsonFile) await writeAtomic(jsonFile, jsonText({ complete: true, ...(timing ? { timing } : {}) }));
+    savePartial = undefined;
     const failed = results.filter((r) => r.error).length;
     if (failed) process.stderr.write(`mobilessd: ${failed} of ${results.length} input(s) failed; the others' results were written\n`);
     return failed ? 1 : 0;
   } catch (e) {
+    // Whatever stopped the run, the results gathered so far are saved.
+    await savePartial?.().catch(() => undefined);
     return reportError(e);
   } finally {
+    process.removeListener('SIGINT', onSigint);
     detector?.dispose();
   }
+}
+
+function inInputOrder(results: readonly ImageResult[], files: readonly string[]): ImageResult[] {
+  return [...results].sort((a, b) => order(files, a.file) - order(files, b.file));
 }
 
 function failure(file: string, e: unknown): ImageResult {

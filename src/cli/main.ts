@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { helpText, type CommandSpec } from './args.ts';
 import { detectCommand, runDetectCommand } from './detect.ts';
+import { evalCommand, runEvalCommand } from './eval.ts';
 import { infoCommand, modelsCommand, runInfoCommand, runModelsCommand } from './models.ts';
 import { runVideoCommand, videoCommand } from './video.ts';
 import { packageRoot } from '../node/paths.ts';
@@ -14,6 +15,7 @@ import { packageRoot } from '../node/paths.ts';
 const commands: Record<string, { spec: CommandSpec; run: (argv: readonly string[]) => Promise<number> }> = {
   detect: { spec: detectCommand, run: runDetectCommand },
   video: { spec: videoCommand, run: runVideoCommand },
+  eval: { spec: evalCommand, run: runEvalCommand },
   models: { spec: modelsCommand, run: runModelsCommand },
   info: { spec: infoCommand, run: runInfoCommand },
 };

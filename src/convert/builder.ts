@@ -7,7 +7,7 @@ import { weightsInfo } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 
 /** Recorded in every converted model; bump it when converter output changes so caches rebuild. */
-export const CONVERTER_VERSION = 'mobilessd-convert/1';
+export const CONVERTER_VERSION = 'mobilessd-convert/2';
 
 export type ModelMeta = Pick<ModelJson, 'name' | 'description' | 'preprocess' | 'input' | 'outputs' | 'labels' | 'ssd'> & {
   source: { file: string; sha256: string };

@@ -14,7 +14,8 @@ import type { ClampRange, GraphNode } from '../graph/ir.ts';
 import { sha256Hex } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { ACTIVATIONS, convGeometry } from '../kernels/common.ts';
-import { cornersToCenters } from '../ssd/anchors.ts';
+import { cornersToCenters, MEDIAPIPE_SSD_300, type GridAnchorOptions } from '../ssd/anchors.ts';
+import { FLOAT_ANCHOR_TOLERANCE, matchingGridGenerator } from './anchor_generator.ts';
 import { ModelBuilder } from './builder.ts';
 import { concatBytes, decodeTfjsWeights, parseTfjsManifest, type TfjsTensor } from './tfjs_manifest.ts';
 
@@ -30,11 +31,18 @@ export const FACEAPI_BN_EPSILON = 0.0010000000474974513;
 const INPUT_SIZE = 512;
 const DEPTHWISE_STRIDE2 = new Set([2, 4, 6, 12]);
 const LABELS = ['???', 'face', '???'];
+/**
+ * The TF Object Detection API's SSD anchor defaults (the same scales and ratios as MediaPipe's), in
+ * the generator's 2017 form: the interpolated box right after ratio 1. It reproduces `extra_dim`
+ * to float32 rounding (TF computed it in float32).
+ */
+const FACEAPI_ANCHORS: GridAnchorOptions = { ...MEDIAPIPE_SSD_300, inputHeight: INPUT_SIZE, inputWidth: INPUT_SIZE, interpolatedPlacement: 'after-ratio-1' };
 
 export async function convertFaceApi(manifestText: string, shards: Uint8Array[], opts: FaceApiConvertOptions): Promise<LoadedModel> {
   const weights = decodeTfjsWeights(parseTfjsManifest(manifestText, opts.file), shards, opts.file);
   const g = new FaceGraph(weights, opts.file);
-  const { boxes, scores, anchors } = g.build();
+  const { boxes, scores, anchors, anchorValues } = g.build();
+  const anchorGenerator = matchingGridGenerator(anchorValues, FACEAPI_ANCHORS, FLOAT_ANCHOR_TOLERANCE);
   const manifestBytes = new TextEncoder().encode(manifestText);
   return g.b.finish({
     name: opts.name,
@@ -50,6 +58,7 @@ export async function convertFaceApi(manifestText: string, shards: Uint8Array[],
       scoreFunction: 'sigmoid',
       backgroundClass: 0,
       defaults: { scoreThreshold: 0.5, iouThreshold: 0.5, maxDetections: 100, perClassNms: false },
+      ...(anchorGenerator ? { anchorGenerator } : {}),
     },
   });
 }
@@ -73,7 +82,7 @@ class FaceGraph {
     return t;
   }
 
-  build(): { boxes: string; scores: string; anchors: string } {
+  build(): { boxes: string; scores: string; anchors: string; anchorValues: Float32Array } {
     this.b.shapes.input = [1, INPUT_SIZE, INPUT_SIZE, 3];
     let x = this.conv('MobilenetV1/Conv2d_0_pointwise', 'input', 2, ACTIVATIONS.relu6);
     let conv11 = '';
@@ -101,8 +110,9 @@ class FaceGraph {
     const extra = this.tensor('Output/extra_dim', 3);
     if (extra.shape[0] !== 1 || extra.shape[1] !== count || extra.shape[2] !== 4) this.fail(`Output/extra_dim is [${extra.shape}], expected [1, ${count}, 4] (one anchor per prediction)`);
     // face-api stores the anchors as corners (yMin, xMin, yMax, xMax); ours are centre + size.
-    const anchors = this.b.constant('anchors', [count, 4], cornersToCenters(extra.data));
-    return { boxes, scores, anchors };
+    const anchorValues = cornersToCenters(extra.data);
+    const anchors = this.b.constant('anchors', [count, 4], anchorValues);
+    return { boxes, scores, anchors, anchorValues };
   }
 
   /** conv2d 'same' + bias (face-api's pointwiseConvLayer and convLayer); filters are already HWIO. */

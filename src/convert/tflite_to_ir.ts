@@ -11,10 +11,11 @@
  */
 import { ModelFormatError, TfliteFormatError, UnsupportedOperatorError } from '../errors.ts';
 import type { ClampRange, ModelJson, PreprocessSpec, SsdSpec } from '../graph/ir.ts';
-import { sha256Hex } from '../graph/model_format.ts';
+import { MAX_INPUT_SIDE, sha256Hex } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { ACTIVATIONS, convGeometry } from '../kernels/common.ts';
 import { gridAnchors, MEDIAPIPE_SSD_300 } from '../ssd/anchors.ts';
+import { FLOAT_ANCHOR_TOLERANCE, matchingGridGenerator } from './anchor_generator.ts';
 import { ModelBuilder } from './builder.ts';
 import { readFlexMap } from './flexbuffer.ts';
 import { BUILTIN, elementCount, parseTflite, tensorData, type Activation, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tflite.ts';
@@ -122,11 +123,15 @@ class Converter {
   ) {
     this.file = m.file;
     const used = new Set<string>();
+    // Where each base's suffix search resumes: a file of many same-named tensors must not cost n^2.
+    const nextSuffix = new Map<string, number>();
     // MLIR joins fused tensor names with ';': the first part is the readable one.
     this.irNames = m.tensors.map((t) => {
       const base = t.name.split(';')[0] || `tensor_${t.index}`;
       let n = base;
-      for (let k = 2; used.has(n); k++) n = `${base}#${k}`;
+      let k = nextSuffix.get(base) ?? 2;
+      while (used.has(n)) n = `${base}#${k++}`;
+      nextSuffix.set(base, k);
       used.add(n);
       return n;
     });
@@ -166,6 +171,8 @@ class Converter {
     const t = this.m.tensors[this.m.inputs[0]!]!;
     const s = t.shape;
     if (s.length !== 4 || s[0] !== 1 || s[3] !== 3 || s[1]! < 1 || s[2]! < 1) throw new ModelFormatError(this.file, `input ${t.name} has shape [${s}], expected [1, height, width, 3]`, 'convert a single-input SSD detector with an RGB input');
+    // Anchor tables and every activation scale with the input: a bound keeps a tiny file from declaring gigabytes.
+    if (s[1]! > MAX_INPUT_SIDE || s[2]! > MAX_INPUT_SIDE) throw new ModelFormatError(this.file, `input ${t.name} of ${s[1]}x${s[2]} pixels is larger than the ${MAX_INPUT_SIDE}-pixel sides mobilessd runs`, 'convert a detector with a smaller input');
     if (t.type !== 'FLOAT32' && t.type !== 'UINT8' && t.type !== 'INT8') throw new ModelFormatError(this.file, `input ${t.name} is ${t.type}`, 'convert a detector with a float32 or 8-bit input');
     this.computed.add(t.index);
     this.b.shapes[this.name(t.index)] = s;
@@ -349,6 +356,10 @@ class Converter {
       throw new TfliteFormatError(this.file, `${POST_PROCESS_OP} anchors ${this.m.tensors[anchorsIndex]!.name} [${as}] are not a constant [${a}, 4]`);
     }
     if (columns !== o.numClasses && columns !== o.numClasses + 1) throw new TfliteFormatError(this.file, `${POST_PROCESS_OP} has num_classes ${o.numClasses} but the scores have ${columns} columns`);
+    // Stored anchors are usually the standard grid layout, uint8-quantized: half a step is their precision.
+    const step = Math.max(0, ...(this.m.tensors[anchorsIndex]!.quantization?.scale ?? []));
+    const [, inputHeight, inputWidth] = this.m.tensors[this.m.inputs[0]!]!.shape as [number, number, number];
+    const generator = matchingGridGenerator(anchorValues, { ...MEDIAPIPE_SSD_300, inputHeight, inputWidth }, step / 2 + FLOAT_ANCHOR_TOLERANCE);
     return {
       outputs: { boxes: this.name(boxes), scores: this.name(scores) },
       columns,
@@ -359,6 +370,7 @@ class Converter {
         // The op skips column 0 when the scores carry one more column than there are classes.
         backgroundClass: columns === o.numClasses + 1 ? 0 : -1,
         defaults: { scoreThreshold: o.nmsScoreThreshold, iouThreshold: o.nmsIouThreshold, maxDetections: o.maxDetections, perClassNms: o.useRegularNms },
+        ...(generator ? { anchorGenerator: generator } : {}),
       },
     };
   }
@@ -376,14 +388,22 @@ class Converter {
       }
     }
     const { a, columns } = this.checkOutputs(boxes, scores);
-    const anchors = gridAnchors({ ...MEDIAPIPE_SSD_300, inputHeight: inputShape[1]!, inputWidth: inputShape[2]! });
+    const generator = { ...MEDIAPIPE_SSD_300, inputHeight: inputShape[1]!, inputWidth: inputShape[2]! };
+    const anchors = gridAnchors(generator);
     if (anchors.length !== a * 4) {
       throw new ModelFormatError(this.file, `the model predicts ${a} boxes but the standard SSD anchor layout for a ${inputShape[1]}x${inputShape[2]} input has ${anchors.length / 4}`, 'this model needs its own anchors; convert a model with a TFLite_Detection_PostProcess op');
     }
     return {
       outputs: { boxes: this.name(boxes), scores: this.name(scores) },
       columns,
-      ssd: { anchors: this.b.constant(this.b.freeName('anchors'), [a, 4], anchors), scales: { y: 10, x: 10, h: 5, w: 5 }, scoreFunction: 'sigmoid', backgroundClass: 0, defaults: { ...MEDIAPIPE_DEFAULTS } },
+      ssd: {
+        anchors: this.b.constant(this.b.freeName('anchors'), [a, 4], anchors),
+        scales: { y: 10, x: 10, h: 5, w: 5 },
+        scoreFunction: 'sigmoid',
+        backgroundClass: 0,
+        defaults: { ...MEDIAPIPE_DEFAULTS },
+        anchorGenerator: { kind: 'grid', options: generator },
+      },
     };
   }
 

@@ -3,6 +3,8 @@
  * Converters (TFLite, TF.js) produce it; the graph executor consumes it. Activations are NHWC with
  * batch 1 in the recorded shapes; the executor re-plans for other batch sizes.
  */
+import type { GridAnchorOptions } from '../ssd/anchors.ts';
+
 export const MODEL_FORMAT = 'mobilessd-model';
 export const MODEL_FORMAT_VERSION = 1;
 
@@ -95,6 +97,20 @@ export interface SsdSpec {
   backgroundClass: number;
   /** What the model's own pipeline uses (shown by `mobilessd models`, used when the caller sets nothing). */
   defaults: { scoreThreshold: number; iouThreshold: number; maxDetections: number; perClassNms: boolean };
+  /**
+   * The generator that reproduces `anchors` (to their storage precision), so the model can run at
+   * another input size with anchors for its new feature maps (graph/resize_input.ts). Optional:
+   * absent from models converted before it was recorded and from models whose anchors no known
+   * generator makes.
+   */
+  anchorGenerator?: AnchorGeneratorSpec;
+}
+
+export interface AnchorGeneratorSpec {
+  /** gridAnchors (ssd/anchors.ts): MediaPipe's SsdAnchorsCalculator, TF's multiple grid anchor generator. */
+  kind: 'grid';
+  /** The options at the converted input size; feature map sizes come from the graph when resizing. */
+  options: GridAnchorOptions;
 }
 
 export interface ModelJson {

@@ -25,6 +25,12 @@ export interface GridAnchorOptions {
   reduceBoxesInLowestLayer: boolean;
   /** When > 0, each cell gets one more box of this ratio at sqrt(scale_i * scale_i+1). */
   interpolatedScaleAspectRatio: number;
+  /**
+   * Where that box goes in the cell: after all the ratios (MediaPipe and the current TF Object
+   * Detection API; the default), or right after ratio 1 (the 2017 TF Object Detection API that
+   * face-api's SSD-MobileNetV1 was trained with).
+   */
+  interpolatedPlacement?: 'last' | 'after-ratio-1';
 }
 
 /** The options compiled into MediaPipe's Objectron graph for the Open Images SSD (1917 anchors). */
@@ -64,11 +70,16 @@ function cellBoxes(o: GridAnchorOptions, first: number, end: number): { h: numbe
       add(scale, 0.5);
       continue;
     }
-    for (const ratio of o.aspectRatios) add(scale, ratio);
-    if (o.interpolatedScaleAspectRatio > 0) {
-      const next = layer === o.strides.length - 1 ? 1.0 : layerScale(o, layer + 1);
-      add(Math.sqrt(scale * next), o.interpolatedScaleAspectRatio);
+    const next = layer === o.strides.length - 1 ? 1.0 : layerScale(o, layer + 1);
+    const interpolated = () => {
+      if (o.interpolatedScaleAspectRatio > 0) add(Math.sqrt(scale * next), o.interpolatedScaleAspectRatio);
+    };
+    const early = o.interpolatedPlacement === 'after-ratio-1';
+    for (const ratio of o.aspectRatios) {
+      add(scale, ratio);
+      if (early && ratio === 1.0) interpolated();
     }
+    if (!early) interpolated();
   }
   return { h, w };
 }

@@ -1,0 +1,85 @@
+/** `mobilessd eval` end to end: a slice of a real dataset, a one-image dataset with a known answer, and bad inputs. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { parseXml } from '../src/eval/datasets/xml.ts';
+
+const root = process.env.MOBILESSD_ROOT ?? process.cwd();
+const cliJs = join(root, '.build/test/support/cli_main.js');
+const VOC = join(root, '../shared/datasets/voc2012-100');
+const work = mkdtempSync(join(tmpdir(), 'mobilessd-eval-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [cliJs, 'eval', ...args, '--quiet'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A VOC dataset of samples/dog.jpg with its three objects (as oid-v4 sees them at 300x300) and one degenerate box. */
+function dogDataset(): string {
+  const dir = join(work, 'dog-voc');
+  mkdirSync(join(dir, 'Annotations'), { recursive: true });
+  mkdirSync(join(dir, 'JPEGImages'), { recursive: true });
+  copyFileSync(join(root, 'samples/dog.jpg'), join(dir, 'JPEGImages/dog.jpg'));
+  const object = (name: string, [xmin, ymin, xmax, ymax]: number[]) =>
+    `<object><name>${name}</name><difficult>0</difficult><bndbox><xmin>${xmin}</xmin><ymin>${ymin}</ymin><xmax>${xmax}</xmax><ymax>${ymax}</ymax></bndbox></object>`;
+  const objects = [object('dog', [125, 212, 323, 552]), object('bicycle', [129, 124, 569, 481]), object('car', [459, 83, 694, 170]), object('car', [300, 40, 290, 60])];
+  writeFileSync(join(dir, 'Annotations/dog.xml'), `<annotation><filename>dog.jpg</filename><size><width>768</width><height>576</height></size>${objects.join('')}</annotation>`);
+  return dir;
+}
+
+test('eval on 8 VOC images: table, mAP lines, parseable JSON with mAP in [0, 1], and a well-formed SVG chart', () => {
+  const json = join(work, 'voc8.json');
+  const chart = join(work, 'voc8.svg');
+  const r = cli(VOC, '--limit', '8', '--json', json, '--chart', chart);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^class\s+model labels\s+GT\s+ignored\s+dets\s+TP\s+FP\s+AP\s+AP 11pt\s+COCO AP/m);
+  assert.match(r.stdout, /^person\s+Person\s+3\s/m);
+  assert.match(r.stdout, /VOC mAP@0\.5 \(continuous IoU\): all-point \d+\.\d%, 11-point \d+\.\d%/);
+  assert.match(r.stdout, /COCO AP@\[\.50:\.95\] \d+\.\d%/);
+  assert.match(r.stdout, /per-class NMS at IoU 0\.5 \(the model's own\), score >= 0\.01, at most 100 per class/);
+  const doc = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(doc.model.name, 'oid-v4');
+  assert.equal(doc.result.dataset.images, 8);
+  assert.equal(doc.settings.scoreThreshold, 0.01);
+  assert.ok(doc.result.mAP >= 0 && doc.result.mAP <= 1, `mAP ${doc.result.mAP}`);
+  assert.ok(doc.result.coco.ap >= 0 && doc.result.coco.ap <= 1);
+  assert.deepEqual(doc.result.sharedClasses, ['chair', 'dog', 'person', 'tvmonitor']);
+  const svg = parseXml(readFileSync(chart, 'utf8'), chart);
+  assert.equal(svg.name, 'svg');
+  assert.equal(svg.children.filter((c) => c.name === 'polyline').length, 4, 'one PR curve per class');
+});
+
+test('a known answer: the dog photo scores mAP 1, and its degenerate box is a warning, not an error', () => {
+  const dir = dogDataset();
+  const r = cli(dir, '--json', join(work, 'dog.json'));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /shared classes \(3\): bicycle, car, dog/);
+  assert.match(r.stdout, /all-point 100\.0%, 11-point 100\.0%/);
+  assert.match(r.stdout, /warnings: 1 annotation\(s\) skipped\n.*dog\.xml: skipped degenerate "car" box/);
+  // A class map drops a label; --metric voc prints only the VOC figures.
+  writeFileSync(join(work, 'map.json'), JSON.stringify({ Dog: null }));
+  const m = cli(dir, '--class-map', join(work, 'map.json'), '--metric', 'voc');
+  assert.equal(m.code, 0, m.stderr);
+  assert.match(m.stdout, /shared classes \(2\): bicycle, car\n/);
+  assert.match(m.stdout, /VOC mAP@0\.5/);
+  assert.doesNotMatch(m.stdout, /COCO AP/);
+});
+
+test('a dataset path that does not exist: exit 1 naming it; bad flags: exit 2', () => {
+  const missing = join(work, 'no-such-dataset');
+  const r = cli(missing);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`DATASET_FORMAT.*${missing}: not found`));
+  for (const args of [['--format', 'pascal'], ['--metric', 'f1'], ['--limit', '0'], ['--input-size', 'big']]) {
+    const b = cli(VOC, ...args);
+    assert.equal(b.code, 2, `${args.join(' ')}: ${b.stderr}`);
+    assert.match(b.stderr, new RegExp(`--${args[0]!.slice(2)}`));
+  }
+  const none = cli();
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /exactly one dataset path/);
+});
