@@ -47,7 +47,7 @@ async function measure(l: SeparableLayer): Promise<Measured> {
   const io = { input: { buffer: bufs.x }, filter: { buffer: bufs.w }, bias: { buffer: bufs.b }, output: { buffer: bufs.y } };
   const vStd = selectConv2dVariant(gStd);
   const std = await timed(conv2dDispatch(ctx, await conv2dPipeline(ctx, vStd), vStd, gStd, ACTIVATIONS.relu6, io));
-  const vDw = selectDepthwiseVariant(gDw);
+  const vDw = selectDepthwiseVariant(gDw, ctx.report.driver);
   const dw = await timed(depthwiseConv2dDispatch(ctx, await depthwiseConv2dPipeline(ctx, vDw), vDw, gDw, ACTIVATIONS.relu6, io));
   const s: PointwiseShape = { M: l.DF * l.DF, K: l.M, N: l.N, HW: l.DF * l.DF };
   const pwChoice = tunedPointwise(ctx.report.driver, s);

@@ -5,6 +5,10 @@
  * winners go into src/kernels/pointwise_tuning.ts by hand, with this file as the evidence.
  *
  *   node .build/bench/gemm_tune.js [--driver lavapipe|swiftshader] [--reps 3] [--models oid-v4,face]
+ *       [--variants blocked8x2,unrolled4x2,...] [--wgs 32,64,128,256]
+ *
+ * --variants and --wgs narrow the sweep where a full one takes too long (SwiftShader runs the
+ * array-tiled kernels at a tenth of the unrolled ones' speed).
  */
 import { lowerGraph } from '../src/graph/lower.ts';
 import { median, timeDispatches } from '../src/gpu/timing.ts';
@@ -33,8 +37,16 @@ shapes.set('1024x1024x1024', { M: 1024, K: 1024, N: 1024, HW: 1024, weight: 0 })
 const maxFloats = Math.max(...[...shapes.values()].map((s) => Math.max(s.M * s.K, s.K * s.N, s.M * s.N)));
 const buf = () => ctx.createBuffer('t', maxFloats * 4 + 64, GPUBufferUsage.STORAGE);
 const io = { input: { buffer: buf() }, weights: { buffer: buf() }, bias: { buffer: buf() }, output: { buffer: buf() } };
-const variants = POINTWISE_VARIANTS.filter((v) => v !== 'naive');
-const wgs = [32, 64, 128, 256];
+const variants = listFlag('variants', POINTWISE_VARIANTS.filter((v) => v !== 'naive')).map((v) => {
+  if (!(POINTWISE_VARIANTS as readonly string[]).includes(v)) throw new Error(`--variants: unknown GEMM variant ${v} (known: ${POINTWISE_VARIANTS.join(', ')})`);
+  return v as PointwiseVariant;
+});
+const wgs = listFlag('wgs', ['32', '64', '128', '256']).map(Number);
+
+function listFlag(name: string, fallback: readonly string[]): string[] {
+  const v = flag(name);
+  return v ? v.split(',').map((x) => x.trim()).filter(Boolean) : [...fallback];
+}
 
 interface Cell { variant: PointwiseVariant; wg: number; ms: number }
 const results = new Map<string, Cell[]>();
@@ -72,12 +84,13 @@ const md = [
   '|---|---|',
   ...ranked.slice(0, 10).map((r) => `| ${r.v} wg${r.wg} | ${r.total.toFixed(1)} |`),
   '',
-  '| shape M x K x N | layers | best | ms | GFLOP/s | runner-up | 4x1 wg64 ms |',
+  `| shape M x K x N | layers | best | ms | GFLOP/s | runner-up | ${variants[0]} wg${wgs[0]} ms |`,
   '|---|---|---|---|---|---|---|',
   ...[...shapes].map(([key, s]) => {
     const c = results.get(key)!;
-    const base = c.find((x) => x.variant === 'blocked4x1' && x.wg === 64)!;
-    return `| ${key} | ${s.weight} | ${c[0]!.variant} wg${c[0]!.wg} | ${c[0]!.ms.toFixed(2)} | ${((2 * s.M * s.K * s.N) / (c[0]!.ms * 1e6)).toFixed(2)} | ${c[1]!.variant} wg${c[1]!.wg} | ${base.ms.toFixed(2)} |`;
+    const base = c.find((x) => x.variant === variants[0] && x.wg === (variants[0] === 'shared' ? 64 : wgs[0]));
+    const runnerUp = c[1] ? `${c[1].variant} wg${c[1].wg}` : '-';
+    return `| ${key} | ${s.weight} | ${c[0]!.variant} wg${c[0]!.wg} | ${c[0]!.ms.toFixed(2)} | ${((2 * s.M * s.K * s.N) / (c[0]!.ms * 1e6)).toFixed(2)} | ${runnerUp} | ${base?.ms.toFixed(2) ?? '-'} |`;
   }),
 ];
 const path = writeResult(`gemm_tuning_${ctx.report.driver}.md`, md.join('\n') + '\n');

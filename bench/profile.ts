@@ -4,10 +4,16 @@
  * compared with the adapter's best GEMM measured in the same run.
  *
  *   node .build/bench/profile.js [--model oid-v4|face|PATH] [--reps 5] [--driver ...] [--layers]
+ *       [--depthwise VARIANT] [--pointwise VARIANT] [--gemm-variants A,B]
+ *
+ * --depthwise / --pointwise force a kernel variant on every layer that supports it (the others keep
+ * the default choice) to compare variants in the whole network; a forced run writes
+ * results/profile_<model>_<driver>_<variant>.md. --gemm-variants limits the best-GEMM search.
  */
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
 import { median, timeDispatches } from '../src/gpu/timing.ts';
 import { ACTIVATIONS } from '../src/kernels/common.ts';
+import { DEPTHWISE_VARIANTS } from '../src/kernels/depthwise_conv2d.ts';
 import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline } from '../src/kernels/pointwise_conv2d.ts';
 import { resolveModel } from '../src/models/registry.ts';
 import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
@@ -16,14 +22,23 @@ const reps = Number(flag('reps', '5'));
 const modelName = flag('model', 'oid-v4')!;
 const ctx = await benchGpu();
 const model = await resolveModel(modelName);
-const ex = await GraphExecutor.create(ctx, model, packModelWeights(ctx, model), 1);
+const depthwise = known(flag('depthwise'), DEPTHWISE_VARIANTS, 'depthwise');
+const pointwise = known(flag('pointwise'), POINTWISE_VARIANTS, 'pointwise');
+const gemmVariants = flag('gemm-variants')?.split(',').map((v) => known(v, POINTWISE_VARIANTS, 'GEMM')!) ?? POINTWISE_VARIANTS.filter((v) => v !== 'naive');
+const ex = await GraphExecutor.create(ctx, model, packModelWeights(ctx, model), 1, { ...(depthwise ? { depthwise } : {}), ...(pointwise ? { pointwise } : {}) });
+
+function known<T extends string>(v: string | undefined, list: readonly T[], what: string): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(list as readonly string[]).includes(v)) throw new Error(`unknown ${what} variant ${v} (known: ${list.join(', ')})`);
+  return v as T;
+}
 
 // Best GEMM on this adapter, same run (1024^3, every tile variant).
 const n = 1024;
 const buf = () => ctx.createBuffer('gemm', n * n * 4, GPUBufferUsage.STORAGE);
 const [gx, gw, gb, gy] = [buf(), buf(), buf(), buf()];
 let best = 0, bestVariant = '';
-for (const v of POINTWISE_VARIANTS.filter((v) => v !== 'naive')) {
+for (const v of gemmVariants) {
   const d = pointwiseConv2dDispatch(ctx, await pointwiseConv2dPipeline(ctx, v), v, { M: n, K: n, N: n, HW: n }, ACTIVATIONS.none, { input: { buffer: gx }, weights: { buffer: gw }, bias: { buffer: gb }, output: { buffer: gy } });
   const ms = median((await timeDispatches(ctx, [d, d, d])).map((t) => t.ms));
   const gf = (2 * n * n * n) / (ms * 1e6);
@@ -66,6 +81,7 @@ if (flag('layers') === 'true') {
 }
 const text = md.join('\n') + '\n';
 console.log(text);
-writeResult(`profile_${model.json.name}_${ctx.report.driver}.md`, text);
+const forced = [depthwise, pointwise].filter(Boolean).map((v) => `_${v}`).join('');
+writeResult(`profile_${model.json.name}_${ctx.report.driver}${forced}.md`, text);
 ctx.destroy();
 process.exit(0);

@@ -191,7 +191,7 @@ export function lowerGraph(model: ModelJson, batch: number, force: VariantChoice
       const act = f2?.residual ? n.activation : intersect(n.activation, extra);
       const common = { name: n.name, output: out, view, act, input: n.inputs[0]!, filter: n.filter, bias: n.bias };
       if (depthwise) {
-        const variant = force.depthwise && depthwiseVariantSupported(g, force.depthwise) ? force.depthwise : selectDepthwiseVariant(g);
+        const variant = force.depthwise && depthwiseVariantSupported(g, force.depthwise) ? force.depthwise : selectDepthwiseVariant(g, driver);
         steps.push({ kind: 'depthwise', variant, g, ...common });
       } else if (isPointwise(n, model)) {
         const s: PointwiseShape = { M: batch * g.outH * g.outW, K: g.inC, N: g.outC, HW: g.outH * g.outW };

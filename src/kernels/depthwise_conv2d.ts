@@ -6,6 +6,7 @@
 import common from '../../shaders/conv_common.wgsl';
 import source from '../../shaders/depthwise_conv2d.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
+import type { DriverKind } from '../gpu/provider.ts';
 import { contiguousView, makeDispatch, padLastDimTo4, type Binding, type Clamp, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
 import { ConvParams, convParams } from './conv_params.ts';
 
@@ -19,9 +20,14 @@ export function depthwiseVariantSupported(g: ConvGeometry, v: DepthwiseVariant):
   return v === 'vec4' || (g.kW <= 3 && g.strideW <= 2);
 }
 
-/** The unrolled 3x3 kernels measured 2-3x faster than the general ones on lavapipe (bench/profile). */
-export function selectDepthwiseVariant(g: ConvGeometry): DepthwiseVariant {
-  for (const v of ['k3s1', 'k3s2'] as const) if (depthwiseVariantSupported(g, v)) return v;
+/**
+ * The 3x3 kernels measured 2-3x faster than the general ones on lavapipe (bench/profile). SwiftShader's
+ * JIT leaves the array-based 3x3 window in memory: the hand-unrolled ones ran its 3x3 layers 2-3.7x
+ * faster (oid-v4, `profile --driver swiftshader --depthwise k3s1u|k3s2u --layers`).
+ */
+export function selectDepthwiseVariant(g: ConvGeometry, driver: DriverKind = 'unknown'): DepthwiseVariant {
+  const k3 = driver === 'swiftshader' ? (['k3s1u', 'k3s2u'] as const) : (['k3s1', 'k3s2'] as const);
+  for (const v of k3) if (depthwiseVariantSupported(g, v)) return v;
   if (g.outW >= 4 && depthwiseVariantSupported(g, 'blocked')) return 'blocked';
   return depthwiseVariantSupported(g, 'vec4') ? 'vec4' : 'naive';
 }

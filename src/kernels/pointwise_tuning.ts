@@ -19,13 +19,23 @@ interface Rule {
 
 // lavapipe (Mesa 25, AVX2): 8x2 tiles in 256-wide workgroups won overall (763 ms vs 945 for 4x1 on
 // all 1x1 layers of oid-v4 + face); layers of a handful of pixels prefer small tiles, which waste
-// no rows. SwiftShader and hardware use the same table until measured there.
+// no rows. The hand-unrolled tiles lose here (1305 ms vs 999 for blocked8x2 in one run,
+// results/gemm_tuning_lavapipe_unrolled.md): LLVM unrolls the array tiles itself.
 const LAVAPIPE: Rule[] = [
   { maxRows: 64, choice: { variant: 'blocked4x1', workgroupSize: 32 } },
   { maxRows: Infinity, choice: { variant: 'blocked8x2', workgroupSize: 256 } },
 ];
 
-const TABLES: Partial<Record<DriverKind, Rule[]>> = { lavapipe: LAVAPIPE };
+// SwiftShader: its JIT keeps array tiles in memory, so only the hand-unrolled tiles run well (3011
+// ms for unrolled8x2 wg64 vs 24430 for the best array tile, results/gemm_tuning_swiftshader.md);
+// the few-pixel layers of the last feature maps prefer 4-row tiles.
+const SWIFTSHADER: Rule[] = [
+  { maxRows: 64, choice: { variant: 'unrolled4x2', workgroupSize: 64 } },
+  { maxRows: Infinity, choice: { variant: 'unrolled8x2', workgroupSize: 64 } },
+];
+
+// Hardware adapters use the lavapipe table until measured there.
+const TABLES: Partial<Record<DriverKind, Rule[]>> = { lavapipe: LAVAPIPE, swiftshader: SWIFTSHADER };
 
 export function tunedPointwise(driver: DriverKind, s: PointwiseShape): GemmChoice {
   if (s.K % 4 !== 0) return { variant: 'naive', workgroupSize: 64 };
