@@ -8,7 +8,7 @@
  *       [--budget-s S] [--child-timeout-s S] [--backbone face|<model folder or model.json>|synthetic]
  *       [--browser-bundle file]
  *
- * Writes results/peers.md and results/peers.svg (results/peers.quick.* with --quick).
+ * Writes results/peers_<driver>.md and .svg (results/peers_<driver>.quick.* with --quick).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -141,7 +141,8 @@ async function drive(): Promise<void> {
     referenceIds: new Set(PEERS.filter((p) => p.reference).map((p) => p.id)),
     wallSeconds: (performance.now() - started) / 1000,
   };
-  const base = ctx.quick ? 'peers.quick' : 'peers';
+  // One file per driver: the lavapipe and SwiftShader runs are both reported.
+  const base = `peers_${ctx.driver}${ctx.quick ? '.quick' : ''}`;
   const mdPath = writeResult(`${base}.md`, peersMarkdown(results, run));
   const svgPath = writeResult(`${base}.svg`, peersSvg(results, run));
   console.log(`[peers] wrote ${mdPath} and ${svgPath}`);
