@@ -284,6 +284,9 @@ test('PR chart: self-contained SVG with one curve and legend entry per class', (
   const escaped = prChartSvg([{ label: 'a<b & "c"', recall: [0.5, 1], precision: [1, 0.5] }], { title: 'T&T' });
   assert.doesNotThrow(() => parseXml(escaped, 'chart.svg'));
   assert.match(escaped, /a&lt;b &amp; &quot;c&quot;/);
+  // Points along one recall or one precision, and repeats, collapse to the corners of the line.
+  const run = prChartSvg([{ label: 'run', recall: [0, 0.5, 0.5, 0.5, 0.5, 0.75, 1, 1], precision: [1, 1, 0.8, 0.6, 0.6, 0.6, 0.6, 0.6] }], { plotSize: 100 });
+  assert.match(run, /points="56,44 106,44 106,84 156,84"/);
 });
 
 test('evaluate on voc2012-100 with its own boxes as COCO-model detections scores 1 on all 20 classes', async () => {

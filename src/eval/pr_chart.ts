@@ -47,7 +47,7 @@ export function prChartSvg(curves: readonly PrCurve[], options: PrChartOptions =
   curves.forEach((c, k) => {
     const dash = DASHES[Math.floor(k / COLORS.length) % DASHES.length];
     const style = `stroke="${COLORS[k % COLORS.length]}"${dash ? ` stroke-dasharray="${dash}"` : ''}`;
-    const points = c.recall.map((r, i) => `${round(px(r))},${round(py(c.precision[i]!))}`).join(' ');
+    const points = polylinePoints(c.recall.map((r, i) => [round(px(r)), round(py(c.precision[i]!))] as const));
     if (points) out.push(`<polyline fill="none" stroke-width="1.5" ${style} points="${points}"/>`);
     const ly = MARGIN.top + k * LEGEND_ROW;
     const lx = px(1) + MARGIN.legendGap;
@@ -64,6 +64,23 @@ export function evaluationPrChart(result: EvaluationResult, options: Omit<PrChar
     result.perClass.map((c) => ({ label: `${c.className} (AP ${pct(c.ap)})`, recall: c.recall, precision: c.precision })),
     { ...options, title: `Precision-recall at IoU ${result.iouThreshold}: mAP ${pct(result.mAP)} over ${result.perClass.length} classes` },
   );
+}
+
+/**
+ * A PR curve has a point per detection (tens of thousands at score >= 0.01), mostly runs along one
+ * recall (precision falling) or repeats of a pixel: only the corners are drawn, so the file stays small
+ * and the line is the same.
+ */
+function polylinePoints(points: readonly (readonly [number, number])[]): string {
+  const kept: (readonly [number, number])[] = [];
+  for (const p of points) {
+    const last = kept.at(-1);
+    if (last && last[0] === p[0] && last[1] === p[1]) continue;
+    const prev = kept.at(-2);
+    if (last && prev && ((prev[0] === last[0] && last[0] === p[0]) || (prev[1] === last[1] && last[1] === p[1]))) kept[kept.length - 1] = p;
+    else kept.push(p);
+  }
+  return kept.map(([x, y]) => `${x},${y}`).join(' ');
 }
 
 function round(v: number): number {
