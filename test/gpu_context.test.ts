@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { GpuContext } from '../src/gpu/context.ts';
-import { getGpuProvider, setGpuProvider } from '../src/gpu/provider.ts';
+import { classifyAdapter, getGpuProvider, setGpuProvider } from '../src/gpu/provider.ts';
 import { NoAdapterError, ShaderCompileError } from '../src/errors.ts';
 import { gpu, releaseGpu } from './support/gpu.ts';
 
@@ -50,4 +50,12 @@ test('no adapter at all: a typed error that says how to get one', async () => {
   } finally {
     setGpuProvider(saved);
   }
+});
+
+test('adapters are classified from what they report, as Dawn and Chromium describe them', () => {
+  const adapter = (info: Partial<GPUAdapterInfo>) => ({ info: { vendor: '', architecture: '', device: '', description: '', ...info } }) as unknown as GPUAdapter;
+  assert.equal(classifyAdapter(adapter({ vendor: 'mesa', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })), 'lavapipe');
+  assert.equal(classifyAdapter(adapter({ vendor: 'google', architecture: 'swiftshader' })), 'swiftshader');
+  assert.equal(classifyAdapter(adapter({ description: 'SwiftShader Device (Subzero)' })), 'swiftshader');
+  assert.equal(classifyAdapter(adapter({ vendor: 'nvidia', architecture: 'hopper', description: 'NVIDIA H100' })), 'hardware');
 });

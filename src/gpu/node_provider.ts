@@ -9,7 +9,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { AdapterCandidate, DriverChoice, DriverKind, GpuProvider } from './provider.ts';
+import { classifyAdapter, type AdapterCandidate, type DriverChoice, type GpuProvider } from './provider.ts';
 
 interface DawnModule {
   create(toggles: string[]): GPU;
@@ -43,14 +43,6 @@ function lavapipeIcds(): string[] {
   return out;
 }
 
-function classify(adapter: GPUAdapter): DriverKind {
-  const info = adapter.info;
-  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
-  if (text.includes('llvmpipe') || text.includes('lavapipe')) return 'lavapipe';
-  if (text.includes('swiftshader')) return 'swiftshader';
-  return 'hardware';
-}
-
 async function adapterFrom(icd: string | undefined, toggles: string[]): Promise<GPUAdapter | null> {
   const mod = loadDawn();
   const saved = process.env.VK_ICD_FILENAMES;
@@ -79,7 +71,7 @@ export function nodeGpuProvider(options: NodeProviderOptions = {}): GpuProvider 
       const seen = new Set<string>();
       const emit = (adapter: GPUAdapter | null): AdapterCandidate | undefined => {
         if (!adapter) return undefined;
-        const driver = classify(adapter);
+        const driver = classifyAdapter(adapter);
         if (choice !== 'auto' && driver !== choice) return undefined;
         const key = `${driver}|${adapter.info.description}`;
         if (seen.has(key)) return undefined;

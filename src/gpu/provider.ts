@@ -2,7 +2,7 @@
  * Where adapters come from. Browsers have `navigator.gpu`; the Node entry point registers a provider
  * backed by Dawn (see node_provider.ts) so the engine itself never imports `webgpu`.
  */
-export type DriverKind = 'hardware' | 'lavapipe' | 'swiftshader' | 'browser' | 'unknown';
+export type DriverKind = 'hardware' | 'lavapipe' | 'swiftshader' | 'unknown';
 export type DriverChoice = 'auto' | 'hardware' | 'lavapipe' | 'swiftshader';
 
 export interface AdapterCandidate {
@@ -15,6 +15,19 @@ export interface GpuProvider {
   adapters(choice: DriverChoice): AsyncGenerator<AdapterCandidate>;
   /** Text for NoAdapterError: how to get an adapter on this platform. */
   noAdapterHint(choice: DriverChoice): string;
+}
+
+/**
+ * Which kind of adapter this is, from what it says about itself: the kernel tuning tables are per
+ * kind (software drivers differ tenfold on the same kernel), in Node and in browsers alike (Chromium
+ * without a GPU reports vendor "google", architecture "swiftshader").
+ */
+export function classifyAdapter(adapter: GPUAdapter): DriverKind {
+  const info = adapter.info;
+  const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
+  if (text.includes('llvmpipe') || text.includes('lavapipe')) return 'lavapipe';
+  if (text.includes('swiftshader')) return 'swiftshader';
+  return 'hardware';
 }
 
 let current: GpuProvider | undefined;
@@ -37,7 +50,7 @@ export function getGpuProvider(): GpuProvider {
     async *adapters() {
       for (const powerPreference of ['high-performance', undefined] as const) {
         const adapter = await gpu.requestAdapter(powerPreference ? { powerPreference } : undefined);
-        if (adapter) yield { adapter, driver: 'browser' };
+        if (adapter) yield { adapter, driver: classifyAdapter(adapter) };
       }
     },
     noAdapterHint: () => 'navigator.gpu gave no adapter: WebGPU may be disabled or blocklisted for this GPU (see chrome://gpu)',
