@@ -9,6 +9,7 @@ import { helpText, type CommandSpec } from './args.ts';
 import { detectCommand, runDetectCommand } from './detect.ts';
 import { evalCommand, runEvalCommand } from './eval.ts';
 import { infoCommand, modelsCommand, runInfoCommand, runModelsCommand } from './models.ts';
+import { runTrainCommand, trainCommand } from './train.ts';
 import { runVideoCommand, videoCommand } from './video.ts';
 import { packageRoot } from '../node/paths.ts';
 
@@ -16,6 +17,7 @@ const commands: Record<string, { spec: CommandSpec; run: (argv: readonly string[
   detect: { spec: detectCommand, run: runDetectCommand },
   video: { spec: videoCommand, run: runVideoCommand },
   eval: { spec: evalCommand, run: runEvalCommand },
+  train: { spec: trainCommand, run: runTrainCommand },
   models: { spec: modelsCommand, run: runModelsCommand },
   info: { spec: infoCommand, run: runInfoCommand },
 };

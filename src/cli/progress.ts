@@ -28,7 +28,7 @@ export class Progress {
       if (this.done === this.total) this.stream.write('\n');
     } else if (pct >= this.lastPct + 10 || this.done === this.total) {
       this.lastPct = pct;
-      this.stream.write(`${this.label}: ${this.done}/${this.total} (${pct}%) ${rate.toFixed(1)}/s\n`);
+      this.stream.write(`${this.label}: ${this.done}/${this.total} (${pct}%) ${rate.toFixed(1)}/s${note ? ` ${note}` : ''}\n`);
     }
   }
 }

@@ -1,0 +1,134 @@
+/**
+ * The SSD loss: the float64 reference against finite differences and hand-worked values, and the
+ * GPU kernel (hard negative mining included, ties and edge cases) against the reference.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { lossDispatch, lossPipeline, readLossParts, LOSS_PARTS_STRIDE } from '../src/train/loss.ts';
+import { smoothL1, ssdLossRef, totalLoss, type LossConfig } from '../src/train/loss_ref.ts';
+import { assertClose, gpu, randomFloats, readF32, releaseGpu, run, storage } from './support/gpu.ts';
+
+after(releaseGpu);
+
+function randomLabels(batch: number, anchors: number, classes: number, positivesPerImage: number[], seed: number): Uint32Array {
+  const labels = new Uint32Array(batch * anchors);
+  const r = randomFloats(batch * anchors * 2, seed, 0, 1);
+  for (let b = 0; b < batch; b++) {
+    const n = positivesPerImage[b]!;
+    // Spread the matched boxes over the image's anchors, deterministic but irregular.
+    for (let k = 0; k < n; k++) {
+      const a = Math.floor(r[b * anchors + k]! * anchors);
+      labels[b * anchors + a] = 1 + Math.floor(r[batch * anchors + b * anchors + k]! * (classes - 1));
+    }
+  }
+  return labels;
+}
+
+test('loss reference on a hand-worked image', () => {
+  // 4 default boxes, 2 classes (background + 1). Box 0 is matched; boxes 1-3 are negatives with
+  // background losses log(1 + e^(l1 - l0)): box 3 is the hardest, then box 2, then box 1.
+  const logits = [0, 2, 1, 0, 0, 0, -1, 1];
+  const boxes = [0.5, -2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const targets = [0, 0, 0.25, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  const labels = [1, 0, 0, 0];
+  const cfg: LossConfig = { numAnchors: 4, numClasses: 2, negPerPos: 2, alpha: 1, invN: 1 };
+  const r = ssdLossRef(logits, boxes, labels, targets, 1, cfg);
+  const ce = (l0: number, l1: number, target: number) => Math.log(Math.exp(l0) + Math.exp(l1)) - (target ? l1 : l0);
+  const p = r.parts[0]!;
+  assert.equal(p.positives, 1);
+  assert.equal(p.negatives, 2);
+  assert.ok(Math.abs(p.confPos - ce(0, 2, 1)) < 1e-12);
+  assert.ok(Math.abs(p.confNeg - (ce(-1, 1, 0) + ce(0, 0, 0))) < 1e-12, 'boxes 3 and 2 are mined, box 1 is not');
+  assert.ok(Math.abs(p.loc - (0.125 + 1.5 + 0.03125)) < 1e-12);
+  assert.deepEqual(Array.from(r.dLogits.subarray(2, 4)), [0, 0], 'box 1 gets no gradient');
+  assert.deepEqual(Array.from(r.dBoxes.subarray(0, 4)), [0.5, -1, -0.25, 0]);
+  assert.ok(Math.abs(totalLoss(r.parts, cfg) - (p.confPos + p.confNeg + p.loc)) < 1e-12);
+});
+
+test('loss reference gradient equals finite differences', () => {
+  const A = 60, C = 4, B = 2;
+  const cfg: LossConfig = { numAnchors: A, numClasses: C, negPerPos: 3, alpha: 1, invN: 1 / 9 };
+  const logits = Float64Array.from(randomFloats(B * A * C, 1, -3, 3));
+  const boxes = Float64Array.from(randomFloats(B * A * 4, 2, -2, 2));
+  const targets = Float64Array.from(randomFloats(B * A * 4, 3, -2, 2));
+  const labels = randomLabels(B, A, C, [5, 4], 4);
+  const r = ssdLossRef(logits, boxes, labels, targets, B, cfg);
+  const loss = () => totalLoss(ssdLossRef(logits, boxes, labels, targets, B, cfg).parts, cfg);
+  const eps = 1e-6;
+  for (const [x, analytic, name] of [[logits, r.dLogits, 'logits'], [boxes, r.dBoxes, 'boxes']] as const) {
+    for (let i = 0; i < x.length; i++) {
+      const keep = x[i]!;
+      x[i] = keep + eps;
+      const up = loss();
+      x[i] = keep - eps;
+      const down = loss();
+      x[i] = keep;
+      const numeric = (up - down) / (2 * eps);
+      assert.ok(Math.abs(numeric - analytic[i]!) < 1e-6 + 1e-5 * Math.abs(numeric), `d/d${name}[${i}]: analytic ${analytic[i]}, numeric ${numeric}`);
+    }
+  }
+  assert.equal(smoothL1(0.5), 0.125);
+  assert.equal(smoothL1(-3), 2.5);
+});
+
+async function gpuLoss(logits: Float32Array, boxes: Float32Array, labels: Uint32Array, targets: Float32Array, batch: number, cfg: LossConfig) {
+  const ctx = await gpu();
+  const b = {
+    logits: storage(ctx, logits),
+    boxes: storage(ctx, boxes),
+    labels: storage(ctx, labels),
+    targets: storage(ctx, targets),
+    keys: storage(ctx, new Float32Array(batch * cfg.numAnchors)),
+    dLogits: storage(ctx, new Float32Array(logits.length).fill(Number.NaN)),
+    dBoxes: storage(ctx, new Float32Array(boxes.length).fill(Number.NaN)),
+    parts: storage(ctx, new Float32Array(batch * LOSS_PARTS_STRIDE)),
+  };
+  const bind = Object.fromEntries(Object.entries(b).map(([k, v]) => [k, { buffer: v }])) as unknown as Parameters<typeof lossDispatch>[4];
+  await run(ctx, [lossDispatch(ctx, await lossPipeline(ctx), cfg, batch, bind)]);
+  const out = {
+    dLogits: await readF32(ctx, b.dLogits, logits.length),
+    dBoxes: await readF32(ctx, b.dBoxes, boxes.length),
+    parts: readLossParts(await readF32(ctx, b.parts, batch * LOSS_PARTS_STRIDE), batch, cfg.numAnchors, cfg.negPerPos),
+  };
+  for (const v of Object.values(b)) v.destroy();
+  return out;
+}
+
+function compare(got: Awaited<ReturnType<typeof gpuLoss>>, ref: ReturnType<typeof ssdLossRef>) {
+  assertClose(got.dLogits, ref.dLogits, 1e-6, 1e-4, 'dLogits');
+  assertClose(got.dBoxes, ref.dBoxes, 1e-6, 1e-5, 'dBoxes');
+  got.parts.forEach((p, b) => {
+    const r = ref.parts[b]!;
+    assert.equal(p.positives, r.positives, `image ${b} positives`);
+    assert.equal(p.negatives, r.negatives, `image ${b} negatives`);
+    assertClose([p.confPos, p.confNeg, p.loc], [r.confPos, r.confNeg, r.loc], 1e-3, 1e-5, `image ${b} sums`);
+  });
+}
+
+test('GPU loss equals the reference: 1917 default boxes, images with few, many, and no matches', async () => {
+  const A = 1917, C = 4, B = 4;
+  // Image 2 has no match (nothing is mined); image 3 has so many that every negative is mined.
+  const labels = randomLabels(B, A, C, [12, 60, 0, 700], 9);
+  const positives = Array.from({ length: B }, (_, b) => labels.subarray(b * A, (b + 1) * A).filter((l) => l > 0).length);
+  const cfg: LossConfig = { numAnchors: A, numClasses: C, negPerPos: 3, alpha: 1, invN: 1 / positives.reduce((s, v) => s + v, 0) };
+  const logits = randomFloats(B * A * C, 10, -4, 4);
+  const boxes = randomFloats(B * A * 4, 11, -3, 3);
+  const targets = randomFloats(B * A * 4, 12, -3, 3);
+  const ref = ssdLossRef(logits, boxes, labels, targets, B, cfg);
+  assert.equal(ref.parts[3]!.negatives, A - positives[3]!, 'image 3 mines every negative');
+  assert.equal(ref.parts[2]!.negatives, 0);
+  compare(await gpuLoss(logits, boxes, labels, targets, B, cfg), ref);
+});
+
+test('GPU loss mines ties in default-box order, as the reference does', async () => {
+  const A = 700, C = 3, B = 2;
+  // Every negative of image 0 has one of three background losses, so the k-th is tied many times.
+  const logits = new Float32Array(B * A * C);
+  for (let i = 0; i < B * A; i++) logits.set([0, (i % 3) * 0.5, -1], i * C);
+  const labels = randomLabels(B, A, C, [40, 7], 13);
+  const positives = [0, 1].map((b) => labels.subarray(b * A, (b + 1) * A).filter((l) => l > 0).length);
+  const cfg: LossConfig = { numAnchors: A, numClasses: C, negPerPos: 3, alpha: 1, invN: 1 / (positives[0]! + positives[1]!) };
+  const boxes = randomFloats(B * A * 4, 14, -1, 1);
+  const targets = randomFloats(B * A * 4, 15, -1, 1);
+  compare(await gpuLoss(logits, boxes, labels, targets, B, cfg), ssdLossRef(logits, boxes, labels, targets, B, cfg));
+});
