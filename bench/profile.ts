@@ -4,15 +4,16 @@
  * compared with the adapter's best GEMM measured in the same run.
  *
  *   node .build/bench/profile.js [--model oid-v4|face|PATH] [--reps 5] [--driver ...] [--layers]
- *       [--depthwise VARIANT] [--pointwise VARIANT] [--gemm-variants A,B]
+ *       [--conv2d VARIANT] [--depthwise VARIANT] [--pointwise VARIANT] [--gemm-variants A,B]
  *
- * --depthwise / --pointwise force a kernel variant on every layer that supports it (the others keep
+ * --conv2d / --depthwise / --pointwise force a kernel variant on every layer that supports it (the others keep
  * the default choice) to compare variants in the whole network; a forced run writes
  * results/profile_<model>_<driver>_<variant>.md. --gemm-variants limits the best-GEMM search.
  */
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
 import { median, timeDispatches } from '../src/gpu/timing.ts';
 import { ACTIVATIONS } from '../src/kernels/common.ts';
+import { CONV2D_VARIANTS } from '../src/kernels/conv2d.ts';
 import { DEPTHWISE_VARIANTS } from '../src/kernels/depthwise_conv2d.ts';
 import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline } from '../src/kernels/pointwise_conv2d.ts';
 import { resolveModel } from '../src/models/registry.ts';
@@ -22,10 +23,11 @@ const reps = Number(flag('reps', '5'));
 const modelName = flag('model', 'oid-v4')!;
 const ctx = await benchGpu();
 const model = await resolveModel(modelName);
+const conv2d = known(flag('conv2d'), CONV2D_VARIANTS, 'conv2d');
 const depthwise = known(flag('depthwise'), DEPTHWISE_VARIANTS, 'depthwise');
 const pointwise = known(flag('pointwise'), POINTWISE_VARIANTS, 'pointwise');
 const gemmVariants = flag('gemm-variants')?.split(',').map((v) => known(v, POINTWISE_VARIANTS, 'GEMM')!) ?? POINTWISE_VARIANTS.filter((v) => v !== 'naive');
-const ex = await GraphExecutor.create(ctx, model, packModelWeights(ctx, model), 1, { ...(depthwise ? { depthwise } : {}), ...(pointwise ? { pointwise } : {}) });
+const ex = await GraphExecutor.create(ctx, model, packModelWeights(ctx, model), 1, { ...(conv2d ? { conv2d } : {}), ...(depthwise ? { depthwise } : {}), ...(pointwise ? { pointwise } : {}) });
 
 function known<T extends string>(v: string | undefined, list: readonly T[], what: string): T | undefined {
   if (v === undefined) return undefined;
@@ -81,7 +83,7 @@ if (flag('layers') === 'true') {
 }
 const text = md.join('\n') + '\n';
 console.log(text);
-const forced = [depthwise, pointwise].filter(Boolean).map((v) => `_${v}`).join('');
+const forced = [conv2d, depthwise, pointwise].filter(Boolean).map((v) => `_${v}`).join('');
 writeResult(`profile_${model.json.name}_${ctx.report.driver}${forced}.md`, text);
 ctx.destroy();
 process.exit(0);
