@@ -1,6 +1,6 @@
 /**
  * The long soak run (the tests run 300 frames in test/soak.test.ts). Built to .build/scripts/soak.js:
- *   npm run soak -- [--frames 10000] [--model oid-v4|face|synthetic|PATH] [--video FILE] [--every 500] [--warmup N] [--json FILE]
+ *   npm run soak -- [--frames 10000] [--model oid-v4|face|synthetic|PATH] [--input-size N] [--video FILE] [--every 500] [--warmup N] [--json FILE]
  * Runs frames through one detector (a real photo at eight sizes in turn, or a video's frames,
  * looped), prints process RSS, JavaScript memory and GPU memory every --every frames, and ends
  * with a verdict: FLAT, or GROWING with what grew (exit code 1). `synthetic` is a tiny random
@@ -31,9 +31,10 @@ if (opts.model === 'synthetic') {
   await writeModel(tmp, m);
   modelPath = tmp;
 }
-const det = await load(modelPath);
+// A smaller network input (the resolution multiplier) runs the same detector machinery more frames per minute.
+const det = await load(modelPath, opts.inputSize ? { inputSize: opts.inputSize } : {});
 const source = opts.video ? await videoFrames(opts.video) : photoFrames();
-console.log(`soak: ${opts.frames} frames of ${opts.video ?? 'a photo at eight sizes'} through ${opts.model} on ${det.adapter.driver}: ${det.adapter.description}`);
+console.log(`soak: ${opts.frames} frames of ${opts.video ?? 'a photo at eight sizes'} through ${opts.model}${opts.inputSize ? ` at ${opts.inputSize}x${opts.inputSize}` : ''} on ${det.adapter.driver}: ${det.adapter.description}`);
 const samples = await runSoak(
   {
     detect: async (i) => {
@@ -60,7 +61,7 @@ const first = samples.find((s) => s.frame >= opts.warmup) ?? samples[0]!;
 const last = samples.at(-1)!;
 console.log(`\nafter warm-up (frame ${first.frame} -> ${last.frame}): RSS ${mib(first.rss)} -> ${mib(last.rss)}, JS ${mib(first.js)} -> ${mib(last.js)}, GPU ${first.gpu.buffers} -> ${last.gpu.buffers} buffers, ${mib(first.gpu.bytes)} -> ${mib(last.gpu.bytes)}`);
 console.log(verdict.flat ? `verdict: FLAT (bounds: RSS +${mib(bounds.rss)}, JS +${mib(bounds.js)}, GPU resources unchanged)` : `verdict: GROWING\n  ${verdict.problems.join('\n  ')}`);
-if (opts.json) writeFileSync(opts.json, `${JSON.stringify({ model: opts.model, video: opts.video, adapter: det.adapter.description, frames: opts.frames, bounds, verdict, samples }, null, 1)}\n`);
+if (opts.json) writeFileSync(opts.json, `${JSON.stringify({ model: opts.model, inputSize: opts.inputSize, video: opts.video, adapter: det.adapter.description, frames: opts.frames, bounds, verdict, samples }, null, 1)}\n`);
 process.exit(verdict.flat ? 0 : 1);
 
 interface FrameSourceLoop {
@@ -97,7 +98,7 @@ async function videoFrames(file: string): Promise<FrameSourceLoop> {
   };
 }
 
-function parseArgs(argv: string[]): { frames: number; model: string; video: string | undefined; every: number; warmup: number; json: string | undefined } {
+function parseArgs(argv: string[]): { frames: number; model: string; inputSize: number | undefined; video: string | undefined; every: number; warmup: number; json: string | undefined } {
   const value = (name: string) => {
     const i = argv.indexOf(name);
     return i < 0 ? undefined : argv[i + 1];
@@ -108,5 +109,6 @@ function parseArgs(argv: string[]): { frames: number; model: string; video: stri
     return n;
   };
   const frames = int('--frames', 10000);
-  return { frames, model: value('--model') ?? 'oid-v4', video: value('--video'), every: int('--every', 500), warmup: int('--warmup', Math.min(500, Math.ceil(frames / 5))), json: value('--json') };
+  const inputSize = value('--input-size') === undefined ? undefined : int('--input-size', 0);
+  return { frames, model: value('--model') ?? 'oid-v4', inputSize, video: value('--video'), every: int('--every', 500), warmup: int('--warmup', Math.min(500, Math.ceil(frames / 5))), json: value('--json') };
 }
