@@ -3,6 +3,8 @@
 // when their cache is missing or stale (CPU only, no GPU needed), then serves dist/web at /, the
 // browser bundles at /browser/, weights/ and samples/. Nothing outside 127.0.0.1 is contacted.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root, ensureNodeModules } from './ensure-deps.mjs';
 
@@ -26,14 +28,17 @@ try {
 
 const { build } = await import('./build.mjs');
 await build({ only: ['lib', 'web', 'bench'] });
-const converted = spawnSync(process.execPath, ['--enable-source-maps', join(root, '.build/scripts/convert-models.js')], { cwd: root, stdio: 'inherit' });
+// Where each converted model lives: weights/<name>/, or the user cache when that already held it.
+const dirsFile = join(mkdtempSync(join(tmpdir(), 'mobilessd-demo-')), 'dirs.json');
+const converted = spawnSync(process.execPath, ['--enable-source-maps', join(root, '.build/scripts/convert-models.js'), '--dirs', dirsFile], { cwd: root, stdio: 'inherit' });
 if (converted.status !== 0) {
   console.error('[mobilessd] converting the bundled models failed (see above)');
   process.exit(1);
 }
 
 const { startStaticServer } = await import('./static_server.mjs');
-const mounts = { '/': join(root, 'dist/web'), '/browser/': join(root, 'dist/browser'), '/weights/': join(root, 'weights'), '/samples/': join(root, 'samples') };
+const modelMounts = Object.fromEntries(Object.entries(JSON.parse(readFileSync(dirsFile, 'utf8'))).map(([name, dir]) => [`/weights/${name}/`, dir]));
+const mounts = { '/': join(root, 'dist/web'), '/browser/': join(root, 'dist/browser'), '/weights/': join(root, 'weights'), ...modelMounts, '/samples/': join(root, 'samples') };
 try {
   const server = await startStaticServer({ mounts, port });
   console.log(`\nmobilessd demo: ${server.origin}/`);

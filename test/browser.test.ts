@@ -32,6 +32,7 @@ const root = repoRoot();
 const artifacts = join(root, 'artifacts');
 const scratch = mkdtempSync(join(tmpdir(), 'mobilessd-browser-'));
 let server: StaticServer;
+let oidDir: string;
 let context: BrowserContext;
 let page: Page;
 let node: ObjectDetector;
@@ -55,10 +56,11 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-system-deps.sh chromium (npm test does it as root)`);
   const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), 'lib', 'web'], { cwd: root, encoding: 'utf8' });
   assert.equal(built.status, 0, `building the page failed: ${built.stderr}`);
-  await resolveModel('oid-v4');
+  // The converted model may live in the user cache rather than weights/ (a cache hit from another checkout).
+  oidDir = (await resolveModel('oid-v4')).dir;
   mkdirSync(artifacts, { recursive: true });
   server = await startStaticServer({
-    mounts: { '/': join(root, 'dist/web'), '/browser/': join(root, 'dist/browser'), '/weights/': join(root, 'weights'), '/samples/': join(root, 'samples') },
+    mounts: { '/': join(root, 'dist/web'), '/browser/': join(root, 'dist/browser'), '/weights/': join(root, 'weights'), '/weights/oid-v4/': oidDir, '/samples/': join(root, 'samples') },
   });
   const { chromium } = await import('playwright-core');
   context = await chromium.launchPersistentContext(join(scratch, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 860 } });
@@ -209,8 +211,8 @@ test('without WebGPU, or with no adapter, the page says so instead of failing si
 });
 
 test('the library: typed errors for a missing or corrupt model and for unusable inputs', async () => {
-  const modelJson = readFileSync(join(root, 'weights/oid-v4/model.json'));
-  const weights = readFileSync(join(root, 'weights/oid-v4/weights.bin'));
+  const modelJson = readFileSync(join(oidDir, 'model.json'));
+  const weights = readFileSync(join(oidDir, 'weights.bin'));
   weights[weights.length >> 1]! ^= 1;
   // A server that answers unknown paths with its home page, as single-page-app servers do.
   await page.route('**/test-models/spa/model.json', (route) => route.fulfill({ body: '<!doctype html><title>home</title>', contentType: 'text/html' }));
