@@ -4,23 +4,11 @@
  */
 import { uniformSchema, type UniformValues } from '../gpu/uniforms.ts';
 import { contiguousView, type ConvGeometry, type OutputView } from './common.ts';
+import { geometryFields, geometryValues } from './conv_params.ts';
 import type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 
 const convFields = {
-  batch: 'u32',
-  inH: 'u32',
-  inW: 'u32',
-  inC: 'u32',
-  outH: 'u32',
-  outW: 'u32',
-  outC: 'u32',
-  outC4: 'u32',
-  kH: 'u32',
-  kW: 'u32',
-  strideH: 'u32',
-  strideW: 'u32',
-  padTop: 'u32',
-  padLeft: 'u32',
+  ...geometryFields,
   dyBase: 'u32',
   dyBatchStride: 'u32',
   dyPixelStride: 'u32',
@@ -31,20 +19,7 @@ export const ConvBackwardParams = uniformSchema('Params', convFields);
 
 export function convBackwardParams(g: ConvGeometry, dyView: OutputView = contiguousView(g.outH, g.outW, g.outC)): UniformValues<typeof convFields> {
   return {
-    batch: g.batch,
-    inH: g.inH,
-    inW: g.inW,
-    inC: g.inC,
-    outH: g.outH,
-    outW: g.outW,
-    outC: g.outC,
-    outC4: Math.ceil(g.outC / 4),
-    kH: g.kH,
-    kW: g.kW,
-    strideH: g.strideH,
-    strideW: g.strideW,
-    padTop: g.padTop,
-    padLeft: g.padLeft,
+    ...geometryValues(g),
     dyBase: dyView.base,
     dyBatchStride: dyView.batchStride,
     dyPixelStride: dyView.pixelStride,

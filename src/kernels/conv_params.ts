@@ -2,7 +2,8 @@
 import { uniformSchema, type UniformValues } from '../gpu/uniforms.ts';
 import type { Clamp, ConvGeometry, OutputView } from './common.ts';
 
-const fields = {
+/** A convolution's geometry as uniform fields; forward and backward layouts both start with it. */
+export const geometryFields = {
   batch: 'u32',
   inH: 'u32',
   inW: 'u32',
@@ -17,16 +18,9 @@ const fields = {
   strideW: 'u32',
   padTop: 'u32',
   padLeft: 'u32',
-  outBase: 'u32',
-  outBatchStride: 'u32',
-  outPixelStride: 'u32',
-  clampMin: 'f32',
-  clampMax: 'f32',
 } as const;
 
-export const ConvParams = uniformSchema('Params', fields);
-
-export function convParams(g: ConvGeometry, act: Clamp, view: OutputView): UniformValues<typeof fields> {
+export function geometryValues(g: ConvGeometry): UniformValues<typeof geometryFields> {
   return {
     batch: g.batch,
     inH: g.inH,
@@ -42,6 +36,23 @@ export function convParams(g: ConvGeometry, act: Clamp, view: OutputView): Unifo
     strideW: g.strideW,
     padTop: g.padTop,
     padLeft: g.padLeft,
+  };
+}
+
+const fields = {
+  ...geometryFields,
+  outBase: 'u32',
+  outBatchStride: 'u32',
+  outPixelStride: 'u32',
+  clampMin: 'f32',
+  clampMax: 'f32',
+} as const;
+
+export const ConvParams = uniformSchema('Params', fields);
+
+export function convParams(g: ConvGeometry, act: Clamp, view: OutputView): UniformValues<typeof fields> {
+  return {
+    ...geometryValues(g),
     outBase: view.base,
     outBatchStride: view.batchStride,
     outPixelStride: view.pixelStride,
