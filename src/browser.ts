@@ -3,12 +3,11 @@
  * then `detect()` on images, canvases, video elements, VideoFrames or raw RGBA pixels. Runs on
  * navigator.gpu; the model goes through the same validation (format, sizes, SHA-256) as in Node.
  */
-import { Detector, type DetectorOptions } from './detector.ts';
+import { Detector, detectorModelInfo, type DetectorModelInfo, type DetectorOptions } from './detector.ts';
 import type { DetectOptions, Detection, StageTimes } from './detect_types.ts';
 import { ModelFormatError, ModelNotFoundError, NoAdapterError, type DeviceLostError } from './errors.ts';
 import type { AdapterReport, GpuContext } from './gpu/context.ts';
 import { getGpuProvider } from './gpu/provider.ts';
-import type { ModelJson } from './graph/ir.ts';
 import { parseModel } from './graph/model_format.ts';
 import { frameFor, type BrowserImageInput } from './browser/frame_sources.ts';
 
@@ -38,19 +37,9 @@ export interface LoadOptions extends Omit<DetectorOptions, 'context' | 'driver'>
   log?: (message: string) => void;
 }
 
-export interface ModelInfo {
-  name: string;
-  description: string;
-  labels: readonly string[];
-  input: { width: number; height: number; resize: string };
-  /** The model's own detection defaults (what detect() uses for options left out). */
-  defaults: ModelJson['ssd']['defaults'];
+export interface ModelInfo extends DetectorModelInfo {
   /** The model.json it was loaded from. */
   url: string;
-  /** Milliseconds: download + validation, packing + uploading weights, pipeline compile. */
-  loadMs: number;
-  uploadWeightsMs: number;
-  compileMs: number;
 }
 
 const SERVE_HINT =
@@ -80,20 +69,9 @@ export class ObjectDetector {
     const loaded = await parseModel(text, await fetchBytes(weightsUrl, options.onProgress), url);
     const loadMs = performance.now() - t0;
     const detector = await Detector.create(loaded, options);
-    const j = loaded.json;
     return new ObjectDetector(
       detector,
-      {
-        name: j.name,
-        description: j.description,
-        labels: j.labels,
-        input: { width: j.preprocess.width, height: j.preprocess.height, resize: j.preprocess.resize },
-        defaults: j.ssd.defaults,
-        url,
-        loadMs,
-        uploadWeightsMs: detector.timings.uploadWeightsMs,
-        compileMs: detector.timings.compileMs,
-      },
+      { ...detectorModelInfo(loaded, detector, loadMs), url },
       options,
     );
   }

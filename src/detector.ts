@@ -72,6 +72,34 @@ interface Plan {
   timestamps?: { querySet: GPUQuerySet; resolve: GPUBuffer };
 }
 
+/** What a loaded detector says about its model, in Node and browsers alike (each adds where it came from). */
+export interface DetectorModelInfo {
+  name: string;
+  description: string;
+  labels: readonly string[];
+  input: { width: number; height: number; resize: string };
+  /** The model's own post-processing settings, used for options a call leaves out. */
+  defaults: { scoreThreshold: number; iouThreshold: number; maxDetections: number; perClassNms: boolean };
+  /** Milliseconds: reading the model (converting, downloading, validating), packing + uploading weights, pipeline compile. */
+  loadMs: number;
+  uploadWeightsMs: number;
+  compileMs: number;
+}
+
+export function detectorModelInfo(model: LoadedModel, detector: Detector, loadMs: number): DetectorModelInfo {
+  const j = model.json;
+  return {
+    name: j.name,
+    description: j.description,
+    labels: j.labels,
+    input: { width: j.preprocess.width, height: j.preprocess.height, resize: j.preprocess.resize },
+    defaults: { ...j.ssd.defaults },
+    loadMs,
+    uploadWeightsMs: detector.timings.uploadWeightsMs,
+    compileMs: detector.timings.compileMs,
+  };
+}
+
 export class Detector {
   readonly labels: readonly string[];
   readonly timings: DetectorTimings = { compileMs: 0, uploadWeightsMs: 0, firstRunMs: undefined };
@@ -308,7 +336,7 @@ export class Detector {
       const t = new BigInt64Array(bytes, plan.resultBytes, 2);
       gpuMs = Number(t[1]! - t[0]!) / 1e6;
     }
-    const raw = parseDetections(bytes.slice(0, plan.resultBytes), plan.batch, this.cap);
+    const raw = parseDetections(bytes, plan.batch, this.cap);
     const result = raw.map((list, i) =>
       list.map((d): Detection => ({
         label: this.labels[d.classId] ?? String(d.classId),

@@ -2,7 +2,7 @@
  * mobilessd for Node: `load()` a detector by model name or path, then `detect()` on image files,
  * encoded bytes (JPEG/PNG) or raw RGBA pixels. Runs on WebGPU through Dawn.
  */
-import { Detector, type DetectorOptions, type FrameSource } from './detector.ts';
+import { Detector, detectorModelInfo, type DetectorModelInfo, type DetectorOptions, type FrameSource } from './detector.ts';
 import type { DetectOptions, Detection } from './detect_types.ts';
 import { InvalidInputError, InvalidOptionError } from './errors.ts';
 import type { ExecutorStats } from './graph/executor.ts';
@@ -47,19 +47,9 @@ export interface LoadOptions extends DetectorOptions {
   toggles?: string[];
 }
 
-export interface ModelInfo {
-  name: string;
-  description: string;
-  labels: readonly string[];
-  input: { width: number; height: number; resize: string };
-  /** The model's own post-processing settings, used for options a call leaves out. */
-  defaults: { scoreThreshold: number; iouThreshold: number; maxDetections: number; perClassNms: boolean };
+export interface ModelInfo extends DetectorModelInfo {
   /** Where the converted model lives. */
   dir: string;
-  /** Milliseconds: reading or converting the model, packing + uploading weights, pipeline compile. */
-  loadMs: number;
-  uploadWeightsMs: number;
-  compileMs: number;
 }
 
 export class ObjectDetector {
@@ -76,20 +66,9 @@ export class ObjectDetector {
     const resolved = options.inputSize === undefined ? found : { ...found, ...(await resizeModelInput(found, ...inputDims(options.inputSize), options.anchorSizing)) };
     const loadMs = performance.now() - t0;
     const detector = await Detector.create(resolved, options);
-    const j = resolved.json;
     return new ObjectDetector(
       detector,
-      {
-        name: j.name,
-        description: j.description,
-        labels: j.labels,
-        input: { width: j.preprocess.width, height: j.preprocess.height, resize: j.preprocess.resize },
-        defaults: { ...j.ssd.defaults },
-        dir: resolved.dir,
-        loadMs,
-        uploadWeightsMs: detector.timings.uploadWeightsMs,
-        compileMs: detector.timings.compileMs,
-      },
+      { ...detectorModelInfo(resolved, detector, loadMs), dir: resolved.dir },
       options.log ?? ((m) => process.emitWarning(m)),
     );
   }
