@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { classColor } from '../src/image/draw.ts';
+import { sharedPath } from '../scripts/shared_data.ts';
 
 const root = process.env.MOBILESSD_ROOT ?? process.cwd();
 const cliJs = join(root, '.build/test/support/cli_main.js');
@@ -134,7 +135,7 @@ test('an output folder that becomes unwritable midway loses no detections: the J
 });
 
 test('a run stopped midway keeps the results so far: saved every 2 s, and on Ctrl-C', async () => {
-  const voc = '/work/shared/datasets/voc2012-100/JPEGImages';
+  const voc = sharedPath(root, 'datasets/voc2012-100/JPEGImages');
   const inputs = readdirSync(voc).sort().slice(0, 12).map((f) => join(voc, f));
   for (const signal of ['SIGKILL', 'SIGINT'] as const) {
     const json = join(work, `stopped-${signal}.json`);

@@ -10,8 +10,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createGpuContext, load, type Detection, type DetectOptions, type GpuContext, type ObjectDetector, type RgbaImage } from '../src/index.ts';
 import { readImageFile } from '../src/image/decode.ts';
+import { sharedPath } from '../scripts/shared_data.ts';
+import { ROOT } from './support/model_sources.ts';
 
-const DATASETS = '/work/shared/datasets';
+const DATASETS = sharedPath(ROOT, 'datasets');
 const SOURCES = [join(DATASETS, 'coco128-val/images'), join(DATASETS, 'voc2012-100/JPEGImages')];
 /** A low threshold gives most photos some detections, so a result handed to the wrong call shows. */
 const LOW: DetectOptions = { scoreThreshold: 0.2 };

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseXml } from '../src/eval/datasets/xml.ts';
+import { sharedPath } from '../scripts/shared_data.ts';
 
 const root = process.env.MOBILESSD_ROOT ?? process.cwd();
 const cliJs = join(root, '.build/test/support/cli_main.js');
-const VOC = join(root, '../shared/datasets/voc2012-100');
+const VOC = sharedPath(root, 'datasets/voc2012-100');
 const work = mkdtempSync(join(tmpdir(), 'mobilessd-eval-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 

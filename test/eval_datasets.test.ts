@@ -10,8 +10,9 @@ import { childText, parseXml } from '../src/eval/datasets/xml.ts';
 import { yamlNames } from '../src/eval/datasets/yolo.ts';
 import { imageSize } from '../src/eval/image_size.ts';
 import type { Dataset } from '../src/eval/types.ts';
+import { sharedPath } from '../scripts/shared_data.ts';
 
-const datasets = join(process.env.MOBILESSD_ROOT ?? process.cwd(), '../shared/datasets');
+const datasets = sharedPath(process.env.MOBILESSD_ROOT ?? process.cwd(), 'datasets');
 const scratch = mkdtempSync(join(tmpdir(), 'mobilessd-eval-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -13,8 +13,9 @@ import { evaluationToJson, formatEvaluationReport } from '../src/eval/report.ts'
 import type { Dataset } from '../src/eval/types.ts';
 import { vocAveragePrecision, type ReferenceBox, type ScoredBox } from '../src/eval/voc_ap.ts';
 import { InvalidInputError, InvalidOptionError } from '../src/errors.ts';
+import { sharedPath } from '../scripts/shared_data.ts';
 
-const datasets = join(process.env.MOBILESSD_ROOT ?? process.cwd(), '../shared/datasets');
+const datasets = sharedPath(process.env.MOBILESSD_ROOT ?? process.cwd(), 'datasets');
 const close = (actual: number, expected: number, tol = 1e-10) => assert.ok(Math.abs(actual - expected) <= tol, `${actual} is not within ${tol} of ${expected}`);
 const box = (x: number, y: number, width: number, height: number) => ({ x, y, width, height });
 const gt = (imageId: string, x: number, y: number, w: number, h: number, difficult = false): ReferenceBox => ({ imageId, box: box(x, y, w, h), difficult });

@@ -6,19 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { join } from 'node:path';
 import { resolveModel } from '../src/models/registry.ts';
 import type { HeadDetection, HeadOptions } from '../src/ssd/head_types.ts';
 import type { LoadedModel } from '../src/graph/weights.ts';
 import { assertClose, gpu, releaseGpu } from './support/gpu.ts';
 import { buildGoldenInput, goldenStems, loadGolden, repoRoot, type Golden, type GoldenDetection, type GoldenModel } from './support/goldens.ts';
 import { TensorPipeline } from './support/pipeline.ts';
+import { sharedPath } from '../scripts/shared_data.ts';
 
 after(releaseGpu);
 
 const MODELS: Record<GoldenModel, () => Promise<LoadedModel>> = {
   'oid-ssd-mobilenetv2': () => resolveModel('oid-v4'),
-  'coco-ssd-mobilenetv1-quant': () => resolveModel(join(repoRoot(), '../shared/models/coco-ssd-mobilenet-v1-quant/detect.tflite')),
+  'coco-ssd-mobilenetv1-quant': () => resolveModel(sharedPath(repoRoot(), 'models/coco-ssd-mobilenet-v1-quant/detect.tflite')),
   'face-ssd-mobilenetv1': () => resolveModel('face'),
 };
 const pipelines = new Map<GoldenModel, Promise<TensorPipeline>>();

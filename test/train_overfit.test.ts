@@ -21,8 +21,10 @@ import { Rng } from '../src/train/rng.ts';
 import { buildFeatureCache } from '../src/train/run.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { gpu, releaseGpu } from './support/gpu.ts';
+import { sharedPath } from '../scripts/shared_data.ts';
+import { ROOT } from './support/model_sources.ts';
 
-const BCCD = '/work/shared/datasets/bccd';
+const BCCD = sharedPath(ROOT, 'datasets/bccd');
 const CLASSES = ['Platelets', 'RBC', 'WBC'];
 const work = mkdtempSync(join(tmpdir(), 'mobilessd-overfit-'));
 after(async () => {

@@ -7,8 +7,9 @@ import type { DriverChoice } from '../../src/gpu/provider.ts';
 import { load, type AnchorSizing, type ObjectDetector } from '../../src/index.ts';
 import { packageRoot } from '../../src/node/paths.ts';
 import { flag } from './setup.ts';
+import { sharedDir } from '../../scripts/shared_data.ts';
 
-const shared = join(packageRoot() ?? process.cwd(), '..', 'shared');
+const shared = sharedDir(packageRoot() ?? process.cwd());
 export const DATASETS = { coco128: join(shared, 'datasets/coco128-val'), voc: join(shared, 'datasets/voc2012-100') };
 export const COCO_MODEL = join(shared, 'models/coco-ssd-mobilenet-v1-quant/detect.tflite');
 

@@ -10,6 +10,7 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { PreprocessSpec } from '../../src/graph/ir.ts';
 import { preprocessRef, type RgbaImage } from '../../src/kernels/preprocess_ref.ts';
+import { sharedPath } from '../shared_data.ts';
 
 /** Where the image came from; `path` is relative to the repository root (or absolute). */
 export interface ImageRef {
@@ -51,8 +52,11 @@ export function sha256(bytes: Uint8Array | Float32Array): string {
   return createHash('sha256').update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).digest('hex');
 }
 
+/** Recorded paths are relative to the repo; '../shared/...' means the shared data folder wherever it is. */
 export function resolvePath(root: string, path: string): string {
-  return isAbsolute(path) ? path : join(root, path);
+  if (isAbsolute(path)) return path;
+  const inShared = /^\.\.\/shared\/(.*)$/.exec(path);
+  return inShared ? sharedPath(root, inShared[1]!) : join(root, path);
 }
 
 export function decodeImage(bytes: Uint8Array): RgbaImage & { decoder: string } {

@@ -5,14 +5,15 @@ import { convertFaceApi } from '../../src/convert/faceapi_to_ir.ts';
 import { convertTflite } from '../../src/convert/tflite_to_ir.ts';
 import type { LoadedModel } from '../../src/graph/weights.ts';
 import { packageRoot } from '../../src/node/paths.ts';
+import { sharedPath } from '../../scripts/shared_data.ts';
 
 export const ROOT = packageRoot()!;
 export const OID_PACKED = join(ROOT, 'node_modules/@mediapipe/objectron/objectron_solution_packed_assets.data');
 /** Byte ranges inside the packed assets (objectron_solution_packed_assets_loader.js). */
 export const OID_LABELS_RANGE = [0, 184] as const;
 export const OID_TFLITE_RANGE = [184, 9987912] as const;
-export const COCO_TFLITE = '/work/shared/models/coco-ssd-mobilenet-v1-quant/detect.tflite';
-export const COCO_LABELS = '/work/shared/models/coco-ssd-mobilenet-v1-quant/labels.txt';
+export const COCO_TFLITE = sharedPath(ROOT, 'models/coco-ssd-mobilenet-v1-quant/detect.tflite');
+export const COCO_LABELS = sharedPath(ROOT, 'models/coco-ssd-mobilenet-v1-quant/labels.txt');
 export const FACE_DIR = join(ROOT, 'node_modules/@vladmandic/face-api/model');
 export const FACE_MANIFEST = join(FACE_DIR, 'ssd_mobilenetv1_model-weights_manifest.json');
 export const FACE_SHARD = join(FACE_DIR, 'ssd_mobilenetv1_model.bin');
