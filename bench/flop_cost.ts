@@ -6,7 +6,8 @@
  *
  *   node .build/bench/flop_cost.js [--reps 5] [--quick] [--driver lavapipe|swiftshader]
  */
-import { ACTIVATIONS, convGeometry, type ConvGeometry, type Dispatch } from '../src/kernels/common.ts';
+import { ACTIVATIONS, convGeometry, type ConvGeometry } from '../src/core/geometry.ts';
+import type { Dispatch } from '../src/gpu/dispatch.ts';
 import { conv2dCost, conv2dDispatch, conv2dPipeline, selectConv2dVariant } from '../src/kernels/conv2d.ts';
 import { depthwiseConv2dDispatch, depthwiseConv2dPipeline, depthwiseCost, selectDepthwiseVariant } from '../src/kernels/depthwise_conv2d.ts';
 import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline, pointwiseCost, type PointwiseShape, type PointwiseVariant } from '../src/kernels/pointwise_conv2d.ts';
@@ -14,7 +15,7 @@ import { median, timeDispatches, wallTime } from '../src/gpu/timing.ts';
 import { tunedPointwise } from '../src/kernels/pointwise_tuning.ts';
 import { mobilenetV1Layers, mobilenetV2Layers, theoreticalRatio, type SeparableLayer } from './lib/mobilenet_layers.ts';
 import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
-import { lineChart } from './lib/svg.ts';
+import { lineChart } from '../src/charts/svg.ts';
 
 const reps = Number(flag('reps', '5'));
 const quick = flag('quick') === 'true';

@@ -12,7 +12,7 @@
  */
 import { lowerGraph } from '../src/graph/lower.ts';
 import { median, timeDispatches } from '../src/gpu/timing.ts';
-import { ACTIVATIONS } from '../src/kernels/common.ts';
+import { ACTIVATIONS } from '../src/core/geometry.ts';
 import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline, type PointwiseShape, type PointwiseVariant } from '../src/kernels/pointwise_conv2d.ts';
 import { resolveModel } from '../src/models/registry.ts';
 import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';

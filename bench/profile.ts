@@ -12,7 +12,7 @@
  */
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
 import { median, timeDispatches } from '../src/gpu/timing.ts';
-import { ACTIVATIONS } from '../src/kernels/common.ts';
+import { ACTIVATIONS } from '../src/core/geometry.ts';
 import { CONV2D_VARIANTS } from '../src/kernels/conv2d.ts';
 import { DEPTHWISE_VARIANTS } from '../src/kernels/depthwise_conv2d.ts';
 import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline } from '../src/kernels/pointwise_conv2d.ts';

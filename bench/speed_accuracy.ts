@@ -21,7 +21,7 @@ import type { EvaluationResult } from '../src/eval/evaluate.ts';
 import { resolveModel } from '../src/models/registry.ts';
 import { COCO_MODEL, DATASETS, driver, limit, loadForEval, readLimited } from './lib/eval_data.ts';
 import { flag, writeResult } from './lib/setup.ts';
-import { lineChart } from './lib/svg.ts';
+import { lineChart } from '../src/charts/svg.ts';
 
 const MODELS = [
   { name: 'SSD-MobileNetV2 Open Images (oid-v4)', short: 'OID MobileNetV2', model: 'oid-v4', sizes: [300, 224, 192, 160, 128], color: '#4e79a7', accuracy: true },

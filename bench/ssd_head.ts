@@ -9,7 +9,7 @@
  */
 import type { GpuContext } from '../src/gpu/context.ts';
 import { median, timeDispatches, wallTime } from '../src/gpu/timing.ts';
-import { encodeDispatches, type Dispatch } from '../src/kernels/common.ts';
+import { encodeDispatches, type Dispatch } from '../src/gpu/dispatch.ts';
 import { SsdHead, parseCandidateCounts, parseDetections } from '../src/ssd/head.ts';
 import { benchGpu, flag, machine } from './lib/setup.ts';
 

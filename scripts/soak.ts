@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { weightsInfo } from '../src/graph/model_format.ts';
 import { load } from '../src/index.ts';
-import type { RgbaImage } from '../src/kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../src/core/image.ts';
 import { packageRoot } from '../src/node/paths.ts';
 import { writeModel } from '../src/node/model_files.ts';
 import { locateFfmpeg, probeVideo } from '../src/video/ffmpeg.ts';

@@ -13,7 +13,7 @@ import { frameFor, type BrowserImageInput } from './browser/frame_sources.ts';
 
 export * from './errors.ts';
 export type { Box, DetectOptions, Detection, StageTimes } from './detect_types.ts';
-export type { RgbaImage } from './kernels/preprocess_ref.ts';
+export type { RgbaImage } from './core/image.ts';
 export type { AdapterReport } from './gpu/context.ts';
 export type { BrowserImageInput, ExternalImage } from './browser/frame_sources.ts';
 

@@ -6,9 +6,9 @@
  */
 import { DeviceLostError, DisposedError, ImageTooLargeError, InvalidInputError, InvalidOptionError } from './errors.ts';
 import { GpuContext, type AcquireOptions } from './gpu/context.ts';
-import { encodeDispatches, type Dispatch } from './kernels/common.ts';
+import { encodeDispatches, type Dispatch } from './gpu/dispatch.ts';
 import { preprocessPipeline, preprocessStage, type PreprocessStage } from './kernels/preprocess.ts';
-import { boxToImage, type Placement } from './kernels/preprocess_ref.ts';
+import { boxToImage, type Placement } from './image/placement.ts';
 import { GraphExecutor, packModelWeights } from './graph/executor.ts';
 import type { VariantChoice } from './graph/lower.ts';
 import type { PackedWeights, LoadedModel } from './graph/weights.ts';

@@ -7,7 +7,7 @@ import type { DetectOptions, Detection } from './detect_types.ts';
 import { InvalidInputError, InvalidOptionError } from './errors.ts';
 import type { ExecutorStats } from './graph/executor.ts';
 import { resizeModelInput, type AnchorSizing } from './graph/resize_input.ts';
-import type { RgbaImage } from './kernels/preprocess_ref.ts';
+import type { RgbaImage } from './core/image.ts';
 import { decodeImage, readImageFile, toRgbaImage } from './image/decode.ts';
 import { fitToLimit } from './image/fit.ts';
 import { DEFAULT_MODEL, resolveModel } from './models/registry.ts';
@@ -17,7 +17,7 @@ import { GpuContext, type AcquireOptions, type AdapterReport } from './gpu/conte
 
 export * from './errors.ts';
 export type { Box, DetectOptions, Detection, StageTimes } from './detect_types.ts';
-export type { RgbaImage } from './kernels/preprocess_ref.ts';
+export type { RgbaImage } from './core/image.ts';
 export type { AdapterReport, GpuContext, LiveResources } from './gpu/context.ts';
 export type { AnchorSizing } from './graph/resize_input.ts';
 export { BUNDLED_MODELS, DEFAULT_MODEL } from './models/registry.ts';

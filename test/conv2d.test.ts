@@ -1,5 +1,5 @@
 import { after, test } from 'node:test';
-import { ACTIVATIONS, convGeometry, type Padding } from '../src/kernels/common.ts';
+import { ACTIVATIONS, convGeometry, type Padding } from '../src/core/geometry.ts';
 import { CONV2D_VARIANTS, conv2dDispatch, conv2dVariantSupported, conv2dPipeline, packConv2dFilter, type Conv2dVariant } from '../src/kernels/conv2d.ts';
 import { conv2dRef } from '../src/kernels/conv2d_ref.ts';
 import { padLastDimTo4 } from '../src/kernels/common.ts';

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { ACTIVATIONS, convGeometry, padLastDimTo4, type Clamp, type ConvGeometry, type OutputView, type Padding } from '../src/kernels/common.ts';
+import { ACTIVATIONS, convGeometry, type Clamp, type ConvGeometry, type OutputView, type Padding } from '../src/core/geometry.ts';
+import { padLastDimTo4 } from '../src/kernels/common.ts';
 import { activationBackwardPipeline, accumulateDispatch, clampMaskDispatch } from '../src/kernels/activation_backward.ts';
 import { clampBackwardRef } from '../src/kernels/activation_backward_ref.ts';
 import { biasBackwardDispatch, biasBackwardPipeline } from '../src/kernels/bias_backward.ts';

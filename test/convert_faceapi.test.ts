@@ -10,7 +10,7 @@ import type { DepthwiseConv2dNode } from '../src/graph/ir.ts';
 import { validateModel } from '../src/graph/model_format.ts';
 import { runReference } from '../src/graph/reference.ts';
 import { constData } from '../src/graph/weights.ts';
-import { ACTIVATIONS, convGeometry } from '../src/kernels/common.ts';
+import { ACTIVATIONS, convGeometry } from '../src/core/geometry.ts';
 import { depthwiseConv2dRef } from '../src/kernels/depthwise_conv2d_ref.ts';
 import { preprocessRef } from '../src/kernels/preprocess_ref.ts';
 import jpeg from 'jpeg-js';

@@ -13,7 +13,7 @@ import type { Conv2dNode, DepthwiseConv2dNode, GraphNode } from '../src/graph/ir
 import { validateModel } from '../src/graph/model_format.ts';
 import { runReference } from '../src/graph/reference.ts';
 import { constData, type LoadedModel } from '../src/graph/weights.ts';
-import { ACTIVATIONS, convGeometry } from '../src/kernels/common.ts';
+import { ACTIVATIONS, convGeometry } from '../src/core/geometry.ts';
 import { gridAnchors, MEDIAPIPE_SSD_300 } from '../src/ssd/anchors.ts';
 import { buildInput, loadImage } from '../scripts/goldens/inputs.ts';
 import { cocoBytes, convertedCoco, convertedOid, oidBytes, ROOT, seededInts } from './support/model_sources.ts';

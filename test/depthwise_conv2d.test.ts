@@ -1,5 +1,6 @@
 import { after, test } from 'node:test';
-import { ACTIVATIONS, convGeometry, padLastDimTo4, type ConvGeometry, type Padding } from '../src/kernels/common.ts';
+import { ACTIVATIONS, convGeometry, type ConvGeometry, type Padding } from '../src/core/geometry.ts';
+import { padLastDimTo4 } from '../src/kernels/common.ts';
 import {
   DEPTHWISE_VARIANTS,
   depthwiseConv2dDispatch,

@@ -1,5 +1,5 @@
 import { after, test } from 'node:test';
-import { ACTIVATIONS } from '../src/kernels/common.ts';
+import { ACTIVATIONS } from '../src/core/geometry.ts';
 import { addDispatch, addPipeline, addRef, logisticDispatch, logisticPipeline, logisticRef } from '../src/kernels/elementwise.ts';
 import { assertClose, gpu, output, randomFloats, readF32, releaseGpu, run, storage } from './support/gpu.ts';
 

@@ -6,7 +6,7 @@ import { encodePng } from '../src/image/encode_png.ts';
 import { decodeImage } from '../src/image/decode.ts';
 import { GLYPH_HEIGHT, GLYPH_WIDTH, glyphRows } from '../src/image/font5x7.ts';
 import { InvalidInputError, InvalidOptionError } from '../src/errors.ts';
-import type { RgbaImage } from '../src/kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../src/core/image.ts';
 
 const BG = [90, 100, 110, 255];
 

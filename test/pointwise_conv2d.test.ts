@@ -1,5 +1,6 @@
 import { after, test } from 'node:test';
-import { ACTIVATIONS, padLastDimTo4, type Clamp, type OutputView } from '../src/kernels/common.ts';
+import { ACTIVATIONS, type Clamp, type OutputView } from '../src/core/geometry.ts';
+import { padLastDimTo4 } from '../src/kernels/common.ts';
 import {
   POINTWISE_VARIANTS,
   packPointwiseWeights,

@@ -1,7 +1,8 @@
 import { after, test } from 'node:test';
-import type { PreprocessSpec } from '../src/graph/ir.ts';
+import type { PreprocessSpec } from '../src/core/model_spec.ts';
 import { preprocessPipeline, preprocessStage } from '../src/kernels/preprocess.ts';
-import { preprocessRef, type RgbaImage } from '../src/kernels/preprocess_ref.ts';
+import { preprocessRef } from '../src/kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../src/core/image.ts';
 import { assertClose, gpu, output, readF32, releaseGpu, run } from './support/gpu.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
 

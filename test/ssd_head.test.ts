@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { GpuContext } from '../src/gpu/context.ts';
-import { encodeDispatches, type Dispatch } from '../src/kernels/common.ts';
+import { encodeDispatches, type Dispatch } from '../src/gpu/dispatch.ts';
 import { SsdHead, parseCandidateCounts, parseDetections } from '../src/ssd/head.ts';
 import { iou, rowScores, ssdHeadRef } from '../src/ssd/head_ref.ts';
 import { reportableClasses, type HeadDetection, type HeadOptions } from '../src/ssd/head_types.ts';

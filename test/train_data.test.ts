@@ -1,7 +1,7 @@
 /** Training data: crops, flips and colour distortion keep images and boxes consistent; the cache's half floats. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PreprocessSpec } from '../src/graph/ir.ts';
+import type { PreprocessSpec } from '../src/core/model_spec.ts';
 import { preprocessRef } from '../src/kernels/preprocess_ref.ts';
 import { augment, cropTruth, distortColors, flipHorizontal, NO_AUGMENTATION, resizeCrop, sampleCrop, SSD_AUGMENTATION } from '../src/train/data.ts';
 import { decodeHalfInto, encodeHalf, toHalf } from '../src/train/half.ts';

@@ -11,7 +11,7 @@ import type { FrameSource } from '../src/detector.ts';
 import { ToolMissingError, VideoError } from '../src/errors.ts';
 import { writeModel } from '../src/node/model_files.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
-import type { RgbaImage } from '../src/kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../src/core/image.ts';
 import { locateFfmpeg } from '../src/video/ffmpeg.ts';
 import { partialPath } from '../src/video/frame_writer.ts';
 import { runVideo, type DrawDetections, type VideoDetector } from '../src/video/run_video.ts';

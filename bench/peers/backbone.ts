@@ -5,7 +5,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { modelStats } from '../../src/convert/model_stats.ts';
-import type { ModelJson, PreprocessSpec } from '../../src/graph/ir.ts';
+import type { ModelJson } from '../../src/graph/ir.ts';
+import type { PreprocessSpec } from '../../src/core/model_spec.ts';
 import type { LoadedModel } from '../../src/graph/weights.ts';
 import { resolveModel } from '../../src/models/registry.ts';
 import { modelToOnnx } from '../../scripts/onnx/model_to_onnx.ts';

@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
-import type { PreprocessSpec } from '../../src/graph/ir.ts';
-import { preprocessRef, type RgbaImage } from '../../src/kernels/preprocess_ref.ts';
+import type { PreprocessSpec } from '../../src/core/model_spec.ts';
+import { preprocessRef } from '../../src/kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../../src/core/image.ts';
 import { dependencyFile, packageRoot } from '../../src/node/paths.ts';
 
 export function repoRoot(): string {

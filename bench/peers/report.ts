@@ -1,5 +1,5 @@
 /** results/peers_<driver>.md (one table per network, ratios against mobilessd's row) and the bar chart. */
-import { barChart, type Bar } from '../lib/svg.ts';
+import { barChart, type Bar } from '../../src/charts/svg.ts';
 import type { BackboneInfo } from './backbone.ts';
 import { isRecord, type PeerModel, type PeerRecord, type PeerResult } from './record.ts';
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PreprocessSpec } from '../../src/graph/ir.ts';
+import type { PreprocessSpec } from '../../src/core/model_spec.ts';
 import { withChromiumPage, type Routes } from './chromium.ts';
 import type { PeerContext } from './context.ts';
 import { dogModelInput, OID_IMAGE, packageVersion } from './inputs.ts';

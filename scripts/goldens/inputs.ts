@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import type { PreprocessSpec } from '../../src/graph/ir.ts';
-import { preprocessRef, type RgbaImage } from '../../src/kernels/preprocess_ref.ts';
+import type { PreprocessSpec } from '../../src/core/model_spec.ts';
+import { preprocessRef } from '../../src/kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../../src/core/image.ts';
 import { sharedPath } from '../shared_data.ts';
 
 /** Where the image came from; `path` is relative to the repository root (or absolute). */

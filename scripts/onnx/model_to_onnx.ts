@@ -15,7 +15,7 @@
  */
 import type { ClampRange, GraphNode, ModelJson } from '../../src/graph/ir.ts';
 import { constData, type LoadedModel } from '../../src/graph/weights.ts';
-import { ACTIVATIONS, convGeometry } from '../../src/kernels/common.ts';
+import { ACTIVATIONS, convGeometry } from '../../src/core/geometry.ts';
 import { encodeOnnxModel, type OnnxGraph, type OnnxNode, type OnnxTensor } from './onnx_proto.ts';
 
 const ONNX_OPSET = 13;

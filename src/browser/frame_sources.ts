@@ -6,7 +6,7 @@
 import type { FrameSource } from '../detector.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { InvalidInputError } from '../errors.ts';
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { fitToLimit } from '../image/fit.ts';
 import { toRgbaImage } from '../image/rgba.ts';
 import { rgbaFrame } from '../node/frame_source.ts';

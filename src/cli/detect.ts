@@ -12,7 +12,7 @@ import { MobileSsdError } from '../errors.ts';
 import { drawDetections } from '../image/draw.ts';
 import { encodePng } from '../image/encode_png.ts';
 import { readImageFile } from '../image/decode.ts';
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { BUNDLED_MODELS, DEFAULT_MODEL } from '../models/registry.ts';
 import { writeAtomic } from '../node/model_files.ts';
 import { load, type ObjectDetector } from '../index.ts';

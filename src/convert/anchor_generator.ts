@@ -4,7 +4,8 @@
  * anchors it was trained with rather than a guess.
  */
 import type { AnchorGeneratorSpec } from '../graph/ir.ts';
-import { gridAnchors, type GridAnchorOptions } from '../ssd/anchors.ts';
+import { gridAnchors } from '../ssd/anchors.ts';
+import type { GridAnchorOptions } from '../core/model_spec.ts';
 
 /** float32 anchors computed in float32 by their exporter differ from ours by a few ulps of 1. */
 export const FLOAT_ANCHOR_TOLERANCE = 1e-6;

@@ -5,7 +5,7 @@
  * convolutions, depthwise convolutions and 1x1 pointwise convolutions.
  */
 import type { ModelJson } from '../graph/ir.ts';
-import { convGeometry } from '../kernels/common.ts';
+import { convGeometry } from '../core/geometry.ts';
 
 export interface LayerTypeStats {
   layers: number;

@@ -10,10 +10,11 @@
  * without that op (MediaPipe's) get their raw outputs by name or shape and generated anchors.
  */
 import { ModelFormatError, TfliteFormatError, UnsupportedOperatorError } from '../errors.ts';
-import type { ClampRange, ModelJson, PreprocessSpec, SsdSpec } from '../graph/ir.ts';
+import type { ClampRange, ModelJson, SsdSpec } from '../graph/ir.ts';
+import type { PreprocessSpec } from '../core/model_spec.ts';
 import { MAX_INPUT_SIDE, sha256Hex } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
-import { ACTIVATIONS, convGeometry } from '../kernels/common.ts';
+import { ACTIVATIONS, convGeometry } from '../core/geometry.ts';
 import { gridAnchors, MEDIAPIPE_SSD_300 } from '../ssd/anchors.ts';
 import { FLOAT_ANCHOR_TOLERANCE, matchingGridGenerator } from './anchor_generator.ts';
 import { ModelBuilder } from './builder.ts';

@@ -4,7 +4,7 @@
  * work, waited with onSubmittedWorkDone. Never used on the detection hot path.
  */
 import type { GpuContext } from './context.ts';
-import type { Dispatch } from '../kernels/common.ts';
+import type { Dispatch } from './dispatch.ts';
 
 export interface DispatchTiming {
   label: string;

@@ -6,7 +6,7 @@
 import { GpuLimitError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { conv2dDispatch, conv2dPipeline } from '../kernels/conv2d.ts';
-import type { Dispatch } from '../kernels/common.ts';
+import type { Dispatch } from '../gpu/dispatch.ts';
 import { depthwiseConv2dDispatch, depthwiseConv2dPipeline } from '../kernels/depthwise_conv2d.ts';
 import { addDispatch, addPipeline, logisticDispatch, logisticPipeline } from '../kernels/elementwise.ts';
 import { pointwiseConv2dDispatch, pointwiseConv2dPipeline } from '../kernels/pointwise_conv2d.ts';

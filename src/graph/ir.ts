@@ -3,7 +3,7 @@
  * Converters (TFLite, TF.js) produce it; the graph executor consumes it. Activations are NHWC with
  * batch 1 in the recorded shapes; the executor re-plans for other batch sizes.
  */
-import type { GridAnchorOptions } from '../ssd/anchors.ts';
+import type { GridAnchorOptions, PreprocessSpec } from '../core/model_spec.ts';
 
 export const MODEL_FORMAT = 'mobilessd-model';
 export const MODEL_FORMAT_VERSION = 1;
@@ -69,22 +69,6 @@ export interface LogisticNode extends NodeBase {
 }
 
 export type GraphNode = Conv2dNode | DepthwiseConv2dNode | AddNode | ReshapeNode | ConcatNode | LogisticNode;
-
-export interface PreprocessSpec {
-  width: number;
-  height: number;
-  /**
-   * stretch: resize the whole image to width x height (aspect not kept).
-   * pad-bottom-right: pad to a square with black at the bottom/right, then resize (face-api).
-   * letterbox: pad to the model's aspect ratio, image centred.
-   */
-  resize: 'stretch' | 'pad-bottom-right' | 'letterbox';
-  /** Bilinear sampling with half-pixel centres (TF half_pixel_centers=true) or corner-aligned (false, face-api). */
-  halfPixelCenters: boolean;
-  /** value = (pixel - mean) / std, pixel in 0..255. */
-  mean: number;
-  std: number;
-}
 
 export interface SsdSpec {
   /** Constant [numAnchors, 4] as (yCenter, xCenter, height, width), normalized to [0, 1]. */

@@ -9,7 +9,7 @@
  * The result names storage roots with lifetimes for the memory planner.
  */
 import { UnsupportedOperatorError } from '../errors.ts';
-import { ACTIVATIONS, convGeometry, type Clamp, type ConvGeometry, type OutputView } from '../kernels/common.ts';
+import { ACTIVATIONS, convGeometry, type Clamp, type ConvGeometry, type OutputView } from '../core/geometry.ts';
 import { conv2dVariantSupported, selectConv2dVariant, type Conv2dVariant } from '../kernels/conv2d.ts';
 import { depthwiseVariantSupported, selectDepthwiseVariant, type DepthwiseVariant } from '../kernels/depthwise_conv2d.ts';
 import { pointwiseVariantSupported, type PointwiseShape, type PointwiseVariant } from '../kernels/pointwise_conv2d.ts';

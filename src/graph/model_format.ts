@@ -6,7 +6,7 @@
  * browsers load models through the same checks; file I/O lives in src/node/model_files.ts.
  */
 import { ChecksumError, ModelFormatError } from '../errors.ts';
-import { convGeometry } from '../kernels/common.ts';
+import { convGeometry } from '../core/geometry.ts';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type GraphNode, type ModelJson } from './ir.ts';
 import type { LoadedModel } from './weights.ts';
 

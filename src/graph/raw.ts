@@ -4,7 +4,7 @@
  * reads these back, it hands them to the SSD head on the GPU.
  */
 import type { GpuContext } from '../gpu/context.ts';
-import { encodeDispatches } from '../kernels/common.ts';
+import { encodeDispatches } from '../gpu/dispatch.ts';
 import type { GraphExecutor } from './executor.ts';
 
 export async function runRawOutputs(ctx: GpuContext, ex: GraphExecutor, input: Float32Array, extra: string[] = []): Promise<Map<string, Float32Array>> {

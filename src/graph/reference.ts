@@ -3,7 +3,7 @@
  * Slow and obvious on purpose; tests compare the GPU executor against it.
  */
 import { UnsupportedOperatorError } from '../errors.ts';
-import { convGeometry } from '../kernels/common.ts';
+import { convGeometry } from '../core/geometry.ts';
 import { conv2dRef } from '../kernels/conv2d_ref.ts';
 import { depthwiseConv2dRef } from '../kernels/depthwise_conv2d_ref.ts';
 import { addRef, logisticRef } from '../kernels/elementwise.ts';

@@ -13,7 +13,7 @@
  * feature maps); relative sizes would shrink every box by new/trained size.
  */
 import { InvalidOptionError, ModelFormatError } from '../errors.ts';
-import { convGeometry } from '../kernels/common.ts';
+import { convGeometry } from '../core/geometry.ts';
 import { gridAnchors } from '../ssd/anchors.ts';
 import type { AnchorGeneratorSpec, GraphNode, ModelJson } from './ir.ts';
 import { MAX_INPUT_SIDE, weightsInfo } from './model_format.ts';

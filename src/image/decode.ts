@@ -9,7 +9,7 @@ import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { ImageDecodeError, ImageFileError, ImageTooLargeError, InvalidInputError } from '../errors.ts';
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { readJpegStructure, JpegStructureProblem, type JpegStructure } from './jpeg_structure.ts';
 import { checkDeclaredSize, resolveLimits, type DecodeLimits } from './limits.ts';
 import { applyOrientation } from './orientation.ts';

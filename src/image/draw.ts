@@ -5,7 +5,7 @@
  */
 import type { Detection } from '../detect_types.ts';
 import { InvalidOptionError } from '../errors.ts';
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { GLYPH_HEIGHT, GLYPH_WIDTH, glyphRows } from './font5x7.ts';
 import { toRgbaImage } from './rgba.ts';
 

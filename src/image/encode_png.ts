@@ -1,6 +1,6 @@
 /** RGBA8 to PNG bytes (Node, via pngjs), e.g. for the CLI's annotated output images. */
 import { PNG } from 'pngjs';
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { toRgbaImage } from './rgba.ts';
 
 export function encodePng(image: RgbaImage): Uint8Array {

@@ -3,7 +3,7 @@
  * upload, with a warning, instead of failing in the GPU's validation. The caller scales detection boxes
  * back by the returned factor, so they are in the original image's pixels.
  */
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 
 /** Returns the image to upload and the factor that maps its pixels back to the original's. */
 export function fitToLimit(img: RgbaImage, maxSide: number, source: string, warn: (message: string) => void): { image: RgbaImage; factor: number } {

@@ -2,7 +2,7 @@
  * Applies an EXIF orientation (1..8) so the pixels come out the way the photo is meant to be
  * viewed; without this a portrait phone photo reaches the detector lying on its side.
  */
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 
 /**
  * The stored pixel read for output pixel (x, y) is (ax*x + bx*y + cx, ay*x + by*y + cy), where the

@@ -3,7 +3,7 @@
  * output). Platform-neutral: the browser entry uses it too.
  */
 import { InvalidInputError } from '../errors.ts';
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 
 const RAW_HINT = 'pass {data, width, height} with data a Uint8Array/Uint8ClampedArray/Buffer of width*height*4 RGBA bytes';
 

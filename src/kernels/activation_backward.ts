@@ -5,7 +5,8 @@
 import source from '../../shaders/activation_backward.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
-import { makeDispatch, type Binding, type Clamp, type Dispatch } from './common.ts';
+import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
+import type { Clamp } from '../core/geometry.ts';
 
 export const ActivationBackwardParams = uniformSchema('Params', { count: 'u32', lo: 'f32', hi: 'f32' });
 

@@ -1,5 +1,5 @@
 /** CPU reference of the activation mask: the gradient of clamp(z, lo, hi) given its output y. */
-import type { Clamp } from './common.ts';
+import type { Clamp } from '../core/geometry.ts';
 
 export function clampBackwardRef(y: ArrayLike<number>, dy: ArrayLike<number>, act: Clamp): Float64Array {
   const out = new Float64Array(dy.length);

@@ -1,7 +1,8 @@
 /** Gradient of any convolution's bias: the column sums of its masked output gradient, added into `grad`. */
 import source from '../../shaders/bias_backward.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
-import { makeDispatch, type Binding, type Dispatch, type OutputView } from './common.ts';
+import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
+import type { OutputView } from '../core/geometry.ts';
 import { GemmBackwardParams, gemmBackwardParams } from './conv_backward_params.ts';
 
 export function biasBackwardPipeline(ctx: GpuContext, workgroupSize = 64): Promise<CachedPipeline> {

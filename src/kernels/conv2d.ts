@@ -5,7 +5,9 @@
 import common from '../../shaders/conv_common.wgsl';
 import source from '../../shaders/conv2d.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
-import { contiguousView, makeDispatch, padLastDimTo4, type Binding, type Clamp, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
+import { contiguousView, type Clamp, type ConvGeometry, type OutputView } from '../core/geometry.ts';
+import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
+import { padLastDimTo4 } from './common.ts';
 import { ConvParams, convParams } from './conv_params.ts';
 
 export const CONV2D_VARIANTS = ['naive', 'direct', 'blocked', 'igemm'] as const;

@@ -7,7 +7,8 @@
  */
 import source from '../../shaders/conv2d_backward.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
-import { makeDispatch, type Binding, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
+import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
+import type { ConvGeometry, OutputView } from '../core/geometry.ts';
 import { ConvBackwardParams, convBackwardParams } from './conv_backward_params.ts';
 import { pointwiseBackwardDispatch, pointwiseBackwardPipeline } from './pointwise_conv2d_backward.ts';
 import type { PointwiseShape } from './pointwise_conv2d_ref.ts';

@@ -3,7 +3,7 @@
  * kernels must compute, and their own correctness is checked against finite differences of the
  * forward references. `dy` is the gradient of the (pre-activation) output, contiguous NHWC.
  */
-import type { ConvGeometry } from './common.ts';
+import type { ConvGeometry } from '../core/geometry.ts';
 
 export interface ConvGrads {
   /** [B, inH, inW, inC]. */

@@ -1,5 +1,5 @@
 /** Plain-loop CPU reference for conv2d (NHWC, filter HWIO), used only to check the GPU kernels. */
-import { contiguousView, type Clamp, type ConvGeometry, type OutputView } from './common.ts';
+import { contiguousView, type Clamp, type ConvGeometry, type OutputView } from '../core/geometry.ts';
 
 export function conv2dRef(
   g: ConvGeometry,

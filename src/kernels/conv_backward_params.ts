@@ -3,7 +3,7 @@
  * gradient lives: the forward pass's output view, so a slice of a concatenation is read in place.
  */
 import { uniformSchema, type UniformValues } from '../gpu/uniforms.ts';
-import { contiguousView, type ConvGeometry, type OutputView } from './common.ts';
+import { contiguousView, type ConvGeometry, type OutputView } from '../core/geometry.ts';
 import { geometryFields, geometryValues } from './conv_params.ts';
 import type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 

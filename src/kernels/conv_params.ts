@@ -1,6 +1,6 @@
 /** Uniform layout shared by conv2d and depthwise_conv2d: one schema, one WGSL struct. */
 import { uniformSchema, type UniformValues } from '../gpu/uniforms.ts';
-import type { Clamp, ConvGeometry, OutputView } from './common.ts';
+import type { Clamp, ConvGeometry, OutputView } from '../core/geometry.ts';
 
 /** A convolution's geometry as uniform fields; forward and backward layouts both start with it. */
 export const geometryFields = {

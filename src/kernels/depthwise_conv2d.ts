@@ -7,7 +7,9 @@ import common from '../../shaders/conv_common.wgsl';
 import source from '../../shaders/depthwise_conv2d.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import type { DriverKind } from '../gpu/provider.ts';
-import { contiguousView, makeDispatch, padLastDimTo4, type Binding, type Clamp, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
+import { contiguousView, type Clamp, type ConvGeometry, type OutputView } from '../core/geometry.ts';
+import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
+import { padLastDimTo4 } from './common.ts';
 import { ConvParams, convParams } from './conv_params.ts';
 
 export const DEPTHWISE_VARIANTS = ['naive', 'vec4', 'blocked', 'k3s1', 'k3s2', 'k3s1u', 'k3s2u'] as const;

@@ -4,7 +4,8 @@
  */
 import source from '../../shaders/depthwise_conv2d_backward.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
-import { makeDispatch, type ConvGeometry, type Dispatch, type OutputView } from './common.ts';
+import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
+import type { ConvGeometry, OutputView } from '../core/geometry.ts';
 import type { ConvBackwardBindings, ConvGrad } from './conv2d_backward.ts';
 import { ConvBackwardParams, convBackwardParams } from './conv_backward_params.ts';
 

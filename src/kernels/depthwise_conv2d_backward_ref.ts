@@ -1,5 +1,5 @@
 /** Plain-loop CPU reference of the depthwise convolution gradients (multiplier 1, filter [KH, KW, C]), float64. */
-import type { ConvGeometry } from './common.ts';
+import type { ConvGeometry } from '../core/geometry.ts';
 import { biasGradRef, forEachTap, type ConvGrads } from './conv2d_backward_ref.ts';
 
 export function depthwiseBackwardRef(g: ConvGeometry, x: ArrayLike<number>, filter: ArrayLike<number>, dy: ArrayLike<number>): ConvGrads {

@@ -1,5 +1,5 @@
 /** Plain-loop CPU reference for depthwise conv2d (multiplier 1), filter [KH, KW, C]. */
-import { contiguousView, type Clamp, type ConvGeometry, type OutputView } from './common.ts';
+import { contiguousView, type Clamp, type ConvGeometry, type OutputView } from '../core/geometry.ts';
 
 export function depthwiseConv2dRef(
   g: ConvGeometry,

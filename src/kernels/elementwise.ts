@@ -3,7 +3,8 @@ import addSource from '../../shaders/add.wgsl';
 import logisticSource from '../../shaders/logistic.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
-import { makeDispatch, type Binding, type Clamp, type Dispatch } from './common.ts';
+import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
+import type { Clamp } from '../core/geometry.ts';
 
 export const ElementwiseParams = uniformSchema('Params', { count: 'u32', clampMin: 'f32', clampMax: 'f32' });
 

@@ -6,7 +6,9 @@
 import source from '../../shaders/pointwise_conv2d.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
-import { ACTIVATIONS, makeDispatch, padLastDimTo4, type Binding, type Clamp, type Dispatch, type OutputView } from './common.ts';
+import { ACTIVATIONS, type Clamp, type OutputView } from '../core/geometry.ts';
+import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
+import { padLastDimTo4 } from './common.ts';
 import type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 
 export type { PointwiseShape } from './pointwise_conv2d_ref.ts';

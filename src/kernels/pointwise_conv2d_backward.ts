@@ -5,7 +5,8 @@
  */
 import source from '../../shaders/pointwise_conv2d_backward.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
-import { makeDispatch, type Dispatch, type OutputView } from './common.ts';
+import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
+import type { OutputView } from '../core/geometry.ts';
 import type { ConvBackwardBindings, ConvGrad } from './conv2d_backward.ts';
 import { GemmBackwardParams, gemmBackwardParams } from './conv_backward_params.ts';
 import type { PointwiseShape } from './pointwise_conv2d_ref.ts';

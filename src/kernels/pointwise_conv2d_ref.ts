@@ -1,5 +1,5 @@
 /** Plain-loop CPU reference for the 1x1 convolution GEMM with its fused epilogue. */
-import type { Clamp, OutputView } from './common.ts';
+import type { Clamp, OutputView } from '../core/geometry.ts';
 
 export interface PointwiseShape {
   /** Pixels in all images (batch * H * W). */

@@ -5,9 +5,9 @@
 import source from '../../shaders/preprocess.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
-import type { PreprocessSpec } from '../graph/ir.ts';
-import { makeDispatch, type Dispatch } from './common.ts';
-import { placement, type Placement } from './preprocess_ref.ts';
+import type { PreprocessSpec } from '../core/model_spec.ts';
+import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
+import { placement, type Placement } from '../image/placement.ts';
 
 export const PreprocessParams = uniformSchema('Params', {
   dstW: 'u32',

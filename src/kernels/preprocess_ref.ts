@@ -4,49 +4,9 @@
  * padding modes, filled with black), and the canvas is resized bilinearly to the model size with
  * TensorFlow's resize_bilinear rules (edge-clamped; half-pixel centres or not).
  */
-import type { PreprocessSpec } from '../graph/ir.ts';
-
-export interface RgbaImage {
-  data: Uint8Array | Uint8ClampedArray;
-  width: number;
-  height: number;
-}
-
-/** Placement of the image on the canvas that is resized to the model input; maps boxes back to pixels. */
-export interface Placement {
-  canvasW: number;
-  canvasH: number;
-  /** Top-left of the image on the canvas, in canvas pixels. */
-  x0: number;
-  y0: number;
-}
-
-export function placement(spec: PreprocessSpec, width: number, height: number): Placement {
-  switch (spec.resize) {
-    case 'stretch':
-      return { canvasW: width, canvasH: height, x0: 0, y0: 0 };
-    case 'pad-bottom-right': {
-      const s = Math.max(width, height);
-      return { canvasW: s, canvasH: s, x0: 0, y0: 0 };
-    }
-    case 'letterbox': {
-      const target = spec.width / spec.height;
-      const canvasW = Math.max(width, Math.round(height * target));
-      const canvasH = Math.max(height, Math.round(width / target));
-      return { canvasW, canvasH, x0: Math.floor((canvasW - width) / 2), y0: Math.floor((canvasH - height) / 2) };
-    }
-  }
-}
-
-/** Maps a normalized model-space box (ymin, xmin, ymax, xmax) to source-image pixels, clipped to the image. */
-export function boxToImage(p: Placement, width: number, height: number, ymin: number, xmin: number, ymax: number, xmax: number) {
-  const clip = (v: number, hi: number) => Math.min(Math.max(v, 0), hi);
-  const x1 = clip(xmin * p.canvasW - p.x0, width);
-  const y1 = clip(ymin * p.canvasH - p.y0, height);
-  const x2 = clip(xmax * p.canvasW - p.x0, width);
-  const y2 = clip(ymax * p.canvasH - p.y0, height);
-  return { x: x1, y: y1, width: Math.max(0, x2 - x1), height: Math.max(0, y2 - y1) };
-}
+import type { PreprocessSpec } from '../core/model_spec.ts';
+import type { RgbaImage } from '../core/image.ts';
+import { placement } from '../image/placement.ts';
 
 export function preprocessRef(spec: PreprocessSpec, img: RgbaImage): Float32Array {
   const p = placement(spec, img.width, img.height);

@@ -1,6 +1,6 @@
 /** Decoded RGBA pixels as a FrameSource: uploaded with queue.writeTexture. */
 import type { FrameSource } from '../detector.ts';
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 
 export function rgbaFrame(img: RgbaImage): FrameSource {
   return {

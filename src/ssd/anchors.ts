@@ -7,31 +7,7 @@
  *    multiple_grid_anchor_generator that the TFLite SSD models were trained with;
  *  - ssdPaperAnchors: the recipe of the SSD paper (Liu et al. 2016, section 2.2).
  */
-
-export interface GridAnchorOptions {
-  numLayers: number;
-  minScale: number;
-  maxScale: number;
-  inputHeight: number;
-  inputWidth: number;
-  /** One per layer; consecutive layers with the same stride share one grid (MediaPipe). */
-  strides: number[];
-  /** [height, width] per layer; defaults to ceil(input / stride). */
-  featureMapSizes?: [number, number][];
-  aspectRatios: number[];
-  anchorOffsetX: number;
-  anchorOffsetY: number;
-  /** Layer 0 gets three boxes only: (0.1, ratio 1), (scale, 2), (scale, 0.5). */
-  reduceBoxesInLowestLayer: boolean;
-  /** When > 0, each cell gets one more box of this ratio at sqrt(scale_i * scale_i+1). */
-  interpolatedScaleAspectRatio: number;
-  /**
-   * Where that box goes in the cell: after all the ratios (MediaPipe and the current TF Object
-   * Detection API; the default), or right after ratio 1 (the 2017 TF Object Detection API that
-   * face-api's SSD-MobileNetV1 was trained with).
-   */
-  interpolatedPlacement?: 'last' | 'after-ratio-1';
-}
+import type { GridAnchorOptions } from '../core/model_spec.ts';
 
 /** The options compiled into MediaPipe's Objectron graph for the Open Images SSD (1917 anchors). */
 export const MEDIAPIPE_SSD_300: GridAnchorOptions = {

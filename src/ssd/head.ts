@@ -25,7 +25,7 @@ import nmsSource from '../../shaders/ssd_nms.wgsl';
 import { InvalidOptionError } from '../errors.ts';
 import type { BindingKind, CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
-import { makeDispatch, type Dispatch } from '../kernels/common.ts';
+import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
 import { reportableClasses, validateHeadOptions, type HeadDetection, type HeadOptions, type HeadSpec } from './head_types.ts';
 
 export type { HeadDetection, HeadOptions } from './head_types.ts';

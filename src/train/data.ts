@@ -5,8 +5,8 @@
  * hue). The crop is resized to the model input with the same bilinear rule as inference
  * preprocessing (kernels/preprocess_ref.ts), then normalized by the model's mean and std.
  */
-import type { PreprocessSpec } from '../graph/ir.ts';
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { PreprocessSpec } from '../core/model_spec.ts';
+import type { RgbaImage } from '../core/image.ts';
 import type { Rng } from './rng.ts';
 import type { GroundTruth } from './targets.ts';
 

@@ -6,7 +6,7 @@
 import type { Detection } from '../detect_types.ts';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.ts';
 import { constData, type LoadedModel } from '../graph/weights.ts';
-import { boxToImage, placement } from '../kernels/preprocess_ref.ts';
+import { boxToImage, placement } from '../image/placement.ts';
 import { ssdHeadRef } from '../ssd/head_ref.ts';
 import type { TrainingSet } from './dataset.ts';
 import { unpackSamples, type CachedSample } from './features.ts';

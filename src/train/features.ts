@@ -5,7 +5,7 @@
  */
 import type { GpuContext } from '../gpu/context.ts';
 import type { LoadedModel } from '../graph/weights.ts';
-import { encodeDispatches } from '../kernels/common.ts';
+import { encodeDispatches } from '../gpu/dispatch.ts';
 import { TrainExecutor } from './executor.ts';
 import { frozenNodes, type ConvNode } from './graph.ts';
 import { decodeHalfInto, encodeHalf } from './half.ts';

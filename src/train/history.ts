@@ -1,5 +1,5 @@
 /** What a training run records per optimizer step and per epoch, and its loss-curve chart. */
-import { lineChart } from '../../bench/lib/svg.ts';
+import { lineChart } from '../charts/svg.ts';
 
 export interface StepRecord {
   step: number;

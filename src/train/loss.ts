@@ -6,7 +6,7 @@
 import source from '../../shaders/train_ssd_loss.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema, type UniformValues } from '../gpu/uniforms.ts';
-import { makeDispatch, type Binding, type Dispatch } from '../kernels/common.ts';
+import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { LossConfig, LossParts } from './loss_ref.ts';
 import { updateUniforms } from './uniform_update.ts';
 

@@ -7,7 +7,7 @@
 import type { ModelJson } from '../graph/ir.ts';
 import { constData, type LoadedModel } from '../graph/weights.ts';
 import { clampBackwardRef } from '../kernels/activation_backward_ref.ts';
-import { convGeometry, type Clamp, type ConvGeometry } from '../kernels/common.ts';
+import { convGeometry, type Clamp, type ConvGeometry } from '../core/geometry.ts';
 import { conv2dBackwardRef, forEachTap } from '../kernels/conv2d_backward_ref.ts';
 import { depthwiseBackwardRef } from '../kernels/depthwise_conv2d_backward_ref.ts';
 import type { ConvNode } from './graph.ts';

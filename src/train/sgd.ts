@@ -5,7 +5,7 @@
 import source from '../../shaders/train_sgd.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
-import { makeDispatch, type Dispatch } from '../kernels/common.ts';
+import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
 import type { ParamStore } from './params.ts';
 import { updateUniforms } from './uniform_update.ts';
 

@@ -7,7 +7,7 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { ModelJson } from '../graph/ir.ts';
 import type { LoadedModel } from '../graph/weights.ts';
-import { encodeDispatches, type Dispatch } from '../kernels/common.ts';
+import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
 import { TrainExecutor } from './executor.ts';
 import type { Region } from './graph.ts';
 import { lossDispatch, lossPipeline, readLossParts, setLossNormalizer, LOSS_PARTS_STRIDE } from './loss.ts';

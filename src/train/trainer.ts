@@ -6,7 +6,7 @@
  */
 import type { GpuContext } from '../gpu/context.ts';
 import type { LoadedModel } from '../graph/weights.ts';
-import { encodeDispatches } from '../kernels/common.ts';
+import { encodeDispatches } from '../gpu/dispatch.ts';
 import type { TrainingSet } from './dataset.ts';
 import { validate, type Validation } from './evaluation.ts';
 import { unpackSamples, type CachedSample, type FeatureCache } from './features.ts';

@@ -5,7 +5,7 @@
  * of any length holds only a few frames in memory.
  */
 import { VideoError } from '../errors.ts';
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { exitText, fileUrl, spawnTool, type FfmpegTools, type ToolProcess, type VideoInfo } from './ffmpeg.ts';
 
 export interface VideoFrame extends RgbaImage {

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { DetectOptions, Detection, StageTimes } from '../detect_types.ts';
 import type { FrameSource } from '../detector.ts';
 import { InvalidInputError, InvalidOptionError, VideoError } from '../errors.ts';
-import type { RgbaImage } from '../kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../core/image.ts';
 import { rgbaFrame } from '../node/frame_source.ts';
 import { locateFfmpeg, probeVideo, type FfmpegTools, type VideoInfo } from './ffmpeg.ts';
 import { FrameReader, type VideoFrame } from './frame_reader.ts';

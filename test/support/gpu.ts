@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { GpuContext } from '../../src/gpu/context.ts';
 import type { DriverChoice } from '../../src/gpu/provider.ts';
 import { installNodeGpu } from '../../src/node_gpu.ts';
-import { encodeDispatches, type Dispatch } from '../../src/kernels/common.ts';
+import { encodeDispatches, type Dispatch } from '../../src/gpu/dispatch.ts';
 
 let shared: Promise<GpuContext> | undefined;
 

@@ -4,7 +4,7 @@
  * outputs too, which the product path never does.
  */
 import type { GpuContext } from '../../src/gpu/context.ts';
-import { encodeDispatches } from '../../src/kernels/common.ts';
+import { encodeDispatches } from '../../src/gpu/dispatch.ts';
 import { GraphExecutor, packModelWeights } from '../../src/graph/executor.ts';
 import { constData, type LoadedModel } from '../../src/graph/weights.ts';
 import { parseDetections, SsdHead } from '../../src/ssd/head.ts';

@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { LiveResources } from '../../src/gpu/context.ts';
 import { decodeImage } from '../../src/image/decode.ts';
-import type { RgbaImage } from '../../src/kernels/preprocess_ref.ts';
+import type { RgbaImage } from '../../src/core/image.ts';
 
 export interface SoakSample {
   frame: number;

@@ -4,7 +4,7 @@
  * feature maps, reshaped and concatenated like the real models. Odd sizes and SAME padding on
  * purpose. Lets the executor be tested against the CPU reference without any model file.
  */
-import { ACTIVATIONS } from '../../src/kernels/common.ts';
+import { ACTIVATIONS } from '../../src/core/geometry.ts';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ClampRange, type GraphNode, type ModelJson } from '../../src/graph/ir.ts';
 import type { LoadedModel } from '../../src/graph/weights.ts';
 import { randomFloats } from './gpu.ts';

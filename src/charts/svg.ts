@@ -1,4 +1,4 @@
-/** Minimal dependency-free SVG charts for benchmark reports. */
+/** Minimal dependency-free SVG charts: benchmark reports and training loss curves. */
 export interface Series {
   name: string;
   color: string;
