@@ -11,6 +11,7 @@
  * array-tiled kernels at a tenth of the unrolled ones' speed).
  */
 import { lowerGraph } from '../src/graph/lower.ts';
+import { PointwiseStep } from '../src/ops/conv2d.ts';
 import { median, timeDispatches } from '../src/gpu/timing.ts';
 import { ACTIVATIONS } from '../src/core/geometry.ts';
 import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline, type PointwiseShape, type PointwiseVariant } from '../src/kernels/pointwise_conv2d.ts';
@@ -25,7 +26,7 @@ const shapes = new Map<string, PointwiseShape & { weight: number }>();
 for (const name of models) {
   const m = await resolveModel(name);
   for (const st of lowerGraph(m.json, 1).steps) {
-    if (st.kind !== 'pointwise') continue;
+    if (!(st instanceof PointwiseStep)) continue;
     const key = `${st.s.M}x${st.s.K}x${st.s.N}`;
     const e = shapes.get(key);
     if (e) e.weight++;

@@ -12,9 +12,9 @@
  */
 import { cpus } from 'node:os';
 import { evalSettings, evaluateDetector } from '../src/cli/eval.ts';
-import { modelStats } from '../src/convert/model_stats.ts';
+import { modelStats } from '../src/graph/model_stats.ts';
 import { median, percentile } from '../src/gpu/timing.ts';
-import { resizeModelInput } from '../src/graph/resize_input.ts';
+import { resizeModelInput } from '../src/ssd/resize_input.ts';
 import { readImageFile } from '../src/image/decode.ts';
 import { load, type AnchorSizing } from '../src/index.ts';
 import type { EvaluationResult } from '../src/eval/evaluate.ts';

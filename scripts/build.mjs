@@ -5,6 +5,7 @@ import * as esbuild from 'esbuild';
 import { readdirSync, existsSync, mkdirSync, writeFileSync, chmodSync, copyFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { opsPlugin } from './esbuild_ops.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const list = (dir, re) => (existsSync(join(root, dir)) ? readdirSync(join(root, dir)).filter((f) => re.test(f)).map((f) => join(dir, f)) : []);
@@ -16,6 +17,7 @@ const common = {
   target: 'es2022',
   sourcemap: 'linked',
   loader: { '.wgsl': 'text' },
+  plugins: [opsPlugin(root)],
   logLevel: 'warning',
 };
 const node = {

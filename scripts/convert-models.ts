@@ -5,7 +5,7 @@
  * --dirs writes {name: folder} of every model: a cache hit may be in the user cache, not weights/.
  */
 import { writeFileSync } from 'node:fs';
-import { modelStats, type LayerTypeStats } from '../src/convert/model_stats.ts';
+import { modelStats, type LayerTypeStats } from '../src/graph/model_stats.ts';
 import { BUNDLED_MODELS, resolveModel } from '../src/models/registry.ts';
 import { MobileSsdError } from '../src/errors.ts';
 

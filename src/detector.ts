@@ -10,7 +10,7 @@ import { encodeDispatches, type Dispatch } from './gpu/dispatch.ts';
 import { preprocessPipeline, preprocessStage, type PreprocessStage } from './kernels/preprocess.ts';
 import { boxToImage, type Placement } from './image/placement.ts';
 import { GraphExecutor, packModelWeights } from './graph/executor.ts';
-import type { VariantChoice } from './graph/lower.ts';
+import type { VariantChoice } from './ops/support/lowering.ts';
 import type { PackedWeights, LoadedModel } from './graph/weights.ts';
 import { constData } from './graph/weights.ts';
 import { SsdHead, parseDetections, type HeadOptions } from './ssd/head.ts';

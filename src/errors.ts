@@ -78,10 +78,8 @@ export class ChecksumError extends MobileSsdError {
   }
 }
 export class UnsupportedOperatorError extends MobileSsdError {
-  constructor(file: string, op: string, detail = '') {
-    super('UNSUPPORTED_OPERATOR', `${file}: unsupported operator ${op}${detail ? ` (${detail})` : ''}`, {
-      hint: 'mobilessd runs MobileNet-SSD graphs (CONV_2D, DEPTHWISE_CONV_2D, ADD, RESHAPE, CONCATENATION, DEQUANTIZE, LOGISTIC, TFLite_Detection_PostProcess)',
-    });
+  constructor(file: string, op: string, detail = '', hint = 'mobilessd runs MobileNet-SSD graphs of convolutions, element-wise ops and reshapes') {
+    super('UNSUPPORTED_OPERATOR', `${file}: unsupported operator ${op}${detail ? ` (${detail})` : ''}`, { hint });
   }
 }
 export class TfliteFormatError extends MobileSsdError {

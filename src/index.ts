@@ -6,7 +6,7 @@ import { Detector, detectorModelInfo, type DetectorModelInfo, type DetectorOptio
 import type { DetectOptions, Detection } from './detect_types.ts';
 import { InvalidInputError, InvalidOptionError } from './errors.ts';
 import type { ExecutorStats } from './graph/executor.ts';
-import { resizeModelInput, type AnchorSizing } from './graph/resize_input.ts';
+import { resizeModelInput, type AnchorSizing } from './ssd/resize_input.ts';
 import type { RgbaImage } from './core/image.ts';
 import { decodeImage, readImageFile, toRgbaImage } from './image/decode.ts';
 import { fitToLimit } from './image/fit.ts';
@@ -19,7 +19,7 @@ export * from './errors.ts';
 export type { Box, DetectOptions, Detection, StageTimes } from './detect_types.ts';
 export type { RgbaImage } from './core/image.ts';
 export type { AdapterReport, GpuContext, LiveResources } from './gpu/context.ts';
-export type { AnchorSizing } from './graph/resize_input.ts';
+export type { AnchorSizing } from './ssd/resize_input.ts';
 export { BUNDLED_MODELS, DEFAULT_MODEL } from './models/registry.ts';
 
 /** A file path, encoded JPEG/PNG bytes, or decoded RGBA pixels. */
@@ -38,7 +38,7 @@ export interface LoadOptions extends DetectorOptions {
   /**
    * Run the network at this input size (pixels; [height, width] or one number for a square) instead
    * of the model's own: smaller is faster and less accurate. The anchors follow the new feature
-   * maps (graph/resize_input.ts).
+   * maps (ssd/resize_input.ts).
    */
   inputSize?: number | readonly [number, number];
   /** With inputSize: anchors keep their trained size in pixels (default), or take the generator's sizes for the new input. */

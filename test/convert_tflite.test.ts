@@ -3,13 +3,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { modelStats } from '../src/convert/model_stats.ts';
+import { modelStats } from '../src/graph/model_stats.ts';
 import { FlatBuffer } from '../src/convert/flatbuffer.ts';
-import { parseTflite, tensorData, type TfliteTensor } from '../src/convert/tflite.ts';
+import { builtinCode, parseTflite, readOptions, tensorData, type TfliteTensor } from '../src/convert/tflite.ts';
 import { convertTflite } from '../src/convert/tflite_to_ir.ts';
 import { decodeConstant, halfToFloat } from '../src/convert/tflite_weights.ts';
 import { MobileSsdError, ModelFormatError, TfliteFormatError, UnsupportedOperatorError } from '../src/errors.ts';
-import type { Conv2dNode, DepthwiseConv2dNode, GraphNode } from '../src/graph/ir.ts';
+import type { Conv2dNode } from '../src/ops/conv2d.ts';
+import type { DepthwiseConv2dNode } from '../src/ops/depthwise_conv2d.ts';
+import type { GraphNode } from '../src/ops/support/op_def.ts';
+import { CONCAT_OPTIONS } from '../src/ops/concat.ts';
+import { CONV_OPTIONS, DEPTHWISE_OPTIONS } from '../src/ops/support/conv.ts';
 import { validateModel } from '../src/graph/model_format.ts';
 import { runReference } from '../src/graph/reference.ts';
 import { constData, type LoadedModel } from '../src/graph/weights.ts';
@@ -145,7 +149,8 @@ test('COCO uint8 model: (q - zp) * scale weights, q * scale biases, clamps from 
     if (n.op === 'reshape' || n.op === 'logistic') continue;
     const out = t.tensors.find((x) => x.name === n.outputs[0])!;
     const op = t.operators.find((o) => o.outputs[0] === out.index)!;
-    const fused = op.options && 'activation' in op.options && op.options.activation === 'RELU6' ? ACTIVATIONS.relu6 : ACTIVATIONS.none;
+    const schema = { CONV_2D: CONV_OPTIONS, DEPTHWISE_CONV_2D: DEPTHWISE_OPTIONS, CONCATENATION: CONCAT_OPTIONS }[op.code.name]!;
+    const fused = readOptions(t, op, schema).activation === 'RELU6' ? ACTIVATIONS.relu6 : ACTIVATIONS.none;
     const q = out.quantization!;
     const range = { min: q.scale[0]! * (0 - q.zeroPoint[0]!), max: q.scale[0]! * (255 - q.zeroPoint[0]!) };
     assert.deepEqual(n.activation, { min: Math.max(fused.min, range.min), max: Math.min(fused.max, range.max) }, n.name);
@@ -215,9 +220,10 @@ function patchOpcode(bytes: Uint8Array, index: number, code: number): Uint8Array
 test('an unsupported operator is named in an UnsupportedOperatorError', async () => {
   const oid = oidBytes();
   const codes = parseTflite(oid, 'oid').operatorCodes;
-  const patched = patchOpcode(oid, codes.findIndex((c) => c.name === 'DEPTHWISE_CONV_2D'), 17);
-  assert.equal(parseTflite(patched, 'x').operatorCodes.filter((c) => c.name === 'MAX_POOL_2D').length, 1);
-  await assert.rejects(convertTflite(patched, { file: 'patched.tflite', name: 'x' }), (e: unknown) => e instanceof UnsupportedOperatorError && /^patched\.tflite: unsupported operator MAX_POOL_2D \(operator 5\)/.test(e.message));
+  // L2_POOL_2D: an operator no SSD detector uses, so it stays unsupported as ops are added.
+  const patched = patchOpcode(oid, codes.findIndex((c) => c.name === 'DEPTHWISE_CONV_2D'), builtinCode('L2_POOL_2D'));
+  assert.equal(parseTflite(patched, 'x').operatorCodes.filter((c) => c.name === 'L2_POOL_2D').length, 1);
+  await assert.rejects(convertTflite(patched, { file: 'patched.tflite', name: 'x' }), (e: unknown) => e instanceof UnsupportedOperatorError && /^patched\.tflite: unsupported operator L2_POOL_2D \(operator 5\)/.test(e.message) && /hint: mobilessd converts .*CONV_2D/.test(e.message));
 
   const coco = cocoBytes();
   const renamed = coco.slice();

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
-import { lowerGraph, type VariantChoice } from '../src/graph/lower.ts';
+import { lowerGraph } from '../src/graph/lower.ts';
+import { PointwiseStep } from '../src/ops/conv2d.ts';
+import type { VariantChoice } from '../src/ops/support/lowering.ts';
 import { runRawOutputs } from '../src/graph/raw.ts';
 import { runReference } from '../src/graph/reference.ts';
 import { assertClose, gpu, randomFloats, releaseGpu } from './support/gpu.ts';
@@ -16,7 +18,7 @@ test('lowering fuses the residual add, aliases reshapes and writes concat slices
   assert.ok(!kinds.includes('add'), 'the skip add is fused into the project GEMM');
   const project = low.steps.find((s) => s.name === 'b1/project');
   assert.equal(project?.kind, 'pointwise');
-  assert.ok(project?.kind === 'pointwise' && project.residual?.tensor === 'stem:out');
+  assert.ok(project instanceof PointwiseStep && project.residual?.tensor === 'stem:out');
   assert.equal(low.steps.length, m.json.nodes.filter((n) => n.op !== 'reshape' && n.op !== 'concat' && n.op !== 'add').length);
   assert.equal(low.rootOf.get('box0:out'), 'boxes');
   assert.equal(low.rootOf.get('cls1:out:reshape'), 'scores');
@@ -36,7 +38,7 @@ const cases: [string, VariantChoice, number][] = [
 test('kernel choices follow the adapter kind: array tiles on lavapipe, hand-unrolled ones on SwiftShader', () => {
   const m = syntheticModel();
   const variants = (driver: 'lavapipe' | 'swiftshader', kind: string) =>
-    new Set(lowerGraph(m.json, 1, {}, driver).steps.flatMap((s) => (s.kind === kind && 'variant' in s ? [s.variant] : [])));
+    new Set(lowerGraph(m.json, 1, {}, driver).steps.flatMap((s) => (s.kind === kind && s.variant ? [s.variant] : [])));
   assert.ok([...variants('lavapipe', 'pointwise')].every((v) => v.startsWith('blocked')), [...variants('lavapipe', 'pointwise')].join());
   assert.ok([...variants('swiftshader', 'pointwise')].every((v) => v.startsWith('unrolled')), [...variants('swiftshader', 'pointwise')].join());
   const dwLava = variants('lavapipe', 'depthwise');

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { isMainThread } from 'node:worker_threads';
 import { FlatBuffer } from '../src/convert/flatbuffer.ts';
 import { decodeTfjsWeights, parseTfjsManifest } from '../src/convert/tfjs_manifest.ts';
-import { BUILTIN, elementCount, parseTflite } from '../src/convert/tflite.ts';
+import { builtinCode, elementCount, parseTflite } from '../src/convert/tflite.ts';
 import { convertTflite } from '../src/convert/tflite_to_ir.ts';
 import { decodeConstant } from '../src/convert/tflite_weights.ts';
 import { ImageTooLargeError, ModelFormatError, TfjsFormatError, TfliteFormatError } from '../src/errors.ts';
@@ -127,7 +127,7 @@ if (!isMainThread) {
     const anchors = (side * side * 3) / 4;
     const reshape = { type: 17, fields: [] };
     const file = writeTflite({
-      builtins: [BUILTIN.RESHAPE],
+      builtins: [builtinCode('RESHAPE')],
       tensors: [{ shape: [1, side, side, 3], name: 'input' }, { shape: [1, anchors, 4], name: 'boxes' }, { shape: [1, anchors, 4], name: 'scores' }],
       operators: [{ opcode: 0, inputs: [0], outputs: [1], options: reshape }, { opcode: 0, inputs: [0], outputs: [2], options: reshape }],
       inputs: [0],
@@ -139,7 +139,7 @@ if (!isMainThread) {
   });
 
   test('a TFLite file of 50,000 same-named tensors converts in linear time (was 150 s)', async () => {
-    const file = writeTflite({ builtins: [BUILTIN.RESHAPE], tensors: Array.from({ length: 50_000 }, () => ({ shape: [1, 8, 8, 3], name: 'same' })), operators: [], inputs: [0], outputs: [0] });
+    const file = writeTflite({ builtins: [builtinCode('RESHAPE')], tensors: Array.from({ length: 50_000 }, () => ({ shape: [1, 8, 8, 3], name: 'same' })), operators: [], inputs: [0], outputs: [0] });
     const t = performance.now();
     await assert.rejects(convertTflite(file, { file: 'names.tflite', name: 'x' }), (e: unknown) => e instanceof ModelFormatError && /names\.tflite: cannot find the box encodings/.test(e.message));
     assert.ok(performance.now() - t < 5000, `${performance.now() - t} ms`);

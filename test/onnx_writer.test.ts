@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { runReference } from '../src/graph/reference.ts';
-import { modelToOnnx } from '../scripts/onnx/model_to_onnx.ts';
-import { ProtoWriter } from '../scripts/onnx/protobuf.ts';
+import { modelToOnnx } from '../src/graph/onnx_export.ts';
+import { ProtoWriter } from '../src/onnx/protobuf.ts';
 import { randomFloats } from './support/gpu.ts';
 import { syntheticModel } from './support/synthetic_model.ts';
 

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { MobileSsdError, TfliteFormatError } from '../src/errors.ts';
 import { FlatBuffer } from '../src/convert/flatbuffer.ts';
 import { readFlexMap } from '../src/convert/flexbuffer.ts';
-import { parseTflite, tensorData } from '../src/convert/tflite.ts';
+import { parseTflite, readOptions, tensorData } from '../src/convert/tflite.ts';
+import { CONV_OPTIONS } from '../src/ops/support/conv.ts';
 import { POST_PROCESS_OP, readPostProcessOptions } from '../src/convert/tflite_to_ir.ts';
 import { cocoBytes, oidBytes, seededInts } from './support/model_sources.ts';
 
@@ -135,7 +136,7 @@ test('Open Images model: 241 operators of 6 types, fp16 weights behind 144 DEQUA
     ['raw_outputs/class_predictions', [1, 1917, 24]],
   ]);
   const first = m.operators.find((o) => o.code.name === 'CONV_2D')!;
-  assert.deepEqual(first.options, { kind: 'conv2d', padding: 'SAME', strideW: 2, strideH: 2, dilationW: 1, dilationH: 1, activation: 'RELU6' });
+  assert.deepEqual(readOptions(m, first, CONV_OPTIONS), { padding: 'SAME', strideW: 2, strideH: 2, dilationW: 1, dilationH: 1, activation: 'RELU6' });
 });
 
 test('COCO model: uint8 tensors, per-tensor quantization, the post-process op and its FlexBuffer options', () => {

@@ -9,7 +9,7 @@ import { after, test } from 'node:test';
 import { trainingRegion } from '../src/train/graph.ts';
 import { LOSS_PARTS_STRIDE, readLossParts } from '../src/train/loss.ts';
 import { ssdLossRef, totalLoss, type LossConfig } from '../src/train/loss_ref.ts';
-import { convParams, ParamStore } from '../src/train/params.ts';
+import { paramSpecs, paramsOf, ParamStore } from '../src/train/params.ts';
 import { backwardRef, forwardRef, modelParams } from '../src/train/reference.ts';
 import { TrainStep } from '../src/train/step.ts';
 import { assertClose, gpu, randomFloats, readF32, releaseGpu } from './support/gpu.ts';
@@ -55,7 +55,7 @@ for (const from of ['all', 'features', 'extras', 'heads'] as const) {
     const { boxes, scores } = s.model.json.outputs;
     const grads = backwardRef(s.model, ref.sub, ref.values, new Map([[scores, ref.loss.dLogits], [boxes, ref.loss.dBoxes]]), BATCH, ref.param);
 
-    const store = ParamStore.create(ctx, s.model, convParams(s.region.trained), { trainable: true, label: 'test' });
+    const store = ParamStore.create(ctx, s.model, paramSpecs(s.model, s.region.trained), { trainable: true, label: 'test' });
     const step = await TrainStep.create(ctx, s.model, s.region, store, BATCH, { negPerPos: 3, alpha: 1 });
     step.setNormalizer(s.cfg.invN);
     const parts = ctx.createBuffer('parts', 4 * BATCH * LOSS_PARTS_STRIDE, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
@@ -83,7 +83,7 @@ test('reference parameter gradients equal finite differences of the loss', () =>
   const eps = 1e-6;
   let checked = 0;
   for (const n of s.region.trained) {
-    for (const name of [n.filter, n.bias]) {
+    for (const name of paramsOf(n)) {
       const base = Float64Array.from(ref.param(name));
       // A few entries of every tensor, spread over it.
       for (let k = 0; k < 3; k++) {

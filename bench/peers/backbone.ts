@@ -4,12 +4,12 @@
  * it and to check its output, so they never load the model themselves.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { modelStats } from '../../src/convert/model_stats.ts';
+import { modelStats } from '../../src/graph/model_stats.ts';
 import type { ModelJson } from '../../src/graph/ir.ts';
 import type { PreprocessSpec } from '../../src/core/model_spec.ts';
 import type { LoadedModel } from '../../src/graph/weights.ts';
 import { resolveModel } from '../../src/models/registry.ts';
-import { modelToOnnx } from '../../scripts/onnx/model_to_onnx.ts';
+import { modelToOnnx } from '../../src/graph/onnx_export.ts';
 import { syntheticModel } from '../../test/support/synthetic_model.ts';
 
 export interface BackboneInfo {

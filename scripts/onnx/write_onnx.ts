@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { resolveModel } from '../../src/models/registry.ts';
-import { modelToOnnx } from './model_to_onnx.ts';
+import { modelToOnnx } from '../../src/graph/onnx_export.ts';
 
 const [model, out] = process.argv.slice(2);
 if (!model || !out) {

@@ -1,5 +1,5 @@
 /** `mobilessd models` and `mobilessd info`: what is bundled, and what the adapter and a model are. */
-import { modelStats, type ModelStats } from '../convert/model_stats.ts';
+import { modelStats, type ModelStats } from '../graph/model_stats.ts';
 import { GpuContext } from '../gpu/context.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { BUNDLED_MODELS, DEFAULT_MODEL, resolveModel } from '../models/registry.ts';

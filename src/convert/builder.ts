@@ -2,7 +2,9 @@
  * What every converter produces the same way: constants appended to one float32 weights blob,
  * nodes with their output shapes, and the finished ModelJson with the hashes filled in.
  */
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ConstTensor, type GraphNode, type ModelJson } from '../graph/ir.ts';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ConstTensor, type ModelJson } from '../graph/ir.ts';
+import type { GraphNode } from '../ops/support/op_def.ts';
+import { opOf } from '../ops/support/registry.ts';
 import { weightsInfo } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 
@@ -37,11 +39,17 @@ export class ModelBuilder {
     return name;
   }
 
-  /** Adds a node and records the shape of its single output. */
-  node(n: GraphNode, outShape: number[]): string {
+  /** Adds a node and records the shape of its single output, as its op infers it (ShapeError when it cannot). */
+  node(n: GraphNode): number[] {
+    const inputs = n.inputs.map((t) => {
+      const s = this.shapes[t];
+      if (!s) throw new Error(`converter bug: ${n.name} reads ${t} before any node computes it`);
+      return s;
+    });
+    const shape = opOf(n).outputShape(n, inputs, { constShape: (name) => this.constants[name]?.shape });
     this.nodes.push(n);
-    this.shapes[n.outputs[0]!] = outShape;
-    return n.outputs[0]!;
+    this.shapes[n.outputs[0]!] = shape;
+    return shape;
   }
 
   async finish(meta: ModelMeta): Promise<LoadedModel> {

@@ -10,10 +10,10 @@
  * columns 0 (background) and 2 (unused) are labelled "???".
  */
 import { TfjsFormatError } from '../errors.ts';
-import type { ClampRange, GraphNode } from '../graph/ir.ts';
+import { ShapeError, type GraphNode } from '../ops/support/op_def.ts';
 import { sha256Hex } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
-import { ACTIVATIONS, convGeometry } from '../core/geometry.ts';
+import { ACTIVATIONS, type Clamp } from '../core/geometry.ts';
 import { cornersToCenters, MEDIAPIPE_SSD_300 } from '../ssd/anchors.ts';
 import type { GridAnchorOptions } from '../core/model_spec.ts';
 import { FLOAT_ANCHOR_TOLERANCE, matchingGridGenerator } from './anchor_generator.ts';
@@ -117,15 +117,15 @@ class FaceGraph {
   }
 
   /** conv2d 'same' + bias (face-api's pointwiseConvLayer and convLayer); filters are already HWIO. */
-  private conv(prefix: string, x: string, stride: number, activation: ClampRange, biasName = 'convolution_bn_offset'): string {
+  private conv(prefix: string, x: string, stride: number, activation: Clamp, biasName = 'convolution_bn_offset'): string {
     const f = this.tensor(`${prefix}/weights`, 4);
     const bias = this.tensor(`${prefix}/${biasName}`, 1);
-    const [kh, kw, cin, cout] = f.shape as [number, number, number, number];
+    const [, , cin, cout] = f.shape as [number, number, number, number];
     const xs = this.b.shapes[x]!;
     if (cin !== xs[3] || bias.shape[0] !== cout) this.fail(`${prefix}: weights [${f.shape}] and bias [${bias.shape}] do not fit an input of ${xs[3]} channels`);
     const filter = this.b.constant(`${prefix}/weights`, f.shape, f.data);
     const b = this.b.constant(`${prefix}/${biasName}`, [cout], bias.data);
-    return this.convNode({ op: 'conv2d', name: prefix, inputs: [x], outputs: [prefix], filter, bias: b, strides: [stride, stride], padding: 'SAME', activation }, kh, kw, cout);
+    return this.node({ op: 'conv2d', name: prefix, inputs: [x], outputs: [prefix], filter, bias: b, strides: [stride, stride], padding: 'SAME', activation });
   }
 
   /** depthwiseConv2d 'same' -> batchNorm -> clip(0, 6), with the BatchNorm folded into filter and bias. */
@@ -143,13 +143,18 @@ class FaceGraph {
     const bias = Float32Array.from(beta, (b, i) => b - mean[i]! * k[i]!);
     const fName = this.b.constant(`${prefix}/depthwise_weights`, [kh, kw, c], filter);
     const bName = this.b.constant(`${prefix}/folded_bias`, [c], bias);
-    return this.convNode({ op: 'depthwise_conv2d', name: prefix, inputs: [x], outputs: [prefix], filter: fName, bias: bName, strides: [stride, stride], padding: 'SAME', activation: ACTIVATIONS.relu6 }, kh, kw, c);
+    return this.node({ op: 'depthwise_conv2d', name: prefix, inputs: [x], outputs: [prefix], filter: fName, bias: bName, strides: [stride, stride], padding: 'SAME', activation: ACTIVATIONS.relu6 });
   }
 
-  private convNode(n: GraphNode & { strides: [number, number] }, kh: number, kw: number, cout: number): string {
-    const [, h, w, cin] = this.b.shapes[n.inputs[0]!]! as [number, number, number, number];
-    const g = convGeometry({ batch: 1, inH: h, inW: w, inC: cin, outC: cout, kH: kh, kW: kw, strideH: n.strides[0], strideW: n.strides[1], padding: 'SAME' });
-    return this.b.node(n, [1, g.outH, g.outW, cout]);
+  /** Adds a node; a shape its op cannot take means the manifest is not face-api's graph. */
+  private node(n: GraphNode): string {
+    try {
+      this.b.node(n);
+    } catch (e) {
+      if (e instanceof ShapeError) this.fail(`${n.name}: ${e.message}`);
+      throw e;
+    }
+    return n.outputs[0]!;
   }
 
   /** [1, H, W, A * k] -> [1, H * W * A, k]: the order face-api's reshape gives (cell, then anchor). */
@@ -158,12 +163,10 @@ class FaceGraph {
     if (c % k !== 0) this.fail(`${x} has ${c} channels, not a multiple of ${k}`);
     const shape = [1, (h * w * c) / k, k];
     const name = `${x}/reshape`;
-    return this.b.node({ op: 'reshape', name, inputs: [x], outputs: [name], shape }, shape);
+    return this.node({ op: 'reshape', name, inputs: [x], outputs: [name], shape });
   }
 
   private concat(name: string, parts: string[]): string {
-    const shapes = parts.map((p) => this.b.shapes[p]!);
-    const shape = [1, shapes.reduce((n, s) => n + s[1]!, 0), shapes[0]![2]!];
-    return this.b.node({ op: 'concat', name, inputs: parts, outputs: [name], axis: 1, activation: ACTIVATIONS.none }, shape);
+    return this.node({ op: 'concat', name, inputs: parts, outputs: [name], axis: 1, activation: ACTIVATIONS.none });
   }
 }

@@ -1,10 +1,12 @@
 /**
  * Reads the parts of a TensorFlow Lite model (schema.fbs, file identifier "TFL3") that a
- * MobileNet-SSD converter needs: operator codes, subgraph 0's tensors and operators with the
- * builtin options of the supported ops, and buffer data as views into the file. Field ids follow
- * the official schema; every structural problem is a TfliteFormatError naming the file.
+ * MobileNet-SSD converter needs: operator codes, subgraph 0's tensors and operators, and buffer
+ * data as views into the file. Builtin options are read when an op asks for them, by the schema it
+ * declares (readOptions), so new ops need nothing here. Field ids follow the official schema; every
+ * structural problem is a TfliteFormatError naming the file.
  */
 import { TfliteFormatError } from '../errors.ts';
+import type { OptionsOf, OptionsSchema, TfliteActivation } from '../ops/support/interchange.ts';
 import { FlatBuffer, type Table } from './flatbuffer.ts';
 
 /** Field ids (declaration order in schema.fbs; a union takes two ids: its type, then its value). */
@@ -16,15 +18,7 @@ const F = {
   quantization: { scale: 2, zeroPoint: 3, detailsType: 4, quantizedDimension: 6 },
   operator: { opcodeIndex: 0, inputs: 1, outputs: 2, builtinOptionsType: 3, builtinOptions: 4, customOptions: 5, customOptionsFormat: 6 },
   buffer: { data: 0, offset: 1, size: 2 },
-  conv2d: { padding: 0, strideW: 1, strideH: 2, activation: 3, dilationW: 4, dilationH: 5 },
-  depthwise: { padding: 0, strideW: 1, strideH: 2, depthMultiplier: 3, activation: 4, dilationW: 5, dilationH: 6 },
-  concatenation: { axis: 0, activation: 1 },
-  add: { activation: 0 },
-  reshape: { newShape: 0 },
 } as const;
-
-/** BuiltinOptions union members we read (1-based: 0 is NONE). */
-const OPTIONS_TYPE = { conv2d: 1, depthwise: 2, concatenation: 10, add: 11, reshape: 17 } as const;
 
 /** BuiltinOperator names by code, from schema.fbs, for readable errors. */
 const BUILTIN_NAMES = (
@@ -46,15 +40,14 @@ const BUILTIN_NAMES = (
   'DYNAMIC_UPDATE_SLICE RELU_0_TO_1 UNSORTED_SEGMENT_PROD UNSORTED_SEGMENT_MAX UNSORTED_SEGMENT_SUM ATAN2 ' +
   'UNSORTED_SEGMENT_MIN SIGN BITCAST BITWISE_XOR RIGHT_SHIFT'
 ).split(' ');
-export const BUILTIN = { ADD: 0, CONCATENATION: 2, CONV_2D: 3, DEPTHWISE_CONV_2D: 4, DEQUANTIZE: 6, LOGISTIC: 14, RESHAPE: 22, CUSTOM: 32 } as const;
+export const BUILTIN = { DEQUANTIZE: 6, LOGISTIC: 14, CUSTOM: 32 } as const;
 
 export type TensorType = 'FLOAT32' | 'FLOAT16' | 'INT32' | 'UINT8' | 'INT64' | 'STRING' | 'BOOL' | 'INT16' | 'COMPLEX64' | 'INT8' | 'FLOAT64';
 const TENSOR_TYPES: readonly TensorType[] = ['FLOAT32', 'FLOAT16', 'INT32', 'UINT8', 'INT64', 'STRING', 'BOOL', 'INT16', 'COMPLEX64', 'INT8', 'FLOAT64'];
 /** Bytes per element, for checking that constant data matches its shape. */
 const ELEMENT_BYTES: Record<TensorType, number> = { FLOAT32: 4, FLOAT16: 2, INT32: 4, UINT8: 1, INT64: 8, STRING: 0, BOOL: 1, INT16: 2, COMPLEX64: 8, INT8: 1, FLOAT64: 8 };
 
-export type Activation = 'NONE' | 'RELU' | 'RELU_N1_TO_1' | 'RELU6' | 'TANH' | 'SIGN_BIT';
-const ACTIVATIONS: readonly Activation[] = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT'];
+const ACTIVATIONS: readonly TfliteActivation[] = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT'];
 
 export interface Quantization {
   scale: number[];
@@ -80,28 +73,15 @@ export interface OperatorCode {
   name: string;
 }
 
-interface ConvLikeOptions {
-  padding: 'SAME' | 'VALID';
-  strideH: number;
-  strideW: number;
-  dilationH: number;
-  dilationW: number;
-  activation: Activation;
-}
-export type OperatorOptions =
-  | ({ kind: 'conv2d' } & ConvLikeOptions)
-  | ({ kind: 'depthwise'; depthMultiplier: number } & ConvLikeOptions)
-  | { kind: 'add'; activation: Activation }
-  | { kind: 'concatenation'; axis: number; activation: Activation }
-  | { kind: 'reshape'; newShape: number[] | undefined };
-
 export interface TfliteOperator {
   index: number;
   code: OperatorCode;
   /** Tensor indices; -1 marks an omitted optional input. */
   inputs: number[];
   outputs: number[];
-  options: OperatorOptions | undefined;
+  /** The builtin options table and its BuiltinOptions union type (0: none); read with readOptions. */
+  optionsType: number;
+  optionsTable: Table | undefined;
   customOptions: Uint8Array | undefined;
 }
 
@@ -119,6 +99,13 @@ export interface TfliteModel {
 }
 
 const MAX_RANK = 8;
+
+/** The code of a builtin operator by its schema.fbs name (test files written in code name them). */
+export function builtinCode(name: string): number {
+  const code = BUILTIN_NAMES.indexOf(name);
+  if (code < 0) throw new RangeError(`no TFLite builtin named ${name}`);
+  return code;
+}
 
 export function builtinName(code: number): string {
   return BUILTIN_NAMES[code] ?? `BUILTIN_${code}`;
@@ -156,7 +143,8 @@ export function parseTflite(bytes: Uint8Array, file: string): TfliteModel {
       code,
       inputs: (op.i32s(F.operator.inputs, 'inputs') ?? []).map((t) => tensorIndex(t, `operator ${index} (${code.name}) input`, true)),
       outputs: (op.i32s(F.operator.outputs, 'outputs') ?? []).map((t) => tensorIndex(t, `operator ${index} (${code.name}) output`, false)),
-      options: readOptions(fb, op, code.builtin),
+      optionsType: op.u8(F.operator.builtinOptionsType, 'builtin_options_type'),
+      optionsTable: op.table(F.operator.builtinOptions, 'builtin_options'),
       customOptions: op.bytes(F.operator.customOptions, 'custom_options'),
     };
   });
@@ -206,74 +194,50 @@ function readQuantization(fb: FlatBuffer, q: Table | undefined, what: string): Q
   return { scale, zeroPoint: zeroPoint.length ? zeroPoint : [0], quantizedDimension: q.i32(F.quantization.quantizedDimension, 'quantized_dimension') };
 }
 
-function activation(fb: FlatBuffer, code: number, what: string): Activation {
-  const a = ACTIVATIONS[code];
-  if (!a) fb.fail(`${what}: unknown fused activation ${code}`);
-  return a;
-}
-
-function padding(fb: FlatBuffer, code: number, what: string): 'SAME' | 'VALID' {
-  if (code !== 0 && code !== 1) fb.fail(`${what}: unknown padding ${code}`);
-  return code === 0 ? 'SAME' : 'VALID';
-}
-
-/** The builtin options table, checked to be of the type the operator expects. */
-function optionsTable(fb: FlatBuffer, op: Table, expected: number, what: string): Table | undefined {
-  const type = op.u8(F.operator.builtinOptionsType, 'builtin_options_type');
-  if (type === 0) return undefined;
-  if (type !== expected) fb.fail(`${what} carries builtin options of type ${type}, expected ${expected}`);
-  return op.table(F.operator.builtinOptions, 'builtin_options');
-}
-
-function readOptions(fb: FlatBuffer, op: Table, builtin: number): OperatorOptions | undefined {
-  const what = `${op.path} (${builtinName(builtin)})`;
-  switch (builtin) {
-    case BUILTIN.CONV_2D: {
-      const o = optionsTable(fb, op, OPTIONS_TYPE.conv2d, what);
-      const c = F.conv2d;
-      return {
-        kind: 'conv2d',
-        padding: padding(fb, o?.i8(c.padding, 'padding') ?? 0, what),
-        strideW: o?.i32(c.strideW, 'stride_w') ?? 0,
-        strideH: o?.i32(c.strideH, 'stride_h') ?? 0,
-        dilationW: o?.i32(c.dilationW, 'dilation_w_factor', 1) ?? 1,
-        dilationH: o?.i32(c.dilationH, 'dilation_h_factor', 1) ?? 1,
-        activation: activation(fb, o?.i8(c.activation, 'fused_activation_function') ?? 0, what),
-      };
+/**
+ * An operator's builtin options by the schema its op declares: every field, the flatbuffer default
+ * (0, or the schema's fallback) where the file leaves it out, and no table at all read as all defaults.
+ */
+export function readOptions<S extends OptionsSchema>(model: TfliteModel, op: TfliteOperator, schema: S): OptionsOf<S> {
+  const what = `operator ${op.index} (${op.code.name}) ${schema.table}`;
+  const fail = (problem: string): never => {
+    throw new TfliteFormatError(model.file, `${what}: ${problem}`);
+  };
+  const t = op.optionsType === 0 ? undefined : op.optionsTable;
+  if (op.optionsType !== 0 && op.optionsType !== schema.type) fail(`the operator carries builtin options of type ${op.optionsType}, expected ${schema.type}`);
+  const out: Record<string, unknown> = {};
+  for (const [key, [id, kind, fallback = 0]] of Object.entries(schema.fields)) {
+    const name = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+    switch (kind) {
+      case 'i32':
+        out[key] = t?.i32(id, name, fallback) ?? fallback;
+        break;
+      case 'i8':
+        out[key] = t?.i8(id, name, fallback) ?? fallback;
+        break;
+      case 'bool':
+        out[key] = t?.bool(id, name, fallback !== 0) ?? fallback !== 0;
+        break;
+      case 'f32':
+        out[key] = t?.f32(id, name, fallback) ?? fallback;
+        break;
+      case 'i32s':
+        out[key] = t?.i32s(id, name);
+        break;
+      case 'padding': {
+        const code = t?.i8(id, name) ?? 0;
+        if (code !== 0 && code !== 1) fail(`unknown padding ${code}`);
+        out[key] = code === 0 ? 'SAME' : 'VALID';
+        break;
+      }
+      case 'activation': {
+        const code = t?.i8(id, name) ?? 0;
+        out[key] = ACTIVATIONS[code] ?? fail(`unknown fused activation ${code}`);
+        break;
+      }
     }
-    case BUILTIN.DEPTHWISE_CONV_2D: {
-      const o = optionsTable(fb, op, OPTIONS_TYPE.depthwise, what);
-      const c = F.depthwise;
-      return {
-        kind: 'depthwise',
-        padding: padding(fb, o?.i8(c.padding, 'padding') ?? 0, what),
-        strideW: o?.i32(c.strideW, 'stride_w') ?? 0,
-        strideH: o?.i32(c.strideH, 'stride_h') ?? 0,
-        depthMultiplier: o?.i32(c.depthMultiplier, 'depth_multiplier') ?? 0,
-        dilationW: o?.i32(c.dilationW, 'dilation_w_factor', 1) ?? 1,
-        dilationH: o?.i32(c.dilationH, 'dilation_h_factor', 1) ?? 1,
-        activation: activation(fb, o?.i8(c.activation, 'fused_activation_function') ?? 0, what),
-      };
-    }
-    case BUILTIN.ADD: {
-      const o = optionsTable(fb, op, OPTIONS_TYPE.add, what);
-      return { kind: 'add', activation: activation(fb, o?.i8(F.add.activation, 'fused_activation_function') ?? 0, what) };
-    }
-    case BUILTIN.CONCATENATION: {
-      const o = optionsTable(fb, op, OPTIONS_TYPE.concatenation, what);
-      return {
-        kind: 'concatenation',
-        axis: o?.i32(F.concatenation.axis, 'axis') ?? 0,
-        activation: activation(fb, o?.i8(F.concatenation.activation, 'fused_activation_function') ?? 0, what),
-      };
-    }
-    case BUILTIN.RESHAPE: {
-      const o = optionsTable(fb, op, OPTIONS_TYPE.reshape, what);
-      return { kind: 'reshape', newShape: o?.i32s(F.reshape.newShape, 'new_shape') };
-    }
-    default:
-      return undefined;
   }
+  return out as OptionsOf<S>;
 }
 
 /** A constant tensor's data, checked to hold exactly shape x element size bytes. */

@@ -1,7 +1,7 @@
 /**
  * TFLite MobileNet-SSD -> mobilessd model. Weights of any stored kind (float32, float16 behind
  * DEQUANTIZE, uint8/int8 asymmetric per-tensor or per-channel, int32 biases) become float32
- * constants; filters move to our layouts (CONV_2D OHWI -> HWIO, DEPTHWISE 1HWC -> HWC). Quantized
+ * constants; each op's mapping (OpDef.tflite) moves filters to our layouts. Quantized
  * graphs run in float here, so each op's output is clamped to the range its uint8 tensor could
  * represent: that is how such graphs express ReLU6, and without it the outputs are garbage.
  *
@@ -9,18 +9,22 @@
  * feeds it) is dropped and its options, anchors and inputs become `ssd` and `outputs`. Models
  * without that op (MediaPipe's) get their raw outputs by name or shape and generated anchors.
  */
-import { ModelFormatError, TfliteFormatError, UnsupportedOperatorError } from '../errors.ts';
-import type { ClampRange, ModelJson, SsdSpec } from '../graph/ir.ts';
+import { ACTIVATIONS, type Clamp } from '../core/geometry.ts';
 import type { PreprocessSpec } from '../core/model_spec.ts';
+import { sameShape } from '../core/shape.ts';
+import { ModelFormatError, TfliteFormatError, UnsupportedOperatorError } from '../errors.ts';
+import type { ModelJson, SsdSpec } from '../graph/ir.ts';
 import { MAX_INPUT_SIDE, sha256Hex } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
-import { ACTIVATIONS, convGeometry } from '../core/geometry.ts';
+import type { TfliteActivation, TfliteContext, TfliteOp } from '../ops/support/interchange.ts';
+import { ShapeError, type GraphNode } from '../ops/support/op_def.ts';
+import { tfliteBuiltins, tfliteOp } from '../ops/support/registry.ts';
 import { gridAnchors, MEDIAPIPE_SSD_300 } from '../ssd/anchors.ts';
 import { FLOAT_ANCHOR_TOLERANCE, matchingGridGenerator } from './anchor_generator.ts';
 import { ModelBuilder } from './builder.ts';
 import { readFlexMap } from './flexbuffer.ts';
-import { BUILTIN, elementCount, parseTflite, tensorData, type Activation, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tflite.ts';
-import { decodeConstant, ohwiToHwio, quantizedRange } from './tflite_weights.ts';
+import { BUILTIN, elementCount, parseTflite, readOptions, tensorData, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tflite.ts';
+import { decodeConstant, quantizedRange } from './tflite_weights.ts';
 
 export interface TfliteConvertOptions {
   /** Names the model in errors and in `source.file`. */
@@ -205,94 +209,54 @@ class Converter {
   }
 
   private operator(op: TfliteOperator): void {
-    switch (op.code.builtin) {
-      case BUILTIN.DEQUANTIZE: {
-        const value = this.constant(this.inputIndex(op, 0), op);
-        if (!value) throw new UnsupportedOperatorError(this.file, 'DEQUANTIZE', 'of a computed tensor (only stored weights are dequantized)');
-        this.folded.set(this.outputIndex(op), value);
-        return;
-      }
-      case BUILTIN.CONV_2D:
-      case BUILTIN.DEPTHWISE_CONV_2D:
-        return this.convolution(op);
-      case BUILTIN.ADD: {
-        const [a, bIn] = [this.activation(op, 0), this.activation(op, 1)];
-        const out = this.outputIndex(op);
-        const shape = this.m.tensors[out]!.shape;
-        for (const t of [a, bIn]) {
-          if (!sameShape(this.m.tensors[t]!.shape, shape)) throw new UnsupportedOperatorError(this.file, 'ADD', `broadcasting [${this.m.tensors[t]!.shape}] to [${shape}]`);
-        }
-        const act = op.options?.kind === 'add' ? op.options.activation : 'NONE';
-        this.emit(out, { op: 'add', name: this.name(out), inputs: [this.name(a), this.name(bIn)], outputs: [this.name(out)], activation: this.clamp(act, out, op) });
-        return;
-      }
-      case BUILTIN.RESHAPE: {
-        const x = this.activation(op, 0);
-        const out = this.outputIndex(op);
-        const shape = this.m.tensors[out]!.shape;
-        if (elementCount(shape) !== elementCount(this.m.tensors[x]!.shape)) throw new TfliteFormatError(this.file, `${this.label(op)} reshapes [${this.m.tensors[x]!.shape}] to [${shape}]`);
-        this.emit(out, { op: 'reshape', name: this.name(out), inputs: [this.name(x)], outputs: [this.name(out)], shape });
-        return;
-      }
-      case BUILTIN.CONCATENATION: {
-        if (op.options?.kind !== 'concatenation') throw new TfliteFormatError(this.file, `${this.label(op)} has no options`);
-        const inputs = op.inputs.map((_, k) => this.activation(op, k));
-        const out = this.outputIndex(op);
-        const rank = this.m.tensors[out]!.shape.length;
-        const axis = op.options.axis < 0 ? op.options.axis + rank : op.options.axis;
-        if (!(axis >= 0 && axis < rank)) throw new TfliteFormatError(this.file, `${this.label(op)} has axis ${op.options.axis} for rank ${rank}`);
-        this.emit(out, { op: 'concat', name: this.name(out), inputs: inputs.map((i) => this.name(i)), outputs: [this.name(out)], axis, activation: this.clamp(op.options.activation, out, op) });
-        return;
-      }
-      case BUILTIN.LOGISTIC: {
-        const x = this.activation(op, 0);
-        const out = this.outputIndex(op);
-        this.emit(out, { op: 'logistic', name: this.name(out), inputs: [this.name(x)], outputs: [this.name(out)] });
-        return;
-      }
-      default:
-        throw new UnsupportedOperatorError(this.file, op.code.name, `operator ${op.index}`);
+    if (op.code.builtin === BUILTIN.DEQUANTIZE) {
+      const value = this.constant(this.inputIndex(op, 0), op);
+      if (!value) throw new UnsupportedOperatorError(this.file, 'DEQUANTIZE', 'of a computed tensor (only stored weights are dequantized)');
+      this.folded.set(this.outputIndex(op), value);
+      return;
     }
+    const found = op.code.custom === undefined ? tfliteOp(op.code.name) : undefined;
+    if (!found) throw new UnsupportedOperatorError(this.file, op.code.name, `operator ${op.index}`, SUPPORTED_HINT());
+    this.emit(op, found.mapping.convert(this.view(op), this.cx));
   }
 
-  private convolution(op: TfliteOperator): void {
-    const depthwise = op.code.builtin === BUILTIN.DEPTHWISE_CONV_2D;
-    const o = op.options;
-    if (!o || (o.kind !== 'conv2d' && o.kind !== 'depthwise')) throw new TfliteFormatError(this.file, `${this.label(op)} has no options`);
-    const x = this.activation(op, 0);
-    const xs = this.m.tensors[x]!.shape;
-    if (xs.length !== 4) throw new TfliteFormatError(this.file, `${this.label(op)} input has shape [${xs}]`);
-    const fi = this.inputIndex(op, 1);
-    const fs = this.m.tensors[fi]!.shape;
-    if (fs.length !== 4) throw new TfliteFormatError(this.file, `${this.label(op)} filter has shape [${fs}]`);
-    const cin = xs[3]!;
-    if (depthwise && (fs[0] !== 1 || fs[3] !== cin)) throw new UnsupportedOperatorError(this.file, op.code.name, `depth multiplier ${fs[3]! / cin} (filter [${fs}] on ${cin} channels)`);
-    if (!depthwise && fs[3] !== cin) throw new UnsupportedOperatorError(this.file, op.code.name, `grouped convolution (filter [${fs}] on ${cin} channels)`);
-    if (o.dilationH !== 1 || o.dilationW !== 1) throw new UnsupportedOperatorError(this.file, op.code.name, `dilation ${o.dilationH}x${o.dilationW}`);
-    if (!(o.strideH >= 1 && o.strideW >= 1)) throw new TfliteFormatError(this.file, `${this.label(op)} has stride ${o.strideH}x${o.strideW}`);
-    const [kh, kw, cout] = depthwise ? [fs[1]!, fs[2]!, cin] : [fs[1]!, fs[2]!, fs[0]!];
+  /** What an op's TFLite mapping sees of an operator. */
+  private view(op: TfliteOperator): TfliteOp & { raw: TfliteOperator } {
+    return { index: op.index, name: op.code.name, inputs: op.inputs, outputs: op.outputs, raw: op };
+  }
+
+  /** The converter as the ops' TFLite mappings use it (ops/support/interchange.ts). */
+  private readonly cx: TfliteContext = {
+    options: (op, schema) => readOptions(this.m, raw(op), schema),
+    activation: (op, k) => this.name(this.activation(raw(op), k)),
+    output: (op) => this.name(this.outputIndex(raw(op))),
+    inputShape: (op, k) => this.m.tensors[this.inputIndex(raw(op), k)]!.shape,
+    outputShape: (op) => this.m.tensors[this.outputIndex(raw(op))]!.shape,
+    hasInput: (op, k) => (op.inputs[k] ?? -1) >= 0,
+    constant: (op, k, layout, shape, transform = (v) => v) => this.constantFor(this.inputIndex(raw(op), k), raw(op), layout, transform, shape),
+    zeros: (base, shape) => this.b.constant(this.b.freeName(base), shape, new Float32Array(elementCount(shape))),
+    clamp: (op, a) => this.clamp(a, this.outputIndex(raw(op)), raw(op)),
+    fail: (op, problem) => {
+      throw new TfliteFormatError(this.file, `${this.label(raw(op))} ${problem}`);
+    },
+    unsupported: (op, what) => {
+      throw new UnsupportedOperatorError(this.file, op.name, what);
+    },
+  };
+
+  /** Adds the node an operator became, checking its shape against the file's. */
+  private emit(op: TfliteOperator, node: GraphNode): void {
     const out = this.outputIndex(op);
-    const os = this.m.tensors[out]!.shape;
-    let g;
-    try {
-      g = convGeometry({ batch: 1, inH: xs[1]!, inW: xs[2]!, inC: cin, outC: cout, kH: kh, kW: kw, strideH: o.strideH, strideW: o.strideW, padding: o.padding });
-    } catch (e) {
-      throw new TfliteFormatError(this.file, `${this.label(op)}: ${(e as Error).message}`);
-    }
-    if (!sameShape(os, [xs[0]!, g.outH, g.outW, cout])) throw new TfliteFormatError(this.file, `${this.label(op)} output is [${os}], but ${o.padding} stride ${o.strideH} gives [${xs[0]},${g.outH},${g.outW},${cout}]`);
-
-    const filter = this.constantFor(fi, op, depthwise ? 'hwc' : 'hwio', (w) => (depthwise ? w : ohwiToHwio(w, fs)), depthwise ? [kh, kw, cin] : [kh, kw, cin, cout]);
-    const bi = op.inputs[2] ?? -1;
-    const bias = bi >= 0
-      ? this.constantFor(bi, op, 'bias', (v) => v, [cout])
-      : this.b.constant(this.b.freeName(`${this.name(out)}/zero_bias`), [cout], new Float32Array(cout));
-    const common = { name: this.name(out), inputs: [this.name(x)], outputs: [this.name(out)], filter, bias, strides: [o.strideH, o.strideW] as [number, number], padding: o.padding, activation: this.clamp(o.activation, out, op) };
-    this.emit(out, depthwise ? { op: 'depthwise_conv2d', ...common } : { op: 'conv2d', ...common });
-  }
-
-  private emit(out: number, node: Parameters<ModelBuilder['node']>[0]): void {
     if (this.computed.has(out) || this.folded.has(out)) throw new TfliteFormatError(this.file, `tensor ${this.m.tensors[out]!.name} is written twice`);
-    this.b.node(node, this.m.tensors[out]!.shape);
+    let shape: number[];
+    try {
+      shape = this.b.node(node);
+    } catch (e) {
+      if (!(e instanceof ShapeError)) throw e;
+      throw new TfliteFormatError(this.file, `${this.label(op)}: ${e.message}`);
+    }
+    const stored = this.m.tensors[out]!.shape;
+    if (!sameShape(shape, stored)) throw new TfliteFormatError(this.file, `${this.label(op)} output is [${stored}], but the operator computes [${shape}]`);
     this.computed.add(out);
   }
 
@@ -340,7 +304,7 @@ class Converter {
   }
 
   /** Fused activation intersected with the range an 8-bit output tensor can hold. */
-  private clamp(a: Activation, out: number, op: TfliteOperator): ClampRange {
+  private clamp(a: TfliteActivation, out: number, op: TfliteOperator): Clamp {
     const fused = FUSED[a as keyof typeof FUSED];
     if (!fused) throw new UnsupportedOperatorError(this.file, op.code.name, `fused activation ${a}`);
     const range = quantizedRange(this.m.tensors[out]!);
@@ -426,13 +390,18 @@ class Converter {
   }
 }
 
-const FUSED: Partial<Record<Activation, ClampRange>> = {
+const FUSED: Partial<Record<TfliteActivation, Clamp>> = {
   NONE: ACTIVATIONS.none,
   RELU: ACTIVATIONS.relu,
   RELU6: ACTIVATIONS.relu6,
   RELU_N1_TO_1: { min: -1, max: 1 },
 };
 
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
+/** Operators are views of the reader's: the mapping gets them back through `raw`. */
+function raw(op: TfliteOp): TfliteOperator {
+  return (op as TfliteOp & { raw: TfliteOperator }).raw;
 }
+
+/** Named lazily: the registry is complete only once every op module has loaded. */
+const SUPPORTED_HINT = () =>
+  `mobilessd converts ${[...tfliteBuiltins(), 'DEQUANTIZE'].sort().join(', ')} and the custom op ${POST_PROCESS_OP} (MobileNet-SSD graphs)`;

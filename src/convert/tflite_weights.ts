@@ -1,14 +1,13 @@
 /**
  * TFLite weights as float32: decoding of stored tensors (float32, float16, and uint8/int8/int32
- * with per-tensor or per-channel scale and zero point), the value range of 8-bit tensors, and the
- * filter transpose to our layout.
+ * with per-tensor or per-channel scale and zero point) and the value range of 8-bit tensors.
  */
 import { TfliteFormatError, UnsupportedOperatorError } from '../errors.ts';
-import type { ClampRange } from '../graph/ir.ts';
+import type { Clamp } from '../core/geometry.ts';
 import { elementCount, type TfliteModel, type TfliteTensor } from './tflite.ts';
 
 /** [scale * (qmin - zp), scale * (qmax - zp)] for a per-tensor 8-bit tensor. */
-export function quantizedRange(t: TfliteTensor): ClampRange | undefined {
+export function quantizedRange(t: TfliteTensor): Clamp | undefined {
   const q = t.quantization;
   if (!q || q.scale.length !== 1 || (t.type !== 'UINT8' && t.type !== 'INT8')) return undefined;
   const [lo, hi] = t.type === 'UINT8' ? [0, 255] : [-128, 127];
@@ -59,14 +58,4 @@ export function halfToFloat(h: number): number {
   if (exp === 0) return sign * frac * 2 ** -24;
   if (exp === 31) return frac ? Number.NaN : sign * Infinity;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-/** TFLite CONV_2D filters are [O, KH, KW, I]; ours are [KH, KW, I, O]. */
-export function ohwiToHwio(w: Float32Array, [o, kh, kw, i]: number[]): Float32Array {
-  const out = new Float32Array(w.length);
-  const spatial = kh! * kw! * i!;
-  for (let oc = 0; oc < o!; oc++) {
-    for (let s = 0; s < spatial; s++) out[s * o! + oc] = w[oc * spatial + s]!;
-  }
-  return out;
 }

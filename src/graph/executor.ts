@@ -5,12 +5,9 @@
  */
 import { GpuLimitError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import { conv2dDispatch, conv2dPipeline } from '../kernels/conv2d.ts';
 import type { Dispatch } from '../gpu/dispatch.ts';
-import { depthwiseConv2dDispatch, depthwiseConv2dPipeline } from '../kernels/depthwise_conv2d.ts';
-import { addDispatch, addPipeline, logisticDispatch, logisticPipeline } from '../kernels/elementwise.ts';
-import { pointwiseConv2dDispatch, pointwiseConv2dPipeline } from '../kernels/pointwise_conv2d.ts';
-import { lowerGraph, type LoweredGraph, type Step, type VariantChoice } from './lower.ts';
+import type { StepIo, VariantChoice } from '../ops/support/lowering.ts';
+import { lowerGraph, type LoweredGraph } from './lower.ts';
 import { planMemory, type MemoryPlan } from './planner.ts';
 import { constData, PackedWeights, weightsAlignment, type LoadedModel } from './weights.ts';
 
@@ -22,20 +19,14 @@ export interface ExecutorStats {
   naiveActivationBytes: number;
   weightBytes: number;
   pipelineMs: number;
-  steps: { name: string; kind: Step['kind']; variant?: string; flops: number; bytes: number }[];
+  steps: { name: string; kind: string; variant?: string; flops: number; bytes: number }[];
 }
 
 /** Packs every constant the lowered steps read; call once per model (any batch plan can use it). */
 export function packModelWeights(ctx: GpuContext, model: LoadedModel): PackedWeights {
   const packed = new PackedWeights(weightsAlignment(ctx));
-  const lowered = lowerGraph(model.json, 1);
-  for (const st of lowered.steps) {
-    if (st.kind === 'add' || st.kind === 'logistic') continue;
-    const f = constData(model, st.filter);
-    const b = constData(model, st.bias);
-    const outC = st.kind === 'pointwise' ? st.s.N : st.g.outC;
-    packed.add(st.filter, f.data, outC);
-    packed.add(st.bias, b.data, outC);
+  for (const st of lowerGraph(model.json, 1).steps) {
+    for (const w of st.weights()) packed.add(w.name, constData(model, w.name).data, w.lastDim);
   }
   packed.upload(ctx, `${model.json.name}:weights`);
   return packed;
@@ -81,22 +72,7 @@ export class GraphExecutor {
     const plan = planMemory([...lowered.roots].map(([id, r]) => ({ id, ...r })), align);
     checkArenaLimits(ctx, model.json.name, lowered, plan.total, batch);
     const t0 = performance.now();
-    const pipes = await Promise.all(
-      lowered.steps.map((st) => {
-        switch (st.kind) {
-          case 'conv2d':
-            return conv2dPipeline(ctx, st.variant);
-          case 'depthwise':
-            return depthwiseConv2dPipeline(ctx, st.variant);
-          case 'pointwise':
-            return pointwiseConv2dPipeline(ctx, st.variant, st.workgroupSize);
-          case 'add':
-            return addPipeline(ctx);
-          case 'logistic':
-            return logisticPipeline(ctx);
-        }
-      }),
-    );
+    const pipes = await Promise.all(lowered.steps.map((st) => st.pipeline(ctx)));
     const pipelineMs = performance.now() - t0;
     const arena = ctx.createBuffer(`${model.json.name}:activations[b${batch}]`, plan.total, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
     const dummy = ctx.createBuffer('no-residual', 16, GPUBufferUsage.STORAGE);
@@ -107,30 +83,8 @@ export class GraphExecutor {
       if (offset === undefined || !info) throw new Error(`tensor ${tensor} has no storage`);
       return { buffer: arena, offset, size: Math.ceil(info.bytes / 16) * 16 };
     };
-    const dispatches = lowered.steps.map((st, i): Dispatch => {
-      const pipe = pipes[i]!;
-      const label = st.name;
-      switch (st.kind) {
-        case 'conv2d':
-          return conv2dDispatch(ctx, pipe, st.variant, st.g, st.act, { input: bind(st.input), filter: weights.binding(st.filter), bias: weights.binding(st.bias), output: bind(st.output) }, { view: st.view, label });
-        case 'depthwise':
-          return depthwiseConv2dDispatch(ctx, pipe, st.variant, st.g, st.act, { input: bind(st.input), filter: weights.binding(st.filter), bias: weights.binding(st.bias), output: bind(st.output) }, { view: st.view, label });
-        case 'pointwise':
-          return pointwiseConv2dDispatch(
-            ctx,
-            pipe,
-            st.variant,
-            st.s,
-            st.act,
-            { input: bind(st.input), weights: weights.binding(st.filter), bias: weights.binding(st.bias), output: bind(st.output), ...(st.residual ? { residual: bind(st.residual.tensor) } : {}) },
-            { view: st.view, label, dummy, workgroupSize: st.workgroupSize, ...(st.residual ? { residualAct: st.residual.act } : {}) },
-          );
-        case 'add':
-          return addDispatch(ctx, pipe, st.count, st.act, bind(st.a), bind(st.b), bind(st.output), label);
-        case 'logistic':
-          return logisticDispatch(ctx, pipe, st.count, bind(st.input), bind(st.output), label);
-      }
-    });
+    const io: StepIo = { tensor: bind, weight: (name) => weights.binding(name), dummy };
+    const dispatches = lowered.steps.map((st, i): Dispatch => st.dispatch(ctx, pipes[i]!, io));
     const stats: ExecutorStats = {
       batch,
       dispatches: dispatches.length,
@@ -138,7 +92,7 @@ export class GraphExecutor {
       naiveActivationBytes: plan.naive,
       weightBytes: weights.byteLength,
       pipelineMs,
-      steps: lowered.steps.map((st, i) => ({ name: st.name, kind: st.kind, ...('variant' in st ? { variant: st.variant } : {}), flops: dispatches[i]!.flops, bytes: dispatches[i]!.bytes })),
+      steps: lowered.steps.map((st, i) => ({ name: st.name, kind: st.kind, ...(st.variant ? { variant: st.variant } : {}), flops: dispatches[i]!.flops, bytes: dispatches[i]!.bytes })),
     };
     return new GraphExecutor(lowered, model.json.shapes, plan, arena, dummy, bind, dispatches, stats);
   }

@@ -4,15 +4,10 @@
  * batch 1 in the recorded shapes; the executor re-plans for other batch sizes.
  */
 import type { GridAnchorOptions, PreprocessSpec } from '../core/model_spec.ts';
+import type { GraphNode } from '../ops/support/op_def.ts';
 
 export const MODEL_FORMAT = 'mobilessd-model';
 export const MODEL_FORMAT_VERSION = 1;
-
-/** Fused activation as a clamp range (ReLU6 = [0, 6]; quantized models add their tensor's range). */
-export interface ClampRange {
-  min: number;
-  max: number;
-}
 
 export interface ConstTensor {
   shape: number[];
@@ -20,55 +15,6 @@ export interface ConstTensor {
   offset: number;
   length: number;
 }
-
-interface NodeBase {
-  name: string;
-  inputs: string[];
-  outputs: string[];
-}
-
-export interface Conv2dNode extends NodeBase {
-  op: 'conv2d';
-  /** Constant [KH, KW, Cin, Cout] (HWIO). */
-  filter: string;
-  /** Constant [Cout]. */
-  bias: string;
-  strides: [number, number];
-  padding: 'SAME' | 'VALID';
-  activation: ClampRange;
-}
-
-export interface DepthwiseConv2dNode extends NodeBase {
-  op: 'depthwise_conv2d';
-  /** Constant [KH, KW, C] (depth multiplier 1). */
-  filter: string;
-  bias: string;
-  strides: [number, number];
-  padding: 'SAME' | 'VALID';
-  activation: ClampRange;
-}
-
-export interface AddNode extends NodeBase {
-  op: 'add';
-  activation: ClampRange;
-}
-
-export interface ReshapeNode extends NodeBase {
-  op: 'reshape';
-  shape: number[];
-}
-
-export interface ConcatNode extends NodeBase {
-  op: 'concat';
-  axis: number;
-  activation: ClampRange;
-}
-
-export interface LogisticNode extends NodeBase {
-  op: 'logistic';
-}
-
-export type GraphNode = Conv2dNode | DepthwiseConv2dNode | AddNode | ReshapeNode | ConcatNode | LogisticNode;
 
 export interface SsdSpec {
   /** Constant [numAnchors, 4] as (yCenter, xCenter, height, width), normalized to [0, 1]. */
@@ -83,7 +29,7 @@ export interface SsdSpec {
   defaults: { scoreThreshold: number; iouThreshold: number; maxDetections: number; perClassNms: boolean };
   /**
    * The generator that reproduces `anchors` (to their storage precision), so the model can run at
-   * another input size with anchors for its new feature maps (graph/resize_input.ts). Optional:
+   * another input size with anchors for its new feature maps (ssd/resize_input.ts). Optional:
    * absent from models converted before it was recorded and from models whose anchors no known
    * generator makes.
    */

@@ -6,8 +6,11 @@
  * browsers load models through the same checks; file I/O lives in src/node/model_files.ts.
  */
 import { ChecksumError, ModelFormatError } from '../errors.ts';
-import { convGeometry } from '../core/geometry.ts';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type GraphNode, type ModelJson } from './ir.ts';
+import { Checker } from '../core/checker.ts';
+import { product, sameShape } from '../core/shape.ts';
+import { ShapeError, type GraphNode, type ShapeContext } from '../ops/support/op_def.ts';
+import { findOp } from '../ops/support/registry.ts';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelJson } from './ir.ts';
 import type { LoadedModel } from './weights.ts';
 
 /**
@@ -119,13 +122,13 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   };
   const input = c.str(top.input, 'input');
   const inShape = shapeOf(input, 'input');
-  if (!same(inShape, [1, height, width, 3])) c.fail(`input ${input} has shape [${inShape}], expected [1,${height},${width},3] from preprocess`);
+  if (!sameShape(inShape, [1, height, width, 3])) c.fail(`input ${input} has shape [${inShape}], expected [1,${height},${width},3] from preprocess`);
 
   const defined = new Set([input]);
   const names = new Set<string>();
   const nodes = c.arr(top.nodes, 'nodes');
   if (nodes.length > MAX_GRAPH_NODES) c.fail(`the graph has ${nodes.length} nodes, more than the ${MAX_GRAPH_NODES} mobilessd runs`);
-  nodes.forEach((n, i) => checkNode(c, c.obj(n, `node ${i}`), i, { defined, names, constShape, shapeOf }));
+  nodes.forEach((n, i) => checkNode(c, c.obj(n, `node ${i}`), i, { defined, names, shapeOf, constShape: (name) => constShape.get(name) }));
 
   const outputs = c.obj(top.outputs, 'outputs');
   const boxes = c.str(outputs.boxes, 'outputs.boxes');
@@ -143,7 +146,7 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   const ssd = c.obj(top.ssd, 'ssd');
   const anchors = c.str(ssd.anchors, 'ssd.anchors');
   const as = constShape.get(anchors);
-  if (!as || !same(as, [bs[1]!, 4])) c.fail(`ssd.anchors ${anchors} must be a constant of shape [${bs[1]}, 4], found ${as ? `[${as}]` : 'none'}`);
+  if (!as || !sameShape(as, [bs[1]!, 4])) c.fail(`ssd.anchors ${anchors} must be a constant of shape [${bs[1]}, 4], found ${as ? `[${as}]` : 'none'}`);
   const scales = c.obj(ssd.scales, 'ssd.scales');
   for (const k of ['y', 'x', 'h', 'w']) if (!(c.num(scales[k], `ssd.scales.${k}`) > 0)) c.fail(`ssd.scales.${k} must be positive`);
   if (ssd.scoreFunction !== 'sigmoid' && ssd.scoreFunction !== 'softmax') c.fail(`ssd.scoreFunction ${JSON.stringify(ssd.scoreFunction)} is unknown`);
@@ -157,14 +160,13 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   if (typeof d.perClassNms !== 'boolean') c.fail('ssd.defaults.perClassNms is not a boolean');
 }
 
-interface GraphState {
+interface GraphState extends ShapeContext {
   defined: Set<string>;
   names: Set<string>;
-  constShape: Map<string, number[]>;
   shapeOf: (t: string, what: string) => number[];
 }
 
-function checkNode(c: Checker, n: Record<string, unknown>, index: number, g: GraphState): void {
+function checkNode(c: Checker, n: Record<string, unknown>, index: number, g: GraphState): GraphNode {
   const name = c.str(n.name, `node ${index} name`);
   const what = `node ${index} (${name})`;
   if (g.names.has(name)) c.fail(`${what}: duplicate node name`);
@@ -175,127 +177,20 @@ function checkNode(c: Checker, n: Record<string, unknown>, index: number, g: Gra
   if (outputs.length !== 1) c.fail(`${what}: has ${outputs.length} outputs, expected 1`);
   const out = outputs[0]!;
   if (g.defined.has(out)) c.fail(`${what}: output ${out} is already defined`);
-  const arity = (k: number) => {
-    if (inputs.length !== k) c.fail(`${what}: has ${inputs.length} inputs, expected ${k}`);
-  };
-  const inShapes = inputs.map((t) => g.shapeOf(t, what));
+  const def = typeof n.op === 'string' ? findOp(n.op) : undefined;
+  if (!def) c.fail(`${what}: unknown op ${JSON.stringify(n.op)}`);
+  const [least, most] = typeof def.arity === 'number' ? [def.arity, def.arity] : def.arity;
+  if (inputs.length < least || inputs.length > most) c.fail(`${what}: has ${inputs.length} inputs, expected ${least === most ? least : `${least} or more`}`);
+  const node = def.parse(n, { name, inputs, outputs }, c, what);
   const outShape = g.shapeOf(out, what);
-  const expectOut = (s: number[]) => {
-    if (!same(s, outShape)) c.fail(`${what}: output ${out} is recorded as [${outShape}] but the op computes [${s}]`);
-  };
-  const op = n.op as GraphNode['op'];
-  switch (op) {
-    case 'conv2d':
-    case 'depthwise_conv2d': {
-      arity(1);
-      const x = inShapes[0]!;
-      if (x.length !== 4) c.fail(`${what}: input has shape [${x}], expected NHWC`);
-      const filterName = c.str(n.filter, `${what} filter`);
-      const f = g.constShape.get(filterName);
-      const dw = op === 'depthwise_conv2d';
-      if (!f || f.length !== (dw ? 3 : 4)) c.fail(`${what}: filter ${filterName} must be a constant of rank ${dw ? 3 : 4}`);
-      if (f[2] !== x[3]) c.fail(`${what}: filter [${f}] does not match ${x[3]} input channels`);
-      const outC = dw ? x[3]! : f[3]!;
-      const biasName = c.str(n.bias, `${what} bias`);
-      const b = g.constShape.get(biasName);
-      if (!b || !same(b, [outC])) c.fail(`${what}: bias ${biasName} must be a constant of shape [${outC}]`);
-      const strides = c.arr(n.strides, `${what} strides`).map((s, i) => c.int(s, `${what} stride ${i}`, 1));
-      if (strides.length !== 2) c.fail(`${what}: strides must have 2 entries`);
-      if (n.padding !== 'SAME' && n.padding !== 'VALID') c.fail(`${what}: padding ${JSON.stringify(n.padding)} is unknown`);
-      checkClamp(c, n.activation, what);
-      let geometry;
-      try {
-        geometry = convGeometry({ batch: 1, inH: x[1]!, inW: x[2]!, inC: x[3]!, outC, kH: f[0]!, kW: f[1]!, strideH: strides[0]!, strideW: strides[1]!, padding: n.padding });
-      } catch (e) {
-        c.fail(`${what}: ${(e as Error).message}`);
-      }
-      expectOut([1, geometry.outH, geometry.outW, outC]);
-      break;
-    }
-    case 'add':
-      arity(2);
-      if (!same(inShapes[0]!, inShapes[1]!)) c.fail(`${what}: inputs have shapes [${inShapes[0]}] and [${inShapes[1]}]`);
-      checkClamp(c, n.activation, what);
-      expectOut(inShapes[0]!);
-      break;
-    case 'logistic':
-      arity(1);
-      expectOut(inShapes[0]!);
-      break;
-    case 'reshape': {
-      arity(1);
-      const shape = c.shape(n.shape, `${what} shape`);
-      if (product(shape) !== product(inShapes[0]!)) c.fail(`${what}: cannot reshape [${inShapes[0]}] to [${shape}]`);
-      expectOut(shape);
-      break;
-    }
-    case 'concat': {
-      if (inputs.length < 1) c.fail(`${what}: has no inputs`);
-      const rank = inShapes[0]!.length;
-      const axis = c.int(n.axis, `${what} axis`, -rank);
-      const a = axis < 0 ? axis + rank : axis;
-      if (a >= rank) c.fail(`${what}: axis ${axis} is out of range for rank ${rank}`);
-      const s = [...inShapes[0]!];
-      s[a] = 0;
-      for (const t of inShapes) {
-        if (t.length !== rank || t.some((d, i) => i !== a && d !== s[i])) c.fail(`${what}: inputs of shapes [${inShapes.join('], [')}] cannot be joined on axis ${axis}`);
-        s[a]! += t[a]!;
-      }
-      checkClamp(c, n.activation, what);
-      expectOut(s);
-      break;
-    }
-    default:
-      c.fail(`${what}: unknown op ${JSON.stringify(n.op)}`);
+  let computed: number[];
+  try {
+    computed = def.outputShape(node, inputs.map((t) => g.shapeOf(t, what)), g);
+  } catch (e) {
+    if (e instanceof ShapeError) c.fail(`${what}: ${e.message}`);
+    throw e;
   }
+  if (!sameShape(computed, outShape)) c.fail(`${what}: output ${out} is recorded as [${outShape}] but the op computes [${computed}]`);
   g.defined.add(out);
-}
-
-function checkClamp(c: Checker, v: unknown, what: string): void {
-  const a = c.obj(v, `${what} activation`);
-  const min = c.num(a.min, `${what} activation.min`);
-  const max = c.num(a.max, `${what} activation.max`);
-  if (!(min <= max)) c.fail(`${what}: activation range [${min}, ${max}] is empty`);
-}
-
-function product(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function same(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-/** Type checks for untrusted JSON that fail with a ModelFormatError naming the file. */
-class Checker {
-  constructor(readonly file: string) {}
-
-  fail(problem: string): never {
-    throw new ModelFormatError(this.file, problem);
-  }
-  obj(v: unknown, what: string): Record<string, unknown> {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(`${what} is missing or not an object`);
-    return v as Record<string, unknown>;
-  }
-  arr(v: unknown, what: string): unknown[] {
-    if (!Array.isArray(v)) this.fail(`${what} is missing or not an array`);
-    return v;
-  }
-  str(v: unknown, what: string): string {
-    if (typeof v !== 'string') this.fail(`${what} is missing or not a string`);
-    return v;
-  }
-  num(v: unknown, what: string): number {
-    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(`${what} is missing or not a finite number`);
-    return v;
-  }
-  int(v: unknown, what: string, min: number): number {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(`${what} is ${JSON.stringify(v)}, expected an integer >= ${min}`);
-    return v;
-  }
-  shape(v: unknown, what: string): number[] {
-    const s = this.arr(v, what).map((d, i) => this.int(d, `${what}[${i}]`, 1));
-    if (s.length > 8) this.fail(`${what} has rank ${s.length}`);
-    return s;
-  }
+  return node;
 }

@@ -7,9 +7,9 @@ import type { GpuContext } from '../gpu/context.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { encodeDispatches } from '../gpu/dispatch.ts';
 import { TrainExecutor } from './executor.ts';
-import { frozenNodes, type ConvNode } from './graph.ts';
+import { frozenNodes } from './graph.ts';
 import { decodeHalfInto, encodeHalf } from './half.ts';
-import { convParams, ParamStore } from './params.ts';
+import { paramSpecs, ParamStore } from './params.ts';
 import type { Targets } from './targets.ts';
 
 /** One augmented image: its cut tensors and its matches, sparse. */
@@ -76,8 +76,7 @@ export class FeatureExtractor {
   static async create(ctx: GpuContext, model: LoadedModel, cuts: readonly string[], batch: number): Promise<FeatureExtractor> {
     const nodes = frozenNodes(model.json, cuts);
     if (!nodes.length) return new FeatureExtractor(ctx, undefined, undefined, model.json.input, cuts, batch);
-    const convs = nodes.filter((n): n is ConvNode => n.op === 'conv2d' || n.op === 'depthwise_conv2d');
-    const store = ParamStore.create(ctx, model, convParams(convs), { trainable: false, label: `${model.json.name}:frozen` });
+    const store = ParamStore.create(ctx, model, paramSpecs(model, nodes), { trainable: false, label: `${model.json.name}:frozen` });
     const executor = await TrainExecutor.create(ctx, model, { nodes, inputs: [model.json.input] }, store, batch, { backward: false, label: `${model.json.name}:frozen` });
     return new FeatureExtractor(ctx, executor, store, model.json.input, cuts, batch);
   }

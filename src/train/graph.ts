@@ -5,9 +5,11 @@
  * frozen one: what the frozen part computes (the cut tensors) does not change while training,
  * which is what lets it be computed once per augmented image and cached.
  */
-import type { Conv2dNode, DepthwiseConv2dNode, GraphNode, ModelJson } from '../graph/ir.ts';
-
-export type ConvNode = Conv2dNode | DepthwiseConv2dNode;
+import type { ModelJson } from '../graph/ir.ts';
+import { isConv2d, type Conv2dNode } from '../ops/conv2d.ts';
+import type { GraphNode } from '../ops/support/op_def.ts';
+import { opOf } from '../ops/support/registry.ts';
+import { paramsOf } from './params.ts';
 
 /**
  * heads: the predictors only; extras: also the extra feature layers after the backbone (everything
@@ -28,8 +30,8 @@ export interface Region {
   nodes: GraphNode[];
   /** Tensors that feed the region from outside: frozen feature maps, or the model input. */
   cuts: string[];
-  /** Convolutions whose filter and bias are trained. */
-  trained: ConvNode[];
+  /** Nodes whose constants (a convolution's filter and bias) are trained. */
+  trained: GraphNode[];
 }
 
 function producers(model: ModelJson): Map<string, GraphNode> {
@@ -41,16 +43,17 @@ function producers(model: ModelJson): Map<string, GraphNode> {
 /** The predictor convolutions feeding output `tensor` through reshapes and one concatenation. */
 function predictorsOf(model: ModelJson, tensor: string): Conv2dNode[] {
   const made = producers(model);
-  const skipReshapes = (t: string): GraphNode | undefined => {
-    let n = made.get(t);
-    while (n?.op === 'reshape') n = made.get(n.inputs[0]!);
-    return n;
+  const parts: string[] = [];
+  // Through the reshapes and the concatenation that gather the predictions, to what computes them.
+  const visit = (t: string): void => {
+    const n = made.get(t);
+    if (n && opOf(n, model.name).rearranges) n.inputs.forEach(visit);
+    else parts.push(t);
   };
-  const concat = skipReshapes(tensor);
-  const parts = concat?.op === 'concat' ? concat.inputs : [tensor];
+  visit(tensor);
   return parts.map((t) => {
-    const n = skipReshapes(t);
-    if (n?.op !== 'conv2d') throw new Error(`model ${model.name}: output ${tensor} is not made by convolutions (found ${n?.op ?? 'nothing'} behind ${t})`);
+    const n = made.get(t);
+    if (!n || !isConv2d(n)) throw new Error(`model ${model.name}: output ${tensor} is not made by convolutions (found ${n?.op ?? 'nothing'} behind ${t})`);
     return n;
   });
 }
@@ -100,7 +103,7 @@ export function trainingRegion(model: ModelJson, from: TrainFrom, branches: read
   }
   const nodes = model.nodes.filter((n) => inRegion.has(n));
   const cuts = [...new Set(nodes.flatMap((n) => n.inputs).filter((t) => !made.has(t)))];
-  const trained = nodes.filter((n): n is ConvNode => n.op === 'conv2d' || n.op === 'depthwise_conv2d');
+  const trained = nodes.filter((n) => paramsOf(n).length > 0);
   return { nodes, cuts, trained };
 }
 

@@ -6,6 +6,8 @@
  */
 import type { ModelJson } from '../graph/ir.ts';
 import { constData, type LoadedModel } from '../graph/weights.ts';
+import { isConvolution } from '../ops/support/conv.ts';
+import { opOf } from '../ops/support/registry.ts';
 import { findPredictors } from './graph.ts';
 import { Rng } from './rng.ts';
 
@@ -62,17 +64,17 @@ export function newClassHeads(model: LoadedModel, classes: readonly string[], in
   // Everything between the predictors and the scores output (reshapes, the concatenation) has one
   // column per class.
   const touched = new Set(predictors.map((p) => p.outputs[0]!));
-  for (const n of json.nodes) {
-    if (!n.inputs.some((t) => touched.has(t))) continue;
-    if (n.op !== 'reshape' && n.op !== 'concat') throw new Error(`class predictor output feeds ${n.op} ${n.name}; only reshapes and a concatenation are expected`);
-    for (const t of n.outputs) {
-      const s = json.shapes[t]!;
-      if (s.at(-1) !== oldC) throw new Error(`${t} has shape [${s}], expected ${oldC} class columns last`);
-      json.shapes[t] = [...s.slice(0, -1), C];
-      touched.add(t);
-    }
-    if (n.op === 'reshape') n.shape = [...n.shape.slice(0, -1), C];
-  }
+  json.nodes = json.nodes.map((n) => {
+    if (!n.inputs.some((t) => touched.has(t))) return n;
+    const def = opOf(n, json.name);
+    if (!def.rearranges) throw new Error(`class predictor output feeds ${n.op} ${n.name}; only reshapes and a concatenation are expected`);
+    const out = n.outputs[0]!;
+    const s = json.shapes[out]!;
+    if (s.at(-1) !== oldC) throw new Error(`${out} has shape [${s}], expected ${oldC} class columns last`);
+    json.shapes[out] = [...s.slice(0, -1), C];
+    touched.add(out);
+    return def.withOutputShape ? def.withOutputShape(n, json.shapes[out]) : n;
+  });
   json.labels = [BACKGROUND_LABEL, ...classes];
   json.ssd = { ...json.ssd, scoreFunction: 'softmax', backgroundClass: 0, defaults: { ...json.ssd.defaults, perClassNms: true } };
   return withConstants(model, values, json);
@@ -100,7 +102,7 @@ export function branchFeatureLayers(model: LoadedModel, count: number): { model:
     const at = json.nodes.findIndex((n) => n.outputs.includes(feature));
     const src = json.nodes[at];
     const shared = json.nodes.some((n) => n !== box && n !== cls && n.inputs.includes(feature));
-    if (!src || (src.op !== 'conv2d' && src.op !== 'depthwise_conv2d') || !shared) continue;
+    if (!src || !isConvolution(src) || !shared) continue;
     const name = `${src.name}${BRANCH_SUFFIX}`;
     const out = `${feature}${BRANCH_SUFFIX}`;
     const copy = { ...structuredClone(src), name, outputs: [out], filter: `${src.filter}${BRANCH_SUFFIX}`, bias: `${src.bias}${BRANCH_SUFFIX}` };

@@ -9,6 +9,8 @@ import type { GpuContext } from '../gpu/context.ts';
 import { weightsAlignment } from '../graph/weights.ts';
 import { constData, type LoadedModel } from '../graph/weights.ts';
 import { padLastDimTo4 } from '../kernels/common.ts';
+import type { GraphNode } from '../ops/support/op_def.ts';
+import { opOf } from '../ops/support/registry.ts';
 
 interface Slot {
   /** In floats. */
@@ -108,10 +110,15 @@ export class ParamStore {
   }
 }
 
-/** The filter and bias of each convolution, filters weight-decayed. */
-export function convParams(nodes: readonly { filter: string; bias: string }[]): TensorSpec[] {
-  return nodes.flatMap((n) => [
-    { name: n.filter, decay: true },
-    { name: n.bias, decay: false },
-  ]);
+/** The constants a node reads (a convolution's filter and bias): what training updates. */
+export function paramsOf(n: GraphNode): string[] {
+  return opOf(n).constants?.(n) ?? [];
+}
+
+/**
+ * The constants of `nodes`; those of rank 2 and more (filters) are weight-decayed, vectors (biases)
+ * are not, as in the report's recipe and common practice.
+ */
+export function paramSpecs(model: LoadedModel, nodes: readonly GraphNode[]): TensorSpec[] {
+  return nodes.flatMap((n) => paramsOf(n).map((name) => ({ name, decay: constData(model, name).info.shape.length > 1 })));
 }

@@ -14,7 +14,7 @@ import type { Region } from './graph.ts';
 import type { EpochRecord, StepRecord } from './history.ts';
 import { LOSS_PARTS_STRIDE } from './loss.ts';
 import { totalLoss } from './loss_ref.ts';
-import { convParams, ParamStore } from './params.ts';
+import { paramSpecs, ParamStore } from './params.ts';
 import type { Rng } from './rng.ts';
 import { learningRate, Sgd, type Schedule } from './sgd.ts';
 import { TrainStep } from './step.ts';
@@ -59,7 +59,7 @@ export class Trainer {
     if (!(s.batch >= 1 && s.microBatch >= 1 && s.microBatch <= s.batch)) throw new RangeError(`batch ${s.batch} and micro-batch ${s.microBatch}: need 1 <= micro-batch <= batch`);
     const missing = region.cuts.filter((c) => !cache.cuts.includes(c));
     if (missing.length) throw new Error(`the feature cache lacks ${missing.join(', ')}`);
-    const store = ParamStore.create(ctx, model, convParams(region.trained), { trainable: true, label: 'train' });
+    const store = ParamStore.create(ctx, model, paramSpecs(model, region.trained), { trainable: true, label: 'train' });
     const step = await TrainStep.create(ctx, model, region, store, s.microBatch, { negPerPos: s.negPerPos, alpha: s.alpha });
     const sgd = await Sgd.create(ctx, store, { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay });
     return new Trainer(ctx, model, store, step, sgd, cache, s, stepsDone);

@@ -5,7 +5,9 @@
  * purpose. Lets the executor be tested against the CPU reference without any model file.
  */
 import { ACTIVATIONS } from '../../src/core/geometry.ts';
-import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ClampRange, type GraphNode, type ModelJson } from '../../src/graph/ir.ts';
+import type { Clamp } from '../../src/core/geometry.ts';
+import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelJson } from '../../src/graph/ir.ts';
+import type { GraphNode } from '../../src/ops/support/op_def.ts';
 import type { LoadedModel } from '../../src/graph/weights.ts';
 import { randomFloats } from './gpu.ts';
 
@@ -25,8 +27,8 @@ export function syntheticModel(opts: { height?: number; width?: number; classes?
   const shapes: Record<string, number[]> = { input: [1, H, W, 3] };
   const nodes: GraphNode[] = [];
   const same = (n: number, s: number) => Math.ceil(n / s);
-  const relu6: ClampRange = opts.quantClamp ? { min: 0, max: 5.5 } : ACTIVATIONS.relu6;
-  const conv = (name: string, x: string, k: number, cout: number, stride: number, act: ClampRange, dw = false) => {
+  const relu6: Clamp = opts.quantClamp ? { min: 0, max: 5.5 } : ACTIVATIONS.relu6;
+  const conv = (name: string, x: string, k: number, cout: number, stride: number, act: Clamp, dw = false) => {
     const [, h, w, cin] = shapes[x]!;
     const out = `${name}:out`;
     shapes[out] = [1, same(h!, stride), same(w!, stride), dw ? cin! : cout];

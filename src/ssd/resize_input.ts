@@ -1,10 +1,9 @@
 /**
  * Runs a converted model at another input size (the MobileNet paper's resolution multiplier rho).
- * The weights stay: every op is a convolution or element-wise, so only shapes change. Every
- * activation shape is inferred again through the graph, the reshapes and concatenations that gather
- * the box predictions get the new anchor count, and the SSD anchors are regenerated for the new
- * feature maps with the generator recorded at conversion (ssd.anchorGenerator), the one the model
- * was trained with. A model that records none can only run at its own size.
+ * The weights stay: only shapes change. Every activation shape is inferred again through the graph
+ * (graph/shapes.ts), the reshapes and concatenations that gather the box predictions get the new
+ * anchor count, and the SSD anchors are regenerated for the new feature maps with the generator
+ * recorded at conversion (ssd.anchorGenerator), the one the model was trained with. A model that records none can only run at its own size.
  *
  * Anchor sizes: the generator sizes anchors relative to the image, which is right for a model
  * trained at the new size. A network trained at another size learned its box offsets against
@@ -13,11 +12,12 @@
  * feature maps); relative sizes would shrink every box by new/trained size.
  */
 import { InvalidOptionError, ModelFormatError } from '../errors.ts';
-import { convGeometry } from '../core/geometry.ts';
-import { gridAnchors } from '../ssd/anchors.ts';
-import type { AnchorGeneratorSpec, GraphNode, ModelJson } from './ir.ts';
-import { MAX_INPUT_SIDE, weightsInfo } from './model_format.ts';
-import type { LoadedModel } from './weights.ts';
+import type { AnchorGeneratorSpec, ModelJson } from '../graph/ir.ts';
+import { MAX_INPUT_SIDE, weightsInfo } from '../graph/model_format.ts';
+import { inferShapes } from '../graph/shapes.ts';
+import type { LoadedModel } from '../graph/weights.ts';
+import { opOf } from '../ops/support/registry.ts';
+import { gridAnchors } from './anchors.ts';
 
 /** 'pixels': anchors keep their size in pixels at the trained input size; 'relative': the generator's sizes for this input. */
 export type AnchorSizing = 'pixels' | 'relative';
@@ -63,69 +63,6 @@ export async function resizeModelInput(model: LoadedModel, height: number, width
 }
 
 /**
- * Every tensor's shape with the input at `height` x `width`, and the nodes with their reshape
- * targets updated. A reshape keeps its batch and trailing dimensions and lets dimension 1 absorb the
- * change: the SSD predictor flattening [1, H, W, A*k] -> [1, H*W*A, k] (trailing dims within a cell).
- */
-export function inferShapes(json: ModelJson, height: number, width: number): { shapes: Record<string, number[]>; nodes: GraphNode[] } {
-  const shapes: Record<string, number[]> = { [json.input]: [1, height, width, json.shapes[json.input]![3]!] };
-  const shapeOf = (t: string): number[] => {
-    const s = shapes[t];
-    if (!s) throw new ModelFormatError(json.name, `tensor ${t} is used before it is computed`);
-    return s;
-  };
-  const nodes = json.nodes.map((n): GraphNode => {
-    const out = outputShape(json, n, n.inputs.map(shapeOf), height, width);
-    shapes[n.outputs[0]!] = out;
-    return n.op === 'reshape' ? { ...n, shape: out } : n;
-  });
-  return { shapes, nodes };
-}
-
-function outputShape(json: ModelJson, n: GraphNode, inputs: number[][], height: number, width: number): number[] {
-  const x = inputs[0]!;
-  const fail = (problem: string): never => {
-    throw new InvalidOptionError('inputSize', [height, width], `a size node ${n.name} of ${json.name} accepts (${problem})`);
-  };
-  switch (n.op) {
-    case 'conv2d':
-    case 'depthwise_conv2d': {
-      const f = json.constants[n.filter]!.shape;
-      const outC = n.op === 'depthwise_conv2d' ? x[3]! : f[3]!;
-      try {
-        const g = convGeometry({ batch: 1, inH: x[1]!, inW: x[2]!, inC: x[3]!, outC, kH: f[0]!, kW: f[1]!, strideH: n.strides[0], strideW: n.strides[1], padding: n.padding });
-        return [1, g.outH, g.outW, outC];
-      } catch (e) {
-        return fail((e as Error).message);
-      }
-    }
-    case 'add':
-      if (!sameShape(x, inputs[1]!)) fail(`its inputs become [${x}] and [${inputs[1]}]`);
-      return x;
-    case 'logistic':
-      return x;
-    case 'reshape': {
-      const total = product(x);
-      if (total === product(n.shape)) return n.shape;
-      const trailing = n.shape.slice(2);
-      const cell = product(trailing);
-      if (n.shape.length < 2 || x[x.length - 1]! % cell !== 0) fail(`its target [${n.shape}] does not split per cell`);
-      return [n.shape[0]!, total / (n.shape[0]! * cell), ...trailing];
-    }
-    case 'concat': {
-      const axis = n.axis < 0 ? n.axis + x.length : n.axis;
-      const out = [...x];
-      out[axis] = 0;
-      for (const s of inputs) {
-        if (s.length !== x.length || s.some((d, i) => i !== axis && d !== x[i])) fail(`its inputs become [${inputs.join('], [')}]`);
-        out[axis]! += s[axis]!;
-      }
-      return out;
-    }
-  }
-}
-
-/**
  * The feature maps behind the box encodings, in anchor order: the encodings are a concatenation of
  * per-map reshapes of [1, H, W, anchors * 4] predictor convolutions.
  */
@@ -134,8 +71,7 @@ export function anchorLayers(json: ModelJson, shapes: Record<string, number[]>):
   const layers: AnchorLayer[] = [];
   const visit = (t: string): void => {
     const n = producer.get(t);
-    if (n?.op === 'concat') return n.inputs.forEach(visit);
-    if (n?.op === 'reshape') return visit(n.inputs[0]!);
+    if (n && opOf(n, json.name).rearranges) return n.inputs.forEach(visit);
     const s = shapes[t]!;
     if (s.length !== 4 || s[3]! % 4 !== 0) throw new ModelFormatError(json.name, `box predictor ${t} has shape [${s}], expected [1, H, W, anchors * 4]`);
     layers.push({ height: s[1]!, width: s[2]!, perCell: s[3]! / 4 });
@@ -166,12 +102,4 @@ export function regenerateAnchors(spec: AnchorGeneratorSpec, layers: readonly An
     }
   }
   return anchors;
-}
-
-function product(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

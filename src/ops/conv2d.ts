@@ -1,0 +1,241 @@
+/**
+ * conv2d: standard convolution with bias and a fused clamp, filter [KH, KW, Cin, Cout] (HWIO).
+ * A 1x1, stride-1 convolution over channels divisible by 4 lowers to the vec4 GEMM (pointwise
+ * kernel), which also takes the inverted-residual skip add into its epilogue; any other runs as a
+ * convolution kernel. TFLite CONV_2D; ONNX Conv.
+ */
+import type { Clamp, ConvGeometry, OutputView } from '../core/geometry.ts';
+import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
+import type { Dispatch } from '../gpu/dispatch.ts';
+import { clampBackwardRef } from '../kernels/activation_backward_ref.ts';
+import {
+  conv2dBackwardDispatches,
+  conv2dBackwardPipelines,
+  conv2dBackwardScratch,
+  type ConvBackwardBindings,
+  type ConvGrad,
+} from '../kernels/conv2d_backward.ts';
+import { conv2dBackwardRef } from '../kernels/conv2d_backward_ref.ts';
+import { CONV2D_VARIANTS, conv2dDispatch, conv2dPipeline, conv2dVariantSupported, selectConv2dVariant, type Conv2dVariant } from '../kernels/conv2d.ts';
+import { conv2dRef } from '../kernels/conv2d_ref.ts';
+import { convForwardRef64 } from '../kernels/conv_ref64.ts';
+import { pointwiseBackwardDispatch, pointwiseBackwardPipeline } from '../kernels/pointwise_conv2d_backward.ts';
+import {
+  pointwiseConv2dDispatch,
+  pointwiseConv2dPipeline,
+  pointwiseVariantSupported,
+  POINTWISE_VARIANTS,
+  type PointwiseShape,
+  type PointwiseVariant,
+} from '../kernels/pointwise_conv2d.ts';
+import { tunedPointwise } from '../kernels/pointwise_tuning.ts';
+import {
+  convBackward,
+  convCost,
+  convertConv,
+  convOnnx,
+  convOutputShape,
+  intersect,
+  geometryAtBatch,
+  parseConvAttrs,
+  type ConvNode,
+} from './support/conv.ts';
+import type { LowerContext, Step, StepIo } from './support/lowering.ts';
+import type { GraphNode, OpDef } from './support/op_def.ts';
+
+export interface Conv2dNode extends ConvNode {
+  op: 'conv2d';
+}
+
+declare module './support/op_def.ts' {
+  interface OpNodes {
+    conv2d: Conv2dNode;
+  }
+}
+
+export function isConv2d(n: GraphNode): n is Conv2dNode {
+  return n.op === 'conv2d';
+}
+
+/** A standard convolution kernel launch. */
+export class Conv2dStep implements Step {
+  readonly kind = 'conv2d';
+  constructor(
+    readonly name: string,
+    readonly variant: Conv2dVariant,
+    readonly g: ConvGeometry,
+    public act: Clamp,
+    readonly input: string,
+    public output: string,
+    readonly filter: string,
+    readonly bias: string,
+    public view: OutputView,
+  ) {}
+
+  reads(): string[] {
+    return [this.input];
+  }
+  weights() {
+    return [{ name: this.filter, lastDim: this.g.outC }, { name: this.bias, lastDim: this.g.outC }];
+  }
+  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
+    return conv2dPipeline(ctx, this.variant);
+  }
+  dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
+    const b = { input: io.tensor(this.input), filter: io.weight(this.filter), bias: io.weight(this.bias), output: io.tensor(this.output) };
+    return conv2dDispatch(ctx, pipe, this.variant, this.g, this.act, b, { view: this.view, label: this.name });
+  }
+  writeSlice(view: OutputView, clamp: Clamp): boolean {
+    this.view = view;
+    this.act = intersect(this.act, clamp);
+    return true;
+  }
+}
+
+/** A 1x1 convolution as a GEMM, with the residual add of an inverted-residual block fusable into it. */
+export class PointwiseStep implements Step {
+  readonly kind = 'pointwise';
+  residual: { tensor: string; act: Clamp } | undefined;
+  constructor(
+    readonly name: string,
+    readonly variant: PointwiseVariant,
+    readonly workgroupSize: number,
+    readonly s: PointwiseShape,
+    public act: Clamp,
+    readonly input: string,
+    public output: string,
+    readonly filter: string,
+    readonly bias: string,
+    public view: OutputView,
+  ) {}
+
+  reads(): string[] {
+    return this.residual ? [this.input, this.residual.tensor] : [this.input];
+  }
+  weights() {
+    return [{ name: this.filter, lastDim: this.s.N }, { name: this.bias, lastDim: this.s.N }];
+  }
+  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
+    return pointwiseConv2dPipeline(ctx, this.variant, this.workgroupSize);
+  }
+  dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
+    const r = this.residual;
+    const b = {
+      input: io.tensor(this.input),
+      weights: io.weight(this.filter),
+      bias: io.weight(this.bias),
+      output: io.tensor(this.output),
+      ...(r ? { residual: io.tensor(r.tensor) } : {}),
+    };
+    const o = { view: this.view, label: this.name, dummy: io.dummy, workgroupSize: this.workgroupSize };
+    return pointwiseConv2dDispatch(ctx, pipe, this.variant, this.s, this.act, b, r ? { ...o, residualAct: r.act } : o);
+  }
+  /** With a residual the slice's clamp applies after the add, as the concatenation sees the sum. */
+  writeSlice(view: OutputView, clamp: Clamp): boolean {
+    this.view = view;
+    if (this.residual) this.residual.act = intersect(this.residual.act, clamp);
+    else this.act = intersect(this.act, clamp);
+    return true;
+  }
+  addResidual(tensor: string, act: Clamp): boolean {
+    if (this.residual) return false;
+    this.residual = { tensor, act };
+    return true;
+  }
+}
+
+/** 1x1, stride 1, vec4-divisible input channels: the GEMM takes it. */
+function isPointwise(g: ConvGeometry, n: Conv2dNode): boolean {
+  return g.kH === 1 && g.kW === 1 && n.strides[0] === 1 && n.strides[1] === 1 && g.inC % 4 === 0;
+}
+
+function gemmShape(g: ConvGeometry): PointwiseShape {
+  return { M: g.batch * g.outH * g.outW, K: g.inC, N: g.outC, HW: g.outH * g.outW };
+}
+
+function lower(n: Conv2dNode, lc: LowerContext): void {
+  const g = geometryAtBatch(n, lc, false);
+  const out = n.outputs[0]!;
+  const view = lc.defaultView(out);
+  if (isPointwise(g, n)) {
+    const s = gemmShape(g);
+    const tuned = tunedPointwise(lc.driver, s);
+    const forced = lc.force.pointwise as PointwiseVariant | undefined;
+    const known = forced !== undefined && (POINTWISE_VARIANTS.includes(forced) || /^blocked\d+x\d+$/.test(forced));
+    const variant = known && pointwiseVariantSupported(s, forced) ? forced : tuned.variant;
+    const wg = variant === tuned.variant ? tuned.workgroupSize : 64;
+    lc.emit(new PointwiseStep(n.name, variant, wg, s, n.activation, n.inputs[0]!, out, n.filter, n.bias, view));
+    return;
+  }
+  const forced = lc.force.conv2d as Conv2dVariant | undefined;
+  const known = forced !== undefined && CONV2D_VARIANTS.includes(forced);
+  const variant = known && conv2dVariantSupported(g, forced) ? forced : selectConv2dVariant(g);
+  lc.emit(new Conv2dStep(n.name, variant, g, n.activation, n.inputs[0]!, out, n.filter, n.bias, view));
+}
+
+/** TFLite CONV_2D filters are [O, KH, KW, I]; ours are [KH, KW, I, O]. */
+export function ohwiToHwio(w: Float32Array, [o, kh, kw, i]: readonly number[]): Float32Array {
+  const out = new Float32Array(w.length);
+  const spatial = kh! * kw! * i!;
+  for (let oc = 0; oc < o!; oc++) {
+    for (let s = 0; s < spatial; s++) out[s * o! + oc] = w[oc * spatial + s]!;
+  }
+  return out;
+}
+
+/** HWIO [KH, KW, I, O] -> ONNX's OIHW [O, I, KH, KW]. */
+function hwioToOihw(f: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
+  const out = new Float32Array(f.length);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let i = 0; i < ci; i++)
+        for (let o = 0; o < co; o++) out[((o * ci + i) * kh + y) * kw + x] = f[((y * kw + x) * ci + i) * co + o]!;
+  return out;
+}
+
+type Grads = ConvBackwardBindings;
+
+
+export const op: OpDef<Conv2dNode> = {
+  op: 'conv2d',
+  arity: 1,
+  parse: (raw, base, c, what) => ({ op: 'conv2d', ...base, ...parseConvAttrs(raw, what, c) }),
+  constants: (n) => [n.filter, n.bias],
+  outputShape: (n, [x], cx) => convOutputShape(n, x!, cx, false),
+  reference(n, [x], cx) {
+    const g = geometryAtBatch(n, cx, false);
+    return conv2dRef(g, x!, cx.constant(n.filter), cx.constant(n.bias), n.activation);
+  },
+  cost: (n, [x], cx) => convCost(n, x!, cx, false),
+  lower,
+  onnx(n, b) {
+    const [kh, kw, ci, co] = b.constShape(n.filter) as [number, number, number, number];
+    const data = () => hwioToOihw(b.data(n.filter), kh, kw, ci, co);
+    convOnnx(n, b, false, { name: `${n.filter}:oihw`, dims: [co, ci, kh, kw], data });
+  },
+  tflite: { builtins: ['CONV_2D'], convert: (op, cx) => ({ op: 'conv2d', ...convertConv(op, cx, false, ohwiToHwio) }) },
+  train: {
+    scratchFloats(n, bc) {
+      const g = geometryAtBatch(n, bc, false);
+      return isPointwise(g, n) ? 0 : conv2dBackwardScratch(g);
+    },
+    backward(n, bc) {
+      const g = geometryAtBatch(n, bc, false);
+      const ctx = bc.ctx;
+      return convBackward(n, bc, g, async (which: ConvGrad, b: Grads, o) => {
+        if (isPointwise(g, n)) return [pointwiseBackwardDispatch(ctx, await pointwiseBackwardPipeline(ctx, which), which, gemmShape(g), b, o)];
+        const pipes = await conv2dBackwardPipelines(ctx, which);
+        return conv2dBackwardDispatches(ctx, pipes, which, g, { ...b, scratch: bc.scratch }, o);
+      });
+    },
+    forward64(n, [x], cx) {
+      const g = geometryAtBatch(n, cx, false);
+      return convForwardRef64(g, false, x!, cx.param(n.filter), cx.param(n.bias), n.activation);
+    },
+    backward64(n, [x], y, dy, cx) {
+      const g = geometryAtBatch(n, cx, false);
+      const r = conv2dBackwardRef(g, x!, cx.param(n.filter), clampBackwardRef(y, dy, n.activation));
+      return { inputs: [r.dx], params: [[n.filter, r.dw], [n.bias, r.db]] };
+    },
+  },
+};

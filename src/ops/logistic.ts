@@ -1,0 +1,63 @@
+/** logistic: the sigmoid 1 / (1 + e^-x), element-wise. TFLite LOGISTIC; ONNX Sigmoid. */
+import type { OutputView } from '../core/geometry.ts';
+import { product } from '../core/shape.ts';
+import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
+import type { Dispatch } from '../gpu/dispatch.ts';
+import { logisticDispatch, logisticPipeline, logisticRef } from '../kernels/elementwise.ts';
+import type { Step, StepIo } from './support/lowering.ts';
+import type { NodeBase, OpDef } from './support/op_def.ts';
+
+export interface LogisticNode extends NodeBase {
+  op: 'logistic';
+}
+
+declare module './support/op_def.ts' {
+  interface OpNodes {
+    logistic: LogisticNode;
+  }
+}
+
+class LogisticStep implements Step {
+  readonly kind = 'logistic';
+  constructor(
+    readonly name: string,
+    readonly count: number,
+    readonly input: string,
+    public output: string,
+    public view: OutputView,
+  ) {}
+
+  reads(): string[] {
+    return [this.input];
+  }
+  weights() {
+    return [];
+  }
+  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
+    return logisticPipeline(ctx);
+  }
+  dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
+    return logisticDispatch(ctx, pipe, this.count, io.tensor(this.input), io.tensor(this.output), this.name);
+  }
+}
+
+export const op: OpDef<LogisticNode> = {
+  op: 'logistic',
+  arity: 1,
+  parse: (_, base) => ({ op: 'logistic', ...base }),
+  outputShape: (_, [x]) => [...x!],
+  reference: (_, [x]) => logisticRef(x!),
+  cost: (_, [x]) => ({ params: 0, macs: 0, bytes: 8 * product(x!) }),
+  lower(n, lc) {
+    const out = n.outputs[0]!;
+    lc.emit(new LogisticStep(n.name, product(lc.shape(out)), n.inputs[0]!, out, lc.defaultView(out)));
+  },
+  onnx: (n, b) => b.node({ name: n.name, opType: 'Sigmoid', inputs: [b.value(n.inputs[0]!)], outputs: [b.value(n.outputs[0]!)] }),
+  tflite: {
+    builtins: ['LOGISTIC'],
+    convert(op, cx) {
+      const out = cx.output(op);
+      return { op: 'logistic', name: out, inputs: [cx.activation(op, 0)], outputs: [out] };
+    },
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * The contract between ops and the executors: an op lowers its node to kernel steps (or fuses it into
+ * steps already emitted), and the executors (graph/executor.ts for inference, train/executor.ts for
+ * training) turn steps into pipelines and dispatches without knowing any op.
+ */
+import type { Clamp, OutputView } from '../../core/geometry.ts';
+import type { CachedPipeline, GpuContext } from '../../gpu/context.ts';
+import type { Dispatch } from '../../gpu/dispatch.ts';
+import type { DriverKind } from '../../gpu/provider.ts';
+import type { GraphNode } from './op_def.ts';
+
+/** Kernel variants forced by a test or a benchmark, by step kind ('conv2d', 'depthwise', 'pointwise', ...). */
+export type VariantChoice = Readonly<Partial<Record<string, string>>>;
+
+/** Where a step finds its buffers when it records its dispatch. */
+export interface StepIo {
+  /** An activation tensor (its slice of the arena, or its own buffer in training). */
+  tensor(t: string): GPUBufferBinding;
+  /** A constant, packed with its last axis padded to a multiple of 4. */
+  weight(name: string): GPUBufferBinding;
+  /** Bound where an optional input is absent (kernels branch on a uniform, never on the binding). */
+  readonly dummy: GPUBuffer;
+}
+
+/** A constant a step reads, packed with its last axis (of length lastDim) padded to 4. */
+export interface WeightUse {
+  name: string;
+  lastDim: number;
+}
+
+/** One GPU kernel launch of the lowered graph. */
+export interface Step {
+  readonly name: string;
+  /** The kernel family: what variants, tuning and profiles are keyed by. */
+  readonly kind: string;
+  readonly variant?: string;
+  /** The tensor written; fusion may move it (a fused add's output). */
+  output: string;
+  /** Where in the output's storage it writes (a concatenation slice, or the whole tensor). */
+  view: OutputView;
+  /** Activation tensors read. */
+  reads(): string[];
+  weights(): WeightUse[];
+  pipeline(ctx: GpuContext): Promise<CachedPipeline>;
+  dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch;
+  /** Fusion hook: write through `view` with an extra clamp (a concatenation slice); false when it cannot. */
+  writeSlice?(view: OutputView, clamp: Clamp): boolean;
+  /** Fusion hook: add `tensor` in the epilogue, then clamp to `act` (a residual add); false when it cannot. */
+  addResidual?(tensor: string, act: Clamp): boolean;
+}
+
+export interface LowerContext {
+  /** Names the model in errors. */
+  readonly model: string;
+  readonly batch: number;
+  readonly driver: DriverKind;
+  readonly force: VariantChoice;
+  /** False in training: every node keeps its own output, which its backward pass reads. */
+  readonly fuse: boolean;
+  /** An activation's shape with the batch as dimension 0. */
+  shape(t: string): number[];
+  constShape(name: string): readonly number[];
+  emit(step: Step): void;
+  /** `t` is `of` under another shape (a reshape): same storage, no kernel. */
+  alias(t: string, of: string): void;
+  /** The step computing `t` and the aliases between (t first, the step's output last), if a step computes it. */
+  source(t: string): { step: Step; chain: string[] } | undefined;
+  /** Only `n` reads `t`, and `t` is not a graph output. */
+  soleUse(t: string, n: GraphNode): boolean;
+  /** How many nodes read `t`. */
+  useCount(t: string): number;
+  /** `step` now writes `output` (it absorbed the node that computed `output`). */
+  redirect(step: Step, output: string): void;
+  /** `t` lives inside `root`'s storage (a concatenation slice written in place). */
+  place(t: string, root: string): void;
+  /** The whole-tensor view of `t`. */
+  defaultView(t: string): OutputView;
+}
