@@ -48,3 +48,20 @@ for (const c of cases) {
     }
   });
 }
+
+test('two reshapes of one rank-4 tensor share its NHWC transpose (ONNX Runtime refused a duplicate definition)', async () => {
+  const model = syntheticModel();
+  const json = model.json;
+  const again = 'box0:out:reshape_again';
+  json.shapes[again] = [...json.shapes['box0:out:reshape']!];
+  json.nodes.push({ op: 'reshape', name: again, inputs: ['box0:out'], outputs: [again], shape: json.shapes[again]! });
+  const [, H, W] = json.shapes[json.input]!;
+  const input = randomFloats(H! * W! * 3, 9, -1, 1);
+  const session = await ort.InferenceSession.create(modelToOnnx(model), { executionProviders: ['cpu'] });
+  try {
+    const got = await session.run({ [json.input]: new ort.Tensor('float32', input, [1, H!, W!, 3]) });
+    assert.ok(maxAbsDiff(got[json.outputs.boxes]!.data as Float32Array, runReference(model, input).get(json.outputs.boxes)!) <= 1e-4);
+  } finally {
+    await session.release();
+  }
+});

@@ -48,6 +48,16 @@ class GraphBuilder implements OnnxBuilder {
     return this.shape(tensor).length === 4 ? `${tensor}:nchw` : tensor;
   }
 
+  nhwc(tensor: string): string {
+    if (this.shape(tensor).length !== 4) return tensor;
+    const name = `${tensor}:nhwc`;
+    if (!this.emitted.has(name)) {
+      this.emitted.add(name);
+      this.node({ name: `${tensor}/to_nhwc`, opType: 'Transpose', inputs: [this.value(tensor)], outputs: [name], attributes: [{ name: 'perm', ints: TO_NHWC }] });
+    }
+    return name;
+  }
+
   data(name: string): Float32Array {
     return constData(this.model, name).data;
   }

@@ -18,7 +18,6 @@ declare module './support/op_def.ts' {
 }
 
 const TO_NCHW = [0, 3, 1, 2];
-const TO_NHWC = [0, 2, 3, 1];
 
 export const op: OpDef<ReshapeNode> = {
   op: 'reshape',
@@ -48,13 +47,8 @@ export const op: OpDef<ReshapeNode> = {
   lower: (n, lc) => lc.alias(n.outputs[0]!, n.inputs[0]!),
   onnx(n, b) {
     // Reshape works on element order, so it must see NHWC order like ours.
-    const src = n.inputs[0]!;
     const out = n.outputs[0]!;
-    let from = b.value(src);
-    if (b.shape(src).length === 4) {
-      b.node({ name: `${n.name}/to_nhwc`, opType: 'Transpose', inputs: [from], outputs: [`${src}:nhwc`], attributes: [{ name: 'perm', ints: TO_NHWC }] });
-      from = `${src}:nhwc`;
-    }
+    const from = b.nhwc(n.inputs[0]!);
     if (n.shape[0] !== 1) throw new ShapeError(`reshape ${n.name}: shape ${JSON.stringify(n.shape)} does not keep the batch dimension first`);
     const target = [0, ...n.shape.slice(1)]; // 0 = copy the batch size from the input
     const shape = b.constant(`${n.name}/shape`, [target.length], () => BigInt64Array.from(target, BigInt));

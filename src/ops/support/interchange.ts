@@ -13,6 +13,8 @@ export interface OnnxBuilder {
   shape(t: string): number[];
   /** The ONNX value holding activation `t`. */
   value(t: string): string;
+  /** `t` in NHWC element order (a rank-4 value transposed back from NCHW, once however often asked). */
+  nhwc(t: string): string;
   /** A constant of the model as float32 (weights in our layouts), and its shape. */
   data(name: string): Float32Array;
   constShape(name: string): number[];
