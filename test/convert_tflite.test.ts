@@ -11,7 +11,7 @@ import { decodeConstant, halfToFloat } from '../src/convert/tflite_weights.ts';
 import { MobileSsdError, ModelFormatError, TfliteFormatError, UnsupportedOperatorError } from '../src/errors.ts';
 import type { Conv2dNode } from '../src/ops/conv2d.ts';
 import type { DepthwiseConv2dNode } from '../src/ops/depthwise_conv2d.ts';
-import type { GraphNode } from '../src/ops/support/op_def.ts';
+import type { GraphNode } from '../src/ops/support/node.ts';
 import { CONCAT_OPTIONS } from '../src/ops/concat.ts';
 import { CONV_OPTIONS, DEPTHWISE_OPTIONS } from '../src/ops/support/conv.ts';
 import { validateModel } from '../src/graph/model_format.ts';

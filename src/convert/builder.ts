@@ -3,7 +3,7 @@
  * nodes with their output shapes, and the finished ModelJson with the hashes filled in.
  */
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ConstTensor, type ModelJson } from '../graph/ir.ts';
-import type { GraphNode } from '../ops/support/op_def.ts';
+import type { GraphNode } from '../ops/support/node.ts';
 import { opOf } from '../ops/support/registry.ts';
 import { weightsInfo } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';

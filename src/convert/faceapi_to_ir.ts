@@ -10,7 +10,7 @@
  * columns 0 (background) and 2 (unused) are labelled "???".
  */
 import { TfjsFormatError } from '../errors.ts';
-import { ShapeError, type GraphNode } from '../ops/support/op_def.ts';
+import { ShapeError, type GraphNode } from '../ops/support/node.ts';
 import { sha256Hex } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { ACTIVATIONS, type Clamp } from '../core/geometry.ts';

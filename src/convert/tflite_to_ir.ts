@@ -17,7 +17,7 @@ import type { ModelJson, SsdSpec } from '../graph/ir.ts';
 import { MAX_INPUT_SIDE, sha256Hex } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import type { TfliteActivation, TfliteContext, TfliteOp } from '../ops/support/interchange.ts';
-import { ShapeError, type GraphNode } from '../ops/support/op_def.ts';
+import { ShapeError, type GraphNode } from '../ops/support/node.ts';
 import { tfliteBuiltins, tfliteOp } from '../ops/support/registry.ts';
 import { gridAnchors, MEDIAPIPE_SSD_300 } from '../ssd/anchors.ts';
 import { FLOAT_ANCHOR_TOLERANCE, matchingGridGenerator } from './anchor_generator.ts';

@@ -4,7 +4,7 @@
  * batch 1 in the recorded shapes; the executor re-plans for other batch sizes.
  */
 import type { GridAnchorOptions, PreprocessSpec } from '../core/model_spec.ts';
-import type { GraphNode } from '../ops/support/op_def.ts';
+import type { GraphNode } from '../ops/support/node.ts';
 
 export const MODEL_FORMAT = 'mobilessd-model';
 export const MODEL_FORMAT_VERSION = 1;

@@ -9,7 +9,7 @@ import type { OutputView } from '../core/geometry.ts';
 import { product } from '../core/shape.ts';
 import type { DriverKind } from '../gpu/provider.ts';
 import type { LowerContext, Step, VariantChoice } from '../ops/support/lowering.ts';
-import type { GraphNode } from '../ops/support/op_def.ts';
+import type { GraphNode } from '../ops/support/node.ts';
 import { opOf } from '../ops/support/registry.ts';
 import type { ModelJson } from './ir.ts';
 

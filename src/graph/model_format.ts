@@ -8,7 +8,7 @@
 import { ChecksumError, ModelFormatError } from '../errors.ts';
 import { Checker } from '../core/checker.ts';
 import { product, sameShape } from '../core/shape.ts';
-import { ShapeError, type GraphNode, type ShapeContext } from '../ops/support/op_def.ts';
+import { ShapeError, type GraphNode, type ShapeContext } from '../ops/support/node.ts';
 import { findOp } from '../ops/support/registry.ts';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelJson } from './ir.ts';
 import type { LoadedModel } from './weights.ts';

@@ -4,7 +4,7 @@
  * activations, element-wise ops and the SSD head are not counted), split into standard
  * convolutions, depthwise convolutions and 1x1 pointwise convolutions. Each op counts itself.
  */
-import type { ShapeContext } from '../ops/support/op_def.ts';
+import type { ShapeContext } from '../ops/support/node.ts';
 import { opOf } from '../ops/support/registry.ts';
 import type { ModelJson } from './ir.ts';
 

@@ -3,7 +3,7 @@
  * whose attributes record a shape (reshape targets) update them.
  */
 import { InvalidOptionError, ModelFormatError } from '../errors.ts';
-import { ShapeError, type GraphNode, type ShapeContext } from '../ops/support/op_def.ts';
+import { ShapeError, type GraphNode, type ShapeContext } from '../ops/support/node.ts';
 import { opOf } from '../ops/support/registry.ts';
 import type { ModelJson } from './ir.ts';
 

@@ -12,14 +12,15 @@ import { clampBackwardRef } from '../kernels/activation_backward_ref.ts';
 import { addDispatch, addPipeline, addRef } from '../kernels/elementwise.ts';
 import { isIdentity, parseClamp } from './support/conv.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
-import { ShapeError, type NodeBase, type OpDef } from './support/op_def.ts';
+import { ShapeError, type NodeBase } from './support/node.ts';
+import type { OpDef } from './support/op_def.ts';
 
 export interface AddNode extends NodeBase {
   op: 'add';
   activation: Clamp;
 }
 
-declare module './support/op_def.ts' {
+declare module './support/node.ts' {
   interface OpNodes {
     add: AddNode;
   }

@@ -10,7 +10,8 @@ import { clampBackwardRef } from '../kernels/activation_backward_ref.ts';
 import { isIdentity, parseClamp } from './support/conv.ts';
 import type { OptionsSchema } from './support/interchange.ts';
 import type { LowerContext } from './support/lowering.ts';
-import { ShapeError, type NodeBase, type OpDef } from './support/op_def.ts';
+import { ShapeError, type NodeBase } from './support/node.ts';
+import type { OpDef } from './support/op_def.ts';
 
 export interface ConcatNode extends NodeBase {
   op: 'concat';
@@ -18,7 +19,7 @@ export interface ConcatNode extends NodeBase {
   activation: Clamp;
 }
 
-declare module './support/op_def.ts' {
+declare module './support/node.ts' {
   interface OpNodes {
     concat: ConcatNode;
   }

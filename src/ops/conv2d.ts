@@ -41,13 +41,14 @@ import {
   type ConvNode,
 } from './support/conv.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
-import type { GraphNode, OpDef } from './support/op_def.ts';
+import type { GraphNode } from './support/node.ts';
+import type { OpDef } from './support/op_def.ts';
 
 export interface Conv2dNode extends ConvNode {
   op: 'conv2d';
 }
 
-declare module './support/op_def.ts' {
+declare module './support/node.ts' {
   interface OpNodes {
     conv2d: Conv2dNode;
   }

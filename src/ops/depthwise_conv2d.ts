@@ -37,7 +37,7 @@ export interface DepthwiseConv2dNode extends ConvNode {
   op: 'depthwise_conv2d';
 }
 
-declare module './support/op_def.ts' {
+declare module './support/node.ts' {
   interface OpNodes {
     depthwise_conv2d: DepthwiseConv2dNode;
   }

@@ -5,13 +5,14 @@ import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import type { Dispatch } from '../gpu/dispatch.ts';
 import { logisticDispatch, logisticPipeline, logisticRef } from '../kernels/elementwise.ts';
 import type { Step, StepIo } from './support/lowering.ts';
-import type { NodeBase, OpDef } from './support/op_def.ts';
+import type { NodeBase } from './support/node.ts';
+import type { OpDef } from './support/op_def.ts';
 
 export interface LogisticNode extends NodeBase {
   op: 'logistic';
 }
 
-declare module './support/op_def.ts' {
+declare module './support/node.ts' {
   interface OpNodes {
     logistic: LogisticNode;
   }

@@ -15,7 +15,8 @@ import { ConvParams, convParams } from '../kernels/conv_params.ts';
 import { intersect, parseClamp } from './support/conv.ts';
 import type { OptionsSchema } from './support/interchange.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
-import { ShapeError, type NodeBase, type OpDef } from './support/op_def.ts';
+import { ShapeError, type NodeBase } from './support/node.ts';
+import type { OpDef } from './support/op_def.ts';
 
 export interface MaxPool2dNode extends NodeBase {
   op: 'max_pool2d';
@@ -26,7 +27,7 @@ export interface MaxPool2dNode extends NodeBase {
   activation: Clamp;
 }
 
-declare module './support/op_def.ts' {
+declare module './support/node.ts' {
   interface OpNodes {
     max_pool2d: MaxPool2dNode;
   }

@@ -3,15 +3,16 @@
  * storage (NHWC element order is kept). TFLite RESHAPE; ONNX Reshape between NHWC transposes.
  */
 import { product } from '../core/shape.ts';
-import type { NodeBase, OpDef } from './support/op_def.ts';
-import { ShapeError } from './support/op_def.ts';
+import type { NodeBase } from './support/node.ts';
+import type { OpDef } from './support/op_def.ts';
+import { ShapeError } from './support/node.ts';
 
 export interface ReshapeNode extends NodeBase {
   op: 'reshape';
   shape: number[];
 }
 
-declare module './support/op_def.ts' {
+declare module './support/node.ts' {
   interface OpNodes {
     reshape: ReshapeNode;
   }

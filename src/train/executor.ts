@@ -16,7 +16,7 @@ import type { Dispatch } from '../gpu/dispatch.ts';
 import { lowerNodes } from '../graph/lower.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import type { Step, StepIo } from '../ops/support/lowering.ts';
-import type { GraphNode } from '../ops/support/op_def.ts';
+import type { GraphNode } from '../ops/support/node.ts';
 import { opOf } from '../ops/support/registry.ts';
 import type { BackwardContext } from '../ops/support/training.ts';
 import type { ParamStore } from './params.ts';

@@ -7,7 +7,7 @@
  */
 import type { ModelJson } from '../graph/ir.ts';
 import { isConv2d, type Conv2dNode } from '../ops/conv2d.ts';
-import type { GraphNode } from '../ops/support/op_def.ts';
+import type { GraphNode } from '../ops/support/node.ts';
 import { opOf } from '../ops/support/registry.ts';
 import { paramsOf } from './params.ts';
 

@@ -9,7 +9,7 @@ import type { GpuContext } from '../gpu/context.ts';
 import { weightsAlignment } from '../graph/weights.ts';
 import { constData, type LoadedModel } from '../graph/weights.ts';
 import { padLastDimTo4 } from '../kernels/common.ts';
-import type { GraphNode } from '../ops/support/op_def.ts';
+import type { GraphNode } from '../ops/support/node.ts';
 import { opOf } from '../ops/support/registry.ts';
 
 interface Slot {

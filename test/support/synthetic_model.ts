@@ -7,7 +7,7 @@
 import { ACTIVATIONS } from '../../src/core/geometry.ts';
 import type { Clamp } from '../../src/core/geometry.ts';
 import { MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelJson } from '../../src/graph/ir.ts';
-import type { GraphNode } from '../../src/ops/support/op_def.ts';
+import type { GraphNode } from '../../src/ops/support/node.ts';
 import type { LoadedModel } from '../../src/graph/weights.ts';
 import { randomFloats } from './gpu.ts';
 

@@ -11,7 +11,8 @@ import { activationBackwardPipeline, clampMaskDispatch } from '../../kernels/act
 import { biasBackwardDispatch, biasBackwardPipeline } from '../../kernels/bias_backward.ts';
 import type { ConvGrad } from '../../kernels/conv2d_backward.ts';
 import type { OnnxBuilder, OptionsSchema, TfliteContext, TfliteOp } from './interchange.ts';
-import { ShapeError, type GraphNode, type NodeBase, type OpCost, type ShapeContext } from './op_def.ts';
+import { ShapeError, type GraphNode, type NodeBase, type ShapeContext } from './node.ts';
+import type { OpCost } from './op_def.ts';
 import type { BackwardContext } from './training.ts';
 
 export interface ConvAttrs {

@@ -5,7 +5,7 @@
  */
 import type { Clamp } from '../../core/geometry.ts';
 import type { OnnxNode } from '../../onnx/proto.ts';
-import type { GraphNode } from './op_def.ts';
+import type { GraphNode } from './node.ts';
 
 /** The ONNX graph being written. Rank-4 activations are kept NCHW there (values named by `value`). */
 export interface OnnxBuilder {

@@ -7,7 +7,7 @@ import type { Clamp, OutputView } from '../../core/geometry.ts';
 import type { CachedPipeline, GpuContext } from '../../gpu/context.ts';
 import type { Dispatch } from '../../gpu/dispatch.ts';
 import type { DriverKind } from '../../gpu/provider.ts';
-import type { GraphNode } from './op_def.ts';
+import type { GraphNode } from './node.ts';
 
 /** Kernel variants forced by a test or a benchmark, by step kind ('conv2d', 'depthwise', 'pointwise', ...). */
 export type VariantChoice = Readonly<Partial<Record<string, string>>>;

@@ -9,31 +9,7 @@ import type { Checker } from '../../core/checker.ts';
 import type { OnnxBuilder, TfliteMapping } from './interchange.ts';
 import type { LowerContext } from './lowering.ts';
 import type { TrainHooks } from './training.ts';
-
-export interface NodeBase {
-  name: string;
-  inputs: string[];
-  outputs: string[];
-}
-
-/**
- * IR op name -> node type. Empty here: each op module adds its own entry by declaration merging
- * (`declare module './support/op_def.ts' { interface OpNodes { ... } }`), so GraphNode is the union
- * of every op's node type without a list anyone has to keep.
- */
-export interface OpNodes {}
-export type OpName = keyof OpNodes;
-export type GraphNode = OpNodes[OpName];
-
-/** What shape inference may look at besides the input shapes: the shapes of the model's constants. */
-export interface ShapeContext {
-  constShape(name: string): readonly number[] | undefined;
-}
-
-/** Inputs an op cannot take: callers turn it into the error of their layer (model format, input size, converter). */
-export class ShapeError extends Error {
-  override readonly name = 'ShapeError';
-}
+import type { GraphNode, NodeBase, ShapeContext } from './node.ts';
 
 /** Counted as the MobileNet paper does: parameters are filter + bias values, multiply-adds those of convolutions. */
 export interface OpCost {

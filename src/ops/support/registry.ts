@@ -6,7 +6,8 @@
 import modules from 'mobilessd:ops';
 import { UnsupportedOperatorError } from '../../errors.ts';
 import type { TfliteMapping } from './interchange.ts';
-import type { GraphNode, OpDef } from './op_def.ts';
+import type { GraphNode } from './node.ts';
+import type { OpDef } from './op_def.ts';
 
 const byName = new Map<string, OpDef>();
 for (const def of modules) {

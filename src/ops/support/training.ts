@@ -6,7 +6,7 @@
 import type { OutputView } from '../../core/geometry.ts';
 import type { GpuContext } from '../../gpu/context.ts';
 import type { Dispatch } from '../../gpu/dispatch.ts';
-import type { GraphNode, ShapeContext } from './op_def.ts';
+import type { GraphNode, ShapeContext } from './node.ts';
 
 export interface BackwardContext extends ShapeContext {
   readonly ctx: GpuContext;

@@ -1,0 +1,433 @@
+/**
+ * The detector: a model compiled for the GPU plus the SSD head, run as one recorded sequence per
+ * frame: upload the frame(s) to textures, one submit (preprocess -> network -> head), and a
+ * readback of only the final detections. Platform-neutral; the Node and browser entries turn their
+ * inputs into FrameSources.
+ */
+import { DeviceLostError, DisposedError, ImageTooLargeError, InvalidInputError, InvalidOptionError } from '../errors.ts';
+import { GpuContext, type AcquireOptions } from '../gpu/context.ts';
+import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
+import { preprocessPipeline, preprocessStage, type PreprocessStage } from '../kernels/preprocess.ts';
+import { boxToImage, type Placement } from '../image/placement.ts';
+import { GraphExecutor, packModelWeights } from '../graph/executor.ts';
+import type { VariantChoice } from '../ops/support/lowering.ts';
+import type { PackedWeights, LoadedModel } from '../graph/weights.ts';
+import { constData } from '../graph/weights.ts';
+import { SsdHead, parseDetections, type HeadOptions } from '../ssd/head.ts';
+import type { DetectOptions, Detection, StageTimes } from '../detect_types.ts';
+
+/** A frame the detector can put on the GPU: decoded pixels (Node) or a browser image/video source. */
+export interface FrameSource {
+  readonly width: number;
+  readonly height: number;
+  /** Copies the frame into the top-left corner of `texture` (rgba8unorm, at least width x height). */
+  upload(ctx: GpuContext, texture: GPUTexture): void;
+}
+
+export interface DetectorOptions extends DetectOptions, AcquireOptions {
+  /** Largest number of detections any call may ask for (sizes the readback). Default 100. */
+  maxDetectionsCap?: number;
+  /** Most candidates the head sorts and suppresses per image. Default 1024; evaluation uses more. */
+  candidateCap?: number;
+  /** Force kernel variants (tests and benchmarks). */
+  variants?: VariantChoice;
+  /** Use this GPU context instead of acquiring one (several detectors can share a device). */
+  context?: GpuContext;
+}
+
+export interface DetectorTimings {
+  /** Pipeline creation (shader compile) for the first plan, ms. */
+  compileMs: number;
+  /** Weight upload and packing, ms. */
+  uploadWeightsMs: number;
+  /** The first detect() call end to end, ms (undefined until it ran). */
+  firstRunMs: number | undefined;
+}
+
+interface Slot {
+  texture: GPUTexture;
+  stage: PreprocessStage;
+  width: number;
+  height: number;
+}
+
+/**
+ * Compiled batch sizes kept at once (least recently used dropped first). A caller cycling through
+ * many batch sizes rebuilds plans from cached pipelines instead of keeping an arena per size.
+ */
+const MAX_PLANS = 4;
+
+/** Why a detector on a context it was given cannot carry on after a device loss. */
+const SHARED_CONTEXT_LOST =
+  'this detector runs on a GPU context it was given and cannot replace that context for its other users: create a new context and load the detectors again on it (a detector that owns its context recovers by itself)';
+
+interface Plan {
+  batch: number;
+  executor: GraphExecutor;
+  head: SsdHead;
+  slots: Slot[];
+  headDispatches: Dispatch[];
+  staging: GPUBuffer;
+  resultBytes: number;
+  timestamps?: { querySet: GPUQuerySet; resolve: GPUBuffer };
+}
+
+/** What a loaded detector says about its model, in Node and browsers alike (each adds where it came from). */
+export interface DetectorModelInfo {
+  name: string;
+  description: string;
+  labels: readonly string[];
+  input: { width: number; height: number; resize: string };
+  /** The model's own post-processing settings, used for options a call leaves out. */
+  defaults: { scoreThreshold: number; iouThreshold: number; maxDetections: number; perClassNms: boolean };
+  /** Milliseconds: reading the model (converting, downloading, validating), packing + uploading weights, pipeline compile. */
+  loadMs: number;
+  uploadWeightsMs: number;
+  compileMs: number;
+}
+
+export function detectorModelInfo(model: LoadedModel, detector: Detector, loadMs: number): DetectorModelInfo {
+  const j = model.json;
+  return {
+    name: j.name,
+    description: j.description,
+    labels: j.labels,
+    input: { width: j.preprocess.width, height: j.preprocess.height, resize: j.preprocess.resize },
+    defaults: { ...j.ssd.defaults },
+    loadMs,
+    uploadWeightsMs: detector.timings.uploadWeightsMs,
+    compileMs: detector.timings.compileMs,
+  };
+}
+
+export class Detector {
+  readonly labels: readonly string[];
+  readonly timings: DetectorTimings = { compileMs: 0, uploadWeightsMs: 0, firstRunMs: undefined };
+  /** Stage times of the most recent call. */
+  lastTimes: StageTimes | undefined;
+  private ctx: GpuContext;
+  private weights: PackedWeights;
+  private readonly plans = new Map<number, Promise<Plan>>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  private readonly ownsContext: boolean;
+  private readonly anchors: Float32Array;
+  private readonly cap: number;
+
+  private constructor(
+    readonly model: LoadedModel,
+    ctx: GpuContext,
+    weights: PackedWeights,
+    private readonly options: DetectorOptions,
+  ) {
+    this.ctx = ctx;
+    this.weights = weights;
+    this.labels = model.json.labels;
+    this.ownsContext = !options.context;
+    this.anchors = constData(model, model.json.ssd.anchors).data;
+    this.cap = options.maxDetectionsCap ?? 100;
+  }
+
+  static async create(model: LoadedModel, options: DetectorOptions = {}): Promise<Detector> {
+    validateOptions(options, model.json.labels, options.maxDetectionsCap ?? 100);
+    const ctx = options.context ?? (await GpuContext.acquire(options));
+    let d: Detector | undefined;
+    try {
+      const t0 = performance.now();
+      d = new Detector(model, ctx, packModelWeights(ctx, model), options);
+      d.timings.uploadWeightsMs = performance.now() - t0;
+      const t1 = performance.now();
+      await d.plan(1);
+      d.timings.compileMs = performance.now() - t1;
+      return d;
+    } catch (e) {
+      // A load that fails (bad options, limits) must not keep a device or weights alive.
+      if (d) d.dispose();
+      else if (!options.context) ctx.destroy();
+      throw e;
+    }
+  }
+
+  get context(): GpuContext {
+    return this.ctx;
+  }
+
+  /** GPU bytes: packed weights and the activation arena of each compiled batch size. */
+  async memory(): Promise<{ weightBytes: number; activationBytes: number }> {
+    let activationBytes = 0;
+    for (const p of this.plans.values()) activationBytes += (await p).executor.stats.activationBytes;
+    return { weightBytes: this.weights.byteLength, activationBytes };
+  }
+
+  /** Executor statistics (dispatch list, memory plan) for a batch size, compiling it if needed. */
+  async stats(batch = 1) {
+    return (await this.plan(batch)).executor.stats;
+  }
+
+  /** Compiles the plans of these batch sizes ahead of the calls that use them. */
+  async warmup(batchSizes: readonly number[]): Promise<void> {
+    if (this.disposed) throw new DisposedError('detector');
+    await Promise.all(batchSizes.map((b) => this.plan(b)));
+  }
+
+  detect(frame: FrameSource, options: DetectOptions = {}): Promise<Detection[]> {
+    return this.detectBatch([frame], options).then((r) => r[0]!);
+  }
+
+  /** Runs several frames as one batch (one submit); results in input order. */
+  detectBatch(frames: readonly FrameSource[], options: DetectOptions = {}): Promise<Detection[][]> {
+    if (this.disposed) return Promise.reject(new DisposedError('detector'));
+    if (!frames.length) return Promise.resolve([]);
+    const merged = { ...this.options, ...options };
+    try {
+      validateOptions(merged, this.labels, this.cap);
+      const maxSide = this.ctx.report.limits.maxTextureDimension2D ?? 8192;
+      frames.forEach((f, i) => checkFrame(f, i, maxSide));
+    } catch (e) {
+      // A promise-returning call reports bad input as a rejection, never as a synchronous throw.
+      return Promise.reject(e);
+    }
+    // One frame sequence at a time: plans share their staging buffers and arenas.
+    const run = this.queue.then(() => this.runBatch(frames, merged));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Calls not started yet reject with DisposedError; the GPU memory goes once the running call (if any) ends. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    void this.queue.then(() => {
+      this.releaseGpu();
+      if (this.ownsContext) this.ctx.destroy();
+    });
+  }
+
+  private releaseGpu(): void {
+    for (const p of this.plans.values()) p.then((plan) => destroyPlan(plan)).catch(() => undefined);
+    this.plans.clear();
+    this.weights.buffer?.destroy();
+  }
+
+  /** After a device loss: a new device, weights and plans; the CPU copy of the model never left. */
+  private async recover(): Promise<void> {
+    this.releaseGpu();
+    if (!this.ownsContext) throw new DeviceLostError('the shared GPU context was lost', undefined, SHARED_CONTEXT_LOST);
+    this.ctx.destroy();
+    this.ctx = await GpuContext.acquire(this.options);
+    this.weights = packModelWeights(this.ctx, this.model);
+  }
+
+  private plan(batch: number): Promise<Plan> {
+    let p = this.plans.get(batch);
+    if (p) this.plans.delete(batch);
+    else {
+      const building = this.buildPlan(batch);
+      // Only this attempt's entry: after a device loss a new plan for this batch may have replaced it.
+      building.catch(() => this.plans.get(batch) === building && this.plans.delete(batch));
+      p = building;
+    }
+    // Most recently used last.
+    this.plans.set(batch, p);
+    return p;
+  }
+
+  /** Drops the least recently used plans beyond MAX_PLANS; runs between calls, when no plan is in use. */
+  private trimPlans(): void {
+    for (const [batch, p] of this.plans) {
+      if (this.plans.size <= MAX_PLANS) break;
+      this.plans.delete(batch);
+      p.then(destroyPlan, () => undefined);
+    }
+  }
+
+  private async buildPlan(batch: number): Promise<Plan> {
+    const ctx = this.ctx;
+    const json = this.model.json;
+    const executor = await GraphExecutor.create(ctx, this.model, this.weights, batch, this.options.variants ?? {});
+    const scoresShape = json.shapes[json.outputs.scores]!;
+    const head = await SsdHead.create(ctx, {
+      batch,
+      numAnchors: scoresShape[1]!,
+      numClasses: scoresShape[2]!,
+      anchors: this.anchors,
+      spec: json.ssd,
+      maxDetectionsCap: this.cap,
+      candidateCap: this.options.candidateCap ?? 1024,
+      labels: json.labels,
+    });
+    const out = executor.outputs;
+    const headDispatches = head.dispatches(out.boxes, out.scores);
+    const prePipe = await preprocessPipeline(ctx);
+    const slots: Slot[] = [];
+    for (let i = 0; i < batch; i++) {
+      const texture = createFrameTexture(ctx, 1, 1);
+      slots.push({ texture, stage: preprocessStage(ctx, prePipe, json.preprocess, texture.createView(), executor.input, i, { width: 1, height: 1 }), width: 1, height: 1 });
+    }
+    const resultBytes = head.outputBytes;
+    const timestamps = ctx.hasTimestamps
+      ? { querySet: ctx.device.createQuerySet({ type: 'timestamp', count: 2 }), resolve: ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }) }
+      : undefined;
+    const staging = ctx.device.createBuffer({ label: 'detections readback', size: resultBytes + 16, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    return { batch, executor, head, slots, headDispatches, staging, resultBytes, ...(timestamps ? { timestamps } : {}) };
+  }
+
+  private async runBatch(frames: readonly FrameSource[], options: DetectOptions): Promise<Detection[][]> {
+    if (this.disposed) throw new DisposedError('detector');
+    if (this.ctx.lost) await this.recover();
+    const first = this.timings.firstRunMs === undefined;
+    const t0 = performance.now();
+    try {
+      const result = await this.runOnce(frames, options, t0);
+      if (first) this.timings.firstRunMs = performance.now() - t0;
+      return result;
+    } catch (e) {
+      if (this.ctx.lost) {
+        // The call in flight cannot be saved; the next one starts on a new device (if this detector owns it).
+        const message = `GPU device lost during detection: ${(e as Error).message}`;
+        if (!this.ownsContext) throw new DeviceLostError(message, e, SHARED_CONTEXT_LOST);
+        throw e instanceof DeviceLostError ? e : new DeviceLostError(message, e);
+      }
+      throw e;
+    } finally {
+      this.trimPlans();
+    }
+  }
+
+  private async runOnce(frames: readonly FrameSource[], options: DetectOptions, t0: number): Promise<Detection[][]> {
+    const ctx = this.ctx;
+    const plan = await this.plan(frames.length);
+    const placements: Placement[] = [];
+    const prePipe = await preprocessPipeline(ctx);
+    frames.forEach((f, i) => {
+      const slot = plan.slots[i]!;
+      if (f.width > slot.texture.width || f.height > slot.texture.height) {
+        // Grow-only: a video keeps one texture and one bind group for its whole length.
+        slot.texture.destroy();
+        for (const b of slot.stage.dispatch.owned) b.destroy();
+        slot.texture = createFrameTexture(ctx, Math.max(f.width, slot.texture.width), Math.max(f.height, slot.texture.height));
+        slot.stage = preprocessStage(ctx, prePipe, this.model.json.preprocess, slot.texture.createView(), plan.executor.input, i, f);
+      }
+      f.upload(ctx, slot.texture);
+      placements.push(slot.stage.update(f.width, f.height));
+    });
+    plan.head.setOptions(headOptions(options, this.model, this.cap));
+    const tUpload = performance.now();
+
+    const enc = ctx.device.createCommandEncoder({ label: 'detect' });
+    const ts = plan.timestamps;
+    const pass = enc.beginComputePass(ts ? { timestampWrites: { querySet: ts.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+    encodeDispatches(pass, plan.slots.map((s) => s.stage.dispatch));
+    encodeDispatches(pass, plan.executor.dispatches);
+    encodeDispatches(pass, plan.headDispatches);
+    pass.end();
+    enc.copyBufferToBuffer(plan.head.output, 0, plan.staging, 0, plan.resultBytes);
+    if (ts) {
+      enc.resolveQuerySet(ts.querySet, 0, 2, ts.resolve, 0);
+      enc.copyBufferToBuffer(ts.resolve, 0, plan.staging, plan.resultBytes, 16);
+    }
+    ctx.queue.submit([enc.finish()]);
+    try {
+      await plan.staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      ctx.throwIfLost();
+      throw e;
+    }
+    const tMapped = performance.now();
+    const bytes = plan.staging.getMappedRange().slice(0);
+    plan.staging.unmap();
+    ctx.throwUncaptured('detect');
+    let gpuMs: number | undefined;
+    if (ts) {
+      const t = new BigInt64Array(bytes, plan.resultBytes, 2);
+      gpuMs = Number(t[1]! - t[0]!) / 1e6;
+    }
+    const raw = parseDetections(bytes, plan.batch, this.cap);
+    const result = raw.map((list, i) =>
+      list.map((d): Detection => ({
+        label: this.labels[d.classId] ?? String(d.classId),
+        classId: d.classId,
+        score: d.score,
+        box: boxToImage(placements[i]!, frames[i]!.width, frames[i]!.height, d.ymin, d.xmin, d.ymax, d.xmax),
+      })),
+    );
+    const tEnd = performance.now();
+    this.lastTimes = { upload: tUpload - t0, gpu: gpuMs, submitToResult: tMapped - tUpload, total: tEnd - t0 };
+    return result;
+  }
+}
+
+/** A frame the GPU can take: whole pixels, at least one (a browser video not loaded yet reports 0x0), within the texture limit. */
+function checkFrame(f: FrameSource, index: number, maxSide: number): void {
+  const { width, height } = f;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1)) {
+    throw new InvalidInputError(`frame ${index} is ${width}x${height} pixels: a frame needs a whole number of pixels, at least one each way`, 'pass a decoded image or a video that has loaded its first frame');
+  }
+  if (width > maxSide || height > maxSide) throw new ImageTooLargeError(`frame ${index}`, width, height, `this GPU's texture limit is ${maxSide} pixels per side`);
+}
+
+function createFrameTexture(ctx: GpuContext, width: number, height: number): GPUTexture {
+  return ctx.device.createTexture({
+    label: 'frame',
+    size: [width, height],
+    format: 'rgba8unorm',
+    // RENDER_ATTACHMENT: copyExternalImageToTexture (browser frames) requires it.
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT,
+  });
+}
+
+function destroyPlan(plan: Plan): void {
+  plan.executor.destroy();
+  plan.head.destroy();
+  for (const s of plan.slots) {
+    s.texture.destroy();
+    for (const b of s.stage.dispatch.owned) b.destroy();
+  }
+  plan.staging.destroy();
+  plan.timestamps?.querySet.destroy();
+  plan.timestamps?.resolve.destroy();
+}
+
+function headOptions(o: DetectOptions, model: LoadedModel, cap: number): HeadOptions {
+  const d = model.json.ssd.defaults;
+  const labels = model.json.labels;
+  const allowed = labels.map((name, i) => i !== model.json.ssd.backgroundClass && name !== '???');
+  if (o.classes && o.classes.length) {
+    const want = new Set<number>();
+    for (const c of o.classes) {
+      if (typeof c === 'number') want.add(c);
+      else labels.forEach((name, i) => name.toLowerCase() === c.toLowerCase() && want.add(i));
+    }
+    allowed.forEach((a, i) => (allowed[i] = a && want.has(i)));
+  }
+  return {
+    scoreThreshold: o.scoreThreshold ?? d.scoreThreshold,
+    iouThreshold: o.iouThreshold ?? d.iouThreshold,
+    maxDetections: Math.min(o.maxDetections ?? d.maxDetections, cap),
+    perClassNms: o.perClassNms ?? d.perClassNms,
+    allowedClasses: allowed,
+  };
+}
+
+/** Rejects NaN, out-of-range and unknown values with a message naming the option. */
+export function validateOptions(o: DetectOptions, labels: readonly string[], cap: number): void {
+  const unit = (name: string, v: number | undefined) => {
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1)) throw new InvalidOptionError(name, v, 'a number from 0 to 1');
+  };
+  unit('scoreThreshold', o.scoreThreshold);
+  unit('iouThreshold', o.iouThreshold);
+  if (o.maxDetections !== undefined && !(Number.isInteger(o.maxDetections) && o.maxDetections >= 1 && o.maxDetections <= cap)) {
+    throw new InvalidOptionError('maxDetections', o.maxDetections, `an integer from 1 to ${cap} (raise maxDetectionsCap at load time for more)`);
+  }
+  if (o.perClassNms !== undefined && typeof o.perClassNms !== 'boolean') throw new InvalidOptionError('perClassNms', o.perClassNms, 'true or false');
+  if (o.classes !== undefined) {
+    if (!Array.isArray(o.classes)) throw new InvalidOptionError('classes', o.classes, 'an array of class names or ids');
+    for (const c of o.classes) {
+      if (typeof c === 'number') {
+        if (!(Number.isInteger(c) && c >= 0 && c < labels.length)) throw new InvalidOptionError('classes', c, `a class id from 0 to ${labels.length - 1}`);
+      } else if (typeof c !== 'string' || !labels.some((l) => l.toLowerCase() === c.toLowerCase())) {
+        throw new InvalidOptionError('classes', c, `one of this model's labels: ${labels.filter((l) => l !== '???').join(', ')}`);
+      }
+    }
+  }
+}
