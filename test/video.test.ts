@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import type { Detection } from '../src/detect_types.ts';
-import type { FrameSource } from '../src/detector.ts';
+import type { FrameSource } from '../src/api/detector.ts';
 import { ToolMissingError, VideoError } from '../src/errors.ts';
 import { writeModel } from '../src/node/model_files.ts';
 import type { GpuContext } from '../src/gpu/context.ts';

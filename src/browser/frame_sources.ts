@@ -3,13 +3,13 @@
  * texture with copyExternalImageToTexture, so the browser copies them on the GPU and no pixel passes
  * through JavaScript; raw RGBA ({data, width, height} or ImageData) goes up with writeTexture.
  */
-import type { FrameSource } from '../detector.ts';
+import type { FrameSource } from '../api/detector.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { RgbaImage } from '../core/image.ts';
 import { fitToLimit } from '../image/fit.ts';
 import { toRgbaImage } from '../image/rgba.ts';
-import { rgbaFrame } from '../node/frame_source.ts';
+import { rgbaFrame } from '../api/rgba_frame.ts';
 
 /** Anything copyExternalImageToTexture accepts. */
 export type ExternalImage = ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | HTMLVideoElement | VideoFrame;

@@ -4,7 +4,7 @@
  * timing to stdout. Ctrl-C stops cleanly, keeping the frames done so far in ".partial" files.
  */
 import { existsSync } from 'node:fs';
-import { Detector } from '../detector.ts';
+import { Detector } from '../api/detector.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { drawDetections } from '../image/draw.ts';

@@ -7,10 +7,10 @@
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DetectOptions, Detection, StageTimes } from '../detect_types.ts';
-import type { FrameSource } from '../detector.ts';
+import type { FrameSource } from '../api/detector.ts';
 import { InvalidInputError, InvalidOptionError, VideoError } from '../errors.ts';
 import type { RgbaImage } from '../core/image.ts';
-import { rgbaFrame } from '../node/frame_source.ts';
+import { rgbaFrame } from '../api/rgba_frame.ts';
 import { locateFfmpeg, probeVideo, type FfmpegTools, type VideoInfo } from './ffmpeg.ts';
 import { FrameReader, type VideoFrame } from './frame_reader.ts';
 import { FrameWriter, partialPath } from './frame_writer.ts';

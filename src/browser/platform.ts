@@ -1,0 +1,93 @@
+/**
+ * The browser platform of ObjectDetector: converted models fetched over HTTP (model.json and its
+ * weights file, through the same validation as in Node), and inputs as images, canvases, video,
+ * VideoFrames or RGBA pixels put on the GPU by the browser (frame_sources.ts).
+ */
+import type { Platform } from '../api/object_detector.ts';
+import { ModelFormatError, ModelNotFoundError } from '../errors.ts';
+import { parseModel } from '../graph/model_format.ts';
+import { frameFor, type BrowserImageInput } from './frame_sources.ts';
+
+export interface LoadProgress {
+  url: string;
+  loadedBytes: number;
+  /** From Content-Length; undefined when the server does not send it. */
+  totalBytes: number | undefined;
+}
+
+export interface FetchOptions {
+  /** Where model names are looked up: `${baseUrl}<name>/model.json`. Default `./weights/`, relative to the page. */
+  baseUrl?: string | URL;
+  /** Download progress of model.json and the weights file. */
+  onProgress?: (progress: LoadProgress) => void;
+}
+
+const SERVE_HINT =
+  'serve the converted model folder (model.json + weights.bin): `npm run demo` converts the bundled models into weights/<name>/ and serves them at ./weights/; or pass a model.json URL or {baseUrl}';
+
+export function browserPlatform(o: FetchOptions): Platform<BrowserImageInput, string | URL, { url: string }> {
+  return {
+    async loadModel(model) {
+      const url = modelUrl(model, o.baseUrl);
+      const text = new TextDecoder().decode(await fetchBytes(url, o.onProgress));
+      const weightsUrl = new URL(await weightsFileName(text, url), url).href;
+      return { model: await parseModel(text, await fetchBytes(weightsUrl, o.onProgress), url), where: { url } };
+    },
+    frame: frameFor,
+    warn: (m) => console.warn(m),
+  };
+}
+
+function modelUrl(model: string | URL, baseUrl: string | URL = './weights/'): string {
+  const page = (globalThis as { document?: { baseURI: string } }).document?.baseURI ?? globalThis.location?.href;
+  const text = String(model);
+  if (/^[\w.-]+$/.test(text) && !text.endsWith('.json')) return new URL(`${text}/model.json`, new URL(baseUrl, page)).href;
+  const url = new URL(text, page);
+  if (!url.pathname.endsWith('.json')) url.pathname = `${url.pathname.replace(/\/?$/, '/')}model.json`;
+  return url.href;
+}
+
+async function fetchBytes(url: string, onProgress: FetchOptions['onProgress']): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new ModelNotFoundError(`${url} (${(e as Error).message})`, SERVE_HINT);
+  }
+  if (!response.ok) throw new ModelNotFoundError(`${url} (HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''})`, SERVE_HINT);
+  const length = Number(response.headers.get('content-length'));
+  const totalBytes = length > 0 ? length : undefined;
+  if (!onProgress || !response.body) return new Uint8Array(await response.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  let loadedBytes = 0;
+  const reader = response.body.getReader();
+  for (let r = await reader.read(); !r.done; r = await reader.read()) {
+    chunks.push(r.value);
+    loadedBytes += r.value.byteLength;
+    onProgress({ url, loadedBytes, totalBytes });
+  }
+  const out = new Uint8Array(loadedBytes);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** The weights file named by model.json: a bare file name beside it, never a path elsewhere. */
+async function weightsFileName(text: string, url: string): Promise<string> {
+  if (text.trimStart().startsWith('<')) throw new ModelFormatError(url, 'the server answered with an HTML page, not model.json', SERVE_HINT);
+  let file: unknown;
+  try {
+    file = (JSON.parse(text) as { weights?: { file?: unknown } }).weights?.file;
+  } catch {
+    // parseModel below reports the JSON error itself.
+  }
+  if (typeof file !== 'string') {
+    await parseModel(text, new Uint8Array(0), url);
+    throw new ModelFormatError(url, 'weights.file is missing');
+  }
+  if (!/^\w[\w.-]*$/.test(file)) throw new ModelFormatError(url, `weights.file ${JSON.stringify(file)} is not a file name beside model.json`);
+  return file;
+}
