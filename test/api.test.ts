@@ -102,6 +102,24 @@ test('reports adapter, timings and GPU memory', async () => {
   assert.ok(t.total >= t.submitToResult && t.upload >= 0);
 });
 
+test('plans compile at load for batchSizes and in warmup(), not in the detect() that uses them', async () => {
+  await assert.rejects(load('oid-v4', { batchSizes: [0] }), (e: unknown) => e instanceof InvalidOptionError && /batchSizes/.test(e.message));
+  const d2 = await load('oid-v4', { context: det.context, batchSizes: [2] });
+  try {
+    const one = (await d2.stats(1)).activationBytes;
+    const loaded = (await d2.memory()).activationBytes;
+    assert.equal(loaded, one + (await d2.stats(2)).activationBytes, 'batch 2 was compiled at load');
+    await d2.warmup([3]);
+    const warmed = (await d2.memory()).activationBytes;
+    assert.ok(warmed > loaded, `warmup([3]) compiled a plan: ${warmed} > ${loaded}`);
+    const three = await d2.detectBatch([DOG, DOG, DOG]);
+    assert.equal((await d2.memory()).activationBytes, warmed, 'detectBatch of 3 compiled nothing new');
+    three.forEach((found, i) => assertDogResult(found, `batch of 3, image ${i}`));
+  } finally {
+    d2.dispose();
+  }
+});
+
 test('after dispose() a call rejects with DisposedError', async () => {
   const d2 = await load('oid-v4');
   d2.dispose();
