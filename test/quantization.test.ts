@@ -35,7 +35,10 @@ test('quantizeMultiplier: 31-bit fraction in [2^30, 2^31) and exponent, as TFLit
   for (const real of [1e-7, 0.0035849311, 0.3, 3.7, 100]) {
     const { multiplier, shift } = quantizeMultiplier(real);
     assert.ok(multiplier >= 2 ** 30 && multiplier < 2 ** 31, `${real}: ${multiplier}`);
-    assert.ok(Math.abs(multiplier * 2 ** (shift - 31) - real) <= real * 2 ** -31, `${real}: ${multiplier} * 2^${shift - 31}`);
+    assert.ok(
+      Math.abs(multiplier * 2 ** (shift - 31) - real) <= real * 2 ** -31,
+      `${real}: ${multiplier} * 2^${shift - 31}`,
+    );
   }
 });
 
@@ -71,7 +74,10 @@ test('fixed-point (TFLite) and fp32 (XNNPACK) requantization differ where TFLite
 
 test('activation ranges: ReLU6 clamps to round(6 / scale) above the zero point; NONE to the type', () => {
   assert.deepEqual(activationRange('RELU6', { scale: 6 / 255, zeroPoint: 0 }, 'uint8', 'tflite'), { min: 0, max: 255 });
-  assert.deepEqual(activationRange('RELU6', { scale: 0.0693, zeroPoint: 119 }, 'uint8', 'xnnpack'), { min: 119, max: 206 });
+  assert.deepEqual(activationRange('RELU6', { scale: 0.0693, zeroPoint: 119 }, 'uint8', 'xnnpack'), {
+    min: 119,
+    max: 206,
+  });
   assert.deepEqual(activationRange('RELU', { scale: 0.1, zeroPoint: -20 }, 'int8', 'tflite'), { min: -20, max: 127 });
   assert.deepEqual(activationRange('NONE', { scale: 0.1, zeroPoint: 3 }, 'int8', 'xnnpack'), { min: -128, max: 127 });
   // 6 / scale = 2.5 exactly: TFLite rounds away from zero, XNNPACK to even.
@@ -87,7 +93,10 @@ for (const dtype of DTYPES)
       const lo = dtype === 'uint8' ? 0 : -128;
       const zp = lo + 100;
       const r = randomFloats(4 * n, 11, 0, 1);
-      const bias = new Int32Array(n), multiplier = new Int32Array(n), shift = new Int32Array(n), scale = new Float32Array(n);
+      const bias = new Int32Array(n),
+        multiplier = new Int32Array(n),
+        shift = new Int32Array(n),
+        scale = new Float32Array(n);
       for (let c = 0; c < n; c++) {
         // A target output in [-140, 140] (some saturate), a multiplier 2^-38 .. 2^6, and the
         // accumulator that lands there: the accumulators span the int32 range.
@@ -108,15 +117,38 @@ for (const dtype of DTYPES)
       }
       const q: ConvRequant = { requant, multiplier, shift, scale, outputZeroPoint: zp, min: lo, max: lo + 255 };
       // acc = (x - zx)(w - zw) + bias = 1 + bias for every channel.
-      const g = convGeometry({ batch: 1, inH: 1, inW: 1, inC: 1, outC: n, kH: 1, kW: 1, strideH: 1, strideW: 1, padding: 'VALID' });
+      const g = convGeometry({
+        batch: 1,
+        inH: 1,
+        inW: 1,
+        inC: 1,
+        outC: n,
+        kH: 1,
+        kW: 1,
+        strideH: 1,
+        strideW: 1,
+        padding: 'VALID',
+      });
       const x = dtype === 'uint8' ? Uint8Array.of(zp + 1) : Int8Array.of(zp + 1);
       const w = dtype === 'uint8' ? new Uint8Array(n).fill(zp + 1) : new Int8Array(n).fill(zp + 1);
       const operands = { dtype, inputZeroPoint: zp, filterZeroPoint: zp };
       const ref = qconv2dRef(g, operands, x, w, bias, q);
-      const buffers = [quantStorage(ctx, x), quantStorage(ctx, w), int32Storage(ctx, channelData(bias, q, packedBias(bias, w, 1, zp, zp))), quantOutput(ctx, n)];
+      const buffers = [
+        quantStorage(ctx, x),
+        quantStorage(ctx, w),
+        int32Storage(ctx, channelData(bias, q, packedBias(bias, w, 1, zp, zp))),
+        quantOutput(ctx, n),
+      ];
       const [bx, bw, bc, out] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
       const pipe = await qconv2dPipeline(ctx, 'naive', { dtype, requant });
-      await run(ctx, [qconv2dDispatch(ctx, pipe, 'naive', g, operands, q, { input: { buffer: bx }, filter: { buffer: bw }, channels: { buffer: bc }, output: { buffer: out } })]);
+      await run(ctx, [
+        qconv2dDispatch(ctx, pipe, 'naive', g, operands, q, {
+          input: { buffer: bx },
+          filter: { buffer: bw },
+          channels: { buffer: bc },
+          output: { buffer: out },
+        }),
+      ]);
       assertSameQuant(await readQuant(ctx, out, dtype, n), ref);
       const inRange = [...ref].filter((v) => v > lo && v < lo + 255).length;
       assert.ok(inRange > n / 2, `only ${inRange} of ${n} outputs are unsaturated`);

@@ -35,15 +35,20 @@ const cpuRuns = new Map<string, Map<number, QuantArray>>();
 function cpu(stem: string, requant: Requantization): Map<number, QuantArray> {
   const key = `${stem}/${requant}`;
   let r = cpuRuns.get(key);
-  if (!r) cpuRuns.set(key, (r = runTfliteInt(model, buildGoldenInput(loadGolden(MODEL, stem)).data as Uint8Array, requant)));
+  if (!r)
+    cpuRuns.set(key, (r = runTfliteInt(model, buildGoldenInput(loadGolden(MODEL, stem)).data as Uint8Array, requant)));
   return r;
 }
 
 /** How many bytes of each output differ from `ref`, as "name: n/total" lines. */
-function differences(values: Map<number, QuantArray>, ref: (name: string) => Uint8Array): { total: number; text: string } {
+function differences(
+  values: Map<number, QuantArray>,
+  ref: (name: string) => Uint8Array,
+): { total: number; text: string } {
   let total = 0;
   const text = OUTPUTS.map((name, j) => {
-    const ours = values.get(outputIndices[j]!)!, r = ref(name);
+    const ours = values.get(outputIndices[j]!)!,
+      r = ref(name);
     assert.equal(ours.length, r.length, `${name}: ${ours.length} values vs ${r.length}`);
     let n = 0;
     for (let i = 0; i < r.length; i++) if (ours[i] !== r[i]) n++;
@@ -72,7 +77,13 @@ const gpuRuns = new Map<string, Promise<TfliteIntGpu>>();
 function network(requant: Requantization, packedDot?: boolean): Promise<TfliteIntGpu> {
   const key = `${requant}/${packedDot}`;
   let r = gpuRuns.get(key);
-  if (!r) gpuRuns.set(key, (r = gpu().then((ctx) => TfliteIntGpu.create(ctx, model, packedDot === undefined ? { requant } : { requant, packedDot }))));
+  if (!r)
+    gpuRuns.set(
+      key,
+      (r = gpu().then((ctx) =>
+        TfliteIntGpu.create(ctx, model, packedDot === undefined ? { requant } : { requant, packedDot }),
+      )),
+    );
   return r;
 }
 after(async () => {
@@ -85,7 +96,9 @@ for (const stem of stems)
     const out = await net.run(buildGoldenInput(loadGolden(MODEL, stem)).data as Uint8Array, outputIndices);
     const vsGolden = differences(out, golden(stem));
     const vsCpu = differences(out, (name) => cpu(stem, 'xnnpack').get(tensorIndex(name)) as Uint8Array);
-    t.diagnostic(`${net.dispatchCount} dispatches, variants ${[...new Set(net.variants.values())].join(' ')}; vs TFLite: ${vsGolden.text}`);
+    t.diagnostic(
+      `${net.dispatchCount} dispatches, variants ${[...new Set(net.variants.values())].join(' ')}; vs TFLite: ${vsGolden.text}`,
+    );
     assert.equal(vsCpu.total, 0, `GPU vs CPU interpreter: ${vsCpu.text}`);
     assert.equal(vsGolden.total, 0, `GPU vs TFLite: ${vsGolden.text}`);
   });

@@ -2,7 +2,13 @@
  * Plain-integer CPU reference for the quantized element-wise ADD of two same-shaped tensors:
  * TFLite's AddElementwise ('tflite') or XNNPACK's vadd microkernel arithmetic ('xnnpack').
  */
-import { multiplyByQuantizedMultiplier, quantArray, type AddRequant, type QuantArray, type QuantDType } from './quantization.ts';
+import {
+  multiplyByQuantizedMultiplier,
+  quantArray,
+  type AddRequant,
+  type QuantArray,
+  type QuantDType,
+} from './quantization.ts';
 
 export function qaddRef(dtype: QuantDType, a: QuantArray, b: QuantArray, p: AddRequant): QuantArray {
   if (a.length !== b.length) throw new RangeError(`add operands differ in size: ${a.length} and ${b.length}`);

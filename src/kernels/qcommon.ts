@@ -23,8 +23,14 @@ export function quantKey(c: QuantKernelConfig): string {
 }
 
 /** Params struct, constants, qdot/qsum and qcommon.wgsl, to prepend to a kernel's own source. */
-export function quantPrelude<F extends Record<string, UniformType>>(schema: UniformSchema<F>, c: QuantKernelConfig, packedDot: boolean): string {
-  return `${schema.wgsl}const SIGNED: bool = ${c.dtype === 'int8'};\nconst REQUANT_XNNPACK: bool = ${c.requant === 'xnnpack'};\n${packedDot ? dotPacked : dotPlain}${common}`;
+export function quantPrelude<F extends Record<string, UniformType>>(
+  schema: UniformSchema<F>,
+  c: QuantKernelConfig,
+  packedDot: boolean,
+): string {
+  const constants =
+    `const SIGNED: bool = ${c.dtype === 'int8'};\n` + `const REQUANT_XNNPACK: bool = ${c.requant === 'xnnpack'};\n`;
+  return schema.wgsl + constants + (packedDot ? dotPacked : dotPlain) + common;
 }
 
 /**
@@ -50,8 +56,15 @@ export function channelData(bias: Int32Array, q: ConvRequant, packedBias: Int32A
  * sum (x - zx)(w - zw) = sum xw - zw sum x - zx sum w + K zx zw, so this bias absorbs the two
  * constant terms. Arithmetic wraps like the GPU's; the true sums fit in int32.
  */
-export function packedBias(bias: Int32Array, filterNK: QuantArray, k: number, inputZeroPoint: number, filterZeroPoint: number): Int32Array {
-  if (filterNK.length !== bias.length * k) throw new RangeError(`filter has ${filterNK.length} values, expected ${bias.length} x ${k}`);
+export function packedBias(
+  bias: Int32Array,
+  filterNK: QuantArray,
+  k: number,
+  inputZeroPoint: number,
+  filterZeroPoint: number,
+): Int32Array {
+  if (filterNK.length !== bias.length * k)
+    throw new RangeError(`filter has ${filterNK.length} values, expected ${bias.length} x ${k}`);
   return bias.map((b, c) => {
     let wsum = 0;
     for (let i = 0; i < k; i++) wsum += filterNK[c * k + i]!;
@@ -67,7 +80,10 @@ export function supportsPackedDot(ctx: GpuContext): Promise<boolean> {
   if (!p) {
     p = (async () => {
       ctx.device.pushErrorScope('validation');
-      const module = ctx.device.createShaderModule({ label: 'packed-dot probe', code: 'fn f(a: u32) -> u32 { return dot4U8Packed(a, a) + bitcast<u32>(dot4I8Packed(a, a)); }' });
+      const module = ctx.device.createShaderModule({
+        label: 'packed-dot probe',
+        code: 'fn f(a: u32) -> u32 { return dot4U8Packed(a, a) + bitcast<u32>(dot4I8Packed(a, a)); }',
+      });
       const scope = ctx.device.popErrorScope();
       const info = await module.getCompilationInfo();
       const error = await scope;

@@ -11,7 +11,12 @@ export interface QConcatInput {
   quant: QuantParams;
 }
 
-export function qconcatRef(dtype: QuantDType, inputs: readonly QConcatInput[], axis: number, output: QuantParams): QuantArray {
+export function qconcatRef(
+  dtype: QuantDType,
+  inputs: readonly QConcatInput[],
+  axis: number,
+  output: QuantParams,
+): QuantArray {
   const shape = inputs[0]!.shape;
   const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);

@@ -26,7 +26,12 @@ export function selectQConv2dVariant(g: ConvGeometry, packedDot: boolean): QConv
   return packedDot ? 'packed_dot4' : 'packed';
 }
 
-export function qconv2dPipeline(ctx: GpuContext, variant: QConv2dVariant, c: QuantKernelConfig, workgroupSize = 64): Promise<CachedPipeline> {
+export function qconv2dPipeline(
+  ctx: GpuContext,
+  variant: QConv2dVariant,
+  c: QuantKernelConfig,
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
   return ctx.pipeline(`qconv2d/${variant}/${quantKey(c)}/wg${workgroupSize}`, () => ({
     label: `qconv2d_${variant}`,
     code: quantPrelude(QConvParams, c, variant === 'packed_dot4') + source,
@@ -43,7 +48,11 @@ export function qconv2dThreads(g: ConvGeometry, v: QConv2dVariant): number {
 
 export function qconv2dCost(g: ConvGeometry): { flops: number; bytes: number } {
   const macs = g.batch * g.outH * g.outW * g.outC * g.kH * g.kW * g.inC;
-  return { flops: 2 * macs, bytes: g.batch * g.inH * g.inW * g.inC + g.kH * g.kW * g.inC * g.outC + 16 * g.outC + g.batch * g.outH * g.outW * g.outC };
+  return {
+    flops: 2 * macs,
+    bytes:
+      g.batch * g.inH * g.inW * g.inC + g.kH * g.kW * g.inC * g.outC + 16 * g.outC + g.batch * g.outH * g.outW * g.outC,
+  };
 }
 
 export interface QConvBindings {
@@ -65,12 +74,22 @@ export function qconv2dDispatch(
   b: QConvBindings,
   opts: { workgroupSize?: number; label?: string } = {},
 ): Dispatch {
-  if (!qconv2dVariantSupported(g, variant)) throw new RangeError(`qconv2d variant ${variant} needs input and output channels divisible by 4 (got ${g.inC} and ${g.outC})`);
+  if (!qconv2dVariantSupported(g, variant))
+    throw new RangeError(
+      `qconv2d variant ${variant} needs input and output channels divisible by 4 (got ${g.inC} and ${g.outC})`,
+    );
   return makeDispatch(
     ctx,
     pipe,
     QConvParams,
-    { ...geometryValues(g), inZp: o.inputZeroPoint, wZp: o.filterZeroPoint, outZp: q.outputZeroPoint, outMin: q.min, outMax: q.max },
+    {
+      ...geometryValues(g),
+      inZp: o.inputZeroPoint,
+      wZp: o.filterZeroPoint,
+      outZp: q.outputZeroPoint,
+      outMin: q.min,
+      outMax: q.max,
+    },
     [b.input, b.filter, b.channels, b.output],
     { threads: qconv2dThreads(g, variant), workgroupSize: opts.workgroupSize ?? 64 },
     { label: opts.label ?? `qconv2d_${variant}`, op: 'qconv2d', ...qconv2dCost(g) },

@@ -14,7 +14,14 @@ export interface QConvOperands {
   filterZeroPoint: number;
 }
 
-export function qconv2dRef(g: ConvGeometry, o: QConvOperands, x: QuantArray, filterOHWI: QuantArray, bias: Int32Array, q: ConvRequant): QuantArray {
+export function qconv2dRef(
+  g: ConvGeometry,
+  o: QConvOperands,
+  x: QuantArray,
+  filterOHWI: QuantArray,
+  bias: Int32Array,
+  q: ConvRequant,
+): QuantArray {
   const y = quantArray(o.dtype, g.batch * g.outH * g.outW * g.outC);
   for (let b = 0; b < g.batch; b++)
     for (let oy = 0; oy < g.outH; oy++)
@@ -29,7 +36,8 @@ export function qconv2dRef(g: ConvGeometry, o: QConvOperands, x: QuantArray, fil
               if (ix < 0 || ix >= g.inW) continue;
               const xi = ((b * g.inH + iy) * g.inW + ix) * g.inC;
               const wi = ((co * g.kH + ky) * g.kW + kx) * g.inC;
-              for (let ci = 0; ci < g.inC; ci++) acc += (x[xi + ci]! - o.inputZeroPoint) * (filterOHWI[wi + ci]! - o.filterZeroPoint);
+              for (let ci = 0; ci < g.inC; ci++)
+                acc += (x[xi + ci]! - o.inputZeroPoint) * (filterOHWI[wi + ci]! - o.filterZeroPoint);
             }
           }
           y[((b * g.outH + oy) * g.outW + ox) * g.outC + co] = requantize(acc + bias[co]!, co, q);

@@ -23,7 +23,12 @@ export function selectQDepthwiseVariant(g: ConvGeometry): QDepthwiseVariant {
   return qdepthwiseVariantSupported(g, 'vec4') ? 'vec4' : 'naive';
 }
 
-export function qdepthwiseConv2dPipeline(ctx: GpuContext, variant: QDepthwiseVariant, c: QuantKernelConfig, workgroupSize = 64): Promise<CachedPipeline> {
+export function qdepthwiseConv2dPipeline(
+  ctx: GpuContext,
+  variant: QDepthwiseVariant,
+  c: QuantKernelConfig,
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
   return ctx.pipeline(`qdepthwise_conv2d/${variant}/${quantKey(c)}/wg${workgroupSize}`, () => ({
     label: `qdepthwise_conv2d_${variant}`,
     code: quantPrelude(QConvParams, c, false) + source,
@@ -35,7 +40,10 @@ export function qdepthwiseConv2dPipeline(ctx: GpuContext, variant: QDepthwiseVar
 
 export function qdepthwiseCost(g: ConvGeometry): { flops: number; bytes: number } {
   const macs = g.batch * g.outH * g.outW * g.outC * g.kH * g.kW;
-  return { flops: 2 * macs, bytes: g.batch * g.inH * g.inW * g.inC + g.kH * g.kW * g.outC + 16 * g.outC + g.batch * g.outH * g.outW * g.outC };
+  return {
+    flops: 2 * macs,
+    bytes: g.batch * g.inH * g.inW * g.inC + g.kH * g.kW * g.outC + 16 * g.outC + g.batch * g.outH * g.outW * g.outC,
+  };
 }
 
 export function qdepthwiseConv2dDispatch(
@@ -49,13 +57,21 @@ export function qdepthwiseConv2dDispatch(
   opts: { workgroupSize?: number; label?: string } = {},
 ): Dispatch {
   if (g.inC !== g.outC) throw new RangeError(`depthwise conv needs inC == outC (got ${g.inC} and ${g.outC})`);
-  if (!qdepthwiseVariantSupported(g, variant)) throw new RangeError(`qdepthwise variant ${variant} needs channels divisible by 4 (got ${g.outC})`);
+  if (!qdepthwiseVariantSupported(g, variant))
+    throw new RangeError(`qdepthwise variant ${variant} needs channels divisible by 4 (got ${g.outC})`);
   const values = g.batch * g.outH * g.outW * g.outC;
   return makeDispatch(
     ctx,
     pipe,
     QConvParams,
-    { ...geometryValues(g), inZp: o.inputZeroPoint, wZp: o.filterZeroPoint, outZp: q.outputZeroPoint, outMin: q.min, outMax: q.max },
+    {
+      ...geometryValues(g),
+      inZp: o.inputZeroPoint,
+      wZp: o.filterZeroPoint,
+      outZp: q.outputZeroPoint,
+      outMin: q.min,
+      outMax: q.max,
+    },
     [b.input, b.filter, b.channels, b.output],
     { threads: Math.ceil(values / 4), workgroupSize: opts.workgroupSize ?? 64 },
     { label: opts.label ?? `qdepthwise_conv2d_${variant}`, op: 'qdepthwise_conv2d', ...qdepthwiseCost(g) },

@@ -6,7 +6,14 @@ import type { ConvGeometry } from './common.ts';
 import type { QConvOperands } from './qconv2d_ref.ts';
 import { quantArray, requantize, type ConvRequant, type QuantArray } from './quantization.ts';
 
-export function qdepthwiseConv2dRef(g: ConvGeometry, o: QConvOperands, x: QuantArray, filterHWC: QuantArray, bias: Int32Array, q: ConvRequant): QuantArray {
+export function qdepthwiseConv2dRef(
+  g: ConvGeometry,
+  o: QConvOperands,
+  x: QuantArray,
+  filterHWC: QuantArray,
+  bias: Int32Array,
+  q: ConvRequant,
+): QuantArray {
   const y = quantArray(o.dtype, g.batch * g.outH * g.outW * g.outC);
   for (let b = 0; b < g.batch; b++)
     for (let oy = 0; oy < g.outH; oy++)

@@ -29,7 +29,15 @@ export const QAddParams = uniformSchema('Params', {
   xShift: 'i32',
 });
 
-export const QLutParams = uniformSchema('Params', { outer: 'u32', inChunk: 'u32', outChunk: 'u32', offset: 'u32', firstWord: 'u32', words: 'u32', ...quantFields });
+export const QLutParams = uniformSchema('Params', {
+  outer: 'u32',
+  inChunk: 'u32',
+  outChunk: 'u32',
+  offset: 'u32',
+  firstWord: 'u32',
+  words: 'u32',
+  ...quantFields,
+});
 
 export function qaddPipeline(ctx: GpuContext, c: QuantKernelConfig, workgroupSize = 64): Promise<CachedPipeline> {
   return ctx.pipeline(`qadd/${quantKey(c)}/wg${workgroupSize}`, () => ({
@@ -40,7 +48,16 @@ export function qaddPipeline(ctx: GpuContext, c: QuantKernelConfig, workgroupSiz
   }));
 }
 
-export function qaddDispatch(ctx: GpuContext, pipe: CachedPipeline, count: number, q: AddRequant, a: Binding, b: Binding, y: Binding, label = 'qadd'): Dispatch {
+export function qaddDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  count: number,
+  q: AddRequant,
+  a: Binding,
+  b: Binding,
+  y: Binding,
+  label = 'qadd',
+): Dispatch {
   return makeDispatch(
     ctx,
     pipe,
@@ -89,7 +106,16 @@ interface Placement {
   offset: number;
 }
 
-function lutDispatch(ctx: GpuContext, pipe: CachedPipeline, at: Placement, table: Binding, x: Binding, y: Binding, label: string, op: string): Dispatch {
+function lutDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  at: Placement,
+  table: Binding,
+  x: Binding,
+  y: Binding,
+  label: string,
+  op: string,
+): Dispatch {
   const first = at.offset;
   const last = (at.outer - 1) * at.outChunk + at.offset + at.inChunk - 1;
   const firstWord = Math.floor(first / 4);
@@ -106,8 +132,25 @@ function lutDispatch(ctx: GpuContext, pipe: CachedPipeline, at: Placement, table
 }
 
 /** LOGISTIC of `count` values through logisticTable(). */
-export function qlogisticDispatch(ctx: GpuContext, pipe: CachedPipeline, count: number, table: Binding, x: Binding, y: Binding, label = 'qlogistic'): Dispatch {
-  return lutDispatch(ctx, pipe, { outer: 1, inChunk: count, outChunk: count, offset: 0 }, table, x, y, label, 'qlogistic');
+export function qlogisticDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  count: number,
+  table: Binding,
+  x: Binding,
+  y: Binding,
+  label = 'qlogistic',
+): Dispatch {
+  return lutDispatch(
+    ctx,
+    pipe,
+    { outer: 1, inChunk: count, outChunk: count, offset: 0 },
+    table,
+    x,
+    y,
+    label,
+    'qlogistic',
+  );
 }
 
 export interface QConcatPart {
@@ -122,13 +165,30 @@ export interface QConcatPart {
  * CONCATENATION along `axis` of tensors shaped like `shape` except along the axis: one dispatch per
  * input, in order (each keeps the bytes of the words it shares with its neighbours).
  */
-export function qconcatDispatches(ctx: GpuContext, pipe: CachedPipeline, shape: readonly number[], axis: number, parts: readonly QConcatPart[], y: Binding, label = 'qconcat'): Dispatch[] {
+export function qconcatDispatches(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  shape: readonly number[],
+  axis: number,
+  parts: readonly QConcatPart[],
+  y: Binding,
+  label = 'qconcat',
+): Dispatch[] {
   const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
   const outChunk = parts.reduce((n, p) => n + p.size, 0) * inner;
   let offset = 0;
   return parts.map((p, i) => {
-    const d = lutDispatch(ctx, pipe, { outer, inChunk: p.size * inner, outChunk, offset }, p.table, p.input, y, `${label}[${i}]`, 'qconcat');
+    const d = lutDispatch(
+      ctx,
+      pipe,
+      { outer, inChunk: p.size * inner, outChunk, offset },
+      p.table,
+      p.input,
+      y,
+      `${label}[${i}]`,
+      'qconcat',
+    );
     offset += p.size * inner;
     return d;
   });

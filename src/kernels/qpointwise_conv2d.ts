@@ -29,12 +29,21 @@ export function qpointwiseVariantSupported(s: QGemmShape, v: QPointwiseVariant):
 }
 
 export function selectQPointwiseVariant(s: QGemmShape, packedDot: boolean): QPointwiseVariant {
-  const base = qpointwiseVariantSupported(s, 'tile4') ? 'tile4' : qpointwiseVariantSupported(s, 'flat') ? 'flat' : undefined;
+  const base = qpointwiseVariantSupported(s, 'tile4')
+    ? 'tile4'
+    : qpointwiseVariantSupported(s, 'flat')
+      ? 'flat'
+      : undefined;
   if (!base) return 'naive';
   return packedDot ? `${base}_dot4` : base;
 }
 
-export function qpointwiseConv2dPipeline(ctx: GpuContext, variant: QPointwiseVariant, c: QuantKernelConfig, workgroupSize = 64): Promise<CachedPipeline> {
+export function qpointwiseConv2dPipeline(
+  ctx: GpuContext,
+  variant: QPointwiseVariant,
+  c: QuantKernelConfig,
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
   return ctx.pipeline(`qpointwise_conv2d/${variant}/${quantKey(c)}/wg${workgroupSize}`, () => ({
     label: `qpointwise_conv2d_${variant}`,
     code: `${quantPrelude(QGemmParams, c, variant.endsWith('_dot4'))}const TM: u32 = ${TILE_ROWS}u;\n${source}`,
@@ -63,12 +72,23 @@ export function qpointwiseConv2dDispatch(
   b: QConvBindings,
   opts: { workgroupSize?: number; label?: string } = {},
 ): Dispatch {
-  if (!qpointwiseVariantSupported(s, variant)) throw new RangeError(`qpointwise variant ${variant} does not support K=${s.K}, N=${s.N}`);
+  if (!qpointwiseVariantSupported(s, variant))
+    throw new RangeError(`qpointwise variant ${variant} does not support K=${s.K}, N=${s.N}`);
   return makeDispatch(
     ctx,
     pipe,
     QGemmParams,
-    { M: s.M, K: s.K, N: s.N, K4: Math.ceil(s.K / 4), inZp: o.inputZeroPoint, wZp: o.filterZeroPoint, outZp: q.outputZeroPoint, outMin: q.min, outMax: q.max },
+    {
+      M: s.M,
+      K: s.K,
+      N: s.N,
+      K4: Math.ceil(s.K / 4),
+      inZp: o.inputZeroPoint,
+      wZp: o.filterZeroPoint,
+      outZp: q.outputZeroPoint,
+      outMin: q.min,
+      outMax: q.max,
+    },
     [b.input, b.filter, b.channels, b.output],
     { threads: qpointwiseThreads(s, variant), workgroupSize: opts.workgroupSize ?? 64 },
     { label: opts.label ?? `qpointwise_conv2d_${variant}`, op: 'qpointwise_conv2d', ...qpointwiseCost(s) },

@@ -12,12 +12,20 @@ export interface QGemmShape {
   N: number;
 }
 
-export function qpointwiseConv2dRef(s: QGemmShape, o: QConvOperands, x: QuantArray, wNK: QuantArray, bias: Int32Array, q: ConvRequant): QuantArray {
+export function qpointwiseConv2dRef(
+  s: QGemmShape,
+  o: QConvOperands,
+  x: QuantArray,
+  wNK: QuantArray,
+  bias: Int32Array,
+  q: ConvRequant,
+): QuantArray {
   const y = quantArray(o.dtype, s.M * s.N);
   for (let m = 0; m < s.M; m++)
     for (let n = 0; n < s.N; n++) {
       let acc = 0;
-      for (let k = 0; k < s.K; k++) acc += (x[m * s.K + k]! - o.inputZeroPoint) * (wNK[n * s.K + k]! - o.filterZeroPoint);
+      for (let k = 0; k < s.K; k++)
+        acc += (x[m * s.K + k]! - o.inputZeroPoint) * (wNK[n * s.K + k]! - o.filterZeroPoint);
       y[m * s.N + n] = requantize(acc + bias[n]!, n, q);
     }
   return y;

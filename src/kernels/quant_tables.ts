@@ -5,7 +5,14 @@
  * float32 per element; a table of its 256 possible results is the same function). Each entry is the
  * exact float32 arithmetic of the runtime, so the tables are the semantics; the GPU only indexes them.
  */
-import { dtypeRange, roundHalfAway, roundHalfEven, type QuantDType, type QuantParams, type Requantization } from './quantization.ts';
+import {
+  dtypeRange,
+  roundHalfAway,
+  roundHalfEven,
+  type QuantDType,
+  type QuantParams,
+  type Requantization,
+} from './quantization.ts';
 
 const f32 = Math.fround;
 /** expf: the float64 exponential rounded to float32 (correctly rounded but for double-rounding ties). */
@@ -16,7 +23,13 @@ const expf = (v: number) => f32(Math.exp(v));
  * scaled by 1/output scale, rounded half away from zero). 'xnnpack': create_lut_elementwise_nc with
  * its sign-split sigmoid, rounded half to even.
  */
-export function logisticValue(q: number, dtype: QuantDType, input: QuantParams, output: QuantParams, requant: Requantization): number {
+export function logisticValue(
+  q: number,
+  dtype: QuantDType,
+  input: QuantParams,
+  output: QuantParams,
+  requant: Requantization,
+): number {
   const r = dtypeRange(dtype);
   const inverseScale = f32(1 / f32(output.scale));
   let v: number;
@@ -53,7 +66,12 @@ export function byteTable(dtype: QuantDType, fn: (q: number) => number): Uint32A
   return t;
 }
 
-export function logisticTable(dtype: QuantDType, input: QuantParams, output: QuantParams, requant: Requantization): Uint32Array {
+export function logisticTable(
+  dtype: QuantDType,
+  input: QuantParams,
+  output: QuantParams,
+  requant: Requantization,
+): Uint32Array {
   return byteTable(dtype, (q) => logisticValue(q, dtype, input, output, requant));
 }
 

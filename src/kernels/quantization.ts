@@ -58,14 +58,18 @@ export function roundHalfAway(v: number): number {
  * from frexp and a round half away from zero of the 31-bit fraction (computed in float64).
  */
 export function quantizeMultiplier(real: number): { multiplier: number; shift: number } {
-  if (!(real >= 0) || !Number.isFinite(real)) throw new RangeError(`requantization multiplier ${real} must be finite and >= 0`);
+  if (!(real >= 0) || !Number.isFinite(real))
+    throw new RangeError(`requantization multiplier ${real} must be finite and >= 0`);
   if (real === 0) return { multiplier: 0, shift: 0 };
+  // frexp: real = fraction * 2^shift with fraction in [0.5, 1); log2 may be off by one near powers of two.
   let shift = Math.floor(Math.log2(real)) + 1;
-  let fraction = real / 2 ** shift;
-  if (fraction >= 1) (fraction /= 2), shift++;
-  else if (fraction < 0.5) (fraction *= 2), shift--;
-  let multiplier = Math.round(fraction * 2 ** 31);
-  if (multiplier === 2 ** 31) (multiplier /= 2), shift++;
+  if (real / 2 ** shift >= 1) shift++;
+  else if (real / 2 ** shift < 0.5) shift--;
+  let multiplier = Math.round((real / 2 ** shift) * 2 ** 31);
+  if (multiplier === 2 ** 31) {
+    multiplier /= 2;
+    shift++;
+  }
   if (shift < -31) return { multiplier: 0, shift: 0 };
   if (shift > 30) return { multiplier: INT32_MAX, shift: 30 };
   return { multiplier, shift };
@@ -121,9 +125,19 @@ export interface ConvRequant {
  * TFLite's CalculateActivationRangeQuantized ('tflite': zero point + round-half-away of f / scale,
  * in float32) or XNNPACK's xnn_qu8/qs8_quantize ('xnnpack': lrintf of f / scale + zero point).
  */
-export function activationRange(act: FusedActivation, out: QuantParams, dtype: QuantDType, requant: Requantization): { min: number; max: number } {
+export function activationRange(
+  act: FusedActivation,
+  out: QuantParams,
+  dtype: QuantDType,
+  requant: Requantization,
+): { min: number; max: number } {
   const r = dtypeRange(dtype);
-  const bounds: Record<FusedActivation, [number, number]> = { NONE: [-Infinity, Infinity], RELU: [0, Infinity], RELU6: [0, 6], RELU_N1_TO_1: [-1, 1] };
+  const bounds: Record<FusedActivation, [number, number]> = {
+    NONE: [-Infinity, Infinity],
+    RELU: [0, Infinity],
+    RELU6: [0, 6],
+    RELU_N1_TO_1: [-1, 1],
+  };
   const [lo, hi] = bounds[act];
   const scale = f32(out.scale);
   const quantize = (v: number): number => {
@@ -157,8 +171,11 @@ export function convRequant(s: ConvQuantSpec): ConvRequant {
   if (s.filterScales.length !== 1 && s.filterScales.length !== s.outC) {
     throw new RangeError(`filter has ${s.filterScales.length} scales for ${s.outC} output channels`);
   }
-  const multiplier = new Int32Array(s.outC), shift = new Int32Array(s.outC), scale = new Float32Array(s.outC);
-  const inS = f32(s.input.scale), outS = f32(s.output.scale);
+  const multiplier = new Int32Array(s.outC),
+    shift = new Int32Array(s.outC),
+    scale = new Float32Array(s.outC);
+  const inS = f32(s.input.scale),
+    outS = f32(s.output.scale);
   for (let c = 0; c < s.outC; c++) {
     const wS = f32(s.filterScales[s.filterScales.length === 1 ? 0 : c]!);
     const real = s.dtype === 'uint8' && s.filterScales.length === 1 ? f32(inS * wS) / outS : (inS * wS) / outS;
@@ -167,12 +184,22 @@ export function convRequant(s: ConvQuantSpec): ConvRequant {
     shift[c] = q.shift;
     scale[c] = f32(f32(inS * wS) / outS);
   }
-  return { requant: s.requant, multiplier, shift, scale, outputZeroPoint: s.output.zeroPoint, ...activationRange(s.activation, s.output, s.dtype, s.requant) };
+  return {
+    requant: s.requant,
+    multiplier,
+    shift,
+    scale,
+    outputZeroPoint: s.output.zeroPoint,
+    ...activationRange(s.activation, s.output, s.dtype, s.requant),
+  };
 }
 
 /** Requantizes an int32 accumulator of output channel `c` to the clamped output value. */
 export function requantize(acc: number, c: number, q: ConvRequant): number {
-  const v = q.requant === 'tflite' ? multiplyByQuantizedMultiplier(acc | 0, q.multiplier[c]!, q.shift[c]!) : fp32Requantize(acc | 0, q.scale[c]!);
+  const v =
+    q.requant === 'tflite'
+      ? multiplyByQuantizedMultiplier(acc | 0, q.multiplier[c]!, q.shift[c]!)
+      : fp32Requantize(acc | 0, q.scale[c]!);
   return Math.min(Math.max(v + q.outputZeroPoint, q.min), q.max);
 }
 
@@ -212,23 +239,48 @@ export interface AddRequant {
   max: number;
 }
 
-export function addRequant(dtype: QuantDType, a: QuantParams, b: QuantParams, out: QuantParams, activation: FusedActivation, requant: Requantization): AddRequant {
-  const aS = f32(a.scale), bS = f32(b.scale), oS = f32(out.scale);
+export function addRequant(
+  dtype: QuantDType,
+  a: QuantParams,
+  b: QuantParams,
+  out: QuantParams,
+  activation: FusedActivation,
+  requant: Requantization,
+): AddRequant {
+  const aS = f32(a.scale),
+    bS = f32(b.scale),
+    oS = f32(out.scale);
   // TFLite add.cc: twice the larger input scale (float32), the ratios in float64.
   const leftShift = 20;
   const twiceMax = 2 * Math.max(aS, bS);
-  const qa = quantizeMultiplier(aS / twiceMax), qb = quantizeMultiplier(bS / twiceMax);
+  const qa = quantizeMultiplier(aS / twiceMax),
+    qb = quantizeMultiplier(bS / twiceMax);
   const qo = quantizeMultiplier(twiceMax / f32(2 ** leftShift * oS));
   // XNNPACK xnn_init_q*8_add_minmax_params: float32 ratios to the output scale, 21-bit multipliers.
-  const aRatio = f32(aS / oS), bRatio = f32(bS / oS);
+  const aRatio = f32(aS / oS),
+    bRatio = f32(bS / oS);
   const xShift = 20 - binaryExponent(Math.max(aRatio, bRatio));
-  if (xShift < 12 || xShift > 30) throw new RangeError(`XNNPACK add supports input/output scale ratios in [2^-10, 2^8), got ${aRatio} and ${bRatio}`);
-  const xAMul = roundHalfEven(aRatio * 2 ** xShift), xBMul = roundHalfEven(bRatio * 2 ** xShift);
+  if (xShift < 12 || xShift > 30)
+    throw new RangeError(`XNNPACK add supports input/output scale ratios in [2^-10, 2^8), got ${aRatio} and ${bRatio}`);
+  const xAMul = roundHalfEven(aRatio * 2 ** xShift),
+    xBMul = roundHalfEven(bRatio * 2 ** xShift);
   const xBias = 2 ** (xShift - 1) - (xAMul * a.zeroPoint + xBMul * b.zeroPoint);
   return {
-    requant, a, b, outputZeroPoint: out.zeroPoint, leftShift,
-    aMultiplier: qa.multiplier, aShift: qa.shift, bMultiplier: qb.multiplier, bShift: qb.shift, outMultiplier: qo.multiplier, outShift: qo.shift,
-    xBias, xAMul, xBMul, xShift,
+    requant,
+    a,
+    b,
+    outputZeroPoint: out.zeroPoint,
+    leftShift,
+    aMultiplier: qa.multiplier,
+    aShift: qa.shift,
+    bMultiplier: qb.multiplier,
+    bShift: qb.shift,
+    outMultiplier: qo.multiplier,
+    outShift: qo.shift,
+    xBias,
+    xAMul,
+    xBMul,
+    xShift,
     ...activationRange(activation, out, dtype, requant),
   };
 }

@@ -9,11 +9,36 @@ import { elementCount } from '../../src/convert/tflite.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { encodeDispatches, type Dispatch } from '../../src/kernels/common.ts';
 import { channelData, packedBias, supportsPackedDot } from '../../src/kernels/qcommon.ts';
-import { qconv2dDispatch, qconv2dPipeline, selectQConv2dVariant, type QConv2dVariant } from '../../src/kernels/qconv2d.ts';
-import { qdepthwiseConv2dDispatch, qdepthwiseConv2dPipeline, selectQDepthwiseVariant } from '../../src/kernels/qdepthwise_conv2d.ts';
-import { qaddDispatch, qaddPipeline, qconcatDispatches, qlogisticDispatch, qlutPipeline } from '../../src/kernels/qelementwise.ts';
-import { qpointwiseConv2dDispatch, qpointwiseConv2dPipeline, selectQPointwiseVariant, type QPointwiseVariant } from '../../src/kernels/qpointwise_conv2d.ts';
-import { packQuantized, unpackQuantized, type QuantArray, type Requantization } from '../../src/kernels/quantization.ts';
+import {
+  qconv2dDispatch,
+  qconv2dPipeline,
+  selectQConv2dVariant,
+  type QConv2dVariant,
+} from '../../src/kernels/qconv2d.ts';
+import {
+  qdepthwiseConv2dDispatch,
+  qdepthwiseConv2dPipeline,
+  selectQDepthwiseVariant,
+} from '../../src/kernels/qdepthwise_conv2d.ts';
+import {
+  qaddDispatch,
+  qaddPipeline,
+  qconcatDispatches,
+  qlogisticDispatch,
+  qlutPipeline,
+} from '../../src/kernels/qelementwise.ts';
+import {
+  qpointwiseConv2dDispatch,
+  qpointwiseConv2dPipeline,
+  selectQPointwiseVariant,
+  type QPointwiseVariant,
+} from '../../src/kernels/qpointwise_conv2d.ts';
+import {
+  packQuantized,
+  unpackQuantized,
+  type QuantArray,
+  type Requantization,
+} from '../../src/kernels/quantization.ts';
 import { dtypeOf, intOps, type IntOp } from './tflite_int_ops.ts';
 
 export interface IntGpuOptions {
@@ -51,7 +76,11 @@ export class TfliteIntGpu {
     let b = this.tensors.get(index);
     if (!b) {
       const t = this.model.tensors[index]!;
-      b = this.ctx.createBuffer(t.name, Math.ceil(elementCount(t.shape) / 4) * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+      b = this.ctx.createBuffer(
+        t.name,
+        Math.ceil(elementCount(t.shape) / 4) * 4,
+        GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      );
       this.owned.push(b);
       this.tensors.set(index, b);
     }
@@ -70,21 +99,40 @@ export class TfliteIntGpu {
           const config = { dtype: o.dtype, requant };
           const k = g.kH * g.kW * g.inC;
           const pointwise = op.kind === 'conv2d' && g.kH === 1 && g.kW === 1 && g.strideH === 1 && g.strideW === 1;
-          const channels = channelData(op.bias, op.requant, op.kind === 'conv2d' ? packedBias(op.bias, op.filter, k, o.inputZeroPoint, o.filterZeroPoint) : op.bias);
-          const b = { input: at(op.input), filter: { buffer: this.upload(`${label}:filter`, packQuantized(op.filter)) }, channels: { buffer: this.upload(`${label}:channels`, new Uint32Array(channels.buffer)) }, output: at(op.output) };
+          const channels = channelData(
+            op.bias,
+            op.requant,
+            op.kind === 'conv2d' ? packedBias(op.bias, op.filter, k, o.inputZeroPoint, o.filterZeroPoint) : op.bias,
+          );
+          const b = {
+            input: at(op.input),
+            filter: { buffer: this.upload(`${label}:filter`, packQuantized(op.filter)) },
+            channels: { buffer: this.upload(`${label}:channels`, new Uint32Array(channels.buffer)) },
+            output: at(op.output),
+          };
           if (op.kind === 'depthwise') {
             const v = selectQDepthwiseVariant(g);
             this.variants.set(op.op.index, v);
-            this.dispatches.push(qdepthwiseConv2dDispatch(ctx, await qdepthwiseConv2dPipeline(ctx, v, config), v, g, o, op.requant, b, { label }));
+            this.dispatches.push(
+              qdepthwiseConv2dDispatch(ctx, await qdepthwiseConv2dPipeline(ctx, v, config), v, g, o, op.requant, b, {
+                label,
+              }),
+            );
           } else if (pointwise) {
             const s = { M: g.batch * g.inH * g.inW, K: g.inC, N: g.outC };
             const v: QPointwiseVariant = selectQPointwiseVariant(s, packedDot);
             this.variants.set(op.op.index, v);
-            this.dispatches.push(qpointwiseConv2dDispatch(ctx, await qpointwiseConv2dPipeline(ctx, v, config), v, s, o, op.requant, b, { label }));
+            this.dispatches.push(
+              qpointwiseConv2dDispatch(ctx, await qpointwiseConv2dPipeline(ctx, v, config), v, s, o, op.requant, b, {
+                label,
+              }),
+            );
           } else {
             const v: QConv2dVariant = selectQConv2dVariant(g, packedDot);
             this.variants.set(op.op.index, v);
-            this.dispatches.push(qconv2dDispatch(ctx, await qconv2dPipeline(ctx, v, config), v, g, o, op.requant, b, { label }));
+            this.dispatches.push(
+              qconv2dDispatch(ctx, await qconv2dPipeline(ctx, v, config), v, g, o, op.requant, b, { label }),
+            );
           }
           break;
         }
@@ -93,19 +141,37 @@ export class TfliteIntGpu {
           break;
         case 'concat': {
           const shape = this.model.tensors[op.output]!.shape;
-          const parts = op.inputs.map((i, j) => ({ size: this.model.tensors[i]!.shape[op.axis]!, table: { buffer: this.upload(`${label}:table${j}`, op.tables[j]!) }, input: at(i) }));
-          this.dispatches.push(...qconcatDispatches(ctx, await qlutPipeline(ctx), shape, op.axis, parts, at(op.output), label));
+          const parts = op.inputs.map((i, j) => ({
+            size: this.model.tensors[i]!.shape[op.axis]!,
+            table: { buffer: this.upload(`${label}:table${j}`, op.tables[j]!) },
+            input: at(i),
+          }));
+          this.dispatches.push(
+            ...qconcatDispatches(ctx, await qlutPipeline(ctx), shape, op.axis, parts, at(op.output), label),
+          );
           break;
         }
         case 'logistic': {
           const count = elementCount(this.model.tensors[op.output]!.shape);
-          this.dispatches.push(qlogisticDispatch(ctx, await qlutPipeline(ctx), count, { buffer: this.upload(`${label}:table`, op.table) }, at(op.input), at(op.output), label));
+          this.dispatches.push(
+            qlogisticDispatch(
+              ctx,
+              await qlutPipeline(ctx),
+              count,
+              { buffer: this.upload(`${label}:table`, op.table) },
+              at(op.input),
+              at(op.output),
+              label,
+            ),
+          );
           break;
         }
         case 'add': {
           const count = elementCount(this.model.tensors[op.output]!.shape);
           const pipe = await qaddPipeline(ctx, { dtype: dtypeOf(this.model.tensors[op.output]!), requant });
-          this.dispatches.push(qaddDispatch(ctx, pipe, count, op.requant, at(op.inputs[0]), at(op.inputs[1]), at(op.output), label));
+          this.dispatches.push(
+            qaddDispatch(ctx, pipe, count, op.requant, at(op.inputs[0]), at(op.inputs[1]), at(op.output), label),
+          );
           break;
         }
       }

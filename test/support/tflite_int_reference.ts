@@ -12,7 +12,12 @@ import { quantArray, type QuantArray, type Requantization } from '../../src/kern
 import { dtypeOf, intOps, type IntOp } from './tflite_int_ops.ts';
 
 /** Runs the network on a quantized input; returns every activation by tensor index. */
-export function runTfliteInt(model: TfliteModel, input: QuantArray, requant: Requantization, ops: IntOp[] = intOps(model, requant)): Map<number, QuantArray> {
+export function runTfliteInt(
+  model: TfliteModel,
+  input: QuantArray,
+  requant: Requantization,
+  ops: IntOp[] = intOps(model, requant),
+): Map<number, QuantArray> {
   const values = new Map<number, QuantArray>([[model.inputs[0]!, input]]);
   const get = (i: number) => {
     const v = values.get(i);
@@ -25,7 +30,14 @@ export function runTfliteInt(model: TfliteModel, input: QuantArray, requant: Req
         const { g } = op;
         const pointwise = g.kH === 1 && g.kW === 1 && g.strideH === 1 && g.strideW === 1;
         const y = pointwise
-          ? qpointwiseConv2dRef({ M: g.batch * g.inH * g.inW, K: g.inC, N: g.outC }, op.operands, get(op.input), op.filter, op.bias, op.requant)
+          ? qpointwiseConv2dRef(
+              { M: g.batch * g.inH * g.inW, K: g.inC, N: g.outC },
+              op.operands,
+              get(op.input),
+              op.filter,
+              op.bias,
+              op.requant,
+            )
           : qconv2dRef(g, op.operands, get(op.input), op.filter, op.bias, op.requant);
         values.set(op.output, y);
         break;
@@ -42,7 +54,10 @@ export function runTfliteInt(model: TfliteModel, input: QuantArray, requant: Req
         const parts = op.inputs.map(get);
         const shape = model.tensors[op.output]!.shape;
         const outer = shape.slice(0, op.axis).reduce((a, b) => a * b, 1);
-        const y = quantArray(dtypeOf(model.tensors[op.output]!), parts.reduce((n, p) => n + p.length, 0));
+        const y = quantArray(
+          dtypeOf(model.tensors[op.output]!),
+          parts.reduce((n, p) => n + p.length, 0),
+        );
         let o = 0;
         for (let k = 0; k < outer; k++)
           parts.forEach((p, i) => {
@@ -60,7 +75,10 @@ export function runTfliteInt(model: TfliteModel, input: QuantArray, requant: Req
         break;
       }
       case 'add':
-        values.set(op.output, qaddRef(dtypeOf(model.tensors[op.output]!), get(op.inputs[0]), get(op.inputs[1]), op.requant));
+        values.set(
+          op.output,
+          qaddRef(dtypeOf(model.tensors[op.output]!), get(op.inputs[0]), get(op.inputs[1]), op.requant),
+        );
         break;
     }
   }
