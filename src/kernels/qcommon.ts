@@ -28,9 +28,9 @@ export function quantPrelude<F extends Record<string, UniformType>>(
   c: QuantKernelConfig,
   packedDot: boolean,
 ): string {
-  const constants =
-    `const SIGNED: bool = ${c.dtype === 'int8'};\n` + `const REQUANT_XNNPACK: bool = ${c.requant === 'xnnpack'};\n`;
-  return schema.wgsl + constants + (packedDot ? dotPacked : dotPlain) + common;
+  const signed = `const SIGNED: bool = ${c.dtype === 'int8'};\n`;
+  const requant = `const REQUANT_XNNPACK: bool = ${c.requant === 'xnnpack'};\n`;
+  return schema.wgsl + signed + requant + (packedDot ? dotPacked : dotPlain) + common;
 }
 
 /**

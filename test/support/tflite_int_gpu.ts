@@ -48,7 +48,7 @@ export interface IntGpuOptions {
 }
 
 export class TfliteIntGpu {
-  /** Variant chosen for each convolution, by operator index, for test names and diagnostics. */
+  /** Variant chosen for each convolution, by operator index, for diagnostics. */
   readonly variants = new Map<number, string>();
   private readonly owned: GPUBuffer[] = [];
   private readonly tensors = new Map<number, GPUBuffer>();
