@@ -1,0 +1,195 @@
+/**
+ * Quantized element-wise ops on 8-bit tensors packed four to a u32: ADD (either runtime's
+ * arithmetic), and the table ops: LOGISTIC and CONCATENATION (one dispatch per input, requantized
+ * through concatRequantTable). RESHAPE needs no kernel: packed tensors are flat, as in TFLite.
+ */
+import addSource from '../../shaders/qadd.wgsl';
+import lutSource from '../../shaders/qlut.wgsl';
+import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
+import { uniformSchema } from '../gpu/uniforms.ts';
+import { makeDispatch, type Binding, type Dispatch } from './common.ts';
+import { quantFields, quantKey, quantPrelude, type QuantKernelConfig } from './qcommon.ts';
+import type { AddRequant } from './quantization.ts';
+
+export const QAddParams = uniformSchema('Params', {
+  count: 'u32',
+  ...quantFields,
+  aZp: 'i32',
+  bZp: 'i32',
+  leftShift: 'i32',
+  aMul: 'i32',
+  aShift: 'i32',
+  bMul: 'i32',
+  bShift: 'i32',
+  outMul: 'i32',
+  outShift: 'i32',
+  xBias: 'i32',
+  xAMul: 'i32',
+  xBMul: 'i32',
+  xShift: 'i32',
+});
+
+export const QLutParams = uniformSchema('Params', {
+  outer: 'u32',
+  inChunk: 'u32',
+  outChunk: 'u32',
+  offset: 'u32',
+  firstWord: 'u32',
+  words: 'u32',
+  ...quantFields,
+});
+
+export function qaddPipeline(ctx: GpuContext, c: QuantKernelConfig, workgroupSize = 64): Promise<CachedPipeline> {
+  return ctx.pipeline(`qadd/${quantKey(c)}/wg${workgroupSize}`, () => ({
+    label: 'qadd',
+    code: quantPrelude(QAddParams, c, false) + addSource,
+    constants: { WG_SIZE: workgroupSize },
+    bindings: ['uniform', 'rw', 'rw', 'rw'],
+  }));
+}
+
+export function qaddDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  count: number,
+  q: AddRequant,
+  a: Binding,
+  b: Binding,
+  y: Binding,
+  label = 'qadd',
+): Dispatch {
+  return makeDispatch(
+    ctx,
+    pipe,
+    QAddParams,
+    {
+      count,
+      inZp: 0,
+      wZp: 0,
+      outZp: q.outputZeroPoint,
+      outMin: q.min,
+      outMax: q.max,
+      aZp: q.a.zeroPoint,
+      bZp: q.b.zeroPoint,
+      leftShift: q.leftShift,
+      aMul: q.aMultiplier,
+      aShift: q.aShift,
+      bMul: q.bMultiplier,
+      bShift: q.bShift,
+      outMul: q.outMultiplier,
+      outShift: q.outShift,
+      xBias: q.xBias,
+      xAMul: q.xAMul,
+      xBMul: q.xBMul,
+      xShift: q.xShift,
+    },
+    [a, b, y],
+    { threads: Math.ceil(count / 4), workgroupSize: 64 },
+    { label, op: 'qadd', flops: count, bytes: 3 * count },
+  );
+}
+
+/** The table shader is the same for every dtype and requantization: the table carries them. */
+export function qlutPipeline(ctx: GpuContext, workgroupSize = 64): Promise<CachedPipeline> {
+  return ctx.pipeline(`qlut/wg${workgroupSize}`, () => ({
+    label: 'qlut',
+    code: quantPrelude(QLutParams, { dtype: 'uint8', requant: 'tflite' }, false) + lutSource,
+    constants: { WG_SIZE: workgroupSize },
+    bindings: ['uniform', 'storage', 'rw', 'rw'],
+  }));
+}
+
+interface Placement {
+  outer: number;
+  inChunk: number;
+  outChunk: number;
+  offset: number;
+}
+
+function lutDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  at: Placement,
+  table: Binding,
+  x: Binding,
+  y: Binding,
+  label: string,
+  op: string,
+): Dispatch {
+  const first = at.offset;
+  const last = (at.outer - 1) * at.outChunk + at.offset + at.inChunk - 1;
+  const firstWord = Math.floor(first / 4);
+  const words = Math.floor(last / 4) - firstWord + 1;
+  return makeDispatch(
+    ctx,
+    pipe,
+    QLutParams,
+    { ...at, firstWord, words, inZp: 0, wZp: 0, outZp: 0, outMin: 0, outMax: 0 },
+    [table, x, y],
+    { threads: words, workgroupSize: 64 },
+    { label, op, flops: at.outer * at.inChunk, bytes: 2 * at.outer * at.inChunk },
+  );
+}
+
+/** LOGISTIC of `count` values through logisticTable(). */
+export function qlogisticDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  count: number,
+  table: Binding,
+  x: Binding,
+  y: Binding,
+  label = 'qlogistic',
+): Dispatch {
+  return lutDispatch(
+    ctx,
+    pipe,
+    { outer: 1, inChunk: count, outChunk: count, offset: 0 },
+    table,
+    x,
+    y,
+    label,
+    'qlogistic',
+  );
+}
+
+export interface QConcatPart {
+  /** The input's extent along the axis. */
+  size: number;
+  /** concatRequantTable() of this input to the output's quantization. */
+  table: Binding;
+  input: Binding;
+}
+
+/**
+ * CONCATENATION along `axis` of tensors shaped like `shape` except along the axis: one dispatch per
+ * input, in order (each keeps the bytes of the words it shares with its neighbours).
+ */
+export function qconcatDispatches(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  shape: readonly number[],
+  axis: number,
+  parts: readonly QConcatPart[],
+  y: Binding,
+  label = 'qconcat',
+): Dispatch[] {
+  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const outChunk = parts.reduce((n, p) => n + p.size, 0) * inner;
+  let offset = 0;
+  return parts.map((p, i) => {
+    const d = lutDispatch(
+      ctx,
+      pipe,
+      { outer, inChunk: p.size * inner, outChunk, offset },
+      p.table,
+      p.input,
+      y,
+      `${label}[${i}]`,
+      'qconcat',
+    );
+    offset += p.size * inner;
+    return d;
+  });
+}
