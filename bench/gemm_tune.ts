@@ -15,7 +15,7 @@ import { PointwiseStep } from '../src/ops/conv2d.ts';
 import { median, timeDispatches } from '../src/gpu/timing.ts';
 import { ACTIVATIONS } from '../src/core/geometry.ts';
 import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline, type PointwiseShape, type PointwiseVariant } from '../src/kernels/pointwise_conv2d.ts';
-import { resolveModel } from '../src/models/registry.ts';
+import { resolveModel } from '../src/node/model_registry.ts';
 import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
 
 const reps = Number(flag('reps', '3'));

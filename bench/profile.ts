@@ -16,7 +16,7 @@ import { ACTIVATIONS } from '../src/core/geometry.ts';
 import { CONV2D_VARIANTS } from '../src/kernels/conv2d.ts';
 import { DEPTHWISE_VARIANTS } from '../src/kernels/depthwise_conv2d.ts';
 import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline } from '../src/kernels/pointwise_conv2d.ts';
-import { resolveModel } from '../src/models/registry.ts';
+import { resolveModel } from '../src/node/model_registry.ts';
 import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
 
 const reps = Number(flag('reps', '5'));

@@ -18,7 +18,7 @@ import { resizeModelInput } from '../src/ssd/resize_input.ts';
 import { readImageFile } from '../src/image/decode.ts';
 import { load, type AnchorSizing } from '../src/index.ts';
 import type { EvaluationResult } from '../src/eval/evaluate.ts';
-import { resolveModel } from '../src/models/registry.ts';
+import { resolveModel } from '../src/node/model_registry.ts';
 import { COCO_MODEL, DATASETS, driver, limit, loadForEval, readLimited } from './lib/eval_data.ts';
 import { flag, writeResult } from './lib/setup.ts';
 import { lineChart } from '../src/charts/svg.ts';

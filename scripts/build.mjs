@@ -46,7 +46,7 @@ export async function build({ only } = {}) {
   }
   if (want('web') || want('bench')) {
     // A classic script (no module loader needed) defining window.mobilessdBench, for the peers harness.
-    jobs.push(esbuild.build({ ...common, platform: 'browser', format: 'iife', entryPoints: { 'mobilessd-bench': 'src/browser/bench.ts' }, outdir: 'dist/browser' }));
+    jobs.push(esbuild.build({ ...common, platform: 'browser', format: 'iife', entryPoints: { 'mobilessd-bench': 'bench/peers/page_entry.ts' }, outdir: 'dist/browser' }));
   }
   if (want('test')) {
     const entries = [...list('test', /\.test\.ts$/), ...list('test/support', /\.ts$/)];

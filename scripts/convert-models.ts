@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { modelStats, type LayerTypeStats } from '../src/graph/model_stats.ts';
-import { BUNDLED_MODELS, resolveModel } from '../src/models/registry.ts';
+import { BUNDLED_MODELS, resolveModel } from '../src/node/model_registry.ts';
 import { MobileSsdError } from '../src/errors.ts';
 
 const args = process.argv.slice(2);

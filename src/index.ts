@@ -6,7 +6,7 @@
 import type { DetectorModelInfo } from './api/detector.ts';
 import { ObjectDetector as Detector, type ObjectDetectorOptions } from './api/object_detector.ts';
 import { GpuContext, type AcquireOptions } from './gpu/context.ts';
-import { DEFAULT_MODEL } from './models/registry.ts';
+import { DEFAULT_MODEL } from './node/model_registry.ts';
 import { nodePlatform, type ImageInput, type NodeModelOptions } from './node/platform.ts';
 import { installNodeGpu } from './node_gpu.ts';
 
@@ -17,7 +17,7 @@ export type { AdapterReport, GpuContext, LiveResources } from './gpu/context.ts'
 export type { ExecutorStats } from './graph/executor.ts';
 export type { AnchorSizing } from './ssd/resize_input.ts';
 export type { ImageInput } from './node/platform.ts';
-export { BUNDLED_MODELS, DEFAULT_MODEL } from './models/registry.ts';
+export { BUNDLED_MODELS, DEFAULT_MODEL } from './node/model_registry.ts';
 
 /**
  * `context` runs the detector on a device you created with createGpuContext() and share with other

@@ -17,7 +17,7 @@ import { startStaticServer, type StaticServer } from '../scripts/static_server.m
 import type { Detection } from '../src/detect_types.ts';
 import { iou } from '../src/eval/iou.ts';
 import { load, type ObjectDetector } from '../src/index.ts';
-import { resolveModel } from '../src/models/registry.ts';
+import { resolveModel } from '../src/node/model_registry.ts';
 import { repoRoot } from './support/goldens.ts';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { Detector, type FrameSource } from '../src/api/detector.ts';
 import { GpuLimitError, ImageTooLargeError, InvalidInputError, InvalidOptionError, load, type ObjectDetector, type RgbaImage } from '../src/index.ts';
 import { readImageFile } from '../src/image/decode.ts';
-import { resolveModel } from '../src/models/registry.ts';
+import { resolveModel } from '../src/node/model_registry.ts';
 import { rgbaFrame } from '../src/api/rgba_frame.ts';
 
 const warnings: string[] = [];

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { resolveModel } from '../src/models/registry.ts';
+import { resolveModel } from '../src/node/model_registry.ts';
 import type { HeadDetection, HeadOptions } from '../src/ssd/head_types.ts';
 import type { LoadedModel } from '../src/graph/weights.ts';
 import { assertClose, gpu, releaseGpu } from './support/gpu.ts';

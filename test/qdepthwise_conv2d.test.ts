@@ -1,5 +1,5 @@
 import { after, test } from 'node:test';
-import { convGeometry, type Padding } from '../src/kernels/common.ts';
+import { convGeometry, type Padding } from '../src/core/geometry.ts';
 import { channelData } from '../src/kernels/qcommon.ts';
 import {
   QDEPTHWISE_VARIANTS,

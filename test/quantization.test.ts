@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { convGeometry } from '../src/kernels/common.ts';
+import { convGeometry } from '../src/core/geometry.ts';
 import { channelData, packedBias } from '../src/kernels/qcommon.ts';
 import { qconv2dDispatch, qconv2dPipeline } from '../src/kernels/qconv2d.ts';
 import { qconv2dRef } from '../src/kernels/qconv2d_ref.ts';

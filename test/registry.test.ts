@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CONVERTER_VERSION } from '../src/convert/builder.ts';
 import { ModelFormatError, ModelNotFoundError, TfliteFormatError } from '../src/errors.ts';
-import { BUNDLED_MODELS, resolveModel } from '../src/models/registry.ts';
+import { BUNDLED_MODELS, resolveModel } from '../src/node/model_registry.ts';
 import { packageRoot } from '../src/node/paths.ts';
 import { COCO_TFLITE, FACE_MANIFEST, oidLabels } from './support/model_sources.ts';
 

@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import type { Detection } from '../src/detect_types.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
 import { load } from '../src/index.ts';
-import { resolveModel } from '../src/models/registry.ts';
+import { resolveModel } from '../src/node/model_registry.ts';
 import { writeModel, readModel } from '../src/node/model_files.ts';
 import { weightsInfo } from '../src/graph/model_format.ts';
 import { readTrainingSet } from '../src/train/dataset.ts';

@@ -8,7 +8,7 @@ import { modelStats } from '../../src/graph/model_stats.ts';
 import type { ModelJson } from '../../src/graph/ir.ts';
 import type { PreprocessSpec } from '../../src/core/model_spec.ts';
 import type { LoadedModel } from '../../src/graph/weights.ts';
-import { resolveModel } from '../../src/models/registry.ts';
+import { resolveModel } from '../../src/node/model_registry.ts';
 import { modelToOnnx } from '../../src/graph/onnx_export.ts';
 import { syntheticModel } from '../../test/support/synthetic_model.ts';
 

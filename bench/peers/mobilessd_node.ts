@@ -13,7 +13,7 @@ import { GraphExecutor, packModelWeights } from '../../src/graph/executor.ts';
 import { runRawOutputs } from '../../src/graph/raw.ts';
 import { GpuContext } from '../../src/gpu/context.ts';
 import { installNodeGpu } from '../../src/node_gpu.ts';
-import { resolveModel } from '../../src/models/registry.ts';
+import { resolveModel } from '../../src/node/model_registry.ts';
 import type { PeerContext } from './context.ts';
 import { readBackboneInfo, bestScore } from './backbone.ts';
 import { FACE_IMAGE, OID_IMAGE, faceModelInput, facePixels512, packageVersion } from './inputs.ts';

@@ -8,7 +8,7 @@
  * its model.json, a .tflite file or a TF.js weights manifest.
  */
 import { writeFileSync } from 'node:fs';
-import { resolveModel } from '../../src/models/registry.ts';
+import { resolveModel } from '../../src/node/model_registry.ts';
 import { modelToOnnx } from '../../src/graph/onnx_export.ts';
 
 const [model, out] = process.argv.slice(2);

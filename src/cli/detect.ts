@@ -13,7 +13,7 @@ import { drawDetections } from '../image/draw.ts';
 import { encodePng } from '../image/encode_png.ts';
 import { readImageFile } from '../image/decode.ts';
 import type { RgbaImage } from '../core/image.ts';
-import { BUNDLED_MODELS, DEFAULT_MODEL } from '../models/registry.ts';
+import { BUNDLED_MODELS, DEFAULT_MODEL } from '../node/model_registry.ts';
 import { writeAtomic } from '../node/model_files.ts';
 import { load, type ObjectDetector } from '../index.ts';
 import type { DriverChoice } from '../gpu/provider.ts';

@@ -22,7 +22,7 @@ import type { Dataset, DatasetFormat } from '../eval/types.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { median } from '../gpu/timing.ts';
 import { load, type ObjectDetector } from '../index.ts';
-import { BUNDLED_MODELS, DEFAULT_MODEL } from '../models/registry.ts';
+import { BUNDLED_MODELS, DEFAULT_MODEL } from '../node/model_registry.ts';
 import { writeAtomic } from '../node/model_files.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';
 import { INPUT_SIZE_FLAG, inputSizeOption, reportError } from './common.ts';

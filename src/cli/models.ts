@@ -2,7 +2,7 @@
 import { modelStats, type ModelStats } from '../graph/model_stats.ts';
 import { GpuContext } from '../gpu/context.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
-import { BUNDLED_MODELS, DEFAULT_MODEL, resolveModel } from '../models/registry.ts';
+import { BUNDLED_MODELS, DEFAULT_MODEL, resolveModel } from '../node/model_registry.ts';
 import { installNodeGpu } from '../node_gpu.ts';
 import { helpText, parseArgs, type CommandSpec } from './args.ts';
 import { reportError } from './common.ts';

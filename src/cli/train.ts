@@ -5,7 +5,7 @@
  */
 import { GpuContext } from '../gpu/context.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
-import { DEFAULT_MODEL } from '../models/registry.ts';
+import { DEFAULT_MODEL } from '../node/model_registry.ts';
 import { installNodeGpu } from '../node_gpu.ts';
 import { CHART_FILE, DEFAULT_SETTINGS, HISTORY_FILE, runTraining, type TrainSettings } from '../train/run.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';

@@ -8,7 +8,7 @@ import { Detector } from '../api/detector.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { drawDetections } from '../image/draw.ts';
-import { BUNDLED_MODELS, DEFAULT_MODEL, resolveModel } from '../models/registry.ts';
+import { BUNDLED_MODELS, DEFAULT_MODEL, resolveModel } from '../node/model_registry.ts';
 import { installNodeGpu } from '../node_gpu.ts';
 import { locateFfmpeg } from '../video/ffmpeg.ts';
 import { partialPath } from '../video/frame_writer.ts';

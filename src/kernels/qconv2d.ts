@@ -6,7 +6,8 @@
 import source from '../../shaders/qconv2d.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
-import { makeDispatch, type Binding, type ConvGeometry, type Dispatch } from './common.ts';
+import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
+import type { ConvGeometry } from '../core/geometry.ts';
 import { geometryFields, geometryValues } from './conv_params.ts';
 import { quantFields, quantKey, quantPrelude, type QuantKernelConfig } from './qcommon.ts';
 import type { QConvOperands } from './qconv2d_ref.ts';

@@ -4,7 +4,7 @@
  * over the taps inside the image (padding contributes nothing), plus the int32 bias, requantized per
  * output channel. Used only to check the GPU kernels.
  */
-import type { ConvGeometry } from './common.ts';
+import type { ConvGeometry } from '../core/geometry.ts';
 import { quantArray, requantize, type ConvRequant, type QuantArray, type QuantDType } from './quantization.ts';
 
 export interface QConvOperands {

@@ -5,7 +5,8 @@
  */
 import source from '../../shaders/qdepthwise_conv2d.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
-import { makeDispatch, type ConvGeometry, type Dispatch } from './common.ts';
+import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
+import type { ConvGeometry } from '../core/geometry.ts';
 import { geometryValues } from './conv_params.ts';
 import { quantKey, quantPrelude, type QuantKernelConfig } from './qcommon.ts';
 import { QConvParams, type QConvBindings } from './qconv2d.ts';

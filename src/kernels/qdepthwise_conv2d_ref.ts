@@ -2,7 +2,7 @@
  * Plain-integer CPU reference for the quantized depthwise convolution (multiplier 1), filter
  * [1, KH, KW, C] as TFLite stores it; the arithmetic of TFLite's reference integer depthwise conv.
  */
-import type { ConvGeometry } from './common.ts';
+import type { ConvGeometry } from '../core/geometry.ts';
 import type { QConvOperands } from './qconv2d_ref.ts';
 import { quantArray, requantize, type ConvRequant, type QuantArray } from './quantization.ts';
 

@@ -7,7 +7,7 @@ import addSource from '../../shaders/qadd.wgsl';
 import lutSource from '../../shaders/qlut.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
-import { makeDispatch, type Binding, type Dispatch } from './common.ts';
+import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import { quantFields, quantKey, quantPrelude, type QuantKernelConfig } from './qcommon.ts';
 import type { AddRequant } from './quantization.ts';
 

@@ -6,7 +6,7 @@
 import source from '../../shaders/qpointwise_conv2d.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
-import { makeDispatch, type Dispatch } from './common.ts';
+import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
 import { quantFields, quantKey, quantPrelude, type QuantKernelConfig } from './qcommon.ts';
 import type { QConvBindings } from './qconv2d.ts';
 import type { QConvOperands } from './qconv2d_ref.ts';

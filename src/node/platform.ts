@@ -1,6 +1,6 @@
 /**
  * The Node platform of ObjectDetector: models by name or path (converted on first use and cached,
- * models/registry.ts), optionally run at another input size, and inputs as files, encoded bytes or
+ * node/model_registry.ts), optionally run at another input size, and inputs as files, encoded bytes or
  * RGBA pixels decoded on the CPU.
  */
 import { rgbaFrame } from '../api/rgba_frame.ts';
@@ -9,7 +9,7 @@ import type { RgbaImage } from '../core/image.ts';
 import { InvalidInputError, InvalidOptionError } from '../errors.ts';
 import { decodeImage, readImageFile, toRgbaImage } from '../image/decode.ts';
 import { fitToLimit } from '../image/fit.ts';
-import { resolveModel } from '../models/registry.ts';
+import { resolveModel } from './model_registry.ts';
 import { resizeModelInput, type AnchorSizing } from '../ssd/resize_input.ts';
 
 /** A file path, encoded JPEG/PNG bytes, or decoded RGBA pixels. */

@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import type { GpuContext } from '../gpu/context.ts';
 import { weightsInfo } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
-import { resolveModel } from '../models/registry.ts';
+import { resolveModel } from '../node/model_registry.ts';
 import { writeAtomic, writeModel } from '../node/model_files.ts';
 import { buildCache } from './cache.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, settingsMismatch, type Checkpoint } from './checkpoint.ts';

@@ -7,7 +7,7 @@
 import type { TfliteModel } from '../../src/convert/tflite.ts';
 import { elementCount } from '../../src/convert/tflite.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
-import { encodeDispatches, type Dispatch } from '../../src/kernels/common.ts';
+import { encodeDispatches, type Dispatch } from '../../src/gpu/dispatch.ts';
 import { channelData, packedBias, supportsPackedDot } from '../../src/kernels/qcommon.ts';
 import {
   qconv2dDispatch,

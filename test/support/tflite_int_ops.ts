@@ -8,12 +8,15 @@ import {
   builtinName,
   BUILTIN,
   elementCount,
+  readOptions,
   tensorData,
   type TfliteModel,
   type TfliteOperator,
   type TfliteTensor,
 } from '../../src/convert/tflite.ts';
-import { convGeometry, type ConvGeometry } from '../../src/kernels/common.ts';
+import { convGeometry, type ConvGeometry } from '../../src/core/geometry.ts';
+import { CONCAT_OPTIONS } from '../../src/ops/concat.ts';
+import { CONV_OPTIONS, DEPTHWISE_OPTIONS } from '../../src/ops/support/conv.ts';
 import type { QConvOperands } from '../../src/kernels/qconv2d_ref.ts';
 import { concatRequantTable, logisticTable } from '../../src/kernels/quant_tables.ts';
 import {
@@ -89,15 +92,13 @@ export function intOps(model: TfliteModel, requant: Requantization): IntOp[] {
 
 function intOp(model: TfliteModel, op: TfliteOperator, requant: Requantization): IntOp {
   const T = (i: number) => model.tensors[i]!;
-  const o = op.options;
-  switch (op.code.builtin) {
-    case BUILTIN.CONV_2D:
-    case BUILTIN.DEPTHWISE_CONV_2D: {
-      if (!o || (o.kind !== 'conv2d' && o.kind !== 'depthwise'))
-        throw new Error(`operator ${op.index} has no convolution options`);
+  switch (op.code.name) {
+    case 'CONV_2D':
+    case 'DEPTHWISE_CONV_2D': {
+      const depthwise = op.code.name === 'DEPTHWISE_CONV_2D';
+      const o = readOptions(model, op, depthwise ? DEPTHWISE_OPTIONS : CONV_OPTIONS);
       if (o.dilationH !== 1 || o.dilationW !== 1) throw new Error(`operator ${op.index}: dilation is not supported`);
       const [x, w, y] = [T(op.inputs[0]!), T(op.inputs[1]!), T(op.outputs[0]!)];
-      const depthwise = o.kind === 'depthwise';
       const [, inH, inW, inC] = x.shape as [number, number, number, number];
       const outC = y.shape[3]!;
       if (depthwise && outC !== inC)
@@ -146,12 +147,12 @@ function intOp(model: TfliteModel, op: TfliteOperator, requant: Requantization):
         output: y.index,
       };
     }
-    case BUILTIN.RESHAPE:
+    case 'RESHAPE':
       if (elementCount(T(op.inputs[0]!).shape) !== elementCount(T(op.outputs[0]!).shape))
         throw new Error(`operator ${op.index}: reshape changes the element count`);
       return { kind: 'reshape', op, input: op.inputs[0]!, output: op.outputs[0]! };
-    case BUILTIN.CONCATENATION: {
-      if (o?.kind !== 'concatenation') throw new Error(`operator ${op.index} has no concatenation options`);
+    case 'CONCATENATION': {
+      const o = readOptions(model, op, CONCAT_OPTIONS);
       if (o.activation !== 'NONE')
         throw new Error(`operator ${op.index}: fused activation on CONCATENATION is not supported`);
       const y = T(op.outputs[0]!);
@@ -166,7 +167,7 @@ function intOp(model: TfliteModel, op: TfliteOperator, requant: Requantization):
         output: y.index,
       };
     }
-    case BUILTIN.LOGISTIC: {
+    case 'LOGISTIC': {
       const [x, y] = [T(op.inputs[0]!), T(op.outputs[0]!)];
       return {
         kind: 'logistic',
@@ -176,8 +177,8 @@ function intOp(model: TfliteModel, op: TfliteOperator, requant: Requantization):
         output: y.index,
       };
     }
-    case BUILTIN.ADD: {
-      if (o?.kind !== 'add') throw new Error(`operator ${op.index} has no add options`);
+    case 'ADD': {
+      const o = readOptions(model, op, { table: 'AddOptions', type: 11, fields: { activation: [0, 'activation'] } });
       const [a, b, y] = [T(op.inputs[0]!), T(op.inputs[1]!), T(op.outputs[0]!)];
       if (elementCount(a.shape) !== elementCount(b.shape))
         throw new Error(`operator ${op.index}: broadcasting ADD is not supported`);

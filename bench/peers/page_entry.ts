@@ -7,8 +7,8 @@
  * Files come from `root` (default: the page's origin, laid out as the repository: weights/, samples/);
  * the harness serves the repository under `${origin}/repo/`.
  */
-import { describeAdapter, load, type Detection, type ObjectDetector, type StageTimes } from '../browser.ts';
-import { median, percentile } from '../gpu/timing.ts';
+import { describeAdapter, load, type Detection, type ObjectDetector, type StageTimes } from '../../src/browser.ts';
+import { median, percentile } from '../../src/gpu/timing.ts';
 
 export interface BenchArgs {
   /** 'oid-v4' (or 'oid') or 'face'. Default 'oid-v4'. */

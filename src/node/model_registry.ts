@@ -18,8 +18,8 @@ import { parseTfjsManifest } from '../convert/tfjs_manifest.ts';
 import { convertTflite } from '../convert/tflite_to_ir.ts';
 import { MobileSsdError, ModelFormatError, ModelNotFoundError } from '../errors.ts';
 import type { LoadedModel } from '../graph/weights.ts';
-import { MODEL_JSON, readModel, writeModel } from '../node/model_files.ts';
-import { dependencyFile, packageRoot } from '../node/paths.ts';
+import { MODEL_JSON, readModel, writeModel } from './model_files.ts';
+import { dependencyFile, packageRoot } from './paths.ts';
 
 export const DEFAULT_MODEL = 'oid-v4';
 
