@@ -20,7 +20,7 @@ interface Case {
 
 const cases: Case[] = [];
 for (const hw of [[1, 1], [3, 3], [7, 5], [19, 19], [38, 38]] as [number, number][])
-  for (const [inC, outC] of [[3, 8], [1, 3], [4, 32], [8, 96], [32, 4]])
+  for (const [inC, outC] of [[3, 8], [1, 3], [4, 32], [8, 96], [32, 4]] as [number, number][])
     for (const stride of [1, 2])
       for (const padding of ['SAME', 'VALID'] as const) {
         const k = hw[0] === 1 && padding === 'VALID' ? 1 : 3;

@@ -324,7 +324,7 @@ test('zero-sized images are ImageDecodeErrors', () => {
 test('corrupt data is an ImageDecodeError, never the library exception', () => {
   const png = smallPng();
   const badCrc = png.slice();
-  badCrc[30] ^= 0xff; // inside IHDR's CRC
+  badCrc[30]! ^= 0xff; // inside IHDR's CRC
   assertDecodeError(() => decodeImage(badCrc, 'crc.png'), 'crc.png', /corrupt/);
   const idatAt = Buffer.from(png).indexOf('IDAT');
   const garbage = png.slice();
@@ -409,7 +409,7 @@ test('seeded fuzz: truncations and bit flips only ever raise MobileSsdErrors', {
       } else {
         bytes = seed.slice();
         const flips = 1 + Math.floor(r() * 4);
-        for (let f = 0; f < flips; f++) bytes[Math.floor(r() * bytes.length)] ^= 1 << Math.floor(r() * 8);
+        for (let f = 0; f < flips; f++) bytes[Math.floor(r() * bytes.length)]! ^= 1 << Math.floor(r() * 8);
         // Repaired CRCs let PNG corruption reach inflate and unfiltering instead of stopping at the checksum.
         if (isPng && mode === 2) bytes = fixCrcs(bytes);
       }

@@ -62,7 +62,7 @@ for (const hw of [
     [8, 20],
     [12, 4],
     [5, 7],
-  ])
+  ] as [number, number][])
     for (const stride of [1, 2])
       for (const padding of ['SAME', 'VALID'] as const)
         next({ hw, inC, outC, k: hw[0] === 1 && padding === 'VALID' ? 1 : 3, stride, padding });

@@ -50,7 +50,7 @@ for (const M of [1, 3, 25, 83, 361])
     [13, 7],
     [96, 273],
     [384, 24],
-  ]) {
+  ] as [number, number][]) {
     const i = cases.length;
     cases.push({ M, K, N, act: ACTS[i % 3]!, dtype: DTYPES[i % 2]!, requant: REQUANTIZATIONS[(i >> 1) % 2]! });
   }

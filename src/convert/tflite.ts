@@ -124,8 +124,7 @@ export function parseTflite(bytes: Uint8Array, file: string): TfliteModel {
   if (version !== 3) fb.fail(`schema version ${version} is not supported (expected 3)`);
   const operatorCodes = (model.tables(F.model.operatorCodes, 'operator_codes') ?? []).map(readOperatorCode);
   const subgraphs = model.tables(F.model.subgraphs, 'subgraphs') ?? [];
-  const main = subgraphs[0];
-  if (!main) fb.fail('the model has no subgraph');
+  const main = subgraphs[0] ?? fb.fail('the model has no subgraph');
   const buffers = (model.tables(F.model.buffers, 'buffers') ?? []).map((b) => readBuffer(fb, b));
   const tensors = (main.tables(F.subgraph.tensors, 'tensors') ?? []).map((t, i) => readTensor(fb, t, i, buffers.length));
   const tensorIndex = (i: number, what: string, optional: boolean) => {
@@ -136,8 +135,7 @@ export function parseTflite(bytes: Uint8Array, file: string): TfliteModel {
   const outputs = (main.i32s(F.subgraph.outputs, 'outputs') ?? []).map((i) => tensorIndex(i, 'subgraph output', false));
   const operators = (main.tables(F.subgraph.operators, 'operators') ?? []).map((op, index): TfliteOperator => {
     const ci = op.u32(F.operator.opcodeIndex, 'opcode_index');
-    const code = operatorCodes[ci];
-    if (!code) fb.fail(`operator ${index} uses operator code ${ci} of ${operatorCodes.length}`);
+    const code = operatorCodes[ci] ?? fb.fail(`operator ${index} uses operator code ${ci} of ${operatorCodes.length}`);
     return {
       index,
       code,

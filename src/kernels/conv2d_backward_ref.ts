@@ -32,7 +32,7 @@ export function forEachTap(g: ConvGeometry, f: (b: number, oy: number, ox: numbe
 /** Bias gradient of any convolution: the sum of dy over every output pixel. */
 export function biasGradRef(dy: ArrayLike<number>, channels: number): Float64Array {
   const db = new Float64Array(channels);
-  for (let i = 0; i < dy.length; i++) db[i % channels] += dy[i]!;
+  for (let i = 0; i < dy.length; i++) db[i % channels]! += dy[i]!;
   return db;
 }
 
@@ -46,8 +46,8 @@ export function conv2dBackwardRef(g: ConvGeometry, x: ArrayLike<number>, filterH
     for (let ci = 0; ci < g.inC; ci++)
       for (let co = 0; co < g.outC; co++) {
         const d = dy[yi + co]!;
-        dx[xi + ci] += d * filterHWIO[wi + ci * g.outC + co]!;
-        dw[wi + ci * g.outC + co] += d * x[xi + ci]!;
+        dx[xi + ci]! += d * filterHWIO[wi + ci * g.outC + co]!;
+        dw[wi + ci * g.outC + co]! += d * x[xi + ci]!;
       }
   });
   return { dx, dw, db: biasGradRef(dy, g.outC) };

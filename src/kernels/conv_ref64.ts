@@ -12,13 +12,13 @@ export function convForwardRef64(g: ConvGeometry, depthwise: boolean, x: Float64
     const xi = ((b * g.inH + iy) * g.inW + ix) * g.inC;
     const yi = ((b * g.outH + oy) * g.outW + ox) * g.outC;
     if (depthwise) {
-      for (let c = 0; c < g.outC; c++) y[yi + c] += x[xi + c]! * w[(ky * g.kW + kx) * g.outC + c]!;
+      for (let c = 0; c < g.outC; c++) y[yi + c]! += x[xi + c]! * w[(ky * g.kW + kx) * g.outC + c]!;
       return;
     }
     const wi = (ky * g.kW + kx) * g.inC * g.outC;
     for (let ci = 0; ci < g.inC; ci++) {
       const xv = x[xi + ci]!;
-      for (let co = 0; co < g.outC; co++) y[yi + co] += xv * w[wi + ci * g.outC + co]!;
+      for (let co = 0; co < g.outC; co++) y[yi + co]! += xv * w[wi + ci * g.outC + co]!;
     }
   });
   return y.map((v) => Math.min(Math.max(v, act.min), act.max));

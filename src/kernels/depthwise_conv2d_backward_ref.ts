@@ -11,8 +11,8 @@ export function depthwiseBackwardRef(g: ConvGeometry, x: ArrayLike<number>, filt
     const yi = ((b * g.outH + oy) * g.outW + ox) * C;
     const wi = (ky * g.kW + kx) * C;
     for (let c = 0; c < C; c++) {
-      dx[xi + c] += dy[yi + c]! * filter[wi + c]!;
-      dw[wi + c] += dy[yi + c]! * x[xi + c]!;
+      dx[xi + c]! += dy[yi + c]! * filter[wi + c]!;
+      dw[wi + c]! += dy[yi + c]! * x[xi + c]!;
     }
   });
   return { dx, dw, db: biasGradRef(dy, C) };

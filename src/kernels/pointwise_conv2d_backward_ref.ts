@@ -12,7 +12,7 @@ export function pointwiseBackwardRef(s: PointwiseShape, x: ArrayLike<number>, wK
       for (let n = 0; n < s.N; n++) {
         const d = dy[m * s.N + n]!;
         acc += d * wKN[k * s.N + n]!;
-        dw[k * s.N + n] += xv * d;
+        dw[k * s.N + n]! += xv * d;
       }
       dx[m * s.K + k] = acc;
     }

@@ -52,14 +52,14 @@ export function backwardRef(model: LoadedModel, sub: Subgraph, values: Values, o
     if (sub.inputs.includes(t)) return;
     const cur = grads.get(t);
     if (!cur) grads.set(t, Float64Array.from(g));
-    else for (let i = 0; i < g.length; i++) cur[i] += g[i]!;
+    else for (let i = 0; i < g.length; i++) cur[i]! += g[i]!;
   };
   for (const [t, g] of outputGrads) addGrad(t, g);
   const paramGrads: Values = new Map();
   const addParam = (name: string, g: Float64Array) => {
     const cur = paramGrads.get(name);
     if (!cur) paramGrads.set(name, g);
-    else for (let i = 0; i < g.length; i++) cur[i] += g[i]!;
+    else for (let i = 0; i < g.length; i++) cur[i]! += g[i]!;
   };
   const cx = context(model, batch, param);
   for (const n of [...sub.nodes].reverse()) {
