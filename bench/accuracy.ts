@@ -26,10 +26,34 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { model: 'oid-v4', modelName: 'SSD-MobileNetV2 Open Images (oid-v4)', dataset: DATASETS.coco128, datasetName: 'coco128-val', reference: 0.272 },
-  { model: 'oid-v4', modelName: 'SSD-MobileNetV2 Open Images (oid-v4)', dataset: DATASETS.voc, datasetName: 'voc2012-100', reference: 0.687 },
-  { model: COCO_MODEL, modelName: 'SSD-MobileNetV1 COCO uint8', dataset: DATASETS.coco128, datasetName: 'coco128-val', reference: 0.407 },
-  { model: COCO_MODEL, modelName: 'SSD-MobileNetV1 COCO uint8', dataset: DATASETS.voc, datasetName: 'voc2012-100', reference: 0.687 },
+  {
+    model: 'oid-v4',
+    modelName: 'SSD-MobileNetV2 Open Images (oid-v4)',
+    dataset: DATASETS.coco128,
+    datasetName: 'coco128-val',
+    reference: 0.272,
+  },
+  {
+    model: 'oid-v4',
+    modelName: 'SSD-MobileNetV2 Open Images (oid-v4)',
+    dataset: DATASETS.voc,
+    datasetName: 'voc2012-100',
+    reference: 0.687,
+  },
+  {
+    model: COCO_MODEL,
+    modelName: 'SSD-MobileNetV1 COCO uint8',
+    dataset: DATASETS.coco128,
+    datasetName: 'coco128-val',
+    reference: 0.407,
+  },
+  {
+    model: COCO_MODEL,
+    modelName: 'SSD-MobileNetV1 COCO uint8',
+    dataset: DATASETS.voc,
+    datasetName: 'voc2012-100',
+    reference: 0.687,
+  },
 ];
 const sweep = flag('iou-sweep') === 'true';
 const SWEEP_IOUS = [0.5, 0.6];
@@ -56,9 +80,19 @@ for (const model of [...new Set(CASES.map((c) => c.model))]) {
       const own = +detector.info.defaults.iouThreshold.toPrecision(6);
       for (const iou of sweep ? [own, ...SWEEP_IOUS.filter((v) => v !== own)] : [own]) {
         const { result, run } = await evaluateDetector(detector, dataset, evalSettings({ iouThreshold: iou }));
-        const row = { c, nmsIou: iou, own: iou === own, result, images: run.detections.size, cappedImages: run.cappedImages, secondsPerImage: median(run.detectMs) / 1000 };
+        const row = {
+          c,
+          nmsIou: iou,
+          own: iou === own,
+          result,
+          images: run.detections.size,
+          cappedImages: run.cappedImages,
+          secondsPerImage: median(run.detectMs) / 1000,
+        };
         rows.push(row);
-        console.log(`${c.modelName} on ${c.datasetName}, NMS IoU ${iou}: mAP ${result.mAP.toFixed(4)} (reference ${c.reference}), ${row.images} images, ${row.secondsPerImage.toFixed(2)} s/image`);
+        console.log(
+          `${c.modelName} on ${c.datasetName}, NMS IoU ${iou}: mAP ${result.mAP.toFixed(4)} (reference ${c.reference}), ${row.images} images, ${row.secondsPerImage.toFixed(2)} s/image`,
+        );
       }
     }
   } finally {
@@ -74,7 +108,7 @@ const md: string[] = [
   '',
   `Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}; adapter ${adapter}.${limit() === undefined ? '' : ` **Quick run: first ${limit()} images of each dataset only.**`}`,
   '',
-  'Recipe (`mobilessd eval` defaults, the one of the reference figures): per-class NMS at the model\'s own IoU (0.5 for oid-v4, 0.6 for the',
+  "Recipe (`mobilessd eval` defaults, the one of the reference figures): per-class NMS at the model's own IoU (0.5 for oid-v4, 0.6 for the",
   'COCO model), score >= 0.01, at most 100 detections per class per image; mAP@0.5 is the PASCAL VOC all-point AP at IoU 0.5',
   '(continuous box areas), averaged over the classes a model label maps to that have ground truth. The GPU head sorts at most',
   '8192 candidates per image and keeps at most 8192; only the scorable classes are detected. s/image: median `detect()` time with',
@@ -82,14 +116,25 @@ const md: string[] = [
   '',
   '| model | dataset | classes | images | mAP@0.5 | reference | difference | 11-point | COCO AP | COCO AP50 | s/image |',
   '|---|---|---|---|---|---|---|---|---|---|---|',
-  ...primary.map((r) => `| ${r.c.modelName} | ${r.c.datasetName} | ${r.result.sharedClasses.length} | ${r.images} | **${f3(r.result.mAP)}** | ${r.c.reference} | ${signed(r.result.mAP - r.c.reference)} | ${f3(r.result.mAP11)} | ${f3(r.result.coco.ap)} | ${f3(r.result.coco.ap50)} | ${r.secondsPerImage.toFixed(2)} |`),
+  ...primary.map(
+    (r) =>
+      `| ${r.c.modelName} | ${r.c.datasetName} | ${r.result.sharedClasses.length} | ${r.images} | **${f3(r.result.mAP)}** | ${r.c.reference} | ${signed(r.result.mAP - r.c.reference)} | ${f3(r.result.mAP11)} | ${f3(r.result.coco.ap)} | ${f3(r.result.coco.ap50)} | ${r.secondsPerImage.toFixed(2)} |`,
+  ),
   '',
 ];
 const capped = rows.filter((r) => r.cappedImages);
-md.push(capped.length ? `Warning: ${capped.map((r) => `${r.c.datasetName} / ${r.c.modelName}: ${r.cappedImages} image(s)`).join('; ')} filled the head's total cap.` : 'No image filled the head\'s total cap.', '');
+md.push(
+  capped.length
+    ? `Warning: ${capped.map((r) => `${r.c.datasetName} / ${r.c.modelName}: ${r.cappedImages} image(s)`).join('; ')} filled the head's total cap.`
+    : "No image filled the head's total cap.",
+  '',
+);
 if (sweep) {
   md.push('## NMS IoU sensitivity', '', '| model | dataset | NMS IoU | mAP@0.5 | reference |', '|---|---|---|---|---|');
-  for (const r of rows) md.push(`| ${r.c.modelName} | ${r.c.datasetName} | ${r.nmsIou}${r.own ? " (model's own)" : ''} | ${f3(r.result.mAP)} | ${r.c.reference} |`);
+  for (const r of rows)
+    md.push(
+      `| ${r.c.modelName} | ${r.c.datasetName} | ${r.nmsIou}${r.own ? " (model's own)" : ''} | ${f3(r.result.mAP)} | ${r.c.reference} |`,
+    );
   md.push('');
 }
 md.push(
@@ -102,18 +147,19 @@ md.push(
   '  the same mAP as the GPU head to 4 decimals on all four runs (0.2724, 0.6814, 0.4099, 0.6800), so the candidate and total caps do',
   '  not bind.',
   '- NMS IoU: 0.5 vs 0.6 moves mAP by 0.002-0.007 (oid-v4: 0.2724 / 0.2701 on coco128, 0.6814 / 0.6746 on VOC; COCO model: 0.4149 /',
-  '  0.4099, 0.6779 / 0.6800). Each model\'s own value is closest to the references.',
-  '- Preprocessing: the models were trained on TF\'s bilinear resize, which we reproduce (half-pixel centres, no antialiasing).',
+  "  0.4099, 0.6779 / 0.6800). Each model's own value is closest to the references.",
+  "- Preprocessing: the models were trained on TF's bilinear resize, which we reproduce (half-pixel centres, no antialiasing).",
   '  With an antialiased (PIL-style) bilinear downscale instead, mAP moves by up to 0.013 (oid-v4: 0.2760 on coco128, 0.6913 on',
   '  VOC; COCO model: 0.3967, 0.6829). The references sit between the two, so the remaining gaps (-0.007 .. +0.003) are within what',
   '  the resize filter alone changes on datasets of 100-128 images (one match more or fewer moves mAP by 0.001-0.01).',
   '- IoU convention and VOC coordinates: VOC\'s inclusive-pixel "+1" areas or treating corners as 1-based pixels move VOC mAP by',
   '  at most 0.002. Class mapping: 13 (coco128) and 10 (VOC) shared classes for oid-v4, 73 and 20 for the COCO model, as in the',
   '  README. Quantization: the COCO model runs in float on dequantized uint8 weights with every op clamped to its uint8 range',
-  '  (the reference is a float re-implementation too); its outputs stay within a few quantization steps of TFLite\'s (parity tests).',
+  "  (the reference is a float re-implementation too); its outputs stay within a few quantization steps of TFLite's (parity tests).",
   '',
 );
-for (const r of primary) md.push(`## ${r.c.modelName} on ${r.c.datasetName}`, '', '```', formatClassTable(r.result), '```', '');
+for (const r of primary)
+  md.push(`## ${r.c.modelName} on ${r.c.datasetName}`, '', '```', formatClassTable(r.result), '```', '');
 
 const name = limit() === undefined ? 'accuracy' : 'accuracy.quick';
 const mdPath = writeResult(`${name}.md`, md.join('\n'));

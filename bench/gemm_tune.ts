@@ -14,7 +14,13 @@ import { lowerGraph } from '../src/graph/lower.ts';
 import { PointwiseStep } from '../src/ops/conv2d.ts';
 import { median, timeDispatches } from '../src/gpu/timing.ts';
 import { ACTIVATIONS } from '../src/core/geometry.ts';
-import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline, type PointwiseShape, type PointwiseVariant } from '../src/kernels/pointwise_conv2d.ts';
+import {
+  POINTWISE_VARIANTS,
+  pointwiseConv2dDispatch,
+  pointwiseConv2dPipeline,
+  type PointwiseShape,
+  type PointwiseVariant,
+} from '../src/kernels/pointwise_conv2d.ts';
 import { resolveModel } from '../src/node/model_registry.ts';
 import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
 
@@ -38,24 +44,45 @@ shapes.set('1024x1024x1024', { M: 1024, K: 1024, N: 1024, HW: 1024, weight: 0 })
 const maxFloats = Math.max(...[...shapes.values()].map((s) => Math.max(s.M * s.K, s.K * s.N, s.M * s.N)));
 const buf = () => ctx.createBuffer('t', maxFloats * 4 + 64, GPUBufferUsage.STORAGE);
 const io = { input: { buffer: buf() }, weights: { buffer: buf() }, bias: { buffer: buf() }, output: { buffer: buf() } };
-const variants = listFlag('variants', POINTWISE_VARIANTS.filter((v) => v !== 'naive')).map((v) => {
-  if (!(POINTWISE_VARIANTS as readonly string[]).includes(v)) throw new Error(`--variants: unknown GEMM variant ${v} (known: ${POINTWISE_VARIANTS.join(', ')})`);
+const variants = listFlag(
+  'variants',
+  POINTWISE_VARIANTS.filter((v) => v !== 'naive'),
+).map((v) => {
+  if (!(POINTWISE_VARIANTS as readonly string[]).includes(v))
+    throw new Error(`--variants: unknown GEMM variant ${v} (known: ${POINTWISE_VARIANTS.join(', ')})`);
   return v as PointwiseVariant;
 });
 const wgs = listFlag('wgs', ['32', '64', '128', '256']).map(Number);
 
 function listFlag(name: string, fallback: readonly string[]): string[] {
   const v = flag(name);
-  return v ? v.split(',').map((x) => x.trim()).filter(Boolean) : [...fallback];
+  return v
+    ? v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : [...fallback];
 }
 
-interface Cell { variant: PointwiseVariant; wg: number; ms: number }
+interface Cell {
+  variant: PointwiseVariant;
+  wg: number;
+  ms: number;
+}
 const results = new Map<string, Cell[]>();
 for (const [key, s] of shapes) {
   const cells: Cell[] = [];
   for (const variant of variants)
     for (const wg of variant === 'shared' ? [64] : wgs) {
-      const d = pointwiseConv2dDispatch(ctx, await pointwiseConv2dPipeline(ctx, variant, wg), variant, s, ACTIVATIONS.relu6, io, { workgroupSize: wg });
+      const d = pointwiseConv2dDispatch(
+        ctx,
+        await pointwiseConv2dPipeline(ctx, variant, wg),
+        variant,
+        s,
+        ACTIVATIONS.relu6,
+        io,
+        { workgroupSize: wg },
+      );
       await timeDispatches(ctx, [d]);
       const ms = median((await timeDispatches(ctx, Array(reps).fill(d))).map((t) => t.ms));
       for (const b of d.owned) b.destroy();
@@ -64,13 +91,18 @@ for (const [key, s] of shapes) {
   cells.sort((a, b) => a.ms - b.ms);
   results.set(key, cells);
   const best = cells[0]!;
-  console.log(`${key} (x${s.weight}): best ${best.variant}/wg${best.wg} ${best.ms.toFixed(2)} ms = ${((2 * s.M * s.K * s.N) / (best.ms * 1e6)).toFixed(2)} GFLOP/s`);
+  console.log(
+    `${key} (x${s.weight}): best ${best.variant}/wg${best.wg} ${best.ms.toFixed(2)} ms = ${((2 * s.M * s.K * s.N) / (best.ms * 1e6)).toFixed(2)} GFLOP/s`,
+  );
 }
 
 // The single config that minimizes the models' total GEMM time, and the total with per-shape bests.
 const configs = variants.flatMap((v) => (v === 'shared' ? [64] : wgs).map((wg) => ({ v, wg })));
 const totalFor = (v: string, wg: number) =>
-  [...shapes].reduce((a, [key, s]) => a + s.weight * (results.get(key)!.find((c) => c.variant === v && c.wg === wg)?.ms ?? Infinity), 0);
+  [...shapes].reduce(
+    (a, [key, s]) => a + s.weight * (results.get(key)!.find((c) => c.variant === v && c.wg === wg)?.ms ?? Infinity),
+    0,
+  );
 const ranked = configs.map(({ v, wg }) => ({ v, wg, total: totalFor(v, wg) })).sort((a, b) => a.total - b.total);
 const oracle = [...shapes].reduce((a, [key, s]) => a + s.weight * results.get(key)![0]!.ms, 0);
 

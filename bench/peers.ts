@@ -30,12 +30,19 @@ let running: number | undefined;
 
 async function runChild(id: string, recordPath: string): Promise<never> {
   const entry = PEERS.find((p) => p.id === id);
-  if (!entry || !recordPath) throw new Error(`--child needs a known peer id and --record <file> (got ${id}, ${recordPath || 'no file'})`);
+  if (!entry || !recordPath)
+    throw new Error(`--child needs a known peer id and --record <file> (got ${id}, ${recordPath || 'no file'})`);
   let result: PeerResult;
   try {
     result = { id, ...(await entry.measure(parseContext())) };
   } catch (e) {
-    const failure: PeerFailure = { id, model: entry.model, engine: entry.engine, skipped: e instanceof PeerSkipped, reason: e instanceof Error ? e.message : String(e) };
+    const failure: PeerFailure = {
+      id,
+      model: entry.model,
+      engine: entry.engine,
+      skipped: e instanceof PeerSkipped,
+      reason: e instanceof Error ? e.message : String(e),
+    };
     if (!(e instanceof PeerSkipped)) console.error(e);
     result = failure;
   }
@@ -74,8 +81,18 @@ function measureInChild(entry: PeerEntry, timeoutS: number, env: NodeJS.ProcessE
       try {
         result = JSON.parse(readFileSync(recordPath, 'utf8')) as PeerResult;
       } catch {
-        const why = timedOut ? `no result after ${timeoutS} s (killed)` : signal ? `killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory?)' : ''}` : `exited with code ${code} and no result`;
-        result = { id: entry.id, model: entry.model, engine: entry.engine, skipped: false, reason: `${why}; last output: ${output.trim().split('\n').slice(-4).join(' / ')}` };
+        const why = timedOut
+          ? `no result after ${timeoutS} s (killed)`
+          : signal
+            ? `killed by ${signal}${signal === 'SIGKILL' ? ' (out of memory?)' : ''}`
+            : `exited with code ${code} and no result`;
+        result = {
+          id: entry.id,
+          model: entry.model,
+          engine: entry.engine,
+          skipped: false,
+          reason: `${why}; last output: ${output.trim().split('\n').slice(-4).join(' / ')}`,
+        };
       }
       rmSync(dir, { recursive: true, force: true });
       resolve(result);
@@ -104,15 +121,23 @@ async function drive(): Promise<void> {
   const ctx = parseContext();
   const only = flag('only')?.split(',');
   const unknown = only?.filter((id) => !PEERS.some((p) => p.id === id)) ?? [];
-  if (unknown.length) throw new Error(`unknown peer ${unknown.join(', ')}; known: ${PEERS.map((p) => p.id).join(', ')}`);
+  if (unknown.length)
+    throw new Error(`unknown peer ${unknown.join(', ')}; known: ${PEERS.map((p) => p.id).join(', ')}`);
   const selected = only ? PEERS.filter((p) => only.includes(p.id)) : PEERS.filter((p) => !p.optional);
   const timeoutS = Number(flag('child-timeout-s', ctx.quick ? '300' : '900'));
-  const loadAverage = loadavg().map((l) => l.toFixed(2)).join(', ');
-  console.log(`[peers] ${machine()}; load ${loadAverage}; driver ${ctx.driver}; ${selected.length} measurements: ${selected.map((p) => p.id).join(', ')}`);
+  const loadAverage = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+  console.log(
+    `[peers] ${machine()}; load ${loadAverage}; driver ${ctx.driver}; ${selected.length} measurements: ${selected.map((p) => p.id).join(', ')}`,
+  );
 
   const backbone = await prepare(ctx, selected);
   if ('failed' in backbone) console.log(`[peers] ONNX backbone not prepared: ${backbone.failed}`);
-  else console.log(`[peers] ONNX backbone: ${backbone.name} (${backbone.source}), ${(backbone.onnxBytes / 2 ** 20).toFixed(1)} MiB, ${backbone.gmacs.toFixed(2)} G multiply-adds -> ${ctx.onnxPath}`);
+  else
+    console.log(
+      `[peers] ONNX backbone: ${backbone.name} (${backbone.source}), ${(backbone.onnxBytes / 2 ** 20).toFixed(1)} MiB, ${backbone.gmacs.toFixed(2)} G multiply-adds -> ${ctx.onnxPath}`,
+    );
 
   // Dawn prints "XDG_RUNTIME_DIR is invalid" without one; harmless, but it buries real errors.
   const runtimeDir = mkdtempSync(join(tmpdir(), 'mobilessd-peers-xdg-'));
@@ -121,15 +146,24 @@ async function drive(): Promise<void> {
   for (const entry of selected) {
     const t0 = performance.now();
     process.stdout.write(`[peers] ${entry.id} ... `);
-    const r: PeerResult = entry.model === 'backbone' && 'failed' in backbone ? { id: entry.id, model: entry.model, engine: entry.engine, skipped: true, reason: backbone.failed } : await measureInChild(entry, timeoutS, env);
+    const r: PeerResult =
+      entry.model === 'backbone' && 'failed' in backbone
+        ? { id: entry.id, model: entry.model, engine: entry.engine, skipped: true, reason: backbone.failed }
+        : await measureInChild(entry, timeoutS, env);
     results.push(r);
     const took = `${((performance.now() - t0) / 1000).toFixed(0)} s`;
-    if ('latency' in r) console.log(`${took}: cold ${r.coldStartMs.toFixed(0)} ms, median ${r.latency.medianMs.toFixed(1)} ms, p90 ${r.latency.p90Ms.toFixed(1)} ms (${r.latency.runs} runs), ${r.throughput.batch1.toFixed(2)} / ${r.throughput.batch8?.toFixed(2) ?? 'n/a'} img/s, RSS ${r.peakRssMB.toFixed(0)} MiB; ${r.backend}; ${r.adapter}; ${r.check}`);
+    if ('latency' in r)
+      console.log(
+        `${took}: cold ${r.coldStartMs.toFixed(0)} ms, median ${r.latency.medianMs.toFixed(1)} ms, p90 ${r.latency.p90Ms.toFixed(1)} ms (${r.latency.runs} runs), ${r.throughput.batch1.toFixed(2)} / ${r.throughput.batch8?.toFixed(2) ?? 'n/a'} img/s, RSS ${r.peakRssMB.toFixed(0)} MiB; ${r.backend}; ${r.adapter}; ${r.check}`,
+      );
     else console.log(`${took}: ${r.skipped ? 'skipped' : 'FAILED'}: ${r.reason}`);
   }
   rmSync(runtimeDir, { recursive: true, force: true });
 
-  const slowGpu = ctx.runs.gpu !== ctx.runs.cpu ? `, ${ctx.runs.gpu} for WebGPU rows on ${ctx.driver} (one inference takes 20-40 s there)` : '';
+  const slowGpu =
+    ctx.runs.gpu !== ctx.runs.cpu
+      ? `, ${ctx.runs.gpu} for WebGPU rows on ${ctx.driver} (one inference takes 20-40 s there)`
+      : '';
   const run = {
     machine: machine(),
     loadAverage,

@@ -15,7 +15,11 @@ import { median, timeDispatches } from '../src/gpu/timing.ts';
 import { ACTIVATIONS } from '../src/core/geometry.ts';
 import { CONV2D_VARIANTS } from '../src/kernels/conv2d.ts';
 import { DEPTHWISE_VARIANTS } from '../src/kernels/depthwise_conv2d.ts';
-import { POINTWISE_VARIANTS, pointwiseConv2dDispatch, pointwiseConv2dPipeline } from '../src/kernels/pointwise_conv2d.ts';
+import {
+  POINTWISE_VARIANTS,
+  pointwiseConv2dDispatch,
+  pointwiseConv2dPipeline,
+} from '../src/kernels/pointwise_conv2d.ts';
 import { resolveModel } from '../src/node/model_registry.ts';
 import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
 
@@ -26,12 +30,20 @@ const model = await resolveModel(modelName);
 const conv2d = known(flag('conv2d'), CONV2D_VARIANTS, 'conv2d');
 const depthwise = known(flag('depthwise'), DEPTHWISE_VARIANTS, 'depthwise');
 const pointwise = known(flag('pointwise'), POINTWISE_VARIANTS, 'pointwise');
-const gemmVariants = flag('gemm-variants')?.split(',').map((v) => known(v, POINTWISE_VARIANTS, 'GEMM')!) ?? POINTWISE_VARIANTS.filter((v) => v !== 'naive');
-const ex = await GraphExecutor.create(ctx, model, packModelWeights(ctx, model), 1, { ...(conv2d ? { conv2d } : {}), ...(depthwise ? { depthwise } : {}), ...(pointwise ? { pointwise } : {}) });
+const gemmVariants =
+  flag('gemm-variants')
+    ?.split(',')
+    .map((v) => known(v, POINTWISE_VARIANTS, 'GEMM')!) ?? POINTWISE_VARIANTS.filter((v) => v !== 'naive');
+const ex = await GraphExecutor.create(ctx, model, packModelWeights(ctx, model), 1, {
+  ...(conv2d ? { conv2d } : {}),
+  ...(depthwise ? { depthwise } : {}),
+  ...(pointwise ? { pointwise } : {}),
+});
 
 function known<T extends string>(v: string | undefined, list: readonly T[], what: string): T | undefined {
   if (v === undefined) return undefined;
-  if (!(list as readonly string[]).includes(v)) throw new Error(`unknown ${what} variant ${v} (known: ${list.join(', ')})`);
+  if (!(list as readonly string[]).includes(v))
+    throw new Error(`unknown ${what} variant ${v} (known: ${list.join(', ')})`);
   return v as T;
 }
 
@@ -39,9 +51,17 @@ function known<T extends string>(v: string | undefined, list: readonly T[], what
 const n = 1024;
 const buf = () => ctx.createBuffer('gemm', n * n * 4, GPUBufferUsage.STORAGE);
 const [gx, gw, gb, gy] = [buf(), buf(), buf(), buf()];
-let best = 0, bestVariant = '';
+let best = 0,
+  bestVariant = '';
 for (const v of gemmVariants) {
-  const d = pointwiseConv2dDispatch(ctx, await pointwiseConv2dPipeline(ctx, v), v, { M: n, K: n, N: n, HW: n }, ACTIVATIONS.none, { input: { buffer: gx }, weights: { buffer: gw }, bias: { buffer: gb }, output: { buffer: gy } });
+  const d = pointwiseConv2dDispatch(
+    ctx,
+    await pointwiseConv2dPipeline(ctx, v),
+    v,
+    { M: n, K: n, N: n, HW: n },
+    ACTIVATIONS.none,
+    { input: { buffer: gx }, weights: { buffer: gw }, bias: { buffer: gb }, output: { buffer: gy } },
+  );
   const ms = median((await timeDispatches(ctx, [d, d, d])).map((t) => t.ms));
   const gf = (2 * n * n * n) / (ms * 1e6);
   if (gf > best) [best, bestVariant] = [gf, v];
@@ -52,7 +72,14 @@ for (let r = 0; r < reps + 1; r++) {
   const t = await timeDispatches(ctx, ex.dispatches);
   if (r > 0) t.forEach((x, i) => perLayer[i]!.push(x.ms)); // first pass warms caches
 }
-const rows = ex.dispatches.map((d, i) => ({ label: d.label, op: d.op, variant: ex.stats.steps[i]!.variant ?? '', ms: median(perLayer[i]!), flops: d.flops, bytes: d.bytes }));
+const rows = ex.dispatches.map((d, i) => ({
+  label: d.label,
+  op: d.op,
+  variant: ex.stats.steps[i]!.variant ?? '',
+  ms: median(perLayer[i]!),
+  flops: d.flops,
+  bytes: d.bytes,
+}));
 const total = rows.reduce((a, r) => a + r.ms, 0);
 const totalFlops = rows.reduce((a, r) => a + r.flops, 0);
 const byOp = new Map<string, { ms: number; flops: number; bytes: number; n: number }>();
@@ -75,15 +102,26 @@ const md = [
   '',
   '| op | dispatches | ms | share | GFLOP | GFLOP/s | GB/s | % of best GEMM |',
   '|---|---|---|---|---|---|---|---|',
-  ...[...byOp].sort((a, b) => b[1].ms - a[1].ms).map(([op, e]) => `| ${op} | ${e.n} | ${f(e.ms, 1)} | ${f((100 * e.ms) / total, 1)}% | ${f(e.flops / 1e9, 3)} | ${f(e.flops / (e.ms * 1e6))} | ${f(e.bytes / (e.ms * 1e6))} | ${f((100 * e.flops) / (e.ms * 1e6) / best, 0)}% |`),
+  ...[...byOp]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .map(
+      ([op, e]) =>
+        `| ${op} | ${e.n} | ${f(e.ms, 1)} | ${f((100 * e.ms) / total, 1)}% | ${f(e.flops / 1e9, 3)} | ${f(e.flops / (e.ms * 1e6))} | ${f(e.bytes / (e.ms * 1e6))} | ${f((100 * e.flops) / (e.ms * 1e6) / best, 0)}% |`,
+    ),
 ];
 if (flag('layers') === 'true') {
   md.push('', '| layer | op | variant | ms | MFLOP | GFLOP/s | GB/s |', '|---|---|---|---|---|---|---|');
-  for (const r of rows) md.push(`| ${r.label} | ${r.op} | ${r.variant} | ${f(r.ms)} | ${f(r.flops / 1e6, 1)} | ${f(r.flops / (r.ms * 1e6))} | ${f(r.bytes / (r.ms * 1e6))} |`);
+  for (const r of rows)
+    md.push(
+      `| ${r.label} | ${r.op} | ${r.variant} | ${f(r.ms)} | ${f(r.flops / 1e6, 1)} | ${f(r.flops / (r.ms * 1e6))} | ${f(r.bytes / (r.ms * 1e6))} |`,
+    );
 }
 const text = md.join('\n') + '\n';
 console.log(text);
-const forced = [conv2d, depthwise, pointwise].filter(Boolean).map((v) => `_${v}`).join('');
+const forced = [conv2d, depthwise, pointwise]
+  .filter(Boolean)
+  .map((v) => `_${v}`)
+  .join('');
 writeResult(`profile_${model.json.name}_${ctx.report.driver}${forced}.md`, text);
 ctx.destroy();
 process.exit(0);

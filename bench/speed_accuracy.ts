@@ -24,9 +24,30 @@ import { flag, writeResult } from './lib/setup.ts';
 import { lineChart } from '../src/charts/svg.ts';
 
 const MODELS = [
-  { name: 'SSD-MobileNetV2 Open Images (oid-v4)', short: 'OID MobileNetV2', model: 'oid-v4', sizes: [300, 224, 192, 160, 128], color: '#4e79a7', accuracy: true },
-  { name: 'SSD-MobileNetV1 COCO uint8', short: 'COCO MobileNetV1', model: COCO_MODEL, sizes: [300, 224, 192, 160, 128], color: '#e15759', accuracy: true },
-  { name: 'SSD-MobileNetV1 face (face-api)', short: 'face MobileNetV1', model: 'face', sizes: [512, 448, 384, 320, 256], color: '#59a14f', accuracy: false },
+  {
+    name: 'SSD-MobileNetV2 Open Images (oid-v4)',
+    short: 'OID MobileNetV2',
+    model: 'oid-v4',
+    sizes: [300, 224, 192, 160, 128],
+    color: '#4e79a7',
+    accuracy: true,
+  },
+  {
+    name: 'SSD-MobileNetV1 COCO uint8',
+    short: 'COCO MobileNetV1',
+    model: COCO_MODEL,
+    sizes: [300, 224, 192, 160, 128],
+    color: '#e15759',
+    accuracy: true,
+  },
+  {
+    name: 'SSD-MobileNetV1 face (face-api)',
+    short: 'face MobileNetV1',
+    model: 'face',
+    sizes: [512, 448, 384, 320, 256],
+    color: '#59a14f',
+    accuracy: false,
+  },
 ];
 const RUNS = Math.max(10, Number(flag('runs', '15')));
 const compareAnchors = flag('relative-anchors') === 'true';
@@ -95,7 +116,8 @@ for (const m of MODELS) {
     const stats = modelStats(json);
     const { wall, gpu } = times[i]!;
     const result = m.accuracy ? await coco128mAP(m.model, size, 'pixels') : undefined;
-    const relative = m.accuracy && compareAnchors && size !== m.sizes[0] ? await coco128mAP(m.model, size, 'relative') : undefined;
+    const relative =
+      m.accuracy && compareAnchors && size !== m.sizes[0] ? await coco128mAP(m.model, size, 'relative') : undefined;
     const p: Point = {
       model: m,
       size,
@@ -111,7 +133,9 @@ for (const m of MODELS) {
       relativeMAP: relative?.mAP,
     };
     points.push(p);
-    console.log(`${m.name} @${size}: ${(p.macs / 1e9).toFixed(3)} G MACs, ${p.latencyMs.toFixed(0)} ms${p.mAP === undefined ? '' : `, mAP@0.5 ${p.mAP.toFixed(3)}`}`);
+    console.log(
+      `${m.name} @${size}: ${(p.macs / 1e9).toFixed(3)} G MACs, ${p.latencyMs.toFixed(0)} ms${p.mAP === undefined ? '' : `, mAP@0.5 ${p.mAP.toFixed(3)}`}`,
+    );
   }
 }
 
@@ -128,7 +152,7 @@ const md = [
   "model's own post-processing settings: upload, preprocessing, network, SSD head and readback; JPEG decoding excluded. GPU: timestamp-query",
   'time of the same calls where the adapter has timestamps.',
   `Accuracy: mAP@0.5 (VOC all-point) on coco128-val${quick ? ` (**first ${limit()} images only**)` : ' (128 images)'} with the \`mobilessd eval\` recipe (per-class NMS, score >= 0.01,`,
-  "100 per class per image); classes = COCO classes a model label maps to that have ground truth. The face model has no face dataset",
+  '100 per class per image); classes = COCO classes a model label maps to that have ground truth. The face model has no face dataset',
   'here, so only its speed is measured.',
   'Resolution: every activation shape is inferred again and the anchors regenerated for the new feature maps with the generator the model',
   'was trained with (`resizeModelInput`); parameters do not change with resolution, multiply-adds scale with about rho^2. The face',
@@ -137,7 +161,10 @@ const md = [
   '',
   'Anchors keep the size in pixels they had at the trained resolution (what a network that was not retrained predicts against);',
   ...(compareAnchors
-    ? ["the last column scores the generator's relative sizes instead (the anchors of a model trained at that size), which shrink every", 'predicted box by rho.']
+    ? [
+        "the last column scores the generator's relative sizes instead (the anchors of a model trained at that size), which shrink every",
+        'predicted box by rho.',
+      ]
     : ['`--relative-anchors` adds a column with the relative sizes a model trained at that size would use.']),
   '',
   `| model | input | rho | anchors | params (M) | MACs (G) | latency ms | p90 ms | GPU ms | mAP@0.5 | COCO AP | classes |${compareAnchors ? ' mAP@0.5, relative anchors |' : ''}`,
@@ -158,18 +185,26 @@ const scored = MODELS.filter((m) => m.accuracy);
 const series = scored.map((m) => ({
   name: `${m.short} ${m.sizes[0]}..${m.sizes[m.sizes.length - 1]} px`,
   color: m.color,
-  points: points.filter((p) => p.model === m && p.mAP !== undefined).map((p) => [p.latencyMs, p.mAP!] as [number, number]),
+  points: points
+    .filter((p) => p.model === m && p.mAP !== undefined)
+    .map((p) => [p.latencyMs, p.mAP!] as [number, number]),
 }));
 if (compareAnchors) {
   for (const m of scored) {
     const own = points.filter((p) => p.model === m);
-    series.push({ name: `${m.short}, relative anchors`, color: m.color === '#4e79a7' ? '#a0cbe8' : '#ff9d9a', points: own.map((p) => [p.latencyMs, p.relativeMAP ?? p.mAP!] as [number, number]) });
+    series.push({
+      name: `${m.short}, relative anchors`,
+      color: m.color === '#4e79a7' ? '#a0cbe8' : '#ff9d9a',
+      points: own.map((p) => [p.latencyMs, p.relativeMAP ?? p.mAP!] as [number, number]),
+    });
   }
 }
-const chart = lineChart(
-  series,
-  { title: `mAP@0.5 on coco128-val vs latency (${adapter.split(':')[0]})`, xLabel: `latency per image, ms (median of ${RUNS})`, yLabel: 'mAP@0.5', width: 1000 },
-);
+const chart = lineChart(series, {
+  title: `mAP@0.5 on coco128-val vs latency (${adapter.split(':')[0]})`,
+  xLabel: `latency per image, ms (median of ${RUNS})`,
+  yLabel: 'mAP@0.5',
+  width: 1000,
+});
 const svgPath = writeResult(`${name}.svg`, chart);
 console.log(`wrote ${mdPath} and ${svgPath}`);
 process.exit(0);

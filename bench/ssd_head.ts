@@ -39,7 +39,9 @@ async function frameMs(ctx: GpuContext, list: readonly Dispatch[]): Promise<numb
   const querySet = ctx.device.createQuerySet({ type: 'timestamp', count: 2 });
   const resolve = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
   const enc = ctx.device.createCommandEncoder();
-  const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } });
+  const pass = enc.beginComputePass({
+    timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+  });
   encodeDispatches(pass, list);
   pass.end();
   enc.resolveQuerySet(querySet, 0, 2, resolve, 0);
@@ -59,7 +61,15 @@ const configs = [
 for (const cfg of configs) {
   const { anchors, boxes, logits } = inputs(cfg.a, cfg.c, cfg.a + cfg.c);
   const spec = { scales: { y: 10, x: 10, h: 5, w: 5 }, scoreFunction: 'sigmoid' as const, backgroundClass: 0 };
-  const head = await SsdHead.create(ctx, { batch: 1, numAnchors: cfg.a, numClasses: cfg.c, anchors, spec, maxDetectionsCap: 100, candidateCap });
+  const head = await SsdHead.create(ctx, {
+    batch: 1,
+    numAnchors: cfg.a,
+    numClasses: cfg.c,
+    anchors,
+    spec,
+    maxDetectionsCap: 100,
+    candidateCap,
+  });
   const bBoxes = ctx.createBuffer('boxes', boxes.byteLength, GPUBufferUsage.STORAGE, boxes);
   const bLogits = ctx.createBuffer('logits', logits.byteLength, GPUBufferUsage.STORAGE, logits);
   const list = head.dispatches({ buffer: bBoxes }, { buffer: bLogits });
@@ -69,13 +79,18 @@ for (const cfg of configs) {
     const ms: number[] = [];
     for (let i = 0; i < reps; i++) ms.push(await frameMs(ctx, list));
     const perPass = new Map<string, number[]>();
-    for (let i = 0; i < Math.min(reps, 5); i++) for (const t of await timeDispatches(ctx, list)) perPass.set(t.label, [...(perPass.get(t.label) ?? []), t.ms]);
+    for (let i = 0; i < Math.min(reps, 5); i++)
+      for (const t of await timeDispatches(ctx, list)) perPass.set(t.label, [...(perPass.get(t.label) ?? []), t.ms]);
     ctx.throwUncaptured(cfg.name);
     const out = await ctx.readBuffer(head.output, 0, head.outputBytes);
     const { candidates, considered } = parseCandidateCounts(out, 1, 100)[0]!;
     const kept = parseDetections(out, 1, 100)[0]!.length;
-    console.log(`\n${cfg.name}, threshold ${scoreThreshold}: ${candidates} candidates, ${considered} into NMS, ${kept} kept`);
-    console.log(`  frame: median ${median(ms).toFixed(3)} ms (min ${Math.min(...ms).toFixed(3)}, max ${Math.max(...ms).toFixed(3)}), ${list.length} dispatches`);
+    console.log(
+      `\n${cfg.name}, threshold ${scoreThreshold}: ${candidates} candidates, ${considered} into NMS, ${kept} kept`,
+    );
+    console.log(
+      `  frame: median ${median(ms).toFixed(3)} ms (min ${Math.min(...ms).toFixed(3)}, max ${Math.max(...ms).toFixed(3)}), ${list.length} dispatches`,
+    );
     console.log(`  passes alone: ${[...perPass].map(([label, t]) => `${label} ${median(t).toFixed(3)}`).join(', ')}`);
   }
   head.destroy();

@@ -32,7 +32,12 @@ export function gpuEnv() {
 export function hasAdapter() {
   const probe = `import('webgpu').then(async ({create, globals}) => { Object.assign(globalThis, globals);
     const gpu = create([]); const a = await gpu.requestAdapter(); process.exit(a ? 0 : 3); }).catch(() => process.exit(4));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: root, env: gpuEnv(), stdio: 'ignore', timeout: 60000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', probe], {
+    cwd: root,
+    env: gpuEnv(),
+    stdio: 'ignore',
+    timeout: 60000,
+  });
   return r.status === 0;
 }
 
@@ -45,7 +50,9 @@ export function ensureSystemPackages(components) {
   });
   if (!missing.length) return;
   if (process.getuid?.() !== 0) {
-    console.warn(`[mobilessd] missing system packages: ${missing.join(', ')}; run scripts/install-system-deps.sh as root to install them`);
+    console.warn(
+      `[mobilessd] missing system packages: ${missing.join(', ')}; run scripts/install-system-deps.sh as root to install them`,
+    );
     return;
   }
   console.log(`[mobilessd] installing system packages: ${missing.join(', ')}...`);

@@ -10,10 +10,17 @@ export function opsPlugin(root) {
     setup(build) {
       build.onResolve({ filter: /^mobilessd:ops$/ }, () => ({ path: 'ops', namespace: 'mobilessd-ops' }));
       build.onLoad({ filter: /.*/, namespace: 'mobilessd-ops' }, () => {
-        const files = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).sort();
+        const files = readdirSync(dir)
+          .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+          .sort();
         const imports = files.map((f, i) => `import { op as op${i} } from './${f}';`);
         const list = files.map((_, i) => `op${i}`).join(', ');
-        return { contents: `${imports.join('\n')}\nexport default [${list}];\n`, resolveDir: dir, loader: 'ts', watchDirs: [dir] };
+        return {
+          contents: `${imports.join('\n')}\nexport default [${list}];\n`,
+          resolveDir: dir,
+          loader: 'ts',
+          watchDirs: [dir],
+        };
       });
     },
   };

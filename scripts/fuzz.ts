@@ -11,8 +11,15 @@ import { TARGET_NAMES } from '../test/support/fuzz_targets.ts';
 
 /** Relative shares of a long run: cheap readers get more cases than whole conversions. */
 const FUZZ_MIX: Record<string, number> = {
-  'tflite-oid': 20, 'tflite-coco': 20, 'tflite-convert': 3, 'tfjs-manifest': 8, 'faceapi-convert': 2,
-  'model-synthetic': 15, 'model-coco': 2, jpeg: 15, png: 15,
+  'tflite-oid': 20,
+  'tflite-coco': 20,
+  'tflite-convert': 3,
+  'tfjs-manifest': 8,
+  'faceapi-convert': 2,
+  'model-synthetic': 15,
+  'model-coco': 2,
+  jpeg: 15,
+  png: 15,
 };
 
 if (!isMainThread) {
@@ -21,8 +28,14 @@ if (!isMainThread) {
   const opts = parseArgs(process.argv.slice(2));
   const mix = Object.fromEntries(opts.targets.map((t) => [t, FUZZ_MIX[t] ?? 1]));
   const weight = Object.values(mix).reduce((a, b) => a + b, 0);
-  const cases = Object.fromEntries(Object.entries(mix).map(([t, w]) => [t, Math.max(1, Math.round((opts.cases * w) / weight))]));
-  console.log(`fuzz: seed ${opts.seed}, ${Object.entries(cases).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+  const cases = Object.fromEntries(
+    Object.entries(mix).map(([t, w]) => [t, Math.max(1, Math.round((opts.cases * w) / weight))]),
+  );
+  console.log(
+    `fuzz: seed ${opts.seed}, ${Object.entries(cases)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ')}`,
+  );
   let last = 0;
   const report = await runCampaign(new URL(import.meta.url), {
     seed: opts.seed,
@@ -39,7 +52,13 @@ if (!isMainThread) {
   process.exit(report.failures.length ? 1 : 0);
 }
 
-function parseArgs(argv: string[]): { cases: number; seed: number; targets: string[]; from: number; hangMs: number | undefined } {
+function parseArgs(argv: string[]): {
+  cases: number;
+  seed: number;
+  targets: string[];
+  from: number;
+  hangMs: number | undefined;
+} {
   const value = (name: string) => {
     const i = argv.indexOf(name);
     return i < 0 ? undefined : argv[i + 1];
@@ -51,7 +70,14 @@ function parseArgs(argv: string[]): { cases: number; seed: number; targets: stri
     return n;
   };
   const targets = value('--target')?.split(',') ?? [...TARGET_NAMES];
-  for (const t of targets) if (!TARGET_NAMES.includes(t)) throw new Error(`unknown --target ${t} (known: ${TARGET_NAMES.join(', ')})`);
+  for (const t of targets)
+    if (!TARGET_NAMES.includes(t)) throw new Error(`unknown --target ${t} (known: ${TARGET_NAMES.join(', ')})`);
   const hang = value('--hang-ms');
-  return { cases: int('--cases', 10000), seed: int('--seed', Date.now() % 1e6), targets, from: int('--from', 0), hangMs: hang === undefined ? undefined : int('--hang-ms', 2000) };
+  return {
+    cases: int('--cases', 10000),
+    seed: int('--seed', Date.now() % 1e6),
+    targets,
+    from: int('--from', 0),
+    hangMs: hang === undefined ? undefined : int('--hang-ms', 2000),
+  };
 }

@@ -14,5 +14,8 @@ try {
 }
 const { build } = await import('./build.mjs');
 await build({ only: ['lib'] });
-const r = spawnSync(process.execPath, ['--enable-source-maps', join(root, 'dist/node/cli.js'), ...args], { stdio: 'inherit', env: gpuEnv() });
+const r = spawnSync(process.execPath, ['--enable-source-maps', join(root, 'dist/node/cli.js'), ...args], {
+  stdio: 'inherit',
+  env: gpuEnv(),
+});
 process.exit(r.status ?? 1);

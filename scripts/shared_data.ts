@@ -24,13 +24,18 @@ function locate(root: string): string {
   if (existsSync(beside)) return beside;
   const origin = cloneOrigin(root);
   if (origin && existsSync(resolve(origin, '..', 'shared'))) return resolve(origin, '..', 'shared');
-  throw new Error(`the shared data folder is missing: expected ${beside} (models and datasets); put it beside the checkout or set MOBILESSD_SHARED`);
+  throw new Error(
+    `the shared data folder is missing: expected ${beside} (models and datasets); put it beside the checkout or set MOBILESSD_SHARED`,
+  );
 }
 
 /** The local repository this checkout was cloned from, if it was cloned from a path. */
 function cloneOrigin(root: string): string | undefined {
   try {
-    const url = execFileSync('git', ['-C', root, 'config', '--get', 'remote.origin.url'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const url = execFileSync('git', ['-C', root, 'config', '--get', 'remote.origin.url'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     const path = url.startsWith('file://') ? url.slice('file://'.length) : url;
     return isAbsolute(path) ? path : undefined;
   } catch {

@@ -34,7 +34,9 @@ if (opts.model === 'synthetic') {
 // A smaller network input (the resolution multiplier) runs the same detector machinery more frames per minute.
 const det = await load(modelPath, opts.inputSize ? { inputSize: opts.inputSize } : {});
 const source = opts.video ? await videoFrames(opts.video) : photoFrames();
-console.log(`soak: ${opts.frames} frames of ${opts.video ?? 'a photo at eight sizes'} through ${opts.model}${opts.inputSize ? ` at ${opts.inputSize}x${opts.inputSize}` : ''} on ${det.adapter.driver}: ${det.adapter.description}`);
+console.log(
+  `soak: ${opts.frames} frames of ${opts.video ?? 'a photo at eight sizes'} through ${opts.model}${opts.inputSize ? ` at ${opts.inputSize}x${opts.inputSize}` : ''} on ${det.adapter.driver}: ${det.adapter.description}`,
+);
 const samples = await runSoak(
   {
     detect: async (i) => {
@@ -59,9 +61,19 @@ const bounds = { warmupFrames: opts.warmup, rss: 64 * 2 ** 20, js: 16 * 2 ** 20 
 const verdict = soakVerdict(samples, bounds);
 const first = samples.find((s) => s.frame >= opts.warmup) ?? samples[0]!;
 const last = samples.at(-1)!;
-console.log(`\nafter warm-up (frame ${first.frame} -> ${last.frame}): RSS ${mib(first.rss)} -> ${mib(last.rss)}, JS ${mib(first.js)} -> ${mib(last.js)}, GPU ${first.gpu.buffers} -> ${last.gpu.buffers} buffers, ${mib(first.gpu.bytes)} -> ${mib(last.gpu.bytes)}`);
-console.log(verdict.flat ? `verdict: FLAT (bounds: RSS +${mib(bounds.rss)}, JS +${mib(bounds.js)}, GPU resources unchanged)` : `verdict: GROWING\n  ${verdict.problems.join('\n  ')}`);
-if (opts.json) writeFileSync(opts.json, `${JSON.stringify({ model: opts.model, inputSize: opts.inputSize, video: opts.video, adapter: det.adapter.description, frames: opts.frames, bounds, verdict, samples }, null, 1)}\n`);
+console.log(
+  `\nafter warm-up (frame ${first.frame} -> ${last.frame}): RSS ${mib(first.rss)} -> ${mib(last.rss)}, JS ${mib(first.js)} -> ${mib(last.js)}, GPU ${first.gpu.buffers} -> ${last.gpu.buffers} buffers, ${mib(first.gpu.bytes)} -> ${mib(last.gpu.bytes)}`,
+);
+console.log(
+  verdict.flat
+    ? `verdict: FLAT (bounds: RSS +${mib(bounds.rss)}, JS +${mib(bounds.js)}, GPU resources unchanged)`
+    : `verdict: GROWING\n  ${verdict.problems.join('\n  ')}`,
+);
+if (opts.json)
+  writeFileSync(
+    opts.json,
+    `${JSON.stringify({ model: opts.model, inputSize: opts.inputSize, video: opts.video, adapter: det.adapter.description, frames: opts.frames, bounds, verdict, samples }, null, 1)}\n`,
+  );
 process.exit(verdict.flat ? 0 : 1);
 
 interface FrameSourceLoop {
@@ -98,7 +110,15 @@ async function videoFrames(file: string): Promise<FrameSourceLoop> {
   };
 }
 
-function parseArgs(argv: string[]): { frames: number; model: string; inputSize: number | undefined; video: string | undefined; every: number; warmup: number; json: string | undefined } {
+function parseArgs(argv: string[]): {
+  frames: number;
+  model: string;
+  inputSize: number | undefined;
+  video: string | undefined;
+  every: number;
+  warmup: number;
+  json: string | undefined;
+} {
   const value = (name: string) => {
     const i = argv.indexOf(name);
     return i < 0 ? undefined : argv[i + 1];
@@ -110,5 +130,13 @@ function parseArgs(argv: string[]): { frames: number; model: string; inputSize: 
   };
   const frames = int('--frames', 10000);
   const inputSize = value('--input-size') === undefined ? undefined : int('--input-size', 0);
-  return { frames, model: value('--model') ?? 'oid-v4', inputSize, video: value('--video'), every: int('--every', 500), warmup: int('--warmup', Math.min(500, Math.ceil(frames / 5))), json: value('--json') };
+  return {
+    frames,
+    model: value('--model') ?? 'oid-v4',
+    inputSize,
+    video: value('--video'),
+    every: int('--every', 500),
+    warmup: int('--warmup', Math.min(500, Math.ceil(frames / 5))),
+    json: value('--json'),
+  };
 }

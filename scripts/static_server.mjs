@@ -107,7 +107,9 @@ export async function startStaticServer({ mounts, port = 0 }) {
       .pipe(res);
   });
   await new Promise((ok, fail) => {
-    server.once('error', (e) => fail(e.code === 'EADDRINUSE' ? new Error(`port ${port} on ${HOST} is in use; choose another with --port`) : e));
+    server.once('error', (e) =>
+      fail(e.code === 'EADDRINUSE' ? new Error(`port ${port} on ${HOST} is in use; choose another with --port`) : e),
+    );
     server.listen(port, HOST, ok);
   });
   const address = server.address();
@@ -115,9 +117,10 @@ export async function startStaticServer({ mounts, port = 0 }) {
   return {
     origin,
     port: address.port,
-    close: () => new Promise((ok) => {
-      server.close(() => ok());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
   };
 }

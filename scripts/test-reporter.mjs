@@ -12,7 +12,11 @@ export default async function* reporter(source) {
       const ms = d.details?.duration_ms ?? 0;
       const where = d.file ? d.file.replace(/^.*\.build\/test\//, '') : '';
       if (event.type === 'test:pass') {
-        if (d.skip || d.todo) { skipped++; yield `  - ${d.name} (skipped)\n`; continue; }
+        if (d.skip || d.todo) {
+          skipped++;
+          yield `  - ${d.name} (skipped)\n`;
+          continue;
+        }
         passed++;
         yield `  ok ${d.name} (${ms.toFixed(0)} ms)\n`;
       } else {
@@ -23,7 +27,10 @@ export default async function* reporter(source) {
         failures.push(`${where} > ${d.name}\n${text}`);
         yield `  FAIL ${d.name} [${where}]\n${indent(text)}\n`;
       }
-    } else if (event.type === 'test:diagnostic' && /^(tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /.test(d.message)) {
+    } else if (
+      event.type === 'test:diagnostic' &&
+      /^(tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /.test(d.message)
+    ) {
       // node's own totals; ours follow
     } else if (event.type === 'test:diagnostic') {
       yield `  # ${d.message}\n`;
@@ -38,5 +45,9 @@ export default async function* reporter(source) {
 }
 
 function indent(s) {
-  return s.split('\n').slice(0, 30).map((l) => `      ${l}`).join('\n');
+  return s
+    .split('\n')
+    .slice(0, 30)
+    .map((l) => `      ${l}`)
+    .join('\n');
 }

@@ -19,9 +19,16 @@ const { build } = await import('./build.mjs');
 rmSync(join(root, '.build/test'), { recursive: true, force: true });
 await build({ only: ['test', 'bench'] });
 
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', root], { cwd: root, stdio: 'inherit' });
+const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', root], {
+  cwd: root,
+  stdio: 'inherit',
+});
 const typecheckOk = tsc.status === 0;
 if (!typecheckOk) console.error('[mobilessd] type check failed');
+// Lint and formatting are part of the suite: a floating promise or an unformatted file fails it like a test.
+const lint = spawnSync('npm', ['run', '--silent', 'lint'], { cwd: root, stdio: 'inherit' });
+const lintOk = lint.status === 0;
+if (!lintOk) console.error('[mobilessd] lint failed (npm run lint; npm run format fixes formatting)');
 
 const dir = join(root, '.build/test');
 const files = (existsSync(dir) ? readdirSync(dir) : [])
@@ -40,8 +47,9 @@ const r = spawnSync(
   ['--enable-source-maps', '--test', `--test-reporter=${join(root, 'scripts/test-reporter.mjs')}`, ...files],
   { cwd: root, stdio: 'inherit', env: { ...gpuEnv(), MOBILESSD_ROOT: root } },
 );
-if (!typecheckOk) {
-  console.log('type check failed (see above): counted as 1 failed');
+if (!typecheckOk || !lintOk) {
+  const what = [!typecheckOk && 'type check', !lintOk && 'lint'].filter(Boolean).join(' and ');
+  console.log(`${what} failed (see above): counted as 1 failed`);
   process.exit(1);
 }
 process.exit(r.status ?? 1);

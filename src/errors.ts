@@ -40,7 +40,11 @@ export class NoAdapterError extends MobileSsdError {
   }
 }
 export class DeviceLostError extends MobileSsdError {
-  constructor(message: string, cause?: unknown, hint = 'the detector re-creates its device on the next call; if it keeps happening, check the GPU driver') {
+  constructor(
+    message: string,
+    cause?: unknown,
+    hint = 'the detector re-creates its device on the next call; if it keeps happening, check the GPU driver',
+  ) {
     super('DEVICE_LOST', message, { hint, cause });
   }
 }
@@ -66,7 +70,11 @@ export class ModelNotFoundError extends MobileSsdError {
   }
 }
 export class ModelFormatError extends MobileSsdError {
-  constructor(file: string, problem: string, hint = 're-create the model with `mobilessd convert` or delete the cached copy') {
+  constructor(
+    file: string,
+    problem: string,
+    hint = 're-create the model with `mobilessd convert` or delete the cached copy',
+  ) {
     super('MODEL_FORMAT', `${file}: ${problem}`, { hint });
   }
 }
@@ -78,7 +86,12 @@ export class ChecksumError extends MobileSsdError {
   }
 }
 export class UnsupportedOperatorError extends MobileSsdError {
-  constructor(file: string, op: string, detail = '', hint = 'mobilessd runs MobileNet-SSD graphs of convolutions, element-wise ops and reshapes') {
+  constructor(
+    file: string,
+    op: string,
+    detail = '',
+    hint = 'mobilessd runs MobileNet-SSD graphs of convolutions, element-wise ops and reshapes',
+  ) {
     super('UNSUPPORTED_OPERATOR', `${file}: unsupported operator ${op}${detail ? ` (${detail})` : ''}`, { hint });
   }
 }
@@ -141,7 +154,12 @@ export class DisposedError extends MobileSsdError {
 export class VideoError extends MobileSsdError {
   readonly file: string;
   readonly toolOutput: readonly string[];
-  constructor(file: string, problem: string, toolOutput: readonly string[] = [], hint = `check that ffmpeg can read the file: ffprobe "${file}"`) {
+  constructor(
+    file: string,
+    problem: string,
+    toolOutput: readonly string[] = [],
+    hint = `check that ffmpeg can read the file: ffprobe "${file}"`,
+  ) {
     super('VIDEO', `${file}: ${problem}${toolOutput.map((line) => `\n  | ${line}`).join('')}`, { hint });
     this.file = file;
     this.toolOutput = toolOutput;

@@ -15,20 +15,30 @@ test('MediaPipe SSD anchors: 1917 boxes, layer sizes 1083/600/150/54/24/6, first
   assert.deepEqual(row(a, 3), [0.0263158, 0.0789474, 0.1, 0.1]);
   // Layer 1 starts after 19*19*3 boxes: scale 0.35, ratios 1, 2, 0.5, 3, 0.3333, then sqrt(0.35 * 0.5).
   assert.deepEqual(row(a, 1083), [0.05, 0.05, 0.35, 0.35]);
-  assert.deepEqual(row(a, 1083 + 5), [0.05, 0.05, +Math.fround(Math.sqrt(0.35 * 0.5)).toFixed(7), +Math.fround(Math.sqrt(0.35 * 0.5)).toFixed(7)]);
+  assert.deepEqual(row(a, 1083 + 5), [
+    0.05,
+    0.05,
+    +Math.fround(Math.sqrt(0.35 * 0.5)).toFixed(7),
+    +Math.fround(Math.sqrt(0.35 * 0.5)).toFixed(7),
+  ]);
   // The last layer's interpolated box uses scale 1.0 as the next scale.
   const s = +Math.fround(Math.sqrt(0.95)).toFixed(7);
   assert.deepEqual(row(a, 1916), [0.5, 0.5, s, s]);
   const starts = [0, 1083, 1683, 1833, 1887, 1911];
   const sides = [19, 10, 5, 3, 2, 1];
-  starts.forEach((st, l) => assert.equal(row(a, st)[0], +Math.fround(0.5 / sides[l]!).toFixed(7), `layer ${l} starts at ${st}`));
+  starts.forEach((st, l) =>
+    assert.equal(row(a, st)[0], +Math.fround(0.5 / sides[l]!).toFixed(7), `layer ${l} starts at ${st}`),
+  );
 });
 
-test('the generated table equals the COCO model\'s embedded uint8 anchors within half a quantization step', () => {
+test("the generated table equals the COCO model's embedded uint8 anchors within half a quantization step", () => {
   const m = parseTflite(cocoBytes(), 'coco');
   const t = m.tensors.find((x) => x.name === 'anchors')!;
   const q = tensorData(m, t)!;
-  const { scale: [step], zeroPoint: [zp] } = t.quantization!;
+  const {
+    scale: [step],
+    zeroPoint: [zp],
+  } = t.quantization!;
   const a = gridAnchors(MEDIAPIPE_SSD_300);
   assert.equal(q.length, a.length);
   let worst = 0;
@@ -37,15 +47,28 @@ test('the generated table equals the COCO model\'s embedded uint8 anchors within
 });
 
 test('equal strides share one grid (MediaPipe BlazeFace options give 896 boxes)', () => {
-  const a = gridAnchors({ ...MEDIAPIPE_SSD_300, numLayers: 4, minScale: 0.1484375, maxScale: 0.75, inputHeight: 128, inputWidth: 128, strides: [8, 16, 16, 16], aspectRatios: [1.0], reduceBoxesInLowestLayer: false });
+  const a = gridAnchors({
+    ...MEDIAPIPE_SSD_300,
+    numLayers: 4,
+    minScale: 0.1484375,
+    maxScale: 0.75,
+    inputHeight: 128,
+    inputWidth: 128,
+    strides: [8, 16, 16, 16],
+    aspectRatios: [1.0],
+    reduceBoxesInLowestLayer: false,
+  });
   assert.equal(a.length / 4, 16 * 16 * 2 + 8 * 8 * 6);
   assert.throws(() => gridAnchors({ ...MEDIAPIPE_SSD_300, numLayers: 5 }), RangeError);
 });
 
-test('SSD paper anchors: SSD300 layout gives 8732 boxes with the paper\'s scales', () => {
+test("SSD paper anchors: SSD300 layout gives 8732 boxes with the paper's scales", () => {
   const four = [1, 2, 1 / 2];
   const six = [1, 2, 3, 1 / 2, 1 / 3];
-  const a = ssdPaperAnchors({ featureMapSizes: [38, 19, 10, 5, 3, 1], aspectRatios: [four, six, six, six, four, four] });
+  const a = ssdPaperAnchors({
+    featureMapSizes: [38, 19, 10, 5, 3, 1],
+    aspectRatios: [four, six, six, six, four, four],
+  });
   assert.equal(a.length / 4, 8732);
   const r = (v: number) => +Math.fround(v).toFixed(7);
   assert.deepEqual(row(a, 0), [r(0.5 / 38), r(0.5 / 38), 0.2, 0.2]);

@@ -4,7 +4,15 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { DisposedError, ImageDecodeError, InvalidInputError, InvalidOptionError, load, type Detection, type ObjectDetector } from '../src/index.ts';
+import {
+  DisposedError,
+  ImageDecodeError,
+  InvalidInputError,
+  InvalidOptionError,
+  load,
+  type Detection,
+  type ObjectDetector,
+} from '../src/index.ts';
 import { loadGolden } from './support/goldens.ts';
 
 let det: ObjectDetector;
@@ -18,11 +26,16 @@ const golden = loadGolden('oid-ssd-mobilenetv2', 'darknet__dog');
 
 /** The reference's detections, in source pixels. */
 function assertDogResult(found: Detection[], what: string) {
-  assert.deepEqual(found.map((d) => d.label), golden.detections.map((d) => d.label), `${what}: labels`);
+  assert.deepEqual(
+    found.map((d) => d.label),
+    golden.detections.map((d) => d.label),
+    `${what}: labels`,
+  );
   found.forEach((d, i) => {
     const r = golden.detections[i]!;
     assert.ok(Math.abs(d.score - r.score) < 2e-3, `${what}: ${d.label} score ${d.score} vs ${r.score}`);
-    for (const k of ['x', 'y', 'width', 'height'] as const) assert.ok(Math.abs(d.box[k] - r.pixels[k]) < 1.5, `${what}: ${d.label} box.${k} ${d.box[k]} vs ${r.pixels[k]}`);
+    for (const k of ['x', 'y', 'width', 'height'] as const)
+      assert.ok(Math.abs(d.box[k] - r.pixels[k]) < 1.5, `${what}: ${d.label} box.${k} ${d.box[k]} vs ${r.pixels[k]}`);
     assert.equal(d.classId, r.classIndex);
   });
   for (let i = 1; i < found.length; i++) assert.ok(found[i - 1]!.score >= found[i]!.score, 'sorted by score');
@@ -48,7 +61,10 @@ test('detect({data, width, height}) raw RGBA, and 16-bit and grey PNGs decode to
   const png16 = new PNG({ width: img.width, height: img.height, bitDepth: 16, colorType: 6, inputHasAlpha: true });
   // pngjs takes 16-bit samples as native-endian uint16 values.
   png16.data = Buffer.from(Uint16Array.from(img.data, (v) => v * 257).buffer);
-  assertDogResult(await det.detect(PNG.sync.write(png16, { bitDepth: 16, colorType: 6, inputHasAlpha: true })), '16-bit png');
+  assertDogResult(
+    await det.detect(PNG.sync.write(png16, { bitDepth: 16, colorType: 6, inputHasAlpha: true })),
+    '16-bit png',
+  );
   const grey = new PNG({ width: 64, height: 48, colorType: 0 });
   grey.data = Buffer.alloc(64 * 48 * 4, 128);
   assert.ok(Array.isArray(await det.detect(PNG.sync.write(grey, { colorType: 0 }))));
@@ -63,10 +79,19 @@ test('detectBatch returns each image its own result, in order', async () => {
 });
 
 test('options: score threshold, class allow-list by name or id, maxDetections, per-class NMS', async () => {
-  assert.deepEqual((await det.detect(DOG, { scoreThreshold: 0.69 })).map((d) => d.label), ['Dog']);
-  assert.deepEqual((await det.detect(DOG, { classes: ['car', 'Dog'] })).map((d) => d.label), ['Dog', 'Car']);
+  assert.deepEqual(
+    (await det.detect(DOG, { scoreThreshold: 0.69 })).map((d) => d.label),
+    ['Dog'],
+  );
+  assert.deepEqual(
+    (await det.detect(DOG, { classes: ['car', 'Dog'] })).map((d) => d.label),
+    ['Dog', 'Car'],
+  );
   const carId = det.labels.indexOf('Car');
-  assert.deepEqual((await det.detect(DOG, { classes: [carId] })).map((d) => d.label), ['Car']);
+  assert.deepEqual(
+    (await det.detect(DOG, { classes: [carId] })).map((d) => d.label),
+    ['Car'],
+  );
   assert.equal((await det.detect(DOG, { maxDetections: 2 })).length, 2);
   const low = await det.detect(DOG, { scoreThreshold: 0.05, perClassNms: true, iouThreshold: 0.45 });
   assert.ok(low.length > 3, 'a low threshold finds more');
@@ -76,10 +101,17 @@ test('options: score threshold, class allow-list by name or id, maxDetections, p
 });
 
 test('bad options are rejected with a typed error naming the option', async () => {
-  await assert.rejects(det.detect(DOG, { scoreThreshold: Number.NaN }), (e: unknown) => e instanceof InvalidOptionError && /scoreThreshold/.test((e as Error).message));
+  await assert.rejects(
+    det.detect(DOG, { scoreThreshold: Number.NaN }),
+    (e: unknown) => e instanceof InvalidOptionError && /scoreThreshold/.test((e as Error).message),
+  );
   await assert.rejects(det.detect(DOG, { iouThreshold: -0.1 }), InvalidOptionError);
   await assert.rejects(det.detect(DOG, { maxDetections: 0 }), InvalidOptionError);
-  await assert.rejects(det.detect(DOG, { classes: ['unicorn'] }), (e: unknown) => e instanceof InvalidOptionError && /unicorn/.test((e as Error).message) && /Bicycle/.test((e as Error).message));
+  await assert.rejects(
+    det.detect(DOG, { classes: ['unicorn'] }),
+    (e: unknown) =>
+      e instanceof InvalidOptionError && /unicorn/.test((e as Error).message) && /Bicycle/.test((e as Error).message),
+  );
   await assert.rejects(det.detect(DOG, { classes: [999] }), InvalidOptionError);
 });
 
@@ -103,7 +135,10 @@ test('reports adapter, timings and GPU memory', async () => {
 });
 
 test('plans compile at load for batchSizes and in warmup(), not in the detect() that uses them', async () => {
-  await assert.rejects(load('oid-v4', { batchSizes: [0] }), (e: unknown) => e instanceof InvalidOptionError && /batchSizes/.test(e.message));
+  await assert.rejects(
+    load('oid-v4', { batchSizes: [0] }),
+    (e: unknown) => e instanceof InvalidOptionError && /batchSizes/.test(e.message),
+  );
   const d2 = await load('oid-v4', { context: det.context, batchSizes: [2] });
   try {
     const one = (await d2.stats(1)).activationBytes;

@@ -24,8 +24,18 @@ const CHROMIUM = '/usr/bin/chromium';
 // runtime.md's flags for a SwiftShader WebGPU adapter, plus ANGLE on Vulkan: with Chromium's default
 // GL, decoded video frames stay in CPU memory and WebGPU cannot copy them (checked on Chromium 156).
 const CHROMIUM_ARGS = [
-  '--no-sandbox', '--headless=new', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader', '--use-vulkan=swiftshader',
-  '--use-angle=vulkan', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage',
+  '--no-sandbox',
+  '--headless=new',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-webgpu-adapter=swiftshader',
+  '--use-vulkan=swiftshader',
+  '--use-angle=vulkan',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
 ];
 
 const root = repoRoot();
@@ -41,7 +51,12 @@ const consoleLines: string[] = [];
 /** What the demo exposes as window.mobilessdDemo (web/app.ts). */
 interface DemoState {
   status: string;
-  results: { source: string; mediaTime: number | null; detections: Detection[]; times: { upload: number; gpu?: number; submitToResult: number; total: number } | undefined }[];
+  results: {
+    source: string;
+    mediaTime: number | null;
+    detections: Detection[];
+    times: { upload: number; gpu?: number; submitToResult: number; total: number } | undefined;
+  }[];
   message: { kind: string; code: string; title: string; detail: string } | null;
   detector?: { detect(input: unknown): Promise<unknown> };
 }
@@ -53,24 +68,46 @@ declare global {
 }
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-system-deps.sh chromium (npm test does it as root)`);
-  const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), 'lib', 'web'], { cwd: root, encoding: 'utf8' });
+  assert.ok(
+    existsSync(CHROMIUM),
+    `${CHROMIUM} is missing: run scripts/install-system-deps.sh chromium (npm test does it as root)`,
+  );
+  const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), 'lib', 'web'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(built.status, 0, `building the page failed: ${built.stderr}`);
   // The converted model may live in the user cache rather than weights/ (a cache hit from another checkout).
   oidDir = (await resolveModel('oid-v4')).dir;
   mkdirSync(artifacts, { recursive: true });
   server = await startStaticServer({
-    mounts: { '/': join(root, 'dist/web'), '/browser/': join(root, 'dist/browser'), '/weights/': join(root, 'weights'), '/weights/oid-v4/': oidDir, '/samples/': join(root, 'samples') },
+    mounts: {
+      '/': join(root, 'dist/web'),
+      '/browser/': join(root, 'dist/browser'),
+      '/weights/': join(root, 'weights'),
+      '/weights/oid-v4/': oidDir,
+      '/samples/': join(root, 'samples'),
+    },
   });
   const { chromium } = await import('playwright-core');
-  context = await chromium.launchPersistentContext(join(scratch, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 860 } });
+  context = await chromium.launchPersistentContext(join(scratch, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 860 },
+  });
   // Nothing but our server; a request elsewhere would hang or leak.
-  await context.route('**/*', (route) => (route.request().url().startsWith(server.origin) ? route.continue() : route.abort()));
+  await context.route('**/*', (route) =>
+    route.request().url().startsWith(server.origin) ? route.continue() : route.abort(),
+  );
   // Every device the page acquires, so a test can lose one on purpose.
   await context.addInitScript(() => {
     window.mobilessdTestDevices = [];
     const requestDevice = GPUAdapter.prototype.requestDevice;
-    GPUAdapter.prototype.requestDevice = async function (this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
+    GPUAdapter.prototype.requestDevice = async function (
+      this: GPUAdapter,
+      ...args: Parameters<GPUAdapter['requestDevice']>
+    ) {
       const device = await requestDevice.apply(this, args);
       window.mobilessdTestDevices.push(device);
       return device;
@@ -91,15 +128,30 @@ after(async () => {
 
 /** Waits until the page has `count` results (or shows an error), and returns them. */
 async function results(count: number, timeout = 90_000): Promise<DemoState['results']> {
-  await page.waitForFunction((n) => window.mobilessdDemo?.results.length >= n || window.mobilessdDemo?.message?.kind === 'error', count, { timeout, polling: 100 });
-  const state = await page.evaluate(() => ({ results: window.mobilessdDemo.results, message: window.mobilessdDemo.message }));
+  await page.waitForFunction(
+    (n) => window.mobilessdDemo?.results.length >= n || window.mobilessdDemo?.message?.kind === 'error',
+    count,
+    { timeout, polling: 100 },
+  );
+  const state = await page.evaluate(() => ({
+    results: window.mobilessdDemo.results,
+    message: window.mobilessdDemo.message,
+  }));
   assert.equal(state.message, null, `the page shows: ${JSON.stringify(state.message)}\n${consoleLines.join('\n')}`);
   return state.results;
 }
 
 /** Same detections in the same order: labels, IoU >= 0.99, scores within 1e-3. */
-function assertSameDetections(found: readonly Detection[], ref: readonly Detection[], what: string): { worstIou: number; worstScore: number } {
-  assert.deepEqual(found.map((d) => d.label), ref.map((d) => d.label), `${what}: labels`);
+function assertSameDetections(
+  found: readonly Detection[],
+  ref: readonly Detection[],
+  what: string,
+): { worstIou: number; worstScore: number } {
+  assert.deepEqual(
+    found.map((d) => d.label),
+    ref.map((d) => d.label),
+    `${what}: labels`,
+  );
   let worstIou = 1;
   let worstScore = 0;
   found.forEach((d, i) => {
@@ -128,15 +180,28 @@ test('the page detects on samples/dog.jpg what the Node path detects on the same
     return { base64: btoa(s), width: c.width, height: c.height };
   });
   assert.deepEqual([shown.width, shown.height], [768, 576]);
-  const pixels = { data: new Uint8Array(Buffer.from(shown.base64, 'base64')), width: shown.width, height: shown.height };
+  const pixels = {
+    data: new Uint8Array(Buffer.from(shown.base64, 'base64')),
+    width: shown.width,
+    height: shown.height,
+  };
   const ref = await node.detect(pixels);
-  assert.deepEqual(ref.map((d) => d.label), ['Dog', 'Bicycle', 'Car']);
+  assert.deepEqual(
+    ref.map((d) => d.label),
+    ['Dog', 'Bicycle', 'Car'],
+  );
   const w = assertSameDetections(first!.detections, ref, 'page vs Node');
-  t.diagnostic(`page: ${summary(first!.detections)}; worst IoU ${w.worstIou.toFixed(6)}, worst score diff ${w.worstScore.toExponential(1)} (Node on ${node.adapter.description})`);
-  const fromFile = await node.detect(jpeg.decode(readFileSync(join(root, 'samples/dog.jpg')), { useTArray: true, formatAsRGBA: true }));
+  t.diagnostic(
+    `page: ${summary(first!.detections)}; worst IoU ${w.worstIou.toFixed(6)}, worst score diff ${w.worstScore.toExponential(1)} (Node on ${node.adapter.description})`,
+  );
+  const fromFile = await node.detect(
+    jpeg.decode(readFileSync(join(root, 'samples/dog.jpg')), { useTArray: true, formatAsRGBA: true }),
+  );
   t.diagnostic(`Node on jpeg-js's decode of the same file: ${summary(fromFile)}`);
   const times = first!.times!;
-  t.diagnostic(`page, first run: total ${times.total.toFixed(0)} ms (upload ${times.upload.toFixed(1)}, GPU ${times.gpu?.toFixed(0) ?? 'n/a'}, submit->result ${times.submitToResult.toFixed(0)})`);
+  t.diagnostic(
+    `page, first run: total ${times.total.toFixed(0)} ms (upload ${times.upload.toFixed(1)}, GPU ${times.gpu?.toFixed(0) ?? 'n/a'}, submit->result ${times.submitToResult.toFixed(0)})`,
+  );
   assert.match(await page.locator('#detections').innerText(), /Dog 0\.\d{3}[\s\S]*Bicycle[\s\S]*Car/);
   await page.screenshot({ path: join(artifacts, 'browser-dog.png') });
 });
@@ -145,7 +210,10 @@ test('a lost GPU device shows a message, and the next detection runs on a new de
   const before = await page.evaluate(() => window.mobilessdDemo.results.length);
   const devices = await page.evaluate(() => window.mobilessdTestDevices.length);
   await page.evaluate(() => window.mobilessdTestDevices.at(-1)!.destroy());
-  await page.waitForFunction(() => window.mobilessdDemo.message?.code === 'device-lost', null, { timeout: 10_000, polling: 20 });
+  await page.waitForFunction(() => window.mobilessdDemo.message?.code === 'device-lost', null, {
+    timeout: 10_000,
+    polling: 20,
+  });
   assert.match(await page.locator('#message').innerText(), /GPU device was lost/);
   const all = await results(before + 1);
   assert.equal(await page.evaluate(() => window.mobilessdTestDevices.length), devices + 1, 'a new device');
@@ -156,35 +224,86 @@ test('a lost GPU device shows a message, and the next detection runs on a new de
 test('a video file is detected frame by frame, each frame copied to the GPU from the <video>', async (t) => {
   // Three frames at 2 fps: the dog photo, the same panned 96 px to the right, then the cat.
   const clip = join(scratch, 'clip.webm');
-  const ff = spawnSync('ffmpeg', [
-    '-hide_banner', '-nostdin', '-v', 'error', '-y',
-    '-loop', '1', '-framerate', '2', '-t', '1', '-i', join(root, 'samples/dog.jpg'),
-    '-loop', '1', '-framerate', '2', '-t', '0.5', '-i', join(root, 'samples/cat.jpg'),
-    '-filter_complex', "[0:v]crop=640:480:'n*96':48,setsar=1[a];[1:v]scale=640:-2,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1[b];[a][b]concat=n=2:v=1,format=yuv420p[v]",
-    '-map', '[v]', '-c:v', 'libvpx', '-b:v', '2M', '-r', '2', clip,
-  ], { encoding: 'utf8' });
+  const ff = spawnSync(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-loop',
+      '1',
+      '-framerate',
+      '2',
+      '-t',
+      '1',
+      '-i',
+      join(root, 'samples/dog.jpg'),
+      '-loop',
+      '1',
+      '-framerate',
+      '2',
+      '-t',
+      '0.5',
+      '-i',
+      join(root, 'samples/cat.jpg'),
+      '-filter_complex',
+      "[0:v]crop=640:480:'n*96':48,setsar=1[a];[1:v]scale=640:-2,pad=640:480:(ow-iw)/2:(oh-ih)/2,setsar=1[b];[a][b]concat=n=2:v=1,format=yuv420p[v]",
+      '-map',
+      '[v]',
+      '-c:v',
+      'libvpx',
+      '-b:v',
+      '2M',
+      '-r',
+      '2',
+      clip,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(ff.status, 0, `ffmpeg: ${ff.stderr}`);
   const before = await page.evaluate(() => window.mobilessdDemo.results.length);
   await page.setInputFiles('#file', clip);
   const frames = (await results(before + 3)).slice(before);
-  assert.deepEqual(frames.map((f) => [f.source, f.mediaTime]), [['video', 0], ['video', 0.5], ['video', 1]]);
+  assert.deepEqual(
+    frames.map((f) => [f.source, f.mediaTime]),
+    [
+      ['video', 0],
+      ['video', 0.5],
+      ['video', 1],
+    ],
+  );
   const dog = frames.map((f) => f.detections.find((d) => d.label === 'Dog'));
   assert.ok(dog[0] && dog[1], `the dog in frames 0 and 1: ${frames.map((f) => summary(f.detections)).join(' | ')}`);
   // Each frame's own pixels were used: the dog moves left by the pan.
   assert.ok(Math.abs(dog[0].box.x - dog[1].box.x - 96) < 6, `dog x ${dog[0].box.x} then ${dog[1].box.x}`);
-  assert.deepEqual(frames[2]!.detections.map((d) => d.label), ['Cat']);
+  assert.deepEqual(
+    frames[2]!.detections.map((d) => d.label),
+    ['Cat'],
+  );
   assert.ok(!consoleLines.some((l) => l.includes('cannot copy video frames')), 'no fallback to createImageBitmap');
-  t.diagnostic(frames.map((f) => `t=${f.mediaTime}s: ${summary(f.detections)} (${f.times!.total.toFixed(0)} ms)`).join('; '));
+  t.diagnostic(
+    frames.map((f) => `t=${f.mediaTime}s: ${summary(f.detections)} (${f.times!.total.toFixed(0)} ms)`).join('; '),
+  );
   await page.screenshot({ path: join(artifacts, 'browser-video.png') });
 });
 
 test('a file that is neither an image nor a video, or a damaged image, gets a clear message', async () => {
-  await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a picture') });
+  await page.setInputFiles('#file', {
+    name: 'notes.txt',
+    mimeType: 'text/plain',
+    buffer: Buffer.from('not a picture'),
+  });
   await page.waitForFunction(() => window.mobilessdDemo.message?.code === 'not-media');
   assert.match(await page.locator('#message').innerText(), /“notes\.txt” is not an image or a video[\s\S]*text\/plain/);
   await page.screenshot({ path: join(artifacts, 'browser-not-media.png') });
   await page.click('#message-close');
-  await page.setInputFiles('#file', { name: 'broken.jpg', mimeType: 'image/jpeg', buffer: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]) });
+  await page.setInputFiles('#file', {
+    name: 'broken.jpg',
+    mimeType: 'image/jpeg',
+    buffer: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]),
+  });
   await page.waitForFunction(() => window.mobilessdDemo.message?.code === 'not-media');
   assert.match(await page.locator('#message').innerText(), /“broken\.jpg”[\s\S]*could not decode/);
   assert.equal(await page.locator('#stage video').count(), 1, 'the video shown before stays');
@@ -215,14 +334,22 @@ test('the library: typed errors for a missing or corrupt model and for unusable 
   const weights = readFileSync(join(oidDir, 'weights.bin'));
   weights[weights.length >> 1]! ^= 1;
   // A server that answers unknown paths with its home page, as single-page-app servers do.
-  await page.route('**/test-models/spa/model.json', (route) => route.fulfill({ body: '<!doctype html><title>home</title>', contentType: 'text/html' }));
-  await page.route(/\/test-models\/(short|flipped)\/model\.json$/, (route) => route.fulfill({ body: modelJson, contentType: 'application/json' }));
+  await page.route('**/test-models/spa/model.json', (route) =>
+    route.fulfill({ body: '<!doctype html><title>home</title>', contentType: 'text/html' }),
+  );
+  await page.route(/\/test-models\/(short|flipped)\/model\.json$/, (route) =>
+    route.fulfill({ body: modelJson, contentType: 'application/json' }),
+  );
   await page.route('**/test-models/short/weights.bin', (route) => route.fulfill({ body: weights.subarray(0, 100) }));
   await page.route('**/test-models/flipped/weights.bin', (route) => route.fulfill({ body: weights }));
   const errors = await page.evaluate(async () => {
     const url = '/browser/mobilessd.js';
     const lib = (await import(url)) as typeof import('../src/browser.ts');
-    const failure = (p: Promise<unknown>) => p.then(() => 'resolved', (e: { code?: string; message: string }) => `${e.code}: ${e.message}`);
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (e: { code?: string; message: string }) => `${e.code}: ${e.message}`,
+      );
     const det = window.mobilessdDemo.detector!;
     const img = document.createElement('img');
     return {
@@ -234,7 +361,10 @@ test('the library: typed errors for a missing or corrupt model and for unusable 
       badPixels: await failure(det.detect({ data: new Uint8Array(3), width: 1, height: 1 })),
     };
   });
-  assert.match(errors.missing, /^MODEL_NOT_FOUND: model not found: http:\/\/127\.0\.0\.1:\d+\/weights\/nope\/model\.json \(HTTP 404/);
+  assert.match(
+    errors.missing,
+    /^MODEL_NOT_FOUND: model not found: http:\/\/127\.0\.0\.1:\d+\/weights\/nope\/model\.json \(HTTP 404/,
+  );
   assert.match(errors.html, /^MODEL_FORMAT: .*\/spa\/model\.json: the server answered with an HTML page/);
   assert.match(errors.short, /^MODEL_FORMAT: .*weights\.bin: has 100 bytes, model\.json says \d+/);
   assert.match(errors.flipped, /^MODEL_CHECKSUM: .*weights\.bin: checksum mismatch/);

@@ -47,18 +47,28 @@ test('detect on a real photo: table, JSON and an annotated PNG with box pixels',
   const png = join(work, 'dog.png');
   const r = cli('detect', 'samples/dog.jpg', '--json', json, '--out', png);
   assert.equal(r.code, 0, r.stderr);
-  for (const l of ['Dog', 'Bicycle', 'Car']) assert.match(r.stdout, new RegExp(`samples/dog.jpg\\s+${l}\\s+0\\.\\d{3}`));
+  for (const l of ['Dog', 'Bicycle', 'Car'])
+    assert.match(r.stdout, new RegExp(`samples/dog.jpg\\s+${l}\\s+0\\.\\d{3}`));
   const doc = JSON.parse(readFileSync(json, 'utf8'));
   assert.equal(doc.model, 'oid-v4');
-  const dets = doc.images[0].detections as { label: string; classId: number; score: number; box: { x: number; y: number; width: number; height: number } }[];
-  assert.deepEqual(dets.map((d) => d.label), ['Dog', 'Bicycle', 'Car']);
+  const dets = doc.images[0].detections as {
+    label: string;
+    classId: number;
+    score: number;
+    box: { x: number; y: number; width: number; height: number };
+  }[];
+  assert.deepEqual(
+    dets.map((d) => d.label),
+    ['Dog', 'Bicycle', 'Car'],
+  );
   assert.deepEqual([doc.images[0].width, doc.images[0].height], [768, 576]);
   const img = PNG.sync.read(readFileSync(png));
   assert.deepEqual([img.width, img.height], [768, 576]);
   for (const d of dets) {
     // The left edge of each box, halfway down, carries the class colour.
     const [r0, g0, b0] = classColor(d.classId);
-    const x = Math.round(d.box.x), y = Math.round(d.box.y + d.box.height / 2);
+    const x = Math.round(d.box.x),
+      y = Math.round(d.box.y + d.box.height / 2);
     let hit = false;
     for (let dx = -2; dx <= 2 && !hit; dx++) {
       const i = (y * img.width + x + dx) * 4;
@@ -83,12 +93,22 @@ test('bad inputs: each is named with its problem, the good image is still proces
   for (const [name, data] of cases) writeFileSync(join(dir, name), data);
   const json = join(work, 'mixed.json');
   const files = cases.map(([n]) => join(dir, n));
-  const r = cli('detect', join(root, 'samples/dog.jpg'), ...files, join(dir, 'missing.jpg'), '--json', json, '--out', out, '--quiet');
+  const r = cli(
+    'detect',
+    join(root, 'samples/dog.jpg'),
+    ...files,
+    join(dir, 'missing.jpg'),
+    '--json',
+    json,
+    '--out',
+    out,
+    '--quiet',
+  );
   assert.equal(r.code, 1, r.stderr);
   for (const [name, , why] of cases) {
     const line = r.stderr.split('\n').find((l) => l.includes(name));
     assert.ok(line, `stderr does not name ${name}:\n${r.stderr}`);
-    assert.match(line!, why, `${name}: ${line}`);
+    assert.match(line, why, `${name}: ${line}`);
   }
   assert.match(r.stderr, /missing\.jpg.*(no such file|not found|does not exist)/i);
   const doc = JSON.parse(readFileSync(json, 'utf8'));
@@ -104,12 +124,15 @@ function cliAsync(...args: string[]) {
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d));
   child.stdout.resume();
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stderr })),
+  );
   return { child, exit };
 }
 
 async function until(what: string, ok: () => boolean, ms = 120_000): Promise<void> {
-  for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
+  for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 10)))
+    if (Date.now() - t0 > ms) assert.fail(`timed out waiting for ${what}`);
 }
 
 const SAMPLES = ['dog', 'cat', 'coffee', 'astronaut'].map((n) => join(root, `samples/${n}.jpg`));
@@ -127,16 +150,29 @@ test('an output folder that becomes unwritable midway loses no detections: the J
   assert.match(r.stderr, /cannot write the annotated image/);
   const doc = JSON.parse(readFileSync(json, 'utf8'));
   assert.equal(doc.complete, true);
-  assert.deepEqual(doc.images.map((i: { file: string }) => i.file), SAMPLES);
+  assert.deepEqual(
+    doc.images.map((i: { file: string }) => i.file),
+    SAMPLES,
+  );
   assert.equal(doc.images[0].error, undefined);
-  assert.ok(doc.images.every((i: { detections?: unknown[] }) => Array.isArray(i.detections) && i.detections.length > 0), 'every image keeps its detections');
+  assert.ok(
+    doc.images.every((i: { detections?: unknown[] }) => Array.isArray(i.detections) && i.detections.length > 0),
+    'every image keeps its detections',
+  );
   assert.ok(doc.images.slice(1).some((i: { error?: { code: string } }) => i.error?.code === 'OUTPUT'));
-  assert.deepEqual(readdirSync(work).filter((f) => f.includes('.tmp')), [], 'no temporary file left behind');
+  assert.deepEqual(
+    readdirSync(work).filter((f) => f.includes('.tmp')),
+    [],
+    'no temporary file left behind',
+  );
 });
 
 test('a run stopped midway keeps the results so far: saved every 2 s, and on Ctrl-C', async () => {
   const voc = sharedPath(root, 'datasets/voc2012-100/JPEGImages');
-  const inputs = readdirSync(voc).sort().slice(0, 12).map((f) => join(voc, f));
+  const inputs = readdirSync(voc)
+    .sort()
+    .slice(0, 12)
+    .map((f) => join(voc, f));
   for (const signal of ['SIGKILL', 'SIGINT'] as const) {
     const json = join(work, `stopped-${signal}.json`);
     const run = cliAsync('detect', ...inputs, '--json', json, '--quiet');
@@ -145,9 +181,19 @@ test('a run stopped midway keeps the results so far: saved every 2 s, and on Ctr
     const r = await run.exit;
     const doc = JSON.parse(readFileSync(json, 'utf8'));
     assert.equal(doc.complete, false, signal);
-    assert.ok(doc.images.length >= 1 && doc.images.length < inputs.length, `${signal}: ${doc.images.length} images saved`);
-    assert.deepEqual(doc.images.map((i: { file: string }) => i.file), inputs.slice(0, doc.images.length), 'in input order');
-    assert.ok(doc.images.every((i: { detections?: unknown[] }) => Array.isArray(i.detections)), signal);
+    assert.ok(
+      doc.images.length >= 1 && doc.images.length < inputs.length,
+      `${signal}: ${doc.images.length} images saved`,
+    );
+    assert.deepEqual(
+      doc.images.map((i: { file: string }) => i.file),
+      inputs.slice(0, doc.images.length),
+      'in input order',
+    );
+    assert.ok(
+      doc.images.every((i: { detections?: unknown[] }) => Array.isArray(i.detections)),
+      signal,
+    );
     if (signal === 'SIGINT') {
       assert.equal(r.code, 130, r.stderr);
       assert.match(r.stderr, /interrupted after \d+ of 12 input\(s\); their results are in/);
@@ -162,7 +208,10 @@ test('a folder input runs every image in it', () => {
   const names = doc.images.map((i: { file: string }) => i.file.split('/').pop());
   assert.ok(names.includes('dog.jpg') && names.includes('cat.jpg'), names.join(','));
   const cat = doc.images.find((i: { file: string }) => i.file.endsWith('cat.jpg'));
-  assert.ok(cat.detections.some((d: { label: string }) => d.label === 'Cat'), 'the cat sample shows a cat');
+  assert.ok(
+    cat.detections.some((d: { label: string }) => d.label === 'Cat'),
+    'the cat sample shows a cat',
+  );
 });
 
 test('option errors: unknown class, NaN and out-of-range numbers exit 2 with a message naming the option', () => {

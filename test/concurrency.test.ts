@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createGpuContext, load, type Detection, type DetectOptions, type GpuContext, type ObjectDetector, type RgbaImage } from '../src/index.ts';
+import {
+  createGpuContext,
+  load,
+  type Detection,
+  type DetectOptions,
+  type GpuContext,
+  type ObjectDetector,
+  type RgbaImage,
+} from '../src/index.ts';
 import { readImageFile } from '../src/image/decode.ts';
 import { sharedPath } from '../scripts/shared_data.ts';
 import { ROOT } from './support/model_sources.ts';
@@ -24,7 +32,13 @@ let photos: { file: string; image: RgbaImage }[];
 let alone: Detection[][];
 
 before(async () => {
-  const files = SOURCES.flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.jpg')).sort().slice(0, 32).map((f) => join(dir, f)));
+  const files = SOURCES.flatMap((dir) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.jpg'))
+      .sort()
+      .slice(0, 32)
+      .map((f) => join(dir, f)),
+  );
   photos = await Promise.all(files.map(async (file) => ({ file, image: await readImageFile(file) })));
   oid = await load('oid-v4', LOW);
   alone = [];
@@ -34,7 +48,7 @@ after(() => oid?.dispose());
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
-test('64 detect() calls in flight on different photos each resolve to that photo\'s own result', async () => {
+test("64 detect() calls in flight on different photos each resolve to that photo's own result", async () => {
   assert.equal(photos.length, 64);
   const distinct = new Set(alone.map((r) => JSON.stringify(r))).size;
   assert.ok(distinct >= 48, `only ${distinct} distinct results among 64 photos: a swapped result could go unnoticed`);
@@ -60,35 +74,58 @@ test('detect and detectBatch mixed in flight, with a failing call among them', a
 
 test('per-call options in flight apply to their own call only', async () => {
   const photo = photos[alone.reduce((best, r, i) => (r.length > alone[best]!.length ? i : best), 0)]!.image;
-  const variants: DetectOptions[] = [{}, { scoreThreshold: 0.6 }, { maxDetections: 1 }, { scoreThreshold: 0.05, perClassNms: true }, { classes: ['Person'] }, {}];
+  const variants: DetectOptions[] = [
+    {},
+    { scoreThreshold: 0.6 },
+    { maxDetections: 1 },
+    { scoreThreshold: 0.05, perClassNms: true },
+    { classes: ['Person'] },
+    {},
+  ];
   const sequential: Detection[][] = [];
   for (const o of variants) sequential.push(await oid.detect(photo, o));
   assert.ok(new Set(sequential.map((r) => JSON.stringify(r))).size >= 4, 'the options change the result');
   const inFlight = await Promise.all(variants.map((o) => oid.detect(photo, o)));
-  inFlight.forEach((r, i) => assert.ok(same(r, sequential[i]), `options ${JSON.stringify(variants[i])}: result differs from the same call run alone`));
+  inFlight.forEach((r, i) =>
+    assert.ok(
+      same(r, sequential[i]),
+      `options ${JSON.stringify(variants[i])}: result differs from the same call run alone`,
+    ),
+  );
   // The load-time default is back for a call without options.
   assert.ok(same(inFlight[5], sequential[0]));
 });
 
-test('two detectors sharing one GPU device, interleaved, each give what they give alone', { timeout: 300_000 }, async () => {
-  const context: GpuContext = await createGpuContext();
-  const [a, b] = await Promise.all([load('oid-v4', { ...LOW, context }), load('face', { context })]);
-  try {
-    assert.equal(a.context, b.context);
-    // The face model is slow on a software GPU: one photo with faces, run alone, then interleaved.
-    const faces = [photos[40]!.image];
-    const oidPhotos = [0, 1, 2, 3].map((i) => photos[i]!.image);
-    const faceAlone: Detection[][] = [];
-    for (const f of faces) faceAlone.push(await b.detect(f));
-    const [oidMixed, faceMixed] = await Promise.all([Promise.all(oidPhotos.map((p) => a.detect(p))), Promise.all(faces.map((f) => b.detect(f)))]);
-    oidMixed.forEach((r, i) => assert.ok(same(r, alone[i]), `oid-v4 on photo ${i} differs when the face detector shares its device`));
-    faceMixed.forEach((r, i) => assert.ok(same(r, faceAlone[i]), `face on photo ${i} differs when interleaved with oid-v4`));
-    // Disposing one leaves the shared device to the other.
-    a.dispose();
-    assert.ok(same(await b.detect(faces[0]!), faceAlone[0]));
-  } finally {
-    a.dispose();
-    b.dispose();
-    context.destroy();
-  }
-});
+test(
+  'two detectors sharing one GPU device, interleaved, each give what they give alone',
+  { timeout: 300_000 },
+  async () => {
+    const context: GpuContext = await createGpuContext();
+    const [a, b] = await Promise.all([load('oid-v4', { ...LOW, context }), load('face', { context })]);
+    try {
+      assert.equal(a.context, b.context);
+      // The face model is slow on a software GPU: one photo with faces, run alone, then interleaved.
+      const faces = [photos[40]!.image];
+      const oidPhotos = [0, 1, 2, 3].map((i) => photos[i]!.image);
+      const faceAlone: Detection[][] = [];
+      for (const f of faces) faceAlone.push(await b.detect(f));
+      const [oidMixed, faceMixed] = await Promise.all([
+        Promise.all(oidPhotos.map((p) => a.detect(p))),
+        Promise.all(faces.map((f) => b.detect(f))),
+      ]);
+      oidMixed.forEach((r, i) =>
+        assert.ok(same(r, alone[i]), `oid-v4 on photo ${i} differs when the face detector shares its device`),
+      );
+      faceMixed.forEach((r, i) =>
+        assert.ok(same(r, faceAlone[i]), `face on photo ${i} differs when interleaved with oid-v4`),
+      );
+      // Disposing one leaves the shared device to the other.
+      a.dispose();
+      assert.ok(same(await b.detect(faces[0]!), faceAlone[0]));
+    } finally {
+      a.dispose();
+      b.dispose();
+      context.destroy();
+    }
+  },
+);

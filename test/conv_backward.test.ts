@@ -5,12 +5,28 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { ACTIVATIONS, convGeometry, type Clamp, type ConvGeometry, type OutputView, type Padding } from '../src/core/geometry.ts';
+import {
+  ACTIVATIONS,
+  convGeometry,
+  type Clamp,
+  type ConvGeometry,
+  type OutputView,
+  type Padding,
+} from '../src/core/geometry.ts';
 import { padLastDimTo4 } from '../src/kernels/common.ts';
-import { activationBackwardPipeline, accumulateDispatch, clampMaskDispatch } from '../src/kernels/activation_backward.ts';
+import {
+  activationBackwardPipeline,
+  accumulateDispatch,
+  clampMaskDispatch,
+} from '../src/kernels/activation_backward.ts';
 import { clampBackwardRef } from '../src/kernels/activation_backward_ref.ts';
 import { biasBackwardDispatch, biasBackwardPipeline } from '../src/kernels/bias_backward.ts';
-import { conv2dBackwardDispatches, conv2dBackwardPipelines, conv2dBackwardScratch, type ConvGrad } from '../src/kernels/conv2d_backward.ts';
+import {
+  conv2dBackwardDispatches,
+  conv2dBackwardPipelines,
+  conv2dBackwardScratch,
+  type ConvGrad,
+} from '../src/kernels/conv2d_backward.ts';
 import { conv2dBackwardRef, type ConvGrads } from '../src/kernels/conv2d_backward_ref.ts';
 import { conv2dRef } from '../src/kernels/conv2d_ref.ts';
 import { depthwiseBackwardDispatch, depthwiseBackwardPipeline } from '../src/kernels/depthwise_conv2d_backward.ts';
@@ -25,10 +41,23 @@ after(releaseGpu);
 
 type Kind = 'conv2d' | 'depthwise' | 'pointwise';
 
-const geometry = (batch: number, hw: [number, number], inC: number, outC: number, k: number, stride: number, padding: Padding): ConvGeometry =>
+const geometry = (
+  batch: number,
+  hw: [number, number],
+  inC: number,
+  outC: number,
+  k: number,
+  stride: number,
+  padding: Padding,
+): ConvGeometry =>
   convGeometry({ batch, inH: hw[0], inW: hw[1], inC, outC, kH: k, kW: k, strideH: stride, strideW: stride, padding });
 
-const asGemm = (g: ConvGeometry): PointwiseShape => ({ M: g.batch * g.outH * g.outW, K: g.inC, N: g.outC, HW: g.outH * g.outW });
+const asGemm = (g: ConvGeometry): PointwiseShape => ({
+  M: g.batch * g.outH * g.outW,
+  K: g.inC,
+  N: g.outC,
+  HW: g.outH * g.outW,
+});
 
 /** Inputs of one case: x, the unpadded filter and bias, and a random output gradient. */
 function inputs(kind: Kind, g: ConvGeometry, seed: number) {
@@ -130,7 +159,11 @@ for (const [hw, inC, outC, k, stride, padding] of [
   [[6, 6], 12, 7, 5, 1, [2, 1, 2, 2]],
   [[19, 19], 32, 24, 3, 1, 'SAME'],
 ] as [[number, number], number, number, number, number, Padding][]) {
-  gpuCases.push({ kind: 'conv2d', g: geometry(2, hw, inC, outC, k, stride, padding), sliced: gpuCases.length % 2 === 1 });
+  gpuCases.push({
+    kind: 'conv2d',
+    g: geometry(2, hw, inC, outC, k, stride, padding),
+    sliced: gpuCases.length % 2 === 1,
+  });
 }
 for (const [hw, c, k, stride, padding] of [
   [[1, 1], 4, 3, 1, 'SAME'],
@@ -159,7 +192,8 @@ function sliceLayout(g: ConvGeometry, dy: Float32Array): { data: Float32Array; v
   const pixels = g.outH * g.outW;
   for (let b = 0; b < g.batch; b++)
     for (let p = 0; p < pixels; p++)
-      for (let c = 0; c < g.outC; c++) data[view.base + b * view.batchStride + p * pixelStride + c] = dy[(b * pixels + p) * g.outC + c]!;
+      for (let c = 0; c < g.outC; c++)
+        data[view.base + b * view.batchStride + p * pixelStride + c] = dy[(b * pixels + p) * g.outC + c]!;
   return { data, view };
 }
 
@@ -179,22 +213,44 @@ for (const c of gpuCases) {
     const { data: dyData, view } = c.sliced ? sliceLayout(g, dy) : { data: dy, view: undefined };
     const lastDim = c.kind === 'depthwise' ? g.inC : g.outC;
     const packedW = padLastDimTo4(w, lastDim);
-    const bDy = storage(ctx, dyData), bX = storage(ctx, x), bW = storage(ctx, packedW);
+    const bDy = storage(ctx, dyData),
+      bX = storage(ctx, x),
+      bW = storage(ctx, packedW);
     // Prefilled gradients: the kernels must add to what is there.
     const dx0 = randomFloats(x.length, 31, -1, 1);
     const dw0 = randomFloats(packedW.length, 32, -1, 1);
     const db0 = randomFloats(Math.ceil(g.outC / 4) * 4, 33, -1, 1);
-    const bDx = storage(ctx, dx0), bDw = storage(ctx, dw0), bDb = storage(ctx, db0);
+    const bDx = storage(ctx, dx0),
+      bDw = storage(ctx, dw0),
+      bDb = storage(ctx, db0);
     const opts = view ? { dyView: view } : {};
     // The im2col scratch starts with garbage: the input-gradient GEMM must overwrite it.
     const scratch = storage(ctx, randomFloats(Math.max(4, conv2dBackwardScratch(g)), 34, -9, 9));
     const dispatch = async (grad: ConvGrad, src: GPUBuffer, out: GPUBuffer) => {
       const bindings = { dy: { buffer: bDy }, src: { buffer: src }, grad: { buffer: out } };
-      if (c.kind === 'conv2d') return conv2dBackwardDispatches(ctx, await conv2dBackwardPipelines(ctx, grad), grad, g, { ...bindings, scratch: { buffer: scratch } }, opts);
-      if (c.kind === 'depthwise') return [depthwiseBackwardDispatch(ctx, await depthwiseBackwardPipeline(ctx, grad), grad, g, bindings, opts)];
-      return [pointwiseBackwardDispatch(ctx, await pointwiseBackwardPipeline(ctx, grad), grad, asGemm(g), bindings, opts)];
+      if (c.kind === 'conv2d')
+        return conv2dBackwardDispatches(
+          ctx,
+          await conv2dBackwardPipelines(ctx, grad),
+          grad,
+          g,
+          { ...bindings, scratch: { buffer: scratch } },
+          opts,
+        );
+      if (c.kind === 'depthwise')
+        return [depthwiseBackwardDispatch(ctx, await depthwiseBackwardPipeline(ctx, grad), grad, g, bindings, opts)];
+      return [
+        pointwiseBackwardDispatch(ctx, await pointwiseBackwardPipeline(ctx, grad), grad, asGemm(g), bindings, opts),
+      ];
     };
-    const bias = biasBackwardDispatch(ctx, await biasBackwardPipeline(ctx), { pixels: g.batch * g.outH * g.outW, hw: g.outH * g.outW, channels: g.outC }, { buffer: bDy }, { buffer: bDb }, opts);
+    const bias = biasBackwardDispatch(
+      ctx,
+      await biasBackwardPipeline(ctx),
+      { pixels: g.batch * g.outH * g.outW, hw: g.outH * g.outW, channels: g.outC },
+      { buffer: bDy },
+      { buffer: bDb },
+      opts,
+    );
     await run(ctx, [...(await dispatch('input', bW, bDx)), ...(await dispatch('filter', bX, bDw)), bias]);
     const plus = (a: Float32Array, b: Float64Array) => Float64Array.from(b, (v, i) => v + a[i]!);
     assertClose(await readF32(ctx, bDx, x.length), plus(dx0, ref.dx), 1e-4, 1e-4, 'dx');
@@ -202,8 +258,17 @@ for (const c of gpuCases) {
     assertClose(unpad(dw, lastDim), plus(unpad(dw0, lastDim), ref.dw), 1e-4, 1e-4, 'dw');
     // The filter's zero padding must receive no gradient.
     const padOnly = dw.map((v, i) => (i % (Math.ceil(lastDim / 4) * 4) >= lastDim ? v - dw0[i]! : 0));
-    assert.ok(padOnly.every((v) => v === 0), 'padding columns unchanged');
-    assertClose((await readF32(ctx, bDb, db0.length)).subarray(0, g.outC), plus(db0.subarray(0, g.outC), ref.db), 1e-4, 1e-4, 'db');
+    assert.ok(
+      padOnly.every((v) => v === 0),
+      'padding columns unchanged',
+    );
+    assertClose(
+      (await readF32(ctx, bDb, db0.length)).subarray(0, g.outC),
+      plus(db0.subarray(0, g.outC), ref.db),
+      1e-4,
+      1e-4,
+      'db',
+    );
     for (const b of [bDy, bX, bW, bDx, bDw, bDb, scratch]) b.destroy();
   });
 }
@@ -217,14 +282,25 @@ test('clamp mask and accumulate on the GPU equal their references', async () => 
   const y = z.map((v) => Math.min(Math.max(v, 0), 6));
   const dy = randomFloats(n, 42, -1, 1);
   const other = randomFloats(n, 43, -1, 1);
-  const bY = storage(ctx, y), bDy = storage(ctx, dy), bOther = storage(ctx, other);
+  const bY = storage(ctx, y),
+    bDy = storage(ctx, dy),
+    bOther = storage(ctx, other);
   const mask = await activationBackwardPipeline(ctx, 'mask');
   const add = await activationBackwardPipeline(ctx, 'add');
-  await run(ctx, [clampMaskDispatch(ctx, mask, n, ACTIVATIONS.relu6, { buffer: bY }, { buffer: bDy }), accumulateDispatch(ctx, add, n, { buffer: bDy }, { buffer: bOther })]);
+  await run(ctx, [
+    clampMaskDispatch(ctx, mask, n, ACTIVATIONS.relu6, { buffer: bY }, { buffer: bDy }),
+    accumulateDispatch(ctx, add, n, { buffer: bDy }, { buffer: bOther }),
+  ]);
   const masked = clampBackwardRef(y, dy, ACTIVATIONS.relu6);
   assert.equal(masked[3], 0);
   assert.equal(masked[4], 0);
   assertClose(await readF32(ctx, bDy, n), masked, 0, 0, 'masked dy');
-  assertClose(await readF32(ctx, bOther, n), Float64Array.from(masked, (v, i) => v + other[i]!), 1e-6, 1e-6, 'accumulated');
+  assertClose(
+    await readF32(ctx, bOther, n),
+    Float64Array.from(masked, (v, i) => v + other[i]!),
+    1e-6,
+    1e-6,
+    'accumulated',
+  );
   for (const b of [bY, bDy, bOther]) b.destroy();
 });

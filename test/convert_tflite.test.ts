@@ -27,7 +27,8 @@ const opCounts = (nodes: GraphNode[]) => {
   for (const n of nodes) c[n.op] = (c[n.op] ?? 0) + 1;
   return c;
 };
-const convs = (nodes: GraphNode[]) => nodes.filter((n): n is Conv2dNode | DepthwiseConv2dNode => n.op === 'conv2d' || n.op === 'depthwise_conv2d');
+const convs = (nodes: GraphNode[]) =>
+  nodes.filter((n): n is Conv2dNode | DepthwiseConv2dNode => n.op === 'conv2d' || n.op === 'depthwise_conv2d');
 
 test('Open Images model converts to a valid graph: DEQUANTIZE folded, 97 nodes, raw outputs, generated anchors', async () => {
   const m = await convertedOid();
@@ -35,7 +36,14 @@ test('Open Images model converts to a valid graph: DEQUANTIZE folded, 97 nodes, 
   assert.deepEqual(opCounts(m.json.nodes), { conv2d: 55, depthwise_conv2d: 17, add: 10, reshape: 13, concat: 2 });
   assert.deepEqual(m.json.outputs, { boxes: 'raw_outputs/box_encodings', scores: 'raw_outputs/class_predictions' });
   assert.deepEqual(m.json.shapes['raw_outputs/class_predictions'], [1, 1917, 24]);
-  assert.deepEqual(m.json.preprocess, { width: 300, height: 300, resize: 'stretch', halfPixelCenters: true, mean: 127.5, std: 127.5 });
+  assert.deepEqual(m.json.preprocess, {
+    width: 300,
+    height: 300,
+    resize: 'stretch',
+    halfPixelCenters: true,
+    mean: 127.5,
+    std: 127.5,
+  });
   assert.equal(m.json.labels.length, 24);
   assert.deepEqual([m.json.labels[0], m.json.labels[1], m.json.labels[23]], ['???', 'Bicycle', 'Car']);
   assert.deepEqual(m.json.ssd, {
@@ -71,12 +79,31 @@ test('Open Images model: SAME padding puts the odd pixel bottom/right on every s
     if (n.strides[0] !== 2) continue;
     const x = m.json.shapes[n.inputs[0]!]!;
     const f = m.json.constants[n.filter]!.shape;
-    const g = convGeometry({ batch: 1, inH: x[1]!, inW: x[2]!, inC: x[3]!, outC: x[3]!, kH: f[0]!, kW: f[1]!, strideH: 2, strideW: 2, padding: n.padding });
+    const g = convGeometry({
+      batch: 1,
+      inH: x[1]!,
+      inW: x[2]!,
+      inC: x[3]!,
+      outC: x[3]!,
+      kH: f[0]!,
+      kW: f[1]!,
+      strideH: 2,
+      strideW: 2,
+      padding: n.padding,
+    });
     assert.equal(`${g.padLeft},${g.padRight}`, `${g.padTop},${g.padBottom}`);
     pads.set(`${g.inH}->${g.outH}`, `${g.padTop},${g.padBottom}`);
   }
   assert.deepEqual(Object.fromEntries(pads), {
-    '300->150': '0,1', '150->75': '0,1', '75->38': '1,1', '38->19': '0,1', '19->10': '1,1', '10->5': '0,1', '5->3': '1,1', '3->2': '1,1', '2->1': '0,1',
+    '300->150': '0,1',
+    '150->75': '0,1',
+    '75->38': '1,1',
+    '38->19': '0,1',
+    '19->10': '1,1',
+    '10->5': '0,1',
+    '5->3': '1,1',
+    '3->2': '1,1',
+    '2->1': '0,1',
   });
 });
 
@@ -100,7 +127,11 @@ test('filters are transposed to HWIO (conv) and HWC (depthwise) with the fp16 va
   assert.deepEqual(src.t.shape, [32, 3, 3, 3]);
   const ours = constData(m, first.filter);
   assert.deepEqual(ours.info.shape, [3, 3, 3, 32]);
-  for (const [o, kh, kw, i] of [[0, 0, 0, 0], [31, 2, 1, 2], [7, 1, 2, 0]] as const) {
+  for (const [o, kh, kw, i] of [
+    [0, 0, 0, 0],
+    [31, 2, 1, 2],
+    [7, 1, 2, 0],
+  ] as const) {
     assert.equal(ours.data[((kh * 3 + kw) * 3 + i) * 32 + o], src.v[((o * 3 + kh) * 3 + kw) * 3 + i]);
   }
   const dw = convs(m.json.nodes).find((n) => n.op === 'depthwise_conv2d')!;
@@ -116,15 +147,37 @@ test('COCO uint8 model: post-process op and its LOGISTIC replaced by the SSD hea
   validateModel(m.json, m.weights, 'coco/model.json');
   assert.deepEqual(opCounts(m.json.nodes), { conv2d: 34, depthwise_conv2d: 13, reshape: 13, concat: 2 });
   assert.deepEqual(m.json.outputs, { boxes: 'Squeeze', scores: 'concat_1' });
-  assert.deepEqual([m.json.shapes.Squeeze, m.json.shapes.concat_1], [[1, 1917, 4], [1, 1917, 91]]);
+  assert.deepEqual(
+    [m.json.shapes.Squeeze, m.json.shapes.concat_1],
+    [
+      [1, 1917, 4],
+      [1, 1917, 91],
+    ],
+  );
   const { defaults, ...rest } = m.json.ssd;
   // Its stored uint8 anchors are the standard grid layout, so the generator is recorded (test/anchors.test.ts).
-  assert.deepEqual(rest, { anchors: 'anchors', scales: { y: 10, x: 10, h: 5, w: 5 }, scoreFunction: 'sigmoid', backgroundClass: 0, anchorGenerator: { kind: 'grid', options: MEDIAPIPE_SSD_300 } });
+  assert.deepEqual(rest, {
+    anchors: 'anchors',
+    scales: { y: 10, x: 10, h: 5, w: 5 },
+    scoreFunction: 'sigmoid',
+    backgroundClass: 0,
+    anchorGenerator: { kind: 'grid', options: MEDIAPIPE_SSD_300 },
+  });
   assert.equal(defaults.maxDetections, 10);
   assert.equal(defaults.perClassNms, false);
   assert.ok(Math.abs(defaults.iouThreshold - 0.6) < 1e-6 && defaults.scoreThreshold < 1e-7);
-  assert.deepEqual(m.json.preprocess, { width: 300, height: 300, resize: 'stretch', halfPixelCenters: true, mean: 128, std: 128 });
-  assert.deepEqual([m.json.labels.length, m.json.labels[0], m.json.labels[1], m.json.labels[12]], [91, '???', 'person', '???']);
+  assert.deepEqual(m.json.preprocess, {
+    width: 300,
+    height: 300,
+    resize: 'stretch',
+    halfPixelCenters: true,
+    mean: 128,
+    std: 128,
+  });
+  assert.deepEqual(
+    [m.json.labels.length, m.json.labels[0], m.json.labels[1], m.json.labels[12]],
+    [91, '???', 'person', '???'],
+  );
 });
 
 test('COCO uint8 model: (q - zp) * scale weights, q * scale biases, clamps from each output tensor range', async () => {
@@ -136,7 +189,10 @@ test('COCO uint8 model: (q - zp) * scale weights, q * scale biases, clamps from 
   const first = convs(m.json.nodes)[0]!;
   const w = constData(m, first.filter).data;
   const wd = tensorData(t, wq)!;
-  const { scale: [ws], zeroPoint: [wz] } = wq.quantization!;
+  const {
+    scale: [ws],
+    zeroPoint: [wz],
+  } = wq.quantization!;
   // Element [o=5, kh=1, kw=2, i=1] of the OHWI uint8 filter is [1, 2, 1, 5] in HWIO.
   assert.equal(w[((1 * 3 + 2) * 3 + 1) * 24 + 5], Math.fround((wd[((5 * 3 + 1) * 3 + 2) * 3 + 1]! - wz!) * ws!));
   const b = constData(m, first.bias).data;
@@ -149,24 +205,50 @@ test('COCO uint8 model: (q - zp) * scale weights, q * scale biases, clamps from 
     if (n.op === 'reshape' || n.op === 'logistic') continue;
     const out = t.tensors.find((x) => x.name === n.outputs[0])!;
     const op = t.operators.find((o) => o.outputs[0] === out.index)!;
-    const schema = { CONV_2D: CONV_OPTIONS, DEPTHWISE_CONV_2D: DEPTHWISE_OPTIONS, CONCATENATION: CONCAT_OPTIONS }[op.code.name]!;
+    const schema = { CONV_2D: CONV_OPTIONS, DEPTHWISE_CONV_2D: DEPTHWISE_OPTIONS, CONCATENATION: CONCAT_OPTIONS }[
+      op.code.name
+    ]!;
     const fused = readOptions(t, op, schema).activation === 'RELU6' ? ACTIVATIONS.relu6 : ACTIVATIONS.none;
     const q = out.quantization!;
     const range = { min: q.scale[0]! * (0 - q.zeroPoint[0]!), max: q.scale[0]! * (255 - q.zeroPoint[0]!) };
-    assert.deepEqual(n.activation, { min: Math.max(fused.min, range.min), max: Math.min(fused.max, range.max) }, n.name);
+    assert.deepEqual(
+      n.activation,
+      { min: Math.max(fused.min, range.min), max: Math.min(fused.max, range.max) },
+      n.name,
+    );
   }
 });
 
 test('per-channel quantization dequantizes each channel with its own scale and zero point', () => {
   const t = parseTflite(cocoBytes(), 'coco');
-  const tensor: TfliteTensor = { index: 0, name: 'w', shape: [2, 1, 1, 3], type: 'UINT8', buffer: 0, quantization: { scale: [0.5, 2], zeroPoint: [10, 0], quantizedDimension: 0 } };
-  assert.deepEqual(Array.from(decodeConstant(t, tensor, new Uint8Array([10, 12, 8, 1, 2, 3]), 'test')), [0, 1, -1, 2, 4, 6]);
-  const int8: TfliteTensor = { ...tensor, shape: [1, 2], type: 'INT8', quantization: { scale: [0.25, 1], zeroPoint: [0], quantizedDimension: 1 } };
+  const tensor: TfliteTensor = {
+    index: 0,
+    name: 'w',
+    shape: [2, 1, 1, 3],
+    type: 'UINT8',
+    buffer: 0,
+    quantization: { scale: [0.5, 2], zeroPoint: [10, 0], quantizedDimension: 0 },
+  };
+  assert.deepEqual(
+    Array.from(decodeConstant(t, tensor, new Uint8Array([10, 12, 8, 1, 2, 3]), 'test')),
+    [0, 1, -1, 2, 4, 6],
+  );
+  const int8: TfliteTensor = {
+    ...tensor,
+    shape: [1, 2],
+    type: 'INT8',
+    quantization: { scale: [0.25, 1], zeroPoint: [0], quantizedDimension: 1 },
+  };
   assert.deepEqual(Array.from(decodeConstant(t, int8, new Uint8Array([0xfc, 5]), 'test')), [-1, 5]);
 });
 
 /** Raw outputs of TFLite itself (test/fixtures/goldens, made by scripts/goldens/make.mjs) against our CPU reference run. */
-async function goldenParity(dir: string, load: () => Promise<LoadedModel>, names: [string, string][], tol: { meanSteps: number; maxSteps: number } | 'exact') {
+async function goldenParity(
+  dir: string,
+  load: () => Promise<LoadedModel>,
+  names: [string, string][],
+  tol: { meanSteps: number; maxSteps: number } | 'exact',
+) {
   const stem = 'voc2012-100__2007_000515';
   const jsonFile = join(ROOT, 'test/fixtures/goldens', dir, `${stem}.json`);
   const golden = JSON.parse(readFileSync(jsonFile, 'utf8'));
@@ -177,10 +259,15 @@ async function goldenParity(dir: string, load: () => Promise<LoadedModel>, names
   for (const [ours, theirs] of names) {
     const o = golden.outputs[theirs];
     const raw = data.subarray(o.byteOffset, o.byteOffset + o.byteLength);
-    const ref = o.dtype === 'uint8' ? Float32Array.from(raw, (q: number) => (q - o.quantization.zeroPoint) * o.quantization.scale) : new Float32Array(new Uint8Array(raw).buffer);
+    const ref =
+      o.dtype === 'uint8'
+        ? Float32Array.from(raw, (q: number) => (q - o.quantization.zeroPoint) * o.quantization.scale)
+        : new Float32Array(new Uint8Array(raw).buffer);
     const got = values.get(ours)!;
     assert.equal(got.length, ref.length);
-    let max = 0, sum = 0, worstExcess = 0;
+    let max = 0,
+      sum = 0,
+      worstExcess = 0;
     for (let i = 0; i < ref.length; i++) {
       const d = Math.abs(got[i]! - ref[i]!);
       max = Math.max(max, d);
@@ -191,17 +278,36 @@ async function goldenParity(dir: string, load: () => Promise<LoadedModel>, names
       assert.ok(worstExcess <= 0, `${theirs}: max |ours - tflite| = ${max}`);
     } else {
       const step = o.quantization.scale;
-      assert.ok(sum / ref.length <= tol.meanSteps * step && max <= tol.maxSteps * step, `${theirs}: mean ${(sum / ref.length / step).toFixed(2)} steps, max ${(max / step).toFixed(1)} steps`);
+      assert.ok(
+        sum / ref.length <= tol.meanSteps * step && max <= tol.maxSteps * step,
+        `${theirs}: mean ${(sum / ref.length / step).toFixed(2)} steps, max ${(max / step).toFixed(1)} steps`,
+      );
     }
   }
 }
 test('Open Images model: float CPU run of the converted graph matches TFLite raw outputs', () =>
-  goldenParity('oid-ssd-mobilenetv2', convertedOid, [['raw_outputs/box_encodings', 'raw_outputs/box_encodings'], ['raw_outputs/class_predictions', 'raw_outputs/class_predictions']], 'exact'));
+  goldenParity(
+    'oid-ssd-mobilenetv2',
+    convertedOid,
+    [
+      ['raw_outputs/box_encodings', 'raw_outputs/box_encodings'],
+      ['raw_outputs/class_predictions', 'raw_outputs/class_predictions'],
+    ],
+    'exact',
+  ));
 
 test('COCO uint8 model: float CPU run stays within a few quantization steps of TFLite uint8 outputs', () =>
   // Float execution of a uint8 graph differs by the rounding TFLite does at every layer: about half
   // a step on average, a few steps at worst (measured: 0.45 / 7.5 steps on boxes, 0.5 / 4 on logits).
-  goldenParity('coco-ssd-mobilenetv1-quant', convertedCoco, [['Squeeze', 'Squeeze'], ['concat_1', 'concat_1']], { meanSteps: 0.6, maxSteps: 12 }));
+  goldenParity(
+    'coco-ssd-mobilenetv1-quant',
+    convertedCoco,
+    [
+      ['Squeeze', 'Squeeze'],
+      ['concat_1', 'concat_1'],
+    ],
+    { meanSteps: 0.6, maxSteps: 12 },
+  ));
 
 /** Sets operator code `index` to builtin `code` in a copy of the file (both the byte and the int field). */
 function patchOpcode(bytes: Uint8Array, index: number, code: number): Uint8Array {
@@ -221,29 +327,55 @@ test('an unsupported operator is named in an UnsupportedOperatorError', async ()
   const oid = oidBytes();
   const codes = parseTflite(oid, 'oid').operatorCodes;
   // L2_POOL_2D: an operator no SSD detector uses, so it stays unsupported as ops are added.
-  const patched = patchOpcode(oid, codes.findIndex((c) => c.name === 'DEPTHWISE_CONV_2D'), builtinCode('L2_POOL_2D'));
+  const patched = patchOpcode(
+    oid,
+    codes.findIndex((c) => c.name === 'DEPTHWISE_CONV_2D'),
+    builtinCode('L2_POOL_2D'),
+  );
   assert.equal(parseTflite(patched, 'x').operatorCodes.filter((c) => c.name === 'L2_POOL_2D').length, 1);
-  await assert.rejects(convertTflite(patched, { file: 'patched.tflite', name: 'x' }), (e: unknown) => e instanceof UnsupportedOperatorError && /^patched\.tflite: unsupported operator L2_POOL_2D \(operator 5\)/.test(e.message) && /hint: mobilessd converts .*CONV_2D/.test(e.message));
+  await assert.rejects(
+    convertTflite(patched, { file: 'patched.tflite', name: 'x' }),
+    (e: unknown) =>
+      e instanceof UnsupportedOperatorError &&
+      /^patched\.tflite: unsupported operator L2_POOL_2D \(operator 5\)/.test(e.message) &&
+      /hint: mobilessd converts .*CONV_2D/.test(e.message),
+  );
 
   const coco = cocoBytes();
   const renamed = coco.slice();
   const fb = new FlatBuffer(renamed, 'patch');
-  const custom = fb.root('model').tables(1, 'operator_codes')!.find((t) => t.string(1, 'custom_code') === 'TFLite_Detection_PostProcess')!;
+  const custom = fb
+    .root('model')
+    .tables(1, 'operator_codes')!
+    .find((t) => t.string(1, 'custom_code') === 'TFLite_Detection_PostProcess')!;
   const slot = custom.pos + fb.u16(custom.pos - fb.i32(custom.pos, 'soffset') + 4 + 2 * 1, 'slot');
   renamed[fb.follow(slot, 'custom_code') + 4 + 27] = 'X'.charCodeAt(0);
-  await assert.rejects(convertTflite(renamed, { file: 'renamed.tflite', name: 'x' }), (e: unknown) => e instanceof UnsupportedOperatorError && /unsupported operator TFLite_Detection_PostProcesX/.test(e.message));
+  await assert.rejects(
+    convertTflite(renamed, { file: 'renamed.tflite', name: 'x' }),
+    (e: unknown) =>
+      e instanceof UnsupportedOperatorError && /unsupported operator TFLite_Detection_PostProcesX/.test(e.message),
+  );
 });
 
 test('label maps must fit the score columns', async () => {
-  await assert.rejects(convertTflite(cocoBytes(), { file: 'detect.tflite', name: 'x', labels: ['a', 'b'], labelsFile: 'labels.txt' }), (e: unknown) => e instanceof ModelFormatError && /^labels\.txt: 2 labels for 91 score columns/.test(e.message));
-  const noBackground = await convertTflite(cocoBytes(), { file: 'detect.tflite', name: 'x', labels: Array.from({ length: 90 }, (_, i) => `c${i}`) });
+  await assert.rejects(
+    convertTflite(cocoBytes(), { file: 'detect.tflite', name: 'x', labels: ['a', 'b'], labelsFile: 'labels.txt' }),
+    (e: unknown) => e instanceof ModelFormatError && /^labels\.txt: 2 labels for 91 score columns/.test(e.message),
+  );
+  const noBackground = await convertTflite(cocoBytes(), {
+    file: 'detect.tflite',
+    name: 'x',
+    labels: Array.from({ length: 90 }, (_, i) => `c${i}`),
+  });
   assert.deepEqual(noBackground.json.labels.slice(0, 2), ['???', 'c0']);
 });
 
 test('mini-fuzz: conversions of damaged models end in a valid model or a MobileSsdError', async () => {
   const bytes = cocoBytes();
   const m = parseTflite(bytes, 'coco');
-  const data = m.buffers.filter((b) => b.byteLength > 0).map((b) => [b.byteOffset, b.byteOffset + b.byteLength] as const);
+  const data = m.buffers
+    .filter((b) => b.byteLength > 0)
+    .map((b) => [b.byteOffset, b.byteOffset + b.byteLength] as const);
   const r = seededInts(99);
   let converted = 0;
   for (let i = 0; i < 60; i++) {

@@ -22,20 +22,82 @@ for (const hw of [1, 3, 7, 19, 38])
       for (const padding of ['SAME', 'VALID'] as Padding[]) {
         const k = padding === 'VALID' && hw < 3 ? 1 : 3;
         const w = hw === 7 ? 5 : hw; // one non-square case per row
-        grid.push({ g: convGeometry({ batch: 1, inH: hw, inW: w, inC: c, outC: c, kH: k, kW: k, strideH: stride, strideW: stride, padding }), act: (['relu6', 'none', 'relu'] as const)[i++ % 3]!, pad: String(padding) });
+        grid.push({
+          g: convGeometry({
+            batch: 1,
+            inH: hw,
+            inW: w,
+            inC: c,
+            outC: c,
+            kH: k,
+            kW: k,
+            strideH: stride,
+            strideW: stride,
+            padding,
+          }),
+          act: (['relu6', 'none', 'relu'] as const)[i++ % 3]!,
+          pad: String(padding),
+        });
       }
-grid.push({ g: convGeometry({ batch: 2, inH: 11, inW: 13, inC: 12, outC: 12, kH: 5, kW: 5, strideH: 2, strideW: 2, padding: 'SAME' }), act: 'relu6', pad: 'SAME' });
-grid.push({ g: convGeometry({ batch: 3, inH: 10, inW: 10, inC: 16, outC: 16, kH: 3, kW: 3, strideH: 2, strideW: 2, padding: [1, 0, 1, 2] }), act: 'relu6', pad: 'pad[1,0,1,2]' });
-grid.push({ g: convGeometry({ batch: 1, inH: 150, inW: 150, inC: 32, outC: 32, kH: 3, kW: 3, strideH: 1, strideW: 1, padding: 'SAME' }), act: 'relu6', pad: 'SAME' });
+grid.push({
+  g: convGeometry({
+    batch: 2,
+    inH: 11,
+    inW: 13,
+    inC: 12,
+    outC: 12,
+    kH: 5,
+    kW: 5,
+    strideH: 2,
+    strideW: 2,
+    padding: 'SAME',
+  }),
+  act: 'relu6',
+  pad: 'SAME',
+});
+grid.push({
+  g: convGeometry({
+    batch: 3,
+    inH: 10,
+    inW: 10,
+    inC: 16,
+    outC: 16,
+    kH: 3,
+    kW: 3,
+    strideH: 2,
+    strideW: 2,
+    padding: [1, 0, 1, 2],
+  }),
+  act: 'relu6',
+  pad: 'pad[1,0,1,2]',
+});
+grid.push({
+  g: convGeometry({
+    batch: 1,
+    inH: 150,
+    inW: 150,
+    inC: 32,
+    outC: 32,
+    kH: 3,
+    kW: 3,
+    strideH: 1,
+    strideW: 1,
+    padding: 'SAME',
+  }),
+  act: 'relu6',
+  pad: 'SAME',
+});
 
 for (const { g, act, pad } of grid)
   for (const variant of DEPTHWISE_VARIANTS) {
     if (!depthwiseVariantSupported(g, variant)) continue;
-    test(`depthwise ${variant}: ${g.batch}x${g.inH}x${g.inW}x${g.inC} k${g.kH} s${g.strideH} ${pad} -> ${g.outH}x${g.outW} ${act}`, () => check(g, variant, act));
+    test(`depthwise ${variant}: ${g.batch}x${g.inH}x${g.inW}x${g.inC} k${g.kH} s${g.strideH} ${pad} -> ${g.outH}x${g.outW} ${act}`, () =>
+      check(g, variant, act));
   }
 
 test('every depthwise variant is exercised by the grid', () => {
-  for (const v of DEPTHWISE_VARIANTS) if (!grid.some(({ g }) => depthwiseVariantSupported(g, v))) throw new Error(`variant ${v} untested`);
+  for (const v of DEPTHWISE_VARIANTS)
+    if (!grid.some(({ g }) => depthwiseVariantSupported(g, v))) throw new Error(`variant ${v} untested`);
 });
 
 async function check(g: ConvGeometry, variant: DepthwiseVariant, actName: keyof typeof ACTIVATIONS): Promise<void> {
@@ -47,8 +109,17 @@ async function check(g: ConvGeometry, variant: DepthwiseVariant, actName: keyof 
   const ref = depthwiseConv2dRef(g, x, w, bias, act);
   const out = output(ctx, ref.length);
   const pipe = await depthwiseConv2dPipeline(ctx, variant);
-  const bx = storage(ctx, x), bw = storage(ctx, packDepthwiseFilter(w, g.inC)), bb = storage(ctx, padLastDimTo4(bias, g.outC));
-  await run(ctx, [depthwiseConv2dDispatch(ctx, pipe, variant, g, act, { input: { buffer: bx }, filter: { buffer: bw }, bias: { buffer: bb }, output: { buffer: out } })]);
+  const bx = storage(ctx, x),
+    bw = storage(ctx, packDepthwiseFilter(w, g.inC)),
+    bb = storage(ctx, padLastDimTo4(bias, g.outC));
+  await run(ctx, [
+    depthwiseConv2dDispatch(ctx, pipe, variant, g, act, {
+      input: { buffer: bx },
+      filter: { buffer: bw },
+      bias: { buffer: bb },
+      output: { buffer: out },
+    }),
+  ]);
   assertClose(await readF32(ctx, out, ref.length), ref, 1e-5, 1e-5);
   for (const b of [bx, bw, bb, out]) b.destroy();
 }

@@ -7,7 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createGpuContext, DeviceLostError, DisposedError, load, type Detection, type ObjectDetector, type RgbaImage } from '../src/index.ts';
+import {
+  createGpuContext,
+  DeviceLostError,
+  DisposedError,
+  load,
+  type Detection,
+  type ObjectDetector,
+  type RgbaImage,
+} from '../src/index.ts';
 import { readImageFile } from '../src/image/decode.ts';
 
 const unhandled: unknown[] = [];
@@ -57,7 +65,14 @@ for (const when of ['before', 'after'] as const) {
     const old = det.context;
     const live = old.liveResources;
     destroyOnNextSubmit(det, when);
-    await assert.rejects(det.detect(dog), (e: unknown) => e instanceof DeviceLostError && e.code === 'DEVICE_LOST' && /GPU device lost/.test(e.message) && /re-creates its device/.test(e.message));
+    await assert.rejects(
+      det.detect(dog),
+      (e: unknown) =>
+        e instanceof DeviceLostError &&
+        e.code === 'DEVICE_LOST' &&
+        /GPU device lost/.test(e.message) &&
+        /re-creates its device/.test(e.message),
+    );
     assert.ok(same(await det.detect(dog), dogAlone));
     assert.notEqual(det.context, old, 'a new context');
     assert.ok(same(await det.detect(cat), catAlone));
@@ -95,7 +110,10 @@ test('dispose() while a call is in flight: the call completes, later ones reject
     };
   });
   const running = d.detect(dog);
-  const queued = d.detect(cat).then(() => 'resolved', (e: unknown) => e);
+  const queued = d.detect(cat).then(
+    () => 'resolved',
+    (e: unknown) => e,
+  );
   await submitted;
   d.dispose();
   assert.ok(same(await running, dogAlone));

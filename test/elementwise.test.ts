@@ -1,6 +1,13 @@
 import { after, test } from 'node:test';
 import { ACTIVATIONS } from '../src/core/geometry.ts';
-import { addDispatch, addPipeline, addRef, logisticDispatch, logisticPipeline, logisticRef } from '../src/kernels/elementwise.ts';
+import {
+  addDispatch,
+  addPipeline,
+  addRef,
+  logisticDispatch,
+  logisticPipeline,
+  logisticRef,
+} from '../src/kernels/elementwise.ts';
 import { assertClose, gpu, output, randomFloats, readF32, releaseGpu, run, storage } from './support/gpu.ts';
 
 after(releaseGpu);
@@ -9,10 +16,14 @@ for (const n of [1, 3, 37, 4096, 70001])
   for (const act of ['none', 'relu6'] as const)
     test(`add ${n} elements ${act}`, async () => {
       const ctx = await gpu();
-      const a = randomFloats(n, 1, -8, 8), b = randomFloats(n, 2, -8, 8);
+      const a = randomFloats(n, 1, -8, 8),
+        b = randomFloats(n, 2, -8, 8);
       const out = output(ctx, n);
-      const ba = storage(ctx, a), bb = storage(ctx, b);
-      await run(ctx, [addDispatch(ctx, await addPipeline(ctx), n, ACTIVATIONS[act], { buffer: ba }, { buffer: bb }, { buffer: out })]);
+      const ba = storage(ctx, a),
+        bb = storage(ctx, b);
+      await run(ctx, [
+        addDispatch(ctx, await addPipeline(ctx), n, ACTIVATIONS[act], { buffer: ba }, { buffer: bb }, { buffer: out }),
+      ]);
       assertClose(await readF32(ctx, out, n), addRef(a, b, ACTIVATIONS[act]), 1e-6, 1e-6);
     });
 

@@ -15,7 +15,11 @@ const work = mkdtempSync(join(tmpdir(), 'mobilessd-eval-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [cliJs, 'eval', ...args, '--quiet'], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [cliJs, 'eval', ...args, '--quiet'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -27,8 +31,16 @@ function dogDataset(): string {
   copyFileSync(join(root, 'samples/dog.jpg'), join(dir, 'JPEGImages/dog.jpg'));
   const object = (name: string, [xmin, ymin, xmax, ymax]: number[]) =>
     `<object><name>${name}</name><difficult>0</difficult><bndbox><xmin>${xmin}</xmin><ymin>${ymin}</ymin><xmax>${xmax}</xmax><ymax>${ymax}</ymax></bndbox></object>`;
-  const objects = [object('dog', [125, 212, 323, 552]), object('bicycle', [129, 124, 569, 481]), object('car', [459, 83, 694, 170]), object('car', [300, 40, 290, 60])];
-  writeFileSync(join(dir, 'Annotations/dog.xml'), `<annotation><filename>dog.jpg</filename><size><width>768</width><height>576</height></size>${objects.join('')}</annotation>`);
+  const objects = [
+    object('dog', [125, 212, 323, 552]),
+    object('bicycle', [129, 124, 569, 481]),
+    object('car', [459, 83, 694, 170]),
+    object('car', [300, 40, 290, 60]),
+  ];
+  writeFileSync(
+    join(dir, 'Annotations/dog.xml'),
+    `<annotation><filename>dog.jpg</filename><size><width>768</width><height>576</height></size>${objects.join('')}</annotation>`,
+  );
   return dir;
 }
 
@@ -75,7 +87,12 @@ test('a dataset path that does not exist: exit 1 naming it; bad flags: exit 2', 
   const r = cli(missing);
   assert.equal(r.code, 1);
   assert.match(r.stderr, new RegExp(`DATASET_FORMAT.*${missing}: not found`));
-  for (const args of [['--format', 'pascal'], ['--metric', 'f1'], ['--limit', '0'], ['--input-size', 'big']]) {
+  for (const args of [
+    ['--format', 'pascal'],
+    ['--metric', 'f1'],
+    ['--limit', '0'],
+    ['--input-size', 'big'],
+  ]) {
     const b = cli(VOC, ...args);
     assert.equal(b.code, 2, `${args.join(' ')}: ${b.stderr}`);
     assert.match(b.stderr, new RegExp(`--${args[0]!.slice(2)}`));

@@ -35,7 +35,12 @@ function jpegHeader(width: number, height: number, { sof = 0xc0, before = [] as 
   const frame = [0xff, sof, ...be16(17), 8, ...be16(height), ...be16(width), 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1];
   return new Uint8Array([0xff, 0xd8, ...app0, ...before.flat(), ...frame, 0xff, 0xd9]);
 }
-const segment = (marker: number, payload: number) => [0xff, marker, ...be16(payload + 2), ...new Array<number>(payload).fill(0x20)];
+const segment = (marker: number, payload: number) => [
+  0xff,
+  marker,
+  ...be16(payload + 2),
+  ...new Array<number>(payload).fill(0x20),
+];
 
 function boxCount(d: Dataset): number {
   return d.images.reduce((n, im) => n + im.boxes.length, 0);
@@ -47,16 +52,30 @@ function perClass(d: Dataset): Record<string, number> {
 }
 
 test('imageSize: PNG IHDR and JPEG SOFn, bounds-checked', () => {
-  const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0x01, 0x2c, 0, 0, 0, 0xc8, 8, 6, 0, 0, 0]);
+  const png = new Uint8Array([
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0x01, 0x2c, 0, 0, 0,
+    0xc8, 8, 6, 0, 0, 0,
+  ]);
   assert.deepEqual(imageSize(png), { width: 300, height: 200, format: 'png' });
   assert.deepEqual(imageSize(png.subarray(0, 20)), { problem: 'PNG ends before its IHDR chunk', truncated: true });
   assert.deepEqual(imageSize(jpegHeader(640, 480)), { width: 640, height: 480, format: 'jpeg' });
-  assert.deepEqual(imageSize(jpegHeader(17, 9, { sof: 0xc2 })), { width: 17, height: 9, format: 'jpeg' }, 'progressive');
+  assert.deepEqual(
+    imageSize(jpegHeader(17, 9, { sof: 0xc2 })),
+    { width: 17, height: 9, format: 'jpeg' },
+    'progressive',
+  );
   // DHT (C4) and DAC (CC) sit in the SOF range but are not frame headers.
-  assert.deepEqual(imageSize(jpegHeader(5, 7, { before: [segment(0xc4, 30), segment(0xcc, 4), segment(0xe1, 60000)] })), { width: 5, height: 7, format: 'jpeg' });
+  assert.deepEqual(
+    imageSize(jpegHeader(5, 7, { before: [segment(0xc4, 30), segment(0xcc, 4), segment(0xe1, 60000)] })),
+    { width: 5, height: 7, format: 'jpeg' },
+  );
   const full = jpegHeader(640, 480, { before: [segment(0xe1, 1000)] });
-  for (const cut of [3, 25, 600, full.length - 14]) assert.equal((imageSize(full.subarray(0, cut)) as { truncated: boolean }).truncated, true, `cut at ${cut}`);
-  assert.deepEqual(imageSize(new TextEncoder().encode('<annotation></annotation>')), { problem: 'not a PNG or JPEG file', truncated: false });
+  for (const cut of [3, 25, 600, full.length - 14])
+    assert.equal((imageSize(full.subarray(0, cut)) as { truncated: boolean }).truncated, true, `cut at ${cut}`);
+  assert.deepEqual(imageSize(new TextEncoder().encode('<annotation></annotation>')), {
+    problem: 'not a PNG or JPEG file',
+    truncated: false,
+  });
   assert.equal((imageSize(jpegHeader(0, 480)) as { truncated: boolean }).truncated, false);
   assert.match((imageSize(new Uint8Array([0xff, 0xd8, 0xff, 0xda, 0, 2])) as { problem: string }).problem, /scan data/);
   assert.match((imageSize(new Uint8Array([0xff, 0xd8, 0x00, 0x00])) as { problem: string }).problem, /marker expected/);
@@ -67,8 +86,14 @@ test('readImageSize reads past a 256 KiB header and agrees with the VOC <size> o
   const big = jpegHeader(123, 45, { before: Array.from({ length: 5 }, () => segment(0xe2, 65000)) });
   const dir = tree({ 'big.jpg': big, 'bad.jpg': 'not an image' });
   assert.deepEqual(await readImageSize(join(dir, 'big.jpg')), { width: 123, height: 45, format: 'jpeg' });
-  await assert.rejects(readImageSize(join(dir, 'bad.jpg')), (e) => e instanceof DatasetFormatError && e.message.includes(join(dir, 'bad.jpg')));
-  await assert.rejects(readImageSize(join(dir, 'missing.jpg')), (e) => e instanceof DatasetFormatError && e.message.includes('missing.jpg'));
+  await assert.rejects(
+    readImageSize(join(dir, 'bad.jpg')),
+    (e) => e instanceof DatasetFormatError && e.message.includes(join(dir, 'bad.jpg')),
+  );
+  await assert.rejects(
+    readImageSize(join(dir, 'missing.jpg')),
+    (e) => e instanceof DatasetFormatError && e.message.includes('missing.jpg'),
+  );
   const voc = await readVoc(join(datasets, 'voc2012-100'));
   for (const im of voc.images) {
     const size = await readImageSize(im.file);
@@ -96,7 +121,12 @@ test('parseXml: declaration, comments, DOCTYPE, attributes, entities, CDATA, sel
     ['', /no root element/],
     ['<a><!-- open', /missing "-->"/],
   ] as const) {
-    assert.throws(() => parseXml(bad, '/data/x.xml'), (e) => e instanceof DatasetFormatError && e.message.startsWith('/data/x.xml: invalid XML') && problem.test(e.message), bad);
+    assert.throws(
+      () => parseXml(bad, '/data/x.xml'),
+      (e) =>
+        e instanceof DatasetFormatError && e.message.startsWith('/data/x.xml: invalid XML') && problem.test(e.message),
+      bad,
+    );
   }
 });
 
@@ -115,7 +145,12 @@ test('coco128-val (YOLO): 128 images, 898 boxes, 80 classes, README class counts
   // Label line "58 0.389578 0.416103 0.0385937 0.163146" (potted plant) in pixels of the 640x426 image.
   const plant = first.boxes[0]!;
   assert.equal(plant.className, 'potted plant');
-  for (const [got, want] of [[plant.x, (0.389578 - 0.0385937 / 2) * 640], [plant.y, (0.416103 - 0.163146 / 2) * 426], [plant.width, 0.0385937 * 640], [plant.height, 0.163146 * 426]]) {
+  for (const [got, want] of [
+    [plant.x, (0.389578 - 0.0385937 / 2) * 640],
+    [plant.y, (0.416103 - 0.163146 / 2) * 426],
+    [plant.width, 0.0385937 * 640],
+    [plant.height, 0.163146 * 426],
+  ]) {
     assert.ok(Math.abs(got! - want!) < 1e-9);
   }
 });
@@ -140,7 +175,10 @@ test('bccd (VOC): 364 images, 4888 objects of which 2 degenerate are reported an
   assert.equal(boxCount(d), 4886);
   assert.deepEqual(perClass(d), { RBC: 4153, WBC: 372, Platelets: 361 });
   assert.deepEqual(d.classes, ['Platelets', 'RBC', 'WBC']);
-  assert.deepEqual(d.warnings.map((w) => w.file), [join(root, 'Annotations/BloodImage_00338.xml'), join(root, 'Annotations/BloodImage_00343.xml')]);
+  assert.deepEqual(
+    d.warnings.map((w) => w.file),
+    [join(root, 'Annotations/BloodImage_00338.xml'), join(root, 'Annotations/BloodImage_00343.xml')],
+  );
   assert.match(d.warnings[0]!.reason, /degenerate "RBC" box \[504, 337, 504, 337\]/);
   const sizes: Record<string, number> = {};
   let boxes = 0;
@@ -156,14 +194,32 @@ test('bccd (VOC): 364 images, 4888 objects of which 2 degenerate are reported an
 
 test('format detection from a path', async () => {
   assert.deepEqual(await detectDatasetFormat(join(datasets, 'bccd')), { format: 'voc', path: join(datasets, 'bccd') });
-  assert.deepEqual(await detectDatasetFormat(join(datasets, 'coco128-val')), { format: 'yolo', path: join(datasets, 'coco128-val') });
-  assert.deepEqual(await detectDatasetFormat(join(datasets, 'coco128-val/classes.txt')), { format: 'yolo', path: join(datasets, 'coco128-val') });
+  assert.deepEqual(await detectDatasetFormat(join(datasets, 'coco128-val')), {
+    format: 'yolo',
+    path: join(datasets, 'coco128-val'),
+  });
+  assert.deepEqual(await detectDatasetFormat(join(datasets, 'coco128-val/classes.txt')), {
+    format: 'yolo',
+    path: join(datasets, 'coco128-val'),
+  });
   const coco = tree({ 'annotations/instances_val.json': '{}', 'annotations/captions_val.json': '{}' });
-  assert.deepEqual(await detectDatasetFormat(coco), { format: 'coco', path: join(coco, 'annotations/instances_val.json') });
-  assert.deepEqual(await detectDatasetFormat(join(coco, 'annotations/captions_val.json')), { format: 'coco', path: join(coco, 'annotations/captions_val.json') });
+  assert.deepEqual(await detectDatasetFormat(coco), {
+    format: 'coco',
+    path: join(coco, 'annotations/instances_val.json'),
+  });
+  assert.deepEqual(await detectDatasetFormat(join(coco, 'annotations/captions_val.json')), {
+    format: 'coco',
+    path: join(coco, 'annotations/captions_val.json'),
+  });
   const empty = tree({ 'readme.txt': 'hi' });
-  await assert.rejects(detectDatasetFormat(empty), (e) => e instanceof DatasetFormatError && /cannot tell the dataset format/.test(e.message));
-  await assert.rejects(detectDatasetFormat(join(empty, 'nope')), (e) => e instanceof DatasetFormatError && e.message.includes('nope: not found'));
+  await assert.rejects(
+    detectDatasetFormat(empty),
+    (e) => e instanceof DatasetFormatError && /cannot tell the dataset format/.test(e.message),
+  );
+  await assert.rejects(
+    detectDatasetFormat(join(empty, 'nope')),
+    (e) => e instanceof DatasetFormatError && e.message.includes('nope: not found'),
+  );
   await assert.rejects(detectDatasetFormat(join(empty, 'readme.txt')), DatasetFormatError);
 });
 
@@ -174,61 +230,149 @@ const vocObject = (name: string, [xmin, ymin, xmax, ymax]: (number | string)[], 
 
 test('VOC reader: warnings for degenerate and outside boxes, header size fallback, errors name the file', async () => {
   const ok = tree({
-    'Annotations/a.xml': vocXml(vocObject('cat', [10, 5, 30, 25]) + vocObject('cat', [40, 5, 40, 20]) + vocObject('dog', [150, 5, 170, 20], 1), '<size><width>0</width><height>0</height></size>'),
+    'Annotations/a.xml': vocXml(
+      vocObject('cat', [10, 5, 30, 25]) + vocObject('cat', [40, 5, 40, 20]) + vocObject('dog', [150, 5, 170, 20], 1),
+      '<size><width>0</width><height>0</height></size>',
+    ),
     'JPEGImages/a.jpg': jpegHeader(100, 50),
   });
   const d = await readVoc(ok);
   assert.deepEqual([d.images[0]!.width, d.images[0]!.height], [100, 50], 'a 0x0 <size> falls back to the image header');
   assert.deepEqual(d.images[0]!.boxes, [{ className: 'cat', x: 10, y: 5, width: 20, height: 20, difficult: false }]);
-  assert.deepEqual(d.warnings.map((w) => w.reason.replace(/ box .*:/, ':')), ['skipped degenerate "cat": zero or negative size', 'skipped "dog": outside the 100x50 image']);
+  assert.deepEqual(
+    d.warnings.map((w) => w.reason.replace(/ box .*:/, ':')),
+    ['skipped degenerate "cat": zero or negative size', 'skipped "dog": outside the 100x50 image'],
+  );
   assert.deepEqual(d.classes, ['cat']);
 
   const noImage = tree({ 'Annotations/a.xml': vocXml(''), 'JPEGImages/b.jpg': jpegHeader(1, 1) });
-  await assert.rejects(readVoc(noImage), (e) => e instanceof DatasetFormatError && e.message.startsWith(join(noImage, 'Annotations/a.xml')) && /image not found/.test(e.message));
-  const corrupt = tree({ 'Annotations/a.xml': '<annotation>\n<object>\n</annotation>', 'JPEGImages/a.jpg': jpegHeader(1, 1) });
-  await assert.rejects(readVoc(corrupt), (e) => e instanceof DatasetFormatError && e.message.startsWith(join(corrupt, 'Annotations/a.xml')) && /line 3/.test(e.message));
-  const badNumber = tree({ 'Annotations/a.xml': vocXml(vocObject('cat', [10, 5, 'x', 25])), 'JPEGImages/a.jpg': jpegHeader(100, 50) });
-  await assert.rejects(readVoc(badNumber), (e) => e instanceof DatasetFormatError && /object 1 xmax is not a number: "x"/.test(e.message));
-  const noBox = tree({ 'Annotations/a.xml': vocXml('<object><name>cat</name></object>'), 'JPEGImages/a.jpg': jpegHeader(100, 50) });
+  await assert.rejects(
+    readVoc(noImage),
+    (e) =>
+      e instanceof DatasetFormatError &&
+      e.message.startsWith(join(noImage, 'Annotations/a.xml')) &&
+      /image not found/.test(e.message),
+  );
+  const corrupt = tree({
+    'Annotations/a.xml': '<annotation>\n<object>\n</annotation>',
+    'JPEGImages/a.jpg': jpegHeader(1, 1),
+  });
+  await assert.rejects(
+    readVoc(corrupt),
+    (e) =>
+      e instanceof DatasetFormatError &&
+      e.message.startsWith(join(corrupt, 'Annotations/a.xml')) &&
+      /line 3/.test(e.message),
+  );
+  const badNumber = tree({
+    'Annotations/a.xml': vocXml(vocObject('cat', [10, 5, 'x', 25])),
+    'JPEGImages/a.jpg': jpegHeader(100, 50),
+  });
+  await assert.rejects(
+    readVoc(badNumber),
+    (e) => e instanceof DatasetFormatError && /object 1 xmax is not a number: "x"/.test(e.message),
+  );
+  const noBox = tree({
+    'Annotations/a.xml': vocXml('<object><name>cat</name></object>'),
+    'JPEGImages/a.jpg': jpegHeader(100, 50),
+  });
   await assert.rejects(readVoc(noBox), (e) => e instanceof DatasetFormatError && /has no <bndbox>/.test(e.message));
-  await assert.rejects(readVoc(ok, { split: 'val' }), (e) => e instanceof DatasetFormatError && e.message.includes(join(ok, 'ImageSets/Main/val.txt')));
-  const listed = tree({ 'Annotations/a.xml': vocXml(''), 'JPEGImages/a.jpg': jpegHeader(1, 1), 'ImageSets/Main/val.txt': 'a\nb\n' });
-  await assert.rejects(readVoc(listed, { split: 'val' }), (e) => e instanceof DatasetFormatError && e.message.includes(join(listed, 'Annotations/b.xml')));
-  await assert.rejects(readVoc(tree({ 'JPEGImages/a.jpg': jpegHeader(1, 1) })), (e) => e instanceof DatasetFormatError && /Annotations: missing/.test(e.message));
+  await assert.rejects(
+    readVoc(ok, { split: 'val' }),
+    (e) => e instanceof DatasetFormatError && e.message.includes(join(ok, 'ImageSets/Main/val.txt')),
+  );
+  const listed = tree({
+    'Annotations/a.xml': vocXml(''),
+    'JPEGImages/a.jpg': jpegHeader(1, 1),
+    'ImageSets/Main/val.txt': 'a\nb\n',
+  });
+  await assert.rejects(
+    readVoc(listed, { split: 'val' }),
+    (e) => e instanceof DatasetFormatError && e.message.includes(join(listed, 'Annotations/b.xml')),
+  );
+  await assert.rejects(
+    readVoc(tree({ 'JPEGImages/a.jpg': jpegHeader(1, 1) })),
+    (e) => e instanceof DatasetFormatError && /Annotations: missing/.test(e.message),
+  );
 });
 
 test('YOLO reader: normalized boxes to pixels, background images, warnings, errors name the label file', async () => {
   const root = tree({
     'classes.txt': 'cat\ndog\n\n',
     'images/x.jpg': jpegHeader(100, 50),
-    'images/y.png': new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 10, 0, 0, 0, 10, 8, 6, 0, 0, 0]),
+    'images/y.png': new Uint8Array([
+      0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 10, 0, 0, 0, 10, 8,
+      6, 0, 0, 0,
+    ]),
     'images/notes.txt': 'ignored',
     'labels/x.txt': '0 0.5 0.5 0.2 0.4\r\n1 0.5 0.5 0 0.1\n\n1 1.5 0.5 0.2 0.2\n',
   });
   const d = await readYolo(root);
   assert.deepEqual(d.classes, ['cat', 'dog']);
-  assert.deepEqual(d.images.map((im) => [im.id, im.width, im.height, im.boxes.length]), [['x', 100, 50, 1], ['y', 10, 10, 0]]);
+  assert.deepEqual(
+    d.images.map((im) => [im.id, im.width, im.height, im.boxes.length]),
+    [
+      ['x', 100, 50, 1],
+      ['y', 10, 10, 0],
+    ],
+  );
   assert.deepEqual(d.images[0]!.boxes[0], { className: 'cat', x: 40, y: 15, width: 20, height: 20, difficult: false });
-  assert.deepEqual(d.warnings.map((w) => w.file), [`${join(root, 'labels/x.txt')} (line 2)`, `${join(root, 'labels/x.txt')} (line 4)`]);
+  assert.deepEqual(
+    d.warnings.map((w) => w.file),
+    [`${join(root, 'labels/x.txt')} (line 2)`, `${join(root, 'labels/x.txt')} (line 4)`],
+  );
 
   const badLine = tree({ 'classes.txt': 'cat', 'images/x.jpg': jpegHeader(10, 10), 'labels/x.txt': '0 0.5 0.5\n' });
-  await assert.rejects(readYolo(badLine), (e) => e instanceof DatasetFormatError && e.message.startsWith(join(badLine, 'labels/x.txt')) && /line 1: expected "class cx cy w h"/.test(e.message));
-  const badClass = tree({ 'classes.txt': 'cat', 'images/x.jpg': jpegHeader(10, 10), 'labels/x.txt': '3 0.5 0.5 0.1 0.1\n' });
-  await assert.rejects(readYolo(badClass), (e) => e instanceof DatasetFormatError && /class id 3 is not one of the 1 classes/.test(e.message));
+  await assert.rejects(
+    readYolo(badLine),
+    (e) =>
+      e instanceof DatasetFormatError &&
+      e.message.startsWith(join(badLine, 'labels/x.txt')) &&
+      /line 1: expected "class cx cy w h"/.test(e.message),
+  );
+  const badClass = tree({
+    'classes.txt': 'cat',
+    'images/x.jpg': jpegHeader(10, 10),
+    'labels/x.txt': '3 0.5 0.5 0.1 0.1\n',
+  });
+  await assert.rejects(
+    readYolo(badClass),
+    (e) => e instanceof DatasetFormatError && /class id 3 is not one of the 1 classes/.test(e.message),
+  );
   const noNames = tree({ 'images/x.jpg': jpegHeader(10, 10) });
-  await assert.rejects(readYolo(noNames), (e) => e instanceof DatasetFormatError && e.message.includes(join(noNames, 'classes.txt')));
+  await assert.rejects(
+    readYolo(noNames),
+    (e) => e instanceof DatasetFormatError && e.message.includes(join(noNames, 'classes.txt')),
+  );
   const corruptImage = tree({ 'classes.txt': 'cat', 'images/x.jpg': 'GIF89a' });
-  await assert.rejects(readYolo(corruptImage), (e) => e instanceof DatasetFormatError && e.message.includes(join(corruptImage, 'images/x.jpg')));
-  const split = tree({ 'data.yaml': 'names: [cat]\n', 'images/val/x.jpg': jpegHeader(10, 10), 'labels/val/x.txt': '0 0.5 0.5 0.5 0.5' });
+  await assert.rejects(
+    readYolo(corruptImage),
+    (e) => e instanceof DatasetFormatError && e.message.includes(join(corruptImage, 'images/x.jpg')),
+  );
+  const split = tree({
+    'data.yaml': 'names: [cat]\n',
+    'images/val/x.jpg': jpegHeader(10, 10),
+    'labels/val/x.txt': '0 0.5 0.5 0.5 0.5',
+  });
   assert.equal(boxCount(await readDataset(split, { split: 'val' })), 1);
 });
 
 test('data.yaml names: flow list, block list, index map', () => {
-  assert.deepEqual(yamlNames("path: x\nnames: ['cat', \"dog, hot\", bird]  # three\nnc: 3\n", 'd.yaml'), ['cat', 'dog, hot', 'bird']);
+  assert.deepEqual(yamlNames('path: x\nnames: [\'cat\', "dog, hot", bird]  # three\nnc: 3\n', 'd.yaml'), [
+    'cat',
+    'dog, hot',
+    'bird',
+  ]);
   assert.deepEqual(yamlNames('names: [cat,\n  dog]\n', 'd.yaml'), ['cat', 'dog']);
   assert.deepEqual(yamlNames('names:\n  - cat\n  - "dog"\ntrain: images/train\n', 'd.yaml'), ['cat', 'dog']);
-  assert.deepEqual(yamlNames('names:\n  0: person\n  # comment\n  1: traffic light\n', 'd.yaml'), ['person', 'traffic light']);
-  assert.throws(() => yamlNames('nc: 2\n', 'd.yaml'), (e) => e instanceof DatasetFormatError && e.message.startsWith('d.yaml'));
+  assert.deepEqual(yamlNames('names:\n  0: person\n  # comment\n  1: traffic light\n', 'd.yaml'), [
+    'person',
+    'traffic light',
+  ]);
+  assert.throws(
+    () => yamlNames('nc: 2\n', 'd.yaml'),
+    (e) => e instanceof DatasetFormatError && e.message.startsWith('d.yaml'),
+  );
   assert.throws(() => yamlNames('names:\n  1: cat\n', 'd.yaml'), DatasetFormatError);
   assert.throws(() => yamlNames('names: {0: cat}\n', 'd.yaml'), DatasetFormatError);
 });
@@ -239,7 +383,10 @@ test('COCO reader: crowd and area kept, degenerate and orphan annotations report
       { id: 139, file_name: '000000000139.jpg', width: 640, height: 426 },
       { id: 7, file_name: 'seven.jpg' },
     ],
-    categories: [{ id: 1, name: 'person' }, { id: 62, name: 'chair' }],
+    categories: [
+      { id: 1, name: 'person' },
+      { id: 62, name: 'chair' },
+    ],
     annotations: [
       { id: 1, image_id: 139, category_id: 1, bbox: [412.8, 157.61, 53.05, 138.01], area: 5000, iscrowd: 0 },
       { id: 2, image_id: 139, category_id: 62, bbox: [10, 10, 100, 50], area: 3000, iscrowd: 1 },
@@ -248,29 +395,64 @@ test('COCO reader: crowd and area kept, degenerate and orphan annotations report
       { id: 5, image_id: 8, category_id: 1, bbox: [10, 10, 5, 5] },
     ],
   };
-  const root = tree({ 'annotations/instances_val.json': JSON.stringify(doc), 'val/000000000139.jpg': jpegHeader(640, 426), 'val/seven.jpg': jpegHeader(20, 30) });
+  const root = tree({
+    'annotations/instances_val.json': JSON.stringify(doc),
+    'val/000000000139.jpg': jpegHeader(640, 426),
+    'val/seven.jpg': jpegHeader(20, 30),
+  });
   const d = await readDataset(root);
   assert.equal(d.format, 'coco');
   assert.deepEqual(d.classes, ['person', 'chair']);
-  assert.deepEqual(d.images.map((im) => [im.id, im.file, im.width, im.height]), [
-    ['139', join(root, 'val/000000000139.jpg'), 640, 426],
-    ['7', join(root, 'val/seven.jpg'), 20, 30],
-  ]);
+  assert.deepEqual(
+    d.images.map((im) => [im.id, im.file, im.width, im.height]),
+    [
+      ['139', join(root, 'val/000000000139.jpg'), 640, 426],
+      ['7', join(root, 'val/seven.jpg'), 20, 30],
+    ],
+  );
   assert.deepEqual(d.images[0]!.boxes, [
     { className: 'person', x: 412.8, y: 157.61, width: 53.05, height: 138.01, difficult: false, area: 5000 },
     { className: 'chair', x: 10, y: 10, width: 100, height: 50, difficult: false, iscrowd: true, area: 3000 },
   ]);
-  assert.deepEqual(d.warnings.map((w) => w.reason.replace(/ box .*/, '')), ['skipped degenerate "chair"', 'skipped annotation 4: unknown category_id 99', 'skipped annotation 5: unknown image_id 8']);
+  assert.deepEqual(
+    d.warnings.map((w) => w.reason.replace(/ box .*/, '')),
+    [
+      'skipped degenerate "chair"',
+      'skipped annotation 4: unknown category_id 99',
+      'skipped annotation 5: unknown image_id 8',
+    ],
+  );
 
   const json = join(root, 'annotations/instances_val.json');
   const write = (v: unknown) => (writeFileSync(json, typeof v === 'string' ? v : JSON.stringify(v)), json);
-  await assert.rejects(readCoco(write('{"images": [')), (e) => e instanceof DatasetFormatError && e.message.startsWith(json) && /not valid JSON/.test(e.message));
-  await assert.rejects(readCoco(write({ images: [] })), (e) => e instanceof DatasetFormatError && /"categories" must be an array/.test(e.message));
-  await assert.rejects(readCoco(write({ ...doc, annotations: [{ id: 9, image_id: 7, category_id: 1, bbox: [1, 2, 3] }] })), (e) => e instanceof DatasetFormatError && /annotation 9: bbox must be/.test(e.message));
-  await assert.rejects(readCoco(write({ ...doc, images: [doc.images[1], { id: 8, file_name: 'gone.jpg' }] })), (e) => e instanceof DatasetFormatError && e.message.startsWith(join(root, 'val/gone.jpg')));
-  await assert.rejects(readCoco(write({ ...doc, images: [{ id: 8, file_name: 'gone.jpg' }] })), (e) => e instanceof DatasetFormatError && /cannot find image gone\.jpg/.test(e.message));
-  await assert.rejects(readCoco(join(root, 'missing.json')), (e) => e instanceof DatasetFormatError && e.message.startsWith(join(root, 'missing.json')));
+  await assert.rejects(
+    readCoco(write('{"images": [')),
+    (e) => e instanceof DatasetFormatError && e.message.startsWith(json) && /not valid JSON/.test(e.message),
+  );
+  await assert.rejects(
+    readCoco(write({ images: [] })),
+    (e) => e instanceof DatasetFormatError && /"categories" must be an array/.test(e.message),
+  );
+  await assert.rejects(
+    readCoco(write({ ...doc, annotations: [{ id: 9, image_id: 7, category_id: 1, bbox: [1, 2, 3] }] })),
+    (e) => e instanceof DatasetFormatError && /annotation 9: bbox must be/.test(e.message),
+  );
+  await assert.rejects(
+    readCoco(write({ ...doc, images: [doc.images[1], { id: 8, file_name: 'gone.jpg' }] })),
+    (e) => e instanceof DatasetFormatError && e.message.startsWith(join(root, 'val/gone.jpg')),
+  );
+  await assert.rejects(
+    readCoco(write({ ...doc, images: [{ id: 8, file_name: 'gone.jpg' }] })),
+    (e) => e instanceof DatasetFormatError && /cannot find image gone\.jpg/.test(e.message),
+  );
+  await assert.rejects(
+    readCoco(join(root, 'missing.json')),
+    (e) => e instanceof DatasetFormatError && e.message.startsWith(join(root, 'missing.json')),
+  );
   const other = tree({ 'pics/seven.jpg': jpegHeader(20, 30) });
   write({ ...doc, images: [doc.images[1]], annotations: [] });
-  assert.equal((await readCoco(json, { imagesDir: join(other, 'pics') })).images[0]!.file, join(other, 'pics/seven.jpg'));
+  assert.equal(
+    (await readCoco(json, { imagesDir: join(other, 'pics') })).images[0]!.file,
+    join(other, 'pics/seven.jpg'),
+  );
 });

@@ -16,10 +16,19 @@ import { InvalidInputError, InvalidOptionError } from '../src/errors.ts';
 import { sharedPath } from '../scripts/shared_data.ts';
 
 const datasets = sharedPath(process.env.MOBILESSD_ROOT ?? process.cwd(), 'datasets');
-const close = (actual: number, expected: number, tol = 1e-10) => assert.ok(Math.abs(actual - expected) <= tol, `${actual} is not within ${tol} of ${expected}`);
+const close = (actual: number, expected: number, tol = 1e-10) =>
+  assert.ok(Math.abs(actual - expected) <= tol, `${actual} is not within ${tol} of ${expected}`);
 const box = (x: number, y: number, width: number, height: number) => ({ x, y, width, height });
-const gt = (imageId: string, x: number, y: number, w: number, h: number, difficult = false): ReferenceBox => ({ imageId, box: box(x, y, w, h), difficult });
-const det = (imageId: string, score: number, x: number, y: number, w: number, h: number): ScoredBox => ({ imageId, score, box: box(x, y, w, h) });
+const gt = (imageId: string, x: number, y: number, w: number, h: number, difficult = false): ReferenceBox => ({
+  imageId,
+  box: box(x, y, w, h),
+  difficult,
+});
+const det = (imageId: string, score: number, x: number, y: number, w: number, h: number): ScoredBox => ({
+  imageId,
+  score,
+  box: box(x, y, w, h),
+});
 
 test('iou: continuous and pixel-inclusive conventions', () => {
   // 10x10 boxes shifted by 1: intersection 9*10 = 90, union 110.
@@ -64,7 +73,10 @@ test('VOC AP: difficult ground truths are neither hits nor misses', () => {
   assert.equal(r.ap, 1);
   assert.equal(r.ap11, 1);
   // The same data without the flag: TP FP TP FP over 2 positives: 1/2 * 1 + 1/2 * 2/3 = 5/6.
-  const plain = vocAveragePrecision(gts.map((g) => ({ ...g, difficult: false })), dets);
+  const plain = vocAveragePrecision(
+    gts.map((g) => ({ ...g, difficult: false })),
+    dets,
+  );
   close(plain.ap, 5 / 6);
 });
 
@@ -77,7 +89,11 @@ test('VOC AP: a duplicate ranked before the next hit costs precision', () => {
   close(r.ap, 5 / 6);
   close(r.ap11, 28 / 33);
   // Identical scores keep their input order: the duplicate listed first becomes the TP, the result is the same.
-  const tied = vocAveragePrecision(gts, [det('D', 0.9, 0, 0, 10, 10), det('D', 0.9, 0, 0, 10, 10), det('D', 0.7, 30, 0, 10, 10)]);
+  const tied = vocAveragePrecision(gts, [
+    det('D', 0.9, 0, 0, 10, 10),
+    det('D', 0.9, 0, 0, 10, 10),
+    det('D', 0.7, 30, 0, 10, 10),
+  ]);
   close(tied.ap, 5 / 6);
 });
 
@@ -95,26 +111,83 @@ test('VOC AP: no detections and no ground truth', () => {
 // thresholds. Both projects' PASCAL evaluators add +1 to every extent (bounding_box.py get_area and
 // get_intersection_area), so the published figures are reproduced with the 'pixel-inclusive' convention.
 const SAMPLE_GROUND_TRUTHS: Record<string, [number, number, number, number][]> = {
-  '1': [[25, 16, 38, 56], [129, 123, 41, 62]],
-  '2': [[123, 11, 43, 55], [38, 132, 59, 45]],
-  '3': [[16, 14, 35, 48], [123, 30, 49, 44], [99, 139, 47, 47]],
-  '4': [[53, 42, 40, 52], [154, 43, 31, 34]],
-  '5': [[59, 31, 44, 51], [48, 128, 34, 52]],
-  '6': [[36, 89, 52, 76], [62, 58, 44, 67]],
-  '7': [[28, 31, 55, 63], [58, 67, 50, 58]],
+  '1': [
+    [25, 16, 38, 56],
+    [129, 123, 41, 62],
+  ],
+  '2': [
+    [123, 11, 43, 55],
+    [38, 132, 59, 45],
+  ],
+  '3': [
+    [16, 14, 35, 48],
+    [123, 30, 49, 44],
+    [99, 139, 47, 47],
+  ],
+  '4': [
+    [53, 42, 40, 52],
+    [154, 43, 31, 34],
+  ],
+  '5': [
+    [59, 31, 44, 51],
+    [48, 128, 34, 52],
+  ],
+  '6': [
+    [36, 89, 52, 76],
+    [62, 58, 44, 67],
+  ],
+  '7': [
+    [28, 31, 55, 63],
+    [58, 67, 50, 58],
+  ],
 };
 // [letter, confidence, left, top, width, height], in the order of the sample's files (ties: R before Y).
 const SAMPLE_DETECTIONS: Record<string, [string, number, number, number, number, number][]> = {
-  '1': [['A', 0.88, 5, 67, 31, 48], ['B', 0.7, 119, 111, 40, 67], ['C', 0.8, 124, 9, 49, 67]],
-  '2': [['D', 0.71, 64, 111, 64, 58], ['E', 0.54, 26, 140, 60, 47], ['F', 0.74, 19, 18, 43, 35]],
-  '3': [['G', 0.18, 109, 15, 77, 39], ['H', 0.67, 86, 63, 46, 45], ['I', 0.38, 160, 62, 36, 53], ['J', 0.91, 105, 131, 47, 47], ['K', 0.44, 18, 148, 40, 44]],
-  '4': [['L', 0.35, 83, 28, 28, 26], ['M', 0.78, 28, 68, 42, 67], ['N', 0.45, 87, 89, 25, 39], ['O', 0.14, 10, 155, 60, 26]],
-  '5': [['P', 0.62, 50, 38, 28, 46], ['Q', 0.44, 95, 11, 53, 28], ['R', 0.95, 29, 131, 72, 29], ['S', 0.23, 29, 163, 72, 29]],
-  '6': [['T', 0.45, 43, 48, 74, 38], ['U', 0.84, 17, 155, 29, 35], ['V', 0.43, 95, 110, 25, 42]],
-  '7': [['X', 0.48, 16, 20, 101, 88], ['Y', 0.95, 33, 116, 37, 49]],
+  '1': [
+    ['A', 0.88, 5, 67, 31, 48],
+    ['B', 0.7, 119, 111, 40, 67],
+    ['C', 0.8, 124, 9, 49, 67],
+  ],
+  '2': [
+    ['D', 0.71, 64, 111, 64, 58],
+    ['E', 0.54, 26, 140, 60, 47],
+    ['F', 0.74, 19, 18, 43, 35],
+  ],
+  '3': [
+    ['G', 0.18, 109, 15, 77, 39],
+    ['H', 0.67, 86, 63, 46, 45],
+    ['I', 0.38, 160, 62, 36, 53],
+    ['J', 0.91, 105, 131, 47, 47],
+    ['K', 0.44, 18, 148, 40, 44],
+  ],
+  '4': [
+    ['L', 0.35, 83, 28, 28, 26],
+    ['M', 0.78, 28, 68, 42, 67],
+    ['N', 0.45, 87, 89, 25, 39],
+    ['O', 0.14, 10, 155, 60, 26],
+  ],
+  '5': [
+    ['P', 0.62, 50, 38, 28, 46],
+    ['Q', 0.44, 95, 11, 53, 28],
+    ['R', 0.95, 29, 131, 72, 29],
+    ['S', 0.23, 29, 163, 72, 29],
+  ],
+  '6': [
+    ['T', 0.45, 43, 48, 74, 38],
+    ['U', 0.84, 17, 155, 29, 35],
+    ['V', 0.43, 95, 110, 25, 42],
+  ],
+  '7': [
+    ['X', 0.48, 16, 20, 101, 88],
+    ['Y', 0.95, 33, 116, 37, 49],
+  ],
 };
-const sampleGts = Object.entries(SAMPLE_GROUND_TRUTHS).flatMap(([id, boxes]) => boxes.map(([x, y, w, h]) => gt(id, x, y, w, h)));
-const sampleDets = Object.entries(SAMPLE_DETECTIONS).flatMap(([id, dets]) => dets.map(([, s, x, y, w, h]) => det(id, s, x, y, w, h)));
+const sampleGts = Object.entries(SAMPLE_GROUND_TRUTHS).flatMap(([id, boxes]) =>
+  boxes.map(([x, y, w, h]) => gt(id, x, y, w, h)),
+);
+const sampleDets = Object.entries(SAMPLE_DETECTIONS).flatMap(([id, dets]) =>
+  dets.map(([, s, x, y, w, h]) => det(id, s, x, y, w, h)),
+);
 
 test('worked example: Object-Detection-Metrics / review_object_detection_metrics published APs', () => {
   assert.equal(sampleGts.length, 15);
@@ -127,7 +200,10 @@ test('worked example: Object-Detection-Metrics / review_object_detection_metrics
     0.75: { ap: 0, ap11: 0 },
   };
   for (const [threshold, expected] of Object.entries(published)) {
-    const r = vocAveragePrecision(sampleGts, sampleDets, { iouThreshold: Number(threshold), iouConvention: 'pixel-inclusive' });
+    const r = vocAveragePrecision(sampleGts, sampleDets, {
+      iouThreshold: Number(threshold),
+      iouConvention: 'pixel-inclusive',
+    });
     close(r.ap, expected.ap, 1e-10);
     close(r.ap11, expected.ap11, 1e-10);
   }
@@ -167,7 +243,12 @@ test('COCO metrics by hand: IoU sweep, crowd region, area ranges', () => {
           { imageId: '1', box: box(50, 0, 40, 40), iscrowd: true },
           { imageId: '2', box: box(0, 0, 100, 100) },
         ],
-        detections: [det('2', 0.9, 0, 0, 100, 90), det('1', 0.8, 0, 0, 10, 8), det('1', 0.7, 60, 10, 10, 10), det('1', 0.6, 200, 200, 10, 10)],
+        detections: [
+          det('2', 0.9, 0, 0, 100, 90),
+          det('1', 0.8, 0, 0, 10, 8),
+          det('1', 0.7, 60, 10, 10, 10),
+          det('1', 0.6, 200, 200, 10, 10),
+        ],
       },
     ],
   ]);
@@ -192,31 +273,126 @@ test('COCO metrics by hand: IoU sweep, crowd region, area ranges', () => {
 });
 
 test('COCO metrics: maxDetections keeps the best-scoring detections of each image', () => {
-  const classes = new Map([['x', { groundTruths: [{ imageId: '1', box: box(0, 0, 10, 10) }], detections: [det('1', 0.9, 50, 50, 10, 10), det('1', 0.5, 0, 0, 10, 10)] }]]);
+  const classes = new Map([
+    [
+      'x',
+      {
+        groundTruths: [{ imageId: '1', box: box(0, 0, 10, 10) }],
+        detections: [det('1', 0.9, 50, 50, 10, 10), det('1', 0.5, 0, 0, 10, 10)],
+      },
+    ],
+  ]);
   // FP then TP: the precision envelope is 1/2 at every recall level: 0.5. With one detection per image only the FP survives: 0.
   close(cocoEvaluate(classes, ['1']).ap50, 0.5, 1e-12);
   assert.equal(cocoEvaluate(classes, ['1'], { maxDetections: 1 }).ap50, 0);
 });
 
 test('class mapping: built-in tables, identity, user overrides, case-insensitive', () => {
-  const oi = ['???', 'Bicycle', 'Boot', 'Laptop', 'Person', 'Chair', 'Cattle', 'Desk', 'Cat', 'Computer mouse', 'Computer monitor', 'Box', 'Mug', 'Coffee cup', 'Stationary bicycle', 'Table', 'Bottle', 'High heels', 'Vehicle', 'Footwear', 'Dog', 'Book', 'Camera', 'Car'];
+  const oi = [
+    '???',
+    'Bicycle',
+    'Boot',
+    'Laptop',
+    'Person',
+    'Chair',
+    'Cattle',
+    'Desk',
+    'Cat',
+    'Computer mouse',
+    'Computer monitor',
+    'Box',
+    'Mug',
+    'Coffee cup',
+    'Stationary bicycle',
+    'Table',
+    'Bottle',
+    'High heels',
+    'Vehicle',
+    'Footwear',
+    'Dog',
+    'Book',
+    'Camera',
+    'Car',
+  ];
   assert.equal(oi.length, 24);
-  const cocoNames = [...new Set(Object.values(OPEN_IMAGES_TO_COCO))].concat(['airplane', 'couch', 'potted plant', 'motorcycle', 'bus']);
+  const cocoNames = [...new Set(Object.values(OPEN_IMAGES_TO_COCO))].concat([
+    'airplane',
+    'couch',
+    'potted plant',
+    'motorcycle',
+    'bus',
+  ]);
   const toCoco = buildClassMapping(oi, cocoNames);
   assert.equal(toCoco.datasetClassOf('computer MONITOR'), 'tv');
   assert.equal(toCoco.datasetClassOf('Mug'), 'cup');
   assert.equal(toCoco.datasetClassOf('Vehicle'), undefined);
   assert.deepEqual(toCoco.sources.get('cup'), ['Mug', 'Coffee cup']);
   assert.equal(toCoco.mappedClasses.length, 14);
-  assert.deepEqual(toCoco.unmappedLabels, ['Boot', 'Desk', 'Box', 'Stationary bicycle', 'High heels', 'Vehicle', 'Footwear', 'Camera']);
-  const voc = ['aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'];
+  assert.deepEqual(toCoco.unmappedLabels, [
+    'Boot',
+    'Desk',
+    'Box',
+    'Stationary bicycle',
+    'High heels',
+    'Vehicle',
+    'Footwear',
+    'Camera',
+  ]);
+  const voc = [
+    'aeroplane',
+    'bicycle',
+    'bird',
+    'boat',
+    'bottle',
+    'bus',
+    'car',
+    'cat',
+    'chair',
+    'cow',
+    'diningtable',
+    'dog',
+    'horse',
+    'motorbike',
+    'person',
+    'pottedplant',
+    'sheep',
+    'sofa',
+    'train',
+    'tvmonitor',
+  ];
   assert.equal(buildClassMapping(oi, voc).mappedClasses.length, 10);
-  const cocoModel = ['person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow', 'bottle', 'chair', 'couch', 'potted plant', 'dining table', 'tv'];
+  const cocoModel = [
+    'person',
+    'bicycle',
+    'car',
+    'motorcycle',
+    'airplane',
+    'bus',
+    'train',
+    'truck',
+    'boat',
+    'bird',
+    'cat',
+    'dog',
+    'horse',
+    'sheep',
+    'cow',
+    'bottle',
+    'chair',
+    'couch',
+    'potted plant',
+    'dining table',
+    'tv',
+  ];
   const cocoToVoc = buildClassMapping(cocoModel, voc);
   assert.equal(cocoToVoc.mappedClasses.length, 20);
   for (const [from, to] of Object.entries(COCO_TO_VOC)) assert.equal(cocoToVoc.datasetClassOf(from), to);
   assert.equal(cocoToVoc.datasetClassOf('truck'), undefined);
-  const user = buildClassMapping(oi, cocoNames, parseClassMap({ vehicle: 'BUS', Mug: null, constructor: 'person' }, 'inline'));
+  const user = buildClassMapping(
+    oi,
+    cocoNames,
+    parseClassMap({ vehicle: 'BUS', Mug: null, constructor: 'person' }, 'inline'),
+  );
   assert.equal(user.datasetClassOf('Vehicle'), 'bus');
   assert.equal(user.datasetClassOf('Mug'), undefined);
   assert.equal(user.datasetClassOf('Coffee cup'), 'cup');
@@ -225,24 +401,48 @@ test('class mapping: built-in tables, identity, user overrides, case-insensitive
 });
 
 function syntheticDataset(): Dataset {
-  const img = (id: string, boxes: Dataset['images'][number]['boxes']) => ({ id, file: `/nowhere/${id}.jpg`, width: 200, height: 200, boxes });
+  const img = (id: string, boxes: Dataset['images'][number]['boxes']) => ({
+    id,
+    file: `/nowhere/${id}.jpg`,
+    width: 200,
+    height: 200,
+    boxes,
+  });
   return {
     format: 'voc',
     source: 'synthetic',
     classes: ['cat', 'dog', 'cow'],
     warnings: [{ file: 'x.xml', reason: 'skipped degenerate box' }],
     images: [
-      img('1', [{ className: 'cat', ...box(0, 0, 50, 50), difficult: false }, { className: 'dog', ...box(100, 100, 50, 50), difficult: false }]),
-      img('2', [{ className: 'cat', ...box(10, 10, 50, 50), difficult: false }, { className: 'cat', ...box(100, 0, 20, 20), difficult: true }]),
+      img('1', [
+        { className: 'cat', ...box(0, 0, 50, 50), difficult: false },
+        { className: 'dog', ...box(100, 100, 50, 50), difficult: false },
+      ]),
+      img('2', [
+        { className: 'cat', ...box(10, 10, 50, 50), difficult: false },
+        { className: 'cat', ...box(100, 0, 20, 20), difficult: true },
+      ]),
     ],
   };
 }
 
-const detection = (label: string, score: number, x: number, y: number, w: number, h: number): Detection => ({ label, classId: 0, score, box: box(x, y, w, h) });
+const detection = (label: string, score: number, x: number, y: number, w: number, h: number): Detection => ({
+  label,
+  classId: 0,
+  score,
+  box: box(x, y, w, h),
+});
 
 test('evaluate: shared classes, class with no ground truth, unmapped labels, report and JSON', () => {
   const dets = new Map<string, Detection[]>([
-    ['1', [detection('Cat', 0.9, 0, 0, 50, 50), detection('Cattle', 0.8, 0, 0, 50, 50), detection('Vehicle', 0.7, 0, 0, 10, 10)]],
+    [
+      '1',
+      [
+        detection('Cat', 0.9, 0, 0, 50, 50),
+        detection('Cattle', 0.8, 0, 0, 50, 50),
+        detection('Vehicle', 0.7, 0, 0, 10, 10),
+      ],
+    ],
     ['2', [detection('Cat', 0.6, 100, 0, 20, 20), detection('Cat', 0.5, 10, 10, 50, 50)]],
   ]);
   const r = evaluate(syntheticDataset(), dets, { modelLabels: ['???', 'Cat', 'Dog', 'Cattle', 'Vehicle'] });
@@ -274,11 +474,19 @@ test('evaluate: shared classes, class with no ground truth, unmapped labels, rep
 });
 
 test('PR chart: self-contained SVG with one curve and legend entry per class', () => {
-  const r = evaluate(syntheticDataset(), { '1': [detection('cat', 0.9, 0, 0, 50, 50)] }, { modelLabels: ['cat', 'dog'] });
+  const r = evaluate(
+    syntheticDataset(),
+    { '1': [detection('cat', 0.9, 0, 0, 50, 50)] },
+    { modelLabels: ['cat', 'dog'] },
+  );
   const svg = evaluationPrChart(r);
   const root = parseXml(svg, 'chart.svg');
   assert.equal(root.name, 'svg');
-  assert.equal(root.children.filter((c) => c.name === 'polyline').length, 1, 'dog has no detections, hence no curve points');
+  assert.equal(
+    root.children.filter((c) => c.name === 'polyline').length,
+    1,
+    'dog has no detections, hence no curve points',
+  );
   assert.match(svg, /mAP 25\.0% over 2 classes/);
   assert.match(svg, /cat \(AP 50\.0%\)/);
   assert.ok(!/<script|href=/.test(svg));
@@ -286,25 +494,77 @@ test('PR chart: self-contained SVG with one curve and legend entry per class', (
   assert.doesNotThrow(() => parseXml(escaped, 'chart.svg'));
   assert.match(escaped, /a&lt;b &amp; &quot;c&quot;/);
   // Points along one recall or one precision, and repeats, collapse to the corners of the line.
-  const run = prChartSvg([{ label: 'run', recall: [0, 0.5, 0.5, 0.5, 0.5, 0.75, 1, 1], precision: [1, 1, 0.8, 0.6, 0.6, 0.6, 0.6, 0.6] }], { plotSize: 100 });
+  const run = prChartSvg(
+    [{ label: 'run', recall: [0, 0.5, 0.5, 0.5, 0.5, 0.75, 1, 1], precision: [1, 1, 0.8, 0.6, 0.6, 0.6, 0.6, 0.6] }],
+    { plotSize: 100 },
+  );
   assert.match(run, /points="56,44 106,44 106,84 156,84"/);
 });
 
 test('evaluate on voc2012-100 with its own boxes as COCO-model detections scores 1 on all 20 classes', async () => {
   const dataset = await readDataset(join(datasets, 'voc2012-100'));
   const vocToCoco = Object.fromEntries(Object.entries(COCO_TO_VOC).map(([c, v]) => [v, c]));
-  const dets = new Map(dataset.images.map((im) => [im.id, im.boxes.map((b) => detection(vocToCoco[b.className] ?? b.className, 0.9, b.x, b.y, b.width, b.height))]));
-  const cocoLabels = ['person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow', 'bottle', 'chair', 'couch', 'potted plant', 'dining table', 'tv', 'laptop'];
+  const dets = new Map(
+    dataset.images.map((im) => [
+      im.id,
+      im.boxes.map((b) => detection(vocToCoco[b.className] ?? b.className, 0.9, b.x, b.y, b.width, b.height)),
+    ]),
+  );
+  const cocoLabels = [
+    'person',
+    'bicycle',
+    'car',
+    'motorcycle',
+    'airplane',
+    'bus',
+    'train',
+    'truck',
+    'boat',
+    'bird',
+    'cat',
+    'dog',
+    'horse',
+    'sheep',
+    'cow',
+    'bottle',
+    'chair',
+    'couch',
+    'potted plant',
+    'dining table',
+    'tv',
+    'laptop',
+  ];
   const r = evaluate(dataset, dets, { modelLabels: cocoLabels });
   assert.equal(r.sharedClasses.length, 20);
   assert.deepEqual([r.mAP, r.mAP11, r.coco.ap, r.coco.ap50], [1, 1, 1, 1]);
-  assert.equal(r.perClass.reduce((n, c) => n + c.ignoredGroundTruths, 0), 38, 'the difficult boxes');
+  assert.equal(
+    r.perClass.reduce((n, c) => n + c.ignoredGroundTruths, 0),
+    38,
+    'the difficult boxes',
+  );
   assert.deepEqual(r.unmappedModelLabels, ['truck', 'laptop']);
 });
 
 test('evaluate on coco128-val with the Open Images labels: 13 shared classes (cow has no ground truth)', async () => {
   const dataset = await readDataset(join(datasets, 'coco128-val'));
-  const oi = ['Bicycle', 'Laptop', 'Person', 'Chair', 'Cattle', 'Cat', 'Computer mouse', 'Computer monitor', 'Mug', 'Coffee cup', 'Table', 'Bottle', 'Dog', 'Book', 'Car', 'Vehicle'];
+  const oi = [
+    'Bicycle',
+    'Laptop',
+    'Person',
+    'Chair',
+    'Cattle',
+    'Cat',
+    'Computer mouse',
+    'Computer monitor',
+    'Mug',
+    'Coffee cup',
+    'Table',
+    'Bottle',
+    'Dog',
+    'Book',
+    'Car',
+    'Vehicle',
+  ];
   const r = evaluate(dataset, new Map(), { modelLabels: oi });
   assert.equal(r.sharedClasses.length, 13);
   assert.deepEqual(r.mappedClassesWithoutGroundTruth, ['cow']);

@@ -19,7 +19,10 @@ test('lowering fuses the residual add, aliases reshapes and writes concat slices
   const project = low.steps.find((s) => s.name === 'b1/project');
   assert.equal(project?.kind, 'pointwise');
   assert.ok(project instanceof PointwiseStep && project.residual?.tensor === 'stem:out');
-  assert.equal(low.steps.length, m.json.nodes.filter((n) => n.op !== 'reshape' && n.op !== 'concat' && n.op !== 'add').length);
+  assert.equal(
+    low.steps.length,
+    m.json.nodes.filter((n) => n.op !== 'reshape' && n.op !== 'concat' && n.op !== 'add').length,
+  );
   assert.equal(low.rootOf.get('box0:out'), 'boxes');
   assert.equal(low.rootOf.get('cls1:out:reshape'), 'scores');
   const box1 = low.steps.find((s) => s.name === 'box1')!;
@@ -32,19 +35,32 @@ const cases: [string, VariantChoice, number][] = [
   ['naive kernels', { conv2d: 'naive', depthwise: 'naive', pointwise: 'naive' }, 2],
   ['direct conv, vec4 depthwise, shared-memory GEMM', { conv2d: 'direct', depthwise: 'vec4', pointwise: 'shared' }, 1],
   ['blocked conv/depthwise, 8x2 GEMM tiles', { conv2d: 'blocked', depthwise: 'blocked', pointwise: 'blocked8x2' }, 2],
-  ['implicit-GEMM conv, unrolled 3x3 depthwise, unrolled 8x2 GEMM (the SwiftShader choices)', { conv2d: 'igemm', depthwise: 'k3s1u', pointwise: 'unrolled8x2' }, 1],
+  [
+    'implicit-GEMM conv, unrolled 3x3 depthwise, unrolled 8x2 GEMM (the SwiftShader choices)',
+    { conv2d: 'igemm', depthwise: 'k3s1u', pointwise: 'unrolled8x2' },
+    1,
+  ],
 ];
 
 test('kernel choices follow the adapter kind: array tiles on lavapipe, hand-unrolled ones on SwiftShader', () => {
   const m = syntheticModel();
   const variants = (driver: 'lavapipe' | 'swiftshader', kind: string) =>
     new Set(lowerGraph(m.json, 1, {}, driver).steps.flatMap((s) => (s.kind === kind && s.variant ? [s.variant] : [])));
-  assert.ok([...variants('lavapipe', 'pointwise')].every((v) => v.startsWith('blocked')), [...variants('lavapipe', 'pointwise')].join());
-  assert.ok([...variants('swiftshader', 'pointwise')].every((v) => v.startsWith('unrolled')), [...variants('swiftshader', 'pointwise')].join());
+  assert.ok(
+    [...variants('lavapipe', 'pointwise')].every((v) => v.startsWith('blocked')),
+    [...variants('lavapipe', 'pointwise')].join(),
+  );
+  assert.ok(
+    [...variants('swiftshader', 'pointwise')].every((v) => v.startsWith('unrolled')),
+    [...variants('swiftshader', 'pointwise')].join(),
+  );
   const dwLava = variants('lavapipe', 'depthwise');
   const dwSwift = variants('swiftshader', 'depthwise');
   assert.ok(dwLava.size > 0 && [...dwLava].every((v) => v === 'k3s1' || v === 'k3s2'), [...dwLava].join());
-  assert.ok([...dwSwift].every((v) => v === 'k3s1u' || v === 'k3s2u'), [...dwSwift].join());
+  assert.ok(
+    [...dwSwift].every((v) => v === 'k3s1u' || v === 'k3s2u'),
+    [...dwSwift].join(),
+  );
 });
 
 for (const [name, force, batch] of cases) {

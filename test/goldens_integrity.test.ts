@@ -8,8 +8,13 @@ import { GOLDEN_MODELS, buildGoldenInput, goldenStems, loadGolden } from './supp
 const expectedOutputs: Record<string, Record<string, number[]>> = {
   'oid-ssd-mobilenetv2': { 'raw_outputs/box_encodings': [1, 1917, 4], 'raw_outputs/class_predictions': [1, 1917, 24] },
   'coco-ssd-mobilenetv1-quant': {
-    'TFLite_Detection_PostProcess': [1, 10, 4], 'TFLite_Detection_PostProcess:1': [1, 10], 'TFLite_Detection_PostProcess:2': [1, 10],
-    'TFLite_Detection_PostProcess:3': [1], Squeeze: [1, 1917, 4], concat_1: [1, 1917, 91], convert_scores: [1, 1917, 91],
+    TFLite_Detection_PostProcess: [1, 10, 4],
+    'TFLite_Detection_PostProcess:1': [1, 10],
+    'TFLite_Detection_PostProcess:2': [1, 10],
+    'TFLite_Detection_PostProcess:3': [1],
+    Squeeze: [1, 1917, 4],
+    concat_1: [1, 1917, 91],
+    convert_scores: [1, 1917, 91],
   },
   'face-ssd-mobilenetv1': { box_encodings: [1, 5118, 4], class_logits: [1, 5118, 3], boxes: [5118, 4], scores: [5118] },
 };
@@ -25,9 +30,16 @@ for (const model of GOLDEN_MODELS) {
       assert.match(g.inputSha256, /^[0-9a-f]{64}$/);
       assert.equal(g.input.dtype, g.recipe.input.kind);
       assert.deepEqual(g.input.shape, [1, g.recipe.input.spec.height, g.recipe.input.spec.width, 3]);
-      assert.deepEqual(Object.fromEntries(Object.entries(g.outputs).map(([k, v]) => [k, v.shape])), expectedOutputs[model]);
+      assert.deepEqual(
+        Object.fromEntries(Object.entries(g.outputs).map(([k, v]) => [k, v.shape])),
+        expectedOutputs[model],
+      );
       for (const [name, o] of Object.entries(g.outputs)) {
-        assert.equal(o.data.length, o.shape.reduce((a, b) => a * b, 1), name);
+        assert.equal(
+          o.data.length,
+          o.shape.reduce((a, b) => a * b, 1),
+          name,
+        );
         assert.ok(o.data.every(Number.isFinite), `${name} has non-finite values`);
         if (o.dtype === 'uint8') assert.equal(o.quantized?.length, o.data.length, name);
       }
@@ -38,7 +50,8 @@ for (const model of GOLDEN_MODELS) {
         assert.ok(d.box.ymax > d.box.ymin && d.box.xmax > d.box.xmin, 'degenerate box');
         assert.ok(d.anchor >= 0, `${d.label} ${d.score}: anchor not matched`);
       }
-      for (let i = 1; i < g.detections.length; i++) assert.ok(g.detections[i - 1]!.score >= g.detections[i]!.score, 'detections not sorted by score');
+      for (let i = 1; i < g.detections.length; i++)
+        assert.ok(g.detections[i - 1]!.score >= g.detections[i]!.score, 'detections not sorted by score');
     });
 
     test(`goldens ${model}/${stem}: preprocessRef rebuilds the recorded input`, () => {

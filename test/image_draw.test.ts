@@ -23,7 +23,15 @@ function px(img: RgbaImage, x: number, y: number): number[] {
 
 const opaque = (c: Rgb) => [...c, 255];
 
-function det(classId: number, label: string, score: number, x: number, y: number, width: number, height: number): Detection {
+function det(
+  classId: number,
+  label: string,
+  score: number,
+  x: number,
+  y: number,
+  width: number,
+  height: number,
+): Detection {
   return { classId, label, score, box: { x, y, width, height } };
 }
 
@@ -31,9 +39,32 @@ test('box outlines have the class colour and the requested thickness; the interi
   const img = blank(200, 100);
   const out = drawDetections(img, [det(2, 'cat', 0.87, 20, 30, 60, 40)], { thickness: 2, fontScale: 1 });
   const c = opaque(classColor(2));
-  for (const [x, y] of [[20, 50], [21, 50], [78, 50], [79, 50], [50, 30], [50, 31], [50, 68], [50, 69]]) assert.deepEqual(px(out, x!, y!), c, `edge ${x},${y}`);
-  for (const [x, y] of [[22, 50], [77, 50], [50, 32], [50, 67], [50, 50]]) assert.deepEqual(px(out, x!, y!), BG, `inside ${x},${y}`);
-  for (const [x, y] of [[19, 50], [80, 50], [50, 70], [100, 50]]) assert.deepEqual(px(out, x!, y!), BG, `outside ${x},${y}`);
+  for (const [x, y] of [
+    [20, 50],
+    [21, 50],
+    [78, 50],
+    [79, 50],
+    [50, 30],
+    [50, 31],
+    [50, 68],
+    [50, 69],
+  ])
+    assert.deepEqual(px(out, x!, y!), c, `edge ${x},${y}`);
+  for (const [x, y] of [
+    [22, 50],
+    [77, 50],
+    [50, 32],
+    [50, 67],
+    [50, 50],
+  ])
+    assert.deepEqual(px(out, x!, y!), BG, `inside ${x},${y}`);
+  for (const [x, y] of [
+    [19, 50],
+    [80, 50],
+    [50, 70],
+    [100, 50],
+  ])
+    assert.deepEqual(px(out, x!, y!), BG, `outside ${x},${y}`);
   assert.deepEqual(px(img, 20, 50), BG, 'the input image is not modified');
 });
 
@@ -44,7 +75,8 @@ test('the label tag sits above the box, filled with the class colour, with text 
   assert.notDeepEqual(ink, bg);
   // "cat 0.87": 8 glyphs of 5 plus 7 gaps, and a 1-pixel margin: 49 x 9, bottom edge on the box top.
   const tag = { x: 20, y: 21, w: 49, h: 9 };
-  let inkCount = 0, bgCount = 0;
+  let inkCount = 0,
+    bgCount = 0;
   for (let y = tag.y; y < tag.y + tag.h; y++)
     for (let x = tag.x; x < tag.x + tag.w; x++) {
       const p = px(out, x, y);
@@ -59,10 +91,15 @@ test('the label tag sits above the box, filled with the class colour, with text 
 
 test('glyphs are drawn from the bitmap font, magnified by whole pixels', () => {
   const scale = 3;
-  const out = drawDetections(blank(120, 120), [det(0, 'I', 0.5, 30, 60, 50, 40)], { thickness: 1, fontScale: scale, showScores: false });
+  const out = drawDetections(blank(120, 120), [det(0, 'I', 0.5, 30, 60, 50, 40)], {
+    thickness: 1,
+    fontScale: scale,
+    showScores: false,
+  });
   const ink = opaque(textColorOn(classColor(0)));
   const tagH = GLYPH_HEIGHT * scale + 2 * scale;
-  const x0 = 30 + scale, y0 = 60 - tagH + scale;
+  const x0 = 30 + scale,
+    y0 = 60 - tagH + scale;
   const rows = glyphRows('I');
   for (let row = 0; row < GLYPH_HEIGHT; row++)
     for (let col = 0; col < GLYPH_WIDTH; col++) {
@@ -115,7 +152,11 @@ test('boxes off or partly off the image, degenerate or non-finite, do not throw 
   // The huge box's outline runs along the image border, clipped.
   assert.deepEqual(px(drawDetections(img, [weird[2]!], { thickness: 1 }), 63, 47), BG);
   const partial = drawDetections(img, [det(3, 'x', 0.5, 50, -10, 30, 30)], { thickness: 1 });
-  assert.deepEqual(px(partial, 50, 10), opaque(classColor(3)), 'left edge of a box sticking out of the top-right corner');
+  assert.deepEqual(
+    px(partial, 50, 10),
+    opaque(classColor(3)),
+    'left edge of a box sticking out of the top-right corner',
+  );
   assert.deepEqual(px(partial, 50, 19), opaque(classColor(3)), 'bottom-left corner');
 });
 

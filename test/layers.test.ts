@@ -62,7 +62,10 @@ test('every import in src/ points down the layers (or stays in its folder), none
         continue;
       }
       const to = unit(target);
-      if (to !== from && !(LAYER[to]! < LAYER[from]!)) problems.push(`${relative(ROOT, file)} (${from}, layer ${LAYER[from]}) imports ${where} (${to}, layer ${LAYER[to]})`);
+      if (to !== from && !(LAYER[to]! < LAYER[from]!))
+        problems.push(
+          `${relative(ROOT, file)} (${from}, layer ${LAYER[from]}) imports ${where} (${to}, layer ${LAYER[to]})`,
+        );
     }
   }
   assert.ok(files.length > 100, `found ${files.length} files`);

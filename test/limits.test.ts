@@ -7,7 +7,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Detector, type FrameSource } from '../src/api/detector.ts';
-import { GpuLimitError, ImageTooLargeError, InvalidInputError, InvalidOptionError, load, type ObjectDetector, type RgbaImage } from '../src/index.ts';
+import {
+  GpuLimitError,
+  ImageTooLargeError,
+  InvalidInputError,
+  InvalidOptionError,
+  load,
+  type ObjectDetector,
+  type RgbaImage,
+} from '../src/index.ts';
 import { readImageFile } from '../src/image/decode.ts';
 import { resolveModel } from '../src/node/model_registry.ts';
 import { rgbaFrame } from '../src/api/rgba_frame.ts';
@@ -41,23 +49,51 @@ test('a 20000x300 image is downscaled on the CPU with a warning, in detect() and
   const wide = stretched(20000, 300);
   warnings.length = 0;
   const one = await det.detect(wide);
-  assert.match(warnings.join('\n'), new RegExp(`20000x300 exceeds this GPU's texture limit of ${limit}; downscaled by 2 to 10000x150`));
+  assert.match(
+    warnings.join('\n'),
+    new RegExp(`20000x300 exceeds this GPU's texture limit of ${limit}; downscaled by 2 to 10000x150`),
+  );
   const [again, small] = await det.detectBatch([wide, dog]);
   assert.equal(warnings.length, 2);
   assert.deepEqual(again, one);
   assert.deepEqual(small, await det.detect(dog));
-  for (const d of one) assert.ok(d.box.x >= -1 && d.box.x + d.box.width <= 20001 && d.box.y + d.box.height <= 301, JSON.stringify(d.box));
+  for (const d of one)
+    assert.ok(d.box.x >= -1 && d.box.x + d.box.width <= 20001 && d.box.y + d.box.height <= 301, JSON.stringify(d.box));
 });
 
 test('the detector itself (the video path) refuses frames beyond the texture limit before touching the GPU', async () => {
   const d = await Detector.create(await resolveModel('oid-v4'));
   try {
     const live = d.context.liveResources;
-    const frame = (width: number, height: number): FrameSource => ({ width, height, upload: () => assert.fail('nothing is uploaded') });
-    await assert.rejects(d.detect(frame(20000, 300)), (e: unknown) => e instanceof ImageTooLargeError && /frame 0: image of 20000x300 is too large \(this GPU's texture limit is \d+ pixels per side\)/.test(e.message));
-    await assert.rejects(d.detectBatch([rgbaFrame(dog), frame(300, 70000)]), (e: unknown) => e instanceof ImageTooLargeError && /frame 1/.test(e.message));
-    for (const [w, h] of [[0, 0], [0, 10], [10, -1], [Number.NaN, 5], [2.5, 3]]) {
-      await assert.rejects(d.detect(frame(w!, h!)), (e: unknown) => e instanceof InvalidInputError && /frame 0 is .* pixels: a frame needs a whole number of pixels/.test(e.message), `${w}x${h}`);
+    const frame = (width: number, height: number): FrameSource => ({
+      width,
+      height,
+      upload: () => assert.fail('nothing is uploaded'),
+    });
+    await assert.rejects(
+      d.detect(frame(20000, 300)),
+      (e: unknown) =>
+        e instanceof ImageTooLargeError &&
+        /frame 0: image of 20000x300 is too large \(this GPU's texture limit is \d+ pixels per side\)/.test(e.message),
+    );
+    await assert.rejects(
+      d.detectBatch([rgbaFrame(dog), frame(300, 70000)]),
+      (e: unknown) => e instanceof ImageTooLargeError && /frame 1/.test(e.message),
+    );
+    for (const [w, h] of [
+      [0, 0],
+      [0, 10],
+      [10, -1],
+      [Number.NaN, 5],
+      [2.5, 3],
+    ]) {
+      await assert.rejects(
+        d.detect(frame(w!, h!)),
+        (e: unknown) =>
+          e instanceof InvalidInputError &&
+          /frame 0 is .* pixels: a frame needs a whole number of pixels/.test(e.message),
+        `${w}x${h}`,
+      );
     }
     assert.deepEqual(d.context.liveResources, live, 'no texture or buffer was made for a refused frame');
     d.context.throwUncaptured('after refused frames');
@@ -80,7 +116,10 @@ test('a batch whose activations exceed the storage binding limit is a GpuLimitEr
     let fits = 0;
     await assert.rejects(d.detectBatch(Array.from({ length: 200 }, () => tiny)), (e: unknown) => {
       assert.ok(e instanceof GpuLimitError && e.code === 'GPU_LIMIT', String(e));
-      assert.match(e.message, /at a batch of 200: tensor .* needs \d+ bytes, above this adapter's storage binding limit of \d+/);
+      assert.match(
+        e.message,
+        /at a batch of 200: tensor .* needs \d+ bytes, above this adapter's storage binding limit of \d+/,
+      );
       fits = Number(/detect at most (\d+) images per batch/.exec(e.message)?.[1]);
       return true;
     });
@@ -95,10 +134,24 @@ test('a batch whose activations exceed the storage binding limit is a GpuLimitEr
 });
 
 test('absurd option values are InvalidOptionErrors, at load and per call', async () => {
-  for (const o of [{ maxDetectionsCap: 0 }, { maxDetectionsCap: 1e9 }, { maxDetectionsCap: Number.NaN }, { candidateCap: -1 }, { candidateCap: 1e12 }, { scoreThreshold: Infinity }]) {
+  for (const o of [
+    { maxDetectionsCap: 0 },
+    { maxDetectionsCap: 1e9 },
+    { maxDetectionsCap: Number.NaN },
+    { candidateCap: -1 },
+    { candidateCap: 1e12 },
+    { scoreThreshold: Infinity },
+  ]) {
     await assert.rejects(load('oid-v4', o), InvalidOptionError, JSON.stringify(o));
   }
-  for (const o of [{ scoreThreshold: 2 }, { iouThreshold: Number.NaN }, { maxDetections: 1e9 }, { maxDetections: 1.5 }, { classes: 'Dog' as unknown as string[] }, { perClassNms: 'yes' as unknown as boolean }]) {
+  for (const o of [
+    { scoreThreshold: 2 },
+    { iouThreshold: Number.NaN },
+    { maxDetections: 1e9 },
+    { maxDetections: 1.5 },
+    { classes: 'Dog' as unknown as string[] },
+    { perClassNms: 'yes' as unknown as boolean },
+  ]) {
     await assert.rejects(det.detect(dog, o), InvalidOptionError, JSON.stringify(o));
   }
   assert.equal((await det.detect(dog, { scoreThreshold: 0, maxDetections: 100 })).length, 100);

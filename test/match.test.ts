@@ -29,13 +29,34 @@ test('each ground truth takes its best default box even below the threshold', ()
 test('default boxes above 0.5 IoU join their best ground truth; forced matches come first', () => {
   const gt = [0, 0, 0.4, 0.4, 0, 0.1, 0.4, 0.5];
   const anchors = [
-    0, 0, 0.4, 0.4, // a0: g0 exactly, g0's best (it would also pass 0.5 with g1: 0.6)
-    0, 0.1, 0.4, 0.5, // a1: g1 exactly, g1's best
-    0, 0, 0.4, 0.3, // a2: 0.75 with g0, 0.4 with g1 -> g0
-    0, 0.03, 0.4, 0.43, // a3: 0.86 with g0, 0.70 with g1 -> g0, the better one
-    0, 0.2, 0.4, 0.5, // a4: 0.4 with g0, 0.75 with g1 -> g1
-    0, 0.35, 0.4, 0.75, // a5: 0.23 with g1 -> background
-    0.5, 0.5, 0.9, 0.9, // a6: no overlap -> background
+    0,
+    0,
+    0.4,
+    0.4, // a0: g0 exactly, g0's best (it would also pass 0.5 with g1: 0.6)
+    0,
+    0.1,
+    0.4,
+    0.5, // a1: g1 exactly, g1's best
+    0,
+    0,
+    0.4,
+    0.3, // a2: 0.75 with g0, 0.4 with g1 -> g0
+    0,
+    0.03,
+    0.4,
+    0.43, // a3: 0.86 with g0, 0.70 with g1 -> g0, the better one
+    0,
+    0.2,
+    0.4,
+    0.5, // a4: 0.4 with g0, 0.75 with g1 -> g1
+    0,
+    0.35,
+    0.4,
+    0.75, // a5: 0.23 with g1 -> background
+    0.5,
+    0.5,
+    0.9,
+    0.9, // a6: no overlap -> background
   ];
   close(cornerIou(anchors, 0, gt, 1), 0.6);
   close(cornerIou(anchors, 3, gt, 0), 0.148 / 0.172);
@@ -51,7 +72,7 @@ test('two ground truths wanting the same default box: the better overlap keeps i
   const gt = [0, 0, 0.8, 0.8, 0, 0, 0.75, 0.75];
   close(cornerIou(anchors, 0, gt, 0), 0.64);
   close(cornerIou(anchors, 0, gt, 1), 0.5625);
-  close(cornerIou(anchors, 1, gt, 1), 0.35 * 0.75 / (0.6 + 0.5625 - 0.35 * 0.75));
+  close(cornerIou(anchors, 1, gt, 1), (0.35 * 0.75) / (0.6 + 0.5625 - 0.35 * 0.75));
   assert.deepEqual(Array.from(matchAnchors(anchors, gt)), [0, 1]);
   assert.deepEqual(Array.from(matchAnchors(anchors, [])), [-1, -1], 'no ground truth: all background');
 });
@@ -73,7 +94,10 @@ test('box encoding: centre offsets scaled by the default box, log size ratios, s
 
 test('targets on the 1917 OID default boxes decode back to their ground truths', () => {
   const anchors = gridAnchors(MEDIAPIPE_SSD_300);
-  const gt = { boxes: new Float32Array([0.1, 0.2, 0.3, 0.35, 0.5, 0.5, 0.9, 0.8, 0.62, 0.1, 0.68, 0.15]), classes: new Int32Array([1, 2, 3]) };
+  const gt = {
+    boxes: new Float32Array([0.1, 0.2, 0.3, 0.35, 0.5, 0.5, 0.9, 0.8, 0.62, 0.1, 0.68, 0.15]),
+    classes: new Int32Array([1, 2, 3]),
+  };
   const t = buildTargets(anchors, gt, SCALES);
   assert.equal(t.labels.length, 1917);
   assert.equal(t.positives, t.labels.filter((l) => l > 0).length);

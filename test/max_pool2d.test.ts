@@ -33,17 +33,49 @@ const grid: { g: ConvGeometry; act: keyof typeof ACTIVATIONS }[] = [];
 let i = 0;
 for (const hw of [1, 3, 7, 19])
   for (const c of [1, 3, 4, 8, 13, 32])
-    for (const [kH, kW] of [[2, 2], [3, 3], [3, 2]] as const)
+    for (const [kH, kW] of [
+      [2, 2],
+      [3, 3],
+      [3, 2],
+    ] as const)
       for (const stride of [1, 2])
         for (const padding of ['SAME', 'VALID'] as Padding[]) {
           if (padding === 'VALID' && (hw < kH || hw < kW)) continue;
           const w = hw === 7 ? 5 : hw; // one non-square case per row
-          const g = convGeometry({ batch: 1, inH: hw, inW: w, inC: c, outC: c, kH, kW, strideH: stride, strideW: stride, padding });
+          const g = convGeometry({
+            batch: 1,
+            inH: hw,
+            inW: w,
+            inC: c,
+            outC: c,
+            kH,
+            kW,
+            strideH: stride,
+            strideW: stride,
+            padding,
+          });
           grid.push({ g, act: (['none', 'relu6', 'relu'] as const)[i++ % 3]! });
         }
 // SAME with the odd padding pixel at the bottom/right only, and a batch.
-grid.push({ g: convGeometry({ batch: 3, inH: 8, inW: 10, inC: 12, outC: 12, kH: 3, kW: 3, strideH: 2, strideW: 2, padding: 'SAME' }), act: 'relu6' });
-grid.push({ g: convGeometry({ batch: 2, inH: 6, inW: 6, inC: 5, outC: 5, kH: 2, kW: 2, strideH: 1, strideW: 1, padding: 'SAME' }), act: 'none' });
+grid.push({
+  g: convGeometry({
+    batch: 3,
+    inH: 8,
+    inW: 10,
+    inC: 12,
+    outC: 12,
+    kH: 3,
+    kW: 3,
+    strideH: 2,
+    strideW: 2,
+    padding: 'SAME',
+  }),
+  act: 'relu6',
+});
+grid.push({
+  g: convGeometry({ batch: 2, inH: 6, inW: 6, inC: 5, outC: 5, kH: 2, kW: 2, strideH: 1, strideW: 1, padding: 'SAME' }),
+  act: 'none',
+});
 
 for (const { g, act } of grid)
   for (const variant of MAX_POOL_VARIANTS) {
@@ -54,11 +86,26 @@ for (const { g, act } of grid)
   }
 
 test('every max_pool2d variant is exercised by the grid', () => {
-  for (const v of MAX_POOL_VARIANTS) assert.ok(grid.some(({ g }) => maxPoolVariantSupported(g, v)), `variant ${v} untested`);
+  for (const v of MAX_POOL_VARIANTS)
+    assert.ok(
+      grid.some(({ g }) => maxPoolVariantSupported(g, v)),
+      `variant ${v} untested`,
+    );
 });
 
 test('the reference takes the max over real taps only: a padded window of negatives stays negative', () => {
-  const g = convGeometry({ batch: 1, inH: 2, inW: 2, inC: 1, outC: 1, kH: 3, kW: 3, strideH: 1, strideW: 1, padding: 'SAME' });
+  const g = convGeometry({
+    batch: 1,
+    inH: 2,
+    inW: 2,
+    inC: 1,
+    outC: 1,
+    kH: 3,
+    kW: 3,
+    strideH: 1,
+    strideW: 1,
+    padding: 'SAME',
+  });
   assert.deepEqual([...maxPool2dRef(g, Float32Array.of(-4, -3, -2, -1), ACTIVATIONS.none)], [-1, -1, -1, -1]);
 });
 
@@ -71,7 +118,12 @@ async function check(g: ConvGeometry, variant: MaxPoolVariant, actName: keyof ty
   const ref = maxPool2dRef(g, x.subarray(0, n), ACTIVATIONS[actName]);
   const out = output(ctx, Math.ceil(ref.length / 4) * 4);
   const bx = storage(ctx, x);
-  await run(ctx, [maxPoolDispatch(ctx, await maxPoolPipeline(ctx, variant), variant, g, ACTIVATIONS[actName], { input: { buffer: bx }, output: { buffer: out } })]);
+  await run(ctx, [
+    maxPoolDispatch(ctx, await maxPoolPipeline(ctx, variant), variant, g, ACTIVATIONS[actName], {
+      input: { buffer: bx },
+      output: { buffer: out },
+    }),
+  ]);
   // A max is exact: no tolerance.
   assertClose(await readF32(ctx, out, ref.length), ref, 0, 0);
   for (const b of [bx, out]) b.destroy();
@@ -132,7 +184,10 @@ test('TFLite MAX_POOL_2D converts to max_pool2d; the model runs alike on the GPU
   const ctx = await gpu();
   const packed = packModelWeights(ctx, model);
   const ex = await GraphExecutor.create(ctx, model, packed, 1);
-  assert.deepEqual(ex.stats.steps.map((s) => s.kind), ['max_pool2d', 'max_pool2d']);
+  assert.deepEqual(
+    ex.stats.steps.map((s) => s.kind),
+    ['max_pool2d', 'max_pool2d'],
+  );
   const got = await runRawOutputs(ctx, ex, input);
   ex.destroy();
   packed.buffer?.destroy();

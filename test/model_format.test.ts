@@ -22,7 +22,11 @@ async function rejectsEdited(edit: (j: ModelJson) => void, re: RegExp) {
   const s = await serialized();
   const j = JSON.parse(s.json) as ModelJson;
   edit(j);
-  await assert.rejects(parseModel(JSON.stringify(j), s.weights, 'dir/model.json'), (e: unknown) => e instanceof ModelFormatError && e.message.startsWith('dir/model.json: ') && re.test(e.message), re.source);
+  await assert.rejects(
+    parseModel(JSON.stringify(j), s.weights, 'dir/model.json'),
+    (e: unknown) => e instanceof ModelFormatError && e.message.startsWith('dir/model.json: ') && re.test(e.message),
+    re.source,
+  );
 }
 
 test('model.json + weights round trip through serialize and validated parse', async () => {
@@ -36,47 +40,86 @@ test('model.json + weights round trip through serialize and validated parse', as
 });
 
 test('sha256Hex uses Web Crypto and gives the standard digest', async () => {
-  assert.equal(await sha256Hex(new TextEncoder().encode('abc')), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  assert.equal(
+    await sha256Hex(new TextEncoder().encode('abc')),
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+  );
 });
 
 test('a flipped weights byte is a ChecksumError naming the weights file', async () => {
   const s = await serialized();
   s.weights[1234]! ^= 0x10;
-  await assert.rejects(parseModel(s.json, s.weights, 'models/coco/model.json'), (e: unknown) => e instanceof ChecksumError && /^models\/coco\/weights\.bin: checksum mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\)/.test(e.message));
+  await assert.rejects(
+    parseModel(s.json, s.weights, 'models/coco/model.json'),
+    (e: unknown) =>
+      e instanceof ChecksumError &&
+      /^models\/coco\/weights\.bin: checksum mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\)/.test(e.message),
+  );
 });
 
 test('a truncated weights file is reported with both sizes', async () => {
   const s = await serialized();
-  await assert.rejects(parseModel(s.json, s.weights.subarray(0, 1000), 'm/model.json'), (e: unknown) => e instanceof ModelFormatError && /^m\/weights\.bin: has 1000 bytes, model\.json says \d+/.test(e.message));
+  await assert.rejects(
+    parseModel(s.json, s.weights.subarray(0, 1000), 'm/model.json'),
+    (e: unknown) =>
+      e instanceof ModelFormatError && /^m\/weights\.bin: has 1000 bytes, model\.json says \d+/.test(e.message),
+  );
 });
 
 test('format name and version are checked first, with a clear message for newer versions', async () => {
-  await rejectsEdited((j) => ((j as { version: number }).version = 2), /format version 2 is newer than this mobilessd reads \(version 1\)[\s\S]*hint: upgrade mobilessd/);
+  await rejectsEdited(
+    (j) => ((j as { version: number }).version = 2),
+    /format version 2 is newer than this mobilessd reads \(version 1\)[\s\S]*hint: upgrade mobilessd/,
+  );
   await rejectsEdited((j) => ((j as { version: number }).version = 0), /format version 0 is invalid/);
-  await rejectsEdited((j) => ((j as { format: string }).format = 'onnx'), /format is "onnx", expected "mobilessd-model"/);
+  await rejectsEdited(
+    (j) => ((j as { format: string }).format = 'onnx'),
+    /format is "onnx", expected "mobilessd-model"/,
+  );
   const s = await serialized();
-  await assert.rejects(parseModel('{"format": ', s.weights, 'dir/model.json'), (e: unknown) => e instanceof ModelFormatError && /dir\/model\.json: not valid JSON/.test(e.message));
+  await assert.rejects(
+    parseModel('{"format": ', s.weights, 'dir/model.json'),
+    (e: unknown) => e instanceof ModelFormatError && /dir\/model\.json: not valid JSON/.test(e.message),
+  );
 });
 
 test('constants must lie inside the weights and match their shapes', async () => {
-  await rejectsEdited((j) => (j.constants.anchors!.offset = j.weights.byteLength), /constant anchors \(floats \d+\.\.\d+\) lies outside the weights/);
-  await rejectsEdited((j) => (j.constants.anchors!.length -= 1), /constant anchors has length 7667 but shape \[1917,4\] holds 7668/);
+  await rejectsEdited(
+    (j) => (j.constants.anchors!.offset = j.weights.byteLength),
+    /constant anchors \(floats \d+\.\.\d+\) lies outside the weights/,
+  );
+  await rejectsEdited(
+    (j) => (j.constants.anchors!.length -= 1),
+    /constant anchors has length 7667 but shape \[1917,4\] holds 7668/,
+  );
   await rejectsEdited((j) => (j.constants.anchors!.offset += 2), /offset \d+ is not a multiple of 4/);
 });
 
 test('graph structure: inputs defined before use, known ops, consistent shapes, outputs and labels', async () => {
   await rejectsEdited((j) => j.nodes.reverse(), /input .* is used before it is defined/);
   await rejectsEdited((j) => ((j.nodes[3] as { op: string }).op = 'max_pool'), /node 3 .*unknown op "max_pool"/);
-  await rejectsEdited((j) => (j.shapes[j.nodes[1]!.outputs[0]!] = [1, 150, 150, 25]), /node 1 .*recorded as \[1,150,150,25\] but the op computes \[1,150,150,24\]/);
-  await rejectsEdited((j) => ((j.nodes[2] as { strides: number[] }).strides = [2, 2]), /node 2 .*recorded as \[1,150,150,48\] but the op computes \[1,75,75,48\]/);
+  await rejectsEdited(
+    (j) => (j.shapes[j.nodes[1]!.outputs[0]!] = [1, 150, 150, 25]),
+    /node 1 .*recorded as \[1,150,150,25\] but the op computes \[1,150,150,24\]/,
+  );
+  await rejectsEdited(
+    (j) => ((j.nodes[2] as { strides: number[] }).strides = [2, 2]),
+    /node 2 .*recorded as \[1,150,150,48\] but the op computes \[1,75,75,48\]/,
+  );
   await rejectsEdited((j) => {
     const n = j.nodes[0] as { bias: string };
     n.bias = 'anchors';
   }, /bias anchors must be a constant of shape \[24\]/);
   await rejectsEdited((j) => j.labels.pop(), /90 labels for 91 score columns/);
   await rejectsEdited((j) => (j.outputs.boxes = 'concat_1'), /outputs\.boxes concat_1 has shape \[1,1917,91\]/);
-  await rejectsEdited((j) => (j.constants.anchors!.shape = [7668, 1]), /ssd\.anchors anchors must be a constant of shape \[1917, 4\]/);
-  await rejectsEdited((j) => (j.preprocess.width = 299), /input normalized_input_image_tensor has shape \[1,300,300,3\], expected \[1,300,299,3\]/);
+  await rejectsEdited(
+    (j) => (j.constants.anchors!.shape = [7668, 1]),
+    /ssd\.anchors anchors must be a constant of shape \[1917, 4\]/,
+  );
+  await rejectsEdited(
+    (j) => (j.preprocess.width = 299),
+    /input normalized_input_image_tensor has shape \[1,300,300,3\], expected \[1,300,299,3\]/,
+  );
   await rejectsEdited((j) => delete (j as Partial<ModelJson>).ssd, /ssd is missing or not an object/);
 });
 
@@ -92,8 +135,15 @@ test('writeModel/readModel: atomic files in a folder, read back through validati
   const w = readFileSync(join(dir, 'weights.bin'));
   w[w.length - 1]! ^= 1;
   writeFileSync(join(dir, 'weights.bin'), w);
-  await assert.rejects(readModel(dir), (e: unknown) => e instanceof ChecksumError && e.message.startsWith(`${join(dir, 'weights.bin')}: checksum mismatch`));
-  await assert.rejects(readModel(join(tmp, 'missing')), (e: unknown) => e instanceof ModelNotFoundError && e.message.includes(join(tmp, 'missing')));
+  await assert.rejects(
+    readModel(dir),
+    (e: unknown) =>
+      e instanceof ChecksumError && e.message.startsWith(`${join(dir, 'weights.bin')}: checksum mismatch`),
+  );
+  await assert.rejects(
+    readModel(join(tmp, 'missing')),
+    (e: unknown) => e instanceof ModelNotFoundError && e.message.includes(join(tmp, 'missing')),
+  );
   assert.equal(existsSync(join(tmp, 'missing')), false);
 });
 

@@ -10,7 +10,15 @@ import { resolveModel } from '../src/node/model_registry.ts';
 import type { HeadDetection, HeadOptions } from '../src/ssd/head_types.ts';
 import type { LoadedModel } from '../src/graph/weights.ts';
 import { assertClose, gpu, releaseGpu } from './support/gpu.ts';
-import { buildGoldenInput, goldenStems, loadGolden, repoRoot, type Golden, type GoldenDetection, type GoldenModel } from './support/goldens.ts';
+import {
+  buildGoldenInput,
+  goldenStems,
+  loadGolden,
+  repoRoot,
+  type Golden,
+  type GoldenDetection,
+  type GoldenModel,
+} from './support/goldens.ts';
 import { TensorPipeline } from './support/pipeline.ts';
 import { sharedPath } from '../scripts/shared_data.ts';
 
@@ -18,7 +26,8 @@ after(releaseGpu);
 
 const MODELS: Record<GoldenModel, () => Promise<LoadedModel>> = {
   'oid-ssd-mobilenetv2': () => resolveModel('oid-v4'),
-  'coco-ssd-mobilenetv1-quant': () => resolveModel(sharedPath(repoRoot(), 'models/coco-ssd-mobilenet-v1-quant/detect.tflite')),
+  'coco-ssd-mobilenetv1-quant': () =>
+    resolveModel(sharedPath(repoRoot(), 'models/coco-ssd-mobilenet-v1-quant/detect.tflite')),
   'face-ssd-mobilenetv1': () => resolveModel('face'),
 };
 const pipelines = new Map<GoldenModel, Promise<TensorPipeline>>();
@@ -44,12 +53,28 @@ function iou(a: { ymin: number; xmin: number; ymax: number; xmax: number }, b: t
   return inter / (area(a) + area(b) - inter);
 }
 
-const clip01 = (d: HeadDetection) => ({ ymin: Math.max(0, d.ymin), xmin: Math.max(0, d.xmin), ymax: Math.min(1, d.ymax), xmax: Math.min(1, d.xmax) });
+const clip01 = (d: HeadDetection) => ({
+  ymin: Math.max(0, d.ymin),
+  xmin: Math.max(0, d.xmin),
+  ymax: Math.min(1, d.ymax),
+  xmax: Math.min(1, d.xmax),
+});
 
 /** Same detections in the same order: class, IoU >= minIou, |score - ref| <= scoreTol. */
-function assertSameDetections(ours: HeadDetection[], ref: GoldenDetection[], minIou: number, scoreTol: number, clip: boolean): { worstIou: number; worstScore: number } {
-  assert.equal(ours.length, ref.length, `detections: ours ${ours.map((d) => `${d.classId}:${d.score.toFixed(4)}`).join(' ')} vs reference ${ref.map((d) => `${d.classIndex}:${d.score.toFixed(4)}`).join(' ')}`);
-  let worstIou = 1, worstScore = 0;
+function assertSameDetections(
+  ours: HeadDetection[],
+  ref: GoldenDetection[],
+  minIou: number,
+  scoreTol: number,
+  clip: boolean,
+): { worstIou: number; worstScore: number } {
+  assert.equal(
+    ours.length,
+    ref.length,
+    `detections: ours ${ours.map((d) => `${d.classId}:${d.score.toFixed(4)}`).join(' ')} vs reference ${ref.map((d) => `${d.classIndex}:${d.score.toFixed(4)}`).join(' ')}`,
+  );
+  let worstIou = 1,
+    worstScore = 0;
   ref.forEach((r, i) => {
     const d = ours[i]!;
     assert.equal(d.classId, r.classIndex, `detection ${i}: class ${d.classId} vs ${r.classIndex} (${r.label})`);
@@ -63,7 +88,8 @@ function assertSameDetections(ours: HeadDetection[], ref: GoldenDetection[], min
 }
 
 function maxErrors(ours: Float32Array, ref: Float32Array): { abs: number; rel: number } {
-  let abs = 0, rel = 0;
+  let abs = 0,
+    rel = 0;
   for (let i = 0; i < ref.length; i++) {
     const e = Math.abs(ours[i]! - ref[i]!);
     abs = Math.max(abs, e);
@@ -85,14 +111,18 @@ for (const [model, boxName, logitName] of [
     test(`parity ${model} / ${stem}: raw outputs and decoded detections match the reference runtime (fp32)`, async (t) => {
       const g = loadGolden(model, stem);
       const run = await runGolden(g);
-      const box = g.outputs[boxName]!.data, logit = g.outputs[logitName]!.data;
+      const box = g.outputs[boxName]!.data,
+        logit = g.outputs[logitName]!.data;
       // Stated tolerance: |a - ref| <= 2e-4 + 1e-4 |ref| (fp32 through ~60 layers; a few anchors' raw
       // encodings sit near -80, hence the relative term).
       assertClose(run.boxes, box, 2e-4, 1e-4, 'box encodings');
       assertClose(run.scores, logit, 2e-4, 1e-4, 'class logits');
       const w = assertSameDetections(run.detections, g.detections, 0.99, 1e-3, model === 'face-ssd-mobilenetv1');
-      const eb = maxErrors(run.boxes, box), el = maxErrors(run.scores, logit);
-      t.diagnostic(`max |err| boxes ${eb.abs.toExponential(2)} (rel ${eb.rel.toExponential(2)}), logits ${el.abs.toExponential(2)} (rel ${el.rel.toExponential(2)}); ${run.detections.length} detections, worst IoU ${w.worstIou.toFixed(5)}, worst score diff ${w.worstScore.toExponential(2)}`);
+      const eb = maxErrors(run.boxes, box),
+        el = maxErrors(run.scores, logit);
+      t.diagnostic(
+        `max |err| boxes ${eb.abs.toExponential(2)} (rel ${eb.rel.toExponential(2)}), logits ${el.abs.toExponential(2)} (rel ${el.rel.toExponential(2)}); ${run.detections.length} detections, worst IoU ${w.worstIou.toFixed(5)}, worst score diff ${w.worstScore.toExponential(2)}`,
+      );
     });
   }
 }
@@ -101,10 +131,14 @@ for (const stem of goldenStems('coco-ssd-mobilenetv1-quant')) {
   test(`parity coco-ssd-mobilenetv1-quant / ${stem}: float engine within a few quantization steps of TFLite's uint8 outputs`, async (t) => {
     const g = loadGolden('coco-ssd-mobilenetv1-quant', stem);
     const run = await runGolden(g);
-    for (const [name, ours] of [['Squeeze', run.boxes], ['concat_1', run.scores]] as const) {
+    for (const [name, ours] of [
+      ['Squeeze', run.boxes],
+      ['concat_1', run.scores],
+    ] as const) {
       const ref = g.outputs[name]!;
       const step = ref.quantization!.scale;
-      let sum = 0, max = 0;
+      let sum = 0,
+        max = 0;
       for (let i = 0; i < ref.data.length; i++) {
         const e = Math.abs(ours[i]! - ref.data[i]!) / step;
         sum += e;

@@ -29,15 +29,45 @@ interface Case {
 
 const cases: Case[] = [];
 let i = 0;
-for (const hw of [[1, 1], [3, 3], [7, 5], [19, 19], [38, 38]] as [number, number][])
+for (const hw of [
+  [1, 1],
+  [3, 3],
+  [7, 5],
+  [19, 19],
+  [38, 38],
+] as [number, number][])
   for (const K of [1, 3, 4, 8, 32, 96])
     for (const N of [3, 8, 24, 96]) {
       if (hw[0] === 38 && K * N > 8 * 96) continue;
       const actName = (['relu6', 'none', 'relu'] as const)[i++ % 3]!;
-      cases.push({ batch: 1, hw, K, N, act: ACTIVATIONS[actName], actName, ...(i % 4 === 0 ? { residual: ACTIVATIONS.none } : {}) });
+      cases.push({
+        batch: 1,
+        hw,
+        K,
+        N,
+        act: ACTIVATIONS[actName],
+        actName,
+        ...(i % 4 === 0 ? { residual: ACTIVATIONS.none } : {}),
+      });
     }
-cases.push({ batch: 2, hw: [10, 10], K: 64, N: 40, act: ACTIVATIONS.none, actName: 'none', residual: { min: -1, max: 1.5 } });
-cases.push({ batch: 3, hw: [5, 5], K: 32, N: 12, act: ACTIVATIONS.relu6, actName: 'relu6', concat: { offset: 4, total: 20 } });
+cases.push({
+  batch: 2,
+  hw: [10, 10],
+  K: 64,
+  N: 40,
+  act: ACTIVATIONS.none,
+  actName: 'none',
+  residual: { min: -1, max: 1.5 },
+});
+cases.push({
+  batch: 3,
+  hw: [5, 5],
+  K: 32,
+  N: 12,
+  act: ACTIVATIONS.relu6,
+  actName: 'relu6',
+  concat: { offset: 4, total: 20 },
+});
 cases.push({ batch: 1, hw: [19, 19], K: 576, N: 24, act: ACTIVATIONS.none, actName: 'none' });
 cases.push({ batch: 1, hw: [75, 75], K: 24, N: 144, act: ACTIVATIONS.relu6, actName: 'relu6' });
 
@@ -47,7 +77,8 @@ for (const c of cases)
     if (!pointwiseVariantSupported(s, variant)) continue;
     if (variant !== 'blocked4x1' && variant !== 'naive' && variant !== 'shared' && c.hw[0] > 10 && c.K > 8) continue;
     const extra = `${c.residual ? ' +residual' : ''}${c.concat ? ` concat@${c.concat.offset}/${c.concat.total}` : ''}`;
-    test(`pointwise ${variant}: ${c.batch}x${c.hw[0]}x${c.hw[1]} K${c.K} -> N${c.N} ${c.actName}${extra}`, () => check(c, s, variant));
+    test(`pointwise ${variant}: ${c.batch}x${c.hw[0]}x${c.hw[1]} K${c.K} -> N${c.N} ${c.actName}${extra}`, () =>
+      check(c, s, variant));
   }
 
 async function check(c: Case, s: PointwiseShape, variant: PointwiseVariant): Promise<void> {
@@ -63,10 +94,26 @@ async function check(c: Case, s: PointwiseShape, variant: PointwiseVariant): Pro
   const ref = pointwiseConv2dRef(s, x, w, bias, c.act, res, new Float32Array(total).fill(Number.NaN), view);
   const out = output(ctx, total);
   const pipe = await pointwiseConv2dPipeline(ctx, variant);
-  const bx = storage(ctx, x), bw = storage(ctx, packPointwiseWeights(w, s.N)), bb = storage(ctx, padLastDimTo4(bias, s.N));
+  const bx = storage(ctx, x),
+    bw = storage(ctx, packPointwiseWeights(w, s.N)),
+    bb = storage(ctx, padLastDimTo4(bias, s.N));
   const br = res ? storage(ctx, res.data) : undefined;
   await run(ctx, [
-    pointwiseConv2dDispatch(ctx, pipe, variant, s, c.act, { input: { buffer: bx }, weights: { buffer: bw }, bias: { buffer: bb }, output: { buffer: out }, ...(br ? { residual: { buffer: br } } : {}) }, { view, ...(res ? { residualAct: res.act } : {}) }),
+    pointwiseConv2dDispatch(
+      ctx,
+      pipe,
+      variant,
+      s,
+      c.act,
+      {
+        input: { buffer: bx },
+        weights: { buffer: bw },
+        bias: { buffer: bb },
+        output: { buffer: out },
+        ...(br ? { residual: { buffer: br } } : {}),
+      },
+      { view, ...(res ? { residualAct: res.act } : {}) },
+    ),
   ]);
   const got = await readF32(ctx, out, total);
   // Untouched elements of a concatenation view must stay NaN in both.

@@ -19,17 +19,37 @@ function image(width: number, height: number, seed: number): RgbaImage {
 }
 
 function texture(ctx: GpuContext, img: RgbaImage): GPUTexture {
-  const t = ctx.device.createTexture({ size: [img.width, img.height], format: 'rgba8unorm', usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST });
-  ctx.queue.writeTexture({ texture: t }, img.data as Uint8Array<ArrayBuffer>, { bytesPerRow: img.width * 4 }, [img.width, img.height]);
+  const t = ctx.device.createTexture({
+    size: [img.width, img.height],
+    format: 'rgba8unorm',
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+  });
+  ctx.queue.writeTexture({ texture: t }, img.data as Uint8Array<ArrayBuffer>, { bytesPerRow: img.width * 4 }, [
+    img.width,
+    img.height,
+  ]);
   return t;
 }
 
 const specs: [string, PreprocessSpec][] = [
-  ['oid stretch 300 half-pixel', { width: 300, height: 300, resize: 'stretch', halfPixelCenters: true, mean: 127.5, std: 127.5 }],
-  ['face pad-bottom-right 64 corner', { width: 64, height: 64, resize: 'pad-bottom-right', halfPixelCenters: false, mean: 127.5, std: 127.5 }],
+  [
+    'oid stretch 300 half-pixel',
+    { width: 300, height: 300, resize: 'stretch', halfPixelCenters: true, mean: 127.5, std: 127.5 },
+  ],
+  [
+    'face pad-bottom-right 64 corner',
+    { width: 64, height: 64, resize: 'pad-bottom-right', halfPixelCenters: false, mean: 127.5, std: 127.5 },
+  ],
   ['letterbox 40x30', { width: 40, height: 30, resize: 'letterbox', halfPixelCenters: true, mean: 128, std: 128 }],
 ];
-const sizes: [number, number][] = [[1, 1], [7, 3], [300, 300], [640, 427], [37, 101], [1000, 15]];
+const sizes: [number, number][] = [
+  [1, 1],
+  [7, 3],
+  [300, 300],
+  [640, 427],
+  [37, 101],
+  [1000, 15],
+];
 
 for (const [name, spec] of specs)
   for (const [w, h] of sizes)

@@ -20,7 +20,13 @@ test('the package root is found from the running module', () => {
 });
 
 test('an unknown name is a ModelNotFoundError whose hint lists the bundled models', async () => {
-  await assert.rejects(resolveModel('no-such-model', { cacheDir }), (e: unknown) => e instanceof ModelNotFoundError && e.message.includes('model not found: no-such-model') && BUNDLED_MODELS.every((m) => e.hint!.includes(m.name)));
+  await assert.rejects(
+    resolveModel('no-such-model', { cacheDir }),
+    (e: unknown) =>
+      e instanceof ModelNotFoundError &&
+      e.message.includes('model not found: no-such-model') &&
+      BUNDLED_MODELS.every((m) => e.hint!.includes(m.name)),
+  );
 });
 
 test('oid-v4 is converted from the objectron package on first use, then loaded from the cache', async () => {
@@ -89,11 +95,20 @@ test('face by name and a TF.js manifest by path', async () => {
 test('wrong files give typed errors naming them', async () => {
   const png = join(tmp, 'photo.tflite');
   writeFileSync(png, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
-  await assert.rejects(resolveModel(png, { cacheDir }), (e: unknown) => e instanceof TfliteFormatError && e.message.startsWith(`${png}: not a valid TFLite model`));
+  await assert.rejects(
+    resolveModel(png, { cacheDir }),
+    (e: unknown) => e instanceof TfliteFormatError && e.message.startsWith(`${png}: not a valid TFLite model`),
+  );
   const other = join(tmp, 'notes.bin');
   writeFileSync(other, 'hello world');
-  await assert.rejects(resolveModel(other, { cacheDir }), (e: unknown) => e instanceof ModelFormatError && e.message.startsWith(`${other}: is not a .tflite model`));
+  await assert.rejects(
+    resolveModel(other, { cacheDir }),
+    (e: unknown) => e instanceof ModelFormatError && e.message.startsWith(`${other}: is not a .tflite model`),
+  );
   const empty = join(tmp, 'empty-dir');
   mkdirSync(empty);
-  await assert.rejects(resolveModel(empty, { cacheDir }), (e: unknown) => e instanceof ModelNotFoundError && /has no model\.json/.test(e.message));
+  await assert.rejects(
+    resolveModel(empty, { cacheDir }),
+    (e: unknown) => e instanceof ModelNotFoundError && /has no model\.json/.test(e.message),
+  );
 });

@@ -56,7 +56,17 @@ test('oid-v4 at 224: feature maps 14/7/4/2/1/1, 1014 anchors for 1014 prediction
   const m = await resizeModelInput(await convertedOid(), 224, 224);
   validateModel(m.json, m.weights, 'oid@224');
   const layers = anchorLayers(m.json, m.json.shapes);
-  assert.deepEqual(layers.map((l) => [l.height, l.width, l.perCell]), [[14, 14, 3], [7, 7, 6], [4, 4, 6], [2, 2, 6], [1, 1, 6], [1, 1, 6]]);
+  assert.deepEqual(
+    layers.map((l) => [l.height, l.width, l.perCell]),
+    [
+      [14, 14, 3],
+      [7, 7, 6],
+      [4, 4, 6],
+      [2, 2, 6],
+      [1, 1, 6],
+      [1, 1, 6],
+    ],
+  );
   const count = layers.reduce((n, l) => n + l.height * l.width * l.perCell, 0);
   assert.equal(count, 1014);
   assert.deepEqual(m.json.shapes[m.json.outputs.boxes], [1, count, 4]);
@@ -70,7 +80,10 @@ test('oid-v4 at 224: feature maps 14/7/4/2/1/1, 1014 anchors for 1014 prediction
   assertClose(anchors.subarray(0, 4), [0.5 / 14, 0.5 / 14, 0.1 * k, 0.1 * k], 1e-6, 0, 'anchor 0');
   assertClose(anchors.subarray(4 * 588, 4 * 588 + 4), [0.5 / 7, 0.5 / 7, 0.35 * k, 0.35 * k], 1e-6, 0, 'anchor 588');
   // Relative sizing: the generator's own anchors for a 224x224 input.
-  const relative = constData(await resizeModelInput(await convertedOid(), 224, 224, 'relative'), m.json.ssd.anchors).data;
+  const relative = constData(
+    await resizeModelInput(await convertedOid(), 224, 224, 'relative'),
+    m.json.ssd.anchors,
+  ).data;
   assertClose(relative.subarray(0, 4), [0.5 / 14, 0.5 / 14, 0.1, 0.1], 1e-7, 0, 'relative anchor 0');
   assertClose(relative.subarray(4 * 588, 4 * 588 + 4), [0.5 / 7, 0.5 / 7, 0.35, 0.35], 1e-7, 0, 'relative anchor 588');
 });
@@ -78,10 +91,23 @@ test('oid-v4 at 224: feature maps 14/7/4/2/1/1, 1014 anchors for 1014 prediction
 test('non-square sizes and the face model (its 2017 TF anchor order) resize too', async () => {
   const oid = await resizeModelInput(await convertedOid(), 256, 192);
   validateModel(oid.json, oid.weights, 'oid@256x192');
-  assert.deepEqual(anchorLayers(oid.json, oid.json.shapes).map((l) => [l.height, l.width]), [[16, 12], [8, 6], [4, 3], [2, 2], [1, 1], [1, 1]]);
+  assert.deepEqual(
+    anchorLayers(oid.json, oid.json.shapes).map((l) => [l.height, l.width]),
+    [
+      [16, 12],
+      [8, 6],
+      [4, 3],
+      [2, 2],
+      [1, 1],
+      [1, 1],
+    ],
+  );
   const face = await resizeModelInput(await convertedFace(), 320, 320);
   validateModel(face.json, face.weights, 'face@320');
-  assert.deepEqual(anchorLayers(face.json, face.json.shapes).map((l) => l.height), [20, 10, 5, 3, 2, 1]);
+  assert.deepEqual(
+    anchorLayers(face.json, face.json.shapes).map((l) => l.height),
+    [20, 10, 5, 3, 2, 1],
+  );
   assert.equal(face.json.shapes[face.json.outputs.boxes]![1], 20 * 20 * 3 + (100 + 25 + 9 + 4 + 1) * 6);
 });
 
@@ -89,10 +115,16 @@ test('a model without a recorded generator can only run at its own size', async 
   const m = await convertedOid();
   const { anchorGenerator: _, ...ssd } = m.json.ssd;
   const old = { ...m, json: { ...m.json, ssd } };
-  await assert.rejects(resizeModelInput(old, 224, 224), (e: unknown) => e instanceof InvalidOptionError && /no anchor generator/.test((e as Error).message));
+  await assert.rejects(
+    resizeModelInput(old, 224, 224),
+    (e: unknown) => e instanceof InvalidOptionError && /no anchor generator/.test((e as Error).message),
+  );
   await assert.rejects(resizeModelInput(m, 0, 224), InvalidOptionError);
   // An absurd size is refused before any shape or anchor table is sized by it.
-  await assert.rejects(resizeModelInput(m, 40000, 40000), (e: unknown) => e instanceof InvalidOptionError && /4096/.test((e as Error).message));
+  await assert.rejects(
+    resizeModelInput(m, 40000, 40000),
+    (e: unknown) => e instanceof InvalidOptionError && /4096/.test((e as Error).message),
+  );
 });
 
 test('the GPU executor at 224 equals the CPU reference executor on a real photo', async () => {
@@ -123,7 +155,8 @@ test('load({ inputSize: 224 }) still finds the dog, the bicycle and the car, box
       const d = found.find((x) => x.label === r.label);
       assert.ok(d, `${r.label} in ${found.map((x) => `${x.label} ${x.score.toFixed(2)}`).join(', ')}`);
       // Anchors that kept their trained pixel size keep the boxes' scale (relative ones shrink them by 224/300).
-      for (const k of ['width', 'height'] as const) assert.ok(Math.abs(d.box[k] / r.box[k] - 1) < 0.15, `${r.label} ${k}: ${d.box[k]} vs ${r.box[k]} at 300`);
+      for (const k of ['width', 'height'] as const)
+        assert.ok(Math.abs(d.box[k] / r.box[k] - 1) < 0.15, `${r.label} ${k}: ${d.box[k]} vs ${r.box[k]} at 300`);
     }
   } finally {
     det.dispose();

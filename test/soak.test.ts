@@ -48,17 +48,25 @@ function target(extra: (i: number) => void = () => undefined): SoakTarget {
   };
 }
 
-test('300 frames of changing sizes: GPU resources constant after warm-up, RSS and JS memory flat', { timeout: 120_000 }, async () => {
-  const samples = await runSoak(target(), 300, 50);
-  const verdict = soakVerdict(samples, BOUNDS);
-  assert.ok(verdict.flat, verdict.problems.join('\n'));
-  // The frame texture grew to the largest frame during warm-up and stayed there.
-  assert.ok(samples.at(-1)!.gpu.bytes >= 1920 * 1080 * 4);
-});
+test(
+  '300 frames of changing sizes: GPU resources constant after warm-up, RSS and JS memory flat',
+  { timeout: 120_000 },
+  async () => {
+    const samples = await runSoak(target(), 300, 50);
+    const verdict = soakVerdict(samples, BOUNDS);
+    assert.ok(verdict.flat, verdict.problems.join('\n'));
+    // The frame texture grew to the largest frame during warm-up and stayed there.
+    assert.ok(samples.at(-1)!.gpu.bytes >= 1920 * 1080 * 4);
+  },
+);
 
 test('the verdict catches a per-frame GPU buffer that is never destroyed', { timeout: 120_000 }, async () => {
   const leaked: GPUBuffer[] = [];
-  const samples = await runSoak(target(() => leaked.push(det.context.device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE }))), 200, 50);
+  const samples = await runSoak(
+    target(() => leaked.push(det.context.device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE }))),
+    200,
+    50,
+  );
   const verdict = soakVerdict(samples, BOUNDS);
   assert.ok(!verdict.flat);
   assert.match(verdict.problems.join('\n'), /frame 150: GPU holds \d+ buffers/);
@@ -80,14 +88,18 @@ test('the verdict catches per-frame pixel copies kept alive (64 KB a frame)', { 
   kept.length = 0;
 });
 
-test('cycling through many batch sizes keeps the four most recent compiled plans, not one per size', { timeout: 120_000 }, async () => {
-  const small = frames[2]!;
-  const cycle = async () => {
-    for (let batch = 1; batch <= 8; batch++) await det.detectBatch(Array.from({ length: batch }, () => small));
-    return det.context.liveResources;
-  };
-  const once = await cycle();
-  // One frame texture per batch slot: the plans for 5, 6, 7 and 8 images.
-  assert.equal(once.textures, 5 + 6 + 7 + 8);
-  assert.deepEqual(await cycle(), once);
-});
+test(
+  'cycling through many batch sizes keeps the four most recent compiled plans, not one per size',
+  { timeout: 120_000 },
+  async () => {
+    const small = frames[2]!;
+    const cycle = async () => {
+      for (let batch = 1; batch <= 8; batch++) await det.detectBatch(Array.from({ length: batch }, () => small));
+      return det.context.liveResources;
+    };
+    const once = await cycle();
+    // One frame texture per batch slot: the plans for 5, 6, 7 and 8 images.
+    assert.equal(once.textures, 5 + 6 + 7 + 8);
+    assert.deepEqual(await cycle(), once);
+  },
+);

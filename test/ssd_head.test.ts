@@ -29,14 +29,26 @@ function candidateCount(k: HeadCase, image: number, o: HeadOptions): number {
   let count = 0;
   for (let a = 0; a < k.numAnchors; a++) {
     const s = rowScores(logits, a, k.numClasses, k.spec.scoreFunction).filter((_, c) => ok[c]);
-    count += o.perClassNms ? s.filter((v) => v >= o.scoreThreshold).length : s.length && Math.max(...s) >= o.scoreThreshold ? 1 : 0;
+    count += o.perClassNms
+      ? s.filter((v) => v >= o.scoreThreshold).length
+      : s.length && Math.max(...s) >= o.scoreThreshold
+        ? 1
+        : 0;
   }
   return count;
 }
 
 function assertSameDetections(got: HeadDetection[], ref: HeadDetection[], what: string): void {
-  const show = (d: HeadDetection[]) => d.slice(0, 8).map((x) => `${x.anchor}:${x.classId}@${x.score.toFixed(6)}`).join(' ');
-  assert.equal(got.length, ref.length, `${what}: ${got.length} detections, reference ${ref.length}\n  got ${show(got)}\n  ref ${show(ref)}`);
+  const show = (d: HeadDetection[]) =>
+    d
+      .slice(0, 8)
+      .map((x) => `${x.anchor}:${x.classId}@${x.score.toFixed(6)}`)
+      .join(' ');
+  assert.equal(
+    got.length,
+    ref.length,
+    `${what}: ${got.length} detections, reference ${ref.length}\n  got ${show(got)}\n  ref ${show(ref)}`,
+  );
   got.forEach((g, i) => {
     const r = ref[i]!;
     const at = `${what}: detection ${i}`;
@@ -68,10 +80,20 @@ async function check(r: Run): Promise<{ candidates: number; considered: number }
     iouThreshold: safeThreshold(r.iou, k.ious),
     maxDetections: r.maxDetections,
     perClassNms: r.perClassNms,
-    ...(r.allowedClasses ? { allowedClasses: Array.from({ length: k.numClasses }, (_, c) => r.allowedClasses!(c)) } : {}),
+    ...(r.allowedClasses
+      ? { allowedClasses: Array.from({ length: k.numClasses }, (_, c) => r.allowedClasses!(c)) }
+      : {}),
   };
   const cap = r.maxDetectionsCap ?? r.maxDetections;
-  const head = await SsdHead.create(ctx, { batch: k.batch, numAnchors: k.numAnchors, numClasses: k.numClasses, anchors: k.anchors, spec: k.spec, maxDetectionsCap: cap, candidateCap: r.candidateCap });
+  const head = await SsdHead.create(ctx, {
+    batch: k.batch,
+    numAnchors: k.numAnchors,
+    numClasses: k.numClasses,
+    anchors: k.anchors,
+    spec: k.spec,
+    maxDetectionsCap: cap,
+    candidateCap: r.candidateCap,
+  });
   const boxes = storage(ctx, k.boxes);
   const logits = storage(ctx, k.logits);
   try {
@@ -84,8 +106,19 @@ async function check(r: Run): Promise<{ candidates: number; considered: number }
       const what = `image ${i} (thr ${opts.scoreThreshold.toFixed(4)}, iou ${opts.iouThreshold.toFixed(4)})`;
       const expectCandidates = candidateCount(k, i, opts);
       assert.equal(counts[i]!.candidates, expectCandidates, `${what}: candidates`);
-      assert.equal(counts[i]!.considered, Math.min(expectCandidates, r.candidateCap), `${what}: candidates entering NMS`);
-      const ref = ssdHeadRef(img.boxes, img.logits, k.anchors, k.numClasses, { spec: k.spec, candidateCap: r.candidateCap }, opts);
+      assert.equal(
+        counts[i]!.considered,
+        Math.min(expectCandidates, r.candidateCap),
+        `${what}: candidates entering NMS`,
+      );
+      const ref = ssdHeadRef(
+        img.boxes,
+        img.logits,
+        k.anchors,
+        k.numClasses,
+        { spec: k.spec, candidateCap: r.candidateCap },
+        opts,
+      );
       assertSameDetections(got[i]!, ref, what);
     }
     return counts;
@@ -103,12 +136,46 @@ for (const numAnchors of [1, 7, 1917, 5118]) {
     const seed = numAnchors * 1000 + numClasses;
     test(`ssd head vs reference: A=${numAnchors} C=${numClasses}`, async () => {
       let overCap = false;
-      const note = (counts: { candidates: number; considered: number }[]) => (overCap ||= counts.some((c) => c.candidates > c.considered));
-      note(await check({ ...base, shape: { batch: 1, numAnchors, numClasses, scoreFunction: 'sigmoid', seed }, score: 0.5, iou: 0.5, perClassNms: false }));
-      note(await check({ ...base, shape: { batch: 3, numAnchors, numClasses, scoreFunction: 'sigmoid', seed: seed + 1 }, score: 0.1, iou: 0.3, perClassNms: true }));
-      note(await check({ ...base, shape: { batch: 3, numAnchors, numClasses, scoreFunction: 'sigmoid', seed: seed + 2 }, score: 0.9, iou: 0.7, perClassNms: false }));
-      note(await check({ ...base, shape: { batch: numClasses % 2 ? 3 : 1, numAnchors, numClasses, scoreFunction: 'softmax', seed: seed + 3 }, score: 0.05, iou: 0.5, perClassNms: numClasses > 3 }));
-      if (numAnchors * (numClasses - 1) > 2 * base.candidateCap) assert.ok(overCap, 'no run had more candidates than candidateCap');
+      const note = (counts: { candidates: number; considered: number }[]) =>
+        (overCap ||= counts.some((c) => c.candidates > c.considered));
+      note(
+        await check({
+          ...base,
+          shape: { batch: 1, numAnchors, numClasses, scoreFunction: 'sigmoid', seed },
+          score: 0.5,
+          iou: 0.5,
+          perClassNms: false,
+        }),
+      );
+      note(
+        await check({
+          ...base,
+          shape: { batch: 3, numAnchors, numClasses, scoreFunction: 'sigmoid', seed: seed + 1 },
+          score: 0.1,
+          iou: 0.3,
+          perClassNms: true,
+        }),
+      );
+      note(
+        await check({
+          ...base,
+          shape: { batch: 3, numAnchors, numClasses, scoreFunction: 'sigmoid', seed: seed + 2 },
+          score: 0.9,
+          iou: 0.7,
+          perClassNms: false,
+        }),
+      );
+      note(
+        await check({
+          ...base,
+          shape: { batch: numClasses % 2 ? 3 : 1, numAnchors, numClasses, scoreFunction: 'softmax', seed: seed + 3 },
+          score: 0.05,
+          iou: 0.5,
+          perClassNms: numClasses > 3,
+        }),
+      );
+      if (numAnchors * (numClasses - 1) > 2 * base.candidateCap)
+        assert.ok(overCap, 'no run had more candidates than candidateCap');
     });
   }
 }
@@ -116,23 +183,69 @@ for (const numAnchors of [1, 7, 1917, 5118]) {
 test('ssd head: candidate caps from 1 to 8192, detections cap above the asked maximum', async () => {
   const shape: CaseShape = { batch: 2, numAnchors: 5118, numClasses: 3, scoreFunction: 'sigmoid', seed: 11 };
   for (const candidateCap of [1, 64, 8192]) {
-    const counts = await check({ shape, candidateCap, maxDetectionsCap: 300, score: 0.02, iou: 0.6, maxDetections: 250, perClassNms: true });
+    const counts = await check({
+      shape,
+      candidateCap,
+      maxDetectionsCap: 300,
+      score: 0.02,
+      iou: 0.6,
+      maxDetections: 250,
+      perClassNms: true,
+    });
     assert.ok(counts[0]!.candidates > 8192, `want more candidates than the largest cap, got ${counts[0]!.candidates}`);
   }
 });
 
 test('ssd head: no background column, allow-list, threshold 0 (every class of every anchor)', async () => {
-  const shape: CaseShape = { batch: 2, numAnchors: 1917, numClasses: 24, scoreFunction: 'sigmoid', backgroundClass: -1, seed: 12 };
-  await check({ shape, candidateCap: 1024, score: 0, iou: 0.5, maxDetections: 100, perClassNms: true, allowedClasses: (c) => c % 3 !== 1 });
-  await check({ shape, candidateCap: 1024, score: 0.3, iou: 0.5, maxDetections: 100, perClassNms: false, allowedClasses: (c) => c === 0 || c === 23 });
-  await check({ shape, candidateCap: 1024, score: 0.3, iou: 0.5, maxDetections: 100, perClassNms: false, allowedClasses: () => false });
+  const shape: CaseShape = {
+    batch: 2,
+    numAnchors: 1917,
+    numClasses: 24,
+    scoreFunction: 'sigmoid',
+    backgroundClass: -1,
+    seed: 12,
+  };
+  await check({
+    shape,
+    candidateCap: 1024,
+    score: 0,
+    iou: 0.5,
+    maxDetections: 100,
+    perClassNms: true,
+    allowedClasses: (c) => c % 3 !== 1,
+  });
+  await check({
+    shape,
+    candidateCap: 1024,
+    score: 0.3,
+    iou: 0.5,
+    maxDetections: 100,
+    perClassNms: false,
+    allowedClasses: (c) => c === 0 || c === 23,
+  });
+  await check({
+    shape,
+    candidateCap: 1024,
+    score: 0.3,
+    iou: 0.5,
+    maxDetections: 100,
+    perClassNms: false,
+    allowedClasses: () => false,
+  });
 });
 
 test('ssd head: setOptions changes results without re-creating pipelines or dispatches', async () => {
   const ctx = await gpu();
   const k = makeCase({ batch: 2, numAnchors: 1917, numClasses: 24, scoreFunction: 'sigmoid', seed: 21 });
   const cfg = { spec: k.spec, candidateCap: 512 };
-  const head = await SsdHead.create(ctx, { batch: 2, numAnchors: k.numAnchors, numClasses: k.numClasses, anchors: k.anchors, maxDetectionsCap: 50, ...cfg });
+  const head = await SsdHead.create(ctx, {
+    batch: 2,
+    numAnchors: k.numAnchors,
+    numClasses: k.numClasses,
+    anchors: k.anchors,
+    maxDetectionsCap: 50,
+    ...cfg,
+  });
   // Boxes and logits in one buffer, as the network's arena holds them.
   const align = ctx.report.limits.minStorageBufferOffsetAlignment ?? 256;
   const logitsAt = Math.ceil((k.boxes.byteLength + 64) / align) * align;
@@ -140,22 +253,39 @@ test('ssd head: setOptions changes results without re-creating pipelines or disp
   arena.set(k.boxes);
   arena.set(k.logits, logitsAt / 4);
   const buffer = storage(ctx, arena);
-  const list = head.dispatches({ buffer, offset: 0, size: k.boxes.byteLength }, { buffer, offset: logitsAt, size: k.logits.byteLength });
+  const list = head.dispatches(
+    { buffer, offset: 0, size: k.boxes.byteLength },
+    { buffer, offset: logitsAt, size: k.logits.byteLength },
+  );
   const pipelines = ctx.pipelineCount;
   const settings: HeadOptions[] = [
     { scoreThreshold: 0.5, iouThreshold: 0.5, maxDetections: 50, perClassNms: false },
-    { scoreThreshold: 0.2, iouThreshold: 0.4, maxDetections: 50, perClassNms: true, allowedClasses: Array.from({ length: 24 }, (_, c) => c < 12) },
+    {
+      scoreThreshold: 0.2,
+      iouThreshold: 0.4,
+      maxDetections: 50,
+      perClassNms: true,
+      allowedClasses: Array.from({ length: 24 }, (_, c) => c < 12),
+    },
     { scoreThreshold: 0.5, iouThreshold: 0.7, maxDetections: 5, perClassNms: false },
   ];
   const seen = new Set<string>();
   try {
     for (const want of settings) {
-      const opts = { ...want, scoreThreshold: safeThreshold(want.scoreThreshold, k.scores), iouThreshold: safeThreshold(want.iouThreshold, k.ious) };
+      const opts = {
+        ...want,
+        scoreThreshold: safeThreshold(want.scoreThreshold, k.scores),
+        iouThreshold: safeThreshold(want.iouThreshold, k.ious),
+      };
       head.setOptions(opts);
       const got = parseDetections(await execute(ctx, list, head), 2, 50);
       for (let i = 0; i < 2; i++) {
         const img = imageOf(k, i);
-        assertSameDetections(got[i]!, ssdHeadRef(img.boxes, img.logits, k.anchors, k.numClasses, cfg, opts), `options ${JSON.stringify(want)} image ${i}`);
+        assertSameDetections(
+          got[i]!,
+          ssdHeadRef(img.boxes, img.logits, k.anchors, k.numClasses, cfg, opts),
+          `options ${JSON.stringify(want)} image ${i}`,
+        );
       }
       seen.add(JSON.stringify(got));
     }
@@ -177,7 +307,15 @@ test('ssd head: exact edges on the GPU (score == threshold kept, IoU == threshol
     { box: [0, 0, 0.125, 0.125], logits: [-20, -20, 0] },
   ]);
   const spec = { scales: SCALES, scoreFunction: 'sigmoid' as const, backgroundClass: 0 };
-  const head = await SsdHead.create(ctx, { batch: 1, numAnchors: 3, numClasses: 3, anchors: s.anchors, spec, maxDetectionsCap: 10, candidateCap: 16 });
+  const head = await SsdHead.create(ctx, {
+    batch: 1,
+    numAnchors: 3,
+    numClasses: 3,
+    anchors: s.anchors,
+    spec,
+    maxDetectionsCap: 10,
+    candidateCap: 16,
+  });
   const boxes = storage(ctx, s.boxes);
   const logits = storage(ctx, s.logits);
   const list = head.dispatches({ buffer: boxes }, { buffer: logits });
@@ -193,8 +331,16 @@ test('ssd head: exact edges on the GPU (score == threshold kept, IoU == threshol
       const opts: HeadOptions = { scoreThreshold: 0.5, iouThreshold: 0.6, maxDetections: 10, perClassNms: false, ...o };
       head.setOptions(opts);
       const got = parseDetections(await execute(ctx, list, head), 1, 10)[0]!;
-      assert.deepEqual(got.map((d) => `${d.anchor}:${d.classId}`), want, JSON.stringify(o));
-      assertSameDetections(got, ssdHeadRef(s.boxes, s.logits, s.anchors, 3, { spec, candidateCap: 16 }, opts), JSON.stringify(o));
+      assert.deepEqual(
+        got.map((d) => `${d.anchor}:${d.classId}`),
+        want,
+        JSON.stringify(o),
+      );
+      assertSameDetections(
+        got,
+        ssdHeadRef(s.boxes, s.logits, s.anchors, 3, { spec, candidateCap: 16 }, opts),
+        JSON.stringify(o),
+      );
     }
   } finally {
     head.destroy();

@@ -7,7 +7,10 @@ import { SCALES, scene, type Scene } from './support/ssd_cases.ts';
 
 const close = (a: number, b: number, eps = 1e-12) => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);
 
-const cfg: HeadRefConfig = { spec: { scales: SCALES, scoreFunction: 'sigmoid', backgroundClass: 0 }, candidateCap: 100 };
+const cfg: HeadRefConfig = {
+  spec: { scales: SCALES, scoreFunction: 'sigmoid', backgroundClass: 0 },
+  candidateCap: 100,
+};
 const opts: HeadOptions = { scoreThreshold: 0.5, iouThreshold: 0.5, maxDetections: 100, perClassNms: false };
 const L = (p: number) => Math.log(p / (1 - p)); // logit of a probability
 const NO = -20; // a logit whose sigmoid is far below any threshold here
@@ -108,7 +111,10 @@ test('ties: lower anchor wins, then lower class', () => {
 });
 
 test('maxDetections keeps the best ones; candidateCap cuts before NMS', () => {
-  const rows = [0.9, 0.6, 0.8, 0.7, 0.95].map((p, i) => ({ box: [i * 0.2, 0, i * 0.2 + 0.1, 0.1] as [number, number, number, number], logits: [NO, L(p)] }));
+  const rows = [0.9, 0.6, 0.8, 0.7, 0.95].map((p, i) => ({
+    box: [i * 0.2, 0, i * 0.2 + 0.1, 0.1] as [number, number, number, number],
+    logits: [NO, L(p)],
+  }));
   const s = scene(rows);
   assert.deepEqual(ids(run(s, { maxDetections: 3 })), ['4:1', '0:1', '2:1']);
   assert.deepEqual(ids(run(s, {}, { candidateCap: 2 })), ['4:1', '0:1']);

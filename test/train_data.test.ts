@@ -3,16 +3,36 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PreprocessSpec } from '../src/core/model_spec.ts';
 import { preprocessRef } from '../src/kernels/preprocess_ref.ts';
-import { augment, cropTruth, distortColors, flipHorizontal, NO_AUGMENTATION, resizeCrop, sampleCrop, SSD_AUGMENTATION } from '../src/train/data.ts';
+import {
+  augment,
+  cropTruth,
+  distortColors,
+  flipHorizontal,
+  NO_AUGMENTATION,
+  resizeCrop,
+  sampleCrop,
+  SSD_AUGMENTATION,
+} from '../src/train/data.ts';
 import { decodeHalfInto, encodeHalf, toHalf } from '../src/train/half.ts';
 import { Rng } from '../src/train/rng.ts';
 import { assertClose, randomFloats } from './support/gpu.ts';
 
-const W = 64, H = 48;
+const W = 64,
+  H = 48;
 const image = { data: Uint8Array.from(randomFloats(W * H * 4, 1, 0, 256), (v) => Math.floor(v)), width: W, height: H };
 // Boxes (ymin, xmin, ymax, xmax): one in the top-left quarter, one across the centre, one small at the right edge.
-const truth = { boxes: new Float32Array([0.1, 0.1, 0.4, 0.3, 0.3, 0.4, 0.7, 0.6, 0.5, 0.9, 0.6, 1.0]), classes: new Int32Array([1, 2, 3]) };
-const spec: PreprocessSpec = { width: 30, height: 20, resize: 'stretch', halfPixelCenters: true, mean: 127.5, std: 127.5 };
+const truth = {
+  boxes: new Float32Array([0.1, 0.1, 0.4, 0.3, 0.3, 0.4, 0.7, 0.6, 0.5, 0.9, 0.6, 1.0]),
+  classes: new Int32Array([1, 2, 3]),
+};
+const spec: PreprocessSpec = {
+  width: 30,
+  height: 20,
+  resize: 'stretch',
+  halfPixelCenters: true,
+  mean: 127.5,
+  std: 127.5,
+};
 
 test('without augmentation the input is exactly the inference preprocessing', () => {
   const { input, truth: t } = augment({ image, truth }, spec, new Rng(1), NO_AUGMENTATION);
@@ -37,7 +57,11 @@ test('resized crops sample the cropped pixels', () => {
   const r = { x: 10, y: 5, width: 20, height: 10 };
   const out = resizeCrop(image, r, 20, 10, true);
   // Same size: every output pixel is a source pixel.
-  for (const [x, y] of [[0, 0], [19, 9], [7, 3]] as const) {
+  for (const [x, y] of [
+    [0, 0],
+    [19, 9],
+    [7, 3],
+  ] as const) {
     for (let c = 0; c < 3; c++) assert.equal(out[(y * 20 + x) * 3 + c], image.data[((r.y + y) * W + r.x + x) * 4 + c]);
   }
 });
@@ -86,7 +110,8 @@ test('augmented samples keep their boxes inside the input', () => {
     assert.ok(input.every((v) => v >= -1 && v <= 1));
     assert.ok(t.classes.length >= 1);
     assert.ok(t.boxes.every((v) => v >= 0 && v <= 1));
-    for (let j = 0; j < t.classes.length; j++) assert.ok(t.boxes[4 * j + 2]! > t.boxes[4 * j]! && t.boxes[4 * j + 3]! > t.boxes[4 * j + 1]!);
+    for (let j = 0; j < t.classes.length; j++)
+      assert.ok(t.boxes[4 * j + 2]! > t.boxes[4 * j]! && t.boxes[4 * j + 3]! > t.boxes[4 * j + 1]!);
   }
 });
 

@@ -53,13 +53,35 @@ for (const from of ['all', 'features', 'extras', 'heads'] as const) {
     const s = setup(from);
     const ref = referenceLoss(s);
     const { boxes, scores } = s.model.json.outputs;
-    const grads = backwardRef(s.model, ref.sub, ref.values, new Map([[scores, ref.loss.dLogits], [boxes, ref.loss.dBoxes]]), BATCH, ref.param);
+    const grads = backwardRef(
+      s.model,
+      ref.sub,
+      ref.values,
+      new Map([
+        [scores, ref.loss.dLogits],
+        [boxes, ref.loss.dBoxes],
+      ]),
+      BATCH,
+      ref.param,
+    );
 
-    const store = ParamStore.create(ctx, s.model, paramSpecs(s.model, s.region.trained), { trainable: true, label: 'test' });
+    const store = ParamStore.create(ctx, s.model, paramSpecs(s.model, s.region.trained), {
+      trainable: true,
+      label: 'test',
+    });
     const step = await TrainStep.create(ctx, s.model, s.region, store, BATCH, { negPerPos: 3, alpha: 1 });
     step.setNormalizer(s.cfg.invN);
-    const parts = ctx.createBuffer('parts', 4 * BATCH * LOSS_PARTS_STRIDE, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
-    const mb = { images: BATCH, inputs: s.region.cuts.map((t) => Float32Array.from(s.inputs.get(t)!)), labels: s.labels, targets: s.targets };
+    const parts = ctx.createBuffer(
+      'parts',
+      4 * BATCH * LOSS_PARTS_STRIDE,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    );
+    const mb = {
+      images: BATCH,
+      inputs: s.region.cuts.map((t) => Float32Array.from(s.inputs.get(t)!)),
+      labels: s.labels,
+      targets: s.targets,
+    };
     // Two micro-batches of the same images: the gradients must add up.
     step.run(mb, parts, 0);
     step.run(mb, parts, 0);
@@ -68,7 +90,14 @@ for (const from of ['all', 'features', 'extras', 'heads'] as const) {
     const flat = await readF32(ctx, store.training().grads, store.floats);
     const unpacked = store.unpack(flat);
     assert.equal(unpacked.size, 2 * s.region.trained.length);
-    for (const [name, g] of unpacked) assertClose(g, grads.get(name)!.map((v) => 2 * v), 2e-5, 2e-3, `d(${name})`);
+    for (const [name, g] of unpacked)
+      assertClose(
+        g,
+        grads.get(name)!.map((v) => 2 * v),
+        2e-5,
+        2e-3,
+        `d(${name})`,
+      );
     step.destroy();
     store.destroy();
     parts.destroy();
@@ -79,7 +108,17 @@ test('reference parameter gradients equal finite differences of the loss', () =>
   const s = setup('all');
   const ref = referenceLoss(s);
   const { boxes, scores } = s.model.json.outputs;
-  const grads = backwardRef(s.model, ref.sub, ref.values, new Map([[scores, ref.loss.dLogits], [boxes, ref.loss.dBoxes]]), BATCH, ref.param);
+  const grads = backwardRef(
+    s.model,
+    ref.sub,
+    ref.values,
+    new Map([
+      [scores, ref.loss.dLogits],
+      [boxes, ref.loss.dBoxes],
+    ]),
+    BATCH,
+    ref.param,
+  );
   const eps = 1e-6;
   let checked = 0;
   for (const n of s.region.trained) {
@@ -95,7 +134,10 @@ test('reference parameter gradients equal finite differences of the loss', () =>
         };
         const numeric = (at(base[i]! + eps) - at(base[i]! - eps)) / (2 * eps);
         const analytic = grads.get(name)![i]!;
-        assert.ok(Math.abs(numeric - analytic) <= 1e-6 + 1e-4 * Math.abs(analytic), `d(${name})[${i}]: analytic ${analytic}, numeric ${numeric}`);
+        assert.ok(
+          Math.abs(numeric - analytic) <= 1e-6 + 1e-4 * Math.abs(analytic),
+          `d(${name})[${i}]: analytic ${analytic}, numeric ${numeric}`,
+        );
         checked++;
       }
     }

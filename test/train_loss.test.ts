@@ -10,7 +10,13 @@ import { assertClose, gpu, randomFloats, readF32, releaseGpu, run, storage } fro
 
 after(releaseGpu);
 
-function randomLabels(batch: number, anchors: number, classes: number, positivesPerImage: number[], seed: number): Uint32Array {
+function randomLabels(
+  batch: number,
+  anchors: number,
+  classes: number,
+  positivesPerImage: number[],
+  seed: number,
+): Uint32Array {
   const labels = new Uint32Array(batch * anchors);
   const r = randomFloats(batch * anchors * 2, seed, 0, 1);
   for (let b = 0; b < batch; b++) {
@@ -46,7 +52,9 @@ test('loss reference on a hand-worked image', () => {
 });
 
 test('loss reference gradient equals finite differences', () => {
-  const A = 60, C = 4, B = 2;
+  const A = 60,
+    C = 4,
+    B = 2;
   const cfg: LossConfig = { numAnchors: A, numClasses: C, negPerPos: 3, alpha: 1, invN: 1 / 9 };
   const logits = Float64Array.from(randomFloats(B * A * C, 1, -3, 3));
   const boxes = Float64Array.from(randomFloats(B * A * 4, 2, -2, 2));
@@ -55,7 +63,10 @@ test('loss reference gradient equals finite differences', () => {
   const r = ssdLossRef(logits, boxes, labels, targets, B, cfg);
   const loss = () => totalLoss(ssdLossRef(logits, boxes, labels, targets, B, cfg).parts, cfg);
   const eps = 1e-6;
-  for (const [x, analytic, name] of [[logits, r.dLogits, 'logits'], [boxes, r.dBoxes, 'boxes']] as const) {
+  for (const [x, analytic, name] of [
+    [logits, r.dLogits, 'logits'],
+    [boxes, r.dBoxes, 'boxes'],
+  ] as const) {
     for (let i = 0; i < x.length; i++) {
       const keep = x[i]!;
       x[i] = keep + eps;
@@ -64,14 +75,24 @@ test('loss reference gradient equals finite differences', () => {
       const down = loss();
       x[i] = keep;
       const numeric = (up - down) / (2 * eps);
-      assert.ok(Math.abs(numeric - analytic[i]!) < 1e-6 + 1e-5 * Math.abs(numeric), `d/d${name}[${i}]: analytic ${analytic[i]}, numeric ${numeric}`);
+      assert.ok(
+        Math.abs(numeric - analytic[i]!) < 1e-6 + 1e-5 * Math.abs(numeric),
+        `d/d${name}[${i}]: analytic ${analytic[i]}, numeric ${numeric}`,
+      );
     }
   }
   assert.equal(smoothL1(0.5), 0.125);
   assert.equal(smoothL1(-3), 2.5);
 });
 
-async function gpuLoss(logits: Float32Array, boxes: Float32Array, labels: Uint32Array, targets: Float32Array, batch: number, cfg: LossConfig) {
+async function gpuLoss(
+  logits: Float32Array,
+  boxes: Float32Array,
+  labels: Uint32Array,
+  targets: Float32Array,
+  batch: number,
+  cfg: LossConfig,
+) {
   const ctx = await gpu();
   const b = {
     logits: storage(ctx, logits),
@@ -83,7 +104,9 @@ async function gpuLoss(logits: Float32Array, boxes: Float32Array, labels: Uint32
     dBoxes: storage(ctx, new Float32Array(boxes.length).fill(Number.NaN)),
     parts: storage(ctx, new Float32Array(batch * LOSS_PARTS_STRIDE)),
   };
-  const bind = Object.fromEntries(Object.entries(b).map(([k, v]) => [k, { buffer: v }])) as unknown as Parameters<typeof lossDispatch>[4];
+  const bind = Object.fromEntries(Object.entries(b).map(([k, v]) => [k, { buffer: v }])) as unknown as Parameters<
+    typeof lossDispatch
+  >[4];
   await run(ctx, [lossDispatch(ctx, await lossPipeline(ctx), cfg, batch, bind)]);
   const out = {
     dLogits: await readF32(ctx, b.dLogits, logits.length),
@@ -106,11 +129,22 @@ function compare(got: Awaited<ReturnType<typeof gpuLoss>>, ref: ReturnType<typeo
 }
 
 test('GPU loss equals the reference: 1917 default boxes, images with few, many, and no matches', async () => {
-  const A = 1917, C = 4, B = 4;
+  const A = 1917,
+    C = 4,
+    B = 4;
   // Image 2 has no match (nothing is mined); image 3 has so many that every negative is mined.
   const labels = randomLabels(B, A, C, [12, 60, 0, 700], 9);
-  const positives = Array.from({ length: B }, (_, b) => labels.subarray(b * A, (b + 1) * A).filter((l) => l > 0).length);
-  const cfg: LossConfig = { numAnchors: A, numClasses: C, negPerPos: 3, alpha: 1, invN: 1 / positives.reduce((s, v) => s + v, 0) };
+  const positives = Array.from(
+    { length: B },
+    (_, b) => labels.subarray(b * A, (b + 1) * A).filter((l) => l > 0).length,
+  );
+  const cfg: LossConfig = {
+    numAnchors: A,
+    numClasses: C,
+    negPerPos: 3,
+    alpha: 1,
+    invN: 1 / positives.reduce((s, v) => s + v, 0),
+  };
   const logits = randomFloats(B * A * C, 10, -4, 4);
   const boxes = randomFloats(B * A * 4, 11, -3, 3);
   const targets = randomFloats(B * A * 4, 12, -3, 3);
@@ -121,13 +155,21 @@ test('GPU loss equals the reference: 1917 default boxes, images with few, many, 
 });
 
 test('GPU loss mines ties in default-box order, as the reference does', async () => {
-  const A = 700, C = 3, B = 2;
+  const A = 700,
+    C = 3,
+    B = 2;
   // Every negative of image 0 has one of three background losses, so the k-th is tied many times.
   const logits = new Float32Array(B * A * C);
   for (let i = 0; i < B * A; i++) logits.set([0, (i % 3) * 0.5, -1], i * C);
   const labels = randomLabels(B, A, C, [40, 7], 13);
   const positives = [0, 1].map((b) => labels.subarray(b * A, (b + 1) * A).filter((l) => l > 0).length);
-  const cfg: LossConfig = { numAnchors: A, numClasses: C, negPerPos: 3, alpha: 1, invN: 1 / (positives[0]! + positives[1]!) };
+  const cfg: LossConfig = {
+    numAnchors: A,
+    numClasses: C,
+    negPerPos: 3,
+    alpha: 1,
+    invN: 1 / (positives[0]! + positives[1]!),
+  };
   const boxes = randomFloats(B * A * 4, 14, -1, 1);
   const targets = randomFloats(B * A * 4, 15, -1, 1);
   compare(await gpuLoss(logits, boxes, labels, targets, B, cfg), ssdLossRef(logits, boxes, labels, targets, B, cfg));

@@ -4,9 +4,22 @@ import { uniformSchema } from '../src/gpu/uniforms.ts';
 
 test('uniform layout follows WGSL alignment: vec3 aligns to 16 and is 12 bytes, vec2 aligns to 8', () => {
   const s = uniformSchema('P', { a: 'u32', b: 'vec3f', c: 'f32', d: 'vec2f', e: 'i32', f: 'vec4u' });
-  assert.deepEqual(s.fields.map((f) => [f.name, f.offset]), [['a', 0], ['b', 16], ['c', 28], ['d', 32], ['e', 40], ['f', 48]]);
+  assert.deepEqual(
+    s.fields.map((f) => [f.name, f.offset]),
+    [
+      ['a', 0],
+      ['b', 16],
+      ['c', 28],
+      ['d', 32],
+      ['e', 40],
+      ['f', 48],
+    ],
+  );
   assert.equal(s.size, 64);
-  assert.equal(s.wgsl, 'struct P {\n  a: u32,\n  b: vec3<f32>,\n  c: f32,\n  d: vec2<f32>,\n  e: i32,\n  f: vec4<u32>,\n}\n');
+  assert.equal(
+    s.wgsl,
+    'struct P {\n  a: u32,\n  b: vec3<f32>,\n  c: f32,\n  d: vec2<f32>,\n  e: i32,\n  f: vec4<u32>,\n}\n',
+  );
 });
 
 test('struct size rounds up to 16 bytes', () => {

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +49,16 @@ interface ProbedStream {
 
 /** Streams with frames counted by decoding (not the container's claim), and the duration. */
 function probe(path: string): { streams: ProbedStream[]; duration: number } {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-print_format', 'json', '-show_streams', '-show_format', path]);
+  const r = spawnSync('ffprobe', [
+    '-v',
+    'error',
+    '-count_frames',
+    '-print_format',
+    'json',
+    '-show_streams',
+    '-show_format',
+    path,
+  ]);
   assert.equal(r.status, 0, `ffprobe ${path}: ${r.stderr}`);
   const j = JSON.parse(r.stdout.toString()) as { streams: ProbedStream[]; format: { duration: string } };
   return { streams: j.streams, duration: Number(j.format.duration) };
@@ -99,7 +117,8 @@ function fakeDetector(o: FakeOptions = {}): VideoDetector & { batches: number[] 
         }
         const i = next++;
         if (o.size) assert.deepEqual([f.width, f.height], o.size, `frame ${i} size`);
-        if (o.reference) assert.equal(hash(uploadedPixels(f)), o.reference[i], `frame ${i} arrives in order and unmodified`);
+        if (o.reference)
+          assert.equal(hash(uploadedPixels(f)), o.reference[i], `frame ${i} arrives in order and unmodified`);
         await o.onFrame?.(i);
         out.push([{ label: 'marker', classId: 1, score: 0.5 + (i % 10) / 20, box: markerBox(i) }]);
       }
@@ -118,17 +137,34 @@ const fillBoxes: DrawDetections = (img, detections) => {
   return img;
 };
 
-function meanColour(img: RgbaImage, box: { x: number; y: number; width: number; height: number }, inset: number): number[] {
+function meanColour(
+  img: RgbaImage,
+  box: { x: number; y: number; width: number; height: number },
+  inset: number,
+): number[] {
   const sum = [0, 0, 0];
   let n = 0;
   for (let y = box.y + inset; y < box.y + box.height - inset; y++)
-    for (let x = box.x + inset; x < box.x + box.width - inset; x++, n++) for (let c = 0; c < 3; c++) sum[c]! += img.data[(y * img.width + x) * 4 + c]!;
+    for (let x = box.x + inset; x < box.x + box.width - inset; x++, n++)
+      for (let c = 0; c < 3; c++) sum[c]! += img.data[(y * img.width + x) * 4 + c]!;
   return sum.map((s) => s / n);
 }
 const isMagenta = (rgb: number[]) => rgb[0]! > 200 && rgb[1]! < 60 && rgb[2]! > 200;
 
 function frameOf(path: string, index: number, width: number, height: number): RgbaImage {
-  const data = ffmpeg('-i', path, '-vf', `select=eq(n\\,${index})`, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgba', '-');
+  const data = ffmpeg(
+    '-i',
+    path,
+    '-vf',
+    `select=eq(n\\,${index})`,
+    '-frames:v',
+    '1',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgba',
+    '-',
+  );
   assert.equal(data.length, width * height * 4);
   return { data, width, height };
 }
@@ -151,8 +187,36 @@ function childTools(): string[] {
 const clip = file('clip.mp4');
 const long = file('long.mp4');
 before(() => {
-  ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip);
-  ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', long);
+  ffmpeg(
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=160x120:rate=10',
+    '-t',
+    '2',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    clip,
+  );
+  ffmpeg(
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=30',
+    '-t',
+    '10',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    long,
+  );
 });
 
 test('video: frames stream in order and unmodified, come out annotated at the same rate, one JSON line each', async () => {
@@ -162,7 +226,13 @@ test('video: frames stream in order and unmodified, come out annotated at the sa
   assert.equal(reference.length, 20);
   const detector = fakeDetector({ reference, size: [160, 120] });
   const progress: number[] = [];
-  const r = await runVideo(detector, fillBoxes, { input: clip, output: out, json, batch: 3, onProgress: (n) => progress.push(n) });
+  const r = await runVideo(detector, fillBoxes, {
+    input: clip,
+    output: out,
+    json,
+    batch: 3,
+    onProgress: (n) => progress.push(n),
+  });
 
   assert.equal(r.frames, 20);
   assert.deepEqual(detector.batches, [3, 3, 3, 3, 3, 3, 3], 'the short last batch is padded to the same size');
@@ -172,7 +242,10 @@ test('video: frames stream in order and unmodified, come out annotated at the sa
 
   const p = probe(out);
   const v = videoStream(p);
-  assert.deepEqual([v.codec_name, v.pix_fmt, v.width, v.height, v.r_frame_rate, v.nb_read_frames], ['h264', 'yuv420p', 160, 120, '10/1', '20']);
+  assert.deepEqual(
+    [v.codec_name, v.pix_fmt, v.width, v.height, v.r_frame_rate, v.nb_read_frames],
+    ['h264', 'yuv420p', 160, 120, '10/1', '20'],
+  );
   assert.ok(Math.abs(p.duration - 2) < 0.05, `duration ${p.duration}`);
   assert.equal(p.streams.length, 1, 'no audio in, none out');
 
@@ -190,7 +263,10 @@ test('video: frames stream in order and unmodified, come out annotated at the sa
     const o = JSON.parse(line) as { frame: number; timeMs: number; detections: Detection[] };
     assert.equal(o.frame, i);
     assert.equal(o.timeMs, i * 100);
-    assert.deepEqual(o.detections.map((d) => [d.label, d.classId, d.box]), [['marker', 1, markerBox(i)]]);
+    assert.deepEqual(
+      o.detections.map((d) => [d.label, d.classId, d.box]),
+      [['marker', 1, markerBox(i)]],
+    );
   });
   assert.ok(!existsSync(partialPath(out)) && !existsSync(partialPath(json)), 'partial files renamed into place');
 });
@@ -198,27 +274,75 @@ test('video: frames stream in order and unmodified, come out annotated at the sa
 test('video: odd sizes are padded to even for H.264, frames reach the detector at their own size, pixel aspect kept', async () => {
   const odd = file('odd.mkv');
   // testsrc2 rounds its size down to even; scaling afterwards (in RGB, lossless ffv1) keeps 161x121.
-  ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10,scale=161:121,format=bgr0,setsar=8/9', '-t', '1', '-c:v', 'ffv1', odd);
+  ffmpeg(
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=160x120:rate=10,scale=161:121,format=bgr0,setsar=8/9',
+    '-t',
+    '1',
+    '-c:v',
+    'ffv1',
+    odd,
+  );
   const out = file('odd.out.mp4');
-  const r = await runVideo(fakeDetector({ reference: referenceHashes(odd, 161, 121), size: [161, 121] }), fillBoxes, { input: odd, output: out });
+  const r = await runVideo(fakeDetector({ reference: referenceHashes(odd, 161, 121), size: [161, 121] }), fillBoxes, {
+    input: odd,
+    output: out,
+  });
   assert.equal(r.frames, 10);
   const v = videoStream(probe(out));
-  assert.deepEqual([v.width, v.height, v.nb_read_frames, v.r_frame_rate, v.sample_aspect_ratio], [162, 122, '10', '10/1', '8:9']);
+  assert.deepEqual(
+    [v.width, v.height, v.nb_read_frames, v.r_frame_rate, v.sample_aspect_ratio],
+    [162, 122, '10', '10/1', '8:9'],
+  );
   assert.ok(isMagenta(meanColour(frameOf(out, 3, 162, 122), markerBox(3), 3)));
 });
 
 test('video: the audio track is kept (copied) and the duration preserved', async () => {
   const withAudio = file('audio.mp4');
-  ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '2', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', withAudio);
+  ffmpeg(
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=160x120:rate=10',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440',
+    '-t',
+    '2',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:a',
+    'aac',
+    withAudio,
+  );
   const out = file('audio.out.mp4');
   // Drawing into a copy (as image/draw.ts does) instead of in place.
-  const drawCopy: DrawDetections = (img, detections, labels) => fillBoxes({ ...img, data: new Uint8Array(img.data) }, detections, labels);
-  await runVideo(fakeDetector({ reference: referenceHashes(withAudio, 160, 120) }), drawCopy, { input: withAudio, output: out, batch: 4 });
+  const drawCopy: DrawDetections = (img, detections, labels) =>
+    fillBoxes({ ...img, data: new Uint8Array(img.data) }, detections, labels);
+  await runVideo(fakeDetector({ reference: referenceHashes(withAudio, 160, 120) }), drawCopy, {
+    input: withAudio,
+    output: out,
+    batch: 4,
+  });
   assert.ok(isMagenta(meanColour(frameOf(out, 9, 160, 120), markerBox(9), 3)));
   const p = probe(out);
   const audio = p.streams.filter((s) => s.codec_type === 'audio');
-  assert.deepEqual(audio.map((s) => s.codec_name), ['aac']);
-  assert.equal(audio[0]!.nb_read_frames, probe(withAudio).streams.find((s) => s.codec_type === 'audio')!.nb_read_frames, 'same audio packets');
+  assert.deepEqual(
+    audio.map((s) => s.codec_name),
+    ['aac'],
+  );
+  assert.equal(
+    audio[0]!.nb_read_frames,
+    probe(withAudio).streams.find((s) => s.codec_type === 'audio')!.nb_read_frames,
+    'same audio packets',
+  );
   assert.equal(videoStream(p).nb_read_frames, '20');
   assert.ok(Math.abs(p.duration - 2) < 0.1, `duration ${p.duration}`);
 });
@@ -227,7 +351,11 @@ test('video: a rotated video is detected and written upright', async () => {
   const rotated = file('rotated.mp4');
   ffmpeg('-i', clip, '-c', 'copy', '-metadata:s:v:0', 'rotate=90', rotated);
   const out = file('rotated.out.mp4');
-  const r = await runVideo(fakeDetector({ reference: referenceHashes(rotated, 120, 160), size: [120, 160] }), fillBoxes, { input: rotated, output: out });
+  const r = await runVideo(
+    fakeDetector({ reference: referenceHashes(rotated, 120, 160), size: [120, 160] }),
+    fillBoxes,
+    { input: rotated, output: out },
+  );
   assert.deepEqual([r.info.width, r.info.height, r.frames], [120, 160, 20]);
   const v = videoStream(probe(out));
   assert.deepEqual([v.width, v.height], [120, 160]);
@@ -242,7 +370,12 @@ test('video: memory stays flat while a slow detector holds the decoder back (300
       await new Promise((r) => setTimeout(r, 2));
     },
   });
-  const r = await runVideo(detector, fillBoxes, { input: long, output: file('long.out.mp4'), json: file('long.jsonl'), batch: 2 });
+  const r = await runVideo(detector, fillBoxes, {
+    input: long,
+    output: file('long.out.mp4'),
+    json: file('long.jsonl'),
+    batch: 2,
+  });
   assert.equal(r.frames, 300);
   const warm = rss[30]!;
   const growth = Math.max(...rss.slice(30)) - warm;
@@ -253,22 +386,34 @@ test('video: memory stays flat while a slow detector holds the decoder back (300
 test('video: missing ffmpeg or ffprobe is a ToolMissingError with an install hint', async () => {
   const empty = file('empty-bin');
   mkdirSync(empty);
-  assert.throws(() => locateFfmpeg(empty), (e: unknown) => e instanceof ToolMissingError && /ffmpeg was not found on PATH/.test(e.message) && /apt-get install ffmpeg/.test(e.hint ?? ''));
+  assert.throws(
+    () => locateFfmpeg(empty),
+    (e: unknown) =>
+      e instanceof ToolMissingError &&
+      /ffmpeg was not found on PATH/.test(e.message) &&
+      /apt-get install ffmpeg/.test(e.hint ?? ''),
+  );
   const onlyFfmpeg = file('only-ffmpeg');
   mkdirSync(onlyFfmpeg);
   symlinkSync(locateFfmpeg().ffmpeg, join(onlyFfmpeg, 'ffmpeg'));
-  assert.throws(() => locateFfmpeg(onlyFfmpeg), (e: unknown) => e instanceof ToolMissingError && /^ffprobe was not found/.test(e.message));
+  assert.throws(
+    () => locateFfmpeg(onlyFfmpeg),
+    (e: unknown) => e instanceof ToolMissingError && /^ffprobe was not found/.test(e.message),
+  );
 
   const savedPath = process.env.PATH;
   process.env.PATH = empty;
   try {
-    await assert.rejects(runVideo(fakeDetector(), fillBoxes, { input: clip, output: file('never.mp4') }), ToolMissingError);
+    await assert.rejects(
+      runVideo(fakeDetector(), fillBoxes, { input: clip, output: file('never.mp4') }),
+      ToolMissingError,
+    );
   } finally {
     process.env.PATH = savedPath;
   }
 });
 
-test('video: a corrupt or truncated input is a VideoError naming the file, with ffmpeg\'s words', async () => {
+test("video: a corrupt or truncated input is a VideoError naming the file, with ffmpeg's words", async () => {
   const garbage = file('garbage.mp4');
   writeFileSync(garbage, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)));
   const truncated = file('truncated.mp4');
@@ -283,8 +428,12 @@ test('video: a corrupt or truncated input is a VideoError naming the file, with 
     assert.equal(err.code, 'VIDEO');
     assert.equal(err.file, input);
     assert.ok(err.message.startsWith(`${input}: `), err.message);
-    assert.ok(err.toolOutput.length > 0 && err.message.includes(err.toolOutput.at(-1)!), 'ends with ffmpeg\'s last lines');
-    for (const f of [out, partialPath(out), partialPath(file('corrupt.jsonl'))]) assert.ok(!existsSync(f), `${f} not created`);
+    assert.ok(
+      err.toolOutput.length > 0 && err.message.includes(err.toolOutput.at(-1)!),
+      "ends with ffmpeg's last lines",
+    );
+    for (const f of [out, partialPath(out), partialPath(file('corrupt.jsonl'))])
+      assert.ok(!existsSync(f), `${f} not created`);
   }
   assert.deepEqual(childTools(), []);
 });
@@ -295,10 +444,19 @@ test('video: a decoder failing midway is a VideoError naming the input; the fram
   mkdirSync(bin);
   const script = join(bin, 'ffmpeg');
   const real = locateFfmpeg().ffmpeg;
-  writeFileSync(script, `#!/bin/sh\ncase "$*" in *pipe:1*) "${real}" "$@" | head -c ${Math.round(2.5 * 160 * 120 * 4)}; echo "decode_slice: damaged macroblock" >&2; exit 1;; esac\nexec "${real}" "$@"\n`, { mode: 0o755 });
+  writeFileSync(
+    script,
+    `#!/bin/sh\ncase "$*" in *pipe:1*) "${real}" "$@" | head -c ${Math.round(2.5 * 160 * 120 * 4)}; echo "decode_slice: damaged macroblock" >&2; exit 1;; esac\nexec "${real}" "$@"\n`,
+    { mode: 0o755 },
+  );
   const out = file('failing.mp4');
   const json = file('failing.jsonl');
-  const err = await runVideo(fakeDetector(), fillBoxes, { input: clip, output: out, json, tools: { ...locateFfmpeg(), ffmpeg: script } }).then(
+  const err = await runVideo(fakeDetector(), fillBoxes, {
+    input: clip,
+    output: out,
+    json,
+    tools: { ...locateFfmpeg(), ffmpeg: script },
+  }).then(
     () => assert.fail('expected a VideoError'),
     (e: unknown) => e,
   );
@@ -326,11 +484,13 @@ test('video: aborting stops both ffmpeg processes and leaves valid partial outpu
   const out = file('aborted.mp4');
   const json = file('aborted.jsonl');
   const detector = fakeDetector({ onFrame: (i) => void (i === 40 && controller.abort()) });
-  await assert.rejects(runVideo(detector, fillBoxes, { input: long, output: out, json, signal: controller.signal }), { name: 'AbortError' });
+  await assert.rejects(runVideo(detector, fillBoxes, { input: long, output: out, json, signal: controller.signal }), {
+    name: 'AbortError',
+  });
   assert.deepEqual(childTools(), [], 'no ffmpeg left running');
   assert.ok(!existsSync(out) && !existsSync(json), 'final names only for complete outputs');
   const frames = Number(videoStream(probe(partialPath(out))).nb_read_frames);
-  assert.equal(frames, 40, "the partial video holds the frames written before the abort");
+  assert.equal(frames, 40, 'the partial video holds the frames written before the abort');
   const lines = readFileSync(partialPath(json), 'utf8').trim().split('\n');
   assert.equal(lines.length, 40);
   lines.forEach((line, i) => assert.equal((JSON.parse(line) as { frame: number }).frame, i));
@@ -354,9 +514,15 @@ interface CliRun {
 }
 
 /** Runs the command; `onStderr` sees stderr as it arrives and may signal the process. */
-function cli(args: string[], o: { env?: NodeJS.ProcessEnv; onStderr?: (text: string, pid: number) => void } = {}): Promise<CliRun> {
+function cli(
+  args: string[],
+  o: { env?: NodeJS.ProcessEnv; onStderr?: (text: string, pid: number) => void } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliEntry, ...args], { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliEntry, ...args], {
+      env: o.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -399,42 +565,80 @@ test('mobilessd video: --help, usage errors (exit 2), and a missing ffmpeg (exit
   }
   const empty = file('cli-empty-bin');
   mkdirSync(empty, { recursive: true });
-  const missing = await cli([clip, '-o', file('x.mp4'), '--model', join(dir, 'no-such-model')], { env: { ...process.env, PATH: empty } });
+  const missing = await cli([clip, '-o', file('x.mp4'), '--model', join(dir, 'no-such-model')], {
+    env: { ...process.env, PATH: empty },
+  });
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /^mobilessd: error \[TOOL_MISSING\]: ffmpeg was not found on PATH\n  hint: install ffmpeg/);
+  assert.match(
+    missing.stderr,
+    /^mobilessd: error \[TOOL_MISSING\]: ffmpeg was not found on PATH\n {2}hint: install ffmpeg/,
+  );
 });
 
 test('mobilessd video: annotated video, JSON lines and the timing table from a real detector', async () => {
   const out = file('cli.out.mp4');
   const json = file('cli.jsonl');
-  const r = await cli([clip, '-o', out, '--json', json, '--model', modelDir, '--batch', '2', '--timing', '--score', '0.3']);
+  const r = await cli([
+    clip,
+    '-o',
+    out,
+    '--json',
+    json,
+    '--model',
+    modelDir,
+    '--batch',
+    '2',
+    '--timing',
+    '--score',
+    '0.3',
+  ]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`^${out}: 20 frames, 160x120 at 10 fps, processed in [\\d.]+ s \\([\\d.]+ frames/s\\)\n${json}: 20 JSON lines\n`));
-  for (const stage of ['decode', 'detect', 'draw', 'encode', 'total']) assert.match(r.stdout, new RegExp(`^${stage}\\b.*\\d`, 'm'));
+  assert.match(
+    r.stdout,
+    new RegExp(
+      `^${out}: 20 frames, 160x120 at 10 fps, processed in [\\d.]+ s \\([\\d.]+ frames/s\\)\n${json}: 20 JSON lines\n`,
+    ),
+  );
+  for (const stage of ['decode', 'detect', 'draw', 'encode', 'total'])
+    assert.match(r.stdout, new RegExp(`^${stage}\\b.*\\d`, 'm'));
   assert.equal(videoStream(probe(out)).nb_read_frames, '20');
-  const lines = readFileSync(json, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { frame: number; detections: Detection[] });
-  assert.deepEqual(lines.map((l) => l.frame), [...Array(20).keys()]);
-  for (const d of lines.flatMap((l) => l.detections)) assert.ok(d.score >= 0.3 && /^class\d$/.test(d.label), JSON.stringify(d));
+  const lines = readFileSync(json, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { frame: number; detections: Detection[] });
+  assert.deepEqual(
+    lines.map((l) => l.frame),
+    [...Array(20).keys()],
+  );
+  for (const d of lines.flatMap((l) => l.detections))
+    assert.ok(d.score >= 0.3 && /^class\d$/.test(d.label), JSON.stringify(d));
 });
 
-test('mobilessd video: Ctrl-C exits 130, finishes the partial video and leaves no ffmpeg running', { skip: process.platform !== 'linux' && 'reads /proc' }, async () => {
-  const out = file('interrupted.mp4');
-  let doneAtSignal = 0;
-  const r = await cli([long, '-o', out, '--model', modelDir], {
-    // Without a terminal, progress prints a line every 10% or so: interrupt after the first.
-    onStderr: (text, pid) => {
-      const m = /video: (\d+)\/300/.exec(text);
-      if (!doneAtSignal && m) {
-        doneAtSignal = Number(m[1]);
-        process.kill(pid, 'SIGINT');
-      }
-    },
-  });
-  assert.ok(doneAtSignal > 0, `progress never showed: ${r.stderr}`);
-  assert.equal(r.code, 130, r.stderr);
-  assert.match(r.stderr, new RegExp(`mobilessd: interrupted; the frames done so far are in ${partialPath(out)}`));
-  assert.deepEqual(ffmpegsMentioning(partialPath(out)), []);
-  assert.ok(!existsSync(out));
-  const frames = Number(videoStream(probe(partialPath(out))).nb_read_frames);
-  assert.ok(frames >= doneAtSignal && frames < 300, `${frames} frames in the partial video, ${doneAtSignal} done at Ctrl-C`);
-});
+test(
+  'mobilessd video: Ctrl-C exits 130, finishes the partial video and leaves no ffmpeg running',
+  { skip: process.platform !== 'linux' && 'reads /proc' },
+  async () => {
+    const out = file('interrupted.mp4');
+    let doneAtSignal = 0;
+    const r = await cli([long, '-o', out, '--model', modelDir], {
+      // Without a terminal, progress prints a line every 10% or so: interrupt after the first.
+      onStderr: (text, pid) => {
+        const m = /video: (\d+)\/300/.exec(text);
+        if (!doneAtSignal && m) {
+          doneAtSignal = Number(m[1]);
+          process.kill(pid, 'SIGINT');
+        }
+      },
+    });
+    assert.ok(doneAtSignal > 0, `progress never showed: ${r.stderr}`);
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, new RegExp(`mobilessd: interrupted; the frames done so far are in ${partialPath(out)}`));
+    assert.deepEqual(ffmpegsMentioning(partialPath(out)), []);
+    assert.ok(!existsSync(out));
+    const frames = Number(videoStream(probe(partialPath(out))).nb_read_frames);
+    assert.ok(
+      frames >= doneAtSignal && frames < 300,
+      `${frames} frames in the partial video, ${doneAtSignal} done at Ctrl-C`,
+    );
+  },
+);

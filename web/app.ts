@@ -3,7 +3,15 @@
  * picture; model, thresholds and class filter; FPS and per-stage latency. `window.mobilessdDemo`
  * exposes the state (status, every frame's result, the message shown) to tests and the console.
  */
-import { describeAdapter, load, type DeviceLostError, type Detection, type DetectOptions, type ObjectDetector, type StageTimes } from '../src/browser.ts';
+import {
+  describeAdapter,
+  load,
+  type DeviceLostError,
+  type Detection,
+  type DetectOptions,
+  type ObjectDetector,
+  type StageTimes,
+} from '../src/browser.ts';
 import { classColor } from '../src/image/draw.ts';
 import { messageFor, notMediaMessage, type Message } from './messages.ts';
 import { drawDetections } from './overlay.ts';
@@ -30,7 +38,13 @@ const ui = {
   picture: el<HTMLCanvasElement>('picture'),
   overlay: el<HTMLCanvasElement>('overlay'),
   fps: el('fps'),
-  times: { upload: el('t-upload'), gpu: el('t-gpu'), readback: el('t-readback'), result: el('t-result'), total: el('t-total') },
+  times: {
+    upload: el('t-upload'),
+    gpu: el('t-gpu'),
+    readback: el('t-readback'),
+    result: el('t-result'),
+    total: el('t-total'),
+  },
   detections: el('detections'),
 };
 
@@ -105,7 +119,10 @@ async function useModel(name: string): Promise<void> {
     const detector = await load(name, {
       onProgress: (p) => {
         if (request === modelRequest && p.totalBytes && p.totalBytes > 1e6) {
-          setStatus('loading', `Loading the ${name} model… ${(p.loadedBytes / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`);
+          setStatus(
+            'loading',
+            `Loading the ${name} model… ${(p.loadedBytes / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`,
+          );
         }
       },
       onDeviceLost,
@@ -125,7 +142,9 @@ async function useModel(name: string): Promise<void> {
     const m = messageFor(e, `load the ${name} model`);
     showMessage(m);
     // Nothing on this page can work without WebGPU: grey out the controls rather than let them fail one by one.
-    if (m.code === 'no-webgpu') for (const c of document.querySelectorAll<HTMLInputElement>('#controls :is(input, select, button)')) c.disabled = true;
+    if (m.code === 'no-webgpu')
+      for (const c of document.querySelectorAll<HTMLInputElement>('#controls :is(input, select, button)'))
+        c.disabled = true;
   }
 }
 
@@ -138,7 +157,11 @@ function setControls(detector: ObjectDetector): void {
   ui.classList.replaceChildren(
     ...detector.labels.flatMap((label, id) => {
       if (label === '???') return [];
-      const box = Object.assign(document.createElement('input'), { type: 'checkbox', checked: true, value: String(id) });
+      const box = Object.assign(document.createElement('input'), {
+        type: 'checkbox',
+        checked: true,
+        value: String(id),
+      });
       const swatch = Object.assign(document.createElement('span'), { className: 'swatch' });
       swatch.style.background = `rgb(${classColor(id).join(' ')})`;
       const row = document.createElement('label');
@@ -159,11 +182,21 @@ function detectOptions(): DetectOptions | null {
   const boxes = [...ui.classList.querySelectorAll<HTMLInputElement>('input[type=checkbox]')];
   const chosen = boxes.filter((b) => b.checked).map((b) => Number(b.value));
   if (!chosen.length) return null;
-  return { scoreThreshold: Number(ui.score.value), iouThreshold: Number(ui.iou.value), ...(chosen.length < boxes.length ? { classes: chosen } : {}) };
+  return {
+    scoreThreshold: Number(ui.score.value),
+    iouThreshold: Number(ui.iou.value),
+    ...(chosen.length < boxes.length ? { classes: chosen } : {}),
+  };
 }
 
 /** Detects one frame of `src` and shows it, unless the source or model changed meanwhile. */
-async function detectFrame(input: ImageBitmap | HTMLVideoElement, src: Source, mediaTime: number | null, width: number, height: number): Promise<void> {
+async function detectFrame(
+  input: ImageBitmap | HTMLVideoElement,
+  src: Source,
+  mediaTime: number | null,
+  width: number,
+  height: number,
+): Promise<void> {
   const detector = demo.detector;
   if (!detector) return;
   const options = detectOptions();
@@ -171,7 +204,13 @@ async function detectFrame(input: ImageBitmap | HTMLVideoElement, src: Source, m
     const detections = options ? await detector.detect(input, options) : [];
     if (src !== source || detector !== demo.detector) return;
     drawDetections(ui.overlay, width, height, detections);
-    showResult({ source: src.kind, name: src.name, mediaTime, detections, times: options ? detector.lastTimes : undefined });
+    showResult({
+      source: src.kind,
+      name: src.name,
+      mediaTime,
+      detections,
+      times: options ? detector.lastTimes : undefined,
+    });
     deviceLosses = 0;
     clearMessage('device-lost', 'bad-input');
   } catch (e) {
@@ -205,11 +244,20 @@ function showResult(r: FrameResult): void {
       const swatch = Object.assign(document.createElement('span'), { className: 'swatch' });
       swatch.style.background = `rgb(${classColor(d.classId).join(' ')})`;
       const b = d.box;
-      li.append(swatch, `${d.label} ${d.score.toFixed(3)}`, Object.assign(document.createElement('small'), { textContent: ` at ${b.x.toFixed(0)}, ${b.y.toFixed(0)}, ${b.width.toFixed(0)}×${b.height.toFixed(0)}` }));
+      li.append(
+        swatch,
+        `${d.label} ${d.score.toFixed(3)}`,
+        Object.assign(document.createElement('small'), {
+          textContent: ` at ${b.x.toFixed(0)}, ${b.y.toFixed(0)}, ${b.width.toFixed(0)}×${b.height.toFixed(0)}`,
+        }),
+      );
       return li;
     }),
   );
-  if (!r.detections.length) ui.detections.append(Object.assign(document.createElement('li'), { className: 'none', textContent: 'nothing detected' }));
+  if (!r.detections.length)
+    ui.detections.append(
+      Object.assign(document.createElement('li'), { className: 'none', textContent: 'nothing detected' }),
+    );
 }
 
 let stillRun: Promise<void> | undefined;
@@ -267,8 +315,18 @@ async function showImage(bitmap: ImageBitmap, name: string): Promise<void> {
  * Plays a video file or a camera stream in a new <video> and detects its frames. The current input
  * stays until the new one has loaded, so a file that turns out not to be a video changes nothing.
  */
-async function showVideo(kind: VideoSource['kind'], name: string, attach: (v: HTMLVideoElement) => void, detach: (v: HTMLVideoElement) => void): Promise<void> {
-  const video = Object.assign(document.createElement('video'), { muted: true, playsInline: true, preload: 'auto', controls: kind === 'video' });
+async function showVideo(
+  kind: VideoSource['kind'],
+  name: string,
+  attach: (v: HTMLVideoElement) => void,
+  detach: (v: HTMLVideoElement) => void,
+): Promise<void> {
+  const video = Object.assign(document.createElement('video'), {
+    muted: true,
+    playsInline: true,
+    preload: 'auto',
+    controls: kind === 'video',
+  });
   attach(video);
   try {
     await new Promise<void>((ok, fail) => {
@@ -284,7 +342,11 @@ async function showVideo(kind: VideoSource['kind'], name: string, attach: (v: HT
   const src: VideoSource = {
     kind,
     name,
-    loop: new VideoLoop(video, () => ui.everyFrame.checked, (t) => detectFrame(video, src, t, video.videoWidth, video.videoHeight)),
+    loop: new VideoLoop(
+      video,
+      () => ui.everyFrame.checked,
+      (t) => detectFrame(video, src, t, video.videoWidth, video.videoHeight),
+    ),
     release() {
       src.loop.stop();
       video.pause();
@@ -305,7 +367,10 @@ async function openFile(file: File): Promise<void> {
   if (kind === 'image' || kind === '') {
     const bitmap = await createImageBitmap(file, BITMAP_OPTIONS).catch(() => undefined);
     if (bitmap) return showImage(bitmap, file.name);
-    if (kind === 'image') return showMessage(notMediaMessage(file, 'The browser could not decode it: the file is damaged or in a format it does not read'));
+    if (kind === 'image')
+      return showMessage(
+        notMediaMessage(file, 'The browser could not decode it: the file is damaged or in a format it does not read'),
+      );
   }
   if (kind === 'video' || kind === '') {
     const url = URL.createObjectURL(file);
@@ -329,7 +394,12 @@ async function openSample(name: string): Promise<void> {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     await showImage(await createImageBitmap(await response.blob(), BITMAP_OPTIONS), name);
   } catch (e) {
-    showMessage({ kind: 'error', code: 'sample', title: `Cannot open the sample ${name}.`, detail: (e as Error).message });
+    showMessage({
+      kind: 'error',
+      code: 'sample',
+      title: `Cannot open the sample ${name}.`,
+      detail: (e as Error).message,
+    });
   }
 }
 
@@ -340,14 +410,27 @@ async function toggleCamera(): Promise<void> {
     return;
   }
   if (!navigator.mediaDevices?.getUserMedia) {
-    return showMessage({ kind: 'error', code: 'camera', title: 'No camera access on this page.', detail: 'Cameras need a secure page: https, or http://localhost / 127.0.0.1.' });
+    return showMessage({
+      kind: 'error',
+      code: 'camera',
+      title: 'No camera access on this page.',
+      detail: 'Cameras need a secure page: https, or http://localhost / 127.0.0.1.',
+    });
   }
   let stream: MediaStream;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false });
+    stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 1280 }, height: { ideal: 720 } },
+      audio: false,
+    });
   } catch (e) {
     const name = (e as DOMException).name;
-    const title = name === 'NotAllowedError' ? 'Camera permission was denied.' : name === 'NotFoundError' ? 'No camera was found.' : 'The camera could not be opened.';
+    const title =
+      name === 'NotAllowedError'
+        ? 'Camera permission was denied.'
+        : name === 'NotFoundError'
+          ? 'No camera was found.'
+          : 'The camera could not be opened.';
     return showMessage({ kind: 'error', code: 'camera', title, detail: (e as Error).message });
   }
   ui.sample.value = '';

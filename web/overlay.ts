@@ -7,7 +7,12 @@ import { classColor, textColorOn, type Rgb } from '../src/image/draw.ts';
 
 const css = (c: Rgb) => `rgb(${c[0]} ${c[1]} ${c[2]})`;
 
-export function drawDetections(canvas: HTMLCanvasElement, width: number, height: number, detections: readonly Detection[]): void {
+export function drawDetections(
+  canvas: HTMLCanvasElement,
+  width: number,
+  height: number,
+  detections: readonly Detection[],
+): void {
   if (canvas.width !== width || canvas.height !== height) {
     canvas.width = width;
     canvas.height = height;

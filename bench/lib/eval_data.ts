@@ -31,5 +31,10 @@ export async function readLimited(path: string): Promise<Dataset> {
 
 /** A detector whose head caps fit the evaluation recipe (EVAL_RECIPE). */
 export function loadForEval(model: string, inputSize?: number, anchorSizing?: AnchorSizing): Promise<ObjectDetector> {
-  return load(model, { driver: driver(), maxDetectionsCap: EVAL_RECIPE.maxDetectionsCap, candidateCap: EVAL_RECIPE.candidateCap, ...(inputSize ? { inputSize, anchorSizing } : {}) });
+  return load(model, {
+    driver: driver(),
+    maxDetectionsCap: EVAL_RECIPE.maxDetectionsCap,
+    candidateCap: EVAL_RECIPE.candidateCap,
+    ...(inputSize ? { inputSize, anchorSizing } : {}),
+  });
 }

@@ -23,7 +23,21 @@ function divisible(c: number): number {
 }
 
 export function mobilenetV1Layers(resolution: number, alpha = 1): SeparableLayer[] {
-  const spec: [number, number][] = [[64, 1], [128, 2], [128, 1], [256, 2], [256, 1], [512, 2], [512, 1], [512, 1], [512, 1], [512, 1], [512, 1], [1024, 2], [1024, 1]];
+  const spec: [number, number][] = [
+    [64, 1],
+    [128, 2],
+    [128, 1],
+    [256, 2],
+    [256, 1],
+    [512, 2],
+    [512, 1],
+    [512, 1],
+    [512, 1],
+    [512, 1],
+    [512, 1],
+    [1024, 2],
+    [1024, 1],
+  ];
   let size = same(resolution, 2);
   let cin = Math.floor(32 * alpha);
   return spec.map(([c, s], i) => {
@@ -36,7 +50,15 @@ export function mobilenetV1Layers(resolution: number, alpha = 1): SeparableLayer
 }
 
 export function mobilenetV2Layers(resolution: number, alpha = 1): SeparableLayer[] {
-  const spec: [number, number, number, number][] = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]];
+  const spec: [number, number, number, number][] = [
+    [1, 16, 1, 1],
+    [6, 24, 2, 2],
+    [6, 32, 3, 2],
+    [6, 64, 4, 2],
+    [6, 96, 3, 1],
+    [6, 160, 3, 2],
+    [6, 320, 1, 1],
+  ];
   let size = same(resolution, 2);
   let cin = divisible(32 * alpha);
   const out: SeparableLayer[] = [];

@@ -22,7 +22,9 @@ export async function benchGpu(): Promise<GpuContext> {
 export function machine(ctx: GpuContext): string {
   const c = cpus();
   // The load average is part of the record: these machines are often shared, and it moves figures.
-  return `${c.length} x ${c[0]?.model ?? 'unknown CPU'} (load ${loadavg().map((l) => l.toFixed(1)).join(' ')}); adapter ${ctx.describe()}`;
+  return `${c.length} x ${c[0]?.model ?? 'unknown CPU'} (load ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}); adapter ${ctx.describe()}`;
 }
 
 function repoRoot(): string {

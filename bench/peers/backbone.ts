@@ -70,7 +70,10 @@ export function bestScore(logits: Float32Array, info: BackboneInfo): number {
     const softmaxDenominator = row.reduce((s, v) => s + Math.exp(v - max), 0);
     for (let c = 0; c < C; c++) {
       if (c === info.ssd.backgroundClass) continue;
-      const p = info.ssd.scoreFunction === 'softmax' ? Math.exp(row[c]! - max) / softmaxDenominator : 1 / (1 + Math.exp(-row[c]!));
+      const p =
+        info.ssd.scoreFunction === 'softmax'
+          ? Math.exp(row[c]! - max) / softmaxDenominator
+          : 1 / (1 + Math.exp(-row[c]!));
       best = Math.max(best, p);
     }
   }

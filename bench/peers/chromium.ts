@@ -14,11 +14,26 @@ const CHROMIUM = '/usr/bin/chromium';
 
 /** From runtime.md; --enable-unsafe-webgpu is the one that matters. */
 const CHROMIUM_ARGS = [
-  '--no-sandbox', '--headless=new', '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader', '--use-vulkan=swiftshader',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage',
+  '--no-sandbox',
+  '--headless=new',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-webgpu-adapter=swiftshader',
+  '--use-vulkan=swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
 ];
 
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html; charset=utf-8', '.json': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.html': 'text/html; charset=utf-8',
+  '.json': 'application/json',
+};
 
 /** What the server answers: exact paths to bytes or files, and folder prefixes mapped to folders. */
 export interface Routes {
@@ -56,7 +71,8 @@ async function serve(routes: Routes, requested: string[]): Promise<{ server: Ser
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
     requested.push(path);
-    const found = path === '/' ? '<!doctype html><meta charset="utf-8"><title>peers</title>' : resolveRoute(routes, path);
+    const found =
+      path === '/' ? '<!doctype html><meta charset="utf-8"><title>peers</title>' : resolveRoute(routes, path);
     if (found === undefined) {
       res.writeHead(404).end();
       return;
@@ -93,10 +109,11 @@ function descendants(pid: number): number[] {
   const frontier = [pid];
   while (frontier.length) {
     const p = frontier.pop()!;
-    for (const [child, parent] of parentOf) if (parent === p) {
-      out.push(child);
-      frontier.push(child);
-    }
+    for (const [child, parent] of parentOf)
+      if (parent === p) {
+        out.push(child);
+        frontier.push(child);
+      }
   }
   return out;
 }
@@ -117,9 +134,15 @@ export async function withChromiumPage<T>(routes: Routes, fn: (p: PeerPage) => P
   const userDataDir = mkdtempSync(join(tmpdir(), 'mobilessd-peers-chromium-'));
   let context: BrowserContext | undefined;
   try {
-    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
     // Nothing but our server: a stray request elsewhere would hang or leak.
-    await context.route('**/*', (route) => (new URL(route.request().url()).origin === origin ? route.continue() : route.abort()));
+    await context.route('**/*', (route) =>
+      new URL(route.request().url()).origin === origin ? route.continue() : route.abort(),
+    );
     const page = context.pages()[0] ?? (await context.newPage());
     const consoleLines: string[] = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));

@@ -31,7 +31,8 @@ export function parseContext(): PeerContext {
   const root = repoRoot();
   const quick = flag('quick') === 'true';
   const driver = flag('driver', 'lavapipe');
-  if (driver !== 'lavapipe' && driver !== 'swiftshader') throw new Error(`--driver must be lavapipe or swiftshader, not ${driver}`);
+  if (driver !== 'lavapipe' && driver !== 'swiftshader')
+    throw new Error(`--driver must be lavapipe or swiftshader, not ${driver}`);
   const explicitRuns = flag('runs');
   const runs = Number(explicitRuns ?? (quick ? 5 : 20));
   if (!(runs >= 1)) throw new Error(`--runs must be a positive number, not ${explicitRuns}`);

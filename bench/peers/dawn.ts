@@ -48,10 +48,16 @@ export function installNavigatorGpu(adapter: GPUAdapter): void {
  */
 export function copySharedArrayBufferWrites(): void {
   const original = GPUQueue.prototype.writeBuffer;
-  GPUQueue.prototype.writeBuffer = function (this: GPUQueue, buffer: GPUBuffer, offset: number, data: BufferSource | SharedArrayBuffer, ...rest: [number?, number?]) {
+  GPUQueue.prototype.writeBuffer = function (
+    this: GPUQueue,
+    buffer: GPUBuffer,
+    offset: number,
+    data: BufferSource | SharedArrayBuffer,
+    ...rest: [number?, number?]
+  ) {
     let plain: BufferSource = data as BufferSource;
     if (data instanceof SharedArrayBuffer) plain = new Uint8Array(data).slice().buffer;
     else if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) plain = (data as Uint8Array).slice();
-    return original.call(this, buffer, offset, plain as GPUAllowSharedBufferSource, ...rest);
-  } as GPUQueue['writeBuffer'];
+    return original.call(this, buffer, offset, plain, ...rest);
+  };
 }

@@ -44,9 +44,15 @@ export async function buildFaceApiBundle(root: string, outfile: string): Promise
     setup(build) {
       build.onResolve({ filter: /^@tensorflow\/tfjs\/dist\/index\.js$/ }, () => ({ path: 'tfjs', namespace: 'shim' }));
       // face-api re-exports these backends; the entry imports the ones measured itself.
-      build.onResolve({ filter: /^@tensorflow\/tfjs-backend-(webgl|wasm)\/dist\/index\.js$/ }, () => ({ path: 'none', namespace: 'shim' }));
+      build.onResolve({ filter: /^@tensorflow\/tfjs-backend-(webgl|wasm)\/dist\/index\.js$/ }, () => ({
+        path: 'none',
+        namespace: 'shim',
+      }));
       build.onLoad({ filter: /.*/, namespace: 'shim' }, (a) => ({
-        contents: a.path === 'tfjs' ? "export * from '@tensorflow/tfjs-core'; import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';" : 'export {};',
+        contents:
+          a.path === 'tfjs'
+            ? "export * from '@tensorflow/tfjs-core'; import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js';"
+            : 'export {};',
         resolveDir: root,
         loader: 'js',
       }));

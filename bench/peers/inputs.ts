@@ -32,7 +32,14 @@ function faceImage(): RgbaImage {
 }
 
 /** face-api's preprocessing: pad bottom/right to a square, corner-aligned bilinear resize. */
-const FACE_512: PreprocessSpec = { width: 512, height: 512, resize: 'pad-bottom-right', halfPixelCenters: false, mean: 0, std: 1 };
+const FACE_512: PreprocessSpec = {
+  width: 512,
+  height: 512,
+  resize: 'pad-bottom-right',
+  halfPixelCenters: false,
+  mean: 0,
+  std: 1,
+};
 
 /** sample1.jpg as 512x512 RGB pixel values (0..255, HWC), the image face-api is handed. */
 export function facePixels512(): Int32Array {

@@ -14,12 +14,19 @@ import { measureWarm, PeerSkipped, type PeerModel, type PeerRecord } from './rec
 const GLOBAL = 'mobilessdBench';
 
 export async function measureMobilessdInChromium(ctx: PeerContext, model: PeerModel): Promise<Omit<PeerRecord, 'id'>> {
-  if (!existsSync(ctx.browserBundle)) throw new PeerSkipped(`no browser bench bundle at ${ctx.browserBundle} (pass --browser-bundle <file> once it is built)`);
-  const routes: Routes = { files: new Map([['/bundle/mobilessd-bench.js', ctx.browserBundle]]), folders: new Map([['/repo/', ctx.root]]) };
+  if (!existsSync(ctx.browserBundle))
+    throw new PeerSkipped(
+      `no browser bench bundle at ${ctx.browserBundle} (pass --browser-bundle <file> once it is built)`,
+    );
+  const routes: Routes = {
+    files: new Map([['/bundle/mobilessd-bench.js', ctx.browserBundle]]),
+    folders: new Map([['/repo/', ctx.root]]),
+  };
   return withChromiumPage(routes, async ({ page, origin, browserVersion, chromiumPeakRssMB }) => {
     const t0 = performance.now();
     await loadPageScript(page, '/bundle/mobilessd-bench.js');
-    if (!(await pageHasBench(page, GLOBAL))) throw new PeerSkipped(`${ctx.browserBundle} loaded but defines no window.${GLOBAL} with open()`);
+    if (!(await pageHasBench(page, GLOBAL)))
+      throw new PeerSkipped(`${ctx.browserBundle} loaded but defines no window.${GLOBAL} with open()`);
     const { info, engine } = await openPageBench(page, GLOBAL, { origin, model, quick: ctx.quick });
     await engine.one();
     const coldStartMs = performance.now() - t0;

@@ -19,7 +19,11 @@ import { readBackboneInfo, bestScore } from './backbone.ts';
 import { FACE_IMAGE, OID_IMAGE, faceModelInput, facePixels512, packageVersion } from './inputs.ts';
 import { measureWarm, ownPeakRssMB, type PeerRecord } from './record.ts';
 
-const VERSIONS = () => ({ mobilessd: JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')).version as string, webgpu: packageVersion('webgpu'), node: process.version });
+const VERSIONS = () => ({
+  mobilessd: JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')).version as string,
+  webgpu: packageVersion('webgpu'),
+  node: process.version,
+});
 
 /** The face or Open Images model end to end, from RGBA pixels in memory to detections. */
 export async function measureMobilessd(ctx: PeerContext, which: 'face' | 'oid'): Promise<Omit<PeerRecord, 'id'>> {
@@ -45,7 +49,10 @@ export async function measureMobilessd(ctx: PeerContext, which: 'face' | 'oid'):
     last = r[0]!;
     return performance.now() - s;
   };
-  const measured = await measureWarm({ one: () => timedRun(1), batch8: () => timedRun(8) }, { runs: ctx.runs.gpu, budgetMs: ctx.budgetMs });
+  const measured = await measureWarm(
+    { one: () => timedRun(1), batch8: () => timedRun(8) },
+    { runs: ctx.runs.gpu, budgetMs: ctx.budgetMs },
+  );
   const mem = await det.memory();
   const record: Omit<PeerRecord, 'id'> = {
     model: which,
@@ -62,7 +69,10 @@ export async function measureMobilessd(ctx: PeerContext, which: 'face' | 'oid'):
     rssScope: 'this Node process (maxRSS)',
     memoryBytes: mem.weightBytes + mem.activationBytes,
     memoryNote: `GPU: weights ${(mem.weightBytes / 2 ** 20).toFixed(1)} MiB + activation arenas ${(mem.activationBytes / 2 ** 20).toFixed(1)} MiB (batch 1 and 8 plans)`,
-    check: which === 'face' ? `${last.length} faces${last.length ? `, best ${last[0]!.score.toFixed(3)}` : ''}` : last.map((d) => `${d.label} ${d.score.toFixed(3)}`).join(', '),
+    check:
+      which === 'face'
+        ? `${last.length} faces${last.length ? `, best ${last[0]!.score.toFixed(3)}` : ''}`
+        : last.map((d) => `${d.label} ${d.score.toFixed(3)}`).join(', '),
     versions: VERSIONS(),
     notes: [],
   };

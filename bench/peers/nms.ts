@@ -15,7 +15,8 @@ export function greedyNms(boxes: Float32Array, scores: Float32Array, o: NmsOptio
   const order: number[] = [];
   for (let i = 0; i < scores.length; i++) if (scores[i]! > o.scoreThreshold) order.push(i);
   order.sort((a, b) => scores[b]! - scores[a]!);
-  const area = (i: number) => Math.max(0, boxes[4 * i + 2]! - boxes[4 * i]!) * Math.max(0, boxes[4 * i + 3]! - boxes[4 * i + 1]!);
+  const area = (i: number) =>
+    Math.max(0, boxes[4 * i + 2]! - boxes[4 * i]!) * Math.max(0, boxes[4 * i + 3]! - boxes[4 * i + 1]!);
   const iou = (i: number, j: number) => {
     const h = Math.min(boxes[4 * i + 2]!, boxes[4 * j + 2]!) - Math.max(boxes[4 * i]!, boxes[4 * j]!);
     const w = Math.min(boxes[4 * i + 3]!, boxes[4 * j + 3]!) - Math.max(boxes[4 * i + 1]!, boxes[4 * j + 1]!);

@@ -17,7 +17,11 @@ import { copySharedArrayBufferWrites, installNavigatorGpu, peerAdapter } from '.
 import { faceModelInput, packageVersion } from './inputs.ts';
 import { measureWarm, ownPeakRssMB, type PeerRecord } from './record.ts';
 
-export type OrtVariant = { runtime: 'node' } | { runtime: 'web-wasm'; threads: 1 | 2 } | { runtime: 'web-webgpu' } | { runtime: 'web-webgpu-jsep' };
+export type OrtVariant =
+  | { runtime: 'node' }
+  | { runtime: 'web-wasm'; threads: 1 | 2 }
+  | { runtime: 'web-webgpu' }
+  | { runtime: 'web-webgpu-jsep' };
 
 type Ort = typeof OrtWeb;
 
@@ -70,7 +74,8 @@ async function loadRuntime(ctx: PeerContext, v: OrtVariant): Promise<Loaded> {
       versions: { 'onnxruntime-web': packageVersion('onnxruntime-web') },
       notes: [],
       verify: async () => {
-        if (ort.env.wasm.numThreads !== v.threads) throw new Error(`onnxruntime-web runs ${ort.env.wasm.numThreads} threads, not ${v.threads}`);
+        if (ort.env.wasm.numThreads !== v.threads)
+          throw new Error(`onnxruntime-web runs ${ort.env.wasm.numThreads} threads, not ${v.threads}`);
       },
     };
   }
@@ -88,10 +93,13 @@ async function loadRuntime(ctx: PeerContext, v: OrtVariant): Promise<Loaded> {
     backend: jsep ? 'WebGPU EP, JavaScript kernels (JSEP)' : 'WebGPU EP, native (C++ compiled to WASM)',
     adapter: name,
     versions: { 'onnxruntime-web': packageVersion('onnxruntime-web'), webgpu: packageVersion('webgpu') },
-    notes: ['Dawn rejects writeBuffer from a SharedArrayBuffer: the harness copies such writes into an ArrayBuffer (included in the timings)'],
+    notes: [
+      'Dawn rejects writeBuffer from a SharedArrayBuffer: the harness copies such writes into an ArrayBuffer (included in the timings)',
+    ],
     verify: async () => {
       const device = await ort.env.webgpu.device;
-      if (!(device instanceof GPUDevice)) throw new Error('onnxruntime-web has no WebGPU device: the WebGPU EP did not initialise');
+      if (!(device instanceof GPUDevice))
+        throw new Error('onnxruntime-web has no WebGPU device: the WebGPU EP did not initialise');
       if (submits() === 0) throw new Error('the run submitted no GPU work: onnxruntime-web did not compute on WebGPU');
     },
   };
@@ -108,14 +116,20 @@ export async function measureOrtBackbone(ctx: PeerContext, v: OrtVariant): Promi
   const t0 = performance.now();
   const rt = await loadRuntime(ctx, v);
   const { ort } = rt;
-  const session = await ort.InferenceSession.create(new Uint8Array(modelBytes.buffer, modelBytes.byteOffset, modelBytes.byteLength), { ...rt.sessionOptions, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(
+    new Uint8Array(modelBytes.buffer, modelBytes.byteOffset, modelBytes.byteLength),
+    { ...rt.sessionOptions, graphOptimizationLevel: 'all' },
+  );
   let firstLogits: Float32Array | undefined;
   const run = async (data: Float32Array, batch: number) => {
     const start = performance.now();
     const out = await session.run({ [info.input]: new ort.Tensor('float32', data, [batch, H, W, 3]) });
     const boxes = out[info.outputs.boxes];
     const scores = out[info.outputs.scores];
-    if (!boxes || !scores) throw new Error(`the session gave ${Object.keys(out).join(', ')}, not ${info.outputs.boxes} and ${info.outputs.scores}`);
+    if (!boxes || !scores)
+      throw new Error(
+        `the session gave ${Object.keys(out).join(', ')}, not ${info.outputs.boxes} and ${info.outputs.scores}`,
+      );
     const logits = (await scores.getData()) as Float32Array;
     await boxes.getData();
     firstLogits ??= logits;
@@ -128,7 +142,10 @@ export async function measureOrtBackbone(ctx: PeerContext, v: OrtVariant): Promi
   const coldStartMs = performance.now() - t0;
   await rt.verify?.();
   const gpu = v.runtime === 'web-webgpu' || v.runtime === 'web-webgpu-jsep';
-  const measured = await measureWarm({ one: () => run(one, 1), batch8: () => run(eight, 8) }, { runs: gpu ? ctx.runs.gpu : ctx.runs.cpu, budgetMs: ctx.budgetMs, cpuInThisProcess: true });
+  const measured = await measureWarm(
+    { one: () => run(one, 1), batch8: () => run(eight, 8) },
+    { runs: gpu ? ctx.runs.gpu : ctx.runs.cpu, budgetMs: ctx.budgetMs, cpuInThisProcess: true },
+  );
   const best = bestScore(firstLogits!, info);
   await session.release();
   return {

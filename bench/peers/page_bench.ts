@@ -66,9 +66,16 @@ export async function loadPageScript(page: Page, url: string): Promise<void> {
   );
 }
 
-export async function openPageBench(page: Page, global: string, args: PageOpenArgs): Promise<{ info: PageEngineInfo; engine: TimedEngine }> {
+export async function openPageBench(
+  page: Page,
+  global: string,
+  args: PageOpenArgs,
+): Promise<{ info: PageEngineInfo; engine: TimedEngine }> {
   const info = await page.evaluate(([g, a]) => (window as unknown as WithBench)[g]!.open(a), [global, args] as const);
-  const canBatch = await page.evaluate((g) => typeof (window as unknown as WithBench)[g]!.batch8 === 'function', global);
+  const canBatch = await page.evaluate(
+    (g) => typeof (window as unknown as WithBench)[g]!.batch8 === 'function',
+    global,
+  );
   const engine: TimedEngine = { one: () => page.evaluate((g) => (window as unknown as WithBench)[g]!.one(), global) };
   if (canBatch) engine.batch8 = () => page.evaluate((g) => (window as unknown as WithBench)[g]!.batch8!(), global);
   return { info, engine };

@@ -67,7 +67,8 @@ function current(): NonNullable<typeof session> {
   return session;
 }
 
-const describe = (d: readonly Detection[]) => d.map((x) => `${x.label} ${x.score.toFixed(3)}`).join(', ') || 'nothing detected';
+const describe = (d: readonly Detection[]) =>
+  d.map((x) => `${x.label} ${x.score.toFixed(3)}`).join(', ') || 'nothing detected';
 
 async function mobilessdBench(args: BenchArgs = {}): Promise<BenchResult> {
   const model = args.model ?? 'oid-v4';

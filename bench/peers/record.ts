@@ -86,13 +86,18 @@ export async function measureWarm(engine: TimedEngine, plan: MeasurePlan): Promi
   const notes: string[] = [];
   const samples = [await engine.one()];
   const target = Math.min(plan.runs, Math.max(MIN_RUNS, Math.floor(plan.budgetMs / Math.max(samples[0]!, 1e-3))));
-  if (target < plan.runs) notes.push(`${target} warm runs instead of ${plan.runs}: one run takes ${(samples[0]! / 1000).toFixed(1)} s (time budget ${(plan.budgetMs / 1000).toFixed(0)} s)`);
+  if (target < plan.runs)
+    notes.push(
+      `${target} warm runs instead of ${plan.runs}: one run takes ${(samples[0]! / 1000).toFixed(1)} s (time budget ${(plan.budgetMs / 1000).toFixed(0)} s)`,
+    );
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   while (samples.length < target) samples.push(await engine.one());
   if (plan.cpuInThisProcess && samples.length > 1) {
     const cpu = process.cpuUsage(cpu0);
-    notes.push(`CPU time / wall time over the warm runs: ${((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)).toFixed(2)}`);
+    notes.push(
+      `CPU time / wall time over the warm runs: ${((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)).toFixed(2)}`,
+    );
   }
   const med = median(samples);
   const latency = { medianMs: med, p90Ms: percentile(samples, 90), runs: samples.length };
@@ -101,7 +106,9 @@ export async function measureWarm(engine: TimedEngine, plan: MeasurePlan): Promi
   // One batch of 8 costs about 8 medians; skipped when a single batch would not fit in the budget.
   const batchCost = 8 * med;
   if (batchCost > plan.budgetMs) {
-    notes.push(`batch 8 not measured: one batch would take ~${(batchCost / 1000).toFixed(0)} s (time budget ${(plan.budgetMs / 1000).toFixed(0)} s)`);
+    notes.push(
+      `batch 8 not measured: one batch would take ~${(batchCost / 1000).toFixed(0)} s (time budget ${(plan.budgetMs / 1000).toFixed(0)} s)`,
+    );
     return { latency, throughput: { batch1, batch8: null, batch8Mode: 'skipped (time budget)' }, notes };
   }
   const reps = Math.max(1, Math.min(Math.ceil(plan.runs / 8), Math.floor(plan.budgetMs / batchCost)));
@@ -117,7 +124,11 @@ export async function measureWarm(engine: TimedEngine, plan: MeasurePlan): Promi
   const mode = batched ? 'batched' : 'sequential (8 single-image calls: the engine cannot batch)';
   let total = 0;
   for (let r = 0; r < reps; r++) total += await run();
-  return { latency, throughput: { batch1, batch8: (1000 * 8 * reps) / total, batch8Mode: `${mode}, ${reps} x 8 images` }, notes };
+  return {
+    latency,
+    throughput: { batch1, batch8: (1000 * 8 * reps) / total, batch8Mode: `${mode}, ${reps} x 8 images` },
+    notes,
+  };
 }
 
 /** Peak resident memory of this process, MB. */

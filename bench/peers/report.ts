@@ -19,7 +19,8 @@ const SECTION_COLORS: Record<PeerModel, string> = { face: '#1f77b4', oid: '#2ca0
 
 function sectionTitle(model: PeerModel, run: RunInfo): string {
   if (model === 'face') return 'face-api SSD-MobileNetV1, 512x512 (face detector; 3.14 G multiply-adds)';
-  if (model === 'oid') return 'Open Images V4 SSD-MobileNetV2, 300x300 (.tflite from @mediapipe/objectron; 0.67 G multiply-adds)';
+  if (model === 'oid')
+    return 'Open Images V4 SSD-MobileNetV2, 300x300 (.tflite from @mediapipe/objectron; 0.67 G multiply-adds)';
   const b = run.backbone;
   if ('failed' in b) return `Our network through ONNX Runtime (not prepared: ${b.failed})`;
   const standIn = b.source === 'synthetic' ? ' (SYNTHETIC stand-in: figures mean nothing)' : '';
@@ -35,16 +36,47 @@ const ips = (v: number | null) => (v === null ? 'n/a' : v >= 10 ? v.toFixed(1) :
 const mib = (b: number | null) => (b === null ? 'n/a' : `${(b / 2 ** 20).toFixed(0)} MiB`);
 
 function table(records: PeerResult[], reference: PeerRecord | undefined): string[] {
-  const head = ['engine', 'backend (verified)', 'adapter', 'cold start ms', 'median ms', 'p90 ms', 'runs', 'img/s batch 1', 'img/s batch 8', 'batch 8 mode', 'peak RSS', 'engine memory', 'check'];
+  const head = [
+    'engine',
+    'backend (verified)',
+    'adapter',
+    'cold start ms',
+    'median ms',
+    'p90 ms',
+    'runs',
+    'img/s batch 1',
+    'img/s batch 8',
+    'batch 8 mode',
+    'peak RSS',
+    'engine memory',
+    'check',
+  ];
   if (reference) head.push('median / mobilessd');
   const out = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of records) {
     if (!isRecord(r)) {
-      out.push(`| ${r.engine} | **${r.skipped ? 'skipped' : 'failed'}**: ${r.reason.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |${' |'.repeat(head.length - 2)}`);
+      out.push(
+        `| ${r.engine} | **${r.skipped ? 'skipped' : 'failed'}**: ${r.reason.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |${' |'.repeat(head.length - 2)}`,
+      );
       continue;
     }
-    const row = [r.engine, r.backend, r.adapter, ms(r.coldStartMs), ms(r.latency.medianMs), ms(r.latency.p90Ms), String(r.latency.runs), ips(r.throughput.batch1), ips(r.throughput.batch8), r.throughput.batch8Mode, `${r.peakRssMB.toFixed(0)} MiB`, mib(r.memoryBytes), r.check];
-    if (reference) row.push(r === reference ? '1 (reference)' : `${(r.latency.medianMs / reference.latency.medianMs).toFixed(2)}x`);
+    const row = [
+      r.engine,
+      r.backend,
+      r.adapter,
+      ms(r.coldStartMs),
+      ms(r.latency.medianMs),
+      ms(r.latency.p90Ms),
+      String(r.latency.runs),
+      ips(r.throughput.batch1),
+      ips(r.throughput.batch8),
+      r.throughput.batch8Mode,
+      `${r.peakRssMB.toFixed(0)} MiB`,
+      mib(r.memoryBytes),
+      r.check,
+    ];
+    if (reference)
+      row.push(r === reference ? '1 (reference)' : `${(r.latency.medianMs / reference.latency.medianMs).toFixed(2)}x`);
     out.push(`| ${row.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
   }
   return out;
@@ -53,7 +85,9 @@ function table(records: PeerResult[], reference: PeerRecord | undefined): string
 function details(records: PeerResult[]): string[] {
   const out: string[] = [];
   for (const r of records.filter(isRecord)) {
-    out.push(`- **${r.engine}** (\`${r.id}\`): timed = ${r.timed}. Peak RSS: ${r.rssScope}. Engine memory: ${r.memoryNote}.`);
+    out.push(
+      `- **${r.engine}** (\`${r.id}\`): timed = ${r.timed}. Peak RSS: ${r.rssScope}. Engine memory: ${r.memoryNote}.`,
+    );
     for (const n of r.notes) out.push(`  - ${n}`);
   }
   return out;
@@ -77,13 +111,36 @@ export function peersMarkdown(results: PeerResult[], run: RunInfo): string {
     md.push(`## ${sectionTitle(model, run)}`, '', ...table(rows, reference), '', ...details(rows), '');
   }
   const versions = new Map<string, Set<string>>();
-  for (const r of results.filter(isRecord)) for (const [k, v] of Object.entries(r.versions)) versions.set(k, (versions.get(k) ?? new Set()).add(v));
-  md.push('## Versions', '', '| package | version |', '|---|---|', ...[...versions].sort().map(([k, v]) => `| ${k} | ${[...v].join(', ')} |`), '');
+  for (const r of results.filter(isRecord))
+    for (const [k, v] of Object.entries(r.versions)) versions.set(k, (versions.get(k) ?? new Set()).add(v));
+  md.push(
+    '## Versions',
+    '',
+    '| package | version |',
+    '|---|---|',
+    ...[...versions].sort().map(([k, v]) => `| ${k} | ${[...v].join(', ')} |`),
+    '',
+  );
   return md.join('\n');
 }
 
 export function peersSvg(results: PeerResult[], run: RunInfo): string {
-  const bars: Bar[] = results.filter(isRecord).map((r) => ({ label: r.id, value: r.latency.medianMs, color: SECTION_COLORS[r.model], text: ms(r.latency.medianMs) }));
-  const legend = (['face', 'oid', 'backbone'] as const).filter((m) => results.some((r) => r.model === m)).map((m) => ({ name: { face: 'face SSD-MobileNetV1 512', oid: 'OID SSD-MobileNetV2 300', backbone: 'network via ONNX' }[m], color: SECTION_COLORS[m] }));
-  return barChart(bars, { title: `Median latency per image, ms (log scale; ${run.driver} for Node WebGPU rows)`, yLabel: 'ms (log)', logY: true, legend });
+  const bars: Bar[] = results.filter(isRecord).map((r) => ({
+    label: r.id,
+    value: r.latency.medianMs,
+    color: SECTION_COLORS[r.model],
+    text: ms(r.latency.medianMs),
+  }));
+  const legend = (['face', 'oid', 'backbone'] as const)
+    .filter((m) => results.some((r) => r.model === m))
+    .map((m) => ({
+      name: { face: 'face SSD-MobileNetV1 512', oid: 'OID SSD-MobileNetV2 300', backbone: 'network via ONNX' }[m],
+      color: SECTION_COLORS[m],
+    }));
+  return barChart(bars, {
+    title: `Median latency per image, ms (log scale; ${run.driver} for Node WebGPU rows)`,
+    yLabel: 'ms (log)',
+    logY: true,
+    legend,
+  });
 }

@@ -30,7 +30,10 @@ interface Face {
 function loadFaceApiWeights(tf: typeof TfCore): TfCore.NamedTensorMap {
   const require = createRequire(import.meta.url);
   const dir = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-  const manifest = JSON.parse(readFileSync(join(dir, 'ssd_mobilenetv1_model-weights_manifest.json'), 'utf8')) as { paths: string[]; weights: TfCore.io.WeightsManifestEntry[] }[];
+  const manifest = JSON.parse(readFileSync(join(dir, 'ssd_mobilenetv1_model-weights_manifest.json'), 'utf8')) as {
+    paths: string[];
+    weights: TfCore.io.WeightsManifestEntry[];
+  }[];
   const bin = readFileSync(join(dir, manifest[0]!.paths[0]!));
   return tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), manifest[0]!.weights);
 }
@@ -43,7 +46,12 @@ async function detect(m: FaceApiBundle, net: FaceApiNet, images: TfCore.Tensor3D
       const b = (await boxes[i]!.data()) as Float32Array;
       const s = (await scores[i]!.data()) as Float32Array;
       const clip = (v: number) => Math.min(1, Math.max(0, v));
-      out.push(greedyNms(b, s, FACE_NMS).map((k) => ({ score: s[k]!, box: [clip(b[4 * k]!), clip(b[4 * k + 1]!), clip(b[4 * k + 2]!), clip(b[4 * k + 3]!)] })));
+      out.push(
+        greedyNms(b, s, FACE_NMS).map((k) => ({
+          score: s[k]!,
+          box: [clip(b[4 * k]!), clip(b[4 * k + 1]!), clip(b[4 * k + 2]!), clip(b[4 * k + 3]!)],
+        })),
+      );
     }
     return out;
   } finally {
@@ -52,7 +60,11 @@ async function detect(m: FaceApiBundle, net: FaceApiNet, images: TfCore.Tensor3D
 }
 
 /** Selects `backend` and fails unless TF.js really runs on it (it falls back silently otherwise). */
-async function selectBackend(m: FaceApiBundle, backend: TfjsBackend, root: string): Promise<{ description: string; notes: string[] }> {
+async function selectBackend(
+  m: FaceApiBundle,
+  backend: TfjsBackend,
+  root: string,
+): Promise<{ description: string; notes: string[] }> {
   const { tf } = m;
   const notes: string[] = [];
   if (backend === 'wasm') {
@@ -61,13 +73,17 @@ async function selectBackend(m: FaceApiBundle, backend: TfjsBackend, root: strin
   }
   const ok = await tf.setBackend(backend);
   await tf.ready();
-  if (!ok || tf.getBackend() !== backend) throw new Error(`TF.js did not initialise the ${backend} backend (it runs on ${tf.getBackend()})`);
+  if (!ok || tf.getBackend() !== backend)
+    throw new Error(`TF.js did not initialise the ${backend} backend (it runs on ${tf.getBackend()})`);
   if (backend !== 'wasm') return { description: backend, notes };
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   if (!simd) throw new Error('tfjs-backend-wasm runs without SIMD here; this row is meant to measure the SIMD build');
   const threads = m.getThreadsCount();
   const multithread = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-  if (!multithread) notes.push("tfjs-backend-wasm's Node build turns threads off (WASM_HAS_MULTITHREAD_SUPPORT is false under Node, and forcing it makes the threaded module fail to initialise), so one thread only: no 2-thread row");
+  if (!multithread)
+    notes.push(
+      "tfjs-backend-wasm's Node build turns threads off (WASM_HAS_MULTITHREAD_SUPPORT is false under Node, and forcing it makes the threaded module fail to initialise), so one thread only: no 2-thread row",
+    );
   return { description: `wasm (SIMD, ${threads} thread${threads === 1 ? '' : 's'})`, notes };
 }
 
@@ -97,13 +113,19 @@ export async function measureTfjsFace(ctx: PeerContext, backend: TfjsBackend): P
   };
   await runOn(1);
   const coldStartMs = performance.now() - t0;
-  const measured = await measureWarm({ one: () => runOn(1), batch8: () => runOn(8) }, { runs: backend === 'webgpu' ? ctx.runs.gpu : ctx.runs.cpu, budgetMs: ctx.budgetMs, cpuInThisProcess: true });
+  const measured = await measureWarm(
+    { one: () => runOn(1), batch8: () => runOn(8) },
+    { runs: backend === 'webgpu' ? ctx.runs.gpu : ctx.runs.cpu, budgetMs: ctx.budgetMs, cpuInThisProcess: true },
+  );
 
   const mem = tf.memory() as TfCore.MemoryInfo & { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   const memory =
     backend === 'webgpu'
-      ? { memoryBytes: mem.numBytesAllocatedInGPU ?? mem.numBytesInGPU ?? null, memoryNote: `GPU: tf.memory().numBytesAllocatedInGPU (buffers incl. TF.js's pool); live tensors numBytesInGPU ${mb(mem.numBytesInGPU ?? 0)}` }
+      ? {
+          memoryBytes: mem.numBytesAllocatedInGPU ?? mem.numBytesInGPU ?? null,
+          memoryNote: `GPU: tf.memory().numBytesAllocatedInGPU (buffers incl. TF.js's pool); live tensors numBytesInGPU ${mb(mem.numBytesInGPU ?? 0)}`,
+        }
       : { memoryBytes: mem.numBytes, memoryNote: 'tf.memory().numBytes: tensor memory in the WASM heap / JS (no GPU)' };
   return {
     model: 'face',

@@ -16,12 +16,20 @@ import { installTflitePageBench, type TflitePageUrls } from './tflite_page.ts';
 const PACKED_ASSETS = 'node_modules/@mediapipe/objectron/objectron_solution_packed_assets.data';
 /** Bytes 0..184 of the packed assets are the label map; the .tflite follows. */
 const TFLITE_OFFSET = 184;
-const OID_SPEC: PreprocessSpec = { width: 300, height: 300, resize: 'stretch', halfPixelCenters: true, mean: 127.5, std: 127.5 };
+const OID_SPEC: PreprocessSpec = {
+  width: 300,
+  height: 300,
+  resize: 'stretch',
+  halfPixelCenters: true,
+  mean: 127.5,
+  std: 127.5,
+};
 const GLOBAL = 'tflitePeerBench';
 
 function oidTflite(root: string): Uint8Array {
   const bytes = new Uint8Array(readFileSync(join(root, PACKED_ASSETS)).subarray(TFLITE_OFFSET));
-  if (new TextDecoder().decode(bytes.subarray(4, 8)) !== 'TFL3') throw new Error(`no TFLite model at byte ${TFLITE_OFFSET} of ${PACKED_ASSETS}`);
+  if (new TextDecoder().decode(bytes.subarray(4, 8)) !== 'TFL3')
+    throw new Error(`no TFLite model at byte ${TFLITE_OFFSET} of ${PACKED_ASSETS}`);
   return bytes;
 }
 
@@ -31,7 +39,10 @@ export async function measureTfliteOid(ctx: PeerContext, threads: 1 | 2): Promis
   const routes: Routes = {
     files: new Map<string, string | Uint8Array>([
       ['/vendor/tf-core.min.js', join(ctx.root, 'node_modules/@tensorflow/tfjs-core/dist/tf-core.min.js')],
-      ['/vendor/tf-backend-cpu.min.js', join(ctx.root, 'node_modules/@tensorflow/tfjs-backend-cpu/dist/tf-backend-cpu.min.js')],
+      [
+        '/vendor/tf-backend-cpu.min.js',
+        join(ctx.root, 'node_modules/@tensorflow/tfjs-backend-cpu/dist/tf-backend-cpu.min.js'),
+      ],
       ['/vendor/tf-tflite.min.js', join(tfliteDir, 'dist/tf-tflite.min.js')],
       ['/model/oid.tflite', oidTflite(ctx.root)],
       ['/input/oid.bin', new Uint8Array(input.buffer, input.byteOffset, input.byteLength)],
@@ -54,8 +65,17 @@ export async function measureTfliteOid(ctx: PeerContext, threads: 1 | 2): Promis
     await engine.one();
     const coldStartMs = performance.now() - t0;
     // tfjs-tflite picks its WASM build itself: make sure a threaded one ran when 2 threads were asked for.
-    const wasm = [...new Set(requested.filter((p) => p.startsWith('/tflite-wasm/') && p.endsWith('.wasm')).map((p) => p.slice('/tflite-wasm/'.length)))];
-    if (threads > 1 && !wasm.some((w) => w.includes('threaded'))) throw new Error(`asked for ${threads} threads but TFLite loaded ${wasm.join(', ') || 'no wasm'} (not a threaded build)`);
+    const wasm = [
+      ...new Set(
+        requested
+          .filter((p) => p.startsWith('/tflite-wasm/') && p.endsWith('.wasm'))
+          .map((p) => p.slice('/tflite-wasm/'.length)),
+      ),
+    ];
+    if (threads > 1 && !wasm.some((w) => w.includes('threaded')))
+      throw new Error(
+        `asked for ${threads} threads but TFLite loaded ${wasm.join(', ') || 'no wasm'} (not a threaded build)`,
+      );
     const measured = await measureWarm(engine, { runs: ctx.runs.cpu, budgetMs: ctx.budgetMs });
     const result = await finishPageBench(page, GLOBAL);
     return {
@@ -69,7 +89,12 @@ export async function measureTfliteOid(ctx: PeerContext, threads: 1 | 2): Promis
       peakRssMB: chromiumPeakRssMB(),
       rssScope: 'Chromium process tree (sum of each process peak VmHWM; an upper bound)',
       ...result,
-      versions: { ...info.versions, '@tensorflow/tfjs-tflite': packageVersion('@tensorflow/tfjs-tflite'), chromium: browserVersion, 'playwright-core': packageVersion('playwright-core') },
+      versions: {
+        ...info.versions,
+        '@tensorflow/tfjs-tflite': packageVersion('@tensorflow/tfjs-tflite'),
+        chromium: browserVersion,
+        'playwright-core': packageVersion('playwright-core'),
+      },
       notes: [...info.notes, ...measured.notes],
     };
   });

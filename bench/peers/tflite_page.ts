@@ -32,7 +32,10 @@ interface PageGlobals {
   };
   tflite: {
     setWasmPath(path: string): void;
-    loadTFLiteModel(url: string, options: { numThreads: number }): Promise<{ predict(x: TfTensor): Record<string, TfTensor> | TfTensor; outputs: { name: string }[] }>;
+    loadTFLiteModel(
+      url: string,
+      options: { numThreads: number },
+    ): Promise<{ predict(x: TfTensor): Record<string, TfTensor> | TfTensor; outputs: { name: string }[] }>;
   };
 }
 
@@ -62,8 +65,12 @@ export function installTflitePageBench([global, urls]: readonly [string, TfliteP
         engine: 'TFLite WASM runtime (@tensorflow/tfjs-tflite) in Chromium',
         backend: `TFLite WASM, numThreads ${threads}, crossOriginIsolated ${self.crossOriginIsolated}; TF.js backend ${g.tf.getBackend()} for the tensors`,
         adapter: 'CPU',
-        timed: 'tf.tensor from the preprocessed float NHWC input [1,300,300,3], TFLiteModel.predict, dataSync of both raw outputs (box encodings, class logits); no anchor decoding or NMS (not part of the model)',
-        versions: { '@tensorflow/tfjs-core': g.tf.version_core, chromium: navigator.userAgent.replace(/.*Chrome\/(\S+).*/, '$1') },
+        timed:
+          'tf.tensor from the preprocessed float NHWC input [1,300,300,3], TFLiteModel.predict, dataSync of both raw outputs (box encodings, class logits); no anchor decoding or NMS (not part of the model)',
+        versions: {
+          '@tensorflow/tfjs-core': g.tf.version_core,
+          chromium: navigator.userAgent.replace(/.*Chrome\/(\S+).*/, '$1'),
+        },
         notes: [],
       };
     },
@@ -83,8 +90,13 @@ export function installTflitePageBench([global, urls]: readonly [string, TfliteP
     async finish(): Promise<PageResultInfo> {
       if (!lastScores.length) throw new Error(`the model gave no output named ${urls.scoresOutput}`);
       let best = 0;
-      for (let i = 0; i < lastScores.length; i++) if (i % urls.classes !== 0) best = Math.max(best, 1 / (1 + Math.exp(-lastScores[i]!)));
-      return { check: `best object score ${best.toFixed(3)}`, memoryBytes: null, memoryNote: 'n/a: the TFLite runtime does not report its memory' };
+      for (let i = 0; i < lastScores.length; i++)
+        if (i % urls.classes !== 0) best = Math.max(best, 1 / (1 + Math.exp(-lastScores[i]!)));
+      return {
+        check: `best object score ${best.toFixed(3)}`,
+        memoryBytes: null,
+        memoryNote: 'n/a: the TFLite runtime does not report its memory',
+      };
     },
   };
   (window as unknown as Record<string, PageBench>)[global] = bench;

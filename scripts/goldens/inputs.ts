@@ -33,7 +33,12 @@ export interface ImageRef {
  */
 export type InputRecipe =
   | { kind: 'float32'; spec: PreprocessSpec }
-  | { kind: 'uint8'; spec: PreprocessSpec; rounding: 'round-half-up, clamp 0..255'; engine: { mean: number; std: number } };
+  | {
+      kind: 'uint8';
+      spec: PreprocessSpec;
+      rounding: 'round-half-up, clamp 0..255';
+      engine: { mean: number; std: number };
+    };
 
 export interface BuiltInput {
   /** [1, H, W, 3] NHWC. */
@@ -46,11 +51,14 @@ export interface BuiltInput {
   sha256: string;
 }
 
-export const JPEG_DECODER = 'jpeg-js decode {useTArray: true, formatAsRGBA: true} (default colorTransform, no EXIF orientation)';
+export const JPEG_DECODER =
+  'jpeg-js decode {useTArray: true, formatAsRGBA: true} (default colorTransform, no EXIF orientation)';
 export const PNG_DECODER = 'pngjs PNG.sync.read (RGBA8)';
 
 export function sha256(bytes: Uint8Array | Float32Array): string {
-  return createHash('sha256').update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).digest('hex');
+  return createHash('sha256')
+    .update(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+    .digest('hex');
 }
 
 /** Recorded paths are relative to the repo; '../shared/...' means the shared data folder wherever it is. */
@@ -63,7 +71,12 @@ export function resolvePath(root: string, path: string): string {
 export function decodeImage(bytes: Uint8Array): RgbaImage & { decoder: string } {
   if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    return { data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength), width: png.width, height: png.height, decoder: PNG_DECODER };
+    return {
+      data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength),
+      width: png.width,
+      height: png.height,
+      decoder: PNG_DECODER,
+    };
   }
   if (bytes[0] === 0xff && bytes[1] === 0xd8) {
     const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });

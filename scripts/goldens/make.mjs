@@ -28,7 +28,10 @@ const buildDir = join(root, '.build/goldens');
 const require = createRequire(join(root, 'package.json'));
 const pkgVersion = (name) => require(`${name}/package.json`).version;
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[(s.length - 1) >> 1] : NaN; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[(s.length - 1) >> 1] : NaN;
+};
 const log = (...a) => console.log('[goldens]', ...a);
 
 const argv = process.argv.slice(2);
@@ -38,13 +41,33 @@ const only = onlyArg ? onlyArg.split(',') : ['oid', 'coco', 'face'];
 // ---------------------------------------------------------------------------------------------- images
 const DATASETS = '../shared/datasets';
 const datasetImages = [
-  { stem: 'voc2012-100__2007_000063', path: `${DATASETS}/voc2012-100/JPEGImages/2007_000063.jpg`, origin: 'PASCAL VOC2012 (shared dataset voc2012-100): dog, chair' },
-  { stem: 'voc2012-100__2007_000515', path: `${DATASETS}/voc2012-100/JPEGImages/2007_000515.jpg`, origin: 'PASCAL VOC2012 (shared dataset voc2012-100): bicycle, 2 cars, person' },
-  { stem: 'voc2012-100__2007_001185', path: `${DATASETS}/voc2012-100/JPEGImages/2007_001185.jpg`, origin: 'PASCAL VOC2012 (shared dataset voc2012-100): bottle, cat, dining table, person' },
-  { stem: 'coco128-val__000000001675', path: `${DATASETS}/coco128-val/images/000000001675.jpg`, origin: 'COCO val2017 (shared dataset coco128-val): cat, keyboard' },
+  {
+    stem: 'voc2012-100__2007_000063',
+    path: `${DATASETS}/voc2012-100/JPEGImages/2007_000063.jpg`,
+    origin: 'PASCAL VOC2012 (shared dataset voc2012-100): dog, chair',
+  },
+  {
+    stem: 'voc2012-100__2007_000515',
+    path: `${DATASETS}/voc2012-100/JPEGImages/2007_000515.jpg`,
+    origin: 'PASCAL VOC2012 (shared dataset voc2012-100): bicycle, 2 cars, person',
+  },
+  {
+    stem: 'voc2012-100__2007_001185',
+    path: `${DATASETS}/voc2012-100/JPEGImages/2007_001185.jpg`,
+    origin: 'PASCAL VOC2012 (shared dataset voc2012-100): bottle, cat, dining table, person',
+  },
+  {
+    stem: 'coco128-val__000000001675',
+    path: `${DATASETS}/coco128-val/images/000000001675.jpg`,
+    origin: 'COCO val2017 (shared dataset coco128-val): cat, keyboard',
+  },
 ];
 // The classic detection sample, committed in samples/ (from Debian's darknet package; see samples/README.md).
-const darknetImage = { stem: 'darknet__dog', path: 'samples/dog.jpg', origin: 'darknet data/dog.jpg (Debian package darknet, MIT/WTFPL), committed as samples/dog.jpg' };
+const darknetImage = {
+  stem: 'darknet__dog',
+  path: 'samples/dog.jpg',
+  origin: 'darknet data/dog.jpg (Debian package darknet, MIT/WTFPL), committed as samples/dog.jpg',
+};
 const faceImages = [1, 2, 3].map((i) => ({
   stem: `face-api-demo__sample${i}`,
   path: `node_modules/@vladmandic/face-api/demo/sample${i}.jpg`,
@@ -62,5 +85,7 @@ if (only.includes('coco')) tfliteModels.push(cocoModel());
 if (tfliteModels.length) written.push(...(await runTflite(tfliteModels, tfliteImages, inputs)));
 if (only.includes('face')) written.push(...(await runFace(inputs, faceapiPath, faceImages)));
 const total = written.reduce((s, w) => s + w.bytes, 0);
-log(`wrote ${written.length} goldens (${(total / 1024).toFixed(0)} KiB of .bin.gz) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+log(
+  `wrote ${written.length} goldens (${(total / 1024).toFixed(0)} KiB of .bin.gz) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
 process.exit(0);

@@ -16,7 +16,12 @@
       await tf.setBackend('cpu');
       await tf.ready();
       tflite.setWasmPath(wasmPath);
-      return { tfjsCore: tf.version_core, backend: tf.getBackend(), userAgent: navigator.userAgent, crossOriginIsolated: self.crossOriginIsolated };
+      return {
+        tfjsCore: tf.version_core,
+        backend: tf.getBackend(),
+        userAgent: navigator.userAgent,
+        crossOriginIsolated: self.crossOriginIsolated,
+      };
     },
     async load(key, url, numThreads) {
       const t0 = performance.now();
@@ -27,9 +32,10 @@
     /** Runs `repeats` times on the same input; returns the last outputs and every predict() wall time. */
     async run(key, inputUrl, inputDtype, shape, repeats) {
       const buf = await (await fetch(inputUrl)).arrayBuffer();
-      const x = inputDtype === 'uint8'
-        ? tf.tensor(Int32Array.from(new Uint8Array(buf)), shape, 'int32')
-        : tf.tensor(new Float32Array(buf), shape, 'float32');
+      const x =
+        inputDtype === 'uint8'
+          ? tf.tensor(Int32Array.from(new Uint8Array(buf)), shape, 'int32')
+          : tf.tensor(new Float32Array(buf), shape, 'float32');
       const model = models[key];
       const times = [];
       let out = null;
@@ -44,7 +50,11 @@
       const outputs = {};
       for (const [name, t] of Object.entries(map)) {
         const d = t.dataSync();
-        outputs[name] = { shape: t.shape, dtype: t.dtype, base64: toBase64(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)) };
+        outputs[name] = {
+          shape: t.shape,
+          dtype: t.dtype,
+          base64: toBase64(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)),
+        };
       }
       tf.dispose(out);
       return { times, outputs };

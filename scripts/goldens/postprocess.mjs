@@ -4,16 +4,29 @@
 
 /** MediaPipe SSD anchors as [yc, xc, h, w] rows, order layer, y, x, anchor. */
 export function mediapipeSsdAnchors({
-  numLayers = 6, minScale = 0.2, maxScale = 0.95, inputHeight = 300, inputWidth = 300, offset = 0.5,
-  strides = [16, 32, 64, 128, 256, 512], aspectRatios = [1.0, 2.0, 0.5, 3.0, 0.3333],
-  reduceBoxesInLowestLayer = true, interpolatedScaleAspectRatio = 1.0,
+  numLayers = 6,
+  minScale = 0.2,
+  maxScale = 0.95,
+  inputHeight = 300,
+  inputWidth = 300,
+  offset = 0.5,
+  strides = [16, 32, 64, 128, 256, 512],
+  aspectRatios = [1.0, 2.0, 0.5, 3.0, 0.3333],
+  reduceBoxesInLowestLayer = true,
+  interpolatedScaleAspectRatio = 1.0,
 } = {}) {
-  const scale = (i) => (numLayers === 1 ? (minScale + maxScale) / 2 : minScale + ((maxScale - minScale) * i) / (numLayers - 1));
+  const scale = (i) =>
+    numLayers === 1 ? (minScale + maxScale) / 2 : minScale + ((maxScale - minScale) * i) / (numLayers - 1);
   const rows = [];
   for (let layer = 0; layer < numLayers; layer++) {
     const shapes = []; // [h, w]
     if (layer === 0 && reduceBoxesInLowestLayer) {
-      for (const [s, ar] of [[0.1, 1.0], [scale(layer), 2.0], [scale(layer), 0.5]]) shapes.push([s / Math.sqrt(ar), s * Math.sqrt(ar)]);
+      for (const [s, ar] of [
+        [0.1, 1.0],
+        [scale(layer), 2.0],
+        [scale(layer), 0.5],
+      ])
+        shapes.push([s / Math.sqrt(ar), s * Math.sqrt(ar)]);
     } else {
       for (const ar of aspectRatios) shapes.push([scale(layer) / Math.sqrt(ar), scale(layer) * Math.sqrt(ar)]);
       if (interpolatedScaleAspectRatio > 0) {
@@ -26,8 +39,7 @@ export function mediapipeSsdAnchors({
     const fh = Math.ceil(inputHeight / strides[layer]);
     const fw = Math.ceil(inputWidth / strides[layer]);
     for (let y = 0; y < fh; y++)
-      for (let x = 0; x < fw; x++)
-        for (const [h, w] of shapes) rows.push([(y + offset) / fh, (x + offset) / fw, h, w]);
+      for (let x = 0; x < fw; x++) for (const [h, w] of shapes) rows.push([(y + offset) / fh, (x + offset) / fw, h, w]);
   }
   return rows;
 }
@@ -69,16 +81,33 @@ const sigmoid = (x) => 1 / (1 + Math.exp(-x));
  * MediaPipe's pipeline for the Open Images model: score = max sigmoid over classes 1..C-1 (column 0 is the
  * background), keep score >= scoreThreshold, class-agnostic greedy NMS, at most maxDetections.
  */
-export function mediapipeDetections(boxEnc, logits, numClasses, anchors, labels, { scoreThreshold = 0.5, iouThreshold = 0.5, maxDetections = 100 } = {}) {
+export function mediapipeDetections(
+  boxEnc,
+  logits,
+  numClasses,
+  anchors,
+  labels,
+  { scoreThreshold = 0.5, iouThreshold = 0.5, maxDetections = 100 } = {},
+) {
   const cands = [];
   for (let i = 0; i < anchors.length; i++) {
     let best = -Infinity;
     let cls = -1;
     for (let c = 1; c < numClasses; c++) {
       const s = sigmoid(logits[i * numClasses + c]);
-      if (s > best) { best = s; cls = c; }
+      if (s > best) {
+        best = s;
+        cls = c;
+      }
     }
-    if (best >= scoreThreshold) cands.push({ anchor: i, classIndex: cls, label: labels[cls], score: best, box: decodeBox(boxEnc, i, anchors[i]) });
+    if (best >= scoreThreshold)
+      cands.push({
+        anchor: i,
+        classIndex: cls,
+        label: labels[cls],
+        score: best,
+        box: decodeBox(boxEnc, i, anchors[i]),
+      });
   }
   return greedyNms(cands, iouThreshold, maxDetections);
 }

@@ -2,17 +2,37 @@
 // subgraph's tensors (name, shape, type, quantization), its inputs/outputs and operators, and to write a
 // copy of the model whose subgraph outputs list is replaced. Written for the golden tooling only.
 
-export const TENSOR_TYPES = ['float32', 'float16', 'int32', 'uint8', 'int64', 'string', 'bool', 'int16', 'complex64', 'int8', 'float64'];
+export const TENSOR_TYPES = [
+  'float32',
+  'float16',
+  'int32',
+  'uint8',
+  'int64',
+  'string',
+  'bool',
+  'int16',
+  'complex64',
+  'int8',
+  'float64',
+];
 
 class Reader {
   constructor(bytes) {
     this.bytes = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
-  u8(p) { return this.view.getUint8(p); }
-  u16(p) { return this.view.getUint16(p, true); }
-  i32(p) { return this.view.getInt32(p, true); }
-  u32(p) { return this.view.getUint32(p, true); }
+  u8(p) {
+    return this.view.getUint8(p);
+  }
+  u16(p) {
+    return this.view.getUint16(p, true);
+  }
+  i32(p) {
+    return this.view.getInt32(p, true);
+  }
+  u32(p) {
+    return this.view.getUint32(p, true);
+  }
   /** Absolute position of field `id` of the table at `t`, or 0 when absent. */
   field(t, id) {
     const vt = t - this.i32(t);
@@ -22,8 +42,13 @@ class Reader {
     const off = this.u16(vt + slot);
     return off ? t + off : 0;
   }
-  indirect(p) { return p + this.u32(p); }
-  table(t, id) { const p = this.field(t, id); return p ? this.indirect(p) : 0; }
+  indirect(p) {
+    return p + this.u32(p);
+  }
+  table(t, id) {
+    const p = this.field(t, id);
+    return p ? this.indirect(p) : 0;
+  }
   vector(t, id) {
     const p = this.field(t, id);
     if (!p) return null;
@@ -51,9 +76,18 @@ class Reader {
     const v = this.vector(t, id);
     return v ? Array.from({ length: v.length }, (_, i) => Number(this.view.getBigInt64(v.start + 8 * i, true))) : [];
   }
-  scalarU8(t, id, dflt) { const p = this.field(t, id); return p ? this.u8(p) : dflt; }
-  scalarI32(t, id, dflt) { const p = this.field(t, id); return p ? this.i32(p) : dflt; }
-  scalarU32(t, id, dflt) { const p = this.field(t, id); return p ? this.u32(p) : dflt; }
+  scalarU8(t, id, dflt) {
+    const p = this.field(t, id);
+    return p ? this.u8(p) : dflt;
+  }
+  scalarI32(t, id, dflt) {
+    const p = this.field(t, id);
+    return p ? this.i32(p) : dflt;
+  }
+  scalarU32(t, id, dflt) {
+    const p = this.field(t, id);
+    return p ? this.u32(p) : dflt;
+  }
 }
 
 // Schema field ids (tensorflow/lite/schema/schema.fbs).
@@ -83,7 +117,14 @@ export function parseTflite(bytes) {
   const subgraphs = r.tables(model, MODEL.subgraphs).map((sg) => {
     const tensors = r.tables(sg, SUBGRAPH.tensors).map((t, index) => {
       const q = r.table(t, TENSOR.quantization);
-      const quant = q ? { scale: r.floats(q, QUANT.scale), zeroPoint: r.longs(q, QUANT.zeroPoint), min: r.floats(q, QUANT.min), max: r.floats(q, QUANT.max) } : null;
+      const quant = q
+        ? {
+            scale: r.floats(q, QUANT.scale),
+            zeroPoint: r.longs(q, QUANT.zeroPoint),
+            min: r.floats(q, QUANT.min),
+            max: r.floats(q, QUANT.max),
+          }
+        : null;
       const buffer = r.scalarU32(t, TENSOR.buffer, 0);
       return {
         index,
@@ -101,9 +142,21 @@ export function parseTflite(bytes) {
       outputs: r.ints(o, OPERATOR.outputs),
     }));
     const outputsVec = r.vector(sg, SUBGRAPH.outputs);
-    return { name: r.string(sg, SUBGRAPH.name), tensors, inputs: r.ints(sg, SUBGRAPH.inputs), outputs: r.ints(sg, SUBGRAPH.outputs), operators, outputsFieldPos: outputsVec?.fieldPos ?? 0 };
+    return {
+      name: r.string(sg, SUBGRAPH.name),
+      tensors,
+      inputs: r.ints(sg, SUBGRAPH.inputs),
+      outputs: r.ints(sg, SUBGRAPH.outputs),
+      operators,
+      outputsFieldPos: outputsVec?.fieldPos ?? 0,
+    };
   });
-  return { version: r.scalarU32(model, MODEL.version, 0), description: r.string(model, MODEL.description), subgraphs, buffers };
+  return {
+    version: r.scalarU32(model, MODEL.version, 0),
+    description: r.string(model, MODEL.description),
+    subgraphs,
+    buffers,
+  };
 }
 
 /**

@@ -19,4 +19,6 @@ if (!model || !out) {
 const loaded = await resolveModel(model, { log: (s) => console.log(s) });
 const bytes = modelToOnnx(loaded);
 writeFileSync(out, bytes);
-console.log(`${loaded.json.name}: ${loaded.json.nodes.length} nodes -> ${out} (${(bytes.length / 2 ** 20).toFixed(2)} MiB)`);
+console.log(
+  `${loaded.json.name}: ${loaded.json.nodes.length} nodes -> ${out} (${(bytes.length / 2 ** 20).toFixed(2)} MiB)`,
+);

@@ -4,7 +4,13 @@
  * readback of only the final detections. Platform-neutral; the Node and browser entries turn their
  * inputs into FrameSources.
  */
-import { DeviceLostError, DisposedError, ImageTooLargeError, InvalidInputError, InvalidOptionError } from '../errors.ts';
+import {
+  DeviceLostError,
+  DisposedError,
+  ImageTooLargeError,
+  InvalidInputError,
+  InvalidOptionError,
+} from '../errors.ts';
 import { GpuContext, type AcquireOptions } from '../gpu/context.ts';
 import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
 import { preprocessPipeline, preprocessStage, type PreprocessStage } from '../kernels/preprocess.ts';
@@ -262,14 +268,38 @@ export class Detector {
     const slots: Slot[] = [];
     for (let i = 0; i < batch; i++) {
       const texture = createFrameTexture(ctx, 1, 1);
-      slots.push({ texture, stage: preprocessStage(ctx, prePipe, json.preprocess, texture.createView(), executor.input, i, { width: 1, height: 1 }), width: 1, height: 1 });
+      slots.push({
+        texture,
+        stage: preprocessStage(ctx, prePipe, json.preprocess, texture.createView(), executor.input, i, {
+          width: 1,
+          height: 1,
+        }),
+        width: 1,
+        height: 1,
+      });
     }
     const resultBytes = head.outputBytes;
     const timestamps = ctx.hasTimestamps
-      ? { querySet: ctx.device.createQuerySet({ type: 'timestamp', count: 2 }), resolve: ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }) }
+      ? {
+          querySet: ctx.device.createQuerySet({ type: 'timestamp', count: 2 }),
+          resolve: ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+        }
       : undefined;
-    const staging = ctx.device.createBuffer({ label: 'detections readback', size: resultBytes + 16, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
-    return { batch, executor, head, slots, headDispatches, staging, resultBytes, ...(timestamps ? { timestamps } : {}) };
+    const staging = ctx.device.createBuffer({
+      label: 'detections readback',
+      size: resultBytes + 16,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+    });
+    return {
+      batch,
+      executor,
+      head,
+      slots,
+      headDispatches,
+      staging,
+      resultBytes,
+      ...(timestamps ? { timestamps } : {}),
+    };
   }
 
   private async runBatch(frames: readonly FrameSource[], options: DetectOptions): Promise<Detection[][]> {
@@ -305,8 +335,20 @@ export class Detector {
         // Grow-only: a video keeps one texture and one bind group for its whole length.
         slot.texture.destroy();
         for (const b of slot.stage.dispatch.owned) b.destroy();
-        slot.texture = createFrameTexture(ctx, Math.max(f.width, slot.texture.width), Math.max(f.height, slot.texture.height));
-        slot.stage = preprocessStage(ctx, prePipe, this.model.json.preprocess, slot.texture.createView(), plan.executor.input, i, f);
+        slot.texture = createFrameTexture(
+          ctx,
+          Math.max(f.width, slot.texture.width),
+          Math.max(f.height, slot.texture.height),
+        );
+        slot.stage = preprocessStage(
+          ctx,
+          prePipe,
+          this.model.json.preprocess,
+          slot.texture.createView(),
+          plan.executor.input,
+          i,
+          f,
+        );
       }
       f.upload(ctx, slot.texture);
       placements.push(slot.stage.update(f.width, f.height));
@@ -316,8 +358,13 @@ export class Detector {
 
     const enc = ctx.device.createCommandEncoder({ label: 'detect' });
     const ts = plan.timestamps;
-    const pass = enc.beginComputePass(ts ? { timestampWrites: { querySet: ts.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
-    encodeDispatches(pass, plan.slots.map((s) => s.stage.dispatch));
+    const pass = enc.beginComputePass(
+      ts ? { timestampWrites: { querySet: ts.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+    );
+    encodeDispatches(
+      pass,
+      plan.slots.map((s) => s.stage.dispatch),
+    );
     encodeDispatches(pass, plan.executor.dispatches);
     encodeDispatches(pass, plan.headDispatches);
     pass.end();
@@ -361,9 +408,18 @@ export class Detector {
 function checkFrame(f: FrameSource, index: number, maxSide: number): void {
   const { width, height } = f;
   if (!(Number.isInteger(width) && Number.isInteger(height) && width >= 1 && height >= 1)) {
-    throw new InvalidInputError(`frame ${index} is ${width}x${height} pixels: a frame needs a whole number of pixels, at least one each way`, 'pass a decoded image or a video that has loaded its first frame');
+    throw new InvalidInputError(
+      `frame ${index} is ${width}x${height} pixels: a frame needs a whole number of pixels, at least one each way`,
+      'pass a decoded image or a video that has loaded its first frame',
+    );
   }
-  if (width > maxSide || height > maxSide) throw new ImageTooLargeError(`frame ${index}`, width, height, `this GPU's texture limit is ${maxSide} pixels per side`);
+  if (width > maxSide || height > maxSide)
+    throw new ImageTooLargeError(
+      `frame ${index}`,
+      width,
+      height,
+      `this GPU's texture limit is ${maxSide} pixels per side`,
+    );
 }
 
 function createFrameTexture(ctx: GpuContext, width: number, height: number): GPUTexture {
@@ -412,21 +468,35 @@ function headOptions(o: DetectOptions, model: LoadedModel, cap: number): HeadOpt
 /** Rejects NaN, out-of-range and unknown values with a message naming the option. */
 export function validateOptions(o: DetectOptions, labels: readonly string[], cap: number): void {
   const unit = (name: string, v: number | undefined) => {
-    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1)) throw new InvalidOptionError(name, v, 'a number from 0 to 1');
+    if (v !== undefined && !(typeof v === 'number' && v >= 0 && v <= 1))
+      throw new InvalidOptionError(name, v, 'a number from 0 to 1');
   };
   unit('scoreThreshold', o.scoreThreshold);
   unit('iouThreshold', o.iouThreshold);
-  if (o.maxDetections !== undefined && !(Number.isInteger(o.maxDetections) && o.maxDetections >= 1 && o.maxDetections <= cap)) {
-    throw new InvalidOptionError('maxDetections', o.maxDetections, `an integer from 1 to ${cap} (raise maxDetectionsCap at load time for more)`);
+  if (
+    o.maxDetections !== undefined &&
+    !(Number.isInteger(o.maxDetections) && o.maxDetections >= 1 && o.maxDetections <= cap)
+  ) {
+    throw new InvalidOptionError(
+      'maxDetections',
+      o.maxDetections,
+      `an integer from 1 to ${cap} (raise maxDetectionsCap at load time for more)`,
+    );
   }
-  if (o.perClassNms !== undefined && typeof o.perClassNms !== 'boolean') throw new InvalidOptionError('perClassNms', o.perClassNms, 'true or false');
+  if (o.perClassNms !== undefined && typeof o.perClassNms !== 'boolean')
+    throw new InvalidOptionError('perClassNms', o.perClassNms, 'true or false');
   if (o.classes !== undefined) {
     if (!Array.isArray(o.classes)) throw new InvalidOptionError('classes', o.classes, 'an array of class names or ids');
     for (const c of o.classes) {
       if (typeof c === 'number') {
-        if (!(Number.isInteger(c) && c >= 0 && c < labels.length)) throw new InvalidOptionError('classes', c, `a class id from 0 to ${labels.length - 1}`);
+        if (!(Number.isInteger(c) && c >= 0 && c < labels.length))
+          throw new InvalidOptionError('classes', c, `a class id from 0 to ${labels.length - 1}`);
       } else if (typeof c !== 'string' || !labels.some((l) => l.toLowerCase() === c.toLowerCase())) {
-        throw new InvalidOptionError('classes', c, `one of this model's labels: ${labels.filter((l) => l !== '???').join(', ')}`);
+        throw new InvalidOptionError(
+          'classes',
+          c,
+          `one of this model's labels: ${labels.filter((l) => l !== '???').join(', ')}`,
+        );
       }
     }
   }

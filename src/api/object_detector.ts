@@ -10,7 +10,13 @@ import { InvalidOptionError, type DeviceLostError } from '../errors.ts';
 import type { AdapterReport, GpuContext } from '../gpu/context.ts';
 import type { ExecutorStats } from '../graph/executor.ts';
 import type { LoadedModel } from '../graph/weights.ts';
-import { Detector, detectorModelInfo, type DetectorModelInfo, type DetectorOptions, type FrameSource } from './detector.ts';
+import {
+  Detector,
+  detectorModelInfo,
+  type DetectorModelInfo,
+  type DetectorOptions,
+  type FrameSource,
+} from './detector.ts';
 
 /** An input as a frame for the GPU, and the factor that maps the frame's pixels back to the input's. */
 export interface PlatformFrame {
@@ -53,7 +59,11 @@ export class ObjectDetector<Input, Where extends object = object> {
   }
 
   /** The model from `source`, compiled for the GPU: every plan of `options.batchSizes` (and 1) is ready. */
-  static async create<I, S, W extends object>(platform: Platform<I, S, W>, source: S, options: ObjectDetectorOptions): Promise<ObjectDetector<I, W>> {
+  static async create<I, S, W extends object>(
+    platform: Platform<I, S, W>,
+    source: S,
+    options: ObjectDetectorOptions,
+  ): Promise<ObjectDetector<I, W>> {
     const batches = checkBatchSizes(options.batchSizes ?? []);
     const t0 = performance.now();
     const { model, where } = await platform.loadModel(source);
@@ -66,7 +76,7 @@ export class ObjectDetector<Input, Where extends object = object> {
       throw e;
     }
     const info = { ...detectorModelInfo(model, detector, loadMs), ...where };
-    return new ObjectDetector(detector, info, platform as Platform<I, unknown, W>, options);
+    return new ObjectDetector(detector, info, platform, options);
   }
 
   get labels(): readonly string[] {
@@ -114,8 +124,13 @@ export class ObjectDetector<Input, Where extends object = object> {
     const warn = this.options.log ?? ((m: string) => this.platform.warn(m));
     const frames = await Promise.all(inputs.map((input) => this.platform.frame(input, this.detector.context, warn)));
     try {
-      const results = await this.detector.detectBatch(frames.map((f) => f.frame), options);
-      return results.map((list, i) => (frames[i]!.factor === 1 ? list : list.map((d) => scaleBox(d, frames[i]!.factor))));
+      const results = await this.detector.detectBatch(
+        frames.map((f) => f.frame),
+        options,
+      );
+      return results.map((list, i) =>
+        frames[i]!.factor === 1 ? list : list.map((d) => scaleBox(d, frames[i]!.factor)),
+      );
     } finally {
       // After a device loss the detector runs on a new context: listen to that one from now on.
       this.watchDevice();
@@ -139,7 +154,9 @@ export class ObjectDetector<Input, Where extends object = object> {
 
 function checkBatchSizes(sizes: readonly number[]): number[] {
   if (!Array.isArray(sizes)) throw new InvalidOptionError('batchSizes', sizes, 'an array of batch sizes');
-  for (const b of sizes) if (!(Number.isInteger(b) && b >= 1)) throw new InvalidOptionError('batchSizes', b, 'whole numbers of images, at least 1');
+  for (const b of sizes)
+    if (!(Number.isInteger(b) && b >= 1))
+      throw new InvalidOptionError('batchSizes', b, 'whole numbers of images, at least 1');
   return [...sizes];
 }
 

@@ -8,8 +8,12 @@ export function rgbaFrame(img: RgbaImage): FrameSource {
     height: img.height,
     upload(ctx, texture) {
       // Dawn rejects views on a SharedArrayBuffer; copy those into a plain ArrayBuffer.
-      const data = img.data.buffer instanceof ArrayBuffer ? (img.data as Uint8Array<ArrayBuffer>) : new Uint8Array(img.data);
-      ctx.queue.writeTexture({ texture }, data, { bytesPerRow: img.width * 4, rowsPerImage: img.height }, [img.width, img.height]);
+      const data =
+        img.data.buffer instanceof ArrayBuffer ? (img.data as Uint8Array<ArrayBuffer>) : new Uint8Array(img.data);
+      ctx.queue.writeTexture({ texture }, data, { bytesPerRow: img.width * 4, rowsPerImage: img.height }, [
+        img.width,
+        img.height,
+      ]);
     },
   };
 }

@@ -12,7 +12,8 @@ import { toRgbaImage } from '../image/rgba.ts';
 import { rgbaFrame } from '../api/rgba_frame.ts';
 
 /** Anything copyExternalImageToTexture accepts. */
-export type ExternalImage = ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | HTMLVideoElement | VideoFrame;
+export type ExternalImage =
+  ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | HTMLVideoElement | VideoFrame;
 export type BrowserImageInput = ExternalImage | ImageData | RgbaImage;
 
 const INPUT_HINT =
@@ -25,7 +26,14 @@ function isA<T>(value: unknown, name: string): value is T {
 }
 
 function isExternalImage(input: unknown): input is ExternalImage {
-  return ['ImageBitmap', 'HTMLImageElement', 'HTMLCanvasElement', 'OffscreenCanvas', 'HTMLVideoElement', 'VideoFrame'].some((n) => isA(input, n));
+  return [
+    'ImageBitmap',
+    'HTMLImageElement',
+    'HTMLCanvasElement',
+    'OffscreenCanvas',
+    'HTMLVideoElement',
+    'VideoFrame',
+  ].some((n) => isA(input, n));
 }
 
 /** The pixel size copyExternalImageToTexture will copy, or an error saying why there is no frame yet. */
@@ -42,7 +50,11 @@ function externalSize(source: ExternalImage): { width: number; height: number; w
   if (isA<HTMLVideoElement>(source, 'HTMLVideoElement')) {
     const what = '<video>';
     if (source.readyState < HTMLMediaElement.HAVE_CURRENT_DATA) {
-      throw none(what, 'has no current frame yet', "wait for its 'loadeddata' event, or call detect() from requestVideoFrameCallback");
+      throw none(
+        what,
+        'has no current frame yet',
+        "wait for its 'loadeddata' event, or call detect() from requestVideoFrameCallback",
+      );
     }
     if (!source.videoWidth) throw none(what, 'has no video track', 'choose a file or stream with video');
     return { width: source.videoWidth, height: source.videoHeight, what };
@@ -69,9 +81,15 @@ function externalFrame(source: ExternalImage): FrameSource {
         ctx.queue.copyExternalImageToTexture({ source }, { texture }, [width, height]);
       } catch (e) {
         if (e instanceof DOMException && e.name === 'SecurityError') {
-          throw new InvalidInputError(`${what} comes from another origin and cannot be read`, 'serve it with CORS headers and set crossOrigin = "anonymous" on the element before it loads');
+          throw new InvalidInputError(
+            `${what} comes from another origin and cannot be read`,
+            'serve it with CORS headers and set crossOrigin = "anonymous" on the element before it loads',
+          );
         }
-        throw new InvalidInputError(`${what}: the browser could not copy it to the GPU (${(e as Error).message})`, INPUT_HINT);
+        throw new InvalidInputError(
+          `${what}: the browser could not copy it to the GPU (${(e as Error).message})`,
+          INPUT_HINT,
+        );
       }
     },
   };
@@ -82,7 +100,11 @@ function externalFrame(source: ExternalImage): FrameSource {
  * Inputs larger than the adapter's texture limit are downscaled first (by the browser for images and
  * video, on the CPU for raw pixels), as the Node entry does.
  */
-export async function frameFor(input: BrowserImageInput, ctx: GpuContext, warn: (message: string) => void): Promise<{ frame: FrameSource; factor: number }> {
+export async function frameFor(
+  input: BrowserImageInput,
+  ctx: GpuContext,
+  warn: (message: string) => void,
+): Promise<{ frame: FrameSource; factor: number }> {
   const maxSide = ctx.report.limits.maxTextureDimension2D ?? 8192;
   if (!isExternalImage(input)) {
     const fit = fitToLimit(rawImage(input), maxSide, 'image', warn);
@@ -93,8 +115,12 @@ export async function frameFor(input: BrowserImageInput, ctx: GpuContext, warn: 
   const direct = !isVideo(input) || copiesVideo(ctx, input, warn);
   if (f === 1 && direct) return { frame: externalFrame(input), factor: 1 };
   const [w, h] = [Math.floor(width / f), Math.floor(height / f)];
-  if (f > 1) warn(`${what}: ${width}x${height} exceeds this GPU's texture limit of ${maxSide}; downscaled by ${f} to ${w}x${h}`);
-  const bitmap = await createImageBitmap(input, f > 1 ? { resizeWidth: w, resizeHeight: h, resizeQuality: 'high' } : {});
+  if (f > 1)
+    warn(`${what}: ${width}x${height} exceeds this GPU's texture limit of ${maxSide}; downscaled by ${f} to ${w}x${h}`);
+  const bitmap = await createImageBitmap(
+    input,
+    f > 1 ? { resizeWidth: w, resizeHeight: h, resizeQuality: 'high' } : {},
+  );
   const frame = externalFrame(bitmap);
   return {
     frame: {
@@ -111,7 +137,8 @@ export async function frameFor(input: BrowserImageInput, ctx: GpuContext, warn: 
   };
 }
 
-const isVideo = (input: ExternalImage): input is HTMLVideoElement | VideoFrame => isA(input, 'HTMLVideoElement') || isA(input, 'VideoFrame');
+const isVideo = (input: ExternalImage): input is HTMLVideoElement | VideoFrame =>
+  isA(input, 'HTMLVideoElement') || isA(input, 'VideoFrame');
 
 /** Per device: can the browser copy video frames straight into its textures? */
 const videoCopies = new WeakMap<GPUDevice, boolean>();
@@ -124,7 +151,11 @@ const videoCopies = new WeakMap<GPUDevice, boolean>();
 function copiesVideo(ctx: GpuContext, source: HTMLVideoElement | VideoFrame, warn: (message: string) => void): boolean {
   const known = videoCopies.get(ctx.device);
   if (known !== undefined) return known;
-  const probe = ctx.device.createTexture({ size: [1, 1], format: 'rgba8unorm', usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT });
+  const probe = ctx.device.createTexture({
+    size: [1, 1],
+    format: 'rgba8unorm',
+    usage: GPUTextureUsage.COPY_DST | GPUTextureUsage.RENDER_ATTACHMENT,
+  });
   try {
     ctx.queue.copyExternalImageToTexture({ source }, { texture: probe }, [1, 1]);
     videoCopies.set(ctx.device, true);
@@ -132,7 +163,9 @@ function copiesVideo(ctx: GpuContext, source: HTMLVideoElement | VideoFrame, war
   } catch (e) {
     // Anything but a failed copy (a cross-origin video, say) is this source's problem: upload reports it.
     if (!(e instanceof DOMException && e.name === 'OperationError')) return true;
-    warn(`this browser cannot copy video frames into WebGPU textures directly (${e.message}); copying them through createImageBitmap instead`);
+    warn(
+      `this browser cannot copy video frames into WebGPU textures directly (${e.message}); copying them through createImageBitmap instead`,
+    );
     videoCopies.set(ctx.device, false);
     return false;
   } finally {
@@ -142,7 +175,8 @@ function copiesVideo(ctx: GpuContext, source: HTMLVideoElement | VideoFrame, war
 
 function rawImage(input: unknown): RgbaImage {
   if (input === null || typeof input !== 'object' || !('data' in input)) {
-    const kind = input === null ? 'null' : typeof input === 'object' ? (input.constructor?.name ?? 'object') : typeof input;
+    const kind =
+      input === null ? 'null' : typeof input === 'object' ? (input.constructor?.name ?? 'object') : typeof input;
     throw new InvalidInputError(`unsupported image input (${kind})`, INPUT_HINT);
   }
   return toRgbaImage(input);

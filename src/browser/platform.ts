@@ -41,7 +41,8 @@ export function browserPlatform(o: FetchOptions): Platform<BrowserImageInput, st
 function modelUrl(model: string | URL, baseUrl: string | URL = './weights/'): string {
   const page = (globalThis as { document?: { baseURI: string } }).document?.baseURI ?? globalThis.location?.href;
   const text = String(model);
-  if (/^[\w.-]+$/.test(text) && !text.endsWith('.json')) return new URL(`${text}/model.json`, new URL(baseUrl, page)).href;
+  if (/^[\w.-]+$/.test(text) && !text.endsWith('.json'))
+    return new URL(`${text}/model.json`, new URL(baseUrl, page)).href;
   const url = new URL(text, page);
   if (!url.pathname.endsWith('.json')) url.pathname = `${url.pathname.replace(/\/?$/, '/')}model.json`;
   return url.href;
@@ -54,7 +55,11 @@ async function fetchBytes(url: string, onProgress: FetchOptions['onProgress']): 
   } catch (e) {
     throw new ModelNotFoundError(`${url} (${(e as Error).message})`, SERVE_HINT);
   }
-  if (!response.ok) throw new ModelNotFoundError(`${url} (HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''})`, SERVE_HINT);
+  if (!response.ok)
+    throw new ModelNotFoundError(
+      `${url} (HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''})`,
+      SERVE_HINT,
+    );
   const length = Number(response.headers.get('content-length'));
   const totalBytes = length > 0 ? length : undefined;
   if (!onProgress || !response.body) return new Uint8Array(await response.arrayBuffer());
@@ -77,7 +82,8 @@ async function fetchBytes(url: string, onProgress: FetchOptions['onProgress']): 
 
 /** The weights file named by model.json: a bare file name beside it, never a path elsewhere. */
 async function weightsFileName(text: string, url: string): Promise<string> {
-  if (text.trimStart().startsWith('<')) throw new ModelFormatError(url, 'the server answered with an HTML page, not model.json', SERVE_HINT);
+  if (text.trimStart().startsWith('<'))
+    throw new ModelFormatError(url, 'the server answered with an HTML page, not model.json', SERVE_HINT);
   let file: unknown;
   try {
     file = (JSON.parse(text) as { weights?: { file?: unknown } }).weights?.file;
@@ -88,6 +94,7 @@ async function weightsFileName(text: string, url: string): Promise<string> {
     await parseModel(text, new Uint8Array(0), url);
     throw new ModelFormatError(url, 'weights.file is missing');
   }
-  if (!/^\w[\w.-]*$/.test(file)) throw new ModelFormatError(url, `weights.file ${JSON.stringify(file)} is not a file name beside model.json`);
+  if (!/^\w[\w.-]*$/.test(file))
+    throw new ModelFormatError(url, `weights.file ${JSON.stringify(file)} is not a file name beside model.json`);
   return file;
 }

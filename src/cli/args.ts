@@ -47,10 +47,13 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): { flags: 
       inline = key.slice(eq + 1);
       key = key.slice(0, eq);
     }
-    const f = spec.flags.find((x) => x.name === key || x.alias === key) ?? (key.startsWith('no-') ? spec.flags.find((x) => x.name === key.slice(3) && x.type === 'boolean') : undefined);
+    const f =
+      spec.flags.find((x) => x.name === key || x.alias === key) ??
+      (key.startsWith('no-') ? spec.flags.find((x) => x.name === key.slice(3) && x.type === 'boolean') : undefined);
     if (!f) throw new UsageError(`unknown option ${a} for \`${spec.name}\` (see \`mobilessd ${spec.name} --help\`)`);
     if (f.type === 'boolean') {
-      if (inline !== undefined && !/^(true|false)$/.test(inline)) throw new UsageError(`--${f.name} takes no value or true/false, got "${inline}"`);
+      if (inline !== undefined && !/^(true|false)$/.test(inline))
+        throw new UsageError(`--${f.name} takes no value or true/false, got "${inline}"`);
       flags[f.name] = key.startsWith('no-') ? false : inline !== 'false';
       continue;
     }
@@ -62,7 +65,13 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): { flags: 
       flags[f.name] = n;
     } else if (f.type === 'list') {
       const prev = flags[f.name];
-      flags[f.name] = [...(Array.isArray(prev) ? prev : []), ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+      flags[f.name] = [
+        ...(Array.isArray(prev) ? prev : []),
+        ...v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ];
     } else {
       flags[f.name] = v;
     }
@@ -77,5 +86,14 @@ export function helpText(spec: CommandSpec): string {
     return [left, `${f.help}${def}`];
   });
   const width = Math.max(0, ...rows.map((r) => r[0]!.length)) + 2;
-  return [`mobilessd ${spec.name}: ${spec.summary}`, '', `usage: ${spec.usage}`, '', 'options:', ...rows.map(([l, r]) => l!.padEnd(width) + r), '  -h, --help'.padEnd(width) + 'show this help', ...(spec.details ? ['', spec.details] : [])].join('\n');
+  return [
+    `mobilessd ${spec.name}: ${spec.summary}`,
+    '',
+    `usage: ${spec.usage}`,
+    '',
+    'options:',
+    ...rows.map(([l, r]) => l!.padEnd(width) + r),
+    '  -h, --help'.padEnd(width) + 'show this help',
+    ...(spec.details ? ['', spec.details] : []),
+  ].join('\n');
 }

@@ -5,10 +5,19 @@ import { median, percentile } from '../gpu/timing.ts';
 import { UsageError, type FlagSpec, type ParsedFlags } from './args.ts';
 
 export const DETECT_FLAGS: FlagSpec[] = [
-  { name: 'score', type: 'number', value: '0..1', help: "minimum score (default: the model's own, 0.5 for the bundled models)" },
+  {
+    name: 'score',
+    type: 'number',
+    value: '0..1',
+    help: "minimum score (default: the model's own, 0.5 for the bundled models)",
+  },
   { name: 'iou', type: 'number', value: '0..1', help: "NMS overlap threshold (default: the model's own)" },
   { name: 'max', type: 'number', value: 'N', help: 'at most N detections per image (default 100)' },
-  { name: 'per-class', type: 'boolean', help: 'suppress overlaps within each class only (the SSD paper) instead of across classes' },
+  {
+    name: 'per-class',
+    type: 'boolean',
+    help: 'suppress overlaps within each class only (the SSD paper) instead of across classes',
+  },
   { name: 'classes', type: 'list', value: 'A,B', help: 'report only these classes (names or ids, comma separated)' },
 ];
 
@@ -25,7 +34,8 @@ export function inputSizeOption(flags: ParsedFlags): [number, number] | undefine
   if (v === undefined) return undefined;
   const m = /^(\d+)(?:x(\d+))?$/i.exec(String(v).trim());
   const size: [number, number] | undefined = m ? [Number(m[1]), Number(m[2] ?? m[1])] : undefined;
-  if (!size || !size.every((d) => d >= 1)) throw new UsageError(`--input-size must be N or HxW in pixels (e.g. 224 or 224x160), got "${v}"`);
+  if (!size || !size.every((d) => d >= 1))
+    throw new UsageError(`--input-size must be N or HxW in pixels (e.g. 224 or 224x160), got "${v}"`);
   return size;
 }
 
@@ -35,7 +45,8 @@ export function detectOptions(flags: ParsedFlags): DetectOptions {
   if (flags.iou !== undefined) o.iouThreshold = flags.iou as number;
   if (flags.max !== undefined) o.maxDetections = flags.max as number;
   if (flags['per-class'] !== undefined) o.perClassNms = flags['per-class'] as boolean;
-  if (flags.classes !== undefined) o.classes = (flags.classes as string[]).map((c) => (/^\d+$/.test(c) ? Number(c) : c));
+  if (flags.classes !== undefined)
+    o.classes = (flags.classes as string[]).map((c) => (/^\d+$/.test(c) ? Number(c) : c));
   return o;
 }
 
@@ -50,7 +61,9 @@ export function reportError(e: unknown, prefix = 'mobilessd'): number {
     return e.code === 'INVALID_OPTION' ? 2 : 1;
   }
   const err = e as Error;
-  process.stderr.write(`${prefix}: unexpected error: ${err?.message ?? String(e)}\n${process.env.MOBILESSD_DEBUG ? `${err?.stack}\n` : ''}`);
+  process.stderr.write(
+    `${prefix}: unexpected error: ${err?.message ?? String(e)}\n${process.env.MOBILESSD_DEBUG ? `${err?.stack}\n` : ''}`,
+  );
   return 1;
 }
 

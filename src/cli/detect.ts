@@ -18,7 +18,16 @@ import { writeAtomic } from '../node/model_files.ts';
 import { load, type ObjectDetector } from '../index.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';
-import { DETECT_FLAGS, detectOptions, INPUT_SIZE_FLAG, inputSizeOption, mb, msStats, peakRss, reportError } from './common.ts';
+import {
+  DETECT_FLAGS,
+  detectOptions,
+  INPUT_SIZE_FLAG,
+  inputSizeOption,
+  mb,
+  msStats,
+  peakRss,
+  reportError,
+} from './common.ts';
 import { expandInputs } from './expand.ts';
 import { Progress } from './progress.ts';
 import { formatTable } from './table.ts';
@@ -28,18 +37,48 @@ export const detectCommand: CommandSpec = {
   summary: 'detect objects in images',
   usage: 'mobilessd detect <image|folder|glob>... [options]',
   flags: [
-    { name: 'model', alias: 'm', type: 'string', value: 'NAME|PATH', help: `${BUNDLED_MODELS.map((m) => m.name).join(', ')}, or a .tflite / TF.js manifest / converted model folder`, default: DEFAULT_MODEL },
+    {
+      name: 'model',
+      alias: 'm',
+      type: 'string',
+      value: 'NAME|PATH',
+      help: `${BUNDLED_MODELS.map((m) => m.name).join(', ')}, or a .tflite / TF.js manifest / converted model folder`,
+      default: DEFAULT_MODEL,
+    },
     ...DETECT_FLAGS,
     INPUT_SIZE_FLAG,
     { name: 'json', type: 'string', value: 'FILE', help: 'write all results as JSON (written atomically)' },
-    { name: 'out', alias: 'o', type: 'string', value: 'FILE.png|DIR', help: 'write annotated images: a .png path for one input, else a folder' },
+    {
+      name: 'out',
+      alias: 'o',
+      type: 'string',
+      value: 'FILE.png|DIR',
+      help: 'write annotated images: a .png path for one input, else a folder',
+    },
     { name: 'batch', type: 'number', value: 'N', help: 'images per GPU submission', default: 1 },
     { name: 'timing', type: 'boolean', help: 'report load, compile, first-image and steady-state times and memory' },
-    { name: 'repeat', type: 'number', value: 'N', help: 'with --timing: run each image N more times for steady-state figures', default: 0 },
-    { name: 'driver', type: 'string', value: 'auto|hardware|lavapipe|swiftshader', help: 'which WebGPU adapter to use', default: 'auto' },
+    {
+      name: 'repeat',
+      type: 'number',
+      value: 'N',
+      help: 'with --timing: run each image N more times for steady-state figures',
+      default: 0,
+    },
+    {
+      name: 'driver',
+      type: 'string',
+      value: 'auto|hardware|lavapipe|swiftshader',
+      help: 'which WebGPU adapter to use',
+      default: 'auto',
+    },
     { name: 'quiet', alias: 'q', type: 'boolean', help: 'no table, no progress bar' },
   ],
-  details: ['examples:', '  mobilessd detect samples/dog.jpg --out dog.boxes.png', '  mobilessd detect photos/ --json results.json --out annotated/ --classes Person,Car', "  mobilessd detect 'shots/**/*.jpg' --model face --score 0.6"].join('\n'),
+  details: [
+    'examples:',
+    '  mobilessd detect samples/dog.jpg --out dog.boxes.png',
+    '  mobilessd detect photos/ --json results.json --out annotated/ --classes Person,Car',
+    "  mobilessd detect 'shots/**/*.jpg' --model face --score 0.6",
+  ].join('\n'),
 };
 
 /** Longest a run goes without saving its JSON results so far. */
@@ -68,23 +107,36 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     const { flags, positional } = parseArgs(detectCommand, argv);
     if (!positional.length) throw new UsageError('no images given (see `mobilessd detect --help`)');
     const batch = flags.batch as number;
-    if (!(Number.isInteger(batch) && batch >= 1 && batch <= 64)) throw new UsageError(`--batch must be an integer from 1 to 64, got ${batch}`);
+    if (!(Number.isInteger(batch) && batch >= 1 && batch <= 64))
+      throw new UsageError(`--batch must be an integer from 1 to 64, got ${batch}`);
     const repeat = flags.repeat as number;
-    if (!(Number.isInteger(repeat) && repeat >= 0)) throw new UsageError(`--repeat must be a non-negative integer, got ${repeat}`);
+    if (!(Number.isInteger(repeat) && repeat >= 0))
+      throw new UsageError(`--repeat must be a non-negative integer, got ${repeat}`);
     const options = detectOptions(flags);
     const inputSize = inputSizeOption(flags);
     const quiet = flags.quiet === true;
     const { files, missing } = expandInputs(positional);
-    const results: ImageResult[] = missing.map((m) => ({ file: m.arg, error: { code: 'INVALID_INPUT', message: `${m.arg}: ${m.reason}` } }));
+    const results: ImageResult[] = missing.map((m) => ({
+      file: m.arg,
+      error: { code: 'INVALID_INPUT', message: `${m.arg}: ${m.reason}` },
+    }));
     for (const m of missing) process.stderr.write(`mobilessd: ${m.arg}: ${m.reason}\n`);
     const outArg = flags.out as string | undefined;
     const outFile = outArg && /\.png$/i.test(outArg) ? outArg : undefined;
-    if (outFile && files.length > 1) throw new UsageError(`--out ${outArg} names one PNG file but there are ${files.length} inputs: give a folder instead`);
+    if (outFile && files.length > 1)
+      throw new UsageError(
+        `--out ${outArg} names one PNG file but there are ${files.length} inputs: give a folder instead`,
+      );
     const outDir = outArg && !outFile ? outArg : undefined;
     if (outDir) mkdirSync(outDir, { recursive: true });
 
     const t0 = performance.now();
-    detector = await load(flags.model as string, { driver: flags.driver as DriverChoice, log: (m) => quiet || process.stderr.write(`mobilessd: ${m}\n`), ...options, ...(inputSize ? { inputSize } : {}) });
+    detector = await load(flags.model as string, {
+      driver: flags.driver as DriverChoice,
+      log: (m) => quiet || process.stderr.write(`mobilessd: ${m}\n`),
+      ...options,
+      ...(inputSize ? { inputSize } : {}),
+    });
     const loadMs = performance.now() - t0;
     const progress = new Progress(files.length, 'detect', quiet);
     const decodeMs: number[] = [];
@@ -93,14 +145,17 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     const usedNames = new Set<string>();
     const jsonFile = flags.json as string | undefined;
     const loaded = detector;
-    const jsonText = (extra: Record<string, unknown>) => `${JSON.stringify({ model: loaded.info.name, adapter: loaded.adapter.description, options, images: inInputOrder(results, files), ...extra }, null, 2)}\n`;
+    const jsonText = (extra: Record<string, unknown>) =>
+      `${JSON.stringify({ model: loaded.info.name, adapter: loaded.adapter.description, options, images: inInputOrder(results, files), ...extra }, null, 2)}\n`;
     let savedAt = performance.now();
     if (jsonFile) savePartial = () => writeAtomic(jsonFile, jsonText({ complete: false }));
     // Ctrl-C ends the run after the batch in flight, with its results saved.
     process.once('SIGINT', onSigint);
     for (let i = 0; i < files.length && !interrupted; i += batch) {
       if (savePartial && performance.now() - savedAt >= CHECKPOINT_MS) {
-        await savePartial().catch((e: Error) => process.stderr.write(`mobilessd: ${jsonFile}: cannot save the results so far: ${e.message}\n`));
+        await savePartial().catch((e: Error) =>
+          process.stderr.write(`mobilessd: ${jsonFile}: cannot save the results so far: ${e.message}\n`),
+        );
         savedAt = performance.now();
       }
       const chunk = files.slice(i, i + batch);
@@ -119,12 +174,18 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
       let lists: Detection[][];
       try {
         const tc = performance.now();
-        lists = await detector.detectBatch(images.map((x) => x.image), options);
+        lists = await detector.detectBatch(
+          images.map((x) => x.image),
+          options,
+        );
         callMs.push(performance.now() - tc);
         if (detector.lastTimes?.gpu !== undefined) gpuMs.push(detector.lastTimes.gpu);
         for (let r = 0; r < repeat; r++) {
           const tr = performance.now();
-          await detector.detectBatch(images.map((x) => x.image), options);
+          await detector.detectBatch(
+            images.map((x) => x.image),
+            options,
+          );
           callMs.push(performance.now() - tr);
           if (detector.lastTimes?.gpu !== undefined) gpuMs.push(detector.lastTimes.gpu);
         }
@@ -152,16 +213,30 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     }
     if (interrupted) {
       if (savePartial) await savePartial();
-      process.stderr.write(`\nmobilessd: interrupted after ${results.length} of ${files.length + missing.length} input(s)${jsonFile ? `; their results are in ${jsonFile}` : ''}\n`);
+      process.stderr.write(
+        `\nmobilessd: interrupted after ${results.length} of ${files.length + missing.length} input(s)${jsonFile ? `; their results are in ${jsonFile}` : ''}\n`,
+      );
       return 130;
     }
     results.sort((a, b) => order(files, a.file) - order(files, b.file));
 
     if (!quiet) {
       const rows = results.flatMap((r) =>
-        r.error ? [[r.file, 'ERROR', '', r.error.message, '', '', '']] : r.detections!.length ? r.detections!.map((d) => [r.file, d.label, d.score.toFixed(3), Math.round(d.box.x), Math.round(d.box.y), Math.round(d.box.width), Math.round(d.box.height)]) : [[r.file, '(none)', '', '', '', '', '']],
+        r.error
+          ? [[r.file, 'ERROR', '', r.error.message, '', '', '']]
+          : r.detections!.length
+            ? r.detections!.map((d) => [
+                r.file,
+                d.label,
+                d.score.toFixed(3),
+                Math.round(d.box.x),
+                Math.round(d.box.y),
+                Math.round(d.box.width),
+                Math.round(d.box.height),
+              ])
+            : [[r.file, '(none)', '', '', '', '', '']],
       );
-      process.stdout.write(`${formatTable(['image', 'label', 'score', 'x', 'y', 'width', 'height'], rows as (string | number)[][])}\n`);
+      process.stdout.write(`${formatTable(['image', 'label', 'score', 'x', 'y', 'width', 'height'], rows)}\n`);
     }
     const timing = flags.timing
       ? {
@@ -195,7 +270,10 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     if (jsonFile) await writeAtomic(jsonFile, jsonText({ complete: true, ...(timing ? { timing } : {}) }));
     savePartial = undefined;
     const failed = results.filter((r) => r.error).length;
-    if (failed) process.stderr.write(`mobilessd: ${failed} of ${results.length} input(s) failed; the others' results were written\n`);
+    if (failed)
+      process.stderr.write(
+        `mobilessd: ${failed} of ${results.length} input(s) failed; the others' results were written\n`,
+      );
     return failed ? 1 : 0;
   } catch (e) {
     // Whatever stopped the run, the results gathered so far are saved.

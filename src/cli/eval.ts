@@ -12,7 +12,14 @@
 import { readImageFile } from '../image/decode.ts';
 import type { Detection, DetectOptions } from '../detect_types.ts';
 import { InvalidInputError, MobileSsdError } from '../errors.ts';
-import { buildClassMapping, COCO_TO_VOC, loadClassMapFile, OPEN_IMAGES_TO_COCO, OPEN_IMAGES_TO_VOC, type UserClassMap } from '../eval/class_map.ts';
+import {
+  buildClassMapping,
+  COCO_TO_VOC,
+  loadClassMapFile,
+  OPEN_IMAGES_TO_COCO,
+  OPEN_IMAGES_TO_VOC,
+  type UserClassMap,
+} from '../eval/class_map.ts';
 import { readDataset } from '../eval/datasets/index.ts';
 import { evaluate, type EvaluationResult } from '../eval/evaluate.ts';
 import type { IouConvention } from '../eval/iou.ts';
@@ -33,7 +40,13 @@ import { Progress } from './progress.ts';
  * the candidate cap can never be reached first, and 8192 candidates gave the same mAP as an exact
  * CPU implementation of the recipe (every candidate, per-class NMS) on all four reference runs.
  */
-export const EVAL_RECIPE = { scoreThreshold: 0.01, maxPerClass: 100, perClassNms: true, maxDetectionsCap: 8192, candidateCap: 8192 } as const;
+export const EVAL_RECIPE = {
+  scoreThreshold: 0.01,
+  maxPerClass: 100,
+  perClassNms: true,
+  maxDetectionsCap: 8192,
+  candidateCap: 8192,
+} as const;
 
 const BUILT_IN_CLASS_MAPS: Readonly<Record<string, UserClassMap>> = {
   'openimages-coco': OPEN_IMAGES_TO_COCO,
@@ -50,30 +63,99 @@ export const evalCommand: CommandSpec = {
   summary: 'measure accuracy (VOC and COCO mAP) on a labeled dataset',
   usage: 'mobilessd eval <dataset-path> [options]',
   flags: [
-    { name: 'model', alias: 'm', type: 'string', value: 'NAME|PATH', help: `${BUNDLED_MODELS.map((m) => m.name).join(', ')}, or a .tflite / TF.js manifest / converted model folder`, default: DEFAULT_MODEL },
+    {
+      name: 'model',
+      alias: 'm',
+      type: 'string',
+      value: 'NAME|PATH',
+      help: `${BUNDLED_MODELS.map((m) => m.name).join(', ')}, or a .tflite / TF.js manifest / converted model folder`,
+      default: DEFAULT_MODEL,
+    },
     { name: 'format', type: 'string', value: 'voc|coco|yolo', help: 'dataset format (default: told from the path)' },
-    { name: 'split', type: 'string', value: 'NAME', help: 'VOC: ImageSets/Main/NAME.txt; YOLO: images/NAME and labels/NAME' },
-    { name: 'images', type: 'string', value: 'DIR', help: 'COCO: the folder holding the images (default: found beside the JSON)' },
+    {
+      name: 'split',
+      type: 'string',
+      value: 'NAME',
+      help: 'VOC: ImageSets/Main/NAME.txt; YOLO: images/NAME and labels/NAME',
+    },
+    {
+      name: 'images',
+      type: 'string',
+      value: 'DIR',
+      help: 'COCO: the folder holding the images (default: found beside the JSON)',
+    },
     {
       name: 'class-map',
       type: 'string',
       value: 'FILE.json|NAME',
       help: `model label -> dataset class: a JSON object ("label": "class" or null), or ${Object.keys(BUILT_IN_CLASS_MAPS).join(', ')} (default: same names, then those built-in tables)`,
     },
-    { name: 'score', type: 'number', value: '0..1', help: 'minimum detection score', default: EVAL_RECIPE.scoreThreshold },
-    { name: 'iou', type: 'number', value: '0..1', help: "NMS overlap threshold (default: the model's own, 0.5 for oid-v4, 0.6 for the COCO model)" },
-    { name: 'max', type: 'number', value: 'N', help: 'at most N detections per class per image', default: EVAL_RECIPE.maxPerClass },
-    { name: 'per-class', type: 'boolean', help: 'per-class NMS (the SSD recipe); --no-per-class suppresses across classes', default: EVAL_RECIPE.perClassNms },
-    { name: 'max-total', type: 'number', value: 'N', help: 'the GPU head keeps at most N detections per image', default: EVAL_RECIPE.maxDetectionsCap },
-    { name: 'candidates', type: 'number', value: 'N', help: 'the GPU head suppresses among at most N top-scoring candidates per image', default: EVAL_RECIPE.candidateCap },
+    {
+      name: 'score',
+      type: 'number',
+      value: '0..1',
+      help: 'minimum detection score',
+      default: EVAL_RECIPE.scoreThreshold,
+    },
+    {
+      name: 'iou',
+      type: 'number',
+      value: '0..1',
+      help: "NMS overlap threshold (default: the model's own, 0.5 for oid-v4, 0.6 for the COCO model)",
+    },
+    {
+      name: 'max',
+      type: 'number',
+      value: 'N',
+      help: 'at most N detections per class per image',
+      default: EVAL_RECIPE.maxPerClass,
+    },
+    {
+      name: 'per-class',
+      type: 'boolean',
+      help: 'per-class NMS (the SSD recipe); --no-per-class suppresses across classes',
+      default: EVAL_RECIPE.perClassNms,
+    },
+    {
+      name: 'max-total',
+      type: 'number',
+      value: 'N',
+      help: 'the GPU head keeps at most N detections per image',
+      default: EVAL_RECIPE.maxDetectionsCap,
+    },
+    {
+      name: 'candidates',
+      type: 'number',
+      value: 'N',
+      help: 'the GPU head suppresses among at most N top-scoring candidates per image',
+      default: EVAL_RECIPE.candidateCap,
+    },
     INPUT_SIZE_FLAG,
-    { name: 'match-iou', type: 'number', value: '0..1', help: 'VOC: IoU a detection needs to match a ground truth', default: 0.5 },
-    { name: 'iou-convention', type: 'string', value: 'continuous|pixel-inclusive', help: "box areas as continuous (pycocotools) or inclusive pixels (the VOC devkit's +1)", default: 'continuous' },
+    {
+      name: 'match-iou',
+      type: 'number',
+      value: '0..1',
+      help: 'VOC: IoU a detection needs to match a ground truth',
+      default: 0.5,
+    },
+    {
+      name: 'iou-convention',
+      type: 'string',
+      value: 'continuous|pixel-inclusive',
+      help: "box areas as continuous (pycocotools) or inclusive pixels (the VOC devkit's +1)",
+      default: 'continuous',
+    },
     { name: 'metric', type: 'string', value: 'voc|coco|all', help: 'which metrics to print', default: 'all' },
     { name: 'limit', type: 'number', value: 'N', help: 'evaluate only the first N images' },
     { name: 'json', type: 'string', value: 'FILE', help: 'write the settings and results as JSON' },
     { name: 'chart', type: 'string', value: 'FILE.svg', help: 'write the precision-recall curves as SVG' },
-    { name: 'driver', type: 'string', value: 'auto|hardware|lavapipe|swiftshader', help: 'which WebGPU adapter to use', default: 'auto' },
+    {
+      name: 'driver',
+      type: 'string',
+      value: 'auto|hardware|lavapipe|swiftshader',
+      help: 'which WebGPU adapter to use',
+      default: 'auto',
+    },
     { name: 'quiet', alias: 'q', type: 'boolean', help: 'no progress bar' },
   ],
   details: [
@@ -101,7 +183,16 @@ export interface EvalSettings {
 
 export function evalSettings(overrides: Partial<EvalSettings> = {}): EvalSettings {
   const r = EVAL_RECIPE;
-  return { scoreThreshold: r.scoreThreshold, perClassNms: r.perClassNms, maxPerClass: r.maxPerClass, maxTotal: r.maxDetectionsCap, classMap: {}, iouConvention: 'continuous', matchIou: 0.5, ...overrides };
+  return {
+    scoreThreshold: r.scoreThreshold,
+    perClassNms: r.perClassNms,
+    maxPerClass: r.maxPerClass,
+    maxTotal: r.maxDetectionsCap,
+    classMap: {},
+    iouConvention: 'continuous',
+    matchIou: 0.5,
+    ...overrides,
+  };
 }
 
 export interface DetectorEvaluation {
@@ -116,10 +207,18 @@ export interface DetectorEvaluation {
  * model labels that map to a dataset class are detected: the others would be dropped by the scoring
  * anyway, and here they would compete for the head's caps. Unreadable images are left out.
  */
-export async function evaluateDetector(detector: ObjectDetector, dataset: Dataset, s: EvalSettings, progress?: Progress): Promise<DetectorEvaluation> {
+export async function evaluateDetector(
+  detector: ObjectDetector,
+  dataset: Dataset,
+  s: EvalSettings,
+  progress?: Progress,
+): Promise<DetectorEvaluation> {
   const classes = scorableLabels(detector.labels, dataset, s.classMap);
   if (!classes.length) {
-    throw new InvalidInputError(`no label of ${detector.info.name} maps to a class of ${dataset.source} (dataset classes: ${dataset.classes.slice(0, 8).join(', ')}...)`, 'pass --class-map with a JSON object of "model label": "dataset class"');
+    throw new InvalidInputError(
+      `no label of ${detector.info.name} maps to a class of ${dataset.source} (dataset classes: ${dataset.classes.slice(0, 8).join(', ')}...)`,
+      'pass --class-map with a JSON object of "model label": "dataset class"',
+    );
   }
   const detect: DetectOptions = {
     scoreThreshold: s.scoreThreshold,
@@ -128,10 +227,20 @@ export async function evaluateDetector(detector: ObjectDetector, dataset: Datase
     classes,
     iouThreshold: s.iouThreshold ?? detector.info.defaults.iouThreshold,
   };
-  const run = await detectDataset(detector, dataset, { detect, maxPerClass: s.maxPerClass, ...(progress ? { progress } : {}) });
+  const run = await detectDataset(detector, dataset, {
+    detect,
+    maxPerClass: s.maxPerClass,
+    ...(progress ? { progress } : {}),
+  });
   const failed = new Set(run.failed.map((f) => f.file));
   const scored = failed.size ? { ...dataset, images: dataset.images.filter((im) => !failed.has(im.file)) } : dataset;
-  const result = evaluate(scored, run.detections, { modelLabels: detector.labels, classMap: s.classMap, iouConvention: s.iouConvention, iouThreshold: s.matchIou, maxDetections: s.maxPerClass });
+  const result = evaluate(scored, run.detections, {
+    modelLabels: detector.labels,
+    classMap: s.classMap,
+    iouConvention: s.iouConvention,
+    iouThreshold: s.matchIou,
+    maxDetections: s.maxPerClass,
+  });
   return { result, run, detect };
 }
 
@@ -202,22 +311,37 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
   let detector: ObjectDetector | undefined;
   try {
     const { flags, positional } = parseArgs(evalCommand, argv);
-    if (positional.length !== 1) throw new UsageError(`give exactly one dataset path, got ${positional.length} (see \`mobilessd eval --help\`)`);
+    if (positional.length !== 1)
+      throw new UsageError(`give exactly one dataset path, got ${positional.length} (see \`mobilessd eval --help\`)`);
     const format = flags.format as DatasetFormat | undefined;
-    if (format !== undefined && !FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${format}"`);
+    if (format !== undefined && !FORMATS.includes(format))
+      throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${format}"`);
     const metric = flags.metric as MetricFamily;
-    if (!METRICS.includes(metric)) throw new UsageError(`--metric must be one of ${METRICS.join(', ')}, got "${metric}"`);
+    if (!METRICS.includes(metric))
+      throw new UsageError(`--metric must be one of ${METRICS.join(', ')}, got "${metric}"`);
     const convention = flags['iou-convention'] as IouConvention;
-    if (!CONVENTIONS.includes(convention)) throw new UsageError(`--iou-convention must be one of ${CONVENTIONS.join(', ')}, got "${convention}"`);
-    const counts = { max: flags.max, 'max-total': flags['max-total'], candidates: flags.candidates, ...(flags.limit === undefined ? {} : { limit: flags.limit }) };
-    for (const [name, v] of Object.entries(counts)) if (!(Number.isInteger(v) && (v as number) >= 1)) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+    if (!CONVENTIONS.includes(convention))
+      throw new UsageError(`--iou-convention must be one of ${CONVENTIONS.join(', ')}, got "${convention}"`);
+    const counts = {
+      max: flags.max,
+      'max-total': flags['max-total'],
+      candidates: flags.candidates,
+      ...(flags.limit === undefined ? {} : { limit: flags.limit }),
+    };
+    for (const [name, v] of Object.entries(counts))
+      if (!(Number.isInteger(v) && (v as number) >= 1))
+        throw new UsageError(`--${name} must be a positive integer, got ${v}`);
     const matchIou = flags['match-iou'] as number;
     if (!(matchIou > 0 && matchIou <= 1)) throw new UsageError(`--match-iou must be in (0, 1], got ${matchIou}`);
     const inputSize = inputSizeOption(flags);
     const quiet = flags.quiet === true;
     const log = (m: string) => quiet || process.stderr.write(`mobilessd: ${m}\n`);
 
-    const full = await readDataset(positional[0]!, { ...(format ? { format } : {}), ...(flags.split ? { split: flags.split as string } : {}), ...(flags.images ? { imagesDir: flags.images as string } : {}) });
+    const full = await readDataset(positional[0]!, {
+      ...(format ? { format } : {}),
+      ...(flags.split ? { split: flags.split as string } : {}),
+      ...(flags.images ? { imagesDir: flags.images as string } : {}),
+    });
     const dataset = flags.limit === undefined ? full : { ...full, images: full.images.slice(0, flags.limit as number) };
     const settings = evalSettings({
       scoreThreshold: flags.score as number,
@@ -237,15 +361,25 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
       ...(inputSize ? { inputSize } : {}),
     });
     const t0 = performance.now();
-    const { result, run, detect } = await evaluateDetector(detector, dataset, settings, new Progress(dataset.images.length, 'eval', quiet));
+    const { result, run, detect } = await evaluateDetector(
+      detector,
+      dataset,
+      settings,
+      new Progress(dataset.images.length, 'eval', quiet),
+    );
     const seconds = (performance.now() - t0) / 1000;
-    for (const f of run.failed) process.stderr.write(`mobilessd: warning: ${f.message} (image left out of the evaluation)\n`);
+    for (const f of run.failed)
+      process.stderr.write(`mobilessd: warning: ${f.message} (image left out of the evaluation)\n`);
 
     const info = detector.info;
     const notes = [
       `model: ${info.name} at ${info.input.height}x${info.input.width}; ${run.detections.size} images in ${seconds.toFixed(1)} s (detect median ${median(run.detectMs).toFixed(0)} ms/image)`,
       `recipe: ${detect.perClassNms ? 'per-class' : 'class-agnostic'} NMS at IoU ${+detect.iouThreshold!.toPrecision(6)}${settings.iouThreshold === undefined ? " (the model's own)" : ''}, score >= ${detect.scoreThreshold}, at most ${settings.maxPerClass} per class and ${settings.maxTotal} in all per image (${flags.candidates} candidates)`,
-      ...(run.cappedImages ? [`warning: ${run.cappedImages} image(s) filled the ${settings.maxTotal}-detection cap; raise --max-total for their lowest-scoring detections`] : []),
+      ...(run.cappedImages
+        ? [
+            `warning: ${run.cappedImages} image(s) filled the ${settings.maxTotal}-detection cap; raise --max-total for their lowest-scoring detections`,
+          ]
+        : []),
     ];
     process.stdout.write(`${notes.join('\n')}\n${formatEvaluationReport(result, metric)}\n`);
 
@@ -253,7 +387,15 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
       const doc = {
         model: { name: info.name, input: info.input },
         adapter: detector.adapter.description,
-        settings: { ...detect, maxPerClass: settings.maxPerClass, candidateCap: flags.candidates, iouConvention: convention, matchIou, limit: flags.limit ?? null, classMap: flags['class-map'] ?? 'auto' },
+        settings: {
+          ...detect,
+          maxPerClass: settings.maxPerClass,
+          candidateCap: flags.candidates,
+          iouConvention: convention,
+          matchIou,
+          limit: flags.limit ?? null,
+          classMap: flags['class-map'] ?? 'auto',
+        },
         timing: { seconds, detectMedianMs: median(run.detectMs) },
         cappedImages: run.cappedImages,
         failedImages: run.failed,

@@ -23,7 +23,10 @@ export function expandInputs(args: readonly string[]): Expanded {
       if (found.length) files.push(...found);
       else missing.push({ arg, reason: 'no file matches this pattern' });
     } else if (existsSync(arg) && statSync(arg).isDirectory()) {
-      const found = readdirSync(arg).filter((f) => IMAGE.test(f)).sort().map((f) => join(arg, f));
+      const found = readdirSync(arg)
+        .filter((f) => IMAGE.test(f))
+        .sort()
+        .map((f) => join(arg, f));
       if (found.length) files.push(...found);
       else missing.push({ arg, reason: 'the folder holds no .jpg/.jpeg/.png files' });
     } else {
@@ -51,7 +54,12 @@ function glob(pattern: string): string[] {
       for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) walk(join(dir, e.name), i);
       return;
     }
-    const re = new RegExp(`^${part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    const re = new RegExp(
+      `^${part
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
+    );
     for (const e of readdirSync(dir).sort()) if (re.test(e)) walk(join(dir, e), i + 1);
   };
   walk(parts[0] === '' ? sep : parts[0]!, 1);

@@ -38,7 +38,9 @@ function usage(): string {
 
 function version(): string {
   const root = packageRoot();
-  return root ? (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version : 'unknown';
+  return root
+    ? (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version
+    : 'unknown';
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -23,8 +23,21 @@ export const infoCommand: CommandSpec = {
   summary: "the WebGPU adapter and its limits, and a model's parameters and multiply-adds per layer type",
   usage: 'mobilessd info [--model NAME|PATH] [--json]',
   flags: [
-    { name: 'model', alias: 'm', type: 'string', value: 'NAME|PATH', help: 'model to describe', default: DEFAULT_MODEL },
-    { name: 'driver', type: 'string', value: 'auto|hardware|lavapipe|swiftshader', help: 'which WebGPU adapter to describe', default: 'auto' },
+    {
+      name: 'model',
+      alias: 'm',
+      type: 'string',
+      value: 'NAME|PATH',
+      help: 'model to describe',
+      default: DEFAULT_MODEL,
+    },
+    {
+      name: 'driver',
+      type: 'string',
+      value: 'auto|hardware|lavapipe|swiftshader',
+      help: 'which WebGPU adapter to describe',
+      default: 'auto',
+    },
     { name: 'json', type: 'boolean', help: 'print JSON instead of tables' },
   ],
 };
@@ -43,16 +56,36 @@ export async function runModelsCommand(argv: readonly string[]): Promise<number>
       const m = await resolveModel(b.name, { log: (s) => process.stderr.write(`mobilessd: ${s}\n`) });
       const s = modelStats(m.json);
       const classes = m.json.labels.filter((l, i) => i !== m.json.ssd.backgroundClass && l !== '???');
-      rows.push({ name: b.name, description: b.description, input: `${m.json.preprocess.width}x${m.json.preprocess.height}`, classes, stats: s, defaults: m.json.ssd.defaults, dir: m.dir });
+      rows.push({
+        name: b.name,
+        description: b.description,
+        input: `${m.json.preprocess.width}x${m.json.preprocess.height}`,
+        classes,
+        stats: s,
+        defaults: m.json.ssd.defaults,
+        dir: m.dir,
+      });
     }
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;
     }
     process.stdout.write(
-      `${formatTable(['model', 'input', 'classes', 'params (M)', 'mult-adds (M)', 'description'], rows.map((r) => [r.name + (r.name === DEFAULT_MODEL ? ' (default)' : ''), r.input, r.classes.length, M(r.stats.params), M(r.stats.macs), r.description]))}\n`,
+      `${formatTable(
+        ['model', 'input', 'classes', 'params (M)', 'mult-adds (M)', 'description'],
+        rows.map((r) => [
+          r.name + (r.name === DEFAULT_MODEL ? ' (default)' : ''),
+          r.input,
+          r.classes.length,
+          M(r.stats.params),
+          M(r.stats.macs),
+          r.description,
+        ]),
+      )}\n`,
     );
-    process.stdout.write('\nAny .tflite SSD (e.g. the COCO SSD-MobileNetV1 in ../shared/models) or TF.js manifest also loads by path.\n');
+    process.stdout.write(
+      '\nAny .tflite SSD (e.g. the COCO SSD-MobileNetV1 in ../shared/models) or TF.js manifest also loads by path.\n',
+    );
     if (flags.classes) for (const r of rows) process.stdout.write(`\n${r.name}: ${r.classes.join(', ')}\n`);
     return 0;
   } catch (e) {
@@ -73,13 +106,22 @@ export async function runInfoCommand(argv: readonly string[]): Promise<number> {
     const model = await resolveModel(flags.model as string, { log: (s) => process.stderr.write(`mobilessd: ${s}\n`) });
     const s = modelStats(model.json);
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ adapter: ctx.report, model: { name: model.json.name, stats: s } }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ adapter: ctx.report, model: { name: model.json.name, stats: s } }, null, 2)}\n`,
+      );
       return 0;
     }
     const r = ctx.report;
-    process.stdout.write(`adapter: ${r.driver}: ${r.description} (vendor ${r.vendor || '?'}, architecture ${r.architecture || '?'})\n`);
+    process.stdout.write(
+      `adapter: ${r.driver}: ${r.description} (vendor ${r.vendor || '?'}, architecture ${r.architecture || '?'})\n`,
+    );
     process.stdout.write(`features: ${r.features.join(', ')}\n\nlimits:\n`);
-    process.stdout.write(`${formatTable(['limit', 'value'], Object.entries(r.limits).map(([k, v]) => [k, v]))}\n\n`);
+    process.stdout.write(
+      `${formatTable(
+        ['limit', 'value'],
+        Object.entries(r.limits).map(([k, v]) => [k, v]),
+      )}\n\n`,
+    );
     process.stdout.write(`model ${model.json.name}: ${model.json.description}\n`);
     process.stdout.write(`${layerTable(s)}\n`);
     return 0;
@@ -100,6 +142,13 @@ export function layerTable(s: ModelStats): string {
       ['conv KxK (standard)', s.standard],
     ] as const
   ).map(([name, t]) => [name, t.layers, M(t.macs), pct(t.macs, s.macs), M(t.params), pct(t.params, s.params)]);
-  rows.push(['total', s.pointwise.layers + s.depthwise.layers + s.standard.layers, M(s.macs), '100%', M(s.params), '100%']);
+  rows.push([
+    'total',
+    s.pointwise.layers + s.depthwise.layers + s.standard.layers,
+    M(s.macs),
+    '100%',
+    M(s.params),
+    '100%',
+  ]);
   return formatTable(['type', 'layers', 'mult-adds (M)', 'share', 'params (M)', 'share'], rows);
 }

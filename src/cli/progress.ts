@@ -8,7 +8,12 @@ export class Progress {
   private readonly start = performance.now();
   private readonly tty: boolean;
 
-  constructor(private readonly total: number, private readonly label: string, private readonly quiet = false, stream: NodeJS.WriteStream = process.stderr) {
+  constructor(
+    private readonly total: number,
+    private readonly label: string,
+    private readonly quiet = false,
+    stream: NodeJS.WriteStream = process.stderr,
+  ) {
     this.tty = !!stream.isTTY;
     this.stream = stream;
   }
@@ -24,11 +29,17 @@ export class Progress {
     if (this.tty) {
       const width = 28;
       const fill = Math.round((width * this.done) / this.total);
-      this.stream.write(`\r${this.label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${this.done}/${this.total} ${rate.toFixed(1)}/s eta ${eta.toFixed(0)}s ${note}`.slice(0, 120).padEnd(120));
+      this.stream.write(
+        `\r${this.label} [${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${this.done}/${this.total} ${rate.toFixed(1)}/s eta ${eta.toFixed(0)}s ${note}`
+          .slice(0, 120)
+          .padEnd(120),
+      );
       if (this.done === this.total) this.stream.write('\n');
     } else if (pct >= this.lastPct + 10 || this.done === this.total) {
       this.lastPct = pct;
-      this.stream.write(`${this.label}: ${this.done}/${this.total} (${pct}%) ${rate.toFixed(1)}/s${note ? ` ${note}` : ''}\n`);
+      this.stream.write(
+        `${this.label}: ${this.done}/${this.total} (${pct}%) ${rate.toFixed(1)}/s${note ? ` ${note}` : ''}\n`,
+      );
     }
   }
 }

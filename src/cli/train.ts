@@ -19,24 +19,97 @@ export const trainCommand: CommandSpec = {
   summary: 'fine-tune a pretrained SSD on a labeled dataset (new classes) on the GPU',
   usage: 'mobilessd train --dataset DIR --epochs N --out DIR [options]',
   flags: [
-    { name: 'dataset', alias: 'd', type: 'string', value: 'DIR', help: 'labeled dataset (VOC folder with ImageSets splits, COCO JSON or YOLO folder)' },
-    { name: 'out', alias: 'o', type: 'string', value: 'DIR', help: 'output folder: the trained model, loss chart, history and checkpoint' },
+    {
+      name: 'dataset',
+      alias: 'd',
+      type: 'string',
+      value: 'DIR',
+      help: 'labeled dataset (VOC folder with ImageSets splits, COCO JSON or YOLO folder)',
+    },
+    {
+      name: 'out',
+      alias: 'o',
+      type: 'string',
+      value: 'DIR',
+      help: 'output folder: the trained model, loss chart, history and checkpoint',
+    },
     { name: 'epochs', alias: 'e', type: 'number', value: 'N', help: 'passes over the training split' },
-    { name: 'base', alias: 'm', type: 'string', value: 'NAME|PATH', help: 'pretrained model to start from', default: DEFAULT_MODEL },
+    {
+      name: 'base',
+      alias: 'm',
+      type: 'string',
+      value: 'NAME|PATH',
+      help: 'pretrained model to start from',
+      default: DEFAULT_MODEL,
+    },
     { name: 'split', type: 'string', value: 'NAME', help: 'training split', default: D.trainSplit },
-    { name: 'val-split', type: 'string', value: 'NAME|none', help: 'split to validate on (loss and mAP@0.5)', default: D.valSplit },
-    { name: 'train-from', type: 'string', value: 'heads|extras|features|all|NODE', help: 'what is trained: the predictors; also the extra feature layers; every layer from the first predictor\'s feature map on; everything; or every node from NODE on. The rest is frozen and cached', default: D.trainFrom },
+    {
+      name: 'val-split',
+      type: 'string',
+      value: 'NAME|none',
+      help: 'split to validate on (loss and mAP@0.5)',
+      default: D.valSplit,
+    },
+    {
+      name: 'train-from',
+      type: 'string',
+      value: 'heads|extras|features|all|NODE',
+      help: "what is trained: the predictors; also the extra feature layers; every layer from the first predictor's feature map on; everything; or every node from NODE on. The rest is frozen and cached",
+      default: D.trainFrom,
+    },
     { name: 'batch', type: 'number', value: 'N', help: 'images per optimizer step', default: D.batch },
-    { name: 'micro-batch', type: 'number', value: 'N', help: 'images per GPU pass; gradients accumulate up to --batch', default: D.microBatch },
-    { name: 'lr', type: 'number', value: 'X', help: 'peak learning rate (linear warm-up, then cosine decay to 0)', default: D.lr },
+    {
+      name: 'micro-batch',
+      type: 'number',
+      value: 'N',
+      help: 'images per GPU pass; gradients accumulate up to --batch',
+      default: D.microBatch,
+    },
+    {
+      name: 'lr',
+      type: 'number',
+      value: 'X',
+      help: 'peak learning rate (linear warm-up, then cosine decay to 0)',
+      default: D.lr,
+    },
     { name: 'warmup', type: 'number', value: 'EPOCHS', help: 'warm-up length from lr/10', default: D.warmupEpochs },
     { name: 'momentum', type: 'number', value: 'X', help: 'SGD momentum', default: D.momentum },
-    { name: 'weight-decay', type: 'number', value: 'X', help: 'L2 weight decay on the filters', default: D.weightDecay },
-    { name: 'augmentations', type: 'number', value: 'N', help: 'cached versions of each training image (the first unaugmented; the others random crop, flip, colour)', default: D.augmentations },
-    { name: 'eval-every', type: 'number', value: 'N', help: 'validate every N epochs and after the last (0: never)', default: D.evalEvery },
-    { name: 'seed', type: 'number', value: 'N', help: 'seed of the head initialization, augmentation and data order', default: D.seed },
+    {
+      name: 'weight-decay',
+      type: 'number',
+      value: 'X',
+      help: 'L2 weight decay on the filters',
+      default: D.weightDecay,
+    },
+    {
+      name: 'augmentations',
+      type: 'number',
+      value: 'N',
+      help: 'cached versions of each training image (the first unaugmented; the others random crop, flip, colour)',
+      default: D.augmentations,
+    },
+    {
+      name: 'eval-every',
+      type: 'number',
+      value: 'N',
+      help: 'validate every N epochs and after the last (0: never)',
+      default: D.evalEvery,
+    },
+    {
+      name: 'seed',
+      type: 'number',
+      value: 'N',
+      help: 'seed of the head initialization, augmentation and data order',
+      default: D.seed,
+    },
     { name: 'resume', type: 'boolean', help: 'continue from the checkpoint in --out (more --epochs extend the run)' },
-    { name: 'driver', type: 'string', value: 'auto|hardware|lavapipe|swiftshader', help: 'which WebGPU adapter to use', default: 'auto' },
+    {
+      name: 'driver',
+      type: 'string',
+      value: 'auto|hardware|lavapipe|swiftshader',
+      help: 'which WebGPU adapter to use',
+      default: 'auto',
+    },
     { name: 'quiet', alias: 'q', type: 'boolean', help: 'no progress bars' },
   ],
   details: [
@@ -50,7 +123,8 @@ export const trainCommand: CommandSpec = {
 };
 
 const positiveInt = (v: unknown, name: string): number => {
-  if (!(Number.isInteger(v) && (v as number) >= 1)) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+  if (!(Number.isInteger(v) && (v as number) >= 1))
+    throw new UsageError(`--${name} must be a positive integer, got ${v}`);
   return v as number;
 };
 const nonNegative = (v: unknown, name: string): number => {
@@ -59,7 +133,8 @@ const nonNegative = (v: unknown, name: string): number => {
 };
 
 export function trainSettings(flags: Record<string, unknown>): TrainSettings {
-  for (const f of ['dataset', 'out', 'epochs']) if (flags[f] === undefined) throw new UsageError(`--${f} is required (see \`mobilessd train --help\`)`);
+  for (const f of ['dataset', 'out', 'epochs'])
+    if (flags[f] === undefined) throw new UsageError(`--${f} is required (see \`mobilessd train --help\`)`);
   const momentum = nonNegative(flags.momentum, 'momentum');
   if (momentum >= 1) throw new UsageError(`--momentum must be below 1, got ${momentum}`);
   const lr = nonNegative(flags.lr, 'lr');
@@ -95,7 +170,8 @@ export async function runTrainCommand(argv: readonly string[]): Promise<number> 
   let ctx: GpuContext | undefined;
   try {
     const { flags, positional } = parseArgs(trainCommand, argv);
-    if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}" (the dataset goes after --dataset)`);
+    if (positional.length)
+      throw new UsageError(`unexpected argument "${positional[0]}" (the dataset goes after --dataset)`);
     const settings = trainSettings(flags);
     const out = flags.out as string;
     const quiet = flags.quiet === true;
@@ -104,18 +180,30 @@ export async function runTrainCommand(argv: readonly string[]): Promise<number> 
     ctx = await GpuContext.acquire({ driver: flags.driver as DriverChoice });
     log(`adapter: ${ctx.describe()}`);
     let bar: Progress | undefined;
-    const result = await runTraining(ctx, settings, out, { resume: flags.resume === true }, {
-      log: (m) => log(m),
-      phase: (name, total) => {
-        bar = new Progress(total, name, quiet);
+    const result = await runTraining(
+      ctx,
+      settings,
+      out,
+      { resume: flags.resume === true },
+      {
+        log: (m) => log(m),
+        phase: (name, total) => {
+          bar = new Progress(total, name, quiet);
+        },
+        tick: (note) => bar?.tick(note),
       },
-      tick: (note) => bar?.tick(note),
-    });
+    );
     const last = result.history.epochs.at(-1);
     const lines = [
       `trained ${result.model.json.name}: ${result.history.epochs.length} epochs, ${result.history.steps.length} steps; feature cache ${result.cacheSeconds.toFixed(0)} s, training ${result.trainSeconds.toFixed(0)} s on ${ctx.describe()}`,
-      ...(last ? [`last epoch: loss ${last.loss.toFixed(3)} (conf ${last.conf.toFixed(3)}, loc ${last.loc.toFixed(3)})`] : []),
-      ...(result.val ? [`${settings.valSplit} mAP@0.5: ${result.val.result.mAP.toFixed(3)} (${result.val.result.perClass.map((c) => `${c.className} ${c.ap.toFixed(3)}`).join(', ')})`] : []),
+      ...(last
+        ? [`last epoch: loss ${last.loss.toFixed(3)} (conf ${last.conf.toFixed(3)}, loc ${last.loc.toFixed(3)})`]
+        : []),
+      ...(result.val
+        ? [
+            `${settings.valSplit} mAP@0.5: ${result.val.result.mAP.toFixed(3)} (${result.val.result.perClass.map((c) => `${c.className} ${c.ap.toFixed(3)}`).join(', ')})`,
+          ]
+        : []),
       `wrote ${out}/model.json, ${out}/${CHART_FILE}, ${out}/${HISTORY_FILE}`,
       `evaluate: mobilessd eval ${settings.dataset} --split test --model ${out}`,
     ];

@@ -23,13 +23,37 @@ export const videoCommand: CommandSpec = {
   summary: 'detect objects in every frame of a video and write an annotated copy',
   usage: 'mobilessd video IN -o OUT.mp4 [--json FILE.jsonl] [options]',
   flags: [
-    { name: 'output', alias: 'o', type: 'string', value: 'FILE', help: 'annotated video to write (H.264 in MP4, the audio copied)' },
-    { name: 'json', type: 'string', value: 'FILE', help: 'also write the detections as JSON lines: {frame, timeMs, detections} per frame' },
-    { name: 'model', alias: 'm', type: 'string', value: 'NAME|PATH', help: `${BUNDLED_MODELS.map((m) => m.name).join(', ')}, or a .tflite / TF.js manifest / converted model folder`, default: DEFAULT_MODEL },
+    {
+      name: 'output',
+      alias: 'o',
+      type: 'string',
+      value: 'FILE',
+      help: 'annotated video to write (H.264 in MP4, the audio copied)',
+    },
+    {
+      name: 'json',
+      type: 'string',
+      value: 'FILE',
+      help: 'also write the detections as JSON lines: {frame, timeMs, detections} per frame',
+    },
+    {
+      name: 'model',
+      alias: 'm',
+      type: 'string',
+      value: 'NAME|PATH',
+      help: `${BUNDLED_MODELS.map((m) => m.name).join(', ')}, or a .tflite / TF.js manifest / converted model folder`,
+      default: DEFAULT_MODEL,
+    },
     ...DETECT_FLAGS,
     { name: 'batch', type: 'number', value: 'N', help: 'frames per GPU submission', default: 1 },
     { name: 'timing', type: 'boolean', help: 'print the time spent per stage (decode, detect, draw, encode)' },
-    { name: 'driver', type: 'string', value: 'auto|hardware|lavapipe|swiftshader', help: 'which WebGPU adapter to use', default: 'auto' },
+    {
+      name: 'driver',
+      type: 'string',
+      value: 'auto|hardware|lavapipe|swiftshader',
+      help: 'which WebGPU adapter to use',
+      default: 'auto',
+    },
     { name: 'quiet', alias: 'q', type: 'boolean', help: 'no progress bar' },
   ],
   details: [
@@ -59,22 +83,30 @@ export async function runVideoCommand(argv: readonly string[]): Promise<number> 
   let started = false;
   try {
     const { flags, positional } = parseArgs(videoCommand, argv);
-    if (positional.length !== 1) throw new UsageError(`expected one input video, got ${positional.length} (see \`mobilessd video --help\`)`);
+    if (positional.length !== 1)
+      throw new UsageError(`expected one input video, got ${positional.length} (see \`mobilessd video --help\`)`);
     const input = positional[0]!;
     output = stringFlag(flags, 'output');
     if (output === undefined) throw new UsageError('missing -o/--output FILE for the annotated video');
     json = stringFlag(flags, 'json');
     const batch = flags.batch as number;
-    if (!(Number.isInteger(batch) && batch >= 1 && batch <= MAX_VIDEO_BATCH)) throw new UsageError(`--batch must be an integer from 1 to ${MAX_VIDEO_BATCH}, got ${batch}`);
+    if (!(Number.isInteger(batch) && batch >= 1 && batch <= MAX_VIDEO_BATCH))
+      throw new UsageError(`--batch must be an integer from 1 to ${MAX_VIDEO_BATCH}, got ${batch}`);
     if (!existsSync(input)) throw new InvalidInputError(`${input}: no such file`);
     // Before the model: a missing ffmpeg should not cost a model load (or conversion) first.
     const tools = locateFfmpeg();
     const detect = detectOptions(flags);
 
     installNodeGpu();
-    const model = await resolveModel(flags.model as string, { log: (m) => flags.quiet || process.stderr.write(`mobilessd: ${m}\n`) });
+    const model = await resolveModel(flags.model as string, {
+      log: (m) => flags.quiet || process.stderr.write(`mobilessd: ${m}\n`),
+    });
     const max = detect.maxDetections ?? 0;
-    detector = await Detector.create(model, { ...detect, driver: flags.driver as DriverChoice, maxDetectionsCap: Math.max(100, Math.min(max, MAX_DETECTIONS_LIMIT)) });
+    detector = await Detector.create(model, {
+      ...detect,
+      driver: flags.driver as DriverChoice,
+      maxDetectionsCap: Math.max(100, Math.min(max, MAX_DETECTIONS_LIMIT)),
+    });
 
     process.once('SIGINT', onSigint);
     let progress: Progress | undefined;
@@ -104,7 +136,12 @@ export async function runVideoCommand(argv: readonly string[]): Promise<number> 
     if (flags.timing) process.stdout.write(`${timingTable(result)}\n`);
     return 0;
   } catch (e) {
-    const kept = started ? [output, json].filter((f): f is string => f !== undefined).map(partialPath).filter(existsSync) : [];
+    const kept = started
+      ? [output, json]
+          .filter((f): f is string => f !== undefined)
+          .map(partialPath)
+          .filter(existsSync)
+      : [];
     const keptNote = kept.length ? `the frames done so far are in ${kept.join(' and ')}` : '';
     if (controller.signal.aborted) {
       process.stderr.write(`\nmobilessd: interrupted${keptNote ? `; ${keptNote}` : ''}\n`);
@@ -125,18 +162,31 @@ function stringFlag(flags: ParsedFlags, name: string): string | undefined {
 }
 
 function summary(r: VideoRunResult, output: string, json: string | undefined): string {
-  const lines = [`${output}: ${r.frames} frames, ${r.info.width}x${r.info.height} at ${round(r.info.fps, 3)} fps, processed in ${(r.wallMs / 1000).toFixed(1)} s (${r.fps.toFixed(1)} frames/s)`];
+  const lines = [
+    `${output}: ${r.frames} frames, ${r.info.width}x${r.info.height} at ${round(r.info.fps, 3)} fps, processed in ${(r.wallMs / 1000).toFixed(1)} s (${r.fps.toFixed(1)} frames/s)`,
+  ];
   if (json !== undefined) lines.push(`${json}: ${r.frames} JSON lines`);
   return `${lines.join('\n')}\n`;
 }
 
 function timingTable(r: VideoRunResult): string {
-  const row = (stage: string, ms: number): (string | number)[] => [stage, ms.toFixed(0), (ms / r.frames).toFixed(2), `${((100 * ms) / r.wallMs).toFixed(1)}%`];
+  const row = (stage: string, ms: number): (string | number)[] => [
+    stage,
+    ms.toFixed(0),
+    (ms / r.frames).toFixed(2),
+    `${((100 * ms) / r.wallMs).toFixed(1)}%`,
+  ];
   const d = r.detector;
   const rows = [
     row('decode (wait)', r.stages.decode),
     row('detect', r.stages.detect),
-    ...(d ? [row('  upload', d.upload), ...(d.gpu === undefined ? [] : [row('  gpu', d.gpu)]), row('  submit-to-result', d.submitToResult)] : []),
+    ...(d
+      ? [
+          row('  upload', d.upload),
+          ...(d.gpu === undefined ? [] : [row('  gpu', d.gpu)]),
+          row('  submit-to-result', d.submitToResult),
+        ]
+      : []),
     row('draw', r.stages.draw),
     row('encode (wait)', r.stages.encode),
     row('total', r.wallMs),

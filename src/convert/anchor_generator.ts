@@ -10,7 +10,11 @@ import type { GridAnchorOptions } from '../core/model_spec.ts';
 /** float32 anchors computed in float32 by their exporter differ from ours by a few ulps of 1. */
 export const FLOAT_ANCHOR_TOLERANCE = 1e-6;
 
-export function matchingGridGenerator(stored: ArrayLike<number>, options: GridAnchorOptions, tolerance: number): AnchorGeneratorSpec | undefined {
+export function matchingGridGenerator(
+  stored: ArrayLike<number>,
+  options: GridAnchorOptions,
+  tolerance: number,
+): AnchorGeneratorSpec | undefined {
   let generated: Float32Array;
   try {
     generated = gridAnchors(options);

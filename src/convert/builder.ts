@@ -11,7 +11,10 @@ import type { LoadedModel } from '../graph/weights.ts';
 /** Recorded in every converted model; bump it when converter output changes so caches rebuild. */
 export const CONVERTER_VERSION = 'mobilessd-convert/2';
 
-export type ModelMeta = Pick<ModelJson, 'name' | 'description' | 'preprocess' | 'input' | 'outputs' | 'labels' | 'ssd'> & {
+export type ModelMeta = Pick<
+  ModelJson,
+  'name' | 'description' | 'preprocess' | 'input' | 'outputs' | 'labels' | 'ssd'
+> & {
   source: { file: string; sha256: string };
 };
 
@@ -25,7 +28,8 @@ export class ModelBuilder {
   constant(name: string, shape: number[], data: Float32Array): string {
     if (Object.hasOwn(this.constants, name)) throw new Error(`converter bug: constant ${name} added twice`);
     const length = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== length) throw new Error(`converter bug: constant ${name} has ${data.length} values for shape [${shape}]`);
+    if (data.length !== length)
+      throw new Error(`converter bug: constant ${name} has ${data.length} values for shape [${shape}]`);
     this.constants[name] = { shape, offset: this.floats * 4, length };
     this.chunks.push(data);
     this.floats += length;

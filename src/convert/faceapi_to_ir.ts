@@ -37,9 +37,18 @@ const LABELS = ['???', 'face', '???'];
  * the generator's 2017 form: the interpolated box right after ratio 1. It reproduces `extra_dim`
  * to float32 rounding (TF computed it in float32).
  */
-const FACEAPI_ANCHORS: GridAnchorOptions = { ...MEDIAPIPE_SSD_300, inputHeight: INPUT_SIZE, inputWidth: INPUT_SIZE, interpolatedPlacement: 'after-ratio-1' };
+const FACEAPI_ANCHORS: GridAnchorOptions = {
+  ...MEDIAPIPE_SSD_300,
+  inputHeight: INPUT_SIZE,
+  inputWidth: INPUT_SIZE,
+  interpolatedPlacement: 'after-ratio-1',
+};
 
-export async function convertFaceApi(manifestText: string, shards: Uint8Array[], opts: FaceApiConvertOptions): Promise<LoadedModel> {
+export async function convertFaceApi(
+  manifestText: string,
+  shards: Uint8Array[],
+  opts: FaceApiConvertOptions,
+): Promise<LoadedModel> {
   const weights = decodeTfjsWeights(parseTfjsManifest(manifestText, opts.file), shards, opts.file);
   const g = new FaceGraph(weights, opts.file);
   const { boxes, scores, anchors, anchorValues } = g.build();
@@ -49,7 +58,14 @@ export async function convertFaceApi(manifestText: string, shards: Uint8Array[],
     name: opts.name,
     description: opts.description ?? `${opts.file} (face-api SSD-MobileNetV1)`,
     source: { file: opts.file, sha256: await sha256Hex(concatBytes([manifestBytes, ...shards])) },
-    preprocess: { width: INPUT_SIZE, height: INPUT_SIZE, resize: 'pad-bottom-right', halfPixelCenters: false, mean: 127.5, std: 127.5 },
+    preprocess: {
+      width: INPUT_SIZE,
+      height: INPUT_SIZE,
+      resize: 'pad-bottom-right',
+      halfPixelCenters: false,
+      mean: 127.5,
+      std: 127.5,
+    },
     input: 'input',
     outputs: { boxes, scores },
     labels: LABELS,
@@ -79,7 +95,8 @@ class FaceGraph {
   private tensor(name: string, rank: number): TfjsTensor {
     const t = this.w.get(name);
     if (!t) this.fail(`weight ${name} is missing (is this face-api's ssd_mobilenetv1 manifest?)`);
-    if (t.shape.length !== rank || t.dtype !== 'float32') this.fail(`weight ${name} is ${t.dtype} [${t.shape}], expected float32 of rank ${rank}`);
+    if (t.shape.length !== rank || t.dtype !== 'float32')
+      this.fail(`weight ${name} is ${t.dtype} [${t.shape}], expected float32 of rank ${rank}`);
     return t;
   }
 
@@ -109,7 +126,8 @@ class FaceGraph {
     const scores = this.concat('Prediction/class_predictions', classParts);
     const count = this.b.shapes[boxes]![1]!;
     const extra = this.tensor('Output/extra_dim', 3);
-    if (extra.shape[0] !== 1 || extra.shape[1] !== count || extra.shape[2] !== 4) this.fail(`Output/extra_dim is [${extra.shape}], expected [1, ${count}, 4] (one anchor per prediction)`);
+    if (extra.shape[0] !== 1 || extra.shape[1] !== count || extra.shape[2] !== 4)
+      this.fail(`Output/extra_dim is [${extra.shape}], expected [1, ${count}, 4] (one anchor per prediction)`);
     // face-api stores the anchors as corners (yMin, xMin, yMax, xMax); ours are centre + size.
     const anchorValues = cornersToCenters(extra.data);
     const anchors = this.b.constant('anchors', [count, 4], anchorValues);
@@ -117,22 +135,42 @@ class FaceGraph {
   }
 
   /** conv2d 'same' + bias (face-api's pointwiseConvLayer and convLayer); filters are already HWIO. */
-  private conv(prefix: string, x: string, stride: number, activation: Clamp, biasName = 'convolution_bn_offset'): string {
+  private conv(
+    prefix: string,
+    x: string,
+    stride: number,
+    activation: Clamp,
+    biasName = 'convolution_bn_offset',
+  ): string {
     const f = this.tensor(`${prefix}/weights`, 4);
     const bias = this.tensor(`${prefix}/${biasName}`, 1);
     const [, , cin, cout] = f.shape as [number, number, number, number];
     const xs = this.b.shapes[x]!;
-    if (cin !== xs[3] || bias.shape[0] !== cout) this.fail(`${prefix}: weights [${f.shape}] and bias [${bias.shape}] do not fit an input of ${xs[3]} channels`);
+    if (cin !== xs[3] || bias.shape[0] !== cout)
+      this.fail(`${prefix}: weights [${f.shape}] and bias [${bias.shape}] do not fit an input of ${xs[3]} channels`);
     const filter = this.b.constant(`${prefix}/weights`, f.shape, f.data);
     const b = this.b.constant(`${prefix}/${biasName}`, [cout], bias.data);
-    return this.node({ op: 'conv2d', name: prefix, inputs: [x], outputs: [prefix], filter, bias: b, strides: [stride, stride], padding: 'SAME', activation });
+    return this.node({
+      op: 'conv2d',
+      name: prefix,
+      inputs: [x],
+      outputs: [prefix],
+      filter,
+      bias: b,
+      strides: [stride, stride],
+      padding: 'SAME',
+      activation,
+    });
   }
 
   /** depthwiseConv2d 'same' -> batchNorm -> clip(0, 6), with the BatchNorm folded into filter and bias. */
   private depthwiseBn(prefix: string, x: string, stride: number): string {
     const f = this.tensor(`${prefix}/depthwise_weights`, 4);
     const [kh, kw, c, multiplier] = f.shape as [number, number, number, number];
-    if (multiplier !== 1 || c !== this.b.shapes[x]![3]) this.fail(`${prefix}: depthwise weights [${f.shape}] do not fit an input of ${this.b.shapes[x]![3]} channels with multiplier 1`);
+    if (multiplier !== 1 || c !== this.b.shapes[x]![3])
+      this.fail(
+        `${prefix}: depthwise weights [${f.shape}] do not fit an input of ${this.b.shapes[x]![3]} channels with multiplier 1`,
+      );
     const [gamma, beta, mean, variance] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((n) => {
       const t = this.tensor(`${prefix}/BatchNorm/${n}`, 1);
       if (t.shape[0] !== c) this.fail(`${prefix}/BatchNorm/${n} has ${t.shape[0]} channels, expected ${c}`);
@@ -143,7 +181,17 @@ class FaceGraph {
     const bias = Float32Array.from(beta, (b, i) => b - mean[i]! * k[i]!);
     const fName = this.b.constant(`${prefix}/depthwise_weights`, [kh, kw, c], filter);
     const bName = this.b.constant(`${prefix}/folded_bias`, [c], bias);
-    return this.node({ op: 'depthwise_conv2d', name: prefix, inputs: [x], outputs: [prefix], filter: fName, bias: bName, strides: [stride, stride], padding: 'SAME', activation: ACTIVATIONS.relu6 });
+    return this.node({
+      op: 'depthwise_conv2d',
+      name: prefix,
+      inputs: [x],
+      outputs: [prefix],
+      filter: fName,
+      bias: bName,
+      strides: [stride, stride],
+      padding: 'SAME',
+      activation: ACTIVATIONS.relu6,
+    });
   }
 
   /** Adds a node; a shape its op cannot take means the manifest is not face-api's graph. */

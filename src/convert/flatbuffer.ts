@@ -35,14 +35,21 @@ export class FlatBuffer {
 
   /** Throws unless [pos, pos + size) lies inside the buffer. */
   check(pos: number, size: number, what: string): void {
-    if (!(Number.isInteger(pos) && Number.isInteger(size) && pos >= 0 && size >= 0 && pos + size <= this.bytes.byteLength)) {
+    if (!(
+      Number.isInteger(pos) &&
+      Number.isInteger(size) &&
+      pos >= 0 &&
+      size >= 0 &&
+      pos + size <= this.bytes.byteLength
+    )) {
       this.fail(`${what} at byte ${pos} (${size} bytes) lies outside the file (${this.bytes.byteLength} bytes)`);
     }
   }
 
   spend(elements: number, what: string): void {
     this.work -= elements;
-    if (this.work < 0) this.fail(`${what}: decoding would read far more data than the file holds (overlapping structures?)`);
+    if (this.work < 0)
+      this.fail(`${what}: decoding would read far more data than the file holds (overlapping structures?)`);
   }
 
   u16(pos: number, what: string): number {
@@ -80,7 +87,8 @@ export class FlatBuffer {
     const vtable = pos - this.i32(pos, `${what} (table)`);
     const vtableSize = this.u16(vtable, `${what} (vtable)`);
     const tableSize = this.u16(vtable + 2, `${what} (vtable)`);
-    if (vtableSize < 4 || vtableSize % 2 !== 0) this.fail(`${what}: vtable at byte ${vtable} declares an invalid size ${vtableSize}`);
+    if (vtableSize < 4 || vtableSize % 2 !== 0)
+      this.fail(`${what}: vtable at byte ${vtable} declares an invalid size ${vtableSize}`);
     if (tableSize < 4) this.fail(`${what}: table at byte ${pos} declares an invalid size ${tableSize}`);
     this.check(vtable, vtableSize, `${what} (vtable)`);
     this.check(pos, tableSize, `${what} (table)`);
@@ -94,7 +102,9 @@ export class FlatBuffer {
     const length = this.u32(at, `${what} (length)`);
     const start = at + 4;
     if (length * elementSize > this.bytes.byteLength - start) {
-      this.fail(`${what} declares ${length} elements of ${elementSize} bytes at byte ${start}, past the end of the file (${this.bytes.byteLength} bytes)`);
+      this.fail(
+        `${what} declares ${length} elements of ${elementSize} bytes at byte ${start}, past the end of the file (${this.bytes.byteLength} bytes)`,
+      );
     }
     return { start, length };
   }
@@ -124,7 +134,9 @@ export class Table {
     const offset = this.fb.view.getUint16(this.vtable + slot, true);
     if (offset === 0) return -1;
     if (offset + size > this.tableSize) {
-      this.fb.fail(`${this.path}.${name}: field at offset ${offset} (${size} bytes) runs past its table (${this.tableSize} bytes)`);
+      this.fb.fail(
+        `${this.path}.${name}: field at offset ${offset} (${size} bytes) runs past its table (${this.tableSize} bytes)`,
+      );
     }
     return this.pos + offset;
   }
@@ -193,7 +205,9 @@ export class Table {
   }
 
   tables(id: number, name: string): Table[] | undefined {
-    return this.scalars(id, name, 4, (at, i) => this.fb.tableAt(this.fb.follow(at, `${this.path}.${name}[${i}]`), `${this.path}.${name}[${i}]`));
+    return this.scalars(id, name, 4, (at, i) =>
+      this.fb.tableAt(this.fb.follow(at, `${this.path}.${name}[${i}]`), `${this.path}.${name}[${i}]`),
+    );
   }
 
   private scalars<T>(id: number, name: string, size: number, read: (at: number, index: number) => T): T[] | undefined {
@@ -208,7 +222,8 @@ export class Table {
   }
 
   private safe(v: bigint, name: string): number {
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) this.fb.fail(`${this.path}.${name}: 64-bit value ${v} is out of range`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER))
+      this.fb.fail(`${this.path}.${name}: 64-bit value ${v} is out of range`);
     return Number(v);
   }
 }

@@ -14,10 +14,26 @@ export interface FlexMap {
 
 /** Type codes of the FlexBuffers wire format (upper 6 bits of a packed type byte). */
 const T = {
-  NULL: 0, INT: 1, UINT: 2, FLOAT: 3, KEY: 4, STRING: 5,
-  INDIRECT_INT: 6, INDIRECT_UINT: 7, INDIRECT_FLOAT: 8,
-  MAP: 9, VECTOR: 10, VECTOR_INT: 11, VECTOR_UINT: 12, VECTOR_FLOAT: 13, VECTOR_KEY: 14,
-  VECTOR_INT2: 16, VECTOR_FLOAT4: 24, BLOB: 25, BOOL: 26, VECTOR_BOOL: 36,
+  NULL: 0,
+  INT: 1,
+  UINT: 2,
+  FLOAT: 3,
+  KEY: 4,
+  STRING: 5,
+  INDIRECT_INT: 6,
+  INDIRECT_UINT: 7,
+  INDIRECT_FLOAT: 8,
+  MAP: 9,
+  VECTOR: 10,
+  VECTOR_INT: 11,
+  VECTOR_UINT: 12,
+  VECTOR_FLOAT: 13,
+  VECTOR_KEY: 14,
+  VECTOR_INT2: 16,
+  VECTOR_FLOAT4: 24,
+  BLOB: 25,
+  BOOL: 26,
+  VECTOR_BOOL: 36,
 } as const;
 
 const MAX_DEPTH = 32;
@@ -71,22 +87,32 @@ class FlexReader {
   private uint(pos: number, width: number): number {
     this.check(pos, width);
     switch (width) {
-      case 1: return this.view.getUint8(pos);
-      case 2: return this.view.getUint16(pos, true);
-      case 4: return this.view.getUint32(pos, true);
-      case 8: return this.safe(this.view.getBigUint64(pos, true));
-      default: return this.fail(`invalid width ${width}`);
+      case 1:
+        return this.view.getUint8(pos);
+      case 2:
+        return this.view.getUint16(pos, true);
+      case 4:
+        return this.view.getUint32(pos, true);
+      case 8:
+        return this.safe(this.view.getBigUint64(pos, true));
+      default:
+        return this.fail(`invalid width ${width}`);
     }
   }
 
   private int(pos: number, width: number): number {
     this.check(pos, width);
     switch (width) {
-      case 1: return this.view.getInt8(pos);
-      case 2: return this.view.getInt16(pos, true);
-      case 4: return this.view.getInt32(pos, true);
-      case 8: return this.safe(this.view.getBigInt64(pos, true));
-      default: return this.fail(`invalid width ${width}`);
+      case 1:
+        return this.view.getInt8(pos);
+      case 2:
+        return this.view.getInt16(pos, true);
+      case 4:
+        return this.view.getInt32(pos, true);
+      case 8:
+        return this.safe(this.view.getBigInt64(pos, true));
+      default:
+        return this.fail(`invalid width ${width}`);
     }
   }
 
@@ -98,7 +124,8 @@ class FlexReader {
   }
 
   private safe(v: bigint): number {
-    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`64-bit value ${v} is out of range`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER))
+      this.fail(`64-bit value ${v} is out of range`);
     return Number(v);
   }
 
@@ -112,7 +139,8 @@ class FlexReader {
   /** Elements of a sized container at `at` (count stored just before it), with `extra` bytes per element after. */
   private sized(at: number, width: number, extra: number): number {
     const count = this.uint(at - width, width);
-    if (count * (width + extra) > this.bytes.byteLength - at) this.fail(`container at byte ${at} declares ${count} elements, more than the buffer holds`);
+    if (count * (width + extra) > this.bytes.byteLength - at)
+      this.fail(`container at byte ${at} declares ${count} elements, more than the buffer holds`);
     this.spend(count + 1);
     return count;
   }
@@ -123,15 +151,24 @@ class FlexReader {
     const type = packed >> 2;
     const width = 1 << (packed & 3);
     switch (type) {
-      case T.NULL: return null;
-      case T.INT: return this.int(pos, parentWidth);
-      case T.UINT: return this.uint(pos, parentWidth);
-      case T.FLOAT: return this.float(pos, parentWidth);
-      case T.BOOL: return this.uint(pos, parentWidth) !== 0;
-      case T.INDIRECT_INT: return this.int(this.indirect(pos, parentWidth), width);
-      case T.INDIRECT_UINT: return this.uint(this.indirect(pos, parentWidth), width);
-      case T.INDIRECT_FLOAT: return this.float(this.indirect(pos, parentWidth), width);
-      case T.KEY: return this.key(this.indirect(pos, parentWidth));
+      case T.NULL:
+        return null;
+      case T.INT:
+        return this.int(pos, parentWidth);
+      case T.UINT:
+        return this.uint(pos, parentWidth);
+      case T.FLOAT:
+        return this.float(pos, parentWidth);
+      case T.BOOL:
+        return this.uint(pos, parentWidth) !== 0;
+      case T.INDIRECT_INT:
+        return this.int(this.indirect(pos, parentWidth), width);
+      case T.INDIRECT_UINT:
+        return this.uint(this.indirect(pos, parentWidth), width);
+      case T.INDIRECT_FLOAT:
+        return this.float(this.indirect(pos, parentWidth), width);
+      case T.KEY:
+        return this.key(this.indirect(pos, parentWidth));
       case T.STRING: {
         const at = this.indirect(pos, parentWidth);
         const n = this.sized(at, width, 0);
@@ -142,11 +179,14 @@ class FlexReader {
         const n = this.sized(at, width, 0);
         return this.bytes.subarray(at, at + n);
       }
-      case T.MAP: return this.map(this.indirect(pos, parentWidth), width, depth);
+      case T.MAP:
+        return this.map(this.indirect(pos, parentWidth), width, depth);
       case T.VECTOR: {
         const at = this.indirect(pos, parentWidth);
         const n = this.sized(at, width, 1);
-        return Array.from({ length: n }, (_, i) => this.value(at + i * width, width, this.bytes[at + n * width + i]!, depth + 1));
+        return Array.from({ length: n }, (_, i) =>
+          this.value(at + i * width, width, this.bytes[at + n * width + i]!, depth + 1),
+        );
       }
       case T.VECTOR_INT:
       case T.VECTOR_UINT:
@@ -182,7 +222,8 @@ class FlexReader {
     const n = this.sized(at, width, 1);
     const keysAt = this.indirect(at - 3 * width, width);
     const keyWidth = this.uint(at - 2 * width, width);
-    if (keyWidth !== 1 && keyWidth !== 2 && keyWidth !== 4 && keyWidth !== 8) this.fail(`map at byte ${at} has invalid key width ${keyWidth}`);
+    if (keyWidth !== 1 && keyWidth !== 2 && keyWidth !== 4 && keyWidth !== 8)
+      this.fail(`map at byte ${at} has invalid key width ${keyWidth}`);
     if (this.sized(keysAt, keyWidth, 0) !== n) this.fail(`map at byte ${at} has a different number of keys and values`);
     // A null prototype keeps keys such as "__proto__" ordinary properties.
     const out: FlexMap = Object.create(null) as FlexMap;

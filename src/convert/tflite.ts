@@ -16,7 +16,15 @@ const F = {
   subgraph: { tensors: 0, inputs: 1, outputs: 2, operators: 3, name: 4 },
   tensor: { shape: 0, type: 1, buffer: 2, name: 3, quantization: 4 },
   quantization: { scale: 2, zeroPoint: 3, detailsType: 4, quantizedDimension: 6 },
-  operator: { opcodeIndex: 0, inputs: 1, outputs: 2, builtinOptionsType: 3, builtinOptions: 4, customOptions: 5, customOptionsFormat: 6 },
+  operator: {
+    opcodeIndex: 0,
+    inputs: 1,
+    outputs: 2,
+    builtinOptionsType: 3,
+    builtinOptions: 4,
+    customOptions: 5,
+    customOptionsFormat: 6,
+  },
   buffer: { data: 0, offset: 1, size: 2 },
 } as const;
 
@@ -42,10 +50,35 @@ const BUILTIN_NAMES = (
 ).split(' ');
 export const BUILTIN = { DEQUANTIZE: 6, LOGISTIC: 14, CUSTOM: 32 } as const;
 
-export type TensorType = 'FLOAT32' | 'FLOAT16' | 'INT32' | 'UINT8' | 'INT64' | 'STRING' | 'BOOL' | 'INT16' | 'COMPLEX64' | 'INT8' | 'FLOAT64';
-const TENSOR_TYPES: readonly TensorType[] = ['FLOAT32', 'FLOAT16', 'INT32', 'UINT8', 'INT64', 'STRING', 'BOOL', 'INT16', 'COMPLEX64', 'INT8', 'FLOAT64'];
+export type TensorType =
+  'FLOAT32' | 'FLOAT16' | 'INT32' | 'UINT8' | 'INT64' | 'STRING' | 'BOOL' | 'INT16' | 'COMPLEX64' | 'INT8' | 'FLOAT64';
+const TENSOR_TYPES: readonly TensorType[] = [
+  'FLOAT32',
+  'FLOAT16',
+  'INT32',
+  'UINT8',
+  'INT64',
+  'STRING',
+  'BOOL',
+  'INT16',
+  'COMPLEX64',
+  'INT8',
+  'FLOAT64',
+];
 /** Bytes per element, for checking that constant data matches its shape. */
-const ELEMENT_BYTES: Record<TensorType, number> = { FLOAT32: 4, FLOAT16: 2, INT32: 4, UINT8: 1, INT64: 8, STRING: 0, BOOL: 1, INT16: 2, COMPLEX64: 8, INT8: 1, FLOAT64: 8 };
+const ELEMENT_BYTES: Record<TensorType, number> = {
+  FLOAT32: 4,
+  FLOAT16: 2,
+  INT32: 4,
+  UINT8: 1,
+  INT64: 8,
+  STRING: 0,
+  BOOL: 1,
+  INT16: 2,
+  COMPLEX64: 8,
+  INT8: 1,
+  FLOAT64: 8,
+};
 
 const ACTIVATIONS: readonly TfliteActivation[] = ['NONE', 'RELU', 'RELU_N1_TO_1', 'RELU6', 'TANH', 'SIGN_BIT'];
 
@@ -126,9 +159,12 @@ export function parseTflite(bytes: Uint8Array, file: string): TfliteModel {
   const subgraphs = model.tables(F.model.subgraphs, 'subgraphs') ?? [];
   const main = subgraphs[0] ?? fb.fail('the model has no subgraph');
   const buffers = (model.tables(F.model.buffers, 'buffers') ?? []).map((b) => readBuffer(fb, b));
-  const tensors = (main.tables(F.subgraph.tensors, 'tensors') ?? []).map((t, i) => readTensor(fb, t, i, buffers.length));
+  const tensors = (main.tables(F.subgraph.tensors, 'tensors') ?? []).map((t, i) =>
+    readTensor(fb, t, i, buffers.length),
+  );
   const tensorIndex = (i: number, what: string, optional: boolean) => {
-    if (!(Number.isInteger(i) && i >= (optional ? -1 : 0) && i < tensors.length)) fb.fail(`${what} refers to tensor ${i} of ${tensors.length}`);
+    if (!(Number.isInteger(i) && i >= (optional ? -1 : 0) && i < tensors.length))
+      fb.fail(`${what} refers to tensor ${i} of ${tensors.length}`);
     return i;
   };
   const inputs = (main.i32s(F.subgraph.inputs, 'inputs') ?? []).map((i) => tensorIndex(i, 'subgraph input', false));
@@ -139,19 +175,36 @@ export function parseTflite(bytes: Uint8Array, file: string): TfliteModel {
     return {
       index,
       code,
-      inputs: (op.i32s(F.operator.inputs, 'inputs') ?? []).map((t) => tensorIndex(t, `operator ${index} (${code.name}) input`, true)),
-      outputs: (op.i32s(F.operator.outputs, 'outputs') ?? []).map((t) => tensorIndex(t, `operator ${index} (${code.name}) output`, false)),
+      inputs: (op.i32s(F.operator.inputs, 'inputs') ?? []).map((t) =>
+        tensorIndex(t, `operator ${index} (${code.name}) input`, true),
+      ),
+      outputs: (op.i32s(F.operator.outputs, 'outputs') ?? []).map((t) =>
+        tensorIndex(t, `operator ${index} (${code.name}) output`, false),
+      ),
       optionsType: op.u8(F.operator.builtinOptionsType, 'builtin_options_type'),
       optionsTable: op.table(F.operator.builtinOptions, 'builtin_options'),
       customOptions: op.bytes(F.operator.customOptions, 'custom_options'),
     };
   });
-  return { file, version, description: model.string(F.model.description, 'description') ?? '', operatorCodes, tensors, inputs, outputs, operators, buffers };
+  return {
+    file,
+    version,
+    description: model.string(F.model.description, 'description') ?? '',
+    operatorCodes,
+    tensors,
+    inputs,
+    outputs,
+    operators,
+    buffers,
+  };
 }
 
 function readOperatorCode(t: Table): OperatorCode {
   // Codes above 127 only fit the newer int field; older files fill only the byte field.
-  const builtin = Math.max(t.i8(F.operatorCode.deprecatedBuiltinCode, 'deprecated_builtin_code'), t.i32(F.operatorCode.builtinCode, 'builtin_code'));
+  const builtin = Math.max(
+    t.i8(F.operatorCode.deprecatedBuiltinCode, 'deprecated_builtin_code'),
+    t.i32(F.operatorCode.builtinCode, 'builtin_code'),
+  );
   const custom = t.string(F.operatorCode.customCode, 'custom_code');
   const name = builtin === BUILTIN.CUSTOM ? (custom ?? 'CUSTOM') : builtinName(builtin);
   return { builtin, custom, version: t.i32(F.operatorCode.version, 'version', 1), name };
@@ -179,7 +232,14 @@ function readTensor(fb: FlatBuffer, t: Table, index: number, bufferCount: number
   if (!type) fb.fail(`${what} has unknown type ${typeCode}`);
   const buffer = t.u32(F.tensor.buffer, 'buffer');
   if (buffer >= bufferCount && buffer !== 0) fb.fail(`${what} refers to buffer ${buffer} of ${bufferCount}`);
-  return { index, name, shape, type, buffer, quantization: readQuantization(fb, t.table(F.tensor.quantization, 'quantization'), what) };
+  return {
+    index,
+    name,
+    shape,
+    type,
+    buffer,
+    quantization: readQuantization(fb, t.table(F.tensor.quantization, 'quantization'), what),
+  };
 }
 
 function readQuantization(fb: FlatBuffer, q: Table | undefined, what: string): Quantization | undefined {
@@ -188,8 +248,13 @@ function readQuantization(fb: FlatBuffer, q: Table | undefined, what: string): Q
   if (!scale.length) return undefined;
   if (q.u8(F.quantization.detailsType, 'details_type') !== 0) fb.fail(`${what} uses custom quantization details`);
   const zeroPoint = q.i64s(F.quantization.zeroPoint, 'zero_point') ?? [];
-  if (zeroPoint.length !== scale.length && zeroPoint.length > 1) fb.fail(`${what} has ${scale.length} scales but ${zeroPoint.length} zero points`);
-  return { scale, zeroPoint: zeroPoint.length ? zeroPoint : [0], quantizedDimension: q.i32(F.quantization.quantizedDimension, 'quantized_dimension') };
+  if (zeroPoint.length !== scale.length && zeroPoint.length > 1)
+    fb.fail(`${what} has ${scale.length} scales but ${zeroPoint.length} zero points`);
+  return {
+    scale,
+    zeroPoint: zeroPoint.length ? zeroPoint : [0],
+    quantizedDimension: q.i32(F.quantization.quantizedDimension, 'quantized_dimension'),
+  };
 }
 
 /**
@@ -202,7 +267,8 @@ export function readOptions<S extends OptionsSchema>(model: TfliteModel, op: Tfl
     throw new TfliteFormatError(model.file, `${what}: ${problem}`);
   };
   const t = op.optionsType === 0 ? undefined : op.optionsTable;
-  if (op.optionsType !== 0 && op.optionsType !== schema.type) fail(`the operator carries builtin options of type ${op.optionsType}, expected ${schema.type}`);
+  if (op.optionsType !== 0 && op.optionsType !== schema.type)
+    fail(`the operator carries builtin options of type ${op.optionsType}, expected ${schema.type}`);
   const out: Record<string, unknown> = {};
   for (const [key, [id, kind, fallback = 0]] of Object.entries(schema.fields)) {
     const name = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -244,7 +310,10 @@ export function tensorData(model: TfliteModel, t: TfliteTensor): Uint8Array | un
   if (!data || data.byteLength === 0) return undefined;
   const expected = elementCount(t.shape) * ELEMENT_BYTES[t.type];
   if (data.byteLength !== expected) {
-    throw new TfliteFormatError(model.file, `tensor ${t.index} (${t.name}) of shape [${t.shape}] ${t.type} needs ${expected} bytes, its buffer ${t.buffer} has ${data.byteLength}`);
+    throw new TfliteFormatError(
+      model.file,
+      `tensor ${t.index} (${t.name}) of shape [${t.shape}] ${t.type} needs ${expected} bytes, its buffer ${t.buffer} has ${data.byteLength}`,
+    );
   }
   return data;
 }

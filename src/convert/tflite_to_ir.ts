@@ -23,7 +23,16 @@ import { gridAnchors, MEDIAPIPE_SSD_300 } from '../ssd/anchors.ts';
 import { FLOAT_ANCHOR_TOLERANCE, matchingGridGenerator } from './anchor_generator.ts';
 import { ModelBuilder } from './builder.ts';
 import { readFlexMap } from './flexbuffer.ts';
-import { BUILTIN, elementCount, parseTflite, readOptions, tensorData, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tflite.ts';
+import {
+  BUILTIN,
+  elementCount,
+  parseTflite,
+  readOptions,
+  tensorData,
+  type TfliteModel,
+  type TfliteOperator,
+  type TfliteTensor,
+} from './tflite.ts';
 import { decodeConstant, quantizedRange } from './tflite_weights.ts';
 
 export interface TfliteConvertOptions {
@@ -58,7 +67,12 @@ export interface PostProcessOptions {
 }
 
 /** MediaPipe's TensorsToDetections + NonMaxSuppression settings for its SSD graphs. */
-const MEDIAPIPE_DEFAULTS: SsdSpec['defaults'] = { scoreThreshold: 0.5, iouThreshold: 0.5, maxDetections: 100, perClassNms: false };
+const MEDIAPIPE_DEFAULTS: SsdSpec['defaults'] = {
+  scoreThreshold: 0.5,
+  iouThreshold: 0.5,
+  maxDetections: 100,
+  perClassNms: false,
+};
 const RAW_OUTPUT_NAMES = { boxes: 'raw_outputs/box_encodings', scores: 'raw_outputs/class_predictions' };
 
 export async function convertTflite(bytes: Uint8Array, opts: TfliteConvertOptions): Promise<LoadedModel> {
@@ -83,7 +97,11 @@ export function readPostProcessOptions(model: TfliteModel, op: TfliteOperator): 
   const o = readFlexMap(op.customOptions, model.file, what);
   const num = (key: string, def?: number): number => {
     const v = o[key] ?? def;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new TfliteFormatError(model.file, `${what}: ${key} is ${JSON.stringify(v) ?? 'missing'}, expected a number`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new TfliteFormatError(
+        model.file,
+        `${what}: ${key} is ${JSON.stringify(v) ?? 'missing'}, expected a number`,
+      );
     return v;
   };
   const r: PostProcessOptions = {
@@ -98,9 +116,18 @@ export function readPostProcessOptions(model: TfliteModel, op: TfliteOperator): 
     useRegularNms: o.use_regular_nms === true || o.use_regular_nms === 1,
     numClasses: num('num_classes'),
   };
-  if (!(r.yScale > 0 && r.xScale > 0 && r.hScale > 0 && r.wScale > 0)) throw new TfliteFormatError(model.file, `${what}: box coder scales must be positive`);
-  if (!(Number.isInteger(r.maxDetections) && r.maxDetections >= 1 && Number.isInteger(r.numClasses) && r.numClasses >= 1)) {
-    throw new TfliteFormatError(model.file, `${what}: max_detections ${r.maxDetections} and num_classes ${r.numClasses} must be positive integers`);
+  if (!(r.yScale > 0 && r.xScale > 0 && r.hScale > 0 && r.wScale > 0))
+    throw new TfliteFormatError(model.file, `${what}: box coder scales must be positive`);
+  if (!(
+    Number.isInteger(r.maxDetections) &&
+    r.maxDetections >= 1 &&
+    Number.isInteger(r.numClasses) &&
+    r.numClasses >= 1
+  )) {
+    throw new TfliteFormatError(
+      model.file,
+      `${what}: max_detections ${r.maxDetections} and num_classes ${r.numClasses} must be positive integers`,
+    );
   }
   return r;
 }
@@ -154,31 +181,62 @@ class Converter {
     const dropped = new Set<TfliteOperator>(post ? [post] : []);
     let scoresTensor = -1;
     if (post) {
-      if (post.inputs.length < 3 || post.inputs.some((i) => i < 0)) throw new TfliteFormatError(this.file, `${POST_PROCESS_OP} has ${post.inputs.length} inputs, expected boxes, scores, anchors`);
+      if (post.inputs.length < 3 || post.inputs.some((i) => i < 0))
+        throw new TfliteFormatError(
+          this.file,
+          `${POST_PROCESS_OP} has ${post.inputs.length} inputs, expected boxes, scores, anchors`,
+        );
       for (const op of this.m.operators) {
-        if (op !== post && op.inputs.some((i) => post.outputs.includes(i))) throw new UnsupportedOperatorError(this.file, op.code.name, `it consumes the output of ${POST_PROCESS_OP}`);
+        if (op !== post && op.inputs.some((i) => post.outputs.includes(i)))
+          throw new UnsupportedOperatorError(this.file, op.code.name, `it consumes the output of ${POST_PROCESS_OP}`);
       }
       const logistic = this.producer(post.inputs[1]!);
       if (!logistic || logistic.code.builtin !== BUILTIN.LOGISTIC || this.consumers(post.inputs[1]!).length !== 1) {
-        throw new UnsupportedOperatorError(this.file, POST_PROCESS_OP, 'its class scores are not the output of a LOGISTIC used only by it');
+        throw new UnsupportedOperatorError(
+          this.file,
+          POST_PROCESS_OP,
+          'its class scores are not the output of a LOGISTIC used only by it',
+        );
       }
       dropped.add(logistic);
       scoresTensor = logistic.inputs[0]!;
     }
     for (const op of this.m.operators) if (!dropped.has(op)) this.operator(op);
 
-    const { outputs, ssd, columns } = post ? this.postProcessHead(post, scoresTensor) : this.rawOutputsHead(input.shape);
+    const { outputs, ssd, columns } = post
+      ? this.postProcessHead(post, scoresTensor)
+      : this.rawOutputsHead(input.shape);
     return { preprocess: this.preprocess(input), outputs, ssd, labels: this.labels(columns, ssd.backgroundClass) };
   }
 
   private graphInput(): TfliteTensor {
-    if (this.m.inputs.length !== 1) throw new ModelFormatError(this.file, `the graph has ${this.m.inputs.length} inputs; mobilessd runs detectors with one image input`, 'convert a single-input SSD detector');
+    if (this.m.inputs.length !== 1)
+      throw new ModelFormatError(
+        this.file,
+        `the graph has ${this.m.inputs.length} inputs; mobilessd runs detectors with one image input`,
+        'convert a single-input SSD detector',
+      );
     const t = this.m.tensors[this.m.inputs[0]!]!;
     const s = t.shape;
-    if (s.length !== 4 || s[0] !== 1 || s[3] !== 3 || s[1]! < 1 || s[2]! < 1) throw new ModelFormatError(this.file, `input ${t.name} has shape [${s}], expected [1, height, width, 3]`, 'convert a single-input SSD detector with an RGB input');
+    if (s.length !== 4 || s[0] !== 1 || s[3] !== 3 || s[1]! < 1 || s[2]! < 1)
+      throw new ModelFormatError(
+        this.file,
+        `input ${t.name} has shape [${s}], expected [1, height, width, 3]`,
+        'convert a single-input SSD detector with an RGB input',
+      );
     // Anchor tables and every activation scale with the input: a bound keeps a tiny file from declaring gigabytes.
-    if (s[1]! > MAX_INPUT_SIDE || s[2]! > MAX_INPUT_SIDE) throw new ModelFormatError(this.file, `input ${t.name} of ${s[1]}x${s[2]} pixels is larger than the ${MAX_INPUT_SIDE}-pixel sides mobilessd runs`, 'convert a detector with a smaller input');
-    if (t.type !== 'FLOAT32' && t.type !== 'UINT8' && t.type !== 'INT8') throw new ModelFormatError(this.file, `input ${t.name} is ${t.type}`, 'convert a detector with a float32 or 8-bit input');
+    if (s[1]! > MAX_INPUT_SIDE || s[2]! > MAX_INPUT_SIDE)
+      throw new ModelFormatError(
+        this.file,
+        `input ${t.name} of ${s[1]}x${s[2]} pixels is larger than the ${MAX_INPUT_SIDE}-pixel sides mobilessd runs`,
+        'convert a detector with a smaller input',
+      );
+    if (t.type !== 'FLOAT32' && t.type !== 'UINT8' && t.type !== 'INT8')
+      throw new ModelFormatError(
+        this.file,
+        `input ${t.name} is ${t.type}`,
+        'convert a detector with a float32 or 8-bit input',
+      );
     this.computed.add(t.index);
     this.b.shapes[this.name(t.index)] = s;
     return t;
@@ -189,7 +247,8 @@ class Converter {
     let norm = this.opts.normalization ?? { mean: 127.5, std: 127.5 };
     const q = input.quantization;
     if (input.type !== 'FLOAT32') {
-      if (!q || q.scale.length !== 1 || !(q.scale[0]! > 0)) throw new TfliteFormatError(this.file, `8-bit input ${input.name} has no usable quantization`);
+      if (!q || q.scale.length !== 1 || !(q.scale[0]! > 0))
+        throw new TfliteFormatError(this.file, `8-bit input ${input.name} has no usable quantization`);
       // The app feeds the raw pixel (uint8) or pixel - 128 (int8); the graph sees scale * (q - zero point).
       norm = { mean: q.zeroPoint[0]! + (input.type === 'INT8' ? 128 : 0), std: 1 / q.scale[0]! };
     }
@@ -211,7 +270,12 @@ class Converter {
   private operator(op: TfliteOperator): void {
     if (op.code.builtin === BUILTIN.DEQUANTIZE) {
       const value = this.constant(this.inputIndex(op, 0), op);
-      if (!value) throw new UnsupportedOperatorError(this.file, 'DEQUANTIZE', 'of a computed tensor (only stored weights are dequantized)');
+      if (!value)
+        throw new UnsupportedOperatorError(
+          this.file,
+          'DEQUANTIZE',
+          'of a computed tensor (only stored weights are dequantized)',
+        );
       this.folded.set(this.outputIndex(op), value);
       return;
     }
@@ -233,7 +297,8 @@ class Converter {
     inputShape: (op, k) => this.m.tensors[this.inputIndex(raw(op), k)]!.shape,
     outputShape: (op) => this.m.tensors[this.outputIndex(raw(op))]!.shape,
     hasInput: (op, k) => (op.inputs[k] ?? -1) >= 0,
-    constant: (op, k, layout, shape, transform = (v) => v) => this.constantFor(this.inputIndex(raw(op), k), raw(op), layout, transform, shape),
+    constant: (op, k, layout, shape, transform = (v) => v) =>
+      this.constantFor(this.inputIndex(raw(op), k), raw(op), layout, transform, shape),
     zeros: (base, shape) => this.b.constant(this.b.freeName(base), shape, new Float32Array(elementCount(shape))),
     clamp: (op, a) => this.clamp(a, this.outputIndex(raw(op)), raw(op)),
     fail: (op, problem) => {
@@ -247,7 +312,8 @@ class Converter {
   /** Adds the node an operator became, checking its shape against the file's. */
   private emit(op: TfliteOperator, node: GraphNode): void {
     const out = this.outputIndex(op);
-    if (this.computed.has(out) || this.folded.has(out)) throw new TfliteFormatError(this.file, `tensor ${this.m.tensors[out]!.name} is written twice`);
+    if (this.computed.has(out) || this.folded.has(out))
+      throw new TfliteFormatError(this.file, `tensor ${this.m.tensors[out]!.name} is written twice`);
     let shape: number[];
     try {
       shape = this.b.node(node);
@@ -256,7 +322,11 @@ class Converter {
       throw new TfliteFormatError(this.file, `${this.label(op)}: ${e.message}`);
     }
     const stored = this.m.tensors[out]!.shape;
-    if (!sameShape(shape, stored)) throw new TfliteFormatError(this.file, `${this.label(op)} output is [${stored}], but the operator computes [${shape}]`);
+    if (!sameShape(shape, stored))
+      throw new TfliteFormatError(
+        this.file,
+        `${this.label(op)} output is [${stored}], but the operator computes [${shape}]`,
+      );
     this.computed.add(out);
   }
 
@@ -267,7 +337,8 @@ class Converter {
   }
 
   private outputIndex(op: TfliteOperator): number {
-    if (op.outputs.length !== 1) throw new TfliteFormatError(this.file, `${this.label(op)} has ${op.outputs.length} outputs, expected 1`);
+    if (op.outputs.length !== 1)
+      throw new TfliteFormatError(this.file, `${this.label(op)} has ${op.outputs.length} outputs, expected 1`);
     return op.outputs[0]!;
   }
 
@@ -276,18 +347,34 @@ class Converter {
     const i = this.inputIndex(op, k);
     if (this.computed.has(i)) return i;
     const t = this.m.tensors[i]!;
-    if (this.folded.has(i) || tensorData(this.m, t)) throw new UnsupportedOperatorError(this.file, op.code.name, `constant operand ${t.name}`);
+    if (this.folded.has(i) || tensorData(this.m, t))
+      throw new UnsupportedOperatorError(this.file, op.code.name, `constant operand ${t.name}`);
     throw new TfliteFormatError(this.file, `${this.label(op)} reads tensor ${t.name} before any operator computes it`);
   }
 
   /** A weight tensor as float32, added once per layout even when several ops share it. */
-  private constantFor(i: number, op: TfliteOperator, layout: string, transform: (v: Float32Array) => Float32Array, shape: number[]): string {
+  private constantFor(
+    i: number,
+    op: TfliteOperator,
+    layout: string,
+    transform: (v: Float32Array) => Float32Array,
+    shape: number[],
+  ): string {
     const key = `${i}:${layout}`;
     const known = this.constantNames.get(key);
     if (known) return known;
     const value = this.constant(i, op);
-    if (!value) throw new UnsupportedOperatorError(this.file, op.code.name, `computed (non-constant) weights ${this.m.tensors[i]!.name}`);
-    if (value.length !== elementCount(shape)) throw new TfliteFormatError(this.file, `${this.label(op)}: ${this.m.tensors[i]!.name} has ${value.length} values, expected shape [${shape}]`);
+    if (!value)
+      throw new UnsupportedOperatorError(
+        this.file,
+        op.code.name,
+        `computed (non-constant) weights ${this.m.tensors[i]!.name}`,
+      );
+    if (value.length !== elementCount(shape))
+      throw new TfliteFormatError(
+        this.file,
+        `${this.label(op)}: ${this.m.tensors[i]!.name} has ${value.length} values, expected shape [${shape}]`,
+      );
     const name = this.b.constant(this.b.freeName(this.name(i)), shape, transform(value));
     this.constantNames.set(key, name);
     return name;
@@ -305,26 +392,40 @@ class Converter {
 
   /** Fused activation intersected with the range an 8-bit output tensor can hold. */
   private clamp(a: TfliteActivation, out: number, op: TfliteOperator): Clamp {
-    const fused = FUSED[a as keyof typeof FUSED];
+    const fused = FUSED[a];
     if (!fused) throw new UnsupportedOperatorError(this.file, op.code.name, `fused activation ${a}`);
     const range = quantizedRange(this.m.tensors[out]!);
     return range ? { min: Math.max(fused.min, range.min), max: Math.min(fused.max, range.max) } : { ...fused };
   }
 
-  private postProcessHead(post: TfliteOperator, scores: number): { outputs: ModelJson['outputs']; ssd: SsdSpec; columns: number } {
+  private postProcessHead(
+    post: TfliteOperator,
+    scores: number,
+  ): { outputs: ModelJson['outputs']; ssd: SsdSpec; columns: number } {
     const o = readPostProcessOptions(this.m, post);
     const [boxes, , anchorsIndex] = post.inputs as [number, number, number];
     const { a, columns } = this.checkOutputs(boxes, scores);
     const anchorValues = this.constant(anchorsIndex, post);
     const as = this.m.tensors[anchorsIndex]!.shape;
     if (!anchorValues || elementCount(as) !== a * 4 || as[as.length - 1] !== 4) {
-      throw new TfliteFormatError(this.file, `${POST_PROCESS_OP} anchors ${this.m.tensors[anchorsIndex]!.name} [${as}] are not a constant [${a}, 4]`);
+      throw new TfliteFormatError(
+        this.file,
+        `${POST_PROCESS_OP} anchors ${this.m.tensors[anchorsIndex]!.name} [${as}] are not a constant [${a}, 4]`,
+      );
     }
-    if (columns !== o.numClasses && columns !== o.numClasses + 1) throw new TfliteFormatError(this.file, `${POST_PROCESS_OP} has num_classes ${o.numClasses} but the scores have ${columns} columns`);
+    if (columns !== o.numClasses && columns !== o.numClasses + 1)
+      throw new TfliteFormatError(
+        this.file,
+        `${POST_PROCESS_OP} has num_classes ${o.numClasses} but the scores have ${columns} columns`,
+      );
     // Stored anchors are usually the standard grid layout, uint8-quantized: half a step is their precision.
     const step = Math.max(0, ...(this.m.tensors[anchorsIndex]!.quantization?.scale ?? []));
     const [, inputHeight, inputWidth] = this.m.tensors[this.m.inputs[0]!]!.shape as [number, number, number];
-    const generator = matchingGridGenerator(anchorValues, { ...MEDIAPIPE_SSD_300, inputHeight, inputWidth }, step / 2 + FLOAT_ANCHOR_TOLERANCE);
+    const generator = matchingGridGenerator(
+      anchorValues,
+      { ...MEDIAPIPE_SSD_300, inputHeight, inputWidth },
+      step / 2 + FLOAT_ANCHOR_TOLERANCE,
+    );
     return {
       outputs: { boxes: this.name(boxes), scores: this.name(scores) },
       columns,
@@ -334,7 +435,12 @@ class Converter {
         scoreFunction: 'sigmoid',
         // The op skips column 0 when the scores carry one more column than there are classes.
         backgroundClass: columns === o.numClasses + 1 ? 0 : -1,
-        defaults: { scoreThreshold: o.nmsScoreThreshold, iouThreshold: o.nmsIouThreshold, maxDetections: o.maxDetections, perClassNms: o.useRegularNms },
+        defaults: {
+          scoreThreshold: o.nmsScoreThreshold,
+          iouThreshold: o.nmsIouThreshold,
+          maxDetections: o.maxDetections,
+          perClassNms: o.useRegularNms,
+        },
         ...(generator ? { anchorGenerator: generator } : {}),
       },
     };
@@ -349,14 +455,22 @@ class Converter {
       boxes = rank3.find((i) => this.m.tensors[i]!.shape[2] === 4) ?? -1;
       scores = rank3.find((i) => i !== boxes) ?? -1;
       if (boxes < 0 || scores < 0) {
-        throw new ModelFormatError(this.file, `cannot find the box encodings [1, anchors, 4] and class logits [1, anchors, classes] among the graph outputs`, 'convert an SSD detector whose raw outputs are graph outputs, or one with a TFLite_Detection_PostProcess op');
+        throw new ModelFormatError(
+          this.file,
+          `cannot find the box encodings [1, anchors, 4] and class logits [1, anchors, classes] among the graph outputs`,
+          'convert an SSD detector whose raw outputs are graph outputs, or one with a TFLite_Detection_PostProcess op',
+        );
       }
     }
     const { a, columns } = this.checkOutputs(boxes, scores);
     const generator = { ...MEDIAPIPE_SSD_300, inputHeight: inputShape[1]!, inputWidth: inputShape[2]! };
     const anchors = gridAnchors(generator);
     if (anchors.length !== a * 4) {
-      throw new ModelFormatError(this.file, `the model predicts ${a} boxes but the standard SSD anchor layout for a ${inputShape[1]}x${inputShape[2]} input has ${anchors.length / 4}`, 'this model needs its own anchors; convert a model with a TFLite_Detection_PostProcess op');
+      throw new ModelFormatError(
+        this.file,
+        `the model predicts ${a} boxes but the standard SSD anchor layout for a ${inputShape[1]}x${inputShape[2]} input has ${anchors.length / 4}`,
+        'this model needs its own anchors; convert a model with a TFLite_Detection_PostProcess op',
+      );
     }
     return {
       outputs: { boxes: this.name(boxes), scores: this.name(scores) },
@@ -375,9 +489,19 @@ class Converter {
   private checkOutputs(boxes: number, scores: number): { a: number; columns: number } {
     const bs = this.m.tensors[boxes]!.shape;
     const ss = this.m.tensors[scores]!.shape;
-    for (const t of [boxes, scores]) if (!this.computed.has(t)) throw new TfliteFormatError(this.file, `SSD output ${this.m.tensors[t]!.name} is not computed by the graph`);
-    if (bs.length !== 3 || bs[0] !== 1 || bs[2] !== 4) throw new ModelFormatError(this.file, `box encodings ${this.m.tensors[boxes]!.name} have shape [${bs}], expected [1, anchors, 4]`);
-    if (ss.length !== 3 || ss[0] !== 1 || ss[1] !== bs[1]) throw new ModelFormatError(this.file, `class scores ${this.m.tensors[scores]!.name} have shape [${ss}], expected [1, ${bs[1]}, classes]`);
+    for (const t of [boxes, scores])
+      if (!this.computed.has(t))
+        throw new TfliteFormatError(this.file, `SSD output ${this.m.tensors[t]!.name} is not computed by the graph`);
+    if (bs.length !== 3 || bs[0] !== 1 || bs[2] !== 4)
+      throw new ModelFormatError(
+        this.file,
+        `box encodings ${this.m.tensors[boxes]!.name} have shape [${bs}], expected [1, anchors, 4]`,
+      );
+    if (ss.length !== 3 || ss[0] !== 1 || ss[1] !== bs[1])
+      throw new ModelFormatError(
+        this.file,
+        `class scores ${this.m.tensors[scores]!.name} have shape [${ss}], expected [1, ${bs[1]}, classes]`,
+      );
     return { a: bs[1]!, columns: ss[2]! };
   }
 
@@ -386,7 +510,11 @@ class Converter {
     if (!given) return Array.from({ length: columns }, (_, i) => (i === background ? '???' : `class ${i}`));
     if (given.length === columns) return given;
     if (background === 0 && given.length === columns - 1) return ['???', ...given];
-    throw new ModelFormatError(this.opts.labelsFile ?? this.file, `${given.length} labels for ${columns} score columns`, 'give one label per line, the background first');
+    throw new ModelFormatError(
+      this.opts.labelsFile ?? this.file,
+      `${given.length} labels for ${columns} score columns`,
+      'give one label per line, the background first',
+    );
   }
 }
 

@@ -32,12 +32,25 @@ export function decodeConstant(m: TfliteModel, t: TfliteTensor, data: Uint8Array
     case 'INT8':
     case 'INT32': {
       const q = t.quantization;
-      if (!q) throw new UnsupportedOperatorError(m.file, opName, `${t.type} weights ${t.name} without quantization parameters`);
-      const read = t.type === 'UINT8' ? (i: number) => data[i]! : t.type === 'INT8' ? (i: number) => view.getInt8(i) : (i: number) => view.getInt32(4 * i, true);
+      if (!q)
+        throw new UnsupportedOperatorError(
+          m.file,
+          opName,
+          `${t.type} weights ${t.name} without quantization parameters`,
+        );
+      const read =
+        t.type === 'UINT8'
+          ? (i: number) => data[i]!
+          : t.type === 'INT8'
+            ? (i: number) => view.getInt8(i)
+            : (i: number) => view.getInt32(4 * i, true);
       const dim = q.scale.length === 1 ? -1 : q.quantizedDimension;
       const channels = dim < 0 ? 1 : t.shape[dim];
       if (channels !== q.scale.length || q.zeroPoint.length > channels || !q.scale.every((s) => Number.isFinite(s))) {
-        throw new TfliteFormatError(m.file, `tensor ${t.name} [${t.shape}] has ${q.scale.length} scales along dimension ${q.quantizedDimension}`);
+        throw new TfliteFormatError(
+          m.file,
+          `tensor ${t.name} [${t.shape}] has ${q.scale.length} scales along dimension ${q.quantizedDimension}`,
+        );
       }
       const inner = dim < 0 ? n : elementCount(t.shape.slice(dim + 1));
       for (let i = 0; i < n; i++) {

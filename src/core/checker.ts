@@ -24,7 +24,8 @@ export class Checker {
     return v;
   }
   int(v: unknown, what: string, min: number): number {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(`${what} is ${JSON.stringify(v)}, expected an integer >= ${min}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+      this.fail(`${what} is ${JSON.stringify(v)}, expected an integer >= ${min}`);
     return v;
   }
   shape(v: unknown, what: string): number[] {

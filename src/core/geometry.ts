@@ -58,9 +58,27 @@ export function convGeometry(s: ConvSpec): ConvGeometry {
     outW = Math.floor((s.inW + padLeft + padRight - s.kW) / s.strideW) + 1;
   }
   if (!(outH >= 1 && outW >= 1)) {
-    throw new RangeError(`convolution output would be empty: input ${s.inH}x${s.inW}, kernel ${s.kH}x${s.kW}, stride ${s.strideH}x${s.strideW}, padding ${JSON.stringify(s.padding)}`);
+    throw new RangeError(
+      `convolution output would be empty: input ${s.inH}x${s.inW}, kernel ${s.kH}x${s.kW}, stride ${s.strideH}x${s.strideW}, padding ${JSON.stringify(s.padding)}`,
+    );
   }
-  return { batch: s.batch, inH: s.inH, inW: s.inW, inC: s.inC, outH, outW, outC: s.outC, kH: s.kH, kW: s.kW, strideH: s.strideH, strideW: s.strideW, padTop, padLeft, padBottom, padRight };
+  return {
+    batch: s.batch,
+    inH: s.inH,
+    inW: s.inW,
+    inC: s.inC,
+    outH,
+    outW,
+    outC: s.outC,
+    kH: s.kH,
+    kW: s.kW,
+    strideH: s.strideH,
+    strideW: s.strideW,
+    padTop,
+    padLeft,
+    padBottom,
+    padRight,
+  };
 }
 
 /** Fused activation as a clamp range: none, ReLU, ReLU6, or a quantized tensor's representable range. */

@@ -72,7 +72,11 @@ export interface ClassMapping {
   unmappedLabels: string[];
 }
 
-export function buildClassMapping(modelLabels: readonly string[], datasetClasses: readonly string[], user: UserClassMap = {}): ClassMapping {
+export function buildClassMapping(
+  modelLabels: readonly string[],
+  datasetClasses: readonly string[],
+  user: UserClassMap = {},
+): ClassMapping {
   const datasetByLower = new Map(datasetClasses.map((c) => [key(c), c]));
   const userByLower = lowerKeys(user);
   const resolve = (label: string): string | undefined => {
@@ -122,9 +126,11 @@ export async function loadClassMapFile(file: string): Promise<UserClassMap> {
 
 export function parseClassMap(json: unknown, source: string): UserClassMap {
   const expected = 'a JSON object of "model label": "dataset class" or null';
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InvalidOptionError(`class map ${source}`, json, expected);
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    throw new InvalidOptionError(`class map ${source}`, json, expected);
   for (const [label, target] of Object.entries(json)) {
-    if (target !== null && typeof target !== 'string') throw new InvalidOptionError(`class map ${source} entry "${label}"`, target, expected);
+    if (target !== null && typeof target !== 'string')
+      throw new InvalidOptionError(`class map ${source} entry "${label}"`, target, expected);
   }
   return json as UserClassMap;
 }

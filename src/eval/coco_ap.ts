@@ -63,7 +63,11 @@ type AreaRange = keyof typeof AREA_RANGES;
  * `imageIds` fixes the order in which images are concatenated, which breaks score ties across images
  * (pycocotools uses sorted image ids).
  */
-export function cocoEvaluate(classes: ReadonlyMap<string, CocoClassInput>, imageIds: readonly string[], options: { maxDetections?: number } = {}): CocoResult {
+export function cocoEvaluate(
+  classes: ReadonlyMap<string, CocoClassInput>,
+  imageIds: readonly string[],
+  options: { maxDetections?: number } = {},
+): CocoResult {
   const maxDets = options.maxDetections ?? 100;
   const perClass = new Map<string, CocoClassMetrics>();
   const byRange: Record<AreaRange, number[][]> = { all: [], small: [], medium: [], large: [] };
@@ -74,7 +78,8 @@ export function cocoEvaluate(classes: ReadonlyMap<string, CocoClassInput>, image
       if (!precision) continue;
       const perThreshold = precision.map(mean);
       byRange[range].push(perThreshold);
-      if (range === 'all') perClass.set(name, { ap: mean(perThreshold), ap50: perThreshold[0]!, ap75: perThreshold[5]! });
+      if (range === 'all')
+        perClass.set(name, { ap: mean(perThreshold), ap50: perThreshold[0]!, ap75: perThreshold[5]! });
     }
     if (!perClass.has(name)) perClass.set(name, { ap: NaN, ap50: NaN, ap75: NaN });
   }
@@ -112,7 +117,12 @@ interface ImageMatches {
 }
 
 /** Interpolated precision [threshold][recall level] of one class in one area range; undefined without counted ground truth. */
-function classPrecision(images: Map<string, ImageBoxes>, imageIds: readonly string[], range: readonly [number, number], maxDets: number): number[][] | undefined {
+function classPrecision(
+  images: Map<string, ImageBoxes>,
+  imageIds: readonly string[],
+  range: readonly [number, number],
+  maxDets: number,
+): number[][] | undefined {
   const perImage: ImageMatches[] = [];
   let positives = 0;
   for (const id of imageIds) {
@@ -157,7 +167,9 @@ function matchImage(boxes: ImageBoxes, [lo, hi]: readonly [number, number], maxD
   const area = (g: CocoReferenceBox) => g.area ?? g.box.width * g.box.height;
   const gtIgnored = (g: CocoReferenceBox) => !!g.iscrowd || !!g.ignore || area(g) < lo || area(g) > hi;
   // Counted ground truths first: once a detection holds one, it does not move to an ignored one.
-  const gts = boxes.groundTruths.map((g) => ({ g, ignored: gtIgnored(g) })).sort((a, b) => Number(a.ignored) - Number(b.ignored));
+  const gts = boxes.groundTruths
+    .map((g) => ({ g, ignored: gtIgnored(g) }))
+    .sort((a, b) => Number(a.ignored) - Number(b.ignored));
   const dets = boxes.detections
     .map((d, i) => ({ d, i }))
     .sort((a, b) => b.d.score - a.d.score || a.i - b.i)

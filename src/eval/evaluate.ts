@@ -7,12 +7,19 @@
 import type { Detection } from '../detect_types.ts';
 import { InvalidInputError } from '../errors.ts';
 import { buildClassMapping, type UserClassMap } from './class_map.ts';
-import { cocoEvaluate, type CocoClassInput, type CocoClassMetrics, type CocoMetrics, type CocoReferenceBox } from './coco_ap.ts';
+import {
+  cocoEvaluate,
+  type CocoClassInput,
+  type CocoClassMetrics,
+  type CocoMetrics,
+  type CocoReferenceBox,
+} from './coco_ap.ts';
 import type { IouConvention } from './iou.ts';
 import type { Dataset, DatasetFormat, DatasetWarning } from './types.ts';
 import { vocAveragePrecision, type ReferenceBox, type ScoredBox } from './voc_ap.ts';
 
-export type DetectionsByImage = ReadonlyMap<string, readonly Detection[]> | Readonly<Record<string, readonly Detection[]>>;
+export type DetectionsByImage =
+  ReadonlyMap<string, readonly Detection[]> | Readonly<Record<string, readonly Detection[]>>;
 
 export interface EvaluateOptions {
   /** Every label the model can emit (its label map): a class the model never detects still counts, with AP 0. */
@@ -70,11 +77,17 @@ export interface EvaluationResult {
   warnings: DatasetWarning[];
 }
 
-export function evaluate(dataset: Dataset, detectionsByImageId: DetectionsByImage, options: EvaluateOptions): EvaluationResult {
+export function evaluate(
+  dataset: Dataset,
+  detectionsByImageId: DetectionsByImage,
+  options: EvaluateOptions,
+): EvaluationResult {
   const iouConvention = options.iouConvention ?? 'continuous';
   const iouThreshold = options.iouThreshold ?? 0.5;
   const mapping = buildClassMapping(options.modelLabels, dataset.classes, options.classMap);
-  const withGroundTruth = new Set(dataset.images.flatMap((im) => im.boxes.filter((b) => !b.difficult && !b.iscrowd).map((b) => b.className)));
+  const withGroundTruth = new Set(
+    dataset.images.flatMap((im) => im.boxes.filter((b) => !b.difficult && !b.iscrowd).map((b) => b.className)),
+  );
   const shared = mapping.mappedClasses.filter((c) => withGroundTruth.has(c));
   if (!shared.length) {
     throw new InvalidInputError(
@@ -82,7 +95,9 @@ export function evaluate(dataset: Dataset, detectionsByImageId: DetectionsByImag
       'pass a class map JSON of "model label": "dataset class"',
     );
   }
-  const inputs = new Map<string, { voc: ReferenceBox[]; coco: CocoReferenceBox[]; detections: ScoredBox[] }>(shared.map((c) => [c, { voc: [], coco: [], detections: [] }]));
+  const inputs = new Map<string, { voc: ReferenceBox[]; coco: CocoReferenceBox[]; detections: ScoredBox[] }>(
+    shared.map((c) => [c, { voc: [], coco: [], detections: [] }]),
+  );
   for (const image of dataset.images) {
     for (const b of image.boxes) {
       const input = inputs.get(b.className);
@@ -90,7 +105,13 @@ export function evaluate(dataset: Dataset, detectionsByImageId: DetectionsByImag
       const box = { x: b.x, y: b.y, width: b.width, height: b.height };
       // VOC has no crowd regions; one cannot be matched by a single detection, so it is ignored like a difficult object.
       input.voc.push({ imageId: image.id, box, difficult: b.difficult || !!b.iscrowd });
-      input.coco.push({ imageId: image.id, box, iscrowd: !!b.iscrowd, ignore: b.difficult, ...(b.area === undefined ? {} : { area: b.area }) });
+      input.coco.push({
+        imageId: image.id,
+        box,
+        iscrowd: !!b.iscrowd,
+        ignore: b.difficult,
+        ...(b.area === undefined ? {} : { area: b.area }),
+      });
     }
   }
   const imageIds = dataset.images.map((im) => im.id);
@@ -98,7 +119,8 @@ export function evaluate(dataset: Dataset, detectionsByImageId: DetectionsByImag
   let scored = 0;
   let notScored = 0;
   for (const [imageId, detections] of entries(detectionsByImageId)) {
-    if (!known.has(imageId)) throw new InvalidInputError(`detections given for image id "${imageId}", which is not in ${dataset.source}`);
+    if (!known.has(imageId))
+      throw new InvalidInputError(`detections given for image id "${imageId}", which is not in ${dataset.source}`);
     for (const d of detections) {
       const className = mapping.datasetClassOf(d.label);
       const input = className === undefined ? undefined : inputs.get(className);
@@ -110,9 +132,15 @@ export function evaluate(dataset: Dataset, detectionsByImageId: DetectionsByImag
       scored++;
     }
   }
-  const coco = cocoEvaluate(new Map<string, CocoClassInput>(shared.map((c) => [c, { groundTruths: inputs.get(c)!.coco, detections: inputs.get(c)!.detections }])), imageIds, {
-    maxDetections: options.maxDetections ?? 100,
-  });
+  const coco = cocoEvaluate(
+    new Map<string, CocoClassInput>(
+      shared.map((c) => [c, { groundTruths: inputs.get(c)!.coco, detections: inputs.get(c)!.detections }]),
+    ),
+    imageIds,
+    {
+      maxDetections: options.maxDetections ?? 100,
+    },
+  );
   const perClass = shared.map((className): ClassResult => {
     const input = inputs.get(className)!;
     const voc = vocAveragePrecision(input.voc, input.detections, { iouThreshold, iouConvention });
@@ -133,7 +161,12 @@ export function evaluate(dataset: Dataset, detectionsByImageId: DetectionsByImag
   });
   const { perClass: _, ...cocoMetrics } = coco;
   return {
-    dataset: { format: dataset.format, source: dataset.source, images: dataset.images.length, groundTruthBoxes: dataset.images.reduce((n, im) => n + im.boxes.length, 0) },
+    dataset: {
+      format: dataset.format,
+      source: dataset.source,
+      images: dataset.images.length,
+      groundTruthBoxes: dataset.images.reduce((n, im) => n + im.boxes.length, 0),
+    },
     iouConvention,
     iouThreshold,
     mAP: mean(perClass.map((c) => c.ap)),
@@ -150,7 +183,9 @@ export function evaluate(dataset: Dataset, detectionsByImageId: DetectionsByImag
 }
 
 function entries(byImage: DetectionsByImage): Iterable<[string, readonly Detection[]]> {
-  return byImage instanceof Map ? byImage.entries() : Object.entries(byImage as Readonly<Record<string, readonly Detection[]>>);
+  return byImage instanceof Map
+    ? byImage.entries()
+    : Object.entries(byImage as Readonly<Record<string, readonly Detection[]>>);
 }
 
 function mean(values: readonly number[]): number {

@@ -30,7 +30,8 @@ export function isImageSizeProblem(r: ImageSize | ImageSizeProblem): r is ImageS
 function pngSize(b: Uint8Array): ImageSize | ImageSizeProblem {
   // The PNG spec requires IHDR to be the first chunk: length(4) "IHDR" width(4) height(4).
   if (b.length < 24) return { problem: 'PNG ends before its IHDR chunk', truncated: true };
-  if (String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!) !== 'IHDR') return { problem: 'PNG does not start with an IHDR chunk', truncated: false };
+  if (String.fromCharCode(b[12]!, b[13]!, b[14]!, b[15]!) !== 'IHDR')
+    return { problem: 'PNG does not start with an IHDR chunk', truncated: false };
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return sized(view.getUint32(16), view.getUint32(20), 'png');
 }
@@ -60,8 +61,10 @@ function jpegSize(b: Uint8Array): ImageSize | ImageSizeProblem {
 
 function sized(width: number, height: number, format: ImageSize['format']): ImageSize | ImageSizeProblem {
   // Height 0 in a JPEG means "given later by a DNL marker", which no common encoder writes.
-  if (width === 0 || height === 0) return { problem: `${format.toUpperCase()} header gives a ${width}x${height} image`, truncated: false };
-  if (width > 0x7fffffff || height > 0x7fffffff) return { problem: `${format.toUpperCase()} header gives an impossible size`, truncated: false };
+  if (width === 0 || height === 0)
+    return { problem: `${format.toUpperCase()} header gives a ${width}x${height} image`, truncated: false };
+  if (width > 0x7fffffff || height > 0x7fffffff)
+    return { problem: `${format.toUpperCase()} header gives an impossible size`, truncated: false };
   return { width, height, format };
 }
 

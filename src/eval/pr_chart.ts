@@ -14,7 +14,18 @@ export interface PrChartOptions {
 }
 
 // Tableau 10: distinguishable and colour-blind aware; past ten curves the dash pattern tells them apart.
-const COLORS = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
+const COLORS = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+];
 const DASHES = ['', '6 3', '2 3', '8 3 2 3'];
 const MARGIN = { left: 56, top: 44, bottom: 48, legendGap: 24, right: 16 };
 const LEGEND_ROW = 16;
@@ -34,9 +45,15 @@ export function prChartSvg(curves: readonly PrCurve[], options: PrChartOptions =
   for (let i = 0; i <= 10; i++) {
     const v = i / 10;
     const stroke = i % 5 === 0 ? '#bbb' : '#e6e6e6';
-    out.push(`<line x1="${px(v)}" y1="${py(0)}" x2="${px(v)}" y2="${py(1)}" stroke="${stroke}"/>`, `<line x1="${px(0)}" y1="${py(v)}" x2="${px(1)}" y2="${py(v)}" stroke="${stroke}"/>`);
+    out.push(
+      `<line x1="${px(v)}" y1="${py(0)}" x2="${px(v)}" y2="${py(1)}" stroke="${stroke}"/>`,
+      `<line x1="${px(0)}" y1="${py(v)}" x2="${px(1)}" y2="${py(v)}" stroke="${stroke}"/>`,
+    );
     if (i % 2 === 0) {
-      out.push(`<text x="${px(v)}" y="${py(0) + 16}" text-anchor="middle">${v.toFixed(1)}</text>`, `<text x="${px(0) - 6}" y="${py(v) + 4}" text-anchor="end">${v.toFixed(1)}</text>`);
+      out.push(
+        `<text x="${px(v)}" y="${py(0) + 16}" text-anchor="middle">${v.toFixed(1)}</text>`,
+        `<text x="${px(0) - 6}" y="${py(v) + 4}" text-anchor="end">${v.toFixed(1)}</text>`,
+      );
     }
   }
   out.push(
@@ -51,7 +68,10 @@ export function prChartSvg(curves: readonly PrCurve[], options: PrChartOptions =
     if (points) out.push(`<polyline fill="none" stroke-width="1.5" ${style} points="${points}"/>`);
     const ly = MARGIN.top + k * LEGEND_ROW;
     const lx = px(1) + MARGIN.legendGap;
-    out.push(`<line x1="${lx}" y1="${ly + 8}" x2="${lx + 20}" y2="${ly + 8}" stroke-width="2" ${style}/>`, `<text x="${lx + 26}" y="${ly + 12}">${escapeXml(c.label)}</text>`);
+    out.push(
+      `<line x1="${lx}" y1="${ly + 8}" x2="${lx + 20}" y2="${ly + 8}" stroke-width="2" ${style}/>`,
+      `<text x="${lx + 26}" y="${ly + 12}">${escapeXml(c.label)}</text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n') + '\n';
@@ -61,8 +81,15 @@ export function prChartSvg(curves: readonly PrCurve[], options: PrChartOptions =
 export function evaluationPrChart(result: EvaluationResult, options: Omit<PrChartOptions, 'title'> = {}): string {
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
   return prChartSvg(
-    result.perClass.map((c) => ({ label: `${c.className} (AP ${pct(c.ap)})`, recall: c.recall, precision: c.precision })),
-    { ...options, title: `Precision-recall at IoU ${result.iouThreshold}: mAP ${pct(result.mAP)} over ${result.perClass.length} classes` },
+    result.perClass.map((c) => ({
+      label: `${c.className} (AP ${pct(c.ap)})`,
+      recall: c.recall,
+      precision: c.precision,
+    })),
+    {
+      ...options,
+      title: `Precision-recall at IoU ${result.iouThreshold}: mAP ${pct(result.mAP)} over ${result.perClass.length} classes`,
+    },
   );
 }
 
@@ -77,7 +104,8 @@ function polylinePoints(points: readonly (readonly [number, number])[]): string 
     const last = kept.at(-1);
     if (last && last[0] === p[0] && last[1] === p[1]) continue;
     const prev = kept.at(-2);
-    if (last && prev && ((prev[0] === last[0] && last[0] === p[0]) || (prev[1] === last[1] && last[1] === p[1]))) kept[kept.length - 1] = p;
+    if (last && prev && ((prev[0] === last[0] && last[0] === p[0]) || (prev[1] === last[1] && last[1] === p[1])))
+      kept[kept.length - 1] = p;
     else kept.push(p);
   }
   return kept.map(([x, y]) => `${x},${y}`).join(' ');
@@ -88,5 +116,8 @@ function round(v: number): number {
 }
 
 function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!,
+  );
 }

@@ -43,7 +43,11 @@ export interface VocClassAp {
   recall: number[];
 }
 
-export function vocAveragePrecision(groundTruths: readonly ReferenceBox[], detections: readonly ScoredBox[], options: VocApOptions = {}): VocClassAp {
+export function vocAveragePrecision(
+  groundTruths: readonly ReferenceBox[],
+  detections: readonly ScoredBox[],
+  options: VocApOptions = {},
+): VocClassAp {
   const threshold = options.iouThreshold ?? 0.5;
   const convention = options.iouConvention ?? 'continuous';
   const byImage = new Map<string, { box: Box; difficult: boolean; taken: boolean }[]>();

@@ -66,7 +66,13 @@ export interface LiveResources {
 }
 
 /** Bytes per texel of the formats mobilessd creates; others count as 4. */
-const TEXEL_BYTES: Record<string, number> = { rgba8unorm: 4, bgra8unorm: 4, r32float: 4, rgba16float: 8, rgba32float: 16 };
+const TEXEL_BYTES: Record<string, number> = {
+  rgba8unorm: 4,
+  bgra8unorm: 4,
+  r32float: 4,
+  rgba16float: 8,
+  rgba32float: 16,
+};
 
 export class GpuContext {
   readonly device: GPUDevice;
@@ -92,10 +98,10 @@ export class GpuContext {
     this.hasF16 = device.features.has('shader-f16');
     this.trackResources(device);
     device.addEventListener('uncapturederror', (event) => {
-      const e = (event as GPUUncapturedErrorEvent).error;
+      const e = event.error;
       if (this.uncaptured.length < 16) this.uncaptured.push(e.message);
     });
-    device.lost.then((info) => {
+    void device.lost.then((info) => {
       this.lostInfo = info;
       if (this.destroyed) return;
       const err = new DeviceLostError(`GPU device lost (${info.reason}): ${info.message}`);
@@ -114,7 +120,9 @@ export class GpuContext {
         const v = (adapter.limits as unknown as Record<string, number | undefined>)[name];
         if (typeof v === 'number') requiredLimits[name] = v;
       }
-      const requiredFeatures = (options.wantFeatures ?? ['timestamp-query', 'shader-f16']).filter((f) => adapter.features.has(f));
+      const requiredFeatures = (options.wantFeatures ?? ['timestamp-query', 'shader-f16']).filter((f) =>
+        adapter.features.has(f),
+      );
       try {
         const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'mobilessd' });
         const info = adapter.info;
@@ -125,7 +133,9 @@ export class GpuContext {
           device: info.device,
           description: info.description,
           features: [...device.features].sort(),
-          limits: Object.fromEntries(LIMIT_NAMES.map((n) => [n, (device.limits as unknown as Record<string, number>)[n]!])),
+          limits: Object.fromEntries(
+            LIMIT_NAMES.map((n) => [n, (device.limits as unknown as Record<string, number>)[n]!]),
+          ),
         };
         return new GpuContext(device, report);
       } catch (e) {
@@ -147,7 +157,11 @@ export class GpuContext {
    */
   private trackResources(device: GPUDevice): void {
     const live = this.live;
-    const counted = <T extends { destroy(): undefined }>(resource: T, kind: 'buffers' | 'textures', bytes: number): T => {
+    const counted = <T extends { destroy(): undefined }>(
+      resource: T,
+      kind: 'buffers' | 'textures',
+      bytes: number,
+    ): T => {
       live[kind]++;
       live.bytes += bytes;
       const destroy = resource.destroy.bind(resource);
@@ -265,7 +279,11 @@ export class GpuContext {
           const pipeline = await this.device.createComputePipelineAsync({
             label: spec.label,
             layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-            compute: { module, entryPoint: spec.entryPoint ?? 'main', ...(spec.constants ? { constants: spec.constants } : {}) },
+            compute: {
+              module,
+              entryPoint: spec.entryPoint ?? 'main',
+              ...(spec.constants ? { constants: spec.constants } : {}),
+            },
           });
           return { key, label: spec.label, pipeline, layout };
         } catch (e) {
@@ -286,7 +304,9 @@ export class GpuContext {
     const padded = Math.max(16, Math.ceil(size / 16) * 16);
     const buffer = this.device.createBuffer({ label, size: padded, usage, mappedAtCreation: contents !== undefined });
     if (contents) {
-      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(contents.buffer, contents.byteOffset, contents.byteLength));
+      new Uint8Array(buffer.getMappedRange()).set(
+        new Uint8Array(contents.buffer, contents.byteOffset, contents.byteLength),
+      );
       buffer.unmap();
     }
     return buffer;
@@ -294,7 +314,11 @@ export class GpuContext {
 
   /** Copies `size` bytes out of a GPU buffer. For tests and tools; the detector reads back only its final results. */
   async readBuffer(source: GPUBuffer, offset = 0, size = source.size - offset): Promise<ArrayBuffer> {
-    const staging = this.device.createBuffer({ label: 'readback', size, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+    const staging = this.device.createBuffer({
+      label: 'readback',
+      size,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+    });
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(source, offset, staging, 0, size);
     this.queue.submit([enc.finish()]);
@@ -315,18 +339,22 @@ export class GpuContext {
   async checked<T>(label: string, fn: () => T): Promise<T> {
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
-    let result: T;
+    // The scopes must be popped even when fn throws; what they caught explains fn's failure better than
+    // its own exception, so it wins.
+    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
     try {
-      result = fn();
-    } finally {
-      const validationScope = this.device.popErrorScope();
-      const oomScope = this.device.popErrorScope();
-      const validation = await validationScope;
-      const oom = await oomScope;
-      if (validation) throw new GpuValidationError(`${label}: ${validation.message}`);
-      if (oom) throw new GpuValidationError(`${label}: out of GPU memory: ${oom.message}`);
+      outcome = { ok: true, value: fn() };
+    } catch (error) {
+      outcome = { ok: false, error };
     }
-    return result;
+    const validationScope = this.device.popErrorScope();
+    const oomScope = this.device.popErrorScope();
+    const validation = await validationScope;
+    const oom = await oomScope;
+    if (validation) throw new GpuValidationError(`${label}: ${validation.message}`);
+    if (oom) throw new GpuValidationError(`${label}: out of GPU memory: ${oom.message}`);
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
   }
 
   destroy(): void {

@@ -32,11 +32,19 @@ export function makeDispatch<F extends Record<string, UniformType>>(
   shape: { threads: number; workgroupSize: number } | { workgroups: [number, number, number] },
   meta: { label: string; op: string; flops: number; bytes: number },
 ): Dispatch {
-  const uniform = ctx.createBuffer(`${meta.label}:params`, schema.size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, new Uint8Array(schema.pack(params)));
+  const uniform = ctx.createBuffer(
+    `${meta.label}:params`,
+    schema.size,
+    GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    new Uint8Array(schema.pack(params)),
+  );
   const bindGroup = ctx.device.createBindGroup({
     label: meta.label,
     layout: cached.layout,
-    entries: [{ binding: 0, resource: { buffer: uniform } }, ...resources.map((r, i) => ({ binding: i + 1, resource: r }))],
+    entries: [
+      { binding: 0, resource: { buffer: uniform } },
+      ...resources.map((r, i) => ({ binding: i + 1, resource: r })),
+    ],
   });
   const maxPerDim = ctx.report.limits.maxComputeWorkgroupsPerDimension ?? 65535;
   const workgroups = 'workgroups' in shape ? shape.workgroups : grid1d(shape.threads, shape.workgroupSize, maxPerDim);

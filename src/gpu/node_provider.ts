@@ -31,7 +31,10 @@ function loadDawn(): DawnModule {
   return mod;
 }
 
-const SWIFTSHADER_ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-browser/vk_swiftshader_icd.json'];
+const SWIFTSHADER_ICDS = [
+  '/usr/lib/chromium/vk_swiftshader_icd.json',
+  '/usr/lib/chromium-browser/vk_swiftshader_icd.json',
+];
 
 function lavapipeIcds(): string[] {
   const dirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d'];
@@ -97,9 +100,11 @@ export function nodeGpuProvider(options: NodeProviderOptions = {}): GpuProvider 
     },
     noAdapterHint(choice: DriverChoice): string {
       const want = choice === 'auto' ? 'a GPU adapter' : `the ${choice} driver`;
-      return `Dawn found ${want === 'a GPU adapter' ? 'no GPU adapter' : `no ${choice} adapter`}. On a machine without a GPU install a software Vulkan driver: ` +
+      return (
+        `Dawn found ${want === 'a GPU adapter' ? 'no GPU adapter' : `no ${choice} adapter`}. On a machine without a GPU install a software Vulkan driver: ` +
         `run \`sudo scripts/install-system-deps.sh vulkan\` (Mesa >= 25 lavapipe from Debian bookworm-backports) ` +
-        `or \`apt-get install chromium\` for SwiftShader; on a machine with a GPU install its Vulkan driver.`;
+        `or \`apt-get install chromium\` for SwiftShader; on a machine with a GPU install its Vulkan driver.`
+      );
     },
   };
 }

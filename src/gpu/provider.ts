@@ -53,6 +53,7 @@ export function getGpuProvider(): GpuProvider {
         if (adapter) yield { adapter, driver: classifyAdapter(adapter) };
       }
     },
-    noAdapterHint: () => 'navigator.gpu gave no adapter: WebGPU may be disabled or blocklisted for this GPU (see chrome://gpu)',
+    noAdapterHint: () =>
+      'navigator.gpu gave no adapter: WebGPU may be disabled or blocklisted for this GPU (see chrome://gpu)',
   };
 }

@@ -3,9 +3,13 @@
  * same offsets, so the two can never drift apart. Layout follows the WGSL rules for the uniform
  * address space (align/size per type; struct size rounded up to a multiple of 16).
  */
-export type UniformType = 'u32' | 'i32' | 'f32' | 'vec2u' | 'vec2i' | 'vec2f' | 'vec3u' | 'vec3i' | 'vec3f' | 'vec4u' | 'vec4i' | 'vec4f';
+export type UniformType =
+  'u32' | 'i32' | 'f32' | 'vec2u' | 'vec2i' | 'vec2f' | 'vec3u' | 'vec3i' | 'vec3f' | 'vec4u' | 'vec4i' | 'vec4f';
 
-const layoutOf: Record<UniformType, { align: number; size: number; scalar: 'u32' | 'i32' | 'f32'; count: number; wgsl: string }> = {
+const layoutOf: Record<
+  UniformType,
+  { align: number; size: number; scalar: 'u32' | 'i32' | 'f32'; count: number; wgsl: string }
+> = {
   u32: { align: 4, size: 4, scalar: 'u32', count: 1, wgsl: 'u32' },
   i32: { align: 4, size: 4, scalar: 'i32', count: 1, wgsl: 'i32' },
   f32: { align: 4, size: 4, scalar: 'f32', count: 1, wgsl: 'f32' },
@@ -36,7 +40,10 @@ export class UniformSchema<F extends Record<string, UniformType>> {
   /** `struct <name> { ... }` ready to be prepended to a shader. */
   readonly wgsl: string;
 
-  constructor(readonly structName: string, spec: F) {
+  constructor(
+    readonly structName: string,
+    spec: F,
+  ) {
     const fields: UniformField[] = [];
     let offset = 0;
     for (const [name, type] of Object.entries(spec)) {
@@ -59,17 +66,21 @@ export class UniformSchema<F extends Record<string, UniformType>> {
       const v = (values as Record<string, number | readonly number[]>)[f.name];
       const arr = typeof v === 'number' ? [v] : v;
       if (arr === undefined || arr.length !== l.count) {
-        throw new RangeError(`uniform ${this.structName}.${f.name}: expected ${l.count} value(s), got ${JSON.stringify(v)}`);
+        throw new RangeError(
+          `uniform ${this.structName}.${f.name}: expected ${l.count} value(s), got ${JSON.stringify(v)}`,
+        );
       }
       for (let i = 0; i < l.count; i++) {
         const x = arr[i]!;
         const o = f.offset + 4 * i;
         if (l.scalar === 'f32') view.setFloat32(o, x, true);
         else if (l.scalar === 'i32') {
-          if (!Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31) throw new RangeError(`uniform ${this.structName}.${f.name}: ${x} is not an i32`);
+          if (!Number.isInteger(x) || x < -(2 ** 31) || x >= 2 ** 31)
+            throw new RangeError(`uniform ${this.structName}.${f.name}: ${x} is not an i32`);
           view.setInt32(o, x, true);
         } else {
-          if (!Number.isInteger(x) || x < 0 || x >= 2 ** 32) throw new RangeError(`uniform ${this.structName}.${f.name}: ${x} is not a u32`);
+          if (!Number.isInteger(x) || x < 0 || x >= 2 ** 32)
+            throw new RangeError(`uniform ${this.structName}.${f.name}: ${x} is not a u32`);
           view.setUint32(o, x, true);
         }
       }

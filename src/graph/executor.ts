@@ -37,14 +37,30 @@ export function packModelWeights(ctx: GpuContext, model: LoadedModel): PackedWei
  * binding size or whose arena exceeds its buffer size (Dawn would report either as a validation
  * error long after the fact). Sizes grow linearly with the batch, so the hint names the batch that fits.
  */
-function checkArenaLimits(ctx: GpuContext, model: string, lowered: LoweredGraph, arenaBytes: number, batch: number): void {
+function checkArenaLimits(
+  ctx: GpuContext,
+  model: string,
+  lowered: LoweredGraph,
+  arenaBytes: number,
+  batch: number,
+): void {
   const maxBinding = ctx.report.limits.maxStorageBufferBindingSize ?? 134217728;
   const maxBuffer = ctx.report.limits.maxBufferSize ?? 268435456;
   const [id, largest] = [...lowered.roots].reduce((a, b) => (b[1].bytes > a[1].bytes ? b : a));
-  const over = largest.bytes > maxBinding ? `tensor ${id} needs ${largest.bytes} bytes, above this adapter's storage binding limit of ${maxBinding}` : arenaBytes > maxBuffer ? `its activations need ${arenaBytes} bytes, above this adapter's buffer size limit of ${maxBuffer}` : undefined;
+  const over =
+    largest.bytes > maxBinding
+      ? `tensor ${id} needs ${largest.bytes} bytes, above this adapter's storage binding limit of ${maxBinding}`
+      : arenaBytes > maxBuffer
+        ? `its activations need ${arenaBytes} bytes, above this adapter's buffer size limit of ${maxBuffer}`
+        : undefined;
   if (!over) return;
   const fits = Math.floor(Math.min(maxBinding / (largest.bytes / batch), maxBuffer / (arenaBytes / batch)));
-  throw new GpuLimitError(`${model} at a batch of ${batch}: ${over}`, fits >= 1 ? `detect at most ${fits} images per batch on this adapter` : 'the model is too large for this adapter at any batch: use a smaller input size');
+  throw new GpuLimitError(
+    `${model} at a batch of ${batch}: ${over}`,
+    fits >= 1
+      ? `detect at most ${fits} images per batch on this adapter`
+      : 'the model is too large for this adapter at any batch: use a smaller input size',
+  );
 }
 
 export class GraphExecutor {
@@ -66,15 +82,28 @@ export class GraphExecutor {
     this.stats = stats;
   }
 
-  static async create(ctx: GpuContext, model: LoadedModel, weights: PackedWeights, batch: number, force: VariantChoice = {}): Promise<GraphExecutor> {
+  static async create(
+    ctx: GpuContext,
+    model: LoadedModel,
+    weights: PackedWeights,
+    batch: number,
+    force: VariantChoice = {},
+  ): Promise<GraphExecutor> {
     const lowered = lowerGraph(model.json, batch, force, ctx.report.driver);
     const align = weightsAlignment(ctx);
-    const plan = planMemory([...lowered.roots].map(([id, r]) => ({ id, ...r })), align);
+    const plan = planMemory(
+      [...lowered.roots].map(([id, r]) => ({ id, ...r })),
+      align,
+    );
     checkArenaLimits(ctx, model.json.name, lowered, plan.total, batch);
     const t0 = performance.now();
     const pipes = await Promise.all(lowered.steps.map((st) => st.pipeline(ctx)));
     const pipelineMs = performance.now() - t0;
-    const arena = ctx.createBuffer(`${model.json.name}:activations[b${batch}]`, plan.total, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
+    const arena = ctx.createBuffer(
+      `${model.json.name}:activations[b${batch}]`,
+      plan.total,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    );
     const dummy = ctx.createBuffer('no-residual', 16, GPUBufferUsage.STORAGE);
     const bind = (tensor: string): GPUBufferBinding => {
       const root = lowered.rootOf.get(tensor) ?? tensor;
@@ -92,7 +121,13 @@ export class GraphExecutor {
       naiveActivationBytes: plan.naive,
       weightBytes: weights.byteLength,
       pipelineMs,
-      steps: lowered.steps.map((st, i) => ({ name: st.name, kind: st.kind, ...(st.variant ? { variant: st.variant } : {}), flops: dispatches[i]!.flops, bytes: dispatches[i]!.bytes })),
+      steps: lowered.steps.map((st, i) => ({
+        name: st.name,
+        kind: st.kind,
+        ...(st.variant ? { variant: st.variant } : {}),
+        flops: dispatches[i]!.flops,
+        bytes: dispatches[i]!.bytes,
+      })),
     };
     return new GraphExecutor(lowered, model.json.shapes, plan, arena, dummy, bind, dispatches, stats);
   }

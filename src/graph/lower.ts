@@ -41,7 +41,11 @@ export interface LowerOptions {
 }
 
 /** The steps of `nodes` (graph order) and where each tensor is stored. */
-export function lowerNodes(json: ModelJson, nodes: readonly GraphNode[], o: LowerOptions): { steps: Step[]; root: (t: string) => string } {
+export function lowerNodes(
+  json: ModelJson,
+  nodes: readonly GraphNode[],
+  o: LowerOptions,
+): { steps: Step[]; root: (t: string) => string } {
   const shapeOf = (t: string): number[] => {
     const s = json.shapes[t];
     if (!s) throw new Error(`model ${json.name}: no shape recorded for tensor ${t}`);
@@ -110,7 +114,12 @@ export function lowerNodes(json: ModelJson, nodes: readonly GraphNode[], o: Lowe
 }
 
 /** `driver` picks the measured kernel configurations for that adapter kind. */
-export function lowerGraph(model: ModelJson, batch: number, force: VariantChoice = {}, driver: DriverKind = 'unknown'): LoweredGraph {
+export function lowerGraph(
+  model: ModelJson,
+  batch: number,
+  force: VariantChoice = {},
+  driver: DriverKind = 'unknown',
+): LoweredGraph {
   const outputs = [model.outputs.boxes, model.outputs.scores];
   const { steps, root } = lowerNodes(model, model.nodes, { batch, force, driver, keep: outputs });
   // Lifetimes: step 0 is preprocessing (writes the input), steps 1..n the kernels, n+1 the SSD head.

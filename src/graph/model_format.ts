@@ -59,13 +59,20 @@ export async function parseModel(jsonText: string, weights: Uint8Array, file: st
   if (w.layout !== 'float32-le') c.fail(`weights.layout is ${JSON.stringify(w.layout)}, expected "float32-le"`);
   const byteLength = c.int(w.byteLength, 'weights.byteLength', 0);
   if (weights.byteLength !== byteLength) {
-    throw new ModelFormatError(weightsFile, `has ${weights.byteLength} bytes, model.json says ${byteLength}`, 'the weights file is truncated or belongs to another model; convert the model again');
+    throw new ModelFormatError(
+      weightsFile,
+      `has ${weights.byteLength} bytes, model.json says ${byteLength}`,
+      'the weights file is truncated or belongs to another model; convert the model again',
+    );
   }
   if (byteLength % 4 !== 0) c.fail(`weights.byteLength ${byteLength} is not a multiple of 4`);
   const expected = c.str(w.sha256, 'weights.sha256');
   const actual = await sha256Hex(weights);
   if (actual !== expected) throw new ChecksumError(weightsFile, expected, actual);
-  const floats = weights.byteOffset % 4 === 0 ? new Float32Array(weights.buffer, weights.byteOffset, byteLength / 4) : new Float32Array(weights.slice().buffer);
+  const floats =
+    weights.byteOffset % 4 === 0
+      ? new Float32Array(weights.buffer, weights.byteOffset, byteLength / 4)
+      : new Float32Array(weights.slice().buffer);
   validateModel(raw, floats, file);
   return { json: raw, weights: floats };
 }
@@ -78,9 +85,14 @@ function weightsPath(jsonFile: string, name: string): string {
 function checkHeader(c: Checker, top: Record<string, unknown>): void {
   if (top.format !== MODEL_FORMAT) c.fail(`format is ${JSON.stringify(top.format)}, expected "${MODEL_FORMAT}"`);
   const version = top.version;
-  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) c.fail(`format version ${JSON.stringify(version)} is invalid`);
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1)
+    c.fail(`format version ${JSON.stringify(version)} is invalid`);
   if (version > MODEL_FORMAT_VERSION) {
-    throw new ModelFormatError(c.file, `format version ${version} is newer than this mobilessd reads (version ${MODEL_FORMAT_VERSION})`, 'upgrade mobilessd, or convert the model again with this version');
+    throw new ModelFormatError(
+      c.file,
+      `format version ${version} is newer than this mobilessd reads (version ${MODEL_FORMAT_VERSION})`,
+      'upgrade mobilessd, or convert the model again with this version',
+    );
   }
 }
 
@@ -96,8 +108,10 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   const pre = c.obj(top.preprocess, 'preprocess');
   const width = c.int(pre.width, 'preprocess.width', 1);
   const height = c.int(pre.height, 'preprocess.height', 1);
-  if (width > MAX_INPUT_SIDE || height > MAX_INPUT_SIDE) c.fail(`the input of ${width}x${height} pixels is larger than the ${MAX_INPUT_SIDE}-pixel sides mobilessd runs`);
-  if (!['stretch', 'pad-bottom-right', 'letterbox'].includes(pre.resize as string)) c.fail(`preprocess.resize ${JSON.stringify(pre.resize)} is unknown`);
+  if (width > MAX_INPUT_SIDE || height > MAX_INPUT_SIDE)
+    c.fail(`the input of ${width}x${height} pixels is larger than the ${MAX_INPUT_SIDE}-pixel sides mobilessd runs`);
+  if (!['stretch', 'pad-bottom-right', 'letterbox'].includes(pre.resize as string))
+    c.fail(`preprocess.resize ${JSON.stringify(pre.resize)} is unknown`);
   if (typeof pre.halfPixelCenters !== 'boolean') c.fail('preprocess.halfPixelCenters is not a boolean');
   c.num(pre.mean, 'preprocess.mean');
   if (c.num(pre.std, 'preprocess.std') === 0) c.fail('preprocess.std is 0');
@@ -110,8 +124,12 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
     const offset = c.int(t.offset, `constant ${name} offset`, 0);
     const length = c.int(t.length, `constant ${name} length`, 0);
     if (offset % 4 !== 0) c.fail(`constant ${name} offset ${offset} is not a multiple of 4`);
-    if (length !== product(shape)) c.fail(`constant ${name} has length ${length} but shape [${shape}] holds ${product(shape)}`);
-    if (offset / 4 + length > weights.length) c.fail(`constant ${name} (floats ${offset / 4}..${offset / 4 + length}) lies outside the weights (${weights.length} floats)`);
+    if (length !== product(shape))
+      c.fail(`constant ${name} has length ${length} but shape [${shape}] holds ${product(shape)}`);
+    if (offset / 4 + length > weights.length)
+      c.fail(
+        `constant ${name} (floats ${offset / 4}..${offset / 4 + length}) lies outside the weights (${weights.length} floats)`,
+      );
     constShape.set(name, shape);
   }
 
@@ -122,13 +140,17 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   };
   const input = c.str(top.input, 'input');
   const inShape = shapeOf(input, 'input');
-  if (!sameShape(inShape, [1, height, width, 3])) c.fail(`input ${input} has shape [${inShape}], expected [1,${height},${width},3] from preprocess`);
+  if (!sameShape(inShape, [1, height, width, 3]))
+    c.fail(`input ${input} has shape [${inShape}], expected [1,${height},${width},3] from preprocess`);
 
   const defined = new Set([input]);
   const names = new Set<string>();
   const nodes = c.arr(top.nodes, 'nodes');
-  if (nodes.length > MAX_GRAPH_NODES) c.fail(`the graph has ${nodes.length} nodes, more than the ${MAX_GRAPH_NODES} mobilessd runs`);
-  nodes.forEach((n, i) => checkNode(c, c.obj(n, `node ${i}`), i, { defined, names, shapeOf, constShape: (name) => constShape.get(name) }));
+  if (nodes.length > MAX_GRAPH_NODES)
+    c.fail(`the graph has ${nodes.length} nodes, more than the ${MAX_GRAPH_NODES} mobilessd runs`);
+  nodes.forEach((n, i) =>
+    checkNode(c, c.obj(n, `node ${i}`), i, { defined, names, shapeOf, constShape: (name) => constShape.get(name) }),
+  );
 
   const outputs = c.obj(top.outputs, 'outputs');
   const boxes = c.str(outputs.boxes, 'outputs.boxes');
@@ -136,8 +158,10 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   for (const t of [boxes, scores]) if (!defined.has(t)) c.fail(`output ${t} is not computed by any node`);
   const bs = shapeOf(boxes, 'outputs.boxes');
   const ss = shapeOf(scores, 'outputs.scores');
-  if (bs.length !== 3 || bs[0] !== 1 || bs[2] !== 4) c.fail(`outputs.boxes ${boxes} has shape [${bs}], expected [1, anchors, 4]`);
-  if (ss.length !== 3 || ss[0] !== 1 || ss[1] !== bs[1]) c.fail(`outputs.scores ${scores} has shape [${ss}], expected [1, ${bs[1]}, classes]`);
+  if (bs.length !== 3 || bs[0] !== 1 || bs[2] !== 4)
+    c.fail(`outputs.boxes ${boxes} has shape [${bs}], expected [1, anchors, 4]`);
+  if (ss.length !== 3 || ss[0] !== 1 || ss[1] !== bs[1])
+    c.fail(`outputs.scores ${scores} has shape [${ss}], expected [1, ${bs[1]}, classes]`);
   const classes = ss[2]!;
   const labels = c.arr(top.labels, 'labels');
   if (labels.length !== classes) c.fail(`${labels.length} labels for ${classes} score columns`);
@@ -146,16 +170,20 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   const ssd = c.obj(top.ssd, 'ssd');
   const anchors = c.str(ssd.anchors, 'ssd.anchors');
   const as = constShape.get(anchors);
-  if (!as || !sameShape(as, [bs[1]!, 4])) c.fail(`ssd.anchors ${anchors} must be a constant of shape [${bs[1]}, 4], found ${as ? `[${as}]` : 'none'}`);
+  if (!as || !sameShape(as, [bs[1]!, 4]))
+    c.fail(`ssd.anchors ${anchors} must be a constant of shape [${bs[1]}, 4], found ${as ? `[${as}]` : 'none'}`);
   const scales = c.obj(ssd.scales, 'ssd.scales');
-  for (const k of ['y', 'x', 'h', 'w']) if (!(c.num(scales[k], `ssd.scales.${k}`) > 0)) c.fail(`ssd.scales.${k} must be positive`);
-  if (ssd.scoreFunction !== 'sigmoid' && ssd.scoreFunction !== 'softmax') c.fail(`ssd.scoreFunction ${JSON.stringify(ssd.scoreFunction)} is unknown`);
+  for (const k of ['y', 'x', 'h', 'w'])
+    if (!(c.num(scales[k], `ssd.scales.${k}`) > 0)) c.fail(`ssd.scales.${k} must be positive`);
+  if (ssd.scoreFunction !== 'sigmoid' && ssd.scoreFunction !== 'softmax')
+    c.fail(`ssd.scoreFunction ${JSON.stringify(ssd.scoreFunction)} is unknown`);
   const bg = c.int(ssd.backgroundClass, 'ssd.backgroundClass', -1);
   if (bg >= classes) c.fail(`ssd.backgroundClass ${bg} is not one of the ${classes} columns`);
   const d = c.obj(ssd.defaults, 'ssd.defaults');
   const score = c.num(d.scoreThreshold, 'ssd.defaults.scoreThreshold');
   const iou = c.num(d.iouThreshold, 'ssd.defaults.iouThreshold');
-  if (!(score >= 0 && score <= 1 && iou > 0 && iou <= 1)) c.fail(`ssd.defaults thresholds out of range (score ${score}, IoU ${iou})`);
+  if (!(score >= 0 && score <= 1 && iou > 0 && iou <= 1))
+    c.fail(`ssd.defaults thresholds out of range (score ${score}, IoU ${iou})`);
   c.int(d.maxDetections, 'ssd.defaults.maxDetections', 1);
   if (typeof d.perClassNms !== 'boolean') c.fail('ssd.defaults.perClassNms is not a boolean');
 }
@@ -180,17 +208,23 @@ function checkNode(c: Checker, n: Record<string, unknown>, index: number, g: Gra
   const def = typeof n.op === 'string' ? findOp(n.op) : undefined;
   if (!def) c.fail(`${what}: unknown op ${JSON.stringify(n.op)}`);
   const [least, most] = typeof def.arity === 'number' ? [def.arity, def.arity] : def.arity;
-  if (inputs.length < least || inputs.length > most) c.fail(`${what}: has ${inputs.length} inputs, expected ${least === most ? least : `${least} or more`}`);
+  if (inputs.length < least || inputs.length > most)
+    c.fail(`${what}: has ${inputs.length} inputs, expected ${least === most ? least : `${least} or more`}`);
   const node = def.parse(n, { name, inputs, outputs }, c, what);
   const outShape = g.shapeOf(out, what);
   let computed: number[];
   try {
-    computed = def.outputShape(node, inputs.map((t) => g.shapeOf(t, what)), g);
+    computed = def.outputShape(
+      node,
+      inputs.map((t) => g.shapeOf(t, what)),
+      g,
+    );
   } catch (e) {
     if (e instanceof ShapeError) c.fail(`${what}: ${e.message}`);
     throw e;
   }
-  if (!sameShape(computed, outShape)) c.fail(`${what}: output ${out} is recorded as [${outShape}] but the op computes [${computed}]`);
+  if (!sameShape(computed, outShape))
+    c.fail(`${what}: output ${out} is recorded as [${outShape}] but the op computes [${computed}]`);
   g.defined.add(out);
   return node;
 }

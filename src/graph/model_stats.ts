@@ -29,7 +29,11 @@ export function modelStats(json: ModelJson): ModelStats {
   let params = 0;
   let macs = 0;
   for (const n of json.nodes) {
-    const cost = opOf(n, json.name).cost(n, n.inputs.map((t) => json.shapes[t]!), cx);
+    const cost = opOf(n, json.name).cost(
+      n,
+      n.inputs.map((t) => json.shapes[t]!),
+      cx,
+    );
     params += cost.params;
     macs += cost.macs;
     if (!cost.layerType) continue;

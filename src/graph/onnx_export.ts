@@ -53,7 +53,13 @@ class GraphBuilder implements OnnxBuilder {
     const name = `${tensor}:nhwc`;
     if (!this.emitted.has(name)) {
       this.emitted.add(name);
-      this.node({ name: `${tensor}/to_nhwc`, opType: 'Transpose', inputs: [this.value(tensor)], outputs: [name], attributes: [{ name: 'perm', ints: TO_NHWC }] });
+      this.node({
+        name: `${tensor}/to_nhwc`,
+        opType: 'Transpose',
+        inputs: [this.value(tensor)],
+        outputs: [name],
+        attributes: [{ name: 'perm', ints: TO_NHWC }],
+      });
     }
     return name;
   }
@@ -86,19 +92,38 @@ class GraphBuilder implements OnnxBuilder {
     if (isIdentity(activation)) return op(out);
     const pre = `${out}:preclip`;
     op(pre);
-    const bound = (v: number, side: 'min' | 'max') => (Math.abs(v) >= ACTIVATIONS.none.max ? '' : this.constant(`clip/${side}/${v}`, [], () => Float32Array.of(v)));
-    this.node({ name: `${name}/clip`, opType: 'Clip', inputs: [pre, bound(activation.min, 'min'), bound(activation.max, 'max')], outputs: [out] });
+    const bound = (v: number, side: 'min' | 'max') =>
+      Math.abs(v) >= ACTIVATIONS.none.max ? '' : this.constant(`clip/${side}/${v}`, [], () => Float32Array.of(v));
+    this.node({
+      name: `${name}/clip`,
+      opType: 'Clip',
+      inputs: [pre, bound(activation.min, 'min'), bound(activation.max, 'max')],
+      outputs: [out],
+    });
   }
 }
 
 export function modelToOnnxGraph(model: LoadedModel): OnnxGraph {
   const json = model.json;
   const b = new GraphBuilder(model);
-  b.node({ name: 'input/to_nchw', opType: 'Transpose', inputs: [json.input], outputs: [b.value(json.input)], attributes: [{ name: 'perm', ints: TO_NCHW }] });
+  b.node({
+    name: 'input/to_nchw',
+    opType: 'Transpose',
+    inputs: [json.input],
+    outputs: [b.value(json.input)],
+    attributes: [{ name: 'perm', ints: TO_NCHW }],
+  });
   for (const n of json.nodes) opOf(n, json.name).onnx(n, b);
   const outputs = [json.outputs.boxes, json.outputs.scores];
   for (const o of outputs)
-    if (b.shape(o).length === 4) b.node({ name: `${o}/to_nhwc`, opType: 'Transpose', inputs: [b.value(o)], outputs: [o], attributes: [{ name: 'perm', ints: TO_NHWC }] });
+    if (b.shape(o).length === 4)
+      b.node({
+        name: `${o}/to_nhwc`,
+        opType: 'Transpose',
+        inputs: [b.value(o)],
+        outputs: [o],
+        attributes: [{ name: 'perm', ints: TO_NHWC }],
+      });
   const withBatch = (t: string) => ['batch', ...json.shapes[t]!.slice(1)];
   return {
     name: json.name,

@@ -7,10 +7,16 @@ import type { GpuContext } from '../gpu/context.ts';
 import { encodeDispatches } from '../gpu/dispatch.ts';
 import type { GraphExecutor } from './executor.ts';
 
-export async function runRawOutputs(ctx: GpuContext, ex: GraphExecutor, input: Float32Array, extra: string[] = []): Promise<Map<string, Float32Array>> {
+export async function runRawOutputs(
+  ctx: GpuContext,
+  ex: GraphExecutor,
+  input: Float32Array,
+  extra: string[] = [],
+): Promise<Map<string, Float32Array>> {
   const inp = ex.input;
-  if (input.byteLength > (inp.size ?? 0)) throw new RangeError(`input of ${input.length} floats does not fit the model input (${(inp.size ?? 0) / 4})`);
-  ctx.queue.writeBuffer(inp.buffer, inp.offset ?? 0, input.buffer as ArrayBuffer, input.byteOffset, input.byteLength);
+  if (input.byteLength > (inp.size ?? 0))
+    throw new RangeError(`input of ${input.length} floats does not fit the model input (${(inp.size ?? 0) / 4})`);
+  ctx.queue.writeBuffer(inp.buffer, inp.offset ?? 0, input.buffer, input.byteOffset, input.byteLength);
   const names = [ex.lowered.outputs.boxes, ex.lowered.outputs.scores, ...extra];
   const enc = ctx.device.createCommandEncoder();
   const pass = enc.beginComputePass();

@@ -21,7 +21,8 @@ export type { DecodeLimits } from './limits.ts';
 
 /** Decodes JPEG or PNG bytes to RGBA8; `source` (a path or a short description) names the image in errors. */
 export function decodeImage(bytes: Uint8Array, source: string, options: DecodeLimits = {}): RgbaImage {
-  if (!(bytes instanceof Uint8Array)) throw new InvalidInputError(`${source}: expected the encoded image as a Uint8Array or Buffer`);
+  if (!(bytes instanceof Uint8Array))
+    throw new InvalidInputError(`${source}: expected the encoded image as a Uint8Array or Buffer`);
   const limits = resolveLimits(options);
   if (bytes.length === 0) throw new ImageDecodeError(source, 'the file is empty');
   const sniffed = sniffImage(bytes);
@@ -31,7 +32,10 @@ export function decodeImage(bytes: Uint8Array, source: string, options: DecodeLi
     case 'jpeg':
       return decodeJpeg(bytes, source, limits);
     case 'truncated':
-      throw new ImageDecodeError(source, `the file is truncated: ${bytes.length} bytes, the start of a ${sniffed.format} signature`);
+      throw new ImageDecodeError(
+        source,
+        `the file is truncated: ${bytes.length} bytes, the start of a ${sniffed.format} signature`,
+      );
     case 'other':
       throw new ImageDecodeError(source, `${sniffed.description}; only JPEG and PNG are supported`);
   }
@@ -39,7 +43,8 @@ export function decodeImage(bytes: Uint8Array, source: string, options: DecodeLi
 
 /** Reads and decodes an image file; file-system failures are ImageFileError naming the path. */
 export async function readImageFile(path: string, options: DecodeLimits = {}): Promise<RgbaImage> {
-  if (typeof path !== 'string' || path === '') throw new InvalidInputError(`expected an image file path, got ${JSON.stringify(path) ?? typeof path}`);
+  if (typeof path !== 'string' || path === '')
+    throw new InvalidInputError(`expected an image file path, got ${JSON.stringify(path) ?? typeof path}`);
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -51,7 +56,8 @@ export async function readImageFile(path: string, options: DecodeLimits = {}): P
 
 function decodeJpeg(bytes: Uint8Array, source: string, limits: Required<DecodeLimits>): RgbaImage {
   const s = readJpegStructure(bytes, (w, h) => checkDeclaredSize(source, w, h, limits));
-  if (s instanceof JpegStructureProblem) throw new ImageDecodeError(source, s.kind === 'unsupported' ? s.problem : `${s.kind} JPEG: ${s.problem}`);
+  if (s instanceof JpegStructureProblem)
+    throw new ImageDecodeError(source, s.kind === 'unsupported' ? s.problem : `${s.kind} JPEG: ${s.problem}`);
   const budgetMB = jpegMemoryBudgetMB(s);
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
@@ -62,7 +68,9 @@ function decodeJpeg(bytes: Uint8Array, source: string, limits: Required<DecodeLi
       maxMemoryUsageInMB: budgetMB,
       // jpeg-js assumes YCbCr for 3 components unless told; Adobe's transform flag or 'R','G','B'
       // component ids mark the (rarer) plain RGB JPEGs.
-      ...(s.components === 3 ? { colorTransform: s.adobeTransform !== undefined ? s.adobeTransform !== 0 : !s.rgbComponentIds } : {}),
+      ...(s.components === 3
+        ? { colorTransform: s.adobeTransform !== undefined ? s.adobeTransform !== 0 : !s.rgbComponentIds }
+        : {}),
     });
   } catch (e) {
     const message = errorMessage(e);
@@ -111,16 +119,33 @@ function checkImageData(s: PngStructure, source: string): void {
     inflated = inflateSync(Buffer.concat(s.idat), { maxOutputLength: s.inflatedSize + slack });
   } catch (e) {
     const tooBig = errorCode(e) === 'ERR_BUFFER_TOO_LARGE';
-    throw new ImageDecodeError(source, tooBig ? `corrupt PNG: its image data inflates to more than the ${s.inflatedSize} bytes a ${s.width}x${s.height} image needs` : `corrupt PNG image data (zlib: ${errorMessage(e)})`);
+    throw new ImageDecodeError(
+      source,
+      tooBig
+        ? `corrupt PNG: its image data inflates to more than the ${s.inflatedSize} bytes a ${s.width}x${s.height} image needs`
+        : `corrupt PNG image data (zlib: ${errorMessage(e)})`,
+    );
   }
   if (inflated.length < s.inflatedSize) {
-    throw new ImageDecodeError(source, `corrupt PNG: its image data inflates to ${inflated.length} bytes, but a ${s.width}x${s.height} image needs ${s.inflatedSize}`);
+    throw new ImageDecodeError(
+      source,
+      `corrupt PNG: its image data inflates to ${inflated.length} bytes, but a ${s.width}x${s.height} image needs ${s.inflatedSize}`,
+    );
   }
 }
 
-function checkedOutput(d: { width: number; height: number; data: Uint8Array }, width: number, height: number, source: string, format: string): RgbaImage {
+function checkedOutput(
+  d: { width: number; height: number; data: Uint8Array },
+  width: number,
+  height: number,
+  source: string,
+  format: string,
+): RgbaImage {
   if (d.width !== width || d.height !== height || d.data.length !== width * height * 4) {
-    throw new ImageDecodeError(source, `corrupt ${format}: the decoder produced ${d.width}x${d.height} pixels for a ${width}x${height} header`);
+    throw new ImageDecodeError(
+      source,
+      `corrupt ${format}: the decoder produced ${d.width}x${d.height} pixels for a ${width}x${height} header`,
+    );
   }
   // A plain Uint8Array view: callers should not depend on Buffer methods (the browser has none).
   return { data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.length), width, height };
@@ -140,7 +165,11 @@ function fileError(path: string, e: unknown): ImageFileError {
     case 'ERR_FS_FILE_TOO_LARGE':
       return new ImageFileError(path, 'the file is too large to read into memory', 'downscale or re-encode the image');
     default:
-      return new ImageFileError(path, `cannot read the file (${code ?? errorMessage(e)})`, 'check that the path names a readable image file');
+      return new ImageFileError(
+        path,
+        `cannot read the file (${code ?? errorMessage(e)})`,
+        'check that the path names a readable image file',
+      );
   }
 }
 

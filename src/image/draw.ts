@@ -22,10 +22,22 @@ export type Rgb = readonly [number, number, number];
 
 /** Saturated, mutually distinct colours; class ids beyond the table wrap around. */
 const PALETTE: readonly Rgb[] = [
-  [230, 40, 40], [40, 180, 70], [40, 110, 240], [255, 190, 0],
-  [190, 60, 220], [0, 200, 200], [255, 120, 20], [255, 90, 170],
-  [140, 210, 40], [20, 60, 140], [150, 90, 40], [0, 130, 110],
-  [120, 90, 255], [235, 230, 70], [160, 20, 80], [120, 120, 120],
+  [230, 40, 40],
+  [40, 180, 70],
+  [40, 110, 240],
+  [255, 190, 0],
+  [190, 60, 220],
+  [0, 200, 200],
+  [255, 120, 20],
+  [255, 90, 170],
+  [140, 210, 40],
+  [20, 60, 140],
+  [150, 90, 40],
+  [0, 130, 110],
+  [120, 90, 255],
+  [235, 230, 70],
+  [160, 20, 80],
+  [120, 120, 120],
 ];
 
 export function classColor(classId: number): Rgb {
@@ -42,7 +54,11 @@ export function textColorOn(bg: Rgb): Rgb {
 }
 
 /** Returns a new image with the detections drawn; the input is not modified. */
-export function drawDetections(image: RgbaImage, detections: readonly Detection[], options: DrawOptions = {}): RgbaImage {
+export function drawDetections(
+  image: RgbaImage,
+  detections: readonly Detection[],
+  options: DrawOptions = {},
+): RgbaImage {
   const src = toRgbaImage(image, 'image to draw on');
   const canvas = new Canvas(new Uint8Array(src.data), src.width, src.height);
   const shortSide = Math.min(src.width, src.height);
@@ -74,9 +90,16 @@ interface Rect {
 function pixelRect(d: Detection, c: Canvas): Rect | undefined {
   const { x, y, width, height } = d.box;
   if (![x, y, width, height].every(Number.isFinite)) return undefined;
-  const xa = Math.round(x), xb = Math.round(x + width);
-  const ya = Math.round(y), yb = Math.round(y + height);
-  const r = { x0: Math.min(xa, xb), y0: Math.min(ya, yb), x1: Math.max(xa, xb, Math.min(xa, xb) + 1), y1: Math.max(ya, yb, Math.min(ya, yb) + 1) };
+  const xa = Math.round(x),
+    xb = Math.round(x + width);
+  const ya = Math.round(y),
+    yb = Math.round(y + height);
+  const r = {
+    x0: Math.min(xa, xb),
+    y0: Math.min(ya, yb),
+    x1: Math.max(xa, xb, Math.min(xa, xb) + 1),
+    y1: Math.max(ya, yb, Math.min(ya, yb) + 1),
+  };
   return r.x1 <= 0 || r.y1 <= 0 || r.x0 >= c.width || r.y0 >= c.height ? undefined : r;
 }
 
@@ -110,8 +133,10 @@ class Canvas {
   ) {}
 
   fill(x: number, y: number, w: number, h: number, [r, g, b]: Rgb): void {
-    const xa = Math.max(0, x), xb = Math.min(this.width, x + w);
-    const ya = Math.max(0, y), yb = Math.min(this.height, y + h);
+    const xa = Math.max(0, x),
+      xb = Math.min(this.width, x + w);
+    const ya = Math.max(0, y),
+      yb = Math.min(this.height, y + h);
     for (let py = ya; py < yb; py++) {
       for (let i = (py * this.width + xa) * 4, end = (py * this.width + xb) * 4; i < end; i += 4) {
         this.data[i] = r;
@@ -124,7 +149,8 @@ class Canvas {
 
   /** A frame `t` pixels wide inside the rectangle (a rectangle thinner than 2t is filled). */
   outline(r: Rect, t: number, color: Rgb): void {
-    const w = r.x1 - r.x0, h = r.y1 - r.y0;
+    const w = r.x1 - r.x0,
+      h = r.y1 - r.y0;
     this.fill(r.x0, r.y0, w, Math.min(t, h), color);
     this.fill(r.x0, r.y1 - Math.min(t, h), w, Math.min(t, h), color);
     this.fill(r.x0, r.y0, Math.min(t, w), h, color);

@@ -6,11 +6,19 @@
 import type { RgbaImage } from '../core/image.ts';
 
 /** Returns the image to upload and the factor that maps its pixels back to the original's. */
-export function fitToLimit(img: RgbaImage, maxSide: number, source: string, warn: (message: string) => void): { image: RgbaImage; factor: number } {
+export function fitToLimit(
+  img: RgbaImage,
+  maxSide: number,
+  source: string,
+  warn: (message: string) => void,
+): { image: RgbaImage; factor: number } {
   if (img.width <= maxSide && img.height <= maxSide) return { image: img, factor: 1 };
   const f = Math.ceil(Math.max(img.width, img.height) / maxSide);
-  const w = Math.floor(img.width / f), h = Math.floor(img.height / f);
-  warn(`${source}: ${img.width}x${img.height} exceeds this GPU's texture limit of ${maxSide}; downscaled by ${f} to ${w}x${h} on the CPU`);
+  const w = Math.floor(img.width / f),
+    h = Math.floor(img.height / f);
+  warn(
+    `${source}: ${img.width}x${img.height} exceeds this GPU's texture limit of ${maxSide}; downscaled by ${f} to ${w}x${h} on the CPU`,
+  );
   const out = new Uint8Array(w * h * 4);
   const n = f * f;
   for (let y = 0; y < h; y++)

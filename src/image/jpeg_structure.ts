@@ -47,15 +47,20 @@ const SOS = 0xda;
 const EOI = 0xd9;
 
 /** `onFrame` sees the declared size as soon as the frame header is read, so a size check can stop the walk. */
-export function readJpegStructure(b: Uint8Array, onFrame: (width: number, height: number) => void): JpegStructure | JpegStructureProblem {
+export function readJpegStructure(
+  b: Uint8Array,
+  onFrame: (width: number, height: number) => void,
+): JpegStructure | JpegStructureProblem {
   let frame: Pick<JpegStructure, 'width' | 'height' | 'components' | 'rgbComponentIds'> | undefined;
   let orientation: number | undefined;
   let adobeTransform: number | undefined;
   let scans = 0;
   let i = 2; // after SOI
   for (;;) {
-    if (i >= b.length) return new JpegStructureProblem(`the file ends at byte ${b.length} before the end-of-image marker`, 'truncated');
-    if (b[i] !== 0xff) return new JpegStructureProblem(`expected a marker at byte ${i}, found 0x${b[i]!.toString(16)}`, 'corrupt');
+    if (i >= b.length)
+      return new JpegStructureProblem(`the file ends at byte ${b.length} before the end-of-image marker`, 'truncated');
+    if (b[i] !== 0xff)
+      return new JpegStructureProblem(`expected a marker at byte ${i}, found 0x${b[i]!.toString(16)}`, 'corrupt');
     while (i < b.length && b[i] === 0xff) i++; // fill bytes may pad any marker
     if (i >= b.length) return new JpegStructureProblem('the file ends inside a marker', 'truncated');
     const marker = b[i++]!;
@@ -65,17 +70,30 @@ export function readJpegStructure(b: Uint8Array, onFrame: (width: number, height
       return { ...frame, orientation: orientation ?? 1, adobeTransform };
     }
     if (marker >= 0xd0 && marker <= 0xd7) continue; // a stray restart marker carries no data
-    if (marker === 0x00 || marker === 0xd8) return new JpegStructureProblem(`unexpected marker 0xff${hex(marker)} at byte ${i - 2}`, 'corrupt');
+    if (marker === 0x00 || marker === 0xd8)
+      return new JpegStructureProblem(`unexpected marker 0xff${hex(marker)} at byte ${i - 2}`, 'corrupt');
     if (i + 2 > b.length) return new JpegStructureProblem('the file ends inside a segment header', 'truncated');
     const length = (b[i]! << 8) | b[i + 1]!;
-    if (length < 2) return new JpegStructureProblem(`segment 0xff${hex(marker)} at byte ${i - 2} has an impossible length ${length}`, 'corrupt');
-    if (i + length > b.length) return new JpegStructureProblem(`segment 0xff${hex(marker)} at byte ${i - 2} runs past the end of the file`, 'truncated');
+    if (length < 2)
+      return new JpegStructureProblem(
+        `segment 0xff${hex(marker)} at byte ${i - 2} has an impossible length ${length}`,
+        'corrupt',
+      );
+    if (i + length > b.length)
+      return new JpegStructureProblem(
+        `segment 0xff${hex(marker)} at byte ${i - 2} runs past the end of the file`,
+        'truncated',
+      );
     const payload = b.subarray(i + 2, i + length);
     i += length;
 
     if (marker in SOF_KINDS) {
       const unsupported = SOF_KINDS[marker];
-      if (unsupported) return new JpegStructureProblem(`${unsupported} is not supported (only baseline and progressive Huffman JPEG)`, 'unsupported');
+      if (unsupported)
+        return new JpegStructureProblem(
+          `${unsupported} is not supported (only baseline and progressive Huffman JPEG)`,
+          'unsupported',
+        );
       if (frame) return new JpegStructureProblem('more than one frame header (SOF)', 'corrupt');
       const parsed = parseFrame(payload);
       if (parsed instanceof JpegStructureProblem) return parsed;
@@ -83,37 +101,54 @@ export function readJpegStructure(b: Uint8Array, onFrame: (width: number, height
       onFrame(parsed.width, parsed.height);
     } else if (marker === 0xe1 && orientation === undefined && isExif(payload)) {
       orientation = exifOrientation(payload);
-    } else if (marker === 0xee && payload.length >= 12 && String.fromCharCode(...payload.subarray(0, 6)) === 'Adobe\0') {
+    } else if (
+      marker === 0xee &&
+      payload.length >= 12 &&
+      String.fromCharCode(...payload.subarray(0, 6)) === 'Adobe\0'
+    ) {
       adobeTransform = payload[11]!;
     } else if (marker === SOS) {
       if (!frame) return new JpegStructureProblem('image data (SOS) comes before the frame header (SOF)', 'corrupt');
       scans++;
       const next = endOfEntropyData(b, i);
-      if (next < 0) return new JpegStructureProblem(`the file ends inside the image data at byte ${b.length} (no end-of-image marker)`, 'truncated');
+      if (next < 0)
+        return new JpegStructureProblem(
+          `the file ends inside the image data at byte ${b.length} (no end-of-image marker)`,
+          'truncated',
+        );
       i = next;
     }
   }
 }
 
-function parseFrame(p: Uint8Array): Pick<JpegStructure, 'width' | 'height' | 'components' | 'rgbComponentIds'> | JpegStructureProblem {
+function parseFrame(
+  p: Uint8Array,
+): Pick<JpegStructure, 'width' | 'height' | 'components' | 'rgbComponentIds'> | JpegStructureProblem {
   if (p.length < 6) return new JpegStructureProblem('frame header (SOF) is too short', 'corrupt');
   const precision = p[0]!;
   const height = (p[1]! << 8) | p[2]!;
   const width = (p[3]! << 8) | p[4]!;
   const components = p[5]!;
-  if (precision !== 8) return new JpegStructureProblem(`${precision}-bit JPEG is not supported (only 8-bit samples)`, 'unsupported');
+  if (precision !== 8)
+    return new JpegStructureProblem(`${precision}-bit JPEG is not supported (only 8-bit samples)`, 'unsupported');
   // Height 0 means "given later by a DNL marker", which no decoder we use understands.
-  if (width === 0 || height === 0) return new JpegStructureProblem(`the frame header declares a zero-sized ${width}x${height} image`, 'corrupt');
+  if (width === 0 || height === 0)
+    return new JpegStructureProblem(`the frame header declares a zero-sized ${width}x${height} image`, 'corrupt');
   if (components !== 1 && components !== 3 && components !== 4) {
-    return new JpegStructureProblem(`${components}-component JPEG is not supported (only greyscale, YCbCr/RGB and CMYK)`, 'unsupported');
+    return new JpegStructureProblem(
+      `${components}-component JPEG is not supported (only greyscale, YCbCr/RGB and CMYK)`,
+      'unsupported',
+    );
   }
-  if (p.length < 6 + 3 * components) return new JpegStructureProblem('frame header (SOF) is too short for its components', 'corrupt');
+  if (p.length < 6 + 3 * components)
+    return new JpegStructureProblem('frame header (SOF) is too short for its components', 'corrupt');
   const ids: number[] = [];
   for (let c = 0; c < components; c++) {
     const sampling = p[7 + 3 * c]!;
     const h = sampling >> 4;
     const v = sampling & 15;
-    if (h < 1 || h > 4 || v < 1 || v > 4) return new JpegStructureProblem(`component ${c} has invalid sampling factors ${h}x${v}`, 'corrupt');
+    if (h < 1 || h > 4 || v < 1 || v > 4)
+      return new JpegStructureProblem(`component ${c} has invalid sampling factors ${h}x${v}`, 'corrupt');
     ids.push(p[6 + 3 * c]!);
   }
   const rgbComponentIds = components === 3 && String.fromCharCode(...ids) === 'RGB';

@@ -17,8 +17,10 @@ export const DEFAULT_MAX_SIDE = 16384;
 export function resolveLimits(options: DecodeLimits): Required<DecodeLimits> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const maxSide = options.maxSide ?? DEFAULT_MAX_SIDE;
-  if (!Number.isInteger(maxPixels) || maxPixels <= 0) throw new InvalidOptionError('maxPixels', maxPixels, 'a positive integer');
-  if (!Number.isInteger(maxSide) || maxSide <= 0) throw new InvalidOptionError('maxSide', maxSide, 'a positive integer');
+  if (!Number.isInteger(maxPixels) || maxPixels <= 0)
+    throw new InvalidOptionError('maxPixels', maxPixels, 'a positive integer');
+  if (!Number.isInteger(maxSide) || maxSide <= 0)
+    throw new InvalidOptionError('maxSide', maxSide, 'a positive integer');
   return { maxPixels, maxSide };
 }
 

@@ -31,7 +31,15 @@ export function placement(spec: PreprocessSpec, width: number, height: number): 
 }
 
 /** Maps a normalized model-space box (ymin, xmin, ymax, xmax) to source-image pixels, clipped to the image. */
-export function boxToImage(p: Placement, width: number, height: number, ymin: number, xmin: number, ymax: number, xmax: number) {
+export function boxToImage(
+  p: Placement,
+  width: number,
+  height: number,
+  ymin: number,
+  xmin: number,
+  ymax: number,
+  xmax: number,
+) {
   const clip = (v: number, hi: number) => Math.min(Math.max(v, 0), hi);
   const x1 = clip(xmin * p.canvasW - p.x0, width);
   const y1 = clip(ymin * p.canvasH - p.y0, height);

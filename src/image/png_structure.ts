@@ -36,23 +36,36 @@ const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 /** Adam7 passes: x0, y0, dx, dy. */
 const ADAM7: readonly (readonly [number, number, number, number])[] = [
-  [0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2],
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
 ];
 
 /** `onHeader` sees the declared size as soon as IHDR is read, so a size check can stop the walk. */
-export function readPngStructure(b: Uint8Array, onHeader: (width: number, height: number) => void): PngStructure | PngStructureProblem {
+export function readPngStructure(
+  b: Uint8Array,
+  onHeader: (width: number, height: number) => void,
+): PngStructure | PngStructureProblem {
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let header: Omit<PngStructure, 'idat'> | undefined;
   const idat: Uint8Array[] = [];
   let i = 8; // after the signature
   for (;;) {
-    if (i === b.length) return new PngStructureProblem(`the file ends at byte ${b.length} before the IEND chunk`, 'truncated');
-    if (i + 8 > b.length) return new PngStructureProblem(`the file ends inside a chunk header at byte ${i}`, 'truncated');
+    if (i === b.length)
+      return new PngStructureProblem(`the file ends at byte ${b.length} before the IEND chunk`, 'truncated');
+    if (i + 8 > b.length)
+      return new PngStructureProblem(`the file ends inside a chunk header at byte ${i}`, 'truncated');
     const length = view.getUint32(i);
     const type = String.fromCharCode(...b.subarray(i + 4, i + 8));
     if (!/^[A-Za-z]{4}$/.test(type)) return new PngStructureProblem(`invalid chunk type at byte ${i + 4}`, 'corrupt');
-    if (length > 0x7fffffff) return new PngStructureProblem(`chunk ${type} at byte ${i} has an impossible length ${length}`, 'corrupt');
-    if (i + 12 + length > b.length) return new PngStructureProblem(`chunk ${type} at byte ${i} runs past the end of the file`, 'truncated');
+    if (length > 0x7fffffff)
+      return new PngStructureProblem(`chunk ${type} at byte ${i} has an impossible length ${length}`, 'corrupt');
+    if (i + 12 + length > b.length)
+      return new PngStructureProblem(`chunk ${type} at byte ${i} runs past the end of the file`, 'truncated');
     const data = b.subarray(i + 8, i + 8 + length);
     if (crc32(b.subarray(i + 4, i + 8 + length)) !== view.getUint32(i + 8 + length)) {
       return new PngStructureProblem(`chunk ${type} at byte ${i} fails its CRC check`, 'corrupt');
@@ -79,12 +92,16 @@ function parseHeader(d: Uint8Array): Omit<PngStructure, 'idat'> | PngStructurePr
   const width = view.getUint32(0);
   const height = view.getUint32(4);
   const [depth, colorType, compression, filter, interlace] = [d[8]!, d[9]!, d[10]!, d[11]!, d[12]!];
-  if (width === 0 || height === 0) return new PngStructureProblem(`the header declares a zero-sized ${width}x${height} image`, 'corrupt');
-  if (width > 0x7fffffff || height > 0x7fffffff) return new PngStructureProblem(`the header declares an impossible size ${width}x${height}`, 'corrupt');
+  if (width === 0 || height === 0)
+    return new PngStructureProblem(`the header declares a zero-sized ${width}x${height} image`, 'corrupt');
+  if (width > 0x7fffffff || height > 0x7fffffff)
+    return new PngStructureProblem(`the header declares an impossible size ${width}x${height}`, 'corrupt');
   const depths = DEPTHS[colorType];
   if (!depths) return new PngStructureProblem(`invalid colour type ${colorType}`, 'corrupt');
-  if (!depths.includes(depth)) return new PngStructureProblem(`bit depth ${depth} is invalid for colour type ${colorType}`, 'corrupt');
-  if (compression !== 0 || filter !== 0) return new PngStructureProblem(`unknown compression/filter method ${compression}/${filter}`, 'corrupt');
+  if (!depths.includes(depth))
+    return new PngStructureProblem(`bit depth ${depth} is invalid for colour type ${colorType}`, 'corrupt');
+  if (compression !== 0 || filter !== 0)
+    return new PngStructureProblem(`unknown compression/filter method ${compression}/${filter}`, 'corrupt');
   if (interlace > 1) return new PngStructureProblem(`unknown interlace method ${interlace}`, 'corrupt');
   const bitsPerPixel = CHANNELS[colorType]! * depth;
   return { width, height, inflatedSize: inflatedSize(width, height, bitsPerPixel, interlace === 1) };

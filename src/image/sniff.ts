@@ -16,10 +16,22 @@ const JPEG_SIGNATURE: readonly number[] = [0xff, 0xd8, 0xff];
 const OTHER_FORMATS: readonly { name: string; test: (b: Uint8Array) => boolean }[] = [
   { name: 'a GIF image', test: (b) => ascii(b, 0, 4) === 'GIF8' },
   { name: 'a WebP image', test: (b) => ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 4) === 'WEBP' },
-  { name: 'a BMP image', test: (b) => ascii(b, 0, 2) === 'BM' && [12, 40, 52, 56, 64, 108, 124].includes(b[14]!) && b[15] === 0 && b[16] === 0 && b[17] === 0 },
+  {
+    name: 'a BMP image',
+    test: (b) =>
+      ascii(b, 0, 2) === 'BM' &&
+      [12, 40, 52, 56, 64, 108, 124].includes(b[14]!) &&
+      b[15] === 0 &&
+      b[16] === 0 &&
+      b[17] === 0,
+  },
   { name: 'a TIFF image', test: (b) => ['II*\0', 'MM\0*'].includes(ascii(b, 0, 4)) },
   { name: 'an AVIF image', test: (b) => ascii(b, 4, 4) === 'ftyp' && ['avif', 'avis'].includes(ascii(b, 8, 4)) },
-  { name: 'a HEIC/HEIF image', test: (b) => ascii(b, 4, 4) === 'ftyp' && ['heic', 'heix', 'hevc', 'heim', 'heis', 'mif1', 'msf1'].includes(ascii(b, 8, 4)) },
+  {
+    name: 'a HEIC/HEIF image',
+    test: (b) =>
+      ascii(b, 4, 4) === 'ftyp' && ['heic', 'heix', 'hevc', 'heim', 'heis', 'mif1', 'msf1'].includes(ascii(b, 8, 4)),
+  },
   { name: 'a video file', test: (b) => ascii(b, 4, 4) === 'ftyp' },
   { name: 'a JPEG XL image', test: (b) => (b[0] === 0xff && b[1] === 0x0a) || ascii(b, 4, 4) === 'JXL ' },
   { name: 'a JPEG 2000 image', test: (b) => ascii(b, 4, 4) === 'jP  ' },
@@ -30,14 +42,19 @@ const OTHER_FORMATS: readonly { name: string; test: (b: Uint8Array) => boolean }
   { name: 'a ZIP archive', test: (b) => ascii(b, 0, 4) === 'PK\x03\x04' },
   { name: 'a gzip archive', test: (b) => b[0] === 0x1f && b[1] === 0x8b },
   { name: 'an SVG or XML document', test: (b) => /^\s*(<\?xml|<svg)/i.test(ascii(b, 0, 64)) },
-  { name: 'an HTML page (a web page saved instead of the image?)', test: (b) => /^\s*(<!doctype html|<html)/i.test(ascii(b, 0, 64)) },
+  {
+    name: 'an HTML page (a web page saved instead of the image?)',
+    test: (b) => /^\s*(<!doctype html|<html)/i.test(ascii(b, 0, 64)),
+  },
 ];
 
 export function sniffImage(bytes: Uint8Array): Sniffed {
   if (startsWith(bytes, PNG_SIGNATURE)) return { kind: 'png' };
   if (startsWith(bytes, JPEG_SIGNATURE)) return { kind: 'jpeg' };
-  if (bytes.length < PNG_SIGNATURE.length && isPrefixOf(bytes, PNG_SIGNATURE)) return { kind: 'truncated', format: 'PNG' };
-  if (bytes.length < JPEG_SIGNATURE.length && isPrefixOf(bytes, JPEG_SIGNATURE)) return { kind: 'truncated', format: 'JPEG' };
+  if (bytes.length < PNG_SIGNATURE.length && isPrefixOf(bytes, PNG_SIGNATURE))
+    return { kind: 'truncated', format: 'PNG' };
+  if (bytes.length < JPEG_SIGNATURE.length && isPrefixOf(bytes, JPEG_SIGNATURE))
+    return { kind: 'truncated', format: 'JPEG' };
   const other = OTHER_FORMATS.find((f) => f.test(bytes));
   if (other) return { kind: 'other', description: `it is ${other.name}` };
   if (looksLikeText(bytes)) return { kind: 'other', description: 'it is a text file, not an image' };

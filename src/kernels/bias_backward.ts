@@ -15,12 +15,27 @@ export function biasBackwardPipeline(ctx: GpuContext, workgroupSize = 64): Promi
 }
 
 /** `pixels` = batch * outH * outW output pixels of `hw` per image, `channels` outputs each. */
-export function biasBackwardDispatch(ctx: GpuContext, pipe: CachedPipeline, shape: { pixels: number; hw: number; channels: number }, dy: Binding, grad: Binding, opts: { dyView?: OutputView; label?: string } = {}): Dispatch {
+export function biasBackwardDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  shape: { pixels: number; hw: number; channels: number },
+  dy: Binding,
+  grad: Binding,
+  opts: { dyView?: OutputView; label?: string } = {},
+): Dispatch {
   const s = { M: shape.pixels, K: 1, N: shape.channels, HW: shape.hw };
-  return makeDispatch(ctx, pipe, GemmBackwardParams, gemmBackwardParams(s, opts.dyView), [dy, grad], { threads: s.N, workgroupSize: 64 }, {
-    label: opts.label ?? 'bias_backward',
-    op: 'bias_backward',
-    flops: s.M * s.N,
-    bytes: 4 * (s.M * s.N + 2 * s.N),
-  });
+  return makeDispatch(
+    ctx,
+    pipe,
+    GemmBackwardParams,
+    gemmBackwardParams(s, opts.dyView),
+    [dy, grad],
+    { threads: s.N, workgroupSize: 64 },
+    {
+      label: opts.label ?? 'bias_backward',
+      op: 'bias_backward',
+      flops: s.M * s.N,
+      bytes: 4 * (s.M * s.N + 2 * s.N),
+    },
+  );
 }

@@ -61,7 +61,8 @@ export function conv2dThreads(g: ConvGeometry, variant: Conv2dVariant): number {
 
 export function conv2dCost(g: ConvGeometry): { flops: number; bytes: number } {
   const macs = g.batch * g.outH * g.outW * g.outC * g.kH * g.kW * g.inC;
-  const bytes = 4 * (g.batch * g.inH * g.inW * g.inC + g.kH * g.kW * g.inC * g.outC + g.outC + g.batch * g.outH * g.outW * g.outC);
+  const bytes =
+    4 * (g.batch * g.inH * g.inW * g.inC + g.kH * g.kW * g.inC * g.outC + g.outC + g.batch * g.outH * g.outW * g.outC);
   return { flops: 2 * macs, bytes };
 }
 
@@ -83,7 +84,8 @@ export function conv2dDispatch(
   b: Conv2dBindings,
   opts: { view?: OutputView; workgroupSize?: number; label?: string } = {},
 ): Dispatch {
-  if (!conv2dVariantSupported(g, variant)) throw new RangeError(`conv2d variant ${variant} needs input channels divisible by 4 (got ${g.inC})`);
+  if (!conv2dVariantSupported(g, variant))
+    throw new RangeError(`conv2d variant ${variant} needs input channels divisible by 4 (got ${g.inC})`);
   const view = opts.view ?? contiguousView(g.outH, g.outW, g.outC);
   return makeDispatch(
     ctx,

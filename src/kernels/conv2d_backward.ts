@@ -33,8 +33,18 @@ export interface Conv2dBackwardPipelines {
 
 export async function conv2dBackwardPipelines(ctx: GpuContext, grad: ConvGrad): Promise<Conv2dBackwardPipelines> {
   const entry = (name: string) =>
-    ctx.pipeline(`conv2d_backward/${name}/f32/wg64`, () => ({ label: `conv2d_backward_${name}`, code: ConvBackwardParams.wgsl + source, entryPoint: `main_${name}`, constants: { WG_SIZE: 64 }, bindings: ['uniform', 'rw', 'rw'] }));
-  const [im2col, col2im, gemm] = await Promise.all([entry('im2col'), entry('col2im'), pointwiseBackwardPipeline(ctx, grad)]);
+    ctx.pipeline(`conv2d_backward/${name}/f32/wg64`, () => ({
+      label: `conv2d_backward_${name}`,
+      code: ConvBackwardParams.wgsl + source,
+      entryPoint: `main_${name}`,
+      constants: { WG_SIZE: 64 },
+      bindings: ['uniform', 'rw', 'rw'],
+    }));
+  const [im2col, col2im, gemm] = await Promise.all([
+    entry('im2col'),
+    entry('col2im'),
+    pointwiseBackwardPipeline(ctx, grad),
+  ]);
   return { im2col, col2im, gemm };
 }
 
@@ -48,18 +58,50 @@ function im2colShape(g: ConvGeometry): PointwiseShape {
   return { M: g.batch * g.outH * g.outW, K: g.kH * g.kW * g.inC, N: g.outC, HW: g.outH * g.outW };
 }
 
-export function conv2dBackwardDispatches(ctx: GpuContext, p: Conv2dBackwardPipelines, grad: ConvGrad, g: ConvGeometry, b: ConvBackwardBindings & { scratch: Binding }, opts: { dyView?: OutputView; label?: string } = {}): Dispatch[] {
+export function conv2dBackwardDispatches(
+  ctx: GpuContext,
+  p: Conv2dBackwardPipelines,
+  grad: ConvGrad,
+  g: ConvGeometry,
+  b: ConvBackwardBindings & { scratch: Binding },
+  opts: { dyView?: OutputView; label?: string } = {},
+): Dispatch[] {
   const label = opts.label ?? `conv2d_backward_${grad}`;
   const s = im2colShape(g);
   const params = convBackwardParams(g, opts.dyView);
   const view = opts.dyView ? { dyView: opts.dyView } : {};
   const movement = (name: string, from: Binding, to: Binding, threads: number) =>
-    makeDispatch(ctx, name === 'im2col' ? p.im2col : p.col2im, ConvBackwardParams, params, [from, to], { threads, workgroupSize: 64 }, { label: `${label}:${name}`, op: `conv2d_backward_${name}`, flops: 0, bytes: 8 * s.M * s.K });
+    makeDispatch(
+      ctx,
+      name === 'im2col' ? p.im2col : p.col2im,
+      ConvBackwardParams,
+      params,
+      [from, to],
+      { threads, workgroupSize: 64 },
+      { label: `${label}:${name}`, op: `conv2d_backward_${name}`, flops: 0, bytes: 8 * s.M * s.K },
+    );
   if (grad === 'filter') {
-    return [movement('im2col', b.src, b.scratch, s.M * s.K), pointwiseBackwardDispatch(ctx, p.gemm, 'filter', s, { dy: b.dy, src: b.scratch, grad: b.grad }, { ...view, label: `${label}:gemm` })];
+    return [
+      movement('im2col', b.src, b.scratch, s.M * s.K),
+      pointwiseBackwardDispatch(
+        ctx,
+        p.gemm,
+        'filter',
+        s,
+        { dy: b.dy, src: b.scratch, grad: b.grad },
+        { ...view, label: `${label}:gemm` },
+      ),
+    ];
   }
   return [
-    pointwiseBackwardDispatch(ctx, p.gemm, 'input', s, { dy: b.dy, src: b.src, grad: b.scratch }, { ...view, label: `${label}:gemm`, accumulate: false }),
+    pointwiseBackwardDispatch(
+      ctx,
+      p.gemm,
+      'input',
+      s,
+      { dy: b.dy, src: b.src, grad: b.scratch },
+      { ...view, label: `${label}:gemm`, accumulate: false },
+    ),
     movement('col2im', b.scratch, b.grad, g.batch * g.inH * g.inW * g.inC),
   ];
 }

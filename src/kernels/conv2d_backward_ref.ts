@@ -14,7 +14,10 @@ export interface ConvGrads {
 }
 
 /** Calls `f(b, oy, ox, ky, kx, iy, ix)` for every window tap that lands inside the input. */
-export function forEachTap(g: ConvGeometry, f: (b: number, oy: number, ox: number, ky: number, kx: number, iy: number, ix: number) => void): void {
+export function forEachTap(
+  g: ConvGeometry,
+  f: (b: number, oy: number, ox: number, ky: number, kx: number, iy: number, ix: number) => void,
+): void {
   for (let b = 0; b < g.batch; b++)
     for (let oy = 0; oy < g.outH; oy++)
       for (let ox = 0; ox < g.outW; ox++)
@@ -36,7 +39,12 @@ export function biasGradRef(dy: ArrayLike<number>, channels: number): Float64Arr
   return db;
 }
 
-export function conv2dBackwardRef(g: ConvGeometry, x: ArrayLike<number>, filterHWIO: ArrayLike<number>, dy: ArrayLike<number>): ConvGrads {
+export function conv2dBackwardRef(
+  g: ConvGeometry,
+  x: ArrayLike<number>,
+  filterHWIO: ArrayLike<number>,
+  dy: ArrayLike<number>,
+): ConvGrads {
   const dx = new Float64Array(g.batch * g.inH * g.inW * g.inC);
   const dw = new Float64Array(g.kH * g.kW * g.inC * g.outC);
   forEachTap(g, (b, oy, ox, ky, kx, iy, ix) => {

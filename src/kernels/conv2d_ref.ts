@@ -23,11 +23,16 @@ export function conv2dRef(
               const ix = ox * g.strideW + kx - g.padLeft;
               if (ix < 0 || ix >= g.inW) continue;
               for (let ci = 0; ci < g.inC; ci++) {
-                acc += x[((b * g.inH + iy) * g.inW + ix) * g.inC + ci]! * filterHWIO[((ky * g.kW + kx) * g.inC + ci) * g.outC + co]!;
+                acc +=
+                  x[((b * g.inH + iy) * g.inW + ix) * g.inC + ci]! *
+                  filterHWIO[((ky * g.kW + kx) * g.inC + ci) * g.outC + co]!;
               }
             }
           }
-          y[view.base + b * view.batchStride + (oy * g.outW + ox) * view.pixelStride + co] = Math.min(Math.max(acc, act.min), act.max);
+          y[view.base + b * view.batchStride + (oy * g.outW + ox) * view.pixelStride + co] = Math.min(
+            Math.max(acc, act.min),
+            act.max,
+          );
         }
   return y;
 }

@@ -17,7 +17,10 @@ const convFields = {
 /** conv2d and depthwise backward. */
 export const ConvBackwardParams = uniformSchema('Params', convFields);
 
-export function convBackwardParams(g: ConvGeometry, dyView: OutputView = contiguousView(g.outH, g.outW, g.outC)): UniformValues<typeof convFields> {
+export function convBackwardParams(
+  g: ConvGeometry,
+  dyView: OutputView = contiguousView(g.outH, g.outW, g.outC),
+): UniformValues<typeof convFields> {
   return {
     ...geometryValues(g),
     dyBase: dyView.base,
@@ -26,12 +29,36 @@ export function convBackwardParams(g: ConvGeometry, dyView: OutputView = contigu
   };
 }
 
-const gemmFields = { M: 'u32', K: 'u32', N: 'u32', N4: 'u32', HW: 'u32', dyBase: 'u32', dyBatchStride: 'u32', dyPixelStride: 'u32', accumulate: 'u32' } as const;
+const gemmFields = {
+  M: 'u32',
+  K: 'u32',
+  N: 'u32',
+  N4: 'u32',
+  HW: 'u32',
+  dyBase: 'u32',
+  dyBatchStride: 'u32',
+  dyPixelStride: 'u32',
+  accumulate: 'u32',
+} as const;
 
 /** Pointwise (GEMM) backward and the bias gradient, which sees every convolution as M pixels x N channels. */
 export const GemmBackwardParams = uniformSchema('Params', gemmFields);
 
 /** `accumulate` false: the input-gradient GEMM overwrites its output (a scratch buffer) instead of adding. */
-export function gemmBackwardParams(s: PointwiseShape, dyView: OutputView = { base: 0, batchStride: s.HW * s.N, pixelStride: s.N }, accumulate = true): UniformValues<typeof gemmFields> {
-  return { M: s.M, K: s.K, N: s.N, N4: Math.ceil(s.N / 4), HW: s.HW, dyBase: dyView.base, dyBatchStride: dyView.batchStride, dyPixelStride: dyView.pixelStride, accumulate: accumulate ? 1 : 0 };
+export function gemmBackwardParams(
+  s: PointwiseShape,
+  dyView: OutputView = { base: 0, batchStride: s.HW * s.N, pixelStride: s.N },
+  accumulate = true,
+): UniformValues<typeof gemmFields> {
+  return {
+    M: s.M,
+    K: s.K,
+    N: s.N,
+    N4: Math.ceil(s.N / 4),
+    HW: s.HW,
+    dyBase: dyView.base,
+    dyBatchStride: dyView.batchStride,
+    dyPixelStride: dyView.pixelStride,
+    accumulate: accumulate ? 1 : 0,
+  };
 }

@@ -5,7 +5,14 @@
 import type { Clamp, ConvGeometry } from '../core/geometry.ts';
 import { forEachTap } from './conv2d_backward_ref.ts';
 
-export function convForwardRef64(g: ConvGeometry, depthwise: boolean, x: Float64Array, w: ArrayLike<number>, bias: ArrayLike<number>, act: Clamp): Float64Array {
+export function convForwardRef64(
+  g: ConvGeometry,
+  depthwise: boolean,
+  x: Float64Array,
+  w: ArrayLike<number>,
+  bias: ArrayLike<number>,
+  act: Clamp,
+): Float64Array {
   const y = new Float64Array(g.batch * g.outH * g.outW * g.outC);
   for (let i = 0; i < y.length; i++) y[i] = bias[i % g.outC]!;
   forEachTap(g, (b, oy, ox, ky, kx, iy, ix) => {

@@ -18,7 +18,8 @@ export type DepthwiseVariant = (typeof DEPTHWISE_VARIANTS)[number];
 export function depthwiseVariantSupported(g: ConvGeometry, v: DepthwiseVariant): boolean {
   if (v === 'naive') return true;
   if (g.inC % 4 !== 0) return false;
-  if (v.startsWith('k3')) return g.kH === 3 && g.kW === 3 && g.strideH === g.strideW && g.strideW === (v.startsWith('k3s1') ? 1 : 2);
+  if (v.startsWith('k3'))
+    return g.kH === 3 && g.kW === 3 && g.strideH === g.strideW && g.strideW === (v.startsWith('k3s1') ? 1 : 2);
   return v === 'vec4' || (g.kW <= 3 && g.strideW <= 2);
 }
 
@@ -34,7 +35,11 @@ export function selectDepthwiseVariant(g: ConvGeometry, driver: DriverKind = 'un
   return depthwiseVariantSupported(g, 'vec4') ? 'vec4' : 'naive';
 }
 
-export function depthwiseConv2dPipeline(ctx: GpuContext, variant: DepthwiseVariant, workgroupSize = 64): Promise<CachedPipeline> {
+export function depthwiseConv2dPipeline(
+  ctx: GpuContext,
+  variant: DepthwiseVariant,
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
   const stride = variant.startsWith('k3s2') ? 2 : 1;
   return ctx.pipeline(`depthwise_conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
     label: `depthwise_conv2d_${variant}`,
@@ -58,7 +63,8 @@ export function depthwiseThreads(g: ConvGeometry, v: DepthwiseVariant): number {
 
 export function depthwiseCost(g: ConvGeometry): { flops: number; bytes: number } {
   const macs = g.batch * g.outH * g.outW * g.outC * g.kH * g.kW;
-  const bytes = 4 * (g.batch * g.inH * g.inW * g.inC + g.kH * g.kW * g.outC + g.outC + g.batch * g.outH * g.outW * g.outC);
+  const bytes =
+    4 * (g.batch * g.inH * g.inW * g.inC + g.kH * g.kW * g.outC + g.outC + g.batch * g.outH * g.outW * g.outC);
   return { flops: 2 * macs, bytes };
 }
 
@@ -80,7 +86,8 @@ export function depthwiseConv2dDispatch(
   opts: { view?: OutputView; workgroupSize?: number; label?: string } = {},
 ): Dispatch {
   if (g.inC !== g.outC) throw new RangeError(`depthwise conv needs inC == outC (got ${g.inC} and ${g.outC})`);
-  if (!depthwiseVariantSupported(g, variant)) throw new RangeError(`depthwise variant ${variant} does not support C=${g.inC}, KW=${g.kW}, stride ${g.strideW}`);
+  if (!depthwiseVariantSupported(g, variant))
+    throw new RangeError(`depthwise variant ${variant} does not support C=${g.inC}, KW=${g.kW}, stride ${g.strideW}`);
   const view = opts.view ?? contiguousView(g.outH, g.outW, g.outC);
   return makeDispatch(
     ctx,

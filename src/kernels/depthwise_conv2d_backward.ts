@@ -9,7 +9,11 @@ import type { ConvGeometry, OutputView } from '../core/geometry.ts';
 import type { ConvBackwardBindings, ConvGrad } from './conv2d_backward.ts';
 import { ConvBackwardParams, convBackwardParams } from './conv_backward_params.ts';
 
-export function depthwiseBackwardPipeline(ctx: GpuContext, grad: ConvGrad, workgroupSize = 64): Promise<CachedPipeline> {
+export function depthwiseBackwardPipeline(
+  ctx: GpuContext,
+  grad: ConvGrad,
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
   return ctx.pipeline(`depthwise_conv2d_backward/${grad}/f32/wg${workgroupSize}`, () => ({
     label: `depthwise_conv2d_backward_${grad}`,
     code: ConvBackwardParams.wgsl + source,
@@ -19,11 +23,21 @@ export function depthwiseBackwardPipeline(ctx: GpuContext, grad: ConvGrad, workg
   }));
 }
 
-export function depthwiseBackwardDispatch(ctx: GpuContext, pipe: CachedPipeline, grad: ConvGrad, g: ConvGeometry, b: ConvBackwardBindings, opts: { dyView?: OutputView; label?: string; workgroupSize?: number } = {}): Dispatch {
+export function depthwiseBackwardDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  grad: ConvGrad,
+  g: ConvGeometry,
+  b: ConvBackwardBindings,
+  opts: { dyView?: OutputView; label?: string; workgroupSize?: number } = {},
+): Dispatch {
   if (g.inC !== g.outC) throw new RangeError(`depthwise backward needs inC == outC (got ${g.inC} and ${g.outC})`);
   const macs = g.batch * g.outH * g.outW * g.outC * g.kH * g.kW;
   const x = g.batch * g.inH * g.inW * g.inC;
-  const bytes = 4 * (g.batch * g.outH * g.outW * g.outC + (grad === 'input' ? 2 * x + g.kH * g.kW * g.inC : x + 2 * g.kH * g.kW * g.inC));
+  const bytes =
+    4 *
+    (g.batch * g.outH * g.outW * g.outC +
+      (grad === 'input' ? 2 * x + g.kH * g.kW * g.inC : x + 2 * g.kH * g.kW * g.inC));
   return makeDispatch(
     ctx,
     pipe,
@@ -31,6 +45,11 @@ export function depthwiseBackwardDispatch(ctx: GpuContext, pipe: CachedPipeline,
     convBackwardParams(g, opts.dyView),
     [b.dy, b.src, b.grad],
     { threads: grad === 'input' ? x : g.kH * g.kW * g.inC, workgroupSize: opts.workgroupSize ?? 64 },
-    { label: opts.label ?? `depthwise_conv2d_backward_${grad}`, op: `depthwise_conv2d_backward_${grad}`, flops: 2 * macs, bytes },
+    {
+      label: opts.label ?? `depthwise_conv2d_backward_${grad}`,
+      op: `depthwise_conv2d_backward_${grad}`,
+      flops: 2 * macs,
+      bytes,
+    },
   );
 }

@@ -2,7 +2,12 @@
 import type { ConvGeometry } from '../core/geometry.ts';
 import { biasGradRef, forEachTap, type ConvGrads } from './conv2d_backward_ref.ts';
 
-export function depthwiseBackwardRef(g: ConvGeometry, x: ArrayLike<number>, filter: ArrayLike<number>, dy: ArrayLike<number>): ConvGrads {
+export function depthwiseBackwardRef(
+  g: ConvGeometry,
+  x: ArrayLike<number>,
+  filter: ArrayLike<number>,
+  dy: ArrayLike<number>,
+): ConvGrads {
   const C = g.inC;
   const dx = new Float64Array(g.batch * g.inH * g.inW * C);
   const dw = new Float64Array(g.kH * g.kW * C);

@@ -25,7 +25,10 @@ export function depthwiseConv2dRef(
               acc += x[((b * g.inH + iy) * g.inW + ix) * g.inC + c]! * filter[(ky * g.kW + kx) * g.outC + c]!;
             }
           }
-          y[view.base + b * view.batchStride + (oy * g.outW + ox) * view.pixelStride + c] = Math.min(Math.max(acc, act.min), act.max);
+          y[view.base + b * view.batchStride + (oy * g.outW + ox) * view.pixelStride + c] = Math.min(
+            Math.max(acc, act.min),
+            act.max,
+          );
         }
   return y;
 }

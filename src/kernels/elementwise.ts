@@ -26,12 +26,44 @@ export function logisticPipeline(ctx: GpuContext, workgroupSize = 64): Promise<C
   }));
 }
 
-export function addDispatch(ctx: GpuContext, pipe: CachedPipeline, count: number, act: Clamp, a: Binding, b: Binding, y: Binding, label = 'add'): Dispatch {
-  return makeDispatch(ctx, pipe, ElementwiseParams, { count, clampMin: act.min, clampMax: act.max }, [a, b, y], { threads: count, workgroupSize: 64 }, { label, op: 'add', flops: count, bytes: 12 * count });
+export function addDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  count: number,
+  act: Clamp,
+  a: Binding,
+  b: Binding,
+  y: Binding,
+  label = 'add',
+): Dispatch {
+  return makeDispatch(
+    ctx,
+    pipe,
+    ElementwiseParams,
+    { count, clampMin: act.min, clampMax: act.max },
+    [a, b, y],
+    { threads: count, workgroupSize: 64 },
+    { label, op: 'add', flops: count, bytes: 12 * count },
+  );
 }
 
-export function logisticDispatch(ctx: GpuContext, pipe: CachedPipeline, count: number, x: Binding, y: Binding, label = 'logistic'): Dispatch {
-  return makeDispatch(ctx, pipe, ElementwiseParams, { count, clampMin: 0, clampMax: 1 }, [x, y], { threads: count, workgroupSize: 64 }, { label, op: 'logistic', flops: 4 * count, bytes: 8 * count });
+export function logisticDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  count: number,
+  x: Binding,
+  y: Binding,
+  label = 'logistic',
+): Dispatch {
+  return makeDispatch(
+    ctx,
+    pipe,
+    ElementwiseParams,
+    { count, clampMin: 0, clampMax: 1 },
+    [x, y],
+    { threads: count, workgroupSize: 64 },
+    { label, op: 'logistic', flops: 4 * count, bytes: 8 * count },
+  );
 }
 
 export function addRef(a: Float32Array, b: Float32Array, act: Clamp): Float32Array {

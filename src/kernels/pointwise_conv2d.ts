@@ -15,8 +15,23 @@ export type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 
 export type PointwiseVariant = 'naive' | 'shared' | 'unrolled4x2' | 'unrolled8x2' | `blocked${number}x${number}`;
 /** Register tiles (rows x vec4 columns) the tuner may choose from. */
-export const POINTWISE_TILES = [[4, 1], [2, 2], [4, 2], [8, 1], [2, 1], [1, 2], [8, 2], [4, 4]] as const;
-export const POINTWISE_VARIANTS: readonly PointwiseVariant[] = ['naive', 'shared', 'unrolled4x2', 'unrolled8x2', ...POINTWISE_TILES.map(([m, n]) => `blocked${m}x${n}` as const)];
+export const POINTWISE_TILES = [
+  [4, 1],
+  [2, 2],
+  [4, 2],
+  [8, 1],
+  [2, 1],
+  [1, 2],
+  [8, 2],
+  [4, 4],
+] as const;
+export const POINTWISE_VARIANTS: readonly PointwiseVariant[] = [
+  'naive',
+  'shared',
+  'unrolled4x2',
+  'unrolled8x2',
+  ...POINTWISE_TILES.map(([m, n]) => `blocked${m}x${n}` as const),
+];
 
 export const PointwiseParams = uniformSchema('Params', {
   M: 'u32',
@@ -44,7 +59,11 @@ export function pointwiseVariantSupported(s: PointwiseShape, v: PointwiseVariant
   return v === 'naive' || s.K % 4 === 0;
 }
 
-export function pointwiseConv2dPipeline(ctx: GpuContext, variant: PointwiseVariant, workgroupSize = 64): Promise<CachedPipeline> {
+export function pointwiseConv2dPipeline(
+  ctx: GpuContext,
+  variant: PointwiseVariant,
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
   const [tm, tn] = tileOf(variant);
   const entry = variant.startsWith('blocked') ? 'blocked' : variant;
   return ctx.pipeline(`pointwise_conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
@@ -88,7 +107,8 @@ export function pointwiseConv2dDispatch(
   b: PointwiseBindings,
   opts: { view?: OutputView; residualAct?: Clamp; workgroupSize?: number; label?: string; dummy?: GPUBuffer } = {},
 ): Dispatch {
-  if (!pointwiseVariantSupported(s, variant)) throw new RangeError(`pointwise variant ${variant} needs K % 4 == 0 (K=${s.K})`);
+  if (!pointwiseVariantSupported(s, variant))
+    throw new RangeError(`pointwise variant ${variant} needs K % 4 == 0 (K=${s.K})`);
   const view = opts.view ?? { base: 0, batchStride: s.HW * s.N, pixelStride: s.N };
   const ra = opts.residualAct ?? ACTIVATIONS.none;
   let residual = b.residual;
@@ -121,7 +141,9 @@ export function pointwiseConv2dDispatch(
       addMax: ra.max,
     },
     [b.input, b.weights, b.bias, b.output, residual],
-    shared ? { threads: tiles, workgroupSize: 1 } : { threads: pointwiseThreads(s, variant), workgroupSize: opts.workgroupSize ?? 64 },
+    shared
+      ? { threads: tiles, workgroupSize: 1 }
+      : { threads: pointwiseThreads(s, variant), workgroupSize: opts.workgroupSize ?? 64 },
     { label: opts.label ?? `pointwise_conv2d_${variant}`, op: 'pointwise_conv2d', ...pointwiseCost(s, !!b.residual) },
   );
   d.owned.push(...owned);

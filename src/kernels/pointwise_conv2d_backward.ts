@@ -19,7 +19,12 @@ export interface GemmTile {
 
 export const DEFAULT_GEMM_TILE: GemmTile = { rows: 8, groups: 2 };
 
-export function pointwiseBackwardPipeline(ctx: GpuContext, grad: ConvGrad, tile: GemmTile = DEFAULT_GEMM_TILE, workgroupSize = 64): Promise<CachedPipeline> {
+export function pointwiseBackwardPipeline(
+  ctx: GpuContext,
+  grad: ConvGrad,
+  tile: GemmTile = DEFAULT_GEMM_TILE,
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
   return ctx.pipeline(`pointwise_conv2d_backward/${grad}/f32/t${tile.rows}x${tile.groups}/wg${workgroupSize}`, () => ({
     label: `pointwise_conv2d_backward_${grad}`,
     code: `${GemmBackwardParams.wgsl}const TA: u32 = ${tile.rows}u;\nconst TB: u32 = ${tile.groups}u;\n${source}`,
@@ -29,9 +34,15 @@ export function pointwiseBackwardPipeline(ctx: GpuContext, grad: ConvGrad, tile:
   }));
 }
 
-export function pointwiseBackwardThreads(s: PointwiseShape, grad: ConvGrad, tile: GemmTile = DEFAULT_GEMM_TILE): number {
+export function pointwiseBackwardThreads(
+  s: PointwiseShape,
+  grad: ConvGrad,
+  tile: GemmTile = DEFAULT_GEMM_TILE,
+): number {
   const cols = 4 * tile.groups;
-  return grad === 'input' ? Math.ceil(s.M / tile.rows) * Math.ceil(s.K / cols) : Math.ceil(s.K / tile.rows) * Math.ceil(s.N / cols);
+  return grad === 'input'
+    ? Math.ceil(s.M / tile.rows) * Math.ceil(s.K / cols)
+    : Math.ceil(s.K / tile.rows) * Math.ceil(s.N / cols);
 }
 
 /**
@@ -54,6 +65,11 @@ export function pointwiseBackwardDispatch(
     gemmBackwardParams(s, opts.dyView, opts.accumulate ?? true),
     [b.dy, b.src, b.grad],
     { threads: pointwiseBackwardThreads(s, grad, opts.tile), workgroupSize: opts.workgroupSize ?? 64 },
-    { label: opts.label ?? `pointwise_conv2d_backward_${grad}`, op: `pointwise_conv2d_backward_${grad}`, flops: 2 * s.M * s.K * s.N, bytes },
+    {
+      label: opts.label ?? `pointwise_conv2d_backward_${grad}`,
+      op: `pointwise_conv2d_backward_${grad}`,
+      flops: 2 * s.M * s.K * s.N,
+      bytes,
+    },
   );
 }

@@ -2,7 +2,12 @@
 import { biasGradRef, type ConvGrads } from './conv2d_backward_ref.ts';
 import type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 
-export function pointwiseBackwardRef(s: PointwiseShape, x: ArrayLike<number>, wKN: ArrayLike<number>, dy: ArrayLike<number>): ConvGrads {
+export function pointwiseBackwardRef(
+  s: PointwiseShape,
+  x: ArrayLike<number>,
+  wKN: ArrayLike<number>,
+  dy: ArrayLike<number>,
+): ConvGrads {
   const dx = new Float64Array(s.M * s.K);
   const dw = new Float64Array(s.K * s.N);
   for (let m = 0; m < s.M; m++)

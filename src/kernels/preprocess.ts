@@ -35,7 +35,12 @@ export function preprocessPipeline(ctx: GpuContext, workgroupSize = 64): Promise
   }));
 }
 
-export function preprocessValues(spec: PreprocessSpec, width: number, height: number, slot: number): { params: ReturnType<typeof valuesOf>; placement: Placement } {
+export function preprocessValues(
+  spec: PreprocessSpec,
+  width: number,
+  height: number,
+  slot: number,
+): { params: ReturnType<typeof valuesOf>; placement: Placement } {
   const pl = placement(spec, width, height);
   return { params: valuesOf(spec, pl, width, height, slot), placement: pl };
 }
@@ -79,12 +84,20 @@ export function preprocessStage(
   initial: { width: number; height: number },
 ): PreprocessStage {
   const first = preprocessValues(spec, initial.width, initial.height, slot);
-  const dispatch = makeDispatch(ctx, pipe, PreprocessParams, first.params, [texture, output], { threads: spec.width * spec.height, workgroupSize: 64 }, {
-    label: `preprocess[${slot}]`,
-    op: 'preprocess',
-    flops: spec.width * spec.height * 3 * 8,
-    bytes: spec.width * spec.height * (16 + 12),
-  });
+  const dispatch = makeDispatch(
+    ctx,
+    pipe,
+    PreprocessParams,
+    first.params,
+    [texture, output],
+    { threads: spec.width * spec.height, workgroupSize: 64 },
+    {
+      label: `preprocess[${slot}]`,
+      op: 'preprocess',
+      flops: spec.width * spec.height * 3 * 8,
+      bytes: spec.width * spec.height * (16 + 12),
+    },
+  );
   const uniform = dispatch.owned[0]!;
   return {
     dispatch,

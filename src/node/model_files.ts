@@ -61,7 +61,8 @@ async function readOrNotFound(file: string, encoding?: 'utf8'): Promise<Buffer |
   try {
     return encoding ? await readFile(file, encoding) : await readFile(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ModelNotFoundError(file, 'a converted model is a folder holding model.json and its weights file');
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new ModelNotFoundError(file, 'a converted model is a folder holding model.json and its weights file');
     throw e;
   }
 }

@@ -24,7 +24,10 @@ import { dependencyFile, packageRoot } from './paths.ts';
 export const DEFAULT_MODEL = 'oid-v4';
 
 export const BUNDLED_MODELS: readonly { name: string; description: string }[] = [
-  { name: 'oid-v4', description: 'Open Images V4 SSD-MobileNetV2, 23 object classes, 300x300 (from @mediapipe/objectron)' },
+  {
+    name: 'oid-v4',
+    description: 'Open Images V4 SSD-MobileNetV2, 23 object classes, 300x300 (from @mediapipe/objectron)',
+  },
   { name: 'face', description: 'face-api SSD-MobileNetV1 face detector, 512x512 (from @vladmandic/face-api)' },
 ];
 
@@ -53,7 +56,10 @@ interface Source {
 
 const NOT_FOUND_HINT = `bundled models: ${BUNDLED_MODELS.map((m) => m.name).join(', ')} (default ${DEFAULT_MODEL}); or give the path of a .tflite file, a TF.js *-weights_manifest.json, or a converted model folder`;
 
-export async function resolveModel(nameOrPath: string = DEFAULT_MODEL, opts: ResolveOptions = {}): Promise<ResolvedModel> {
+export async function resolveModel(
+  nameOrPath: string = DEFAULT_MODEL,
+  opts: ResolveOptions = {},
+): Promise<ResolvedModel> {
   const source = await findSource(nameOrPath);
   if ('dir' in source) return { ...(await readModel(source.dir)), dir: source.dir, converted: false };
   for (const dir of opts.refresh ? [] : cacheDirs(source.cacheName, opts)) {
@@ -78,7 +84,8 @@ async function findSource(nameOrPath: string): Promise<Source | { dir: string }>
   const path = resolve(nameOrPath);
   if (!existsSync(path)) throw new ModelNotFoundError(nameOrPath, NOT_FOUND_HINT);
   if (statSync(path).isDirectory()) {
-    if (!existsSync(join(path, MODEL_JSON))) throw new ModelNotFoundError(`${nameOrPath} (the folder has no ${MODEL_JSON})`, NOT_FOUND_HINT);
+    if (!existsSync(join(path, MODEL_JSON)))
+      throw new ModelNotFoundError(`${nameOrPath} (the folder has no ${MODEL_JSON})`, NOT_FOUND_HINT);
     return { dir: path };
   }
   if (extname(path) === '.json') {
@@ -88,7 +95,11 @@ async function findSource(nameOrPath: string): Promise<Source | { dir: string }>
   }
   const bytes = await readFile(path);
   if (extname(path) !== '.tflite' && bytes.subarray(4, 8).toString('latin1') !== 'TFL3') {
-    throw new ModelFormatError(path, 'is not a .tflite model, a TF.js weights manifest or a mobilessd model folder', NOT_FOUND_HINT);
+    throw new ModelFormatError(
+      path,
+      'is not a .tflite model, a TF.js weights manifest or a mobilessd model folder',
+      NOT_FOUND_HINT,
+    );
   }
   return tfliteSource(path, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
@@ -96,17 +107,24 @@ async function findSource(nameOrPath: string): Promise<Source | { dir: string }>
 async function oidSource(): Promise<Source> {
   const loader = dependencyFile('@mediapipe/objectron', 'objectron_solution_packed_assets_loader.js');
   const data = dependencyFile('@mediapipe/objectron', 'objectron_solution_packed_assets.data');
-  if (!loader || !data) throw new ModelNotFoundError('oid-v4 (@mediapipe/objectron is not installed)', 'run npm install');
+  if (!loader || !data)
+    throw new ModelNotFoundError('oid-v4 (@mediapipe/objectron is not installed)', 'run npm install');
   const packed = await readFile(data);
   // The Emscripten loader names each packed file's byte range; trust it rather than fixed offsets.
   const ranges = new Map<string, [number, number]>();
-  for (const m of (await readFile(loader, 'utf8')).matchAll(/"filename":\s*"([^"]+)",\s*"start":\s*(\d+),\s*"end":\s*(\d+)/g)) {
+  for (const m of (await readFile(loader, 'utf8')).matchAll(
+    /"filename":\s*"([^"]+)",\s*"start":\s*(\d+),\s*"end":\s*(\d+)/g,
+  )) {
     ranges.set(basename(m[1]!), [Number(m[2]), Number(m[3])]);
   }
   const model = ranges.get('object_detection_ssd_mobilenetv2_oidv4_fp16.tflite');
   const labels = ranges.get('object_detection_oidv4_labelmap.txt');
   if (!model || !labels || model[1] > packed.byteLength || labels[1] > packed.byteLength) {
-    throw new ModelFormatError(loader, 'does not list the Open Images SSD model and label map inside the packed assets', 'reinstall @mediapipe/objectron');
+    throw new ModelFormatError(
+      loader,
+      'does not list the Open Images SSD model and label map inside the packed assets',
+      'reinstall @mediapipe/objectron',
+    );
   }
   const file = `${data}[${model[0]}..${model[1]}]`;
   return {
@@ -144,18 +162,25 @@ async function tfliteSource(path: string, bytes: Uint8Array): Promise<Source> {
 async function manifestSource(manifest: string, name: string, description?: string, text?: string): Promise<Source> {
   const manifestText = text ?? (await readFile(manifest, 'utf8'));
   const shards = await Promise.all(
-    parseTfjsManifest(manifestText, manifest).flatMap((g) => g.paths).map(async (p) => {
-      const file = join(dirname(manifest), p);
-      if (!existsSync(file)) throw new ModelNotFoundError(`${file} (a weights shard named by ${manifest})`, 'keep the .bin shards beside their manifest');
-      const b = await readFile(file);
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-    }),
+    parseTfjsManifest(manifestText, manifest)
+      .flatMap((g) => g.paths)
+      .map(async (p) => {
+        const file = join(dirname(manifest), p);
+        if (!existsSync(file))
+          throw new ModelNotFoundError(
+            `${file} (a weights shard named by ${manifest})`,
+            'keep the .bin shards beside their manifest',
+          );
+        const b = await readFile(file);
+        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      }),
   );
   const key = sha256(new TextEncoder().encode(manifestText), ...shards);
   return {
     cacheName: name === 'face' ? name : `${name}-${key.slice(0, 12)}`,
     sha256: key,
-    convert: () => convertFaceApi(manifestText, shards, { file: manifest, name, ...(description ? { description } : {}) }),
+    convert: () =>
+      convertFaceApi(manifestText, shards, { file: manifest, name, ...(description ? { description } : {}) }),
   };
 }
 

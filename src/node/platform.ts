@@ -28,7 +28,8 @@ export function nodePlatform(o: NodeModelOptions): Platform<ImageInput, string, 
   return {
     async loadModel(name) {
       const found = await resolveModel(name, o.log ? { log: o.log } : {});
-      const model = o.inputSize === undefined ? found : await resizeModelInput(found, ...inputDims(o.inputSize), o.anchorSizing);
+      const model =
+        o.inputSize === undefined ? found : await resizeModelInput(found, ...inputDims(o.inputSize), o.anchorSizing);
       return { model, where: { dir: found.dir } };
     },
     async frame(input, ctx, warn) {
@@ -46,7 +47,10 @@ async function toImage(input: ImageInput): Promise<RgbaImage> {
   if (input instanceof ArrayBuffer) return decodeImage(new Uint8Array(input), 'buffer');
   if (input instanceof Uint8Array) return decodeImage(input, 'buffer');
   if (input && typeof input === 'object' && 'data' in input) return toRgbaImage(input);
-  throw new InvalidInputError(`unsupported image input (${typeof input})`, 'pass a file path, JPEG/PNG bytes, or {data, width, height} RGBA pixels');
+  throw new InvalidInputError(
+    `unsupported image input (${typeof input})`,
+    'pass a file path, JPEG/PNG bytes, or {data, width, height} RGBA pixels',
+  );
 }
 
 function inputDims(size: number | readonly [number, number]): [number, number] {

@@ -20,7 +20,8 @@ export interface OnnxTensor {
   data: Float32Array | BigInt64Array;
 }
 
-export type OnnxAttribute = { name: string; int: number } | { name: string; ints: readonly number[] } | { name: string; float: number };
+export type OnnxAttribute =
+  { name: string; int: number } | { name: string; ints: readonly number[] } | { name: string; float: number };
 
 export interface OnnxNode {
   name: string;
@@ -56,7 +57,10 @@ export interface OnnxModelInfo {
 }
 
 function tensorProto(t: OnnxTensor): ProtoWriter {
-  const w = new ProtoWriter().packedVarints(1, t.dims).varint(2, t.data instanceof Float32Array ? ONNX_FLOAT : ONNX_INT64).string(8, t.name);
+  const w = new ProtoWriter()
+    .packedVarints(1, t.dims)
+    .varint(2, t.data instanceof Float32Array ? ONNX_FLOAT : ONNX_INT64)
+    .string(8, t.name);
   // raw_data is little-endian; so are all hosts this runs on (see src/graph/model_format.ts).
   return w.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
 }
@@ -79,7 +83,8 @@ function nodeProto(n: OnnxNode): ProtoWriter {
 
 function valueInfoProto(v: OnnxValueInfo): ProtoWriter {
   const shape = new ProtoWriter();
-  for (const d of v.shape) shape.message(1, typeof d === 'number' ? new ProtoWriter().varint(1, d) : new ProtoWriter().string(2, d));
+  for (const d of v.shape)
+    shape.message(1, typeof d === 'number' ? new ProtoWriter().varint(1, d) : new ProtoWriter().string(2, d));
   const tensorType = new ProtoWriter().varint(1, ONNX_FLOAT).message(2, shape);
   return new ProtoWriter().string(1, v.name).message(2, new ProtoWriter().message(1, tensorType));
 }

@@ -48,22 +48,40 @@ class AddStep implements Step {
     return addPipeline(ctx);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
-    return addDispatch(ctx, pipe, this.count, this.act, io.tensor(this.a), io.tensor(this.b), io.tensor(this.output), this.name);
+    return addDispatch(
+      ctx,
+      pipe,
+      this.count,
+      this.act,
+      io.tensor(this.a),
+      io.tensor(this.b),
+      io.tensor(this.output),
+      this.name,
+    );
   }
 }
 
 function lower(n: AddNode, lc: LowerContext): void {
   const out = n.outputs[0]!;
   if (lc.fuse) {
-    for (const [i, j] of [[0, 1], [1, 0]] as const) {
+    for (const [i, j] of [
+      [0, 1],
+      [1, 0],
+    ] as const) {
       const src = lc.source(n.inputs[i]!);
-      if (src?.chain.length === 1 && lc.soleUse(n.inputs[i]!, n) && src.step.addResidual?.(n.inputs[j]!, n.activation)) {
+      if (
+        src?.chain.length === 1 &&
+        lc.soleUse(n.inputs[i]!, n) &&
+        src.step.addResidual?.(n.inputs[j]!, n.activation)
+      ) {
         lc.redirect(src.step, out);
         return;
       }
     }
   }
-  lc.emit(new AddStep(n.name, product(lc.shape(out)), n.activation, n.inputs[0]!, n.inputs[1]!, out, lc.defaultView(out)));
+  lc.emit(
+    new AddStep(n.name, product(lc.shape(out)), n.activation, n.inputs[0]!, n.inputs[1]!, out, lc.defaultView(out)),
+  );
 }
 
 export const op: OpDef<AddNode> = {
@@ -79,7 +97,9 @@ export const op: OpDef<AddNode> = {
   lower,
   onnx(n, b) {
     const inputs = n.inputs.map((t) => b.value(t));
-    b.withClamp(n.name, b.value(n.outputs[0]!), n.activation, (target) => b.node({ name: n.name, opType: 'Add', inputs, outputs: [target] }));
+    b.withClamp(n.name, b.value(n.outputs[0]!), n.activation, (target) =>
+      b.node({ name: n.name, opType: 'Add', inputs, outputs: [target] }),
+    );
   },
   tflite: {
     builtins: ['ADD'],
@@ -91,7 +111,13 @@ export const op: OpDef<AddNode> = {
         if (!sameShape(s, shape)) cx.unsupported(op, `broadcasting [${s}] to [${shape}]`);
       }
       const out = cx.output(op);
-      return { op: 'add', name: out, inputs: [cx.activation(op, 0), cx.activation(op, 1)], outputs: [out], activation: cx.clamp(op, o.activation) };
+      return {
+        op: 'add',
+        name: out,
+        inputs: [cx.activation(op, 0), cx.activation(op, 1)],
+        outputs: [out],
+        activation: cx.clamp(op, o.activation),
+      };
     },
   },
   train: {

@@ -25,7 +25,11 @@ declare module './support/node.ts' {
   }
 }
 
-export const CONCAT_OPTIONS = { table: 'ConcatenationOptions', type: 10, fields: { axis: [0, 'i32'], activation: [1, 'activation'] } } as const satisfies OptionsSchema;
+export const CONCAT_OPTIONS = {
+  table: 'ConcatenationOptions',
+  type: 10,
+  fields: { axis: [0, 'i32'], activation: [1, 'activation'] },
+} as const satisfies OptionsSchema;
 
 function normalizedAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
@@ -39,7 +43,12 @@ function layout(shapes: readonly (readonly number[])[], out: readonly number[], 
   return { outer: product(out.slice(0, a)), inner: product(out.slice(a + 1)), parts: shapes.map((s) => s[a]!) };
 }
 
-function join(shapes: readonly (readonly number[])[], values: readonly Float64Array[] | readonly Float32Array[], out: number[], axis: number): Float64Array {
+function join(
+  shapes: readonly (readonly number[])[],
+  values: readonly Float64Array[] | readonly Float32Array[],
+  out: number[],
+  axis: number,
+): Float64Array {
   const { outer, inner, parts } = layout(shapes, out, axis);
   const y = new Float64Array(product(out));
   let off = 0;
@@ -63,12 +72,17 @@ function lower(n: ConcatNode, lc: LowerContext): void {
     const src = lc.source(t);
     const sole = src?.chain.slice(1).every((c) => lc.useCount(c) === 1);
     if (!src?.step.writeSlice || !sole) {
-      throw new UnsupportedOperatorError(lc.model, 'CONCATENATION', `input ${t} is not produced by a convolution used only here`);
+      throw new UnsupportedOperatorError(
+        lc.model,
+        'CONCATENATION',
+        `input ${t} is not produced by a convolution used only here`,
+      );
     }
     const made = lc.shape(src.step.output);
     let view;
     if (outer === 1) view = { base: offset * inner, batchStride: s[axis]! * inner, pixelStride: made[3]! };
-    else if (axis === s.length - 1 && s.length === 4 && src.chain.length === 1) view = { base: offset, batchStride: product(s.slice(1)), pixelStride: s[3]! };
+    else if (axis === s.length - 1 && s.length === 4 && src.chain.length === 1)
+      view = { base: offset, batchStride: product(s.slice(1)), pixelStride: s[3]! };
     else throw new UnsupportedOperatorError(lc.model, 'CONCATENATION', `axis ${n.axis} of shape [${s}] needs a copy`);
     src.step.writeSlice(view, n.activation);
     for (const c of src.chain) lc.place(c, out);
@@ -80,20 +94,31 @@ export const op: OpDef<ConcatNode> = {
   op: 'concat',
   arity: [1, Infinity],
   rearranges: true,
-  parse: (raw, base, c, what) => ({ op: 'concat', ...base, axis: c.int(raw.axis, `${what} axis`, -8), activation: parseClamp(c, raw.activation, what) }),
+  parse: (raw, base, c, what) => ({
+    op: 'concat',
+    ...base,
+    axis: c.int(raw.axis, `${what} axis`, -8),
+    activation: parseClamp(c, raw.activation, what),
+  }),
   outputShape(n, inputs) {
     const rank = inputs[0]!.length;
     const a = normalizedAxis(n.axis, rank);
     const s = [...inputs[0]!];
     s[a] = 0;
     for (const t of inputs) {
-      if (t.length !== rank || t.some((d, i) => i !== a && d !== s[i])) throw new ShapeError(`inputs of shapes [${inputs.join('], [')}] cannot be joined on axis ${n.axis}`);
-      s[a]! += t[a]!;
+      if (t.length !== rank || t.some((d, i) => i !== a && d !== s[i]))
+        throw new ShapeError(`inputs of shapes [${inputs.join('], [')}] cannot be joined on axis ${n.axis}`);
+      s[a] += t[a]!;
     }
     return s;
   },
   reference(n, inputs, cx) {
-    const y = join(n.inputs.map((t) => cx.shape(t)), inputs, cx.shape(n.outputs[0]!), n.axis);
+    const y = join(
+      n.inputs.map((t) => cx.shape(t)),
+      inputs,
+      cx.shape(n.outputs[0]!),
+      n.axis,
+    );
     return Float32Array.from(y, (v) => Math.min(Math.max(v, n.activation.min), n.activation.max));
   },
   cost: () => ({ params: 0, macs: 0, bytes: 0 }),
@@ -121,21 +146,32 @@ export const op: OpDef<ConcatNode> = {
   train: {
     // The inputs' producers wrote into the output's storage and read their gradients from there too.
     async backward(n) {
-      if (!isIdentity(n.activation)) throw new Error(`training: concatenation ${n.name} has a clamp; only float models train`);
+      if (!isIdentity(n.activation))
+        throw new Error(`training: concatenation ${n.name} has a clamp; only float models train`);
       return [];
     },
     forward64(n, inputs, cx) {
-      const y = join(n.inputs.map((t) => cx.shape(t)), inputs, cx.shape(n.outputs[0]!), n.axis);
+      const y = join(
+        n.inputs.map((t) => cx.shape(t)),
+        inputs,
+        cx.shape(n.outputs[0]!),
+        n.axis,
+      );
       return y.map((v) => Math.min(Math.max(v, n.activation.min), n.activation.max));
     },
     backward64(n, _, y, dy, cx) {
-      const { outer, inner, parts } = layout(n.inputs.map((t) => cx.shape(t)), cx.shape(n.outputs[0]!), n.axis);
+      const { outer, inner, parts } = layout(
+        n.inputs.map((t) => cx.shape(t)),
+        cx.shape(n.outputs[0]!),
+        n.axis,
+      );
       const dz = clampBackwardRef(y, dy, n.activation);
       let off = 0;
       const grads = parts.map((p) => {
         const d = p * inner;
         const g = new Float64Array(outer * d);
-        for (let o = 0; o < outer; o++) g.set(dz.subarray(o * (dz.length / outer) + off, o * (dz.length / outer) + off + d), o * d);
+        for (let o = 0; o < outer; o++)
+          g.set(dz.subarray(o * (dz.length / outer) + off, o * (dz.length / outer) + off + d), o * d);
         off += d;
         return g;
       });

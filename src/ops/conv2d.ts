@@ -16,7 +16,14 @@ import {
   type ConvGrad,
 } from '../kernels/conv2d_backward.ts';
 import { conv2dBackwardRef } from '../kernels/conv2d_backward_ref.ts';
-import { CONV2D_VARIANTS, conv2dDispatch, conv2dPipeline, conv2dVariantSupported, selectConv2dVariant, type Conv2dVariant } from '../kernels/conv2d.ts';
+import {
+  CONV2D_VARIANTS,
+  conv2dDispatch,
+  conv2dPipeline,
+  conv2dVariantSupported,
+  selectConv2dVariant,
+  type Conv2dVariant,
+} from '../kernels/conv2d.ts';
 import { conv2dRef } from '../kernels/conv2d_ref.ts';
 import { convForwardRef64 } from '../kernels/conv_ref64.ts';
 import { pointwiseBackwardDispatch, pointwiseBackwardPipeline } from '../kernels/pointwise_conv2d_backward.ts';
@@ -77,13 +84,21 @@ export class Conv2dStep implements Step {
     return [this.input];
   }
   weights() {
-    return [{ name: this.filter, lastDim: this.g.outC }, { name: this.bias, lastDim: this.g.outC }];
+    return [
+      { name: this.filter, lastDim: this.g.outC },
+      { name: this.bias, lastDim: this.g.outC },
+    ];
   }
   pipeline(ctx: GpuContext): Promise<CachedPipeline> {
     return conv2dPipeline(ctx, this.variant);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
-    const b = { input: io.tensor(this.input), filter: io.weight(this.filter), bias: io.weight(this.bias), output: io.tensor(this.output) };
+    const b = {
+      input: io.tensor(this.input),
+      filter: io.weight(this.filter),
+      bias: io.weight(this.bias),
+      output: io.tensor(this.output),
+    };
     return conv2dDispatch(ctx, pipe, this.variant, this.g, this.act, b, { view: this.view, label: this.name });
   }
   writeSlice(view: OutputView, clamp: Clamp): boolean {
@@ -114,7 +129,10 @@ export class PointwiseStep implements Step {
     return this.residual ? [this.input, this.residual.tensor] : [this.input];
   }
   weights() {
-    return [{ name: this.filter, lastDim: this.s.N }, { name: this.bias, lastDim: this.s.N }];
+    return [
+      { name: this.filter, lastDim: this.s.N },
+      { name: this.bias, lastDim: this.s.N },
+    ];
   }
   pipeline(ctx: GpuContext): Promise<CachedPipeline> {
     return pointwiseConv2dPipeline(ctx, this.variant, this.workgroupSize);
@@ -196,7 +214,6 @@ function hwioToOihw(f: Float32Array, kh: number, kw: number, ci: number, co: num
 
 type Grads = ConvBackwardBindings;
 
-
 export const op: OpDef<Conv2dNode> = {
   op: 'conv2d',
   arity: 1,
@@ -224,7 +241,10 @@ export const op: OpDef<Conv2dNode> = {
       const g = geometryAtBatch(n, bc, false);
       const ctx = bc.ctx;
       return convBackward(n, bc, g, async (which: ConvGrad, b: Grads, o) => {
-        if (isPointwise(g, n)) return [pointwiseBackwardDispatch(ctx, await pointwiseBackwardPipeline(ctx, which), which, gemmShape(g), b, o)];
+        if (isPointwise(g, n))
+          return [
+            pointwiseBackwardDispatch(ctx, await pointwiseBackwardPipeline(ctx, which), which, gemmShape(g), b, o),
+          ];
         const pipes = await conv2dBackwardPipelines(ctx, which);
         return conv2dBackwardDispatches(ctx, pipes, which, g, { ...b, scratch: bc.scratch }, o);
       });
@@ -236,7 +256,13 @@ export const op: OpDef<Conv2dNode> = {
     backward64(n, [x], y, dy, cx) {
       const g = geometryAtBatch(n, cx, false);
       const r = conv2dBackwardRef(g, x!, cx.param(n.filter), clampBackwardRef(y, dy, n.activation));
-      return { inputs: [r.dx], params: [[n.filter, r.dw], [n.bias, r.db]] };
+      return {
+        inputs: [r.dx],
+        params: [
+          [n.filter, r.dw],
+          [n.bias, r.db],
+        ],
+      };
     },
   },
 };

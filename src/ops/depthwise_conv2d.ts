@@ -61,13 +61,21 @@ export class DepthwiseStep implements Step {
     return [this.input];
   }
   weights() {
-    return [{ name: this.filter, lastDim: this.g.outC }, { name: this.bias, lastDim: this.g.outC }];
+    return [
+      { name: this.filter, lastDim: this.g.outC },
+      { name: this.bias, lastDim: this.g.outC },
+    ];
   }
   pipeline(ctx: GpuContext): Promise<CachedPipeline> {
     return depthwiseConv2dPipeline(ctx, this.variant);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
-    const b = { input: io.tensor(this.input), filter: io.weight(this.filter), bias: io.weight(this.bias), output: io.tensor(this.output) };
+    const b = {
+      input: io.tensor(this.input),
+      filter: io.weight(this.filter),
+      bias: io.weight(this.bias),
+      output: io.tensor(this.output),
+    };
     return depthwiseConv2dDispatch(ctx, pipe, this.variant, this.g, this.act, b, { view: this.view, label: this.name });
   }
   writeSlice(view: OutputView, clamp: Clamp): boolean {
@@ -83,18 +91,18 @@ function lower(n: DepthwiseConv2dNode, lc: LowerContext): void {
   const known = forced !== undefined && DEPTHWISE_VARIANTS.includes(forced);
   const variant = known && depthwiseVariantSupported(g, forced) ? forced : selectDepthwiseVariant(g, lc.driver);
   const out = n.outputs[0]!;
-  lc.emit(new DepthwiseStep(n.name, variant, g, n.activation, n.inputs[0]!, out, n.filter, n.bias, lc.defaultView(out)));
+  lc.emit(
+    new DepthwiseStep(n.name, variant, g, n.activation, n.inputs[0]!, out, n.filter, n.bias, lc.defaultView(out)),
+  );
 }
 
 /** Depthwise [KH, KW, C] -> ONNX's grouped-convolution weights [C, 1, KH, KW]. */
 function hwcToC1hw(f: Float32Array, kh: number, kw: number, c: number): Float32Array {
   const out = new Float32Array(f.length);
   for (let y = 0; y < kh; y++)
-    for (let x = 0; x < kw; x++)
-      for (let ch = 0; ch < c; ch++) out[(ch * kh + y) * kw + x] = f[(y * kw + x) * c + ch]!;
+    for (let x = 0; x < kw; x++) for (let ch = 0; ch < c; ch++) out[(ch * kh + y) * kw + x] = f[(y * kw + x) * c + ch]!;
   return out;
 }
-
 
 export const op: OpDef<DepthwiseConv2dNode> = {
   op: 'depthwise_conv2d',
@@ -110,21 +118,48 @@ export const op: OpDef<DepthwiseConv2dNode> = {
   lower,
   onnx(n, b) {
     const [kh, kw, c] = b.constShape(n.filter) as [number, number, number];
-    convOnnx(n, b, true, { name: `${n.filter}:c1hw`, dims: [c, 1, kh, kw], data: () => hwcToC1hw(b.data(n.filter), kh, kw, c) });
+    convOnnx(n, b, true, {
+      name: `${n.filter}:c1hw`,
+      dims: [c, 1, kh, kw],
+      data: () => hwcToC1hw(b.data(n.filter), kh, kw, c),
+    });
   },
   // The TFLite filter [1, KH, KW, C] holds the values in our [KH, KW, C] order already.
-  tflite: { builtins: ['DEPTHWISE_CONV_2D'], convert: (op, cx) => ({ op: 'depthwise_conv2d', ...convertConv(op, cx, true, (w) => w) }) },
+  tflite: {
+    builtins: ['DEPTHWISE_CONV_2D'],
+    convert: (op, cx) => ({ op: 'depthwise_conv2d', ...convertConv(op, cx, true, (w) => w) }),
+  },
   train: {
     backward(n, bc) {
       const g = geometryAtBatch(n, bc, true);
-      return convBackward(n, bc, g, async (which, b, o) => [depthwiseBackwardDispatch(bc.ctx, await depthwiseBackwardPipeline(bc.ctx, which), which, g, b, o)]);
+      return convBackward(n, bc, g, async (which, b, o) => [
+        depthwiseBackwardDispatch(bc.ctx, await depthwiseBackwardPipeline(bc.ctx, which), which, g, b, o),
+      ]);
     },
     forward64(n, [x], cx) {
-      return convForwardRef64(geometryAtBatch(n, cx, true), true, x!, cx.param(n.filter), cx.param(n.bias), n.activation);
+      return convForwardRef64(
+        geometryAtBatch(n, cx, true),
+        true,
+        x!,
+        cx.param(n.filter),
+        cx.param(n.bias),
+        n.activation,
+      );
     },
     backward64(n, [x], y, dy, cx) {
-      const r = depthwiseBackwardRef(geometryAtBatch(n, cx, true), x!, cx.param(n.filter), clampBackwardRef(y, dy, n.activation));
-      return { inputs: [r.dx], params: [[n.filter, r.dw], [n.bias, r.db]] };
+      const r = depthwiseBackwardRef(
+        geometryAtBatch(n, cx, true),
+        x!,
+        cx.param(n.filter),
+        clampBackwardRef(y, dy, n.activation),
+      );
+      return {
+        inputs: [r.dx],
+        params: [
+          [n.filter, r.dw],
+          [n.bias, r.db],
+        ],
+      };
     },
   },
 };

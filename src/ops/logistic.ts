@@ -53,7 +53,8 @@ export const op: OpDef<LogisticNode> = {
     const out = n.outputs[0]!;
     lc.emit(new LogisticStep(n.name, product(lc.shape(out)), n.inputs[0]!, out, lc.defaultView(out)));
   },
-  onnx: (n, b) => b.node({ name: n.name, opType: 'Sigmoid', inputs: [b.value(n.inputs[0]!)], outputs: [b.value(n.outputs[0]!)] }),
+  onnx: (n, b) =>
+    b.node({ name: n.name, opType: 'Sigmoid', inputs: [b.value(n.inputs[0]!)], outputs: [b.value(n.outputs[0]!)] }),
   tflite: {
     builtins: ['LOGISTIC'],
     convert(op, cx) {

@@ -60,13 +60,22 @@ export function maxPoolDispatch(
   b: { input: Binding; output: Binding },
   opts: { view?: OutputView; label?: string } = {},
 ): Dispatch {
-  if (!maxPoolVariantSupported(g, variant)) throw new RangeError(`max_pool2d variant ${variant} needs channels divisible by 4 (got ${g.inC})`);
+  if (!maxPoolVariantSupported(g, variant))
+    throw new RangeError(`max_pool2d variant ${variant} needs channels divisible by 4 (got ${g.inC})`);
   const view = opts.view ?? contiguousView(g.outH, g.outW, g.outC);
   const outputs = g.batch * g.outH * g.outW * g.outC;
   const threads = variant === 'naive' ? outputs : outputs / 4;
   const bytes = 4 * (g.batch * g.inH * g.inW * g.inC + outputs);
   const meta = { label: opts.label ?? `max_pool2d_${variant}`, op: 'max_pool2d', flops: outputs * g.kH * g.kW, bytes };
-  return makeDispatch(ctx, pipe, ConvParams, convParams(g, act, view), [b.input, b.output], { threads, workgroupSize: 64 }, meta);
+  return makeDispatch(
+    ctx,
+    pipe,
+    ConvParams,
+    convParams(g, act, view),
+    [b.input, b.output],
+    { threads, workgroupSize: 64 },
+    meta,
+  );
 }
 
 /** Plain-loop CPU reference. */
@@ -96,7 +105,18 @@ export function poolGeometry(n: MaxPool2dNode, x: readonly number[]): ConvGeomet
   const [kH, kW] = n.window;
   const [strideH, strideW] = n.strides;
   try {
-    return convGeometry({ batch: x[0]!, inH: x[1]!, inW: x[2]!, inC: x[3]!, outC: x[3]!, kH, kW, strideH, strideW, padding: n.padding });
+    return convGeometry({
+      batch: x[0]!,
+      inH: x[1]!,
+      inW: x[2]!,
+      inC: x[3]!,
+      outC: x[3]!,
+      kH,
+      kW,
+      strideH,
+      strideW,
+      padding: n.padding,
+    });
   } catch (e) {
     throw new ShapeError((e as Error).message);
   }
@@ -146,7 +166,14 @@ function lower(n: MaxPool2dNode, lc: LowerContext): void {
 const POOL_OPTIONS = {
   table: 'Pool2DOptions',
   type: 5,
-  fields: { padding: [0, 'padding'], strideW: [1, 'i32'], strideH: [2, 'i32'], filterW: [3, 'i32'], filterH: [4, 'i32'], activation: [5, 'activation'] },
+  fields: {
+    padding: [0, 'padding'],
+    strideW: [1, 'i32'],
+    strideH: [2, 'i32'],
+    filterW: [3, 'i32'],
+    filterH: [4, 'i32'],
+    activation: [5, 'activation'],
+  },
 } as const satisfies OptionsSchema;
 
 function pair(c: Checker, v: unknown, what: string): [number, number] {
@@ -159,9 +186,19 @@ export const op: OpDef<MaxPool2dNode> = {
   op: 'max_pool2d',
   arity: 1,
   parse(raw, base, c, what) {
-    const padding = raw.padding === 'SAME' || raw.padding === 'VALID' ? raw.padding : c.fail(`${what}: padding ${JSON.stringify(raw.padding)} is unknown`);
+    const padding =
+      raw.padding === 'SAME' || raw.padding === 'VALID'
+        ? raw.padding
+        : c.fail(`${what}: padding ${JSON.stringify(raw.padding)} is unknown`);
     const window = pair(c, raw.window, `${what} window`);
-    return { op: 'max_pool2d', ...base, window, strides: pair(c, raw.strides, `${what} strides`), padding, activation: parseClamp(c, raw.activation, what) };
+    return {
+      op: 'max_pool2d',
+      ...base,
+      window,
+      strides: pair(c, raw.strides, `${what} strides`),
+      padding,
+      activation: parseClamp(c, raw.activation, what),
+    };
   },
   outputShape(n, [x]) {
     const g = poolGeometry(n, x!);
@@ -181,16 +218,31 @@ export const op: OpDef<MaxPool2dNode> = {
       { name: 'pads', ints: [g.padTop, g.padLeft, g.padBottom, g.padRight] },
     ];
     const input = b.value(n.inputs[0]!);
-    b.withClamp(n.name, b.value(n.outputs[0]!), n.activation, (target) => b.node({ name: n.name, opType: 'MaxPool', inputs: [input], outputs: [target], attributes }));
+    b.withClamp(n.name, b.value(n.outputs[0]!), n.activation, (target) =>
+      b.node({ name: n.name, opType: 'MaxPool', inputs: [input], outputs: [target], attributes }),
+    );
   },
   tflite: {
     builtins: ['MAX_POOL_2D'],
     convert(op, cx) {
       const o = cx.options(op, POOL_OPTIONS);
-      if (!(o.filterH >= 1 && o.filterW >= 1 && o.strideH >= 1 && o.strideW >= 1)) cx.fail(op, `has a ${o.filterH}x${o.filterW} window with stride ${o.strideH}x${o.strideW}`);
+      if (!(o.filterH >= 1 && o.filterW >= 1 && o.strideH >= 1 && o.strideW >= 1))
+        cx.fail(op, `has a ${o.filterH}x${o.filterW} window with stride ${o.strideH}x${o.strideW}`);
       const out = cx.output(op);
-      const [window, strides]: [number, number][] = [[o.filterH, o.filterW], [o.strideH, o.strideW]];
-      return { op: 'max_pool2d', name: out, inputs: [cx.activation(op, 0)], outputs: [out], window: window!, strides: strides!, padding: o.padding, activation: cx.clamp(op, o.activation) };
+      const [window, strides]: [number, number][] = [
+        [o.filterH, o.filterW],
+        [o.strideH, o.strideW],
+      ];
+      return {
+        op: 'max_pool2d',
+        name: out,
+        inputs: [cx.activation(op, 0)],
+        outputs: [out],
+        window: window!,
+        strides: strides!,
+        padding: o.padding,
+        activation: cx.clamp(op, o.activation),
+      };
     },
   },
 };

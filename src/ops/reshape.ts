@@ -38,7 +38,8 @@ export const op: OpDef<ReshapeNode> = {
     if (total === product(n.shape)) return { node: n, shape: [...n.shape] };
     const trailing = n.shape.slice(2);
     const cell = product(trailing);
-    if (n.shape.length < 2 || x!.at(-1)! % cell !== 0) throw new ShapeError(`its target [${n.shape}] does not split per cell`);
+    if (n.shape.length < 2 || x!.at(-1)! % cell !== 0)
+      throw new ShapeError(`its target [${n.shape}] does not split per cell`);
     const shape = [n.shape[0]!, total / (n.shape[0]! * cell), ...trailing];
     return { node: { ...n, shape }, shape };
   },
@@ -50,12 +51,22 @@ export const op: OpDef<ReshapeNode> = {
     // Reshape works on element order, so it must see NHWC order like ours.
     const out = n.outputs[0]!;
     const from = b.nhwc(n.inputs[0]!);
-    if (n.shape[0] !== 1) throw new ShapeError(`reshape ${n.name}: shape ${JSON.stringify(n.shape)} does not keep the batch dimension first`);
+    if (n.shape[0] !== 1)
+      throw new ShapeError(
+        `reshape ${n.name}: shape ${JSON.stringify(n.shape)} does not keep the batch dimension first`,
+      );
     const target = [0, ...n.shape.slice(1)]; // 0 = copy the batch size from the input
     const shape = b.constant(`${n.name}/shape`, [target.length], () => BigInt64Array.from(target, BigInt));
     const rank4 = n.shape.length === 4;
     b.node({ name: n.name, opType: 'Reshape', inputs: [from, shape], outputs: [rank4 ? `${out}:nhwc` : out] });
-    if (rank4) b.node({ name: `${n.name}/to_nchw`, opType: 'Transpose', inputs: [`${out}:nhwc`], outputs: [b.value(out)], attributes: [{ name: 'perm', ints: TO_NCHW }] });
+    if (rank4)
+      b.node({
+        name: `${n.name}/to_nchw`,
+        opType: 'Transpose',
+        inputs: [`${out}:nhwc`],
+        outputs: [b.value(out)],
+        attributes: [{ name: 'perm', ints: TO_NCHW }],
+      });
   },
   tflite: {
     builtins: ['RESHAPE'],

@@ -61,16 +61,21 @@ function cellBoxes(o: GridAnchorOptions, first: number, end: number): { h: numbe
 }
 
 export function gridAnchors(o: GridAnchorOptions): Float32Array {
-  if (o.strides.length !== o.numLayers) throw new RangeError(`gridAnchors: ${o.strides.length} strides for ${o.numLayers} layers`);
+  if (o.strides.length !== o.numLayers)
+    throw new RangeError(`gridAnchors: ${o.strides.length} strides for ${o.numLayers} layers`);
   const rows: number[] = [];
-  for (let layer = 0; layer < o.numLayers; ) {
+  for (let layer = 0; layer < o.numLayers;) {
     let end = layer;
     while (end < o.numLayers && o.strides[end] === o.strides[layer]) end++;
     const { h, w } = cellBoxes(o, layer, end);
-    const [fh, fw] = o.featureMapSizes?.[layer] ?? [Math.ceil(o.inputHeight / o.strides[layer]!), Math.ceil(o.inputWidth / o.strides[layer]!)];
+    const [fh, fw] = o.featureMapSizes?.[layer] ?? [
+      Math.ceil(o.inputHeight / o.strides[layer]!),
+      Math.ceil(o.inputWidth / o.strides[layer]!),
+    ];
     for (let y = 0; y < fh; y++) {
       for (let x = 0; x < fw; x++) {
-        for (let a = 0; a < h.length; a++) rows.push((y + o.anchorOffsetY) / fh, (x + o.anchorOffsetX) / fw, h[a]!, w[a]!);
+        for (let a = 0; a < h.length; a++)
+          rows.push((y + o.anchorOffsetY) / fh, (x + o.anchorOffsetX) / fw, h[a]!, w[a]!);
       }
     }
     layer = end;
@@ -119,7 +124,10 @@ export function ssdPaperAnchors(o: SsdPaperAnchorOptions): Float32Array {
 export function cornersToCenters(corners: ArrayLike<number>): Float32Array {
   const out = new Float32Array(corners.length);
   for (let i = 0; i + 3 < corners.length; i += 4) {
-    const y0 = corners[i]!, x0 = corners[i + 1]!, y1 = corners[i + 2]!, x1 = corners[i + 3]!;
+    const y0 = corners[i]!,
+      x0 = corners[i + 1]!,
+      y1 = corners[i + 2]!,
+      x1 = corners[i + 3]!;
     out[i] = (y0 + y1) / 2;
     out[i + 1] = (x0 + x1) / 2;
     out[i + 2] = y1 - y0;

@@ -26,7 +26,13 @@ import { InvalidOptionError } from '../errors.ts';
 import type { BindingKind, CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
 import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
-import { reportableClasses, validateHeadOptions, type HeadDetection, type HeadOptions, type HeadSpec } from './head_types.ts';
+import {
+  reportableClasses,
+  validateHeadOptions,
+  type HeadDetection,
+  type HeadOptions,
+  type HeadSpec,
+} from './head_types.ts';
 
 export type { HeadDetection, HeadOptions } from './head_types.ts';
 
@@ -60,9 +66,24 @@ const HeadParams = uniformSchema('HeadParams', {
   outStride: 'u32',
   scales: 'vec4f',
 });
-const OptionsUniform = uniformSchema('HeadOptions', { scoreThreshold: 'f32', iouThreshold: 'f32', maxDetections: 'u32', perClassNms: 'u32' });
+const OptionsUniform = uniformSchema('HeadOptions', {
+  scoreThreshold: 'f32',
+  iouThreshold: 'f32',
+  maxDetections: 'u32',
+  perClassNms: 'u32',
+});
 
-const BINDINGS: readonly BindingKind[] = ['uniform', 'uniform', 'storage', 'storage', 'storage', 'storage', 'rw', 'rw', 'rw'];
+const BINDINGS: readonly BindingKind[] = [
+  'uniform',
+  'uniform',
+  'storage',
+  'storage',
+  'storage',
+  'storage',
+  'rw',
+  'rw',
+  'rw',
+];
 const SOURCES = { score: scoreSource, select: selectSource, sort: sortSource, nms: nmsSource };
 const ENTRIES = {
   clear: 'score',
@@ -146,7 +167,8 @@ function layoutOf(cfg: SsdHeadConfig): Layout {
 
 function validateConfig(ctx: GpuContext, cfg: SsdHeadConfig, l: Layout): void {
   const count = (name: string, v: number, max = 2 ** 31 - 1) => {
-    if (!(Number.isInteger(v) && v >= 1 && v <= max)) throw new InvalidOptionError(name, v, `an integer from 1 to ${max}`);
+    if (!(Number.isInteger(v) && v >= 1 && v <= max))
+      throw new InvalidOptionError(name, v, `an integer from 1 to ${max}`);
   };
   const lim = ctx.report.limits;
   count('batch', cfg.batch, lim.maxComputeWorkgroupsPerDimension ?? 65535);
@@ -155,10 +177,16 @@ function validateConfig(ctx: GpuContext, cfg: SsdHeadConfig, l: Layout): void {
   count('numAnchors x numClasses', cfg.numAnchors * cfg.numClasses);
   count('maxDetectionsCap', cfg.maxDetectionsCap);
   count('candidateCap', cfg.candidateCap);
-  if (cfg.anchors.length !== cfg.numAnchors * 4) throw new InvalidOptionError('anchors', `${cfg.anchors.length} floats`, `numAnchors x 4 = ${cfg.numAnchors * 4}`);
+  if (cfg.anchors.length !== cfg.numAnchors * 4)
+    throw new InvalidOptionError('anchors', `${cfg.anchors.length} floats`, `numAnchors x 4 = ${cfg.numAnchors * 4}`);
   const maxBinding = Math.min(lim.maxStorageBufferBindingSize ?? 2 ** 27, lim.maxBufferSize ?? 2 ** 28);
   const check = (what: string, bytes: number, lower: string) => {
-    if (bytes > maxBinding) throw new InvalidOptionError(what, `${bytes} bytes`, `at most ${maxBinding} bytes on this adapter (lower ${lower})`);
+    if (bytes > maxBinding)
+      throw new InvalidOptionError(
+        what,
+        `${bytes} bytes`,
+        `at most ${maxBinding} bytes on this adapter (lower ${lower})`,
+      );
   };
   check('SSD head scratch storage', cfg.batch * l.workStride * 4, 'the batch or candidateCap');
   check('SSD head output', cfg.batch * l.outStride * 4, 'the batch or maxDetectionsCap');
@@ -203,8 +231,16 @@ export class SsdHead {
     const n = cfg.batch;
     this.outputBytes = n * layout.outStride * 4;
     this.output = ctx.createBuffer('ssd head output', this.outputBytes, rw | GPUBufferUsage.COPY_SRC);
-    this.options = ctx.createBuffer('ssd head options', OptionsUniform.size, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
-    this.allowed = ctx.createBuffer('ssd head classes', Math.ceil(cfg.numClasses / 32) * 4, rw | GPUBufferUsage.COPY_DST);
+    this.options = ctx.createBuffer(
+      'ssd head options',
+      OptionsUniform.size,
+      GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    );
+    this.allowed = ctx.createBuffer(
+      'ssd head classes',
+      Math.ceil(cfg.numClasses / 32) * 4,
+      rw | GPUBufferUsage.COPY_DST,
+    );
     this.anchors = ctx.createBuffer('ssd anchors', cfg.anchors.byteLength, rw, cfg.anchors);
     this.counters = ctx.createBuffer('ssd head counters', n * layout.cntStride * 4, rw);
     this.work = ctx.createBuffer('ssd head work', n * layout.workStride * 4, rw);
@@ -230,7 +266,12 @@ export class SsdHead {
   setOptions(o: HeadOptions): void {
     const { numClasses, maxDetectionsCap, spec, labels } = this.cfg;
     validateHeadOptions(o, numClasses, maxDetectionsCap);
-    const packed = OptionsUniform.pack({ scoreThreshold: o.scoreThreshold, iouThreshold: o.iouThreshold, maxDetections: o.maxDetections, perClassNms: o.perClassNms ? 1 : 0 });
+    const packed = OptionsUniform.pack({
+      scoreThreshold: o.scoreThreshold,
+      iouThreshold: o.iouThreshold,
+      maxDetections: o.maxDetections,
+      perClassNms: o.perClassNms ? 1 : 0,
+    });
     this.ctx.queue.writeBuffer(this.options, 0, packed);
     const bits = new Uint32Array(Math.ceil(numClasses / 32));
     reportableClasses(numClasses, spec, o.allowedClasses, labels).forEach((ok, c) => {
@@ -277,15 +318,35 @@ export class SsdHead {
       outStride: l.outStride,
       scales: [s.y, s.x, s.h, s.w],
     };
-    const strided = (items: number): [number, number, number] => [Math.min(MAX_GRID_X, Math.max(1, Math.ceil(items / WG_SIZE))), n, 1];
-    const make = (entry: Entry, workgroups: [number, number, number], cost: { flops: number; bytes: number }, level = 0): Dispatch =>
-      makeDispatch(this.ctx, this.pipes[entry], HeadParams, { ...base, level }, resources, { workgroups }, { label: `ssd_${entry}${level ? level : ''}`, op: 'ssd_head', ...cost });
+    const strided = (items: number): [number, number, number] => [
+      Math.min(MAX_GRID_X, Math.max(1, Math.ceil(items / WG_SIZE))),
+      n,
+      1,
+    ];
+    const make = (
+      entry: Entry,
+      workgroups: [number, number, number],
+      cost: { flops: number; bytes: number },
+      level = 0,
+    ): Dispatch =>
+      makeDispatch(
+        this.ctx,
+        this.pipes[entry],
+        HeadParams,
+        { ...base, level },
+        resources,
+        { workgroups },
+        { label: `ssd_${entry}${level ? level : ''}`, op: 'ssd_head', ...cost },
+      );
 
     const k = cfg.candidateCap;
     const logitCount = n * cfg.numAnchors * cfg.numClasses;
     const list = [
       make('clear', strided(l.cntStride), { flops: 0, bytes: n * l.cntStride * 4 }),
-      make('score', [Math.ceil(cfg.numAnchors / WG_SIZE), n, 1], { flops: 8 * logitCount, bytes: 4 * logitCount + 16 * n * cfg.numAnchors }),
+      make('score', [Math.ceil(cfg.numAnchors / WG_SIZE), n, 1], {
+        flops: 8 * logitCount,
+        bytes: 4 * logitCount + 16 * n * cfg.numAnchors,
+      }),
       make('select_scan', [1, n, 1], { flops: n * LAYOUT.BINS, bytes: n * LAYOUT.BINS * 4 }),
     ];
     for (let level = 1; level < l.levels; level++) {
@@ -298,7 +359,10 @@ export class SsdHead {
     list.push(
       make('gather', strided(l.candCap), { flops: 0, bytes: p * 8 }),
       make('chunk_sort', strided(l.poolCap), { flops: p * l.sortChunk, bytes: p * 16 }),
-      make('merge_rank', strided(l.poolCap), { flops: p * Math.ceil(l.poolCap / l.sortChunk) * Math.log2(l.sortChunk), bytes: p * 8 + n * k * 32 }),
+      make('merge_rank', strided(l.poolCap), {
+        flops: p * Math.ceil(l.poolCap / l.sortChunk) * Math.log2(l.sortChunk),
+        bytes: p * 8 + n * k * 32,
+      }),
       make('nms', [1, n, 1], { flops: 16 * n * k * (cfg.maxDetectionsCap + 64), bytes: n * k * 32 + this.outputBytes }),
     );
     this.recorded.push(...list);
@@ -326,13 +390,28 @@ export function parseDetections(buffer: ArrayBuffer, batch: number, cap: number)
     const kept = Math.min(u[base]!, cap);
     return Array.from({ length: kept }, (_, i) => {
       const r = base + LAYOUT.OUT_HEADER_WORDS + i * LAYOUT.RECORD_WORDS;
-      return { ymin: f[r]!, xmin: f[r + 1]!, ymax: f[r + 2]!, xmax: f[r + 3]!, score: f[r + 4]!, classId: u[r + 5]!, anchor: u[r + 6]! };
+      return {
+        ymin: f[r]!,
+        xmin: f[r + 1]!,
+        ymax: f[r + 2]!,
+        xmax: f[r + 3]!,
+        score: f[r + 4]!,
+        classId: u[r + 5]!,
+        anchor: u[r + 6]!,
+      };
     });
   });
 }
 
 /** Per image: candidates that passed the threshold, and how many of them entered NMS (<= candidateCap). */
-export function parseCandidateCounts(buffer: ArrayBuffer, batch: number, cap: number): { candidates: number; considered: number }[] {
+export function parseCandidateCounts(
+  buffer: ArrayBuffer,
+  batch: number,
+  cap: number,
+): { candidates: number; considered: number }[] {
   const u = new Uint32Array(buffer);
-  return Array.from({ length: batch }, (_, n) => ({ candidates: u[n * outStride(cap) + 1]!, considered: u[n * outStride(cap) + 2]! }));
+  return Array.from({ length: batch }, (_, n) => ({
+    candidates: u[n * outStride(cap) + 1]!,
+    considered: u[n * outStride(cap) + 2]!,
+  }));
 }

@@ -3,7 +3,13 @@
  * top-k, greedy NMS, final cut. It defines the semantics the GPU head must reproduce, ties included:
  * candidates are ordered by score (desc), then anchor (asc), then class (asc).
  */
-import { reportableClasses, validateHeadOptions, type HeadDetection, type HeadOptions, type HeadSpec } from './head_types.ts';
+import {
+  reportableClasses,
+  validateHeadOptions,
+  type HeadDetection,
+  type HeadOptions,
+  type HeadSpec,
+} from './head_types.ts';
 
 export interface HeadRefConfig {
   spec: HeadSpec;
@@ -13,7 +19,12 @@ export interface HeadRefConfig {
 }
 
 /** Row `a` of raw encodings (ty, tx, th, tw) against anchor (yc, xc, h, w) -> [ymin, xmin, ymax, xmax]. */
-export function decodeBox(boxes: ArrayLike<number>, anchors: ArrayLike<number>, a: number, scales: HeadSpec['scales']): [number, number, number, number] {
+export function decodeBox(
+  boxes: ArrayLike<number>,
+  anchors: ArrayLike<number>,
+  a: number,
+  scales: HeadSpec['scales'],
+): [number, number, number, number] {
   const [ty, tx, th, tw] = [boxes[4 * a]!, boxes[4 * a + 1]!, boxes[4 * a + 2]!, boxes[4 * a + 3]!];
   const [ya, xa, ha, wa] = [anchors[4 * a]!, anchors[4 * a + 1]!, anchors[4 * a + 2]!, anchors[4 * a + 3]!];
   const yc = (ty / scales.y) * ha + ya;
@@ -24,7 +35,12 @@ export function decodeBox(boxes: ArrayLike<number>, anchors: ArrayLike<number>, 
 }
 
 /** Scores of one anchor's row of logits: sigmoid per column, or softmax over all columns. */
-export function rowScores(logits: ArrayLike<number>, a: number, numClasses: number, fn: HeadSpec['scoreFunction']): number[] {
+export function rowScores(
+  logits: ArrayLike<number>,
+  a: number,
+  numClasses: number,
+  fn: HeadSpec['scoreFunction'],
+): number[] {
   const row = Array.from({ length: numClasses }, (_, c) => logits[a * numClasses + c]!);
   if (fn === 'sigmoid') return row.map((l) => 1 / (1 + Math.exp(-l)));
   const m = Math.max(...row);
@@ -56,7 +72,14 @@ const byRank = (p: Candidate, q: Candidate) => q.score - p.score || p.anchor - q
  * boxes [A, 4] raw (ty, tx, th, tw), logits [A, C], anchors [A, 4] (yc, xc, h, w).
  * Returns the kept detections, highest score first.
  */
-export function ssdHeadRef(boxes: Float32Array, logits: Float32Array, anchors: Float32Array, numClasses: number, cfg: HeadRefConfig, opts: HeadOptions): HeadDetection[] {
+export function ssdHeadRef(
+  boxes: Float32Array,
+  logits: Float32Array,
+  anchors: Float32Array,
+  numClasses: number,
+  cfg: HeadRefConfig,
+  opts: HeadOptions,
+): HeadDetection[] {
   validateHeadOptions(opts, numClasses, Infinity);
   const numAnchors = anchors.length / 4;
   const reportable = reportableClasses(numClasses, cfg.spec, opts.allowedClasses, cfg.labels);
@@ -64,7 +87,10 @@ export function ssdHeadRef(boxes: Float32Array, logits: Float32Array, anchors: F
   for (let a = 0; a < numAnchors; a++) {
     const scores = rowScores(logits, a, numClasses, cfg.spec.scoreFunction);
     if (opts.perClassNms) {
-      scores.forEach((score, classId) => reportable[classId] && score >= opts.scoreThreshold && candidates.push({ anchor: a, classId, score }));
+      scores.forEach(
+        (score, classId) =>
+          reportable[classId] && score >= opts.scoreThreshold && candidates.push({ anchor: a, classId, score }),
+      );
     } else {
       let best: Candidate | undefined;
       scores.forEach((score, classId) => {
@@ -80,8 +106,18 @@ export function ssdHeadRef(boxes: Float32Array, logits: Float32Array, anchors: F
   for (const c of candidates.slice(0, cfg.candidateCap)) {
     if (kept.length >= opts.maxDetections) break;
     const box = decodeBox(boxes, anchors, c.anchor, cfg.spec.scales);
-    const suppressed = kept.some((k) => (!opts.perClassNms || k.c.classId === c.classId) && iou(k.box, box) > opts.iouThreshold);
+    const suppressed = kept.some(
+      (k) => (!opts.perClassNms || k.c.classId === c.classId) && iou(k.box, box) > opts.iouThreshold,
+    );
     if (!suppressed) kept.push({ c, box });
   }
-  return kept.map(({ c, box }) => ({ ymin: box[0], xmin: box[1], ymax: box[2], xmax: box[3], score: c.score, classId: c.classId, anchor: c.anchor }));
+  return kept.map(({ c, box }) => ({
+    ymin: box[0],
+    xmin: box[1],
+    ymax: box[2],
+    xmax: box[3],
+    score: c.score,
+    classId: c.classId,
+    anchor: c.anchor,
+  }));
 }

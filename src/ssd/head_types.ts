@@ -36,8 +36,16 @@ export type HeadSpec = Pick<SsdSpec, 'scales' | 'scoreFunction' | 'backgroundCla
  * The classes that may be reported: allowed, not the background column, and not labelled "???"
  * (the label maps mark unused ids that way).
  */
-export function reportableClasses(numClasses: number, spec: HeadSpec, allowed?: readonly boolean[], labels?: readonly string[]): boolean[] {
-  return Array.from({ length: numClasses }, (_, c) => c !== spec.backgroundClass && (allowed?.[c] ?? true) && labels?.[c] !== '???');
+export function reportableClasses(
+  numClasses: number,
+  spec: HeadSpec,
+  allowed?: readonly boolean[],
+  labels?: readonly string[],
+): boolean[] {
+  return Array.from(
+    { length: numClasses },
+    (_, c) => c !== spec.backgroundClass && (allowed?.[c] ?? true) && labels?.[c] !== '???',
+  );
 }
 
 export function validateHeadOptions(o: HeadOptions, numClasses: number, maxDetectionsCap: number): void {
@@ -50,6 +58,10 @@ export function validateHeadOptions(o: HeadOptions, numClasses: number, maxDetec
     throw new InvalidOptionError('maxDetections', o.maxDetections, `an integer from 1 to ${maxDetectionsCap}`);
   }
   if (o.allowedClasses !== undefined && o.allowedClasses.length !== numClasses) {
-    throw new InvalidOptionError('allowedClasses', `${o.allowedClasses.length} flags`, `one flag per class (${numClasses})`);
+    throw new InvalidOptionError(
+      'allowedClasses',
+      `${o.allowedClasses.length} flags`,
+      `one flag per class (${numClasses})`,
+    );
   }
 }

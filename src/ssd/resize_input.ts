@@ -34,10 +34,19 @@ export interface AnchorLayer {
  * anchors (which may be quantized) stay the ones in use there. The regenerated anchors replace the
  * anchors constant (appended to the weights; the old values stay unreferenced).
  */
-export async function resizeModelInput(model: LoadedModel, height: number, width: number, sizing: AnchorSizing = 'pixels'): Promise<LoadedModel> {
+export async function resizeModelInput(
+  model: LoadedModel,
+  height: number,
+  width: number,
+  sizing: AnchorSizing = 'pixels',
+): Promise<LoadedModel> {
   const json = model.json;
-  for (const [what, v] of [['height', height], ['width', width]] as const) {
-    if (!(Number.isSafeInteger(v) && v >= 1 && v <= MAX_INPUT_SIDE)) throw new InvalidOptionError(`input ${what}`, v, `a whole number of pixels from 1 to ${MAX_INPUT_SIDE}`);
+  for (const [what, v] of [
+    ['height', height],
+    ['width', width],
+  ] as const) {
+    if (!(Number.isSafeInteger(v) && v >= 1 && v <= MAX_INPUT_SIDE))
+      throw new InvalidOptionError(`input ${what}`, v, `a whole number of pixels from 1 to ${MAX_INPUT_SIDE}`);
   }
   if (height === json.preprocess.height && width === json.preprocess.width) return model;
   const generator = json.ssd.anchorGenerator;
@@ -51,13 +60,27 @@ export async function resizeModelInput(model: LoadedModel, height: number, width
   const { shapes, nodes } = inferShapes(json, height, width);
   const anchors = regenerateAnchors(generator, anchorLayers(json, shapes), height, width, sizing, json.name);
   const count = shapes[json.outputs.boxes]![1]!;
-  if (anchors.length !== count * 4) throw new ModelFormatError(json.name, `the generator makes ${anchors.length / 4} anchors at ${height}x${width} but the graph predicts ${count} boxes`);
+  if (anchors.length !== count * 4)
+    throw new ModelFormatError(
+      json.name,
+      `the generator makes ${anchors.length / 4} anchors at ${height}x${width} but the graph predicts ${count} boxes`,
+    );
   const weights = new Float32Array(model.weights.length + anchors.length);
   weights.set(model.weights);
   weights.set(anchors, model.weights.length);
-  const constants = { ...json.constants, [json.ssd.anchors]: { shape: [count, 4], offset: model.weights.byteLength, length: anchors.length } };
+  const constants = {
+    ...json.constants,
+    [json.ssd.anchors]: { shape: [count, 4], offset: model.weights.byteLength, length: anchors.length },
+  };
   return {
-    json: { ...json, preprocess: { ...json.preprocess, height, width }, shapes, nodes, constants, weights: await weightsInfo(weights, json.weights.file) },
+    json: {
+      ...json,
+      preprocess: { ...json.preprocess, height, width },
+      shapes,
+      nodes,
+      constants,
+      weights: await weightsInfo(weights, json.weights.file),
+    },
     weights,
   };
 }
@@ -73,7 +96,8 @@ export function anchorLayers(json: ModelJson, shapes: Record<string, number[]>):
     const n = producer.get(t);
     if (n && opOf(n, json.name).rearranges) return n.inputs.forEach(visit);
     const s = shapes[t]!;
-    if (s.length !== 4 || s[3]! % 4 !== 0) throw new ModelFormatError(json.name, `box predictor ${t} has shape [${s}], expected [1, H, W, anchors * 4]`);
+    if (s.length !== 4 || s[3]! % 4 !== 0)
+      throw new ModelFormatError(json.name, `box predictor ${t} has shape [${s}], expected [1, H, W, anchors * 4]`);
     layers.push({ height: s[1]!, width: s[2]!, perCell: s[3]! / 4 });
   };
   visit(json.outputs.boxes);
@@ -85,15 +109,41 @@ export function anchorLayers(json: ModelJson, shapes: Record<string, number[]>):
  * With 'pixels' sizing, heights and widths are scaled by trained / new size (the generator's
  * options record the size the model was converted at).
  */
-export function regenerateAnchors(spec: AnchorGeneratorSpec, layers: readonly AnchorLayer[], height: number, width: number, sizing: AnchorSizing = 'pixels', model = 'model'): Float32Array {
+export function regenerateAnchors(
+  spec: AnchorGeneratorSpec,
+  layers: readonly AnchorLayer[],
+  height: number,
+  width: number,
+  sizing: AnchorSizing = 'pixels',
+  model = 'model',
+): Float32Array {
   const o = spec?.options;
-  if (spec?.kind !== 'grid' || !o || !Array.isArray(o.strides) || !Array.isArray(o.aspectRatios) || !(o.inputHeight > 0 && o.inputWidth > 0)) {
+  if (
+    spec?.kind !== 'grid' ||
+    !o ||
+    !Array.isArray(o.strides) ||
+    !Array.isArray(o.aspectRatios) ||
+    !(o.inputHeight > 0 && o.inputWidth > 0)
+  ) {
     throw new ModelFormatError(model, `ssd.anchorGenerator ${JSON.stringify(spec)} is not a known generator`);
   }
-  if (o.numLayers !== layers.length) throw new ModelFormatError(model, `the anchor generator has ${o.numLayers} layers but the graph has ${layers.length} box predictors`);
-  const anchors = gridAnchors({ ...o, inputHeight: height, inputWidth: width, featureMapSizes: layers.map((l) => [l.height, l.width]) });
+  if (o.numLayers !== layers.length)
+    throw new ModelFormatError(
+      model,
+      `the anchor generator has ${o.numLayers} layers but the graph has ${layers.length} box predictors`,
+    );
+  const anchors = gridAnchors({
+    ...o,
+    inputHeight: height,
+    inputWidth: width,
+    featureMapSizes: layers.map((l) => [l.height, l.width]),
+  });
   const expected = layers.reduce((n, l) => n + l.height * l.width * l.perCell, 0);
-  if (anchors.length !== expected * 4) throw new ModelFormatError(model, `the anchor generator makes ${anchors.length / 4} anchors where the box predictors need ${expected}`);
+  if (anchors.length !== expected * 4)
+    throw new ModelFormatError(
+      model,
+      `the anchor generator makes ${anchors.length / 4} anchors where the box predictors need ${expected}`,
+    );
   if (sizing === 'pixels') {
     const [sh, sw] = [o.inputHeight / height, o.inputWidth / width];
     for (let i = 0; i < anchors.length; i += 4) {

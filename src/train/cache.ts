@@ -19,19 +19,32 @@ export interface CacheOptions {
 }
 
 /** Samples per image, per version. Calls `onImage` after each image. */
-export async function buildCache(extractor: FeatureExtractor, model: LoadedModel, images: readonly TrainingImage[], o: CacheOptions, rng: Rng, onImage?: () => void): Promise<CachedSample[][]> {
+export async function buildCache(
+  extractor: FeatureExtractor,
+  model: LoadedModel,
+  images: readonly TrainingImage[],
+  o: CacheOptions,
+  rng: Rng,
+  onImage?: () => void,
+): Promise<CachedSample[][]> {
   const anchors = constData(model, model.json.ssd.anchors).data;
   const corners = anchorCorners(anchors);
   const spec = model.json.preprocess;
   const out: CachedSample[][] = [];
   for (const item of images) {
     const sample = await loadImage(item);
-    const versions = Array.from({ length: o.versions }, (_, v) => augment(sample, spec, rng, v === 0 ? NO_AUGMENTATION : o.augment));
+    const versions = Array.from({ length: o.versions }, (_, v) =>
+      augment(sample, spec, rng, v === 0 ? NO_AUGMENTATION : o.augment),
+    );
     const samples: CachedSample[] = [];
     for (let at = 0; at < versions.length; at += extractor.batch) {
       const chunk = versions.slice(at, at + extractor.batch);
       const features = await extractor.run(chunk.map((v) => v.input));
-      chunk.forEach((v, i) => samples.push(cacheSample(features[i]!, buildTargets(anchors, v.truth, model.json.ssd.scales, o.matchThreshold, corners))));
+      chunk.forEach((v, i) =>
+        samples.push(
+          cacheSample(features[i]!, buildTargets(anchors, v.truth, model.json.ssd.scales, o.matchThreshold, corners)),
+        ),
+      );
     }
     out.push(samples);
     onImage?.();

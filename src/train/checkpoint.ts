@@ -45,9 +45,11 @@ export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> 
 
 export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   const state = JSON.parse(await readFile(join(dir, CHECKPOINT_JSON), 'utf8')) as CheckpointState;
-  if (state.version !== 1) throw new Error(`${join(dir, CHECKPOINT_JSON)}: checkpoint version ${state.version} is not supported`);
+  if (state.version !== 1)
+    throw new Error(`${join(dir, CHECKPOINT_JSON)}: checkpoint version ${state.version} is not supported`);
   const bytes = await readFile(join(dir, CHECKPOINT_BIN));
-  if (bytes.byteLength !== 8 * state.floats) throw new Error(`${join(dir, CHECKPOINT_BIN)}: ${bytes.byteLength} bytes, expected ${8 * state.floats}`);
+  if (bytes.byteLength !== 8 * state.floats)
+    throw new Error(`${join(dir, CHECKPOINT_BIN)}: ${bytes.byteLength} bytes, expected ${8 * state.floats}`);
   const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   return { state, params: all.subarray(0, state.floats), velocity: all.subarray(state.floats) };
 }
@@ -55,5 +57,7 @@ export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
 /** The settings of `saved` that differ from `current`, as "name: saved -> current". */
 export function settingsMismatch(saved: Record<string, unknown>, current: Record<string, unknown>): string[] {
   const keys = new Set([...Object.keys(saved), ...Object.keys(current)]);
-  return [...keys].filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(current[k])).map((k) => `${k}: ${JSON.stringify(saved[k])} -> ${JSON.stringify(current[k])}`);
+  return [...keys]
+    .filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(current[k]))
+    .map((k) => `${k}: ${JSON.stringify(saved[k])} -> ${JSON.stringify(current[k])}`);
 }

@@ -40,7 +40,10 @@ const MIN_IOU_MODES = [undefined, 0.1, 0.3, 0.5, 0.7, 0.9, -Infinity] as const;
 const TRIALS = 50;
 
 function rectIou(r: Rect, b: GroundTruth['boxes'], j: number, w: number, h: number): number {
-  const y0 = b[4 * j]! * h, x0 = b[4 * j + 1]! * w, y1 = b[4 * j + 2]! * h, x1 = b[4 * j + 3]! * w;
+  const y0 = b[4 * j]! * h,
+    x0 = b[4 * j + 1]! * w,
+    y1 = b[4 * j + 2]! * h,
+    x1 = b[4 * j + 3]! * w;
   const ih = Math.min(r.y + r.height, y1) - Math.max(r.y, y0);
   const iw = Math.min(r.x + r.width, x1) - Math.max(r.x, x0);
   if (ih <= 0 || iw <= 0) return 0;
@@ -85,12 +88,20 @@ export function sampleCrop(rng: Rng, truth: GroundTruth, w: number, h: number, m
 }
 
 /** Bilinear resize of a source rectangle to out.width x out.height RGB floats in 0..255 (TF rules, as preprocessRef). */
-export function resizeCrop(img: RgbaImage, r: Rect, outW: number, outH: number, halfPixelCenters: boolean): Float32Array {
+export function resizeCrop(
+  img: RgbaImage,
+  r: Rect,
+  outW: number,
+  outH: number,
+  halfPixelCenters: boolean,
+): Float32Array {
   const out = new Float32Array(outW * outH * 3);
   const sy = r.height / outH;
   const sx = r.width / outW;
   const px = (x: number, y: number, c: number) => img.data[((r.y + y) * img.width + r.x + x) * 4 + c]!;
-  const xa = new Int32Array(outW), xb = new Int32Array(outW), lx = new Float32Array(outW);
+  const xa = new Int32Array(outW),
+    xb = new Int32Array(outW),
+    lx = new Float32Array(outW);
   for (let x = 0; x < outW; x++) {
     const fx = halfPixelCenters ? (x + 0.5) * sx - 0.5 : x * sx;
     const x0 = Math.floor(fx);
@@ -118,7 +129,8 @@ export function resizeCrop(img: RgbaImage, r: Rect, outW: number, outH: number, 
 export function flipHorizontal(rgb: Float32Array, w: number, h: number, truth: GroundTruth): GroundTruth {
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w / 2; x++) {
-      const a = (y * w + x) * 3, b = (y * w + (w - 1 - x)) * 3;
+      const a = (y * w + x) * 3,
+        b = (y * w + (w - 1 - x)) * 3;
       for (let c = 0; c < 3; c++) [rgb[a + c], rgb[b + c]] = [rgb[b + c]!, rgb[a + c]!];
     }
   const boxes = Float32Array.from(truth.boxes);
@@ -141,7 +153,9 @@ export function distortColors(rgb: Float32Array, rng: Rng): void {
   const hue = rng.chance(0.5) ? rng.uniform(-18, 18) : 0;
   const hsv = saturation !== 1 || hue !== 0;
   for (let i = 0; i < rgb.length; i += 3) {
-    let r = rgb[i]! + brightness, g = rgb[i + 1]! + brightness, b = rgb[i + 2]! + brightness;
+    let r = rgb[i]! + brightness,
+      g = rgb[i + 1]! + brightness,
+      b = rgb[i + 2]! + brightness;
     if (contrastFirst) [r, g, b] = [r * contrast, g * contrast, b * contrast];
     if (hsv) [r, g, b] = adjustHsv(r, g, b, saturation, hue);
     if (!contrastFirst) [r, g, b] = [r * contrast, g * contrast, b * contrast];
@@ -152,7 +166,8 @@ export function distortColors(rgb: Float32Array, rng: Rng): void {
 }
 
 function adjustHsv(r: number, g: number, b: number, saturation: number, hueDegrees: number): [number, number, number] {
-  const max = Math.max(r, g, b), min = Math.min(r, g, b);
+  const max = Math.max(r, g, b),
+    min = Math.min(r, g, b);
   const v = max;
   const d = max - min;
   let s = max > 0 ? d / max : 0;
@@ -167,15 +182,34 @@ function adjustHsv(r: number, g: number, b: number, saturation: number, hueDegre
   const c = v * s;
   const x = c * (1 - Math.abs(((h / 60) % 2) - 1));
   const m = v - c;
-  const [r1, g1, b1] = h < 60 ? [c, x, 0] : h < 120 ? [x, c, 0] : h < 180 ? [0, c, x] : h < 240 ? [0, x, c] : h < 300 ? [x, 0, c] : [c, 0, x];
+  const [r1, g1, b1] =
+    h < 60
+      ? [c, x, 0]
+      : h < 120
+        ? [x, c, 0]
+        : h < 180
+          ? [0, c, x]
+          : h < 240
+            ? [0, x, c]
+            : h < 300
+              ? [x, 0, c]
+              : [c, 0, x];
   return [r1 + m, g1 + m, b1 + m];
 }
 
 /** One augmented network input [H, W, 3] (normalized) and its boxes. */
-export function augment(sample: LabeledImage, spec: PreprocessSpec, rng: Rng, o: AugmentOptions): { input: Float32Array; truth: GroundTruth } {
-  if (spec.resize !== 'stretch') throw new Error(`training supports models that stretch their input, not "${spec.resize}"`);
+export function augment(
+  sample: LabeledImage,
+  spec: PreprocessSpec,
+  rng: Rng,
+  o: AugmentOptions,
+): { input: Float32Array; truth: GroundTruth } {
+  if (spec.resize !== 'stretch')
+    throw new Error(`training supports models that stretch their input, not "${spec.resize}"`);
   const { image } = sample;
-  const rect = o.crop ? sampleCrop(rng, sample.truth, image.width, image.height, o.minCropScale) : { x: 0, y: 0, width: image.width, height: image.height };
+  const rect = o.crop
+    ? sampleCrop(rng, sample.truth, image.width, image.height, o.minCropScale)
+    : { x: 0, y: 0, width: image.width, height: image.height };
   let truth = cropTruth(sample.truth, rect, image.width, image.height);
   const rgb = resizeCrop(image, rect, spec.width, spec.height, spec.halfPixelCenters);
   if (o.flip && rng.chance(0.5)) truth = flipHorizontal(rgb, spec.width, spec.height, truth);

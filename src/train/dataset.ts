@@ -20,13 +20,23 @@ export interface TrainingSet {
  * Reads one split; `classes` fixes the class columns (1 = classes[0], ...). Difficult boxes are left
  * out, as VOC scoring ignores them; degenerate ones the reader already skipped with a warning.
  */
-export async function readTrainingSet(path: string, split: string | undefined, classes: readonly string[]): Promise<TrainingSet> {
+export async function readTrainingSet(
+  path: string,
+  split: string | undefined,
+  classes: readonly string[],
+): Promise<TrainingSet> {
   const dataset = await readDataset(path, split === undefined ? {} : { split });
   const images = dataset.images.map((im): TrainingImage => {
     const kept = im.boxes.filter((b) => !b.difficult && !b.iscrowd && classes.includes(b.className));
     const boxes = new Float32Array(4 * kept.length);
-    kept.forEach((b, j) => boxes.set([b.y / im.height, b.x / im.width, (b.y + b.height) / im.height, (b.x + b.width) / im.width], 4 * j));
-    return { id: im.id, file: im.file, truth: { boxes, classes: Int32Array.from(kept, (b) => classes.indexOf(b.className) + 1) } };
+    kept.forEach((b, j) =>
+      boxes.set([b.y / im.height, b.x / im.width, (b.y + b.height) / im.height, (b.x + b.width) / im.width], 4 * j),
+    );
+    return {
+      id: im.id,
+      file: im.file,
+      truth: { boxes, classes: Int32Array.from(kept, (b) => classes.indexOf(b.className) + 1) },
+    };
   });
   return { dataset, images };
 }

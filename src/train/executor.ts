@@ -44,7 +44,14 @@ export class TrainExecutor {
    * `store` holds every constant the nodes read; with `backward`, it must be trainable and receives
    * their gradients.
    */
-  static async create(ctx: GpuContext, model: LoadedModel, sub: Subgraph, store: ParamStore, batch: number, opts: { backward: boolean; label?: string }): Promise<TrainExecutor> {
+  static async create(
+    ctx: GpuContext,
+    model: LoadedModel,
+    sub: Subgraph,
+    store: ParamStore,
+    batch: number,
+    opts: { backward: boolean; label?: string },
+  ): Promise<TrainExecutor> {
     const json = model.json;
     const shapes = (t: string): number[] => {
       const s = json.shapes[t];
@@ -55,10 +62,12 @@ export class TrainExecutor {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     const label = opts.label ?? json.name;
     const buffers = new Map<string, GPUBuffer>();
-    for (const t of new Set([...sub.inputs, ...sub.nodes.flatMap((n) => n.outputs)].map(root))) buffers.set(t, ctx.createBuffer(`${label}:${t}`, 4 * product(shapes(t)), usage));
+    for (const t of new Set([...sub.inputs, ...sub.nodes.flatMap((n) => n.outputs)].map(root)))
+      buffers.set(t, ctx.createBuffer(`${label}:${t}`, 4 * product(shapes(t)), usage));
     const grads = new Map<string, GPUBuffer>();
     if (opts.backward) {
-      for (const t of new Set(sub.nodes.flatMap((n) => n.outputs).map(root))) grads.set(t, ctx.createBuffer(`${label}:d(${t})`, 4 * product(shapes(t)), usage));
+      for (const t of new Set(sub.nodes.flatMap((n) => n.outputs).map(root)))
+        grads.set(t, ctx.createBuffer(`${label}:d(${t})`, 4 * product(shapes(t)), usage));
     }
     const dummy = ctx.createBuffer('no-residual', 16, GPUBufferUsage.STORAGE);
     const value = (t: string): GPUBufferBinding => ({ buffer: buffers.get(root(t))! });
@@ -66,7 +75,9 @@ export class TrainExecutor {
     const forward = await Promise.all(steps.map(async (st) => st.dispatch(ctx, await st.pipeline(ctx), io)));
 
     const constShape = (name: string) => json.constants[name]?.shape;
-    const scratchFloats = opts.backward ? Math.max(4, ...sub.nodes.map((n) => opOf(n).train?.scratchFloats?.(n, { shape: shapes, constShape }) ?? 0)) : 4;
+    const scratchFloats = opts.backward
+      ? Math.max(4, ...sub.nodes.map((n) => opOf(n).train?.scratchFloats?.(n, { shape: shapes, constShape }) ?? 0))
+      : 4;
     const scratch = ctx.createBuffer(`${label}:im2col`, 4 * scratchFloats, GPUBufferUsage.STORAGE);
     const backward: Dispatch[] = [];
     if (opts.backward) {

@@ -49,7 +49,11 @@ export interface FeatureCache {
  * Unpacks samples into micro-batch arrays: for each cached tensor index in `select`, the images'
  * values back to back; and dense targets over `numAnchors` default boxes.
  */
-export function unpackSamples(samples: readonly CachedSample[], select: readonly number[], numAnchors: number): { inputs: Float32Array[]; labels: Uint32Array; targets: Float32Array } {
+export function unpackSamples(
+  samples: readonly CachedSample[],
+  select: readonly number[],
+  numAnchors: number,
+): { inputs: Float32Array[]; labels: Uint32Array; targets: Float32Array } {
   const inputs = select.map((c) => new Float32Array(samples.length * samples[0]!.features[c]!.length));
   const labels = new Uint32Array(samples.length * numAnchors);
   const targets = new Float32Array(samples.length * numAnchors * 4);
@@ -73,30 +77,48 @@ export class FeatureExtractor {
     readonly batch: number,
   ) {}
 
-  static async create(ctx: GpuContext, model: LoadedModel, cuts: readonly string[], batch: number): Promise<FeatureExtractor> {
+  static async create(
+    ctx: GpuContext,
+    model: LoadedModel,
+    cuts: readonly string[],
+    batch: number,
+  ): Promise<FeatureExtractor> {
     const nodes = frozenNodes(model.json, cuts);
     if (!nodes.length) return new FeatureExtractor(ctx, undefined, undefined, model.json.input, cuts, batch);
-    const store = ParamStore.create(ctx, model, paramSpecs(model, nodes), { trainable: false, label: `${model.json.name}:frozen` });
-    const executor = await TrainExecutor.create(ctx, model, { nodes, inputs: [model.json.input] }, store, batch, { backward: false, label: `${model.json.name}:frozen` });
+    const store = ParamStore.create(ctx, model, paramSpecs(model, nodes), {
+      trainable: false,
+      label: `${model.json.name}:frozen`,
+    });
+    const executor = await TrainExecutor.create(ctx, model, { nodes, inputs: [model.json.input] }, store, batch, {
+      backward: false,
+      label: `${model.json.name}:frozen`,
+    });
     return new FeatureExtractor(ctx, executor, store, model.json.input, cuts, batch);
   }
 
   /** The cut tensors of each input image ([H, W, 3] network inputs), at most `batch` images. */
   async run(inputs: readonly Float32Array[]): Promise<Float32Array[][]> {
-    if (inputs.length > this.batch) throw new RangeError(`${inputs.length} images for an extractor built for ${this.batch}`);
+    if (inputs.length > this.batch)
+      throw new RangeError(`${inputs.length} images for an extractor built for ${this.batch}`);
     const ex = this.executor;
     if (!ex) return inputs.map((x) => this.cuts.map(() => x));
     const q = this.ctx.queue;
     const per = ex.perImage(this.input);
-    inputs.forEach((x, i) => q.writeBuffer(ex.tensor(this.input), 4 * i * per, x.buffer as ArrayBuffer, x.byteOffset, x.byteLength));
+    inputs.forEach((x, i) => q.writeBuffer(ex.tensor(this.input), 4 * i * per, x.buffer, x.byteOffset, x.byteLength));
     const enc = this.ctx.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     encodeDispatches(pass, ex.forward);
     pass.end();
     q.submit([enc.finish()]);
-    const outs = await Promise.all(this.cuts.map(async (c) => new Float32Array(await this.ctx.readBuffer(ex.tensor(c), 0, 4 * inputs.length * ex.perImage(c)))));
+    const outs = await Promise.all(
+      this.cuts.map(
+        async (c) => new Float32Array(await this.ctx.readBuffer(ex.tensor(c), 0, 4 * inputs.length * ex.perImage(c))),
+      ),
+    );
     this.ctx.throwUncaptured('frozen feature extraction');
-    return inputs.map((_, i) => this.cuts.map((c, k) => outs[k]!.subarray(i * ex.perImage(c), (i + 1) * ex.perImage(c))));
+    return inputs.map((_, i) =>
+      this.cuts.map((c, k) => outs[k]!.subarray(i * ex.perImage(c), (i + 1) * ex.perImage(c))),
+    );
   }
 
   destroy(): void {

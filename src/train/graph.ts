@@ -53,7 +53,10 @@ function predictorsOf(model: ModelJson, tensor: string): Conv2dNode[] {
   visit(tensor);
   return parts.map((t) => {
     const n = made.get(t);
-    if (!n || !isConv2d(n)) throw new Error(`model ${model.name}: output ${tensor} is not made by convolutions (found ${n?.op ?? 'nothing'} behind ${t})`);
+    if (!n || !isConv2d(n))
+      throw new Error(
+        `model ${model.name}: output ${tensor} is not made by convolutions (found ${n?.op ?? 'nothing'} behind ${t})`,
+      );
     return n;
   });
 }
@@ -61,7 +64,8 @@ function predictorsOf(model: ModelJson, tensor: string): Conv2dNode[] {
 export function findPredictors(model: ModelJson): Predictors {
   const boxes = predictorsOf(model, model.outputs.boxes);
   const classes = predictorsOf(model, model.outputs.scores);
-  if (boxes.length !== classes.length) throw new Error(`model ${model.name}: ${boxes.length} box predictors but ${classes.length} class predictors`);
+  if (boxes.length !== classes.length)
+    throw new Error(`model ${model.name}: ${boxes.length} box predictors but ${classes.length} class predictors`);
   return { boxes, classes };
 }
 

@@ -38,8 +38,16 @@ export function lossChart(h: History, title: string): string {
       { name: 'train L_loc / N', color: '#59a14f', points: e.map((r) => [r.epoch, r.loc]) },
       ...(withVal.length
         ? [
-            { name: 'val loss', color: '#e15759', points: withVal.map((r): [number, number] => [r.epoch, r.val!.loss]) },
-            { name: 'val mAP@0.5', color: '#b07aa1', points: withVal.map((r): [number, number] => [r.epoch, r.val!.mAP]) },
+            {
+              name: 'val loss',
+              color: '#e15759',
+              points: withVal.map((r): [number, number] => [r.epoch, r.val!.loss]),
+            },
+            {
+              name: 'val mAP@0.5',
+              color: '#b07aa1',
+              points: withVal.map((r): [number, number] => [r.epoch, r.val!.mAP]),
+            },
           ]
         : []),
     ],

@@ -40,11 +40,25 @@ export interface LossBindings {
 }
 
 function lossValues(cfg: LossConfig): UniformValues<typeof LossFields> {
-  return { numAnchors: cfg.numAnchors, numClasses: cfg.numClasses, negPerPos: cfg.negPerPos, alpha: cfg.alpha, invN: cfg.invN };
+  return {
+    numAnchors: cfg.numAnchors,
+    numClasses: cfg.numClasses,
+    negPerPos: cfg.negPerPos,
+    alpha: cfg.alpha,
+    invN: cfg.invN,
+  };
 }
 
-export function lossDispatch(ctx: GpuContext, pipe: CachedPipeline, cfg: LossConfig, batch: number, b: LossBindings, label = 'ssd_loss'): Dispatch {
-  const A = cfg.numAnchors, C = cfg.numClasses;
+export function lossDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  cfg: LossConfig,
+  batch: number,
+  b: LossBindings,
+  label = 'ssd_loss',
+): Dispatch {
+  const A = cfg.numAnchors,
+    C = cfg.numClasses;
   return makeDispatch(
     ctx,
     pipe,

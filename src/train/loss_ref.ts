@@ -53,7 +53,14 @@ export function totalLoss(parts: readonly LossParts[], cfg: Pick<LossConfig, 'al
   return parts.reduce((s, p) => s + p.confPos + p.confNeg + cfg.alpha * p.loc, 0) * cfg.invN;
 }
 
-export function ssdLossRef(logits: ArrayLike<number>, boxes: ArrayLike<number>, labels: ArrayLike<number>, targets: ArrayLike<number>, batch: number, cfg: LossConfig): LossResult {
+export function ssdLossRef(
+  logits: ArrayLike<number>,
+  boxes: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  batch: number,
+  cfg: LossConfig,
+): LossResult {
   const { numAnchors: A, numClasses: C } = cfg;
   const dLogits = new Float64Array(batch * A * C);
   const dBoxes = new Float64Array(batch * A * 4);

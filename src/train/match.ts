@@ -45,7 +45,9 @@ export function matchAnchors(anchorBoxes: ArrayLike<number>, gtBoxes: ArrayLike<
   // Each ground truth's best default box, best overlaps first.
   const done = new Uint8Array(G);
   for (let round = 0; round < G; round++) {
-    let best = 0, bi = -1, bj = -1;
+    let best = 0,
+      bi = -1,
+      bj = -1;
     for (let j = 0; j < G; j++) {
       if (done[j]) continue;
       for (let i = 0; i < A; i++) {
@@ -65,7 +67,8 @@ export function matchAnchors(anchorBoxes: ArrayLike<number>, gtBoxes: ArrayLike<
   // Every free default box whose best overlap exceeds the threshold.
   for (let i = 0; i < A; i++) {
     if (match[i] !== -1) continue;
-    let best = threshold, bj = -1;
+    let best = threshold,
+      bj = -1;
     for (let j = 0; j < G; j++) {
       if (iou[j * A + i]! > best) {
         best = iou[j * A + i]!;

@@ -24,7 +24,11 @@ export interface HeadInit {
 export const DEFAULT_HEAD_INIT: HeadInit = { scale: 0.05, backgroundPrior: 0.99, seed: 1 };
 
 /** A copy of `model` with its constants replaced by `values` where given, repacked into a new weights array. */
-export function withConstants(model: LoadedModel, values: ReadonlyMap<string, { shape: number[]; data: Float32Array }>, json: ModelJson = structuredClone(model.json)): LoadedModel {
+export function withConstants(
+  model: LoadedModel,
+  values: ReadonlyMap<string, { shape: number[]; data: Float32Array }>,
+  json: ModelJson = structuredClone(model.json),
+): LoadedModel {
   const names = Object.keys(json.constants);
   for (const k of values.keys()) if (!names.includes(k)) names.push(k);
   const data = names.map((n) => values.get(n) ?? { shape: json.constants[n]!.shape, data: constData(model, n).data });
@@ -32,7 +36,8 @@ export function withConstants(model: LoadedModel, values: ReadonlyMap<string, { 
   let at = 0;
   names.forEach((n, i) => {
     const d = data[i]!;
-    if (d.data.length !== d.shape.reduce((a, b) => a * b, 1)) throw new RangeError(`constant ${n}: ${d.data.length} values for shape [${d.shape}]`);
+    if (d.data.length !== d.shape.reduce((a, b) => a * b, 1))
+      throw new RangeError(`constant ${n}: ${d.data.length} values for shape [${d.shape}]`);
     weights.set(d.data, at);
     json.constants[n] = { shape: d.shape, offset: 4 * at, length: d.data.length };
     at += d.data.length;
@@ -42,7 +47,11 @@ export function withConstants(model: LoadedModel, values: ReadonlyMap<string, { 
 }
 
 /** Replaces the class predictors for `classes` (+ background); see the file comment. */
-export function newClassHeads(model: LoadedModel, classes: readonly string[], init: HeadInit = DEFAULT_HEAD_INIT): LoadedModel {
+export function newClassHeads(
+  model: LoadedModel,
+  classes: readonly string[],
+  init: HeadInit = DEFAULT_HEAD_INIT,
+): LoadedModel {
   const json = structuredClone(model.json);
   const oldC = json.shapes[json.outputs.scores]!.at(-1)!;
   const C = classes.length + 1;
@@ -52,7 +61,8 @@ export function newClassHeads(model: LoadedModel, classes: readonly string[], in
   const predictors = findPredictors(json).classes;
   for (const p of predictors) {
     const [kh, kw, cin, cout] = json.constants[p.filter]!.shape as [number, number, number, number];
-    if (cout % oldC !== 0) throw new Error(`class predictor ${p.name} has ${cout} outputs, not a multiple of ${oldC} classes`);
+    if (cout % oldC !== 0)
+      throw new Error(`class predictor ${p.name} has ${cout} outputs, not a multiple of ${oldC} classes`);
     const anchors = cout / oldC;
     const filter = new Float32Array(kh * kw * cin * anchors * C).map(() => rng.uniform(-init.scale, init.scale));
     const bias = new Float32Array(anchors * C).map((_, i) => (i % C === 0 ? bgBias : 0));
@@ -67,7 +77,8 @@ export function newClassHeads(model: LoadedModel, classes: readonly string[], in
   json.nodes = json.nodes.map((n) => {
     if (!n.inputs.some((t) => touched.has(t))) return n;
     const def = opOf(n, json.name);
-    if (!def.rearranges) throw new Error(`class predictor output feeds ${n.op} ${n.name}; only reshapes and a concatenation are expected`);
+    if (!def.rearranges)
+      throw new Error(`class predictor output feeds ${n.op} ${n.name}; only reshapes and a concatenation are expected`);
     const out = n.outputs[0]!;
     const s = json.shapes[out]!;
     if (s.at(-1) !== oldC) throw new Error(`${out} has shape [${s}], expected ${oldC} class columns last`);
@@ -76,7 +87,12 @@ export function newClassHeads(model: LoadedModel, classes: readonly string[], in
     return def.withOutputShape ? def.withOutputShape(n, json.shapes[out]) : n;
   });
   json.labels = [BACKGROUND_LABEL, ...classes];
-  json.ssd = { ...json.ssd, scoreFunction: 'softmax', backgroundClass: 0, defaults: { ...json.ssd.defaults, perClassNms: true } };
+  json.ssd = {
+    ...json.ssd,
+    scoreFunction: 'softmax',
+    backgroundClass: 0,
+    defaults: { ...json.ssd.defaults, perClassNms: true },
+  };
   return withConstants(model, values, json);
 }
 
@@ -105,8 +121,18 @@ export function branchFeatureLayers(model: LoadedModel, count: number): { model:
     if (!src || !isConvolution(src) || !shared) continue;
     const name = `${src.name}${BRANCH_SUFFIX}`;
     const out = `${feature}${BRANCH_SUFFIX}`;
-    const copy = { ...structuredClone(src), name, outputs: [out], filter: `${src.filter}${BRANCH_SUFFIX}`, bias: `${src.bias}${BRANCH_SUFFIX}` };
-    for (const [from, to] of [[src.filter, copy.filter], [src.bias, copy.bias]] as const) values.set(to, { shape: [...json.constants[from]!.shape], data: Float32Array.from(constData(model, from).data) });
+    const copy = {
+      ...structuredClone(src),
+      name,
+      outputs: [out],
+      filter: `${src.filter}${BRANCH_SUFFIX}`,
+      bias: `${src.bias}${BRANCH_SUFFIX}`,
+    };
+    for (const [from, to] of [
+      [src.filter, copy.filter],
+      [src.bias, copy.bias],
+    ] as const)
+      values.set(to, { shape: [...json.constants[from]!.shape], data: Float32Array.from(constData(model, from).data) });
     json.shapes[out] = [...json.shapes[feature]!];
     json.nodes.splice(at + 1, 0, copy);
     box.inputs[0] = out;

@@ -36,7 +36,12 @@ export class ParamStore {
     private readonly trainState: { grads: GPUBuffer; velocity: GPUBuffer } | undefined,
   ) {}
 
-  static create(ctx: GpuContext, model: LoadedModel, tensors: readonly TensorSpec[], opts: { trainable: boolean; label: string }): ParamStore {
+  static create(
+    ctx: GpuContext,
+    model: LoadedModel,
+    tensors: readonly TensorSpec[],
+    opts: { trainable: boolean; label: string },
+  ): ParamStore {
     const align = weightsAlignment(ctx) / 4;
     const order = [...tensors.filter((t) => t.decay), ...tensors.filter((t) => !t.decay)];
     const slots = new Map<string, Slot>();
@@ -60,7 +65,10 @@ export class ParamStore {
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
     const params = ctx.createBuffer(`${opts.label}:params`, all.byteLength, usage, all);
     const trainState = opts.trainable
-      ? { grads: ctx.createBuffer(`${opts.label}:grads`, all.byteLength, usage), velocity: ctx.createBuffer(`${opts.label}:velocity`, all.byteLength, usage) }
+      ? {
+          grads: ctx.createBuffer(`${opts.label}:grads`, all.byteLength, usage),
+          velocity: ctx.createBuffer(`${opts.label}:velocity`, all.byteLength, usage),
+        }
       : undefined;
     return new ParamStore(slots, floats, decayFloats, params, trainState);
   }
@@ -120,5 +128,7 @@ export function paramsOf(n: GraphNode): string[] {
  * are not, as in the report's recipe and common practice.
  */
 export function paramSpecs(model: LoadedModel, nodes: readonly GraphNode[]): TensorSpec[] {
-  return nodes.flatMap((n) => paramsOf(n).map((name) => ({ name, decay: constData(model, name).info.shape.length > 1 })));
+  return nodes.flatMap((n) =>
+    paramsOf(n).map((name) => ({ name, decay: constData(model, name).info.shape.length > 1 })),
+  );
 }

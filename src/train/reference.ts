@@ -14,13 +14,21 @@ export type Values = Map<string, Float64Array>;
 /** A parameter's value: from `params` when given there (trained or perturbed copies), else from the model. */
 export type ParamSource = (name: string) => ArrayLike<number>;
 
-export function modelParams(model: LoadedModel, overrides: ReadonlyMap<string, ArrayLike<number>> = new Map()): ParamSource {
+export function modelParams(
+  model: LoadedModel,
+  overrides: ReadonlyMap<string, ArrayLike<number>> = new Map(),
+): ParamSource {
   return (name) => overrides.get(name) ?? constData(model, name).data;
 }
 
 function context(model: LoadedModel, batch: number, param: ParamSource): Reference64Context {
   const json = model.json;
-  return { batch, shape: (t) => [batch, ...json.shapes[t]!.slice(1)], constShape: (name) => json.constants[name]?.shape, param };
+  return {
+    batch,
+    shape: (t) => [batch, ...json.shapes[t]!.slice(1)],
+    constShape: (name) => json.constants[name]?.shape,
+    param,
+  };
 }
 
 function trainHooks(n: Subgraph['nodes'][number]) {
@@ -30,7 +38,13 @@ function trainHooks(n: Subgraph['nodes'][number]) {
 }
 
 /** Every tensor the subgraph computes, from its inputs. */
-export function forwardRef(model: LoadedModel, sub: Subgraph, inputs: ReadonlyMap<string, ArrayLike<number>>, batch: number, param: ParamSource = modelParams(model)): Values {
+export function forwardRef(
+  model: LoadedModel,
+  sub: Subgraph,
+  inputs: ReadonlyMap<string, ArrayLike<number>>,
+  batch: number,
+  param: ParamSource = modelParams(model),
+): Values {
   const values: Values = new Map([...inputs].map(([k, v]) => [k, Float64Array.from(v)]));
   const get = (t: string) => {
     const v = values.get(t);
@@ -46,7 +60,14 @@ export function forwardRef(model: LoadedModel, sub: Subgraph, inputs: ReadonlyMa
  * Gradients of every parameter of the subgraph's nodes, given the forward values and the gradients
  * of its outputs. Returns filter and bias gradients by constant name (unpadded).
  */
-export function backwardRef(model: LoadedModel, sub: Subgraph, values: Values, outputGrads: ReadonlyMap<string, ArrayLike<number>>, batch: number, param: ParamSource = modelParams(model)): Values {
+export function backwardRef(
+  model: LoadedModel,
+  sub: Subgraph,
+  values: Values,
+  outputGrads: ReadonlyMap<string, ArrayLike<number>>,
+  batch: number,
+  param: ParamSource = modelParams(model),
+): Values {
   const grads: Values = new Map();
   const addGrad = (t: string, g: ArrayLike<number>) => {
     if (sub.inputs.includes(t)) return;
@@ -66,7 +87,13 @@ export function backwardRef(model: LoadedModel, sub: Subgraph, values: Values, o
     const out = n.outputs[0]!;
     const y = values.get(out)!;
     const dy = grads.get(out) ?? new Float64Array(y.length);
-    const r = trainHooks(n).backward64(n, n.inputs.map((t) => values.get(t)!), y, dy, cx);
+    const r = trainHooks(n).backward64(
+      n,
+      n.inputs.map((t) => values.get(t)!),
+      y,
+      dy,
+      cx,
+    );
     r.inputs.forEach((g, k) => g && addGrad(n.inputs[k]!, g));
     for (const [name, g] of r.params) addParam(name, g);
   }

@@ -83,7 +83,13 @@ function identity(s: TrainSettings, classes: readonly string[]): Record<string, 
   return { ...rest, classes };
 }
 
-export async function runTraining(ctx: GpuContext, s: TrainSettings, outDir: string, opts: { resume: boolean }, hooks: RunHooks): Promise<RunResult> {
+export async function runTraining(
+  ctx: GpuContext,
+  s: TrainSettings,
+  outDir: string,
+  opts: { resume: boolean },
+  hooks: RunHooks,
+): Promise<RunResult> {
   const classes = (await readTrainingSet(s.dataset, s.trainSplit, [])).dataset.classes;
   if (!classes.length) throw new Error(`${s.dataset} (split ${s.trainSplit}) has no labeled boxes`);
   const trainSet = await readTrainingSet(s.dataset, s.trainSplit, classes);
@@ -93,7 +99,10 @@ export async function runTraining(ctx: GpuContext, s: TrainSettings, outDir: str
   await mkdir(outDir, { recursive: true });
   let checkpoint: Checkpoint | undefined;
   if (hasCheckpoint(outDir)) {
-    if (!opts.resume) throw new Error(`${outDir} holds a checkpoint: pass --resume to continue that run, or choose another output folder`);
+    if (!opts.resume)
+      throw new Error(
+        `${outDir} holds a checkpoint: pass --resume to continue that run, or choose another output folder`,
+      );
     checkpoint = await loadCheckpoint(outDir);
     const diff = settingsMismatch(checkpoint.state.settings, identity(s, classes));
     if (diff.length) throw new Error(`the checkpoint in ${outDir} was made with other settings (${diff.join('; ')})`);
@@ -103,13 +112,17 @@ export async function runTraining(ctx: GpuContext, s: TrainSettings, outDir: str
   const base = await resolveModel(s.base, { log: hooks.log });
   const model = newClassHeads(base, classes, { ...DEFAULT_HEAD_INIT, seed: s.seed });
   const region = trainingRegion(model.json, s.trainFrom);
-  hooks.log(`classes: ${classes.join(', ')}; training ${region.trained.length} convolutions from ${region.cuts.length} cached tensor(s): ${region.cuts.join(', ')}`);
+  hooks.log(
+    `classes: ${classes.join(', ')}; training ${region.trained.length} convolutions from ${region.cuts.length} cached tensor(s): ${region.cuts.join(', ')}`,
+  );
 
   // Deterministic for a seed, so a resumed run rebuilds the same cache.
   const t0 = performance.now();
   const cache = await buildFeatureCache(ctx, model, region.cuts, trainSet, valSet, s, hooks);
   const cacheSeconds = (performance.now() - t0) / 1000;
-  hooks.log(`feature cache: ${cache.train.length} images x ${s.augmentations} versions in ${cacheSeconds.toFixed(0)} s`);
+  hooks.log(
+    `feature cache: ${cache.train.length} images x ${s.augmentations} versions in ${cacheSeconds.toFixed(0)} s`,
+  );
 
   const trainer = await Trainer.create(ctx, model, region, cache, s, checkpoint?.state.stepsDone ?? 0);
   try {
@@ -120,25 +133,47 @@ export async function runTraining(ctx: GpuContext, s: TrainSettings, outDir: str
     const t1 = performance.now();
     for (let epoch = (checkpoint?.state.epochsDone ?? 0) + 1; epoch <= s.epochs; epoch++) {
       hooks.phase(`epoch ${epoch}/${s.epochs}`, trainer.stepsPerEpoch);
-      const { record, steps } = await trainer.epoch(epoch, rng, (r) => hooks.tick(`loss ${r.loss.toFixed(3)} (conf ${r.conf.toFixed(3)} loc ${r.loc.toFixed(3)}) lr ${r.lr.toExponential(1)}`));
+      const { record, steps } = await trainer.epoch(epoch, rng, (r) =>
+        hooks.tick(
+          `loss ${r.loss.toFixed(3)} (conf ${r.conf.toFixed(3)} loc ${r.loc.toFixed(3)}) lr ${r.lr.toExponential(1)}`,
+        ),
+      );
       if (valSet && s.evalEvery > 0 && (epoch % s.evalEvery === 0 || epoch === s.epochs)) {
         val = await trainer.validate(valSet);
-        record.val = { loss: val.loss, mAP: val.result.mAP, ap: Object.fromEntries(val.result.perClass.map((c) => [c.className, c.ap])) };
+        record.val = {
+          loss: val.loss,
+          mAP: val.result.mAP,
+          ap: Object.fromEntries(val.result.perClass.map((c) => [c.className, c.ap])),
+        };
       }
       history.steps.push(...steps);
       history.epochs.push(record);
       hooks.log(describeEpoch(record));
       const snap = await trainer.snapshot();
       await saveCheckpoint(outDir, {
-        state: { version: 1, settings: identity(s, classes), epochsDone: epoch, stepsDone: trainer.steps, rngState: rng.state, history, floats: trainer.store.floats },
+        state: {
+          version: 1,
+          settings: identity(s, classes),
+          epochsDone: epoch,
+          stepsDone: trainer.steps,
+          rngState: rng.state,
+          history,
+          floats: trainer.store.floats,
+        },
         ...snap,
       });
-      await writeAtomic(join(outDir, CHART_FILE), lossChart(history, `mobilessd train: ${basename(s.dataset)} from ${s.base} (train from ${s.trainFrom})`));
+      await writeAtomic(
+        join(outDir, CHART_FILE),
+        lossChart(history, `mobilessd train: ${basename(s.dataset)} from ${s.base} (train from ${s.trainFrom})`),
+      );
     }
     const trainSeconds = (performance.now() - t1) / 1000;
     const out = await finishModel(model, await trainer.trained(), s, trainSet);
     await writeModel(outDir, out);
-    await writeAtomic(join(outDir, HISTORY_FILE), `${JSON.stringify({ settings: s, classes, adapter: ctx.describe(), cacheSeconds, trainSeconds, history }, null, 1)}\n`);
+    await writeAtomic(
+      join(outDir, HISTORY_FILE),
+      `${JSON.stringify({ settings: s, classes, adapter: ctx.describe(), cacheSeconds, trainSeconds, history }, null, 1)}\n`,
+    );
     return { model: out, history, cacheSeconds, trainSeconds, val };
   } finally {
     trainer.destroy();
@@ -146,16 +181,38 @@ export async function runTraining(ctx: GpuContext, s: TrainSettings, outDir: str
 }
 
 /** The training images in `augmentations` versions and the validation images once, through the frozen part. */
-export async function buildFeatureCache(ctx: GpuContext, model: LoadedModel, cuts: string[], trainSet: TrainingSet, valSet: TrainingSet | undefined, s: Pick<TrainSettings, 'augmentations' | 'matchThreshold' | 'seed' | 'valSplit'>, hooks: Pick<RunHooks, 'phase' | 'tick'>): Promise<FeatureCache> {
+export async function buildFeatureCache(
+  ctx: GpuContext,
+  model: LoadedModel,
+  cuts: string[],
+  trainSet: TrainingSet,
+  valSet: TrainingSet | undefined,
+  s: Pick<TrainSettings, 'augmentations' | 'matchThreshold' | 'seed' | 'valSplit'>,
+  hooks: Pick<RunHooks, 'phase' | 'tick'>,
+): Promise<FeatureCache> {
   const rng = new Rng(s.seed);
   const extractor = await FeatureExtractor.create(ctx, model, cuts, Math.min(4, s.augmentations));
   try {
     hooks.phase('cache train', trainSet.images.length);
-    const train = await buildCache(extractor, model, trainSet.images, { versions: s.augmentations, augment: SSD_AUGMENTATION, matchThreshold: s.matchThreshold }, rng, () => hooks.tick());
+    const train = await buildCache(
+      extractor,
+      model,
+      trainSet.images,
+      { versions: s.augmentations, augment: SSD_AUGMENTATION, matchThreshold: s.matchThreshold },
+      rng,
+      () => hooks.tick(),
+    );
     let val: FeatureCache['val'] = [];
     if (valSet) {
       hooks.phase(`cache ${s.valSplit}`, valSet.images.length);
-      val = await buildCache(extractor, model, valSet.images, { versions: 1, augment: SSD_AUGMENTATION, matchThreshold: s.matchThreshold }, rng, () => hooks.tick());
+      val = await buildCache(
+        extractor,
+        model,
+        valSet.images,
+        { versions: 1, augment: SSD_AUGMENTATION, matchThreshold: s.matchThreshold },
+        rng,
+        () => hooks.tick(),
+      );
     }
     return { cuts, train, val };
   } finally {
@@ -164,13 +221,24 @@ export async function buildFeatureCache(ctx: GpuContext, model: LoadedModel, cut
 }
 
 function describeEpoch(r: EpochRecord): string {
-  const v = r.val ? `; val loss ${r.val.loss.toFixed(3)}, mAP@0.5 ${r.val.mAP.toFixed(3)} (${Object.entries(r.val.ap).map(([c, ap]) => `${c} ${ap.toFixed(3)}`).join(', ')})` : '';
+  const v = r.val
+    ? `; val loss ${r.val.loss.toFixed(3)}, mAP@0.5 ${r.val.mAP.toFixed(3)} (${Object.entries(r.val.ap)
+        .map(([c, ap]) => `${c} ${ap.toFixed(3)}`)
+        .join(', ')})`
+    : '';
   return `epoch ${r.epoch}: loss ${r.loss.toFixed(3)} (conf ${r.conf.toFixed(3)}, loc ${r.loc.toFixed(3)}) in ${r.seconds.toFixed(0)} s${v}`;
 }
 
 /** The trained values written into the model, named and described for the dataset. */
-async function finishModel(model: LoadedModel, trained: Map<string, Float32Array>, s: TrainSettings, set: TrainingSet): Promise<LoadedModel> {
-  const values = new Map([...trained].map(([name, data]) => [name, { shape: model.json.constants[name]!.shape, data }]));
+async function finishModel(
+  model: LoadedModel,
+  trained: Map<string, Float32Array>,
+  s: TrainSettings,
+  set: TrainingSet,
+): Promise<LoadedModel> {
+  const values = new Map(
+    [...trained].map(([name, data]) => [name, { shape: model.json.constants[name]!.shape, data }]),
+  );
   const out = withConstants(model, values);
   const dataset = basename(s.dataset);
   out.json.name = `${model.json.name}-${dataset}`;

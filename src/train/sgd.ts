@@ -9,7 +9,13 @@ import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
 import type { ParamStore } from './params.ts';
 import { updateUniforms } from './uniform_update.ts';
 
-export const SgdParams = uniformSchema('Params', { count: 'u32', decayCount: 'u32', lr: 'f32', momentum: 'f32', weightDecay: 'f32' });
+export const SgdParams = uniformSchema('Params', {
+  count: 'u32',
+  decayCount: 'u32',
+  lr: 'f32',
+  momentum: 'f32',
+  weightDecay: 'f32',
+});
 
 export interface SgdConfig {
   lr: number;
@@ -18,7 +24,12 @@ export interface SgdConfig {
 }
 
 export function sgdPipeline(ctx: GpuContext): Promise<CachedPipeline> {
-  return ctx.pipeline('train_sgd/f32/wg64', () => ({ label: 'train_sgd', code: SgdParams.wgsl + source, constants: { WG_SIZE: 64 }, bindings: ['uniform', 'rw', 'rw', 'rw'] }));
+  return ctx.pipeline('train_sgd/f32/wg64', () => ({
+    label: 'train_sgd',
+    code: SgdParams.wgsl + source,
+    constants: { WG_SIZE: 64 },
+    bindings: ['uniform', 'rw', 'rw', 'rw'],
+  }));
 }
 
 export class Sgd {
@@ -45,7 +56,12 @@ export class Sgd {
 
   /** Sets the learning rate of the next steps. */
   setLearningRate(lr: number): void {
-    updateUniforms(this.ctx, this.dispatch, SgdParams, { count: this.store.floats, decayCount: this.store.decayFloats, ...this.cfg, lr });
+    updateUniforms(this.ctx, this.dispatch, SgdParams, {
+      count: this.store.floats,
+      decayCount: this.store.decayFloats,
+      ...this.cfg,
+      lr,
+    });
   }
 
   destroy(): void {

@@ -37,11 +37,25 @@ export class TrainStep {
     private readonly buffers: { labels: GPUBuffer; targets: GPUBuffer; keys: GPUBuffer; parts: GPUBuffer },
   ) {}
 
-  static async create(ctx: GpuContext, model: LoadedModel, region: Region, store: ParamStore, batch: number, weights: LossWeights): Promise<TrainStep> {
+  static async create(
+    ctx: GpuContext,
+    model: LoadedModel,
+    region: Region,
+    store: ParamStore,
+    batch: number,
+    weights: LossWeights,
+  ): Promise<TrainStep> {
     const json = model.json;
     const [, A, C] = json.shapes[json.outputs.scores]!;
     const cfg: LossConfig = { numAnchors: A!, numClasses: C!, ...weights, invN: 1 };
-    const executor = await TrainExecutor.create(ctx, model, { nodes: region.nodes, inputs: region.cuts }, store, batch, { backward: true, label: `${json.name}:train` });
+    const executor = await TrainExecutor.create(
+      ctx,
+      model,
+      { nodes: region.nodes, inputs: region.cuts },
+      store,
+      batch,
+      { backward: true, label: `${json.name}:train` },
+    );
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     const buffers = {
       labels: ctx.createBuffer('train:labels', 4 * batch * A!, usage),
@@ -100,7 +114,13 @@ export class TrainStep {
     const pass = enc.beginComputePass();
     encodeDispatches(pass, [...this.executor.forward, this.loss, ...(backward ? this.executor.backward : [])]);
     pass.end();
-    enc.copyBufferToBuffer(this.buffers.parts, 0, partsOut, 4 * at * LOSS_PARTS_STRIDE, 4 * mb.images * LOSS_PARTS_STRIDE);
+    enc.copyBufferToBuffer(
+      this.buffers.parts,
+      0,
+      partsOut,
+      4 * at * LOSS_PARTS_STRIDE,
+      4 * mb.images * LOSS_PARTS_STRIDE,
+    );
     q.submit([enc.finish()]);
   }
 
@@ -118,7 +138,8 @@ export class TrainStep {
   /** The raw outputs of the last forward pass for its first `images` images. */
   async readOutputs(images: number): Promise<{ boxes: Float32Array; logits: Float32Array }> {
     const { boxes, scores } = this.model.outputs;
-    const read = async (t: string) => new Float32Array(await this.ctx.readBuffer(this.executor.tensor(t), 0, 4 * images * this.executor.perImage(t)));
+    const read = async (t: string) =>
+      new Float32Array(await this.ctx.readBuffer(this.executor.tensor(t), 0, 4 * images * this.executor.perImage(t)));
     const [b, l] = await Promise.all([read(boxes), read(scores)]);
     this.ctx.throwUncaptured('training forward pass');
     return { boxes: b, logits: l };
@@ -137,5 +158,5 @@ export class TrainStep {
 }
 
 function writeFloats(q: GPUQueue, buffer: GPUBuffer, data: Float32Array): void {
-  q.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+  q.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
 }

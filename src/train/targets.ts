@@ -25,14 +25,31 @@ export interface Targets {
 export type BoxScales = SsdSpec['scales'];
 
 /** Encodes corner box `j` of `gt` against default box `i` (yc, xc, h, w) of `anchors`. */
-export function encodeBox(gt: ArrayLike<number>, j: number, anchors: ArrayLike<number>, i: number, s: BoxScales): [number, number, number, number] {
+export function encodeBox(
+  gt: ArrayLike<number>,
+  j: number,
+  anchors: ArrayLike<number>,
+  i: number,
+  s: BoxScales,
+): [number, number, number, number] {
   const [y0, x0, y1, x1] = [gt[4 * j]!, gt[4 * j + 1]!, gt[4 * j + 2]!, gt[4 * j + 3]!];
   const [ya, xa, ha, wa] = [anchors[4 * i]!, anchors[4 * i + 1]!, anchors[4 * i + 2]!, anchors[4 * i + 3]!];
-  return [(s.y * ((y0 + y1) / 2 - ya)) / ha, (s.x * ((x0 + x1) / 2 - xa)) / wa, s.h * Math.log((y1 - y0) / ha), s.w * Math.log((x1 - x0) / wa)];
+  return [
+    (s.y * ((y0 + y1) / 2 - ya)) / ha,
+    (s.x * ((x0 + x1) / 2 - xa)) / wa,
+    s.h * Math.log((y1 - y0) / ha),
+    s.w * Math.log((x1 - x0) / wa),
+  ];
 }
 
 /** Matches `gt` to the default boxes (anchorCorners of `anchors` may be passed precomputed) and encodes the matches. */
-export function buildTargets(anchors: Float32Array, gt: GroundTruth, scales: BoxScales, threshold = 0.5, corners = anchorCorners(anchors)): Targets {
+export function buildTargets(
+  anchors: Float32Array,
+  gt: GroundTruth,
+  scales: BoxScales,
+  threshold = 0.5,
+  corners = anchorCorners(anchors),
+): Targets {
   const A = anchors.length / 4;
   const match = matchAnchors(corners, gt.boxes, threshold);
   const labels = new Uint32Array(A);

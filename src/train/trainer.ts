@@ -48,19 +48,39 @@ export class Trainer {
     /** Optimizer steps done so far. */
     public steps: number,
   ) {
-    this.partsBuffer = ctx.createBuffer('train:step-loss', 4 * s.batch * LOSS_PARTS_STRIDE, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC);
+    this.partsBuffer = ctx.createBuffer(
+      'train:step-loss',
+      4 * s.batch * LOSS_PARTS_STRIDE,
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+    );
     const perEpoch = this.stepsPerEpoch;
-    this.schedule = { baseLr: s.lr, totalSteps: s.epochs * perEpoch, warmupSteps: Math.round(s.warmupEpochs * perEpoch), warmupStart: 0.1 };
+    this.schedule = {
+      baseLr: s.lr,
+      totalSteps: s.epochs * perEpoch,
+      warmupSteps: Math.round(s.warmupEpochs * perEpoch),
+      warmupStart: 0.1,
+    };
     this.inputs = step.region.cuts.map((c) => cache.cuts.indexOf(c));
   }
 
   /** `cache` must hold every tensor the region starts from. */
-  static async create(ctx: GpuContext, model: LoadedModel, region: Region, cache: FeatureCache, s: OptimizerSettings, stepsDone = 0): Promise<Trainer> {
-    if (!(s.batch >= 1 && s.microBatch >= 1 && s.microBatch <= s.batch)) throw new RangeError(`batch ${s.batch} and micro-batch ${s.microBatch}: need 1 <= micro-batch <= batch`);
+  static async create(
+    ctx: GpuContext,
+    model: LoadedModel,
+    region: Region,
+    cache: FeatureCache,
+    s: OptimizerSettings,
+    stepsDone = 0,
+  ): Promise<Trainer> {
+    if (!(s.batch >= 1 && s.microBatch >= 1 && s.microBatch <= s.batch))
+      throw new RangeError(`batch ${s.batch} and micro-batch ${s.microBatch}: need 1 <= micro-batch <= batch`);
     const missing = region.cuts.filter((c) => !cache.cuts.includes(c));
     if (missing.length) throw new Error(`the feature cache lacks ${missing.join(', ')}`);
     const store = ParamStore.create(ctx, model, paramSpecs(model, region.trained), { trainable: true, label: 'train' });
-    const step = await TrainStep.create(ctx, model, region, store, s.microBatch, { negPerPos: s.negPerPos, alpha: s.alpha });
+    const step = await TrainStep.create(ctx, model, region, store, s.microBatch, {
+      negPerPos: s.negPerPos,
+      alpha: s.alpha,
+    });
     const sgd = await Sgd.create(ctx, store, { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay });
     return new Trainer(ctx, model, store, step, sgd, cache, s, stepsDone);
   }
@@ -70,7 +90,11 @@ export class Trainer {
   }
 
   /** One pass over the training images in random order, each in one of its cached versions at random. */
-  async epoch(epoch: number, rng: Rng, onStep?: (r: StepRecord) => void): Promise<{ record: EpochRecord; steps: StepRecord[] }> {
+  async epoch(
+    epoch: number,
+    rng: Rng,
+    onStep?: (r: StepRecord) => void,
+  ): Promise<{ record: EpochRecord; steps: StepRecord[] }> {
     const t0 = performance.now();
     const order = rng.shuffle(this.cache.train.map((_, i) => i));
     const steps: StepRecord[] = [];
@@ -84,7 +108,16 @@ export class Trainer {
       onStep?.(r);
     }
     const mean = (k: 'loss' | 'conf' | 'loc') => steps.reduce((t, r) => t + r[k], 0) / steps.length;
-    return { record: { epoch, loss: mean('loss'), conf: mean('conf'), loc: mean('loc'), seconds: (performance.now() - t0) / 1000 }, steps };
+    return {
+      record: {
+        epoch,
+        loss: mean('loss'),
+        conf: mean('conf'),
+        loc: mean('loc'),
+        seconds: (performance.now() - t0) / 1000,
+      },
+      steps,
+    };
   }
 
   async optimizerStep(samples: readonly CachedSample[], epoch: number): Promise<StepRecord> {
@@ -93,7 +126,11 @@ export class Trainer {
     this.step.setNormalizer(invN);
     for (let m = 0; m < samples.length; m += this.s.microBatch) {
       const chunk = samples.slice(m, m + this.s.microBatch);
-      this.step.run({ images: chunk.length, ...unpackSamples(chunk, this.inputs, this.step.numAnchors) }, this.partsBuffer, m);
+      this.step.run(
+        { images: chunk.length, ...unpackSamples(chunk, this.inputs, this.step.numAnchors) },
+        this.partsBuffer,
+        m,
+      );
     }
     const lr = learningRate(this.schedule, this.steps);
     this.sgd.setLearningRate(lr);
@@ -113,7 +150,8 @@ export class Trainer {
       loc: parts.reduce((t, p) => t + p.loc, 0) * invN,
       matched,
     };
-    if (!Number.isFinite(record.loss)) throw new Error(`the loss diverged at step ${this.steps} (epoch ${epoch}): lower --lr`);
+    if (!Number.isFinite(record.loss))
+      throw new Error(`the loss diverged at step ${this.steps} (epoch ${epoch}): lower --lr`);
     this.steps++;
     return record;
   }
@@ -134,7 +172,8 @@ export class Trainer {
   }
 
   restore(params: Float32Array<ArrayBuffer>, velocity: Float32Array<ArrayBuffer>): void {
-    if (params.length !== this.store.floats || velocity.length !== this.store.floats) throw new Error(`the checkpoint holds ${params.length} parameters, this run trains ${this.store.floats}`);
+    if (params.length !== this.store.floats || velocity.length !== this.store.floats)
+      throw new Error(`the checkpoint holds ${params.length} parameters, this run trains ${this.store.floats}`);
     const b = this.store.training();
     this.ctx.queue.writeBuffer(b.params, 0, params);
     this.ctx.queue.writeBuffer(b.velocity, 0, velocity);

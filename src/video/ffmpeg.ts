@@ -98,7 +98,9 @@ export async function probeVideo(tools: FfmpegTools, file: string, signal?: Abor
     throw new VideoError(file, 'ffprobe printed no readable metadata', proc.stderrTail());
   }
   const streams = parsed.streams ?? [];
-  const video = streams.find((s) => s.codec_type === 'video' && (s.width ?? 0) > 0 && (s.height ?? 0) > 0 && s.disposition?.attached_pic !== 1);
+  const video = streams.find(
+    (s) => s.codec_type === 'video' && (s.width ?? 0) > 0 && (s.height ?? 0) > 0 && s.disposition?.attached_pic !== 1,
+  );
   if (!video) throw new VideoError(file, 'no video stream found', [], 'give a video file (ffprobe lists its streams)');
   const turned = Math.abs(rotation(video)) % 180 === 90;
   const rate = chooseFrameRate(video);
@@ -166,7 +168,12 @@ const TAIL_LINE_CHARS = 300;
  * Spawns a tool with stderr piped and only its last lines kept (memory stays bounded however much
  * it prints). `what` names the job in the error when the tool cannot be started at all.
  */
-export function spawnTool(path: string, args: readonly string[], what: string, stdio: { stdin?: boolean; stdout?: boolean } = { stdout: true }): ToolProcess {
+export function spawnTool(
+  path: string,
+  args: readonly string[],
+  what: string,
+  stdio: { stdin?: boolean; stdout?: boolean } = { stdout: true },
+): ToolProcess {
   // detached: Ctrl-C in a terminal signals the whole foreground process group; the pipeline, not
   // the terminal, decides how its children stop (the encoder must finish the file it is writing).
   const child = spawn(path, ['-hide_banner', ...args], {
@@ -221,7 +228,13 @@ export function spawnTool(path: string, args: readonly string[], what: string, s
   };
 
   function checkSpawned(code: number | null): number | null {
-    if (spawnError) throw new VideoError(path, `cannot start it to ${what}: ${spawnError.message}`, [], 'check that ffmpeg is installed and runnable');
+    if (spawnError)
+      throw new VideoError(
+        path,
+        `cannot start it to ${what}: ${spawnError.message}`,
+        [],
+        'check that ffmpeg is installed and runnable',
+      );
     return code;
   }
 }

@@ -32,7 +32,25 @@ export class FrameReader {
     this.frameBytes = info.width * info.height * 4;
     // -r: a constant rate (variable-rate input gets frames repeated or dropped) keeps the output in
     // step with the copied audio. -s: the byte count per frame holds whatever the decoder does.
-    const args = ['-nostdin', '-nostats', '-v', 'error', '-i', fileUrl(file), '-map', `0:${info.streamIndex}`, '-r', info.frameRate, '-s', `${info.width}x${info.height}`, '-f', 'rawvideo', '-pix_fmt', 'rgba', 'pipe:1'];
+    const args = [
+      '-nostdin',
+      '-nostats',
+      '-v',
+      'error',
+      '-i',
+      fileUrl(file),
+      '-map',
+      `0:${info.streamIndex}`,
+      '-r',
+      info.frameRate,
+      '-s',
+      `${info.width}x${info.height}`,
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgba',
+      'pipe:1',
+    ];
     this.proc = spawnTool(tools.ffmpeg, args, 'decode video');
   }
 
@@ -44,7 +62,7 @@ export class FrameReader {
     let filled = 0;
     try {
       for await (const chunk of this.proc.child.stdout! as AsyncIterable<Buffer>) {
-        for (let at = 0; at < chunk.length; ) {
+        for (let at = 0; at < chunk.length;) {
           const n = chunk.copy(frame, filled, at);
           filled += n;
           at += n;
@@ -60,8 +78,14 @@ export class FrameReader {
     }
     if (this.closing) return;
     const code = await this.proc.exit();
-    if (code !== 0) throw new VideoError(this.file, `cannot decode video: ffmpeg ${exitText(code)}`, this.proc.stderrTail());
-    if (filled) throw new VideoError(this.file, `the decoder stopped inside frame ${index} (${filled} of ${this.frameBytes} bytes)`, this.proc.stderrTail());
+    if (code !== 0)
+      throw new VideoError(this.file, `cannot decode video: ffmpeg ${exitText(code)}`, this.proc.stderrTail());
+    if (filled)
+      throw new VideoError(
+        this.file,
+        `the decoder stopped inside frame ${index} (${filled} of ${this.frameBytes} bytes)`,
+        this.proc.stderrTail(),
+      );
     // Exit code 0 with messages: damaged packets that ffmpeg concealed or skipped.
     for (const line of this.proc.stderrTail()) this.onWarning(line);
   }

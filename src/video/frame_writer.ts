@@ -35,7 +35,8 @@ const MP4_AUDIO = new Set(['aac', 'mp3', 'ac3', 'eac3', 'alac']);
 /** Grace for ffmpeg to finish the partial file after its input ends, before it is killed. */
 const FINALIZE_TIMEOUT_MS = 10_000;
 
-const ENCODE_HINT = 'check that the output folder exists and is writable, and that this ffmpeg has libx264 (ffmpeg -hide_banner -encoders | grep 264)';
+const ENCODE_HINT =
+  'check that the output folder exists and is writable, and that this ffmpeg has libx264 (ffmpeg -hide_banner -encoders | grep 264)';
 
 export class FrameWriter {
   readonly partialFile: string;
@@ -44,10 +45,24 @@ export class FrameWriter {
   private readonly earlyExit: Promise<never>;
   private exited = false;
 
-  constructor(tools: FfmpegTools, private readonly options: EncoderOptions) {
+  constructor(
+    tools: FfmpegTools,
+    private readonly options: EncoderOptions,
+  ) {
     this.partialFile = partialPath(options.output);
     const { width, height, frameRate, audioFrom } = options;
-    const input = ['-f', 'rawvideo', '-pix_fmt', 'rgba', '-s', `${width}x${height}`, '-framerate', frameRate, '-i', 'pipe:0'];
+    const input = [
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgba',
+      '-s',
+      `${width}x${height}`,
+      '-framerate',
+      frameRate,
+      '-i',
+      'pipe:0',
+    ];
     const audioIn = audioFrom ? ['-i', fileUrl(audioFrom.file)] : [];
     const maps = ['-map', '0:v:0', ...(audioFrom ? ['-map', '1:a?'] : [])];
     // 4:2:0 chroma needs even sizes: an odd width or height gets one black column or row.
@@ -60,7 +75,24 @@ export class FrameWriter {
     // veryfast: the detector, not the encoder, should set the pace on a machine shared by both.
     const video = ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', ...colour];
     const audio = audioFrom ? ['-c:a', MP4_AUDIO.has(audioFrom.codec) ? 'copy' : 'aac'] : [];
-    const args = ['-nostdin', '-nostats', '-v', 'error', '-y', ...input, ...audioIn, ...maps, ...filters, ...video, ...audio, '-movflags', '+faststart', '-f', 'mp4', fileUrl(this.partialFile)];
+    const args = [
+      '-nostdin',
+      '-nostats',
+      '-v',
+      'error',
+      '-y',
+      ...input,
+      ...audioIn,
+      ...maps,
+      ...filters,
+      ...video,
+      ...audio,
+      '-movflags',
+      '+faststart',
+      '-f',
+      'mp4',
+      fileUrl(this.partialFile),
+    ];
     this.proc = spawnTool(tools.ffmpeg, args, 'encode video', { stdin: true });
     // Writing to an encoder that died raises EPIPE here; its exit code and stderr say why.
     this.proc.child.stdin!.on('error', () => undefined);

@@ -24,7 +24,11 @@ export interface VideoDetector {
 }
 
 /** Returns the frame with the detections drawn: the same image drawn in place, or a new one of the same size. */
-export type DrawDetections = (image: RgbaImage, detections: readonly Detection[], labels: readonly string[]) => RgbaImage;
+export type DrawDetections = (
+  image: RgbaImage,
+  detections: readonly Detection[],
+  labels: readonly string[],
+) => RgbaImage;
 
 export interface RunVideoOptions {
   input: string;
@@ -67,14 +71,21 @@ export interface VideoRunResult {
 /** Largest --batch: each batch slot holds a frame texture and its share of the activations. */
 export const MAX_VIDEO_BATCH = 64;
 
-export async function runVideo(detector: VideoDetector, draw: DrawDetections, options: RunVideoOptions): Promise<VideoRunResult> {
+export async function runVideo(
+  detector: VideoDetector,
+  draw: DrawDetections,
+  options: RunVideoOptions,
+): Promise<VideoRunResult> {
   const { input, output, json, signal } = options;
   const batch = options.batch ?? 1;
-  if (!(Number.isInteger(batch) && batch >= 1 && batch <= MAX_VIDEO_BATCH)) throw new InvalidOptionError('batch', batch, `an integer from 1 to ${MAX_VIDEO_BATCH}`);
+  if (!(Number.isInteger(batch) && batch >= 1 && batch <= MAX_VIDEO_BATCH))
+    throw new InvalidOptionError('batch', batch, `an integer from 1 to ${MAX_VIDEO_BATCH}`);
   for (const out of [output, json]) {
-    if (out !== undefined && resolve(out) === resolve(input)) throw new InvalidInputError(`${out}: output would overwrite the input video`, 'choose another output file name');
+    if (out !== undefined && resolve(out) === resolve(input))
+      throw new InvalidInputError(`${out}: output would overwrite the input video`, 'choose another output file name');
   }
-  if (json !== undefined && resolve(json) === resolve(output)) throw new InvalidInputError(`${json}: the JSON lines and the video would be the same file`);
+  if (json !== undefined && resolve(json) === resolve(output))
+    throw new InvalidInputError(`${json}: the JSON lines and the video would be the same file`);
   signal?.throwIfAborted();
   const tools = options.tools ?? locateFfmpeg();
   const t0 = performance.now();
@@ -145,7 +156,13 @@ export async function runVideo(detector: VideoDetector, draw: DrawDetections, op
         // The decoded buffer is reused once nothing holds it: after the encoder took it, or now if the drawing is a copy.
         const drawnInPlace = pixels.buffer === frame.data.buffer;
         if (!drawnInPlace) reader.release(frame);
-        await abortable(writer.write(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), drawnInPlace ? () => reader!.release(frame) : undefined), signal);
+        await abortable(
+          writer.write(
+            new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength),
+            drawnInPlace ? () => reader!.release(frame) : undefined,
+          ),
+          signal,
+        );
       }
       done += current.length;
       stages.encode += lap();
@@ -168,7 +185,9 @@ export async function runVideo(detector: VideoDetector, draw: DrawDetections, op
 
 function checkDrawn(drawn: RgbaImage, frame: VideoFrame): RgbaImage {
   if (drawn.width !== frame.width || drawn.height !== frame.height || drawn.data.length !== frame.data.length) {
-    throw new InvalidInputError(`the draw function returned a ${drawn.width}x${drawn.height} image (${drawn.data.length} bytes) for a ${frame.width}x${frame.height} frame`);
+    throw new InvalidInputError(
+      `the draw function returned a ${drawn.width}x${drawn.height} image (${drawn.data.length} bytes) for a ${frame.width}x${frame.height} frame`,
+    );
   }
   return drawn;
 }

@@ -53,7 +53,8 @@ export interface Mutant {
 /** Bytes to keep at the start of a random file, so it still reaches the format's parser. */
 const MAGIC_BYTES = 8;
 
-export type MutationKind = 'field' | 'fields' | 'truncate' | 'flip' | 'flip-near-field' | 'run' | 'insert' | 'delete' | 'random';
+export type MutationKind =
+  'field' | 'fields' | 'truncate' | 'flip' | 'flip-near-field' | 'run' | 'insert' | 'delete' | 'random';
 
 /**
  * One mutation of `seed`: mostly aimed at `fields` when there are any (a field set to an extreme,
@@ -61,7 +62,12 @@ export type MutationKind = 'field' | 'fields' | 'truncate' | 'flip' | 'flip-near
  * runs, byte-run insertions and deletions, or a whole file of random bytes. `only` restricts the
  * kinds drawn.
  */
-export function mutateBytes(seed: Uint8Array, fields: readonly Field[], r: Random, only?: readonly MutationKind[]): Mutant {
+export function mutateBytes(
+  seed: Uint8Array,
+  fields: readonly Field[],
+  r: Random,
+  only?: readonly MutationKind[],
+): Mutant {
   const all: [MutationKind, number][] = [
     ['field', fields.length ? 30 : 0],
     ['fields', fields.length ? 10 : 0],
@@ -120,7 +126,10 @@ export function mutateBytes(seed: Uint8Array, fields: readonly Field[], r: Rando
       // A copy of bytes from elsewhere in the file duplicates structure; random bytes do not.
       const src = r.int(Math.max(1, n - len));
       const run = r.chance(0.5) ? seed.slice(src, src + len) : r.bytes(len);
-      return { bytes: concat([seed.subarray(0, at), run, seed.subarray(at)]), what: `insert ${run.length} bytes at ${at}` };
+      return {
+        bytes: concat([seed.subarray(0, at), run, seed.subarray(at)]),
+        what: `insert ${run.length} bytes at ${at}`,
+      };
     }
     case 'delete': {
       const at = r.int(n);
@@ -149,9 +158,24 @@ function setField(out: Uint8Array, f: Field, r: Random): string {
   const n = out.length;
   const d = r.int(17) - 8;
   const choices = [
-    0, 1, -1, 2 ** (8 * f.width - 1) - 1, -(2 ** (8 * f.width - 1)), 2 ** 30, 2 ** 31 - 1, 2 ** 32 - 1, 2 ** 32,
-    n - f.pos + d, f.pos - n + d, n + d, -f.pos + d,
-    old + d, old * 2, old * 256, Math.floor(old / 2), old ^ (1 << r.int(8 * Math.min(f.width, 4))),
+    0,
+    1,
+    -1,
+    2 ** (8 * f.width - 1) - 1,
+    -(2 ** (8 * f.width - 1)),
+    2 ** 30,
+    2 ** 31 - 1,
+    2 ** 32 - 1,
+    2 ** 32,
+    n - f.pos + d,
+    f.pos - n + d,
+    n + d,
+    -f.pos + d,
+    old + d,
+    old * 2,
+    old * 256,
+    Math.floor(old / 2),
+    old ^ (1 << r.int(8 * Math.min(f.width, 4))),
     r.int(2 ** 32),
   ];
   const v = r.pick(choices);
@@ -161,10 +185,14 @@ function setField(out: Uint8Array, f: Field, r: Random): string {
 
 function readField(view: DataView, f: Field): number {
   switch (f.width) {
-    case 1: return view.getUint8(f.pos);
-    case 2: return view.getUint16(f.pos, f.littleEndian);
-    case 4: return view.getUint32(f.pos, f.littleEndian);
-    case 8: return Number(view.getBigUint64(f.pos, f.littleEndian));
+    case 1:
+      return view.getUint8(f.pos);
+    case 2:
+      return view.getUint16(f.pos, f.littleEndian);
+    case 4:
+      return view.getUint32(f.pos, f.littleEndian);
+    case 8:
+      return Number(view.getBigUint64(f.pos, f.littleEndian));
   }
 }
 
@@ -172,10 +200,14 @@ function writeField(view: DataView, f: Field, v: number): void {
   // Two's complement in the field's width: negative values wrap the way a C reader would see them.
   const bits = BigInt.asUintN(8 * f.width, BigInt(Math.trunc(v)));
   switch (f.width) {
-    case 1: return view.setUint8(f.pos, Number(bits));
-    case 2: return view.setUint16(f.pos, Number(bits), f.littleEndian);
-    case 4: return view.setUint32(f.pos, Number(bits), f.littleEndian);
-    case 8: return view.setBigUint64(f.pos, bits, f.littleEndian);
+    case 1:
+      return view.setUint8(f.pos, Number(bits));
+    case 2:
+      return view.setUint16(f.pos, Number(bits), f.littleEndian);
+    case 4:
+      return view.setUint32(f.pos, Number(bits), f.littleEndian);
+    case 8:
+      return view.setBigUint64(f.pos, bits, f.littleEndian);
   }
 }
 
@@ -212,9 +244,10 @@ function editJson(root: { doc: unknown }, r: Random): string {
   const walk = (v: unknown, parent: Slot['parent'], key: string | number, path: string) => {
     slots.push({ parent, key, path });
     if (Array.isArray(v)) v.forEach((x, i) => walk(x, v, i, `${path}[${i}]`));
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, v as Record<string, unknown>, k, `${path}.${k}`);
+    else if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) walk(x, v as Record<string, unknown>, k, `${path}.${k}`);
   };
-  walk(root.doc, root as unknown as Record<string, unknown>, 'doc', '$');
+  walk(root.doc, root, 'doc', '$');
   const get = (s: Slot) => (s.parent as Record<string | number, unknown>)[s.key];
   const set = (s: Slot, v: unknown) => ((s.parent as Record<string | number, unknown>)[s.key] = v);
   const sized = slots.filter((s) => typeof get(s) === 'number' && SIZE_KEYS.test(s.path));
@@ -227,7 +260,17 @@ function editJson(root: { doc: unknown }, r: Random): string {
     return `${s.path}: ${v} -> ${nv}`;
   }
   if (typeof v === 'string' && op < 2) {
-    const nv = r.pick(['', '..', '../../etc/passwd', '/abs', 'C:\\x', v + v, 'x'.repeat(10000), '__proto__', `${v}\u0000`]);
+    const nv = r.pick([
+      '',
+      '..',
+      '../../etc/passwd',
+      '/abs',
+      'C:\\x',
+      v + v,
+      'x'.repeat(10000),
+      '__proto__',
+      `${v}\u0000`,
+    ]);
     set(s, nv);
     return `${s.path}: string -> ${JSON.stringify(nv.slice(0, 24))}`;
   }
@@ -238,7 +281,7 @@ function editJson(root: { doc: unknown }, r: Random): string {
         return `${s.path}: removed`;
       }
       if (s.path !== '$') {
-        delete (s.parent as Record<string, unknown>)[s.key as string];
+        delete s.parent[s.key as string];
         return `${s.path}: deleted`;
       }
       return 'no-op';
@@ -277,8 +320,17 @@ function concat(parts: Uint8Array[]): Uint8Array {
 // ---------------------------------------------------------------- allocation guard
 
 const TYPED_ARRAYS = [
-  'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array',
-  'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array',
+  'Int8Array',
+  'Uint8Array',
+  'Uint8ClampedArray',
+  'Int16Array',
+  'Uint16Array',
+  'Int32Array',
+  'Uint32Array',
+  'Float32Array',
+  'Float64Array',
+  'BigInt64Array',
+  'BigUint64Array',
 ] as const;
 
 /** Thrown inside the code under test when it asks for more memory than the case allows. */
@@ -315,14 +367,28 @@ export class AllocationGuard {
     };
     for (const name of TYPED_ARRAYS) {
       const C = g[name] as { BYTES_PER_ELEMENT: number } & (new (...a: unknown[]) => object);
-      replace(g, name, this.checkedConstructor(C, name, (args) => (typeof args[0] === 'number' ? args[0] * C.BYTES_PER_ELEMENT : 0)));
+      replace(
+        g,
+        name,
+        this.checkedConstructor(C, name, (args) => (typeof args[0] === 'number' ? args[0] * C.BYTES_PER_ELEMENT : 0)),
+      );
     }
     for (const name of ['ArrayBuffer', 'SharedArrayBuffer']) {
       const C = g[name] as new (...a: unknown[]) => object;
-      replace(g, name, this.checkedConstructor(C, name, (args) => (typeof args[0] === 'number' ? args[0] : 0)));
+      replace(
+        g,
+        name,
+        this.checkedConstructor(C, name, (args) => (typeof args[0] === 'number' ? args[0] : 0)),
+      );
     }
     // A JS array of n holes costs about 8 bytes per element once filled.
-    replace(g, 'Array', this.checkedConstructor(Array, 'Array', (args) => (args.length === 1 && typeof args[0] === 'number' ? args[0] * 8 : 0)));
+    replace(
+      g,
+      'Array',
+      this.checkedConstructor(Array, 'Array', (args) =>
+        args.length === 1 && typeof args[0] === 'number' ? args[0] * 8 : 0,
+      ),
+    );
     const B = Buffer as unknown as Record<string, (size: number, ...rest: unknown[]) => Buffer>;
     for (const name of ['alloc', 'allocUnsafe', 'allocUnsafeSlow']) {
       const original = B[name]!;
@@ -355,7 +421,11 @@ export class AllocationGuard {
     }
   }
 
-  private checkedConstructor<C extends new (...a: unknown[]) => object>(C: C, name: string, bytesOf: (args: unknown[]) => number): C {
+  private checkedConstructor<C extends new (...a: unknown[]) => object>(
+    C: C,
+    name: string,
+    bytesOf: (args: unknown[]) => number,
+  ): C {
     const check = (args: unknown[]) => this.check(`new ${name}`, bytesOf(args));
     const proxy: C = new Proxy(C, {
       construct(target, args, newTarget) {

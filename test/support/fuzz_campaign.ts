@@ -70,7 +70,15 @@ interface Job {
 type Message =
   | { type: 'baseline'; target: string; ms: number }
   | { type: 'begin'; target: string; index: number; what: string }
-  | { type: 'end'; target: string; index: number; ms: number; outcome: string; largest: number; failure?: { kind: FailureKind; detail: string } }
+  | {
+      type: 'end';
+      target: string;
+      index: number;
+      ms: number;
+      outcome: string;
+      largest: number;
+      failure?: { kind: FailureKind; detail: string };
+    }
   | { type: 'done' };
 
 export function runCampaign(workerUrl: URL, options: CampaignOptions): Promise<CampaignReport> {
@@ -83,9 +91,25 @@ export function runCampaign(workerUrl: URL, options: CampaignOptions): Promise<C
   const total = jobs.reduce((s, j) => s + j.to - j.from, 0);
   let done = 0;
   const t0 = performance.now();
-  const replay = (target: string, index: number) => `npm run fuzz -- --seed ${options.seed} --target ${target} --from ${index} --cases 1`;
-  const stats = (target: string) => (targets[target] ??= { cases: 0, accepted: 0, rejected: {}, baselineMs: 0, maxMs: 0, totalMs: 0, largestAllocation: 0 });
-  const report = (): CampaignReport => ({ seed: options.seed, cases: done, wallMs: performance.now() - t0, targets, failures });
+  const replay = (target: string, index: number) =>
+    `npm run fuzz -- --seed ${options.seed} --target ${target} --from ${index} --cases 1`;
+  const stats = (target: string) =>
+    (targets[target] ??= {
+      cases: 0,
+      accepted: 0,
+      rejected: {},
+      baselineMs: 0,
+      maxMs: 0,
+      totalMs: 0,
+      largestAllocation: 0,
+    });
+  const report = (): CampaignReport => ({
+    seed: options.seed,
+    cases: done,
+    wallMs: performance.now() - t0,
+    targets,
+    failures,
+  });
 
   return new Promise((resolve, reject) => {
     const start = () => {
@@ -106,7 +130,14 @@ export function runCampaign(workerUrl: URL, options: CampaignOptions): Promise<C
         finished = true;
         clearTimeout(timer);
         const c = current;
-        failures.push({ target: c.target, index: c.index, kind, what: c.what, detail, replay: replay(c.target, c.index) });
+        failures.push({
+          target: c.target,
+          index: c.index,
+          kind,
+          what: c.what,
+          detail,
+          replay: replay(c.target, c.index),
+        });
         stats(c.target).cases++;
         void worker.terminate().then(() => restartAfter(c.target, c.index));
       };
@@ -118,7 +149,14 @@ export function runCampaign(workerUrl: URL, options: CampaignOptions): Promise<C
           case 'begin': {
             current = { target: m.target, index: m.index, what: m.what };
             const limit = Math.max(hangFloor, HANG_FACTOR * stats(m.target).baselineMs);
-            timer = setTimeout(() => lose('hang', `no result after ${limit} ms (the unmutated file takes ${stats(m.target).baselineMs.toFixed(1)} ms)`), limit);
+            timer = setTimeout(
+              () =>
+                lose(
+                  'hang',
+                  `no result after ${limit} ms (the unmutated file takes ${stats(m.target).baselineMs.toFixed(1)} ms)`,
+                ),
+              limit,
+            );
             break;
           }
           case 'end': {
@@ -132,7 +170,14 @@ export function runCampaign(workerUrl: URL, options: CampaignOptions): Promise<C
             s.largestAllocation = Math.max(s.largestAllocation, m.largest);
             if (m.outcome === 'accepted') s.accepted++;
             else s.rejected[m.outcome] = (s.rejected[m.outcome] ?? 0) + 1;
-            if (m.failure) failures.push({ target: m.target, index: m.index, ...m.failure, what, replay: replay(m.target, m.index) });
+            if (m.failure)
+              failures.push({
+                target: m.target,
+                index: m.index,
+                ...m.failure,
+                what,
+                replay: replay(m.target, m.index),
+              });
             done++;
             options.onProgress?.(done, total);
             break;
@@ -188,10 +233,14 @@ export async function serveCampaign(): Promise<void> {
         if (e instanceof MobileSsdError) {
           outcome = e.name;
           const named = c.mentions ?? c.source;
-          if (!e.message.includes(named)) failure = { kind: 'unnamed-source', detail: `${e.name} does not name ${named}: ${e.message}` };
+          if (!e.message.includes(named))
+            failure = { kind: 'unnamed-source', detail: `${e.name} does not name ${named}: ${e.message}` };
         } else {
           outcome = e instanceof Error ? e.name : typeof e;
-          failure = { kind: 'untyped-error', detail: e instanceof Error ? (e.stack ?? e.message).split('\n').slice(0, 6).join('\n') : String(e) };
+          failure = {
+            kind: 'untyped-error',
+            detail: e instanceof Error ? (e.stack ?? e.message).split('\n').slice(0, 6).join('\n') : String(e),
+          };
         }
       }
       const ms = performance.now() - t;
@@ -199,8 +248,20 @@ export async function serveCampaign(): Promise<void> {
       guard.reset(Infinity);
       const grown = process.memoryUsage().arrayBuffers - before;
       if (tripped) failure = { kind: 'allocation', detail: tripped.message };
-      else if (grown > limit) failure = { kind: 'allocation', detail: `ArrayBuffer memory grew by ${grown} bytes during the case (limit ${limit})` };
-      port.postMessage({ type: 'end', target: job.target, index, ms, outcome, largest, ...(failure ? { failure } : {}) } satisfies Message);
+      else if (grown > limit)
+        failure = {
+          kind: 'allocation',
+          detail: `ArrayBuffer memory grew by ${grown} bytes during the case (limit ${limit})`,
+        };
+      port.postMessage({
+        type: 'end',
+        target: job.target,
+        index,
+        ms,
+        outcome,
+        largest,
+        ...(failure ? { failure } : {}),
+      } satisfies Message);
     }
   }
   guard.uninstall();
@@ -222,10 +283,20 @@ async function baseline(target: FuzzTarget): Promise<number> {
 /** A table of the campaign per target, then every failure with the command that replays it. */
 export function formatReport(r: CampaignReport): string {
   const rows = Object.entries(r.targets).map(([t, s]) => {
-    const rejected = Object.entries(s.rejected).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+    const rejected = Object.entries(s.rejected)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
     const mean = s.totalMs / Math.max(1, s.cases);
     return `  ${t.padEnd(16)} ${String(s.cases).padStart(7)} cases ${String(s.accepted).padStart(6)} accepted, mean ${mean.toFixed(1)} ms, max ${s.maxMs.toFixed(0)} ms (unmutated ${s.baselineMs.toFixed(1)} ms), largest allocation ${(s.largestAllocation / 2 ** 20).toFixed(1)} MiB; rejected: ${rejected}`;
   });
-  const failures = r.failures.map((f) => `FAIL ${f.target}#${f.index} ${f.kind}: ${f.what}\n  ${f.detail.replace(/\n/g, '\n  ')}\n  replay: ${f.replay}`);
-  return [`fuzz: ${r.cases} cases in ${(r.wallMs / 1000).toFixed(1)} s, seed ${r.seed}`, ...rows, ...(failures.length ? failures : ['no failures'])].join('\n');
+  const failures = r.failures.map(
+    (f) =>
+      `FAIL ${f.target}#${f.index} ${f.kind}: ${f.what}\n  ${f.detail.replace(/\n/g, '\n  ')}\n  replay: ${f.replay}`,
+  );
+  return [
+    `fuzz: ${r.cases} cases in ${(r.wallMs / 1000).toFixed(1)} s, seed ${r.seed}`,
+    ...rows,
+    ...(failures.length ? failures : ['no failures']),
+  ].join('\n');
 }

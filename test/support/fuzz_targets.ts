@@ -65,7 +65,9 @@ const SELF_TESTS: Record<string, () => Promise<FuzzTarget>> = {
   'selftest-hang': async () => ({
     name: 'selftest-hang',
     make: (_r, index) => ({
-      source: `hang-${index}`, what: index === 1 ? 'spins forever' : 'returns', bytes: 0,
+      source: `hang-${index}`,
+      what: index === 1 ? 'spins forever' : 'returns',
+      bytes: 0,
       run: () => {
         while (index === 1) Math.random();
       },
@@ -78,7 +80,9 @@ const SELF_TESTS: Record<string, () => Promise<FuzzTarget>> = {
       header.setUint32(0, index < 0 ? 16 : 2 ** 30, true);
       const naiveRead = () => new Float32Array(header.getUint32(0, true));
       return {
-        source: `alloc-${index}`, what: `declares ${header.getUint32(0, true)} floats`, bytes: 4,
+        source: `alloc-${index}`,
+        what: `declares ${header.getUint32(0, true)} floats`,
+        bytes: 4,
         run: () => {
           if (index !== 1) return naiveRead();
           try {
@@ -146,15 +150,30 @@ async function tfliteConvert(): Promise<FuzzTarget> {
  * and scalars a flatbuffer reader follows. Patches DataView.prototype for the duration of the call.
  */
 function recordReads(bytes: Uint8Array, read: () => void): Field[] {
-  const widths = { getUint8: 1, getInt8: 1, getUint16: 2, getInt16: 2, getUint32: 4, getInt32: 4, getFloat32: 4, getFloat64: 8, getBigInt64: 8, getBigUint64: 8 } as const;
-  const proto = DataView.prototype as unknown as Record<string, (this: DataView, pos: number, littleEndian?: boolean) => unknown>;
+  const widths = {
+    getUint8: 1,
+    getInt8: 1,
+    getUint16: 2,
+    getInt16: 2,
+    getUint32: 4,
+    getInt32: 4,
+    getFloat32: 4,
+    getFloat64: 8,
+    getBigInt64: 8,
+    getBigUint64: 8,
+  } as const;
+  const proto = DataView.prototype as unknown as Record<
+    string,
+    (this: DataView, pos: number, littleEndian?: boolean) => unknown
+  >;
   const seen = new Map<number, Field>();
   const originals = Object.keys(widths).map((name) => [name, proto[name]!] as const);
   for (const [name, original] of originals) {
     const width = widths[name as keyof typeof widths];
     proto[name] = function (pos, littleEndian) {
       const at = this.byteOffset + pos - bytes.byteOffset;
-      if (this.buffer === bytes.buffer && at >= 0 && at < bytes.length && !seen.has(at)) seen.set(at, { pos: at, width, littleEndian: littleEndian ?? false });
+      if (this.buffer === bytes.buffer && at >= 0 && at < bytes.length && !seen.has(at))
+        seen.set(at, { pos: at, width, littleEndian: littleEndian ?? false });
       return original.call(this, pos, littleEndian);
     };
   }
@@ -171,7 +190,11 @@ function recordReads(bytes: Uint8Array, read: () => void): Field[] {
 /** Only mutations that change a shard's length: a flipped weight byte is still a valid weight. */
 const LENGTH_MUTATIONS: readonly MutationKind[] = ['truncate', 'insert', 'delete'];
 
-function faceCase(r: Random, index: number, prefix: string): { source: string; what: string; text: string; shard: Uint8Array } {
+function faceCase(
+  r: Random,
+  index: number,
+  prefix: string,
+): { source: string; what: string; text: string; shard: Uint8Array } {
   const text = faceManifest();
   const shard = faceShard();
   const source = `${prefix}-${index}-weights_manifest.json`;
@@ -189,7 +212,12 @@ async function tfjsManifest(): Promise<FuzzTarget> {
     name: 'tfjs-manifest',
     make(r, index) {
       const c = faceCase(r, index, 'tfjs');
-      return { source: c.source, what: c.what, bytes: c.text.length + c.shard.length, run: () => decodeTfjsWeights(parseTfjsManifest(c.text, c.source), [c.shard], c.source) };
+      return {
+        source: c.source,
+        what: c.what,
+        bytes: c.text.length + c.shard.length,
+        run: () => decodeTfjsWeights(parseTfjsManifest(c.text, c.source), [c.shard], c.source),
+      };
     },
   };
 }
@@ -250,7 +278,10 @@ function modelFormat(name: string, model: Awaited<ReturnType<typeof convertedCoc
           const loaded = await parseModel(text, w, source);
           for (const batch of [1, 3]) {
             const lowered = lowerGraph(loaded.json, batch);
-            planMemory([...lowered.roots].map(([id, root]) => ({ id, ...root })), 256);
+            planMemory(
+              [...lowered.roots].map(([id, root]) => ({ id, ...root })),
+              256,
+            );
           }
         },
       };
@@ -270,7 +301,11 @@ interface ImageSeed {
 function photoCrop(width: number, height: number): { data: Uint8Array; width: number; height: number } {
   const cat = decodeImage(readFileSync(join(ROOT, 'samples/cat.jpg')), 'cat.jpg');
   const data = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y++) data.set(cat.data.subarray(((y + 100) * cat.width + 200) * 4, ((y + 100) * cat.width + 200 + width) * 4), y * width * 4);
+  for (let y = 0; y < height; y++)
+    data.set(
+      cat.data.subarray(((y + 100) * cat.width + 200) * 4, ((y + 100) * cat.width + 200 + width) * 4),
+      y * width * 4,
+    );
   return { data, width, height };
 }
 
@@ -287,9 +322,37 @@ function jpegSeeds(): ImageSeed[] {
 
 function pngSeeds(): ImageSeed[] {
   const seeds = [
-    ['photo-rgba.png', new Uint8Array(PNG.sync.write(Object.assign(new PNG({ width: 24, height: 16 }), { data: Buffer.from(photoCrop(24, 16).data) })))],
-    ['palette-interlaced.png', writePng({ width: 11, height: 7, depth: 4, colorType: 3, samples: Array.from({ length: 77 }, (_, k) => k % 16), palette: Array.from({ length: 16 }, (_, k) => [k * 16, 255 - k * 16, 7] as [number, number, number]), trns: [0, 9], interlace: true })],
-    ['grey16.png', writePng({ width: 6, height: 5, depth: 16, colorType: 0, samples: Array.from({ length: 30 }, (_, k) => k * 2000) })],
+    [
+      'photo-rgba.png',
+      new Uint8Array(
+        PNG.sync.write(
+          Object.assign(new PNG({ width: 24, height: 16 }), { data: Buffer.from(photoCrop(24, 16).data) }),
+        ),
+      ),
+    ],
+    [
+      'palette-interlaced.png',
+      writePng({
+        width: 11,
+        height: 7,
+        depth: 4,
+        colorType: 3,
+        samples: Array.from({ length: 77 }, (_, k) => k % 16),
+        palette: Array.from({ length: 16 }, (_, k) => [k * 16, 255 - k * 16, 7] as [number, number, number]),
+        trns: [0, 9],
+        interlace: true,
+      }),
+    ],
+    [
+      'grey16.png',
+      writePng({
+        width: 6,
+        height: 5,
+        depth: 16,
+        colorType: 0,
+        samples: Array.from({ length: 30 }, (_, k) => k * 2000),
+      }),
+    ],
   ] as const;
   return seeds.map(([name, bytes]) => ({ name, bytes, fields: pngFields(bytes) }));
 }
@@ -303,7 +366,12 @@ function images(format: string, seeds: ImageSeed[], repair: ((b: Uint8Array) => 
       // Repaired checksums let corruption reach inflate and unfiltering instead of stopping at the CRC.
       if (repair && index >= 0 && r.chance(0.6)) m = { bytes: repair(m.bytes), what: `${m.what}, CRCs repaired` };
       const source = `${index}-${seed.name}`;
-      return { source, what: `${seed.name}: ${m.what}`, bytes: m.bytes.length, run: () => decodeImage(m.bytes, source, IMAGE_LIMITS) };
+      return {
+        source,
+        what: `${seed.name}: ${m.what}`,
+        bytes: m.bytes.length,
+        run: () => decodeImage(m.bytes, source, IMAGE_LIMITS),
+      };
     },
   };
 }
@@ -312,7 +380,7 @@ function images(format: string, seeds: ImageSeed[], repair: ((b: Uint8Array) => 
 function jpegFields(b: Uint8Array): Field[] {
   const out: Field[] = [];
   const be = (pos: number, width: 1 | 2 | 4): Field => ({ pos, width, littleEndian: false });
-  for (let i = 2; i + 4 <= b.length && b[i] === 0xff; ) {
+  for (let i = 2; i + 4 <= b.length && b[i] === 0xff;) {
     const marker = b[i + 1]!;
     if (marker === 0xd9) break;
     const len = (b[i + 2]! << 8) | b[i + 3]!;
@@ -341,11 +409,19 @@ function pngFields(b: Uint8Array): Field[] {
   const out: Field[] = [];
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let firstIdat = true;
-  for (let i = 8; i + 12 <= b.length; ) {
+  for (let i = 8; i + 12 <= b.length;) {
     const len = view.getUint32(i);
     const type = String.fromCharCode(...b.subarray(i + 4, i + 8));
     out.push({ pos: i, width: 4, littleEndian: false });
-    if (type === 'IHDR') for (const [o, w] of [[0, 4], [4, 4], [8, 1], [9, 1], [12, 1]] as const) out.push({ pos: i + 8 + o, width: w, littleEndian: false });
+    if (type === 'IHDR')
+      for (const [o, w] of [
+        [0, 4],
+        [4, 4],
+        [8, 1],
+        [9, 1],
+        [12, 1],
+      ] as const)
+        out.push({ pos: i + 8 + o, width: w, littleEndian: false });
     if (type === 'IDAT' && firstIdat) {
       out.push({ pos: i + 8, width: 2, littleEndian: false });
       firstIdat = false;

@@ -6,10 +6,21 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { buildInput, loadImage, sha256, type BuiltInput, type ImageRef, type InputRecipe } from '../../scripts/goldens/inputs.ts';
+import {
+  buildInput,
+  loadImage,
+  sha256,
+  type BuiltInput,
+  type ImageRef,
+  type InputRecipe,
+} from '../../scripts/goldens/inputs.ts';
 
 export type GoldenModel = 'oid-ssd-mobilenetv2' | 'coco-ssd-mobilenetv1-quant' | 'face-ssd-mobilenetv1';
-export const GOLDEN_MODELS: readonly GoldenModel[] = ['oid-ssd-mobilenetv2', 'coco-ssd-mobilenetv1-quant', 'face-ssd-mobilenetv1'];
+export const GOLDEN_MODELS: readonly GoldenModel[] = [
+  'oid-ssd-mobilenetv2',
+  'coco-ssd-mobilenetv1-quant',
+  'face-ssd-mobilenetv1',
+];
 
 export interface GoldenArray {
   shape: number[];
@@ -70,7 +81,8 @@ export function repoRoot(): string {
   let dir = process.cwd();
   for (;;) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'mobilessd') return dir;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'mobilessd')
+      return dir;
     const up = dirname(dir);
     if (up === dir) throw new Error('cannot find the mobilessd repository root (set MOBILESSD_ROOT)');
     dir = up;
@@ -84,27 +96,41 @@ export function goldensDir(): string {
 export function goldenStems(model: GoldenModel): string[] {
   const dir = join(goldensDir(), model);
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length)).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -'.json'.length))
+    .sort();
 }
 
 export function loadGolden(model: GoldenModel, stem: string): Golden {
   const dir = join(goldensDir(), model);
   const json = JSON.parse(readFileSync(join(dir, `${stem}.json`), 'utf8')) as Record<string, unknown> & {
-    format: string; version: number; model: string; stem: string; recipe: GoldenRecipe; input: Golden['input'];
-    runtime: Record<string, unknown>; detections: GoldenDetection[];
-    data: { file: string; byteLength: number; sha256: string }; outputs: Record<string, ArrayDesc>;
+    format: string;
+    version: number;
+    model: string;
+    stem: string;
+    recipe: GoldenRecipe;
+    input: Golden['input'];
+    runtime: Record<string, unknown>;
+    detections: GoldenDetection[];
+    data: { file: string; byteLength: number; sha256: string };
+    outputs: Record<string, ArrayDesc>;
   };
-  if (json.format !== 'mobilessd-golden' || json.version !== 1) throw new Error(`${model}/${stem}: unknown golden format ${json.format} v${json.version}`);
-  if (json.model !== model || json.stem !== stem) throw new Error(`${model}/${stem}: file says ${json.model}/${json.stem}`);
+  if (json.format !== 'mobilessd-golden' || json.version !== 1)
+    throw new Error(`${model}/${stem}: unknown golden format ${json.format} v${json.version}`);
+  if (json.model !== model || json.stem !== stem)
+    throw new Error(`${model}/${stem}: file says ${json.model}/${json.stem}`);
   const blob = new Uint8Array(gunzipSync(readFileSync(join(dir, json.data.file))));
-  if (blob.length !== json.data.byteLength) throw new Error(`${model}/${stem}: ${json.data.file} has ${blob.length} bytes, expected ${json.data.byteLength}`);
+  if (blob.length !== json.data.byteLength)
+    throw new Error(`${model}/${stem}: ${json.data.file} has ${blob.length} bytes, expected ${json.data.byteLength}`);
   if (sha256(blob) !== json.data.sha256) throw new Error(`${model}/${stem}: ${json.data.file} sha256 mismatch`);
   const outputs: Record<string, GoldenArray> = {};
   for (const [name, d] of Object.entries(json.outputs)) {
     const { byteOffset, byteLength, ...info } = d;
     const count = d.shape.reduce((a, b) => a * b, 1);
     const size = d.dtype === 'float32' ? 4 : 1;
-    if (byteLength !== count * size || byteOffset + byteLength > blob.length || byteOffset % 4) throw new Error(`${model}/${stem}: output ${name} descriptor does not fit its shape or the blob`);
+    if (byteLength !== count * size || byteOffset + byteLength > blob.length || byteOffset % 4)
+      throw new Error(`${model}/${stem}: output ${name} descriptor does not fit its shape or the blob`);
     const bytes = blob.slice(byteOffset, byteOffset + byteLength);
     if (d.dtype === 'float32') {
       outputs[name] = { ...info, data: new Float32Array(bytes.buffer, 0, count) };
@@ -115,8 +141,15 @@ export function loadGolden(model: GoldenModel, stem: string): Golden {
     }
   }
   return {
-    model, stem, recipe: json.recipe, inputSha256: json.input.sha256, input: json.input,
-    runtime: json.runtime, outputs, detections: json.detections, json,
+    model,
+    stem,
+    recipe: json.recipe,
+    inputSha256: json.input.sha256,
+    input: json.input,
+    runtime: json.runtime,
+    outputs,
+    detections: json.detections,
+    json,
   };
 }
 

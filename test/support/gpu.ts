@@ -19,7 +19,12 @@ export async function releaseGpu(): Promise<void> {
 }
 
 export function storage(ctx: GpuContext, data: Float32Array | Uint32Array, label = 'test'): GPUBuffer {
-  return ctx.createBuffer(label, data.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, data);
+  return ctx.createBuffer(
+    label,
+    data.byteLength,
+    GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    data,
+  );
 }
 
 export function output(ctx: GpuContext, floats: number, fill = Number.NaN): GPUBuffer {
@@ -58,7 +63,13 @@ export function randomFloats(n: number, seed: number, lo = -1, hi = 1): Float32A
 }
 
 /** Asserts |a - ref| <= atol + rtol*|ref| element-wise; reports the worst element. */
-export function assertClose(actual: ArrayLike<number>, ref: ArrayLike<number>, atol: number, rtol: number, what = 'result'): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+  what = 'result',
+): void {
   assert.equal(actual.length, ref.length, `${what}: length ${actual.length} != ${ref.length}`);
   let worst = -1;
   let worstExcess = 0;

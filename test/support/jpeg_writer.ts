@@ -34,7 +34,9 @@ export function writeJpeg(spec: JpegSpec): Uint8Array {
   for (let c = 0; c < n; c++) sof.push(ids[c]!, 0x11, 0);
   out.push(...segment(spec.sofMarker ?? (spec.progressive ? 0xc2 : 0xc0), sof));
   // DC: categories 0..11, all 4-bit codes (code = category). AC: the one symbol EOB, code '0'.
-  out.push(...segment(0xc4, [0x00, 0, 0, 0, 12, ...new Array<number>(12).fill(0), ...Array.from({ length: 12 }, (_, k) => k)]));
+  out.push(
+    ...segment(0xc4, [0x00, 0, 0, 0, 12, ...new Array<number>(12).fill(0), ...Array.from({ length: 12 }, (_, k) => k)]),
+  );
   out.push(...segment(0xc4, [0x10, 1, ...new Array<number>(15).fill(0), 0x00]));
   if (spec.progressive) {
     out.push(...scan(spec, ids, [...Array(n).keys()], 0, 0, 'dc'));
@@ -55,22 +57,42 @@ export function segment(marker: number, payload: readonly number[]): number[] {
 export function exifSegment(orientation: number, order: 'II' | 'MM' = 'II'): Uint8Array {
   const le = order === 'II';
   const u16 = (v: number) => (le ? [v & 255, v >> 8] : [v >> 8, v & 255]);
-  const u32 = (v: number) => (le ? [v & 255, (v >> 8) & 255, (v >> 16) & 255, v >>> 24] : [v >>> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255]);
+  const u32 = (v: number) =>
+    le ? [v & 255, (v >> 8) & 255, (v >> 16) & 255, v >>> 24] : [v >>> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255];
   const tiff = [
-    ...Array.from(order, (c) => c.charCodeAt(0)), ...u16(42), ...u32(8),
+    ...Array.from(order, (c) => c.charCodeAt(0)),
+    ...u16(42),
+    ...u32(8),
     ...u16(2),
-    ...u16(0x0100), ...u16(4), ...u32(1), ...u32(640), // ImageWidth LONG
-    ...u16(0x0112), ...u16(3), ...u32(1), ...u16(orientation), 0, 0, // Orientation SHORT
+    ...u16(0x0100),
+    ...u16(4),
+    ...u32(1),
+    ...u32(640), // ImageWidth LONG
+    ...u16(0x0112),
+    ...u16(3),
+    ...u32(1),
+    ...u16(orientation),
+    0,
+    0, // Orientation SHORT
     ...u32(0),
   ];
   return Uint8Array.from(segment(0xe1, [...Array.from('Exif\0\0', (c) => c.charCodeAt(0)), ...tiff]));
 }
 
 export function adobeSegment(transform: number): Uint8Array {
-  return Uint8Array.from(segment(0xee, [...Array.from('Adobe', (c) => c.charCodeAt(0)), 0, 100, 0, 0, 0, 0, transform]));
+  return Uint8Array.from(
+    segment(0xee, [...Array.from('Adobe', (c) => c.charCodeAt(0)), 0, 100, 0, 0, 0, 0, transform]),
+  );
 }
 
-function scan(spec: JpegSpec, ids: readonly number[], comps: readonly number[], ss: number, se: number, part: 'dc' | 'ac' | 'both'): number[] {
+function scan(
+  spec: JpegSpec,
+  ids: readonly number[],
+  comps: readonly number[],
+  ss: number,
+  se: number,
+  part: 'dc' | 'ac' | 'both',
+): number[] {
   const header = [comps.length];
   for (const c of comps) header.push(ids[c]!, 0x00);
   header.push(ss, se, 0);

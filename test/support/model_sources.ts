@@ -24,7 +24,10 @@ export function oidBytes(): Uint8Array {
   return read(OID_PACKED).slice(...OID_TFLITE_RANGE);
 }
 export function oidLabels(): string[] {
-  return new TextDecoder().decode(read(OID_PACKED).subarray(...OID_LABELS_RANGE)).trimEnd().split('\n');
+  return new TextDecoder()
+    .decode(read(OID_PACKED).subarray(...OID_LABELS_RANGE))
+    .trimEnd()
+    .split('\n');
 }
 export function cocoBytes(): Uint8Array {
   return read(COCO_TFLITE);
@@ -47,7 +50,12 @@ export function convertedOid(): Promise<LoadedModel> {
   return (oid ??= convertTflite(oidBytes(), { file: 'oid.tflite', name: 'oid-v4', labels: oidLabels() }));
 }
 export function convertedCoco(): Promise<LoadedModel> {
-  return (coco ??= convertTflite(cocoBytes(), { file: COCO_TFLITE, name: 'coco', labels: cocoLabels(), labelsFile: COCO_LABELS }));
+  return (coco ??= convertTflite(cocoBytes(), {
+    file: COCO_TFLITE,
+    name: 'coco',
+    labels: cocoLabels(),
+    labelsFile: COCO_LABELS,
+  }));
 }
 export function convertedFace(): Promise<LoadedModel> {
   return (face ??= convertFaceApi(faceManifest(), [faceShard()], { file: FACE_MANIFEST, name: 'face' }));

@@ -28,14 +28,23 @@ export class TensorPipeline {
   static async create(ctx: GpuContext, model: LoadedModel, cap = 100): Promise<TensorPipeline> {
     const ex = await GraphExecutor.create(ctx, model, packModelWeights(ctx, model), 1);
     const s = model.json.shapes[model.json.outputs.scores]!;
-    const head = await SsdHead.create(ctx, { batch: 1, numAnchors: s[1]!, numClasses: s[2]!, anchors: constData(model, model.json.ssd.anchors).data, spec: model.json.ssd, maxDetectionsCap: cap, candidateCap: 1024, labels: model.json.labels });
+    const head = await SsdHead.create(ctx, {
+      batch: 1,
+      numAnchors: s[1]!,
+      numClasses: s[2]!,
+      anchors: constData(model, model.json.ssd.anchors).data,
+      spec: model.json.ssd,
+      maxDetectionsCap: cap,
+      candidateCap: 1024,
+      labels: model.json.labels,
+    });
     return new TensorPipeline(ctx, model, ex, head, cap);
   }
 
   async run(input: Float32Array, options: HeadOptions): Promise<TensorRun> {
     const { ctx, ex, head } = this;
     const inp = ex.input;
-    ctx.queue.writeBuffer(inp.buffer, inp.offset ?? 0, input.buffer as ArrayBuffer, input.byteOffset, input.byteLength);
+    ctx.queue.writeBuffer(inp.buffer, inp.offset ?? 0, input.buffer, input.byteOffset, input.byteLength);
     head.setOptions(options);
     const enc = ctx.device.createCommandEncoder();
     const pass = enc.beginComputePass();
@@ -43,10 +52,17 @@ export class TensorPipeline {
     encodeDispatches(pass, head.dispatches(ex.outputs.boxes, ex.outputs.scores));
     pass.end();
     ctx.queue.submit([enc.finish()]);
-    const read = async (b: GPUBufferBinding, floats: number) => new Float32Array(await ctx.readBuffer(b.buffer, b.offset ?? 0, floats * 4));
+    const read = async (b: GPUBufferBinding, floats: number) =>
+      new Float32Array(await ctx.readBuffer(b.buffer, b.offset ?? 0, floats * 4));
     const s = this.model.json.shapes;
-    const boxes = await read(ex.outputs.boxes, s[this.model.json.outputs.boxes]!.slice(1).reduce((a, b) => a * b, 1));
-    const scores = await read(ex.outputs.scores, s[this.model.json.outputs.scores]!.slice(1).reduce((a, b) => a * b, 1));
+    const boxes = await read(
+      ex.outputs.boxes,
+      s[this.model.json.outputs.boxes]!.slice(1).reduce((a, b) => a * b, 1),
+    );
+    const scores = await read(
+      ex.outputs.scores,
+      s[this.model.json.outputs.scores]!.slice(1).reduce((a, b) => a * b, 1),
+    );
     const out = await ctx.readBuffer(head.output, 0, head.outputBytes);
     ctx.throwUncaptured('tensor pipeline');
     return { boxes, scores, detections: parseDetections(out, 1, this.cap)[0]! };
@@ -55,9 +71,10 @@ export class TensorPipeline {
   /** The head alone on given raw outputs (e.g. the reference runtime's own tensors). */
   async headOnly(boxes: Float32Array, logits: Float32Array, options: HeadOptions): Promise<HeadDetection[]> {
     const { ctx, ex, head } = this;
-    const b = ex.outputs.boxes, s = ex.outputs.scores;
-    ctx.queue.writeBuffer(b.buffer, b.offset ?? 0, boxes.buffer as ArrayBuffer, boxes.byteOffset, boxes.byteLength);
-    ctx.queue.writeBuffer(s.buffer, s.offset ?? 0, logits.buffer as ArrayBuffer, logits.byteOffset, logits.byteLength);
+    const b = ex.outputs.boxes,
+      s = ex.outputs.scores;
+    ctx.queue.writeBuffer(b.buffer, b.offset ?? 0, boxes.buffer, boxes.byteOffset, boxes.byteLength);
+    ctx.queue.writeBuffer(s.buffer, s.offset ?? 0, logits.buffer, logits.byteOffset, logits.byteLength);
     head.setOptions(options);
     const enc = ctx.device.createCommandEncoder();
     const pass = enc.beginComputePass();

@@ -20,7 +20,15 @@ export interface PngSpec {
 }
 
 const CHANNELS = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as const;
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
 
 export function writePng(spec: PngSpec): Uint8Array {
   const ihdr = new Uint8Array(13);
@@ -31,7 +39,8 @@ export function writePng(spec: PngSpec): Uint8Array {
   const chunks = [chunk('IHDR', ihdr)];
   if (spec.palette) chunks.push(chunk('PLTE', Uint8Array.from(spec.palette.flat())));
   if (spec.trns) {
-    const bytes = spec.colorType === 3 ? Uint8Array.from(spec.trns) : Uint8Array.from(spec.trns.flatMap((s) => [s >> 8, s & 255]));
+    const bytes =
+      spec.colorType === 3 ? Uint8Array.from(spec.trns) : Uint8Array.from(spec.trns.flatMap((s) => [s >> 8, s & 255]));
     chunks.push(chunk('tRNS', bytes));
   }
   const raw = spec.interlace ? interlacedScanlines(spec) : scanlines(spec, 0, 0, 1, 1);
@@ -46,7 +55,10 @@ export function chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
   const v = new DataView(out.buffer);
   v.setUint32(0, data.length);
-  out.set(Array.from(type, (c) => c.charCodeAt(0)), 4);
+  out.set(
+    Array.from(type, (c) => c.charCodeAt(0)),
+    4,
+  );
   out.set(data, 8);
   v.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
   return out;
@@ -56,7 +68,7 @@ export function chunk(type: string, data: Uint8Array): Uint8Array {
 export function fixCrcs(png: Uint8Array): Uint8Array {
   const out = new Uint8Array(png); // a copy with its own buffer (Buffer.slice would be a view)
   const v = new DataView(out.buffer);
-  for (let i = 8; i + 12 <= out.length; ) {
+  for (let i = 8; i + 12 <= out.length;) {
     const len = v.getUint32(i);
     if (i + 12 + len > out.length) break;
     v.setUint32(i + 8 + len, crc32(out.subarray(i + 4, i + 8 + len)));

@@ -38,7 +38,12 @@ export function collector(): () => void {
 }
 
 /** Runs `frames` frames, sampling memory every `every` frames (and before the first). */
-export async function runSoak(target: SoakTarget, frames: number, every: number, onSample?: (s: SoakSample) => void): Promise<SoakSample[]> {
+export async function runSoak(
+  target: SoakTarget,
+  frames: number,
+  every: number,
+  onSample?: (s: SoakSample) => void,
+): Promise<SoakSample[]> {
   const gc = collector();
   const samples: SoakSample[] = [];
   const t0 = performance.now();
@@ -46,7 +51,14 @@ export async function runSoak(target: SoakTarget, frames: number, every: number,
     gc();
     const m = process.memoryUsage();
     const g = await target.gpu();
-    const s: SoakSample = { frame, ms: performance.now() - t0, rss: m.rss, js: m.heapUsed + m.arrayBuffers, gpu: g.live, detectorBytes: g.detectorBytes };
+    const s: SoakSample = {
+      frame,
+      ms: performance.now() - t0,
+      rss: m.rss,
+      js: m.heapUsed + m.arrayBuffers,
+      gpu: g.live,
+      detectorBytes: g.detectorBytes,
+    };
     samples.push(s);
     onSample?.(s);
   };
@@ -77,15 +89,21 @@ export function soakVerdict(samples: readonly SoakSample[], bounds: SoakBounds):
   if (warm.length < 2) return { flat: false, problems: ['too few samples after warm-up to judge'] };
   const base = warm[0]!;
   for (const s of warm.slice(1)) {
-    const g = s.gpu, b = base.gpu;
+    const g = s.gpu,
+      b = base.gpu;
     if (g.buffers !== b.buffers || g.textures !== b.textures || g.bytes !== b.bytes) {
-      problems.push(`frame ${s.frame}: GPU holds ${g.buffers} buffers, ${g.textures} textures, ${g.bytes} bytes; at frame ${base.frame} ${b.buffers}, ${b.textures}, ${b.bytes}`);
+      problems.push(
+        `frame ${s.frame}: GPU holds ${g.buffers} buffers, ${g.textures} textures, ${g.bytes} bytes; at frame ${base.frame} ${b.buffers}, ${b.textures}, ${b.bytes}`,
+      );
     }
-    if (s.detectorBytes !== base.detectorBytes) problems.push(`frame ${s.frame}: detector memory ${s.detectorBytes} bytes, was ${base.detectorBytes}`);
+    if (s.detectorBytes !== base.detectorBytes)
+      problems.push(`frame ${s.frame}: detector memory ${s.detectorBytes} bytes, was ${base.detectorBytes}`);
   }
   const peak = (k: 'rss' | 'js') => Math.max(...warm.map((s) => s[k])) - base[k];
-  if (peak('rss') > bounds.rss) problems.push(`RSS grew by ${mib(peak('rss'))} after warm-up (bound ${mib(bounds.rss)})`);
-  if (peak('js') > bounds.js) problems.push(`JavaScript memory grew by ${mib(peak('js'))} after warm-up (bound ${mib(bounds.js)})`);
+  if (peak('rss') > bounds.rss)
+    problems.push(`RSS grew by ${mib(peak('rss'))} after warm-up (bound ${mib(bounds.rss)})`);
+  if (peak('js') > bounds.js)
+    problems.push(`JavaScript memory grew by ${mib(peak('js'))} after warm-up (bound ${mib(bounds.js)})`);
   return { flat: problems.length === 0, problems };
 }
 
@@ -104,7 +122,16 @@ export function formatSample(s: SoakSample): string {
  */
 export function framesOfManySizes(root: string): RgbaImage[] {
   const dog = decodeImage(readFileSync(join(root, 'samples/dog.jpg')), 'dog.jpg');
-  const sizes: [number, number][] = [[768, 576], [300, 300], [97, 61], [1280, 720], [1, 1], [641, 479], [1920, 1080], [64, 400]];
+  const sizes: [number, number][] = [
+    [768, 576],
+    [300, 300],
+    [97, 61],
+    [1280, 720],
+    [1, 1],
+    [641, 479],
+    [1920, 1080],
+    [64, 400],
+  ];
   return sizes.map(([w, h]) => scaleNearest(dog, w, h));
 }
 

@@ -11,8 +11,12 @@ import type { GraphNode } from '../../src/ops/support/node.ts';
 import type { LoadedModel } from '../../src/graph/weights.ts';
 import { randomFloats } from './gpu.ts';
 
-export function syntheticModel(opts: { height?: number; width?: number; classes?: number; quantClamp?: boolean } = {}): LoadedModel {
-  const H = opts.height ?? 33, W = opts.width ?? 29, C = opts.classes ?? 5;
+export function syntheticModel(
+  opts: { height?: number; width?: number; classes?: number; quantClamp?: boolean } = {},
+): LoadedModel {
+  const H = opts.height ?? 33,
+    W = opts.width ?? 29,
+    C = opts.classes ?? 5;
   const constants: ModelJson['constants'] = {};
   const chunks: Float32Array[] = [];
   let floats = 0;
@@ -35,9 +39,31 @@ export function syntheticModel(opts: { height?: number; width?: number; classes?
     const fan = k * k * (dw ? 1 : cin!);
     const filter = constant(`${name}/filter`, dw ? [k, k, cin!] : [k, k, cin!, cout], 1.5 / Math.sqrt(fan));
     const bias = constant(`${name}/bias`, [dw ? cin! : cout], 0.2);
-    nodes.push(dw
-      ? { op: 'depthwise_conv2d', name, inputs: [x], outputs: [out], filter, bias, strides: [stride, stride], padding: 'SAME', activation: act }
-      : { op: 'conv2d', name, inputs: [x], outputs: [out], filter, bias, strides: [stride, stride], padding: 'SAME', activation: act });
+    nodes.push(
+      dw
+        ? {
+            op: 'depthwise_conv2d',
+            name,
+            inputs: [x],
+            outputs: [out],
+            filter,
+            bias,
+            strides: [stride, stride],
+            padding: 'SAME',
+            activation: act,
+          }
+        : {
+            op: 'conv2d',
+            name,
+            inputs: [x],
+            outputs: [out],
+            filter,
+            bias,
+            strides: [stride, stride],
+            padding: 'SAME',
+            activation: act,
+          },
+    );
     return out;
   };
   const stem = conv('stem', 'input', 3, 8, 2, relu6);
@@ -45,14 +71,21 @@ export function syntheticModel(opts: { height?: number; width?: number; classes?
   const d1 = conv('b1/depthwise', e1, 3, 0, 1, relu6, true);
   const p1 = conv('b1/project', d1, 1, 8, 1, ACTIVATIONS.none);
   shapes['b1/add'] = shapes[p1]!;
-  nodes.push({ op: 'add', name: 'b1/add', inputs: [p1, stem], outputs: ['b1/add'], activation: opts.quantClamp ? { min: -4, max: 4 } : ACTIVATIONS.none });
+  nodes.push({
+    op: 'add',
+    name: 'b1/add',
+    inputs: [p1, stem],
+    outputs: ['b1/add'],
+    activation: opts.quantClamp ? { min: -4, max: 4 } : ACTIVATIONS.none,
+  });
   const e2 = conv('b2/expand', 'b1/add', 1, 16, 1, relu6);
   const d2 = conv('b2/depthwise', e2, 3, 0, 2, relu6, true);
   const featA = conv('b2/project', d2, 1, 12, 1, ACTIVATIONS.none);
   const x1 = conv('extra/1x1', featA, 1, 8, 1, relu6);
   const featB = conv('extra/3x3', x1, 3, 12, 2, relu6);
   const anchors = [2, 3];
-  const boxParts: string[] = [], clsParts: string[] = [];
+  const boxParts: string[] = [],
+    clsParts: string[] = [];
   let total = 0;
   [featA, featB].forEach((f, i) => {
     const [, h, w] = shapes[f]!;
@@ -62,7 +95,10 @@ export function syntheticModel(opts: { height?: number; width?: number; classes?
     const cl = conv(`cls${i}`, f, k, a * C, 1, ACTIVATIONS.none);
     const n = h! * w! * a;
     total += n;
-    for (const [src, parts, last] of [[bx, boxParts, 4], [cl, clsParts, C]] as const) {
+    for (const [src, parts, last] of [
+      [bx, boxParts, 4],
+      [cl, clsParts, C],
+    ] as const) {
       const r = `${src}:reshape`;
       shapes[r] = [1, n, last];
       nodes.push({ op: 'reshape', name: r, inputs: [src], outputs: [r], shape: [1, n, last] });
@@ -71,8 +107,22 @@ export function syntheticModel(opts: { height?: number; width?: number; classes?
   });
   shapes['boxes'] = [1, total, 4];
   shapes['scores'] = [1, total, C];
-  nodes.push({ op: 'concat', name: 'boxes', inputs: boxParts, outputs: ['boxes'], axis: 1, activation: ACTIVATIONS.none });
-  nodes.push({ op: 'concat', name: 'scores', inputs: clsParts, outputs: ['scores'], axis: 1, activation: opts.quantClamp ? { min: -6, max: 6 } : ACTIVATIONS.none });
+  nodes.push({
+    op: 'concat',
+    name: 'boxes',
+    inputs: boxParts,
+    outputs: ['boxes'],
+    axis: 1,
+    activation: ACTIVATIONS.none,
+  });
+  nodes.push({
+    op: 'concat',
+    name: 'scores',
+    inputs: clsParts,
+    outputs: ['scores'],
+    axis: 1,
+    activation: opts.quantClamp ? { min: -6, max: 6 } : ACTIVATIONS.none,
+  });
   const anchorName = constant('anchors', [total, 4], 0.5);
   const weights = new Float32Array(floats);
   let at = 0;
@@ -94,7 +144,13 @@ export function syntheticModel(opts: { height?: number; width?: number; classes?
     nodes,
     outputs: { boxes: 'boxes', scores: 'scores' },
     labels: ['background', ...Array.from({ length: C - 1 }, (_, i) => `class${i + 1}`)],
-    ssd: { anchors: anchorName, scales: { y: 10, x: 10, h: 5, w: 5 }, scoreFunction: 'sigmoid', backgroundClass: 0, defaults: { scoreThreshold: 0.5, iouThreshold: 0.5, maxDetections: 100, perClassNms: false } },
+    ssd: {
+      anchors: anchorName,
+      scales: { y: 10, x: 10, h: 5, w: 5 },
+      scoreFunction: 'sigmoid',
+      backgroundClass: 0,
+      defaults: { scoreThreshold: 0.5, iouThreshold: 0.5, maxDetections: 100, perClassNms: false },
+    },
   };
   return { json, weights };
 }

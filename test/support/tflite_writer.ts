@@ -5,7 +5,12 @@
  * it (uoffsets only point forward). Field ids as in src/convert/tflite.ts.
  */
 type Scalar = { kind: 'i32' | 'u32' | 'u8' | 'i8' | 'f32'; value: number };
-type Ref = { kind: 'table'; fields: Fields } | { kind: 'string'; value: string } | { kind: 'i32s'; values: readonly number[] } | { kind: 'bytes'; value: Uint8Array } | { kind: 'tables'; items: readonly Fields[] };
+type Ref =
+  | { kind: 'table'; fields: Fields }
+  | { kind: 'string'; value: string }
+  | { kind: 'i32s'; values: readonly number[] }
+  | { kind: 'bytes'; value: Uint8Array }
+  | { kind: 'tables'; items: readonly Fields[] };
 type Fields = readonly (Scalar | Ref | undefined)[];
 
 export const fb = {
@@ -42,7 +47,7 @@ class Writer {
 
   scalar(at: number, s: Scalar): void {
     const set = { i32: 'setInt32', u32: 'setUint32', f32: 'setFloat32', u8: 'setUint8', i8: 'setInt8' } as const;
-    (this.view[set[s.kind]] as (p: number, v: number, le: boolean) => void).call(this.view, at, s.value, true);
+    this.view[set[s.kind]].call(this.view, at, s.value, true);
   }
 
   /** Writes `ref` and points the uoffset slot at `slot` to it. */
@@ -120,7 +125,10 @@ export function writeFlatbuffer(id: string, fields: Fields): Uint8Array {
   const root = w.table(fields);
   const out = w.finish();
   new DataView(out.buffer).setUint32(0, root, true);
-  out.set(Array.from(id, (c) => c.charCodeAt(0)), 4);
+  out.set(
+    Array.from(id, (c) => c.charCodeAt(0)),
+    4,
+  );
   return out;
 }
 
@@ -140,11 +148,35 @@ export interface OperatorSpec {
 }
 
 /** A TFLite model (schema version 3, one subgraph) from builtin operator codes, tensors and operators. */
-export function writeTflite(m: { builtins: number[]; tensors: TensorSpec[]; operators: OperatorSpec[]; inputs: number[]; outputs: number[]; buffers?: Uint8Array[] }): Uint8Array {
+export function writeTflite(m: {
+  builtins: number[];
+  tensors: TensorSpec[];
+  operators: OperatorSpec[];
+  inputs: number[];
+  outputs: number[];
+  buffers?: Uint8Array[];
+}): Uint8Array {
   const opcodes = m.builtins.map((b) => [fb.i8(Math.min(b, 127)), undefined, fb.i32(1), fb.i32(b)]);
-  const tensors = m.tensors.map((t) => [fb.i32s(t.shape), fb.i8(t.type ?? 0), fb.u32(t.buffer ?? 0), fb.string(t.name)]);
-  const operators = m.operators.map((op) => [fb.u32(op.opcode), fb.i32s(op.inputs), fb.i32s(op.outputs), op.options ? fb.u8(op.options.type) : undefined, op.options ? fb.table(op.options.fields) : undefined]);
+  const tensors = m.tensors.map((t) => [
+    fb.i32s(t.shape),
+    fb.i8(t.type ?? 0),
+    fb.u32(t.buffer ?? 0),
+    fb.string(t.name),
+  ]);
+  const operators = m.operators.map((op) => [
+    fb.u32(op.opcode),
+    fb.i32s(op.inputs),
+    fb.i32s(op.outputs),
+    op.options ? fb.u8(op.options.type) : undefined,
+    op.options ? fb.table(op.options.fields) : undefined,
+  ]);
   const subgraph = [fb.tables(tensors), fb.i32s(m.inputs), fb.i32s(m.outputs), fb.tables(operators)];
   const buffers = [new Uint8Array(0), ...(m.buffers ?? [])].map((b) => [b.length ? fb.bytes(b) : undefined]);
-  return writeFlatbuffer('TFL3', [fb.u32(3), fb.tables(opcodes), fb.tables([subgraph]), fb.string('test'), fb.tables(buffers)]);
+  return writeFlatbuffer('TFL3', [
+    fb.u32(3),
+    fb.tables(opcodes),
+    fb.tables([subgraph]),
+    fb.string('test'),
+    fb.tables(buffers),
+  ]);
 }

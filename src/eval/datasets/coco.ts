@@ -32,18 +32,21 @@ export async function readCoco(jsonFile: string, options: CocoOptions = {}): Pro
   const categories = arrayField(doc, 'categories', file).map((c, k) => record(c, file, `categories[${k}]`));
   const names = new Map<string, string>();
   for (const [k, c] of categories.entries()) {
-    if (typeof c.name !== 'string' || (typeof c.id !== 'number' && typeof c.id !== 'string')) throw new DatasetFormatError(file, `categories[${k}] needs an id and a name`);
+    if (typeof c.name !== 'string' || (typeof c.id !== 'number' && typeof c.id !== 'string'))
+      throw new DatasetFormatError(file, `categories[${k}] needs an id and a name`);
     names.set(String(c.id), c.name);
   }
   const cocoImages = arrayField(doc, 'images', file).map((im, k) => checkImage(im, file, k));
-  const dir = options.imagesDir !== undefined ? resolve(options.imagesDir) : await findImagesDir(file, cocoImages[0]?.file_name);
+  const dir =
+    options.imagesDir !== undefined ? resolve(options.imagesDir) : await findImagesDir(file, cocoImages[0]?.file_name);
   const warnings: DatasetWarning[] = [];
   const images = new Map<string, DatasetImage>();
   for (const im of cocoImages) {
     const id = String(im.id);
     if (images.has(id)) throw new DatasetFormatError(file, `image id ${id} appears twice`);
     const imageFile = join(dir, im.file_name);
-    if (!(await isFile(imageFile))) throw new DatasetFormatError(imageFile, `image listed in ${file} (id ${id}) does not exist`);
+    if (!(await isFile(imageFile)))
+      throw new DatasetFormatError(imageFile, `image listed in ${file} (id ${id}) does not exist`);
     const size = im.width && im.height ? { width: im.width, height: im.height } : await readImageSize(imageFile);
     images.set(id, { id, file: imageFile, width: size.width, height: size.height, boxes: [] });
   }
@@ -63,7 +66,10 @@ export async function readCoco(jsonFile: string, options: CocoOptions = {}): Pro
     }
     const bbox = a.bbox;
     if (!Array.isArray(bbox) || bbox.length !== 4 || !bbox.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-      throw new DatasetFormatError(file, `${what}: bbox must be [x, y, width, height] numbers, got ${JSON.stringify(bbox)}`);
+      throw new DatasetFormatError(
+        file,
+        `${what}: bbox must be [x, y, width, height] numbers, got ${JSON.stringify(bbox)}`,
+      );
     }
     const [x, y, width, height] = bbox as [number, number, number, number];
     const box: GroundTruthBox = { className, x, y, width, height, difficult: false };
@@ -85,15 +91,28 @@ function checkImage(raw: unknown, file: string, k: number): CocoImage {
 
 async function findImagesDir(jsonFile: string, firstImage: string | undefined): Promise<string> {
   const here = dirname(jsonFile);
-  const split = basename(jsonFile).replace(/\.json$/i, '').replace(/^instances_/, '');
-  const candidates = [here, join(here, 'images'), join(here, '..', 'images'), join(here, '..', split), join(here, '..', 'images', split)];
+  const split = basename(jsonFile)
+    .replace(/\.json$/i, '')
+    .replace(/^instances_/, '');
+  const candidates = [
+    here,
+    join(here, 'images'),
+    join(here, '..', 'images'),
+    join(here, '..', split),
+    join(here, '..', 'images', split),
+  ];
   if (firstImage === undefined) return here;
-  for (const dir of candidates) if ((await isDirectory(dir)) && (await isFile(join(dir, firstImage)))) return resolve(dir);
-  throw new DatasetFormatError(jsonFile, `cannot find image ${firstImage} (looked in ${candidates.map((c) => resolve(c)).join(', ')}); pass the images directory`);
+  for (const dir of candidates)
+    if ((await isDirectory(dir)) && (await isFile(join(dir, firstImage)))) return resolve(dir);
+  throw new DatasetFormatError(
+    jsonFile,
+    `cannot find image ${firstImage} (looked in ${candidates.map((c) => resolve(c)).join(', ')}); pass the images directory`,
+  );
 }
 
 function record(v: unknown, file: string, what: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new DatasetFormatError(file, `${what} must be an object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new DatasetFormatError(file, `${what} must be an object`);
   return v as Record<string, unknown>;
 }
 

@@ -68,7 +68,8 @@ export async function readImageSize(file: string): Promise<{ width: number; heig
 
 export function parseNumber(text: string | undefined, file: string, what: string): number {
   const value = text === undefined || text.trim() === '' ? NaN : Number(text);
-  if (!Number.isFinite(value)) throw new DatasetFormatError(file, `${what} is ${text === undefined ? 'missing' : `not a number: "${text}"`}`);
+  if (!Number.isFinite(value))
+    throw new DatasetFormatError(file, `${what} is ${text === undefined ? 'missing' : `not a number: "${text}"`}`);
   return value;
 }
 
@@ -76,14 +77,26 @@ export function parseNumber(text: string | undefined, file: string, what: string
  * Keeps a box only if it has positive size and overlaps its image; otherwise records why in `warnings`.
  * A box that merely overhangs the border is kept as annotated.
  */
-export function acceptBox(box: GroundTruthBox, imageWidth: number, imageHeight: number, file: string, warnings: DatasetWarning[]): boolean {
+export function acceptBox(
+  box: GroundTruthBox,
+  imageWidth: number,
+  imageHeight: number,
+  file: string,
+  warnings: DatasetWarning[],
+): boolean {
   const corners = `[${fmt(box.x)}, ${fmt(box.y)}, ${fmt(box.x + box.width)}, ${fmt(box.y + box.height)}]`;
   if (!(box.width > 0) || !(box.height > 0)) {
-    warnings.push({ file, reason: `skipped degenerate "${box.className}" box ${corners} (xmin,ymin,xmax,ymax): zero or negative size` });
+    warnings.push({
+      file,
+      reason: `skipped degenerate "${box.className}" box ${corners} (xmin,ymin,xmax,ymax): zero or negative size`,
+    });
     return false;
   }
   if (box.x >= imageWidth || box.y >= imageHeight || box.x + box.width <= 0 || box.y + box.height <= 0) {
-    warnings.push({ file, reason: `skipped "${box.className}" box ${corners} (xmin,ymin,xmax,ymax): outside the ${imageWidth}x${imageHeight} image` });
+    warnings.push({
+      file,
+      reason: `skipped "${box.className}" box ${corners} (xmin,ymin,xmax,ymax): outside the ${imageWidth}x${imageHeight} image`,
+    });
     return false;
   }
   return true;

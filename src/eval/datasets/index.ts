@@ -39,21 +39,37 @@ export async function detectDatasetFormat(path: string): Promise<DetectedFormat>
   if (info.isFile()) {
     if (/\.json$/i.test(p)) return { format: 'coco', path: p };
     if (/^(data|dataset)\.yaml$|^classes\.txt$/i.test(basename(p))) return { format: 'yolo', path: dirname(p) };
-    throw new DatasetFormatError(p, 'cannot tell the dataset format from this file: pass a COCO .json, or a VOC or YOLO folder');
+    throw new DatasetFormatError(
+      p,
+      'cannot tell the dataset format from this file: pass a COCO .json, or a VOC or YOLO folder',
+    );
   }
   if (await isDirectory(join(p, 'Annotations'))) return { format: 'voc', path: p };
-  const yoloNames = (await isFile(join(p, 'classes.txt'))) || (await isFile(join(p, 'data.yaml'))) || (await isFile(join(p, 'dataset.yaml')));
-  if ((await isDirectory(join(p, 'images'))) && ((await isDirectory(join(p, 'labels'))) || yoloNames)) return { format: 'yolo', path: p };
+  const yoloNames =
+    (await isFile(join(p, 'classes.txt'))) ||
+    (await isFile(join(p, 'data.yaml'))) ||
+    (await isFile(join(p, 'dataset.yaml')));
+  if ((await isDirectory(join(p, 'images'))) && ((await isDirectory(join(p, 'labels'))) || yoloNames))
+    return { format: 'yolo', path: p };
   const json = [...(await jsonFiles(p)), ...(await jsonFiles(join(p, 'annotations')))];
   const instances = json.filter((f) => /^instances.*\.json$/i.test(basename(f)));
   const coco = instances.length ? instances : json;
   if (coco.length === 1) return { format: 'coco', path: coco[0]! };
-  if (coco.length > 1) throw new DatasetFormatError(p, `several COCO JSON files here (${coco.map((f) => basename(f)).join(', ')}): pass the one to use`);
-  throw new DatasetFormatError(p, 'cannot tell the dataset format: expected Annotations/ (VOC), images/ + labels/ + classes.txt (YOLO) or a COCO instances .json');
+  if (coco.length > 1)
+    throw new DatasetFormatError(
+      p,
+      `several COCO JSON files here (${coco.map((f) => basename(f)).join(', ')}): pass the one to use`,
+    );
+  throw new DatasetFormatError(
+    p,
+    'cannot tell the dataset format: expected Annotations/ (VOC), images/ + labels/ + classes.txt (YOLO) or a COCO instances .json',
+  );
 }
 
 export async function readDataset(path: string, options: ReadDatasetOptions = {}): Promise<Dataset> {
-  const { format, path: target } = options.format ? { format: options.format, path: resolve(path) } : await detectDatasetFormat(path);
+  const { format, path: target } = options.format
+    ? { format: options.format, path: resolve(path) }
+    : await detectDatasetFormat(path);
   switch (format) {
     case 'voc':
       return readVoc(target, { split: options.split });

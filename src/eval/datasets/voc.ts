@@ -17,8 +17,12 @@ export interface VocOptions {
 export async function readVoc(root: string, options: VocOptions = {}): Promise<Dataset> {
   const base = resolve(root);
   const annotations = join(base, 'Annotations');
-  if (!(await isDirectory(annotations))) throw new DatasetFormatError(annotations, 'missing: a VOC dataset keeps its XML files in Annotations/');
-  const ids = options.split === undefined ? (await listFiles(annotations, ['.xml'])).map(stem) : await readSplit(base, options.split);
+  if (!(await isDirectory(annotations)))
+    throw new DatasetFormatError(annotations, 'missing: a VOC dataset keeps its XML files in Annotations/');
+  const ids =
+    options.split === undefined
+      ? (await listFiles(annotations, ['.xml'])).map(stem)
+      : await readSplit(base, options.split);
   const warnings: DatasetWarning[] = [];
   const classes = new Set<string>();
   const images: DatasetImage[] = [];
@@ -33,7 +37,10 @@ export async function readVoc(root: string, options: VocOptions = {}): Promise<D
 async function readSplit(base: string, split: string): Promise<string[]> {
   const file = join(base, 'ImageSets', 'Main', `${split}.txt`);
   // Class-specific split files have a second column (1 / -1 / 0); the id is always the first token.
-  const ids = (await readTextFile(file, 'the split list')).split(/\r?\n/).map((l) => l.trim().split(/\s+/)[0]!).filter(Boolean);
+  const ids = (await readTextFile(file, 'the split list'))
+    .split(/\r?\n/)
+    .map((l) => l.trim().split(/\s+/)[0]!)
+    .filter(Boolean);
   const seen = new Set<string>();
   for (const id of ids) {
     if (seen.has(id)) throw new DatasetFormatError(file, `image id "${id}" is listed twice`);
@@ -45,7 +52,8 @@ async function readSplit(base: string, split: string): Promise<string[]> {
 async function readAnnotation(base: string, id: string, warnings: DatasetWarning[]): Promise<DatasetImage> {
   const file = join(base, 'Annotations', `${id}.xml`);
   const root = parseXml(await readTextFile(file, 'the annotation'), file);
-  if (root.name !== 'annotation') throw new DatasetFormatError(file, `root element is <${root.name}>, expected <annotation>`);
+  if (root.name !== 'annotation')
+    throw new DatasetFormatError(file, `root element is <${root.name}>, expected <annotation>`);
   const imageFile = await findImage(base, id, childText(root, 'filename'), file);
   let { width, height } = declaredSize(root, file);
   // Some exporters write <size> as 0x0 or leave it out; the image header is the truth then.
@@ -57,7 +65,9 @@ async function readAnnotation(base: string, id: string, warnings: DatasetWarning
     if (!className) throw new DatasetFormatError(file, `${what} has no <name>`);
     const bndbox = child(object, 'bndbox');
     if (!bndbox) throw new DatasetFormatError(file, `${what} ("${className}") has no <bndbox>`);
-    const [xmin, ymin, xmax, ymax] = (['xmin', 'ymin', 'xmax', 'ymax'] as const).map((c) => parseNumber(childText(bndbox, c), file, `${what} ${c}`)) as [number, number, number, number];
+    const [xmin, ymin, xmax, ymax] = (['xmin', 'ymin', 'xmax', 'ymax'] as const).map((c) =>
+      parseNumber(childText(bndbox, c), file, `${what} ${c}`),
+    ) as [number, number, number, number];
     const difficult = Number(childText(object, 'difficult') ?? 0) > 0;
     const box: GroundTruthBox = { className, x: xmin, y: ymin, width: xmax - xmin, height: ymax - ymin, difficult };
     if (acceptBox(box, width, height, file, warnings)) boxes.push(box);
@@ -68,13 +78,17 @@ async function readAnnotation(base: string, id: string, warnings: DatasetWarning
 function declaredSize(root: XmlElement, file: string): { width: number; height: number } {
   const size = child(root, 'size');
   if (!size) return { width: 0, height: 0 };
-  const read = (name: string) => (childText(size, name) ? parseNumber(childText(size, name), file, `<size><${name}>`) : 0);
+  const read = (name: string) =>
+    childText(size, name) ? parseNumber(childText(size, name), file, `<size><${name}>`) : 0;
   return { width: read('width'), height: read('height') };
 }
 
 async function findImage(base: string, id: string, filename: string | undefined, annotation: string): Promise<string> {
   const dir = join(base, 'JPEGImages');
-  const candidates = [...(filename ? [filename] : []), ...['.jpg', '.jpeg', '.png', '.JPG', '.JPEG', '.PNG'].map((x) => id + x)];
+  const candidates = [
+    ...(filename ? [filename] : []),
+    ...['.jpg', '.jpeg', '.png', '.JPG', '.JPEG', '.PNG'].map((x) => id + x),
+  ];
   for (const name of candidates) if (await isFile(join(dir, name))) return join(dir, name);
   throw new DatasetFormatError(annotation, `image not found in ${dir} (tried ${candidates.join(', ')})`);
 }

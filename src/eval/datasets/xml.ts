@@ -81,7 +81,11 @@ export function childText(element: XmlElement, name: string): string | undefined
 
 type Fail = (at: number, problem: string) => never;
 
-function readStartTag(s: string, start: number, fail: Fail): { element: XmlElement; selfClosing: boolean; end: number } {
+function readStartTag(
+  s: string,
+  start: number,
+  fail: Fail,
+): { element: XmlElement; selfClosing: boolean; end: number } {
   const nameMatch = /^<([A-Za-z_:][\w.:-]*)/.exec(s.slice(start, start + 256));
   if (!nameMatch) return fail(start, 'expected a tag name after "<"');
   const element: XmlElement = { name: nameMatch[1]!, attributes: {}, children: [], text: '' };

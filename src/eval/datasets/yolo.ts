@@ -7,7 +7,17 @@
 import { join, resolve } from 'node:path';
 import { DatasetFormatError } from '../../errors.ts';
 import type { Dataset, DatasetImage, DatasetWarning, GroundTruthBox } from '../types.ts';
-import { IMAGE_EXTENSIONS, acceptBox, isDirectory, isFile, listFiles, parseNumber, readImageSize, readTextFile, stem } from './common.ts';
+import {
+  IMAGE_EXTENSIONS,
+  acceptBox,
+  isDirectory,
+  isFile,
+  listFiles,
+  parseNumber,
+  readImageSize,
+  readTextFile,
+  stem,
+} from './common.ts';
 
 export interface YoloOptions {
   /** Read images/<split> and labels/<split>. */
@@ -19,35 +29,64 @@ export async function readYolo(root: string, options: YoloOptions = {}): Promise
   const classes = await readClassNames(base);
   const imagesDir = options.split === undefined ? join(base, 'images') : join(base, 'images', options.split);
   const labelsDir = options.split === undefined ? join(base, 'labels') : join(base, 'labels', options.split);
-  if (!(await isDirectory(imagesDir))) throw new DatasetFormatError(imagesDir, 'missing: a YOLO dataset keeps its images in images/');
+  if (!(await isDirectory(imagesDir)))
+    throw new DatasetFormatError(imagesDir, 'missing: a YOLO dataset keeps its images in images/');
   const names = await listFiles(imagesDir, IMAGE_EXTENSIONS);
-  if (!names.length) throw new DatasetFormatError(imagesDir, 'no .jpg/.jpeg/.png images here (for per-split folders pass the split)');
+  if (!names.length)
+    throw new DatasetFormatError(imagesDir, 'no .jpg/.jpeg/.png images here (for per-split folders pass the split)');
   const warnings: DatasetWarning[] = [];
   const images: DatasetImage[] = [];
   const ids = new Set<string>();
   for (const name of names) {
     const file = join(imagesDir, name);
-    if (ids.has(stem(name))) throw new DatasetFormatError(file, `another image is also named ${stem(name)}; image ids (file stems) must be unique`);
+    if (ids.has(stem(name)))
+      throw new DatasetFormatError(
+        file,
+        `another image is also named ${stem(name)}; image ids (file stems) must be unique`,
+      );
     ids.add(stem(name));
     const { width, height } = await readImageSize(file);
     const labelFile = join(labelsDir, `${stem(name)}.txt`);
-    const boxes = (await isFile(labelFile)) ? parseLabels(await readTextFile(labelFile, 'the label file'), labelFile, classes, width, height, warnings) : [];
+    const boxes = (await isFile(labelFile))
+      ? parseLabels(await readTextFile(labelFile, 'the label file'), labelFile, classes, width, height, warnings)
+      : [];
     images.push({ id: stem(name), file, width, height, boxes });
   }
   return { format: 'yolo', source: base, images, classes, warnings };
 }
 
-function parseLabels(text: string, file: string, classes: readonly string[], width: number, height: number, warnings: DatasetWarning[]): GroundTruthBox[] {
+function parseLabels(
+  text: string,
+  file: string,
+  classes: readonly string[],
+  width: number,
+  height: number,
+  warnings: DatasetWarning[],
+): GroundTruthBox[] {
   const boxes: GroundTruthBox[] = [];
   text.split(/\r?\n/).forEach((line, k) => {
     const fields = line.trim().split(/\s+/).filter(Boolean);
     if (!fields.length) return;
     const where = `line ${k + 1}`;
-    if (fields.length !== 5) throw new DatasetFormatError(file, `${where}: expected "class cx cy w h", got "${line.trim()}"`);
+    if (fields.length !== 5)
+      throw new DatasetFormatError(file, `${where}: expected "class cx cy w h", got "${line.trim()}"`);
     const id = parseNumber(fields[0], file, `${where} class id`);
-    if (!Number.isInteger(id) || id < 0 || id >= classes.length) throw new DatasetFormatError(file, `${where}: class id ${fields[0]} is not one of the ${classes.length} classes`);
-    const [cx, cy, w, h] = fields.slice(1).map((f, j) => parseNumber(f, file, `${where} field ${j + 2}`)) as [number, number, number, number];
-    const box: GroundTruthBox = { className: classes[id]!, x: (cx - w / 2) * width, y: (cy - h / 2) * height, width: w * width, height: h * height, difficult: false };
+    if (!Number.isInteger(id) || id < 0 || id >= classes.length)
+      throw new DatasetFormatError(file, `${where}: class id ${fields[0]} is not one of the ${classes.length} classes`);
+    const [cx, cy, w, h] = fields.slice(1).map((f, j) => parseNumber(f, file, `${where} field ${j + 2}`)) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    const box: GroundTruthBox = {
+      className: classes[id]!,
+      x: (cx - w / 2) * width,
+      y: (cy - h / 2) * height,
+      width: w * width,
+      height: h * height,
+      difficult: false,
+    };
     if (acceptBox(box, width, height, `${file} (${where})`, warnings)) boxes.push(box);
   });
   return boxes;
@@ -65,7 +104,10 @@ async function readClassNames(base: string): Promise<string[]> {
     const yaml = join(base, name);
     if (await isFile(yaml)) return yamlNames(await readTextFile(yaml, 'the dataset description'), yaml);
   }
-  throw new DatasetFormatError(txt, 'missing: a YOLO dataset names its classes in classes.txt (one a line) or data.yaml');
+  throw new DatasetFormatError(
+    txt,
+    'missing: a YOLO dataset names its classes in classes.txt (one a line) or data.yaml',
+  );
 }
 
 /**
@@ -94,7 +136,11 @@ export function yamlNames(text: string, file: string): string[] {
     const indexed = /^(\d+)\s*:\s*(.*)$/.exec(item);
     if (list) names.push(unquote(list[1]!));
     else if (indexed && Number(indexed[1]) === names.length) names.push(unquote(indexed[2]!));
-    else throw new DatasetFormatError(file, `unsupported "names:" entry "${item}" (expected "- name" or "${names.length}: name")`);
+    else
+      throw new DatasetFormatError(
+        file,
+        `unsupported "names:" entry "${item}" (expected "- name" or "${names.length}: name")`,
+      );
   }
   if (!names.length) throw new DatasetFormatError(file, '"names:" is empty');
   return names;

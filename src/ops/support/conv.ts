@@ -43,7 +43,8 @@ export function parseClamp(c: Checker, v: unknown, what: string): Clamp {
 export function parseConvAttrs(raw: Record<string, unknown>, what: string, c: Checker): ConvAttrs {
   const strides = c.arr(raw.strides, `${what} strides`).map((s, i) => c.int(s, `${what} stride ${i}`, 1));
   if (strides.length !== 2) c.fail(`${what}: strides must have 2 entries`);
-  if (raw.padding !== 'SAME' && raw.padding !== 'VALID') c.fail(`${what}: padding ${JSON.stringify(raw.padding)} is unknown`);
+  if (raw.padding !== 'SAME' && raw.padding !== 'VALID')
+    c.fail(`${what}: padding ${JSON.stringify(raw.padding)} is unknown`);
   return {
     filter: c.str(raw.filter, `${what} filter`),
     bias: c.str(raw.bias, `${what} bias`),
@@ -54,17 +55,36 @@ export function parseConvAttrs(raw: Record<string, unknown>, what: string, c: Ch
 }
 
 /** Geometry for an input of shape `x` (NHWC) and the given batch; ShapeError when the filter does not fit. */
-export function convGeometryOf(n: ConvNode, x: readonly number[], cx: ShapeContext, depthwise: boolean, batch = 1): ConvGeometry {
+export function convGeometryOf(
+  n: ConvNode,
+  x: readonly number[],
+  cx: ShapeContext,
+  depthwise: boolean,
+  batch = 1,
+): ConvGeometry {
   if (x.length !== 4) throw new ShapeError(`input has shape [${x}], expected NHWC`);
   const f = cx.constShape(n.filter);
-  if (!f || f.length !== (depthwise ? 3 : 4)) throw new ShapeError(`filter ${n.filter} must be a constant of rank ${depthwise ? 3 : 4}`);
+  if (!f || f.length !== (depthwise ? 3 : 4))
+    throw new ShapeError(`filter ${n.filter} must be a constant of rank ${depthwise ? 3 : 4}`);
   if (f[2] !== x[3]) throw new ShapeError(`filter [${f}] does not match ${x[3]} input channels`);
   const outC = depthwise ? x[3]! : f[3]!;
   const b = cx.constShape(n.bias);
-  if (!b || b.length !== 1 || b[0] !== outC) throw new ShapeError(`bias ${n.bias} must be a constant of shape [${outC}]`);
+  if (!b || b.length !== 1 || b[0] !== outC)
+    throw new ShapeError(`bias ${n.bias} must be a constant of shape [${outC}]`);
   try {
     const [strideH, strideW] = n.strides;
-    return convGeometry({ batch, inH: x[1]!, inW: x[2]!, inC: x[3]!, outC, kH: f[0]!, kW: f[1]!, strideH, strideW, padding: n.padding });
+    return convGeometry({
+      batch,
+      inH: x[1]!,
+      inW: x[2]!,
+      inC: x[3]!,
+      outC,
+      kH: f[0]!,
+      kW: f[1]!,
+      strideH,
+      strideW,
+      padding: n.padding,
+    });
   } catch (e) {
     throw new ShapeError((e as Error).message);
   }
@@ -102,12 +122,21 @@ export function isIdentity(a: Clamp): boolean {
 }
 
 /** Geometry at the batch the activation shapes carry (dimension 0): lowering, references, backward. */
-export function geometryAtBatch(n: ConvNode, cx: ShapeContext & { shape(t: string): number[] }, depthwise: boolean): ConvGeometry {
+export function geometryAtBatch(
+  n: ConvNode,
+  cx: ShapeContext & { shape(t: string): number[] },
+  depthwise: boolean,
+): ConvGeometry {
   const x = cx.shape(n.inputs[0]!);
   return convGeometryOf(n, x, cx, depthwise, x[0]);
 }
 
-export function convOnnx(n: ConvNode, b: OnnxBuilder, depthwise: boolean, weights: { name: string; dims: number[]; data: () => Float32Array }): void {
+export function convOnnx(
+  n: ConvNode,
+  b: OnnxBuilder,
+  depthwise: boolean,
+  weights: { name: string; dims: number[]; data: () => Float32Array },
+): void {
   const x = b.shape(n.inputs[0]!);
   const g = convGeometryOf(n, x, b, depthwise);
   const filter = b.constant(weights.name, weights.dims, weights.data);
@@ -156,7 +185,12 @@ export const DEPTHWISE_OPTIONS = {
  * A TFLite CONV_2D (filter [O, KH, KW, I]) or DEPTHWISE_CONV_2D (filter [1, KH, KW, C]) as our node;
  * `layout` turns the filter into ours.
  */
-export function convertConv(op: TfliteOp, cx: TfliteContext, depthwise: boolean, layout: (w: Float32Array, fs: number[]) => Float32Array): ConvNode {
+export function convertConv(
+  op: TfliteOp,
+  cx: TfliteContext,
+  depthwise: boolean,
+  layout: (w: Float32Array, fs: number[]) => Float32Array,
+): ConvNode {
   const o = cx.options(op, depthwise ? DEPTHWISE_OPTIONS : CONV_OPTIONS);
   const x = cx.activation(op, 0);
   const xs = cx.inputShape(op, 0);
@@ -164,7 +198,8 @@ export function convertConv(op: TfliteOp, cx: TfliteContext, depthwise: boolean,
   const fs = cx.inputShape(op, 1);
   if (fs.length !== 4) cx.fail(op, `filter has shape [${fs}]`);
   const cin = xs[3]!;
-  if (depthwise && (fs[0] !== 1 || fs[3] !== cin)) cx.unsupported(op, `depth multiplier ${fs[3]! / cin} (filter [${fs}] on ${cin} channels)`);
+  if (depthwise && (fs[0] !== 1 || fs[3] !== cin))
+    cx.unsupported(op, `depth multiplier ${fs[3]! / cin} (filter [${fs}] on ${cin} channels)`);
   if (!depthwise && fs[3] !== cin) cx.unsupported(op, `grouped convolution (filter [${fs}] on ${cin} channels)`);
   if (o.dilationH !== 1 || o.dilationW !== 1) cx.unsupported(op, `dilation ${o.dilationH}x${o.dilationW}`);
   if (!(o.strideH >= 1 && o.strideW >= 1)) cx.fail(op, `has stride ${o.strideH}x${o.strideW}`);
@@ -173,7 +208,16 @@ export function convertConv(op: TfliteOp, cx: TfliteContext, depthwise: boolean,
   const shape = depthwise ? [kh, kw, cin] : [kh, kw, cin, cout];
   const filter = cx.constant(op, 1, depthwise ? 'hwc' : 'hwio', shape, (w) => layout(w, fs));
   const bias = cx.hasInput(op, 2) ? cx.constant(op, 2, 'bias', [cout]) : cx.zeros(`${out}/zero_bias`, [cout]);
-  return { name: out, inputs: [x], outputs: [out], filter, bias, strides: [o.strideH, o.strideW], padding: o.padding, activation: cx.clamp(op, o.activation) };
+  return {
+    name: out,
+    inputs: [x],
+    outputs: [out],
+    filter,
+    bias,
+    strides: [o.strideH, o.strideW],
+    padding: o.padding,
+    activation: cx.clamp(op, o.activation),
+  };
 }
 
 /**
@@ -184,7 +228,11 @@ export async function convBackward<N extends ConvNode & GraphNode>(
   n: N,
   bc: BackwardContext,
   g: ConvGeometry,
-  grads: (which: ConvGrad, b: { dy: GPUBufferBinding; src: GPUBufferBinding; grad: GPUBufferBinding }, o: { dyView?: OutputView; label: string }) => Promise<Dispatch[]>,
+  grads: (
+    which: ConvGrad,
+    b: { dy: GPUBufferBinding; src: GPUBufferBinding; grad: GPUBufferBinding },
+    o: { dyView?: OutputView; label: string },
+  ) => Promise<Dispatch[]>,
 ): Promise<Dispatch[]> {
   const ctx = bc.ctx;
   const out = n.outputs[0]!;
@@ -200,8 +248,17 @@ export async function convBackward<N extends ConvNode & GraphNode>(
   const biasPipe = await biasBackwardPipeline(ctx);
   const shape = { pixels: g.batch * g.outH * g.outW, hw: g.outH * g.outW, channels: g.outC };
   list.push(biasBackwardDispatch(ctx, biasPipe, shape, dy, bc.paramGrad(n.bias), { ...o, label: `${n.name}:d(bias)` }));
-  list.push(...(await grads('filter', { dy, src: bc.value(n.inputs[0]!), grad: bc.paramGrad(n.filter) }, { ...o, label: `${n.name}:d(filter)` })));
+  list.push(
+    ...(await grads(
+      'filter',
+      { dy, src: bc.value(n.inputs[0]!), grad: bc.paramGrad(n.filter) },
+      { ...o, label: `${n.name}:d(filter)` },
+    )),
+  );
   const dx = bc.grad(n.inputs[0]!);
-  if (dx) list.push(...(await grads('input', { dy, src: bc.param(n.filter), grad: dx }, { ...o, label: `${n.name}:d(input)` })));
+  if (dx)
+    list.push(
+      ...(await grads('input', { dy, src: bc.param(n.filter), grad: dx }, { ...o, label: `${n.name}:d(input)` })),
+    );
   return list;
 }

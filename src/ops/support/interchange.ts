@@ -71,7 +71,13 @@ export interface TfliteContext {
   outputShape(op: TfliteOp): number[];
   hasInput(op: TfliteOp, k: number): boolean;
   /** Constant input k as a float32 constant of `shape`, transformed to our layout once per layout name. */
-  constant(op: TfliteOp, k: number, layout: string, shape: number[], transform?: (v: Float32Array) => Float32Array): string;
+  constant(
+    op: TfliteOp,
+    k: number,
+    layout: string,
+    shape: number[],
+    transform?: (v: Float32Array) => Float32Array,
+  ): string;
   /** A new constant of zeros named after `base`. */
   zeros(base: string, shape: number[]): string;
   /** The fused activation as a clamp, narrowed to the range an 8-bit output tensor can hold. */

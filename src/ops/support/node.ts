@@ -13,6 +13,7 @@ export interface NodeBase {
  * (`declare module './support/node.ts' { interface OpNodes { ... } }`), so GraphNode is the union
  * of every op's node type without a list anyone has to keep.
  */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging
 export interface OpNodes {}
 export type OpName = keyof OpNodes;
 export type GraphNode = OpNodes[OpName];

@@ -43,5 +43,11 @@ export interface TrainHooks<N extends GraphNode> {
   /** Dispatches that add dL/d(inputs) into bc.grad and dL/d(constants) into bc.paramGrad, given dL/d(output). */
   backward(n: N, bc: BackwardContext): Promise<Dispatch[]>;
   forward64(n: N, inputs: readonly Float64Array[], cx: Reference64Context): Float64Array;
-  backward64(n: N, inputs: readonly Float64Array[], y: Float64Array, dy: Float64Array, cx: Reference64Context): Gradients64;
+  backward64(
+    n: N,
+    inputs: readonly Float64Array[],
+    y: Float64Array,
+    dy: Float64Array,
+    cx: Reference64Context,
+  ): Gradients64;
 }
