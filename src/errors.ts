@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'IMAGE_TOO_LARGE'
   | 'INVALID_INPUT'
   | 'INVALID_OPTION'
+  | 'FILE_ACCESS'
   | 'DATASET_FORMAT'
   | 'TOOL_MISSING'
   | 'VIDEO'
@@ -73,7 +74,7 @@ export class ModelFormatError extends MobileSsdError {
   constructor(
     file: string,
     problem: string,
-    hint = 're-create the model with `mobilessd convert` or delete the cached copy',
+    hint = 'delete the model folder (or its cached copy) and load the source .tflite or TF.js manifest again: `mobilessd info --model FILE` converts it',
   ) {
     super('MODEL_FORMAT', `${file}: ${problem}`, { hint });
   }
@@ -169,5 +170,16 @@ export class VideoError extends MobileSsdError {
 export class ImageFileError extends InvalidInputError {
   constructor(path: string, problem: string, hint: string) {
     super(`${path}: ${problem}`, hint);
+  }
+}
+/**
+ * A file or folder that cannot be read or written: missing, the wrong kind (a folder, a FIFO, a device),
+ * no permission, too large. `path` names it; the hint says what to do.
+ */
+export class FileAccessError extends MobileSsdError {
+  readonly path: string;
+  constructor(path: string, problem: string, hint: string, cause?: unknown) {
+    super('FILE_ACCESS', `${path}: ${problem}`, { hint, cause });
+    this.path = path;
   }
 }

@@ -4,12 +4,12 @@
  * EXIF orientation is applied, and every failure is a typed MobileSsdError naming the source: the
  * libraries' own exceptions never escape.
  */
-import { readFile } from 'node:fs/promises';
 import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { ImageDecodeError, ImageFileError, ImageTooLargeError, InvalidInputError } from '../errors.ts';
 import type { RgbaImage } from '../core/image.ts';
+import { readFileCapped } from '../core/read_file.ts';
 import { readJpegStructure, JpegStructureProblem, type JpegStructure } from './jpeg_structure.ts';
 import { checkDeclaredSize, resolveLimits, type DecodeLimits } from './limits.ts';
 import { applyOrientation } from './orientation.ts';
@@ -45,12 +45,13 @@ export function decodeImage(bytes: Uint8Array, source: string, options: DecodeLi
 export async function readImageFile(path: string, options: DecodeLimits = {}): Promise<RgbaImage> {
   if (typeof path !== 'string' || path === '')
     throw new InvalidInputError(`expected an image file path, got ${JSON.stringify(path) ?? typeof path}`);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw fileError(path, e);
-  }
+  const limits = resolveLimits(options);
+  const bytes = await readFileCapped(path, {
+    maxBytes: maxImageFileBytes(limits),
+    what: 'image file',
+    raiseHint: 'an image within the pixel limit is never this large; check the file, or raise maxPixels',
+    makeError: (p, problem, hint) => new ImageFileError(p, problem, hint),
+  });
   return decodeImage(bytes, path, options);
 }
 
@@ -151,26 +152,12 @@ function checkedOutput(
   return { data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.length), width, height };
 }
 
-function fileError(path: string, e: unknown): ImageFileError {
-  const code = errorCode(e);
-  switch (code) {
-    case 'ENOENT':
-    case 'ENOTDIR':
-      return new ImageFileError(path, 'no such file', `check the path (relative paths start at ${process.cwd()})`);
-    case 'EISDIR':
-      return new ImageFileError(path, 'is a directory, not an image file', 'pass the image files inside it one by one');
-    case 'EACCES':
-    case 'EPERM':
-      return new ImageFileError(path, 'permission denied', 'check that the file is readable by this user');
-    case 'ERR_FS_FILE_TOO_LARGE':
-      return new ImageFileError(path, 'the file is too large to read into memory', 'downscale or re-encode the image');
-    default:
-      return new ImageFileError(
-        path,
-        `cannot read the file (${code ?? errorMessage(e)})`,
-        'check that the path names a readable image file',
-      );
-  }
+/**
+ * The largest file an image within the pixel limit can be: uncompressed 16-bit RGBA (8 bytes a pixel, what a
+ * stored-deflate PNG holds at worst) plus room for metadata (EXIF, ICC profiles, text chunks).
+ */
+export function maxImageFileBytes(limits: Required<DecodeLimits>): number {
+  return limits.maxPixels * 8 + 16 * 2 ** 20;
 }
 
 function errorCode(e: unknown): string | undefined {
