@@ -85,7 +85,7 @@ export function fileSystemError(
         ? make(path, 'its folder does not exist', 'create the folder first, or choose another path', e)
         : make(path, 'no such file', `check the path (relative paths start at ${process.cwd()})`, e);
     case 'ENOTDIR':
-      return make(path, 'a part of the path is a file, not a folder', 'check the path', e);
+      return make(path, 'no such file (a part of the path is a file, not a folder)', 'check the path', e);
     case 'EISDIR':
       return make(
         path,
