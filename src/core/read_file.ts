@@ -36,7 +36,7 @@ export async function readFileCapped(path: string, o: CappedRead): Promise<Buffe
   try {
     const st = await handle.stat();
     if (!st.isFile()) {
-      const hint = st.isDirectory() ? `name the ${o.what} itself, not a folder` : `pass a regular ${o.what}`;
+      const hint = st.isDirectory() ? `name the ${o.what} itself, not a directory` : `pass a regular ${o.what}`;
       throw make(path, `is ${kindOf(st)}, not a regular ${o.what}`, hint);
     }
     if (st.size > o.maxBytes) {
@@ -89,7 +89,7 @@ export function fileSystemError(
     case 'EISDIR':
       return make(
         path,
-        `is a folder, not a ${what}`,
+        `is a directory, not a ${what}`,
         action === 'write' ? 'name a file inside it, or remove the folder' : 'pass the files inside it instead',
         e,
       );
@@ -130,7 +130,7 @@ export function errnoCode(e: unknown): string | undefined {
 }
 
 function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a folder';
+  if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO (named pipe)';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
