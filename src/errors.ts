@@ -111,17 +111,23 @@ export class TfjsFormatError extends MobileSsdError {
   }
 }
 export class ImageDecodeError extends MobileSsdError {
-  constructor(source: string, problem: string) {
-    super('IMAGE_DECODE', `${source}: cannot decode image: ${problem}`, {
-      hint: 'mobilessd reads JPEG and PNG files, or raw RGBA {data, width, height}',
-    });
+  constructor(
+    source: string,
+    problem: string,
+    hint = 'mobilessd reads JPEG and PNG files, or raw RGBA {data, width, height}',
+  ) {
+    super('IMAGE_DECODE', `${source}: cannot decode image: ${problem}`, { hint });
   }
 }
 export class ImageTooLargeError extends MobileSsdError {
-  constructor(source: string, width: number, height: number, limit: string) {
-    super('IMAGE_TOO_LARGE', `${source}: image of ${width}x${height} is too large (${limit})`, {
-      hint: 'downscale the image before detection',
-    });
+  constructor(
+    source: string,
+    width: number,
+    height: number,
+    limit: string,
+    hint = 'downscale the image before detection',
+  ) {
+    super('IMAGE_TOO_LARGE', `${source}: image of ${width}x${height} is too large (${limit})`, { hint });
   }
 }
 export class InvalidInputError extends MobileSsdError {

@@ -95,3 +95,87 @@ test('case 1: a model path that is /dev/zero, a FIFO or a huge file is a typed e
     assert.match(r.stderr, /hint: /);
   }
 });
+
+/** `src` with its frame header (SOF) rewritten to declare width x height. */
+function patchJpegSize(src: string, width: number, height: number): Buffer {
+  const b = Buffer.from(readFileSync(src));
+  for (let i = 2; i + 9 < b.length; i += 2 + b.readUInt16BE(i + 2)) {
+    if (b[i + 1]! >= 0xc0 && b[i + 1]! <= 0xc2) {
+      b.writeUInt16BE(height, i + 5);
+      b.writeUInt16BE(width, i + 7);
+      return b;
+    }
+  }
+  throw new Error(`${src}: no frame header`);
+}
+
+test('cases 2 and 3: a JPEG whose scan data ends far short of its header is a truncation error, found before decoding', () => {
+  const patched = join(work, 'dog-16384x6100.jpg');
+  writeFileSync(patched, patchJpegSize(join(root, 'samples/dog.jpg'), 16384, 6100));
+  // Small images too: the astronaut's scans cannot fill 4x its size.
+  const doubled = join(work, 'astronaut-4x.jpg');
+  writeFileSync(doubled, patchJpegSize(join(root, 'samples/astronaut.jpg'), 2048, 2048));
+  const json = join(work, 'case3.json');
+  const r = cli(['detect', patched, doubled, CAT, '--json', json, '--quiet']);
+  assert.equal(r.code, 1, r.stderr);
+  lineFor(r.stderr, patched, /truncated JPEG: scan 1 holds \d+ bytes of image data, but the 16384x6100 image/);
+  lineFor(r.stderr, doubled, /truncated JPEG: the image data ends .* before the 2048x2048 pixels its header declares/);
+  assert.match(r.stderr, /hint: the file is incomplete: copy or download it again/);
+  const doc = readJson(json);
+  assert.deepEqual(
+    doc.images.map((i) => i.error?.code),
+    ['IMAGE_DECODE', 'IMAGE_DECODE', undefined],
+  );
+  assert.ok(doc.images[2]!.detections!.some((d) => d.label === 'Cat'));
+});
+
+test('case 2: the pixel limit refuses an image from its header before decoding; --max-pixels sets it', () => {
+  const json = join(work, 'case2.json');
+  const r = cli(['detect', CAT, join(root, 'samples/dog.jpg'), '--max-pixels', '300000', '--json', json, '--quiet']);
+  assert.equal(r.code, 1, r.stderr);
+  // cat.jpg is 426x303 = 129078 pixels, dog.jpg 768x576 = 442368.
+  lineFor(r.stderr, 'dog.jpg', /image of 768x576 is too large \(the limit is 300000 pixels\)/);
+  assert.match(r.stderr, /hint: downscale the image, or raise the limit .*--max-pixels N/);
+  const doc = readJson(json);
+  assert.equal(doc.images[1]!.error?.code, 'IMAGE_TOO_LARGE');
+  assert.ok(doc.images[0]!.detections!.some((d) => d.label === 'Cat'));
+  for (const bad of ['0', '-5', '1.5']) {
+    const u = cli(['detect', CAT, '--max-pixels', bad]);
+    assert.equal(u.code, 2, u.stderr);
+    assert.match(u.stderr, /--max-pixels must be a positive integer/);
+  }
+});
+
+test('case 3: PNGs cut short or whose data cannot fill their header are typed errors; the good image is processed', () => {
+  const good = join(work, 'good.png');
+  const annotated = cli(['detect', CAT, '--out', good, '--quiet']);
+  assert.equal(annotated.code, 0, annotated.stderr);
+  const png = readFileSync(good);
+  const cut = join(work, 'cut.png');
+  writeFileSync(cut, png.subarray(0, png.length >> 1));
+  // IHDR patched to 16384x6100 (CRC fixed): the IDAT of a 451x300 image cannot fill it.
+  const grown = Buffer.from(png);
+  grown.writeUInt32BE(16384, 16);
+  grown.writeUInt32BE(6100, 20);
+  grown.writeUInt32BE(crc32(grown.subarray(12, 29)), 29);
+  const big = join(work, 'grown.png');
+  writeFileSync(big, grown);
+  const r = cli(['detect', cut, big, CAT, '--quiet', '--json', join(work, 'case3png.json')]);
+  assert.equal(r.code, 1, r.stderr);
+  lineFor(r.stderr, cut, /truncated PNG/);
+  lineFor(r.stderr, big, /corrupt PNG: its image data inflates to \d+ bytes, but a 16384x6100 image needs \d+/);
+  const doc = readJson(join(work, 'case3png.json'));
+  assert.deepEqual(
+    doc.images.map((i) => i.error?.code),
+    ['IMAGE_DECODE', 'IMAGE_DECODE', undefined],
+  );
+});
+
+function crc32(buf: Uint8Array): number {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}

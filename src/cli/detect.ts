@@ -19,10 +19,12 @@ import { load, type ObjectDetector } from '../index.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';
 import {
+  decodeLimits,
   DETECT_FLAGS,
   detectOptions,
   INPUT_SIZE_FLAG,
   inputSizeOption,
+  MAX_PIXELS_FLAG,
   mb,
   msStats,
   peakRss,
@@ -47,6 +49,7 @@ export const detectCommand: CommandSpec = {
     },
     ...DETECT_FLAGS,
     INPUT_SIZE_FLAG,
+    MAX_PIXELS_FLAG,
     { name: 'json', type: 'string', value: 'FILE', help: 'write all results as JSON (written atomically)' },
     {
       name: 'out',
@@ -114,6 +117,7 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
       throw new UsageError(`--repeat must be a non-negative integer, got ${repeat}`);
     const options = detectOptions(flags);
     const inputSize = inputSizeOption(flags);
+    const limits = decodeLimits(flags);
     const quiet = flags.quiet === true;
     const { files, missing } = expandInputs(positional);
     const results: ImageResult[] = missing.map((m) => ({
@@ -163,7 +167,7 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
       for (const file of chunk) {
         const td = performance.now();
         try {
-          images.push({ file, image: await readImageFile(file) });
+          images.push({ file, image: await readImageFile(file, limits) });
           decodeMs.push(performance.now() - td);
         } catch (e) {
           results.push(failure(file, e));

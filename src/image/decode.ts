@@ -19,6 +19,8 @@ import { sniffImage } from './sniff.ts';
 export { toRgbaImage } from './rgba.ts';
 export type { DecodeLimits } from './limits.ts';
 
+const TRUNCATED_HINT = 'the file is incomplete: copy or download it again';
+
 /** Decodes JPEG or PNG bytes to RGBA8; `source` (a path or a short description) names the image in errors. */
 export function decodeImage(bytes: Uint8Array, source: string, options: DecodeLimits = {}): RgbaImage {
   if (!(bytes instanceof Uint8Array))
@@ -58,7 +60,11 @@ export async function readImageFile(path: string, options: DecodeLimits = {}): P
 function decodeJpeg(bytes: Uint8Array, source: string, limits: Required<DecodeLimits>): RgbaImage {
   const s = readJpegStructure(bytes, (w, h) => checkDeclaredSize(source, w, h, limits));
   if (s instanceof JpegStructureProblem)
-    throw new ImageDecodeError(source, s.kind === 'unsupported' ? s.problem : `${s.kind} JPEG: ${s.problem}`);
+    throw new ImageDecodeError(
+      source,
+      s.kind === 'unsupported' ? s.problem : `${s.kind} JPEG: ${s.problem}`,
+      s.kind === 'truncated' ? TRUNCATED_HINT : undefined,
+    );
   const budgetMB = jpegMemoryBudgetMB(s);
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
@@ -78,6 +84,12 @@ function decodeJpeg(bytes: Uint8Array, source: string, limits: Required<DecodeLi
     if (/maxMemoryUsageInMB|maxResolutionInMP|allocate/.test(message)) {
       throw new ImageTooLargeError(source, s.width, s.height, `decoding it would need more than ${budgetMB} MB`);
     }
+    if (/unexpected marker: ffd9/.test(message))
+      throw new ImageDecodeError(
+        source,
+        `truncated JPEG: the image data ends (end-of-image marker) before the ${s.width}x${s.height} pixels its header declares`,
+        TRUNCATED_HINT,
+      );
     throw new ImageDecodeError(source, `corrupt JPEG data (${message})`);
   }
   const image = checkedOutput(decoded, s.width, s.height, source, 'JPEG');
@@ -96,7 +108,12 @@ function jpegMemoryBudgetMB(s: JpegStructure): number {
 
 function decodePng(bytes: Uint8Array, source: string, limits: Required<DecodeLimits>): RgbaImage {
   const s = readPngStructure(bytes, (w, h) => checkDeclaredSize(source, w, h, limits));
-  if (s instanceof PngStructureProblem) throw new ImageDecodeError(source, `${s.kind} PNG: ${s.problem}`);
+  if (s instanceof PngStructureProblem)
+    throw new ImageDecodeError(
+      source,
+      `${s.kind} PNG: ${s.problem}`,
+      s.kind === 'truncated' ? TRUNCATED_HINT : undefined,
+    );
   checkImageData(s, source);
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
