@@ -6,7 +6,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -179,3 +189,46 @@ function crc32(buf: Uint8Array): number {
   }
   return ~c >>> 0;
 }
+
+/** Root lists every folder, so permission cases run the CLI as an unprivileged user ("nobody") when root. */
+const asUser = process.getuid?.() === 0 ? { uid: 65534 } : {};
+
+test('case 4: an unreadable folder, also met by a ** glob, is reported and skipped; the readable images are processed', () => {
+  const tree = join(work, 'tree');
+  mkdirSync(join(tree, 'open'), { recursive: true });
+  mkdirSync(join(tree, 'locked'), { recursive: true });
+  copyFileSync(CAT, join(tree, 'open', 'cat.jpg'));
+  copyFileSync(CAT, join(tree, 'locked', 'hidden.jpg'));
+  chmodSync(work, 0o755);
+  chmodSync(tree, 0o755);
+  chmodSync(join(tree, 'open'), 0o755);
+  chmodSync(join(tree, 'open', 'cat.jpg'), 0o644);
+  chmodSync(join(tree, 'locked'), 0o000);
+  const out = join(work, 'case4-out');
+  mkdirSync(out);
+  chmodSync(out, 0o777);
+  const json = join(out, 'case4.json');
+  const locked = join(tree, 'locked');
+  for (const args of [[locked, join(tree, 'open')], [join(tree, '**', '*.jpg')]]) {
+    const r = cli(['detect', ...args, '--json', json, '--quiet'], asUser);
+    assert.equal(r.code, 1, r.stderr);
+    lineFor(r.stderr, locked, /permission denied \(skipped; check that this user may list it/);
+    assert.doesNotMatch(r.stderr, /unexpected error/);
+    const doc = readJson(json);
+    assert.equal(doc.complete, true);
+    assert.deepEqual(
+      doc.images.map((i) => [i.file, i.error?.code]),
+      [
+        [locked, 'INVALID_INPUT'],
+        [join(tree, 'open', 'cat.jpg'), undefined],
+      ],
+    );
+    assert.ok(doc.images[1]!.detections!.some((d) => d.label === 'Cat'));
+  }
+});
+
+test('case 9: a URL argument says that only local files are read', () => {
+  const r = cli(['detect', 'http://example.com/cat.jpg', CAT, '--quiet']);
+  assert.equal(r.code, 1, r.stderr);
+  lineFor(r.stderr, 'http://example.com/cat.jpg', /is a URL; mobilessd reads local files only: download it first/);
+});
