@@ -232,3 +232,69 @@ test('case 9: a URL argument says that only local files are read', () => {
   assert.equal(r.code, 1, r.stderr);
   lineFor(r.stderr, 'http://example.com/cat.jpg', /is a URL; mobilessd reads local files only: download it first/);
 });
+
+test('case 5: model files that are folders, unreadable or escape their folder are typed errors with a hint', () => {
+  const model = join(root, 'weights/oid-v4/model.json');
+  assert.ok(readFileSync(model).length > 0, 'the oid-v4 cache exists after the first CLI run');
+  const doc = JSON.parse(readFileSync(model, 'utf8')) as { weights: { file: string } };
+  const withWeights = (name: string, file: string) => {
+    const dir = join(work, name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...doc, weights: { ...doc.weights, file } }));
+    return dir;
+  };
+  const folder = withWeights('weights-is-folder', 'weights.bin');
+  mkdirSync(join(folder, 'weights.bin'));
+  const r1 = cli(['detect', '--model', folder, CAT]);
+  assert.equal(r1.code, 1, r1.stderr);
+  assert.match(r1.stderr, /error \[FILE_ACCESS\]: .*weights\.bin: is a directory, not a regular model file/);
+  assert.match(r1.stderr, /hint: name the model file itself, not a directory/);
+  for (const escape of ['../../../../etc/passwd', '/etc/passwd']) {
+    const r = cli(['detect', '--model', withWeights('escape', escape), CAT]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /error \[MODEL_FORMAT\]: .*weights\.file ".*" is not a plain file name inside the model folder/,
+    );
+  }
+  const locked = join(work, 'locked.tflite');
+  writeFileSync(locked, readFileSync(join(root, 'weights/oid-v4/model.json')));
+  chmodSync(work, 0o755);
+  chmodSync(locked, 0o000);
+  const r2 = cli(['detect', '--model', locked, CAT], asUser);
+  assert.equal(r2.code, 1, r2.stderr);
+  assert.match(
+    r2.stderr,
+    /error \[FILE_ACCESS\]: .*locked\.tflite: permission denied\n {2}hint: check that this user may read it/,
+  );
+});
+
+test('case 5: output paths are checked before any work: --json a folder, --out a file, video -o a folder', () => {
+  const folder = join(work, 'a-folder');
+  mkdirSync(folder, { recursive: true });
+  const file = join(work, 'a-file');
+  writeFileSync(file, 'x');
+  const cases: [string[], RegExp][] = [
+    [['detect', CAT, '--json', folder], /a-folder: --json names an existing directory\n {2}hint: give a file path/],
+    [['detect', CAT, '--out', file], /a-file: --out names an existing file, not a folder/],
+    [['detect', CAT, '--json', join(work, 'nowhere', 'r.json')], /the folder of --json does not exist/],
+    [['video', CAT, '-o', folder], /a-folder: -o\/--output names an existing directory/],
+    [['eval', 'samples', '--json', folder], /a-folder: --json names an existing directory/],
+  ];
+  for (const [args, why] of cases) {
+    const r = cli(args);
+    assert.equal(r.code, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /error \[FILE_ACCESS\]/);
+    assert.match(r.stderr, why);
+    assert.equal(r.stdout, '', 'nothing ran');
+  }
+  // A folder this user cannot write into.
+  const readOnly = join(work, 'read-only');
+  mkdirSync(readOnly);
+  chmodSync(work, 0o755);
+  chmodSync(readOnly, 0o555);
+  const r = cli(['detect', CAT, '--json', join(readOnly, 'r.json')], asUser);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /--json: cannot write into .*read-only: permission denied/);
+  assert.equal(r.stdout, '');
+});

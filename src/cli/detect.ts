@@ -5,7 +5,6 @@
  * `"complete": false`) every few seconds during the run and when it stops early (Ctrl-C, an
  * unexpected error), so a long run that is killed keeps what it has done.
  */
-import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { Detection } from '../detect_types.ts';
 import { MobileSsdError } from '../errors.ts';
@@ -31,6 +30,7 @@ import {
   reportError,
 } from './common.ts';
 import { expandInputs } from './expand.ts';
+import { checkOutputDir, checkOutputFile } from './outputs.ts';
 import { Progress } from './progress.ts';
 import { formatTable } from './table.ts';
 
@@ -132,7 +132,10 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
         `--out ${outArg} names one PNG file but there are ${files.length} inputs: give a folder instead`,
       );
     const outDir = outArg && !outFile ? outArg : undefined;
-    if (outDir) mkdirSync(outDir, { recursive: true });
+    // Every output is checked before the model loads: a wrong path must not cost the run its results.
+    if (outDir) checkOutputDir(outDir, '--out');
+    if (outFile) checkOutputFile(outFile, '--out');
+    if (flags.json !== undefined) checkOutputFile(flags.json as string, '--json');
 
     const t0 = performance.now();
     detector = await load(flags.model as string, {

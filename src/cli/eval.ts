@@ -33,6 +33,7 @@ import { BUNDLED_MODELS, DEFAULT_MODEL } from '../node/model_registry.ts';
 import { writeAtomic } from '../node/model_files.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';
 import { INPUT_SIZE_FLAG, inputSizeOption, reportError } from './common.ts';
+import { checkOutputFile } from './outputs.ts';
 import { Progress } from './progress.ts';
 
 /**
@@ -336,6 +337,9 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
     const inputSize = inputSizeOption(flags);
     const quiet = flags.quiet === true;
     const log = (m: string) => quiet || process.stderr.write(`mobilessd: ${m}\n`);
+    // Before the dataset and the model: a wrong output path must not cost the run its results.
+    if (flags.json !== undefined) checkOutputFile(flags.json as string, '--json');
+    if (flags.chart !== undefined) checkOutputFile(flags.chart as string, '--chart');
 
     const full = await readDataset(positional[0]!, {
       ...(format ? { format } : {}),
