@@ -298,3 +298,49 @@ test('case 5: output paths are checked before any work: --json a folder, --out a
   assert.match(r.stderr, /--json: cannot write into .*read-only: permission denied/);
   assert.equal(r.stdout, '');
 });
+
+test('case 7 and 9: invalid enums, empty lists and an input size below the network stride are usage errors (exit 2)', () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ['detect', CAT, '--driver', 'banana'],
+      /--driver must be one of auto, hardware, lavapipe, swiftshader, got "banana"/,
+    ],
+    [['video', CAT, '-o', join(work, 'v.mp4'), '--driver', 'x'], /--driver must be one of auto, hardware/],
+    [['eval', 'samples', '--metric', 'f1'], /--metric must be one of voc, coco, all, got "f1"/],
+    [['detect', CAT, '--classes', ',,,'], /--classes needs at least one value \(A,B\), got ",,,"/],
+    [
+      ['detect', CAT, '--input-size', '7'],
+      /invalid inputSize: \[7,7\] \(expected at least 16 pixels per side for oid-v4/,
+    ],
+    [['detect', CAT, '--input-size', '300x9'], /invalid inputSize: \[300,9\] \(expected at least 16 pixels per side/],
+  ];
+  for (const [args, why] of cases) {
+    const r = cli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, why);
+    assert.doesNotMatch(r.stderr, /Vulkan|unexpected error/);
+  }
+  // The minimum itself runs.
+  assert.equal(cli(['detect', CAT, '--input-size', '16', '--quiet']).code, 0);
+});
+
+test('case 8: the table marks failed inputs in one narrow row, each error is printed once, below it, and counted right', () => {
+  const bad = join(work, 'not-an-image.jpg');
+  writeFileSync(bad, 'hello\n'.repeat(50));
+  const r = cli(['detect', bad, CAT]);
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n');
+  const width = lines[0]!.length;
+  assert.ok(
+    lines.every((l) => l.length <= width + 40),
+    `a row is much wider than the header:\n${r.stdout}`,
+  );
+  assert.match(r.stdout, /not-an-image\.jpg\s+error: IMAGE_DECODE\s*\n/);
+  assert.match(r.stdout, /cat\.jpg\s+Cat\s+0\.\d{3}/);
+  assert.equal(r.stderr.split('it is a text file').length - 1, 1, `printed once:\n${r.stderr}`);
+  assert.match(r.stderr, /1 of 2 input\(s\) failed, 1 processed/);
+  const none = cli(['detect', bad, '--json', join(work, 'none.json')]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /all 1 input\(s\) failed; .*none\.json lists them/);
+  assert.doesNotMatch(none.stderr, /the others'|processed/);
+});

@@ -124,7 +124,6 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
       file: m.arg,
       error: { code: 'INVALID_INPUT', message: `${m.arg}: ${m.reason}` },
     }));
-    for (const m of missing) process.stderr.write(`mobilessd: ${m.arg}: ${m.reason}\n`);
     const outArg = flags.out as string | undefined;
     const outFile = outArg && /\.png$/i.test(outArg) ? outArg : undefined;
     if (outFile && files.length > 1)
@@ -211,8 +210,10 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
           try {
             await writeAtomic(target, encodePng(drawDetections(x.image, detections)));
           } catch (e) {
-            process.stderr.write(`mobilessd: ${target}: cannot write the annotated image: ${(e as Error).message}\n`);
-            results[results.length - 1]!.error = { code: 'OUTPUT', message: `${target}: ${(e as Error).message}` };
+            results[results.length - 1]!.error = {
+              code: 'OUTPUT',
+              message: `${target}: cannot write the annotated image of ${x.file}: ${(e as Error).message}`,
+            };
           }
         }
         progress.tick();
@@ -220,6 +221,7 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     }
     if (interrupted) {
       if (savePartial) await savePartial();
+      reportFailures(results);
       process.stderr.write(
         `\nmobilessd: interrupted after ${results.length} of ${files.length + missing.length} input(s)${jsonFile ? `; their results are in ${jsonFile}` : ''}\n`,
       );
@@ -230,7 +232,7 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     if (!quiet) {
       const rows = results.flatMap((r) =>
         r.error
-          ? [[r.file, 'ERROR', '', r.error.message, '', '', '']]
+          ? [[r.file, `error: ${r.error.code}`, '', '', '', '', '']]
           : r.detections!.length
             ? r.detections!.map((d) => [
                 r.file,
@@ -276,10 +278,12 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     }
     if (jsonFile) await writeAtomic(jsonFile, jsonText({ complete: true, ...(timing ? { timing } : {}) }));
     savePartial = undefined;
-    const failed = results.filter((r) => r.error).length;
-    if (failed)
+    const failed = reportFailures(results);
+    if (failed === results.length)
+      process.stderr.write(`mobilessd: all ${failed} input(s) failed${jsonFile ? `; ${jsonFile} lists them` : ''}\n`);
+    else if (failed)
       process.stderr.write(
-        `mobilessd: ${failed} of ${results.length} input(s) failed; the others' results were written\n`,
+        `mobilessd: ${failed} of ${results.length} input(s) failed, ${results.length - failed} processed${jsonFile ? ` (all are in ${jsonFile})` : ''}\n`,
       );
     return failed ? 1 : 0;
   } catch (e) {
@@ -299,8 +303,14 @@ function inInputOrder(results: readonly ImageResult[], files: readonly string[])
 function failure(file: string, e: unknown): ImageResult {
   const code = e instanceof MobileSsdError ? e.code : 'ERROR';
   const message = (e as Error)?.message ?? String(e);
-  process.stderr.write(`mobilessd: ${message.includes(file) ? '' : `${file}: `}${message}\n`);
-  return { file, error: { code, message } };
+  return { file, error: { code, message: message.includes(file) ? message : `${file}: ${message}` } };
+}
+
+/** Each failed input once, on stderr, after the table (whose rows only mark them); returns how many failed. */
+function reportFailures(results: readonly ImageResult[]): number {
+  const failed = results.filter((r) => r.error);
+  for (const r of failed) process.stderr.write(`mobilessd: ${r.error!.message}\n`);
+  return failed.length;
 }
 
 function uniqueName(file: string, used: Set<string>): string {
