@@ -20,6 +20,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { readCoco } from '../src/eval/datasets/coco.ts';
+import { sharedPath } from '../scripts/shared_data.ts';
 
 const root = process.env.MOBILESSD_ROOT ?? process.cwd();
 const cliJs = join(root, '.build/test/support/cli_main.js');
@@ -343,4 +345,59 @@ test('case 8: the table marks failed inputs in one narrow row, each error is pri
   assert.equal(none.code, 1);
   assert.match(none.stderr, /all 1 input\(s\) failed; .*none\.json lists them/);
   assert.doesNotMatch(none.stderr, /the others'|processed/);
+});
+
+test('case 10: eval skips a malformed annotation file with a warning and scores the rest; --strict stops at it', () => {
+  const voc = sharedPath(root, 'datasets/voc2012-100');
+  const data = join(work, 'voc-mini');
+  mkdirSync(join(data, 'Annotations'), { recursive: true });
+  mkdirSync(join(data, 'JPEGImages'), { recursive: true });
+  const ids = ['2007_000027', '2007_000032', '2007_000033'];
+  for (const id of ids) {
+    copyFileSync(join(voc, 'Annotations', `${id}.xml`), join(data, 'Annotations', `${id}.xml`));
+    copyFileSync(join(voc, 'JPEGImages', `${id}.jpg`), join(data, 'JPEGImages', `${id}.jpg`));
+  }
+  const broken = join(data, 'Annotations', `${ids[1]}.xml`);
+  writeFileSync(broken, '<annotation><object><name>dog</name></object'); // cut short
+  const r = cli(['eval', data, '--quiet', '--json', join(work, 'voc-mini.json')]);
+  assert.equal(r.code, 1, r.stderr);
+  lineFor(r.stderr, broken, /warning: .*skipped \(.*\); --strict stops instead/);
+  const doc = JSON.parse(readFileSync(join(work, 'voc-mini.json'), 'utf8')) as { result: unknown };
+  assert.ok(doc.result, 'the evaluation of the other images was written');
+  assert.match(r.stdout, /mAP/);
+  const strict = cli(['eval', data, '--quiet', '--strict']);
+  assert.equal(strict.code, 1, strict.stderr);
+  assert.match(strict.stderr, /error \[DATASET_FORMAT\]: .*2007_000032\.xml/);
+  assert.doesNotMatch(strict.stdout, /mAP/);
+});
+
+test('case 9: a COCO file_name that leaves the images folder is never opened: skipped with a warning, or an error with strict', async () => {
+  const dir = join(work, 'coco');
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  copyFileSync(CAT, join(dir, 'images', 'cat.jpg'));
+  const json = join(dir, 'instances.json');
+  writeFileSync(
+    json,
+    JSON.stringify({
+      images: [
+        { id: 1, file_name: 'cat.jpg', width: 451, height: 300 },
+        { id: 2, file_name: '../../../../../../etc/passwd', width: 10, height: 10 },
+        { id: 3, file_name: '/etc/passwd', width: 10, height: 10 },
+      ],
+      annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [3, 1, 420, 299] }],
+      categories: [{ id: 1, name: 'cat' }],
+    }),
+  );
+  const d = await readCoco(json, { imagesDir: join(dir, 'images') });
+  assert.deepEqual(
+    d.images.map((i) => i.id),
+    ['1'],
+  );
+  const skipped = d.warnings.filter((w) => w.skippedFile);
+  assert.equal(skipped.length, 2);
+  assert.match(skipped[0]!.reason, /image id 2: file_name "..\/..\/.*etc\/passwd" leaves .*images/);
+  await assert.rejects(
+    readCoco(json, { imagesDir: join(dir, 'images'), strict: true }),
+    /image id 2: file_name .* leaves/,
+  );
 });

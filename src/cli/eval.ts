@@ -74,6 +74,11 @@ export const evalCommand: CommandSpec = {
     },
     { name: 'format', type: 'string', value: 'voc|coco|yolo', help: 'dataset format (default: told from the path)' },
     {
+      name: 'strict',
+      type: 'boolean',
+      help: 'stop at the first malformed annotation file (default: skip it with a warning, exit code 1)',
+    },
+    {
       name: 'split',
       type: 'string',
       value: 'NAME',
@@ -345,7 +350,10 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
       ...(format ? { format } : {}),
       ...(flags.split ? { split: flags.split as string } : {}),
       ...(flags.images ? { imagesDir: flags.images as string } : {}),
+      strict: flags.strict === true,
     });
+    const skipped = full.warnings.filter((w) => w.skippedFile);
+    for (const w of skipped) process.stderr.write(`mobilessd: warning: ${w.file}: ${w.reason}\n`);
     const dataset = flags.limit === undefined ? full : { ...full, images: full.images.slice(0, flags.limit as number) };
     const settings = evalSettings({
       scoreThreshold: flags.score as number,
@@ -408,7 +416,7 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
       await writeAtomic(flags.json as string, `${JSON.stringify(doc, null, 2)}\n`);
     }
     if (flags.chart) await writeAtomic(flags.chart as string, evaluationPrChart(result));
-    return run.failed.length ? 1 : 0;
+    return run.failed.length || skipped.length ? 1 : 0;
   } catch (e) {
     return reportError(e);
   } finally {
