@@ -401,3 +401,27 @@ test('case 9: a COCO file_name that leaves the images folder is never opened: sk
     /image id 2: file_name .* leaves/,
   );
 });
+
+test('case 9: a truncated MP4 is processed as far as it goes, with a note that the input ended early', () => {
+  const clip = join(work, 'clip.mp4');
+  const made = spawnSync('ffmpeg', [
+    ...['-hide_banner', '-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=96x64:rate=3', '-t', '2'],
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', clip],
+  ]);
+  assert.equal(made.status, 0, String(made.stderr));
+  const whole = readFileSync(clip);
+  const cut = join(work, 'cut.mp4');
+  writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+  const out = join(work, 'cut.out.mp4');
+  const r = cli(['video', cut, '-o', out, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = /note: .*cut\.mp4: the input ended early: (\d+) of the 6 frames its container lists were decoded/.exec(
+    r.stderr,
+  );
+  assert.ok(m, r.stderr);
+  assert.ok(Number(m[1]) >= 1 && Number(m[1]) < 6, m[0]);
+  assert.match(r.stdout, new RegExp(`cut\\.out\\.mp4: ${m[1]} frames`));
+  const full = cli(['video', clip, '-o', join(work, 'clip.out.mp4'), '--quiet']);
+  assert.equal(full.code, 0, full.stderr);
+  assert.doesNotMatch(full.stderr, /ended early/);
+});

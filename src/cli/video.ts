@@ -137,6 +137,10 @@ export async function runVideoCommand(argv: readonly string[]): Promise<number> 
     });
     if (progress && ticked < expected && process.stderr.isTTY) process.stderr.write('\n');
     process.stdout.write(summary(result, output, json));
+    if (result.endedEarly)
+      process.stderr.write(
+        `mobilessd: note: ${input}: the input ended early: ${result.frames} of the ${result.endedEarly.expected} frames its container lists were decoded (the file may be truncated)\n`,
+      );
     if (flags.timing) process.stdout.write(`${timingTable(result)}\n`);
     return 0;
   } catch (e) {
