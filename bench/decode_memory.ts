@@ -28,7 +28,8 @@ if (process.argv[2] === '--decode') {
     const img = await readImageFile(process.argv[3]!, { maxPixels: Number(process.argv[4]) });
     outcome = `decoded ${img.width}x${img.height}`;
   } catch (e) {
-    outcome = `${(e as { code?: string }).code ?? 'ERROR'}: ${(e as Error).message.split('\n')[0]!.slice(0, 90)}`;
+    const first = (e as Error).message.split('\n')[0]!.replace(/^.*?: (cannot decode image: )?/, '');
+    outcome = `${(e as { code?: string }).code ?? 'ERROR'}: ${first.slice(0, 80)}`;
   }
   const ms = performance.now() - t0;
   process.stdout.write(JSON.stringify({ beforeKB: before, peakKB: process.resourceUsage().maxRSS, ms, outcome }));
@@ -109,7 +110,7 @@ try {
 
   noisyJpeg(join(work, 'small.jpg'), 64, 64);
   patchJpegSize(join(work, 'small.jpg'), join(work, 'bomb.jpg'), 16384, 6100);
-  add('2 KB JPEG whose SOF says 16384x6100', join(work, 'bomb.jpg'), 16384, 6100);
+  add('64x64 JPEG (7 KB) whose SOF says 16384x6100', join(work, 'bomb.jpg'), 16384, 6100);
   patchJpegSize(join(root, 'samples/dog.jpg'), join(work, 'dog-patched.jpg'), 16384, 6100);
   add('dog.jpg with its SOF patched to 16384x6100', join(work, 'dog-patched.jpg'), 16384, 6100);
   await zeroPng(join(work, 'rgba16.png'), 10000, 10000, 16);

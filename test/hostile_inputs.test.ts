@@ -30,11 +30,12 @@ after(() => rmSync(work, { recursive: true, force: true }));
 const CAT = join(root, 'samples/cat.jpg');
 
 /** Runs the CLI; a child still running after the watchdog is killed, and the test fails on it. */
-function cli(args: string[], o: { uid?: number } = {}) {
+function cli(args: string[], o: { uid?: number; input?: Buffer } = {}) {
   const r = spawnSync(process.execPath, [cliJs, ...args], {
     cwd: root,
     encoding: 'utf8',
     timeout: 120_000,
+    ...(o.input ? { input: o.input } : {}),
     ...(o.uid !== undefined ? { uid: o.uid, gid: o.uid } : {}),
   });
   assert.equal(r.signal, null, `the CLI was killed by ${r.signal} (hung?): ${args.join(' ')}\n${r.stderr}`);
@@ -424,4 +425,17 @@ test('case 9: a truncated MP4 is processed as far as it goes, with a note that t
   const full = cli(['video', clip, '-o', join(work, 'clip.out.mp4'), '--quiet']);
   assert.equal(full.code, 0, full.stderr);
   assert.doesNotMatch(full.stderr, /ended early/);
+});
+
+test('case 1: "-" reads an image from stdin under the same cap as a file', () => {
+  const json = join(work, 'stdin.json');
+  const r = cli(['detect', '-', '--json', json, '--quiet'], { input: readFileSync(CAT) });
+  assert.equal(r.code, 0, r.stderr);
+  const doc = readJson(json);
+  assert.equal(doc.images[0]!.file, '-');
+  assert.ok(doc.images[0]!.detections!.some((d) => d.label === 'Cat'));
+  // --max-pixels 1000 caps an image file at 8000 bytes + 16 MiB; 17 MiB of zeros are refused while streaming.
+  const big = cli(['detect', '-', '--max-pixels', '1000', '--quiet'], { input: Buffer.alloc(17 * 2 ** 20) });
+  assert.equal(big.code, 1, big.stderr);
+  assert.match(big.stderr, /stdin: holds more than the 16 MiB limit for an image file/);
 });

@@ -314,7 +314,7 @@ function reportFailures(results: readonly ImageResult[]): number {
 }
 
 function uniqueName(file: string, used: Set<string>): string {
-  const stem = basename(file, extname(file));
+  const stem = file === '-' ? 'stdin' : basename(file, extname(file));
   let name = `${stem}.png`;
   for (let i = 2; used.has(name); i++) name = `${stem}-${i}.png`;
   used.add(name);

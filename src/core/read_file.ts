@@ -64,6 +64,29 @@ export async function readFileCapped(path: string, o: CappedRead): Promise<Buffe
   }
 }
 
+/** Reads a stream (stdin, for the `-` argument) to its end under the same cap, refusing it once it passes the cap. */
+export async function readStreamCapped(
+  stream: AsyncIterable<Buffer | string>,
+  name: string,
+  o: CappedRead,
+): Promise<Buffer> {
+  const make = o.makeError ?? defaultFactory;
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of stream) {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    n += b.length;
+    if (n > o.maxBytes)
+      throw make(
+        name,
+        `holds more than the ${formatBytes(o.maxBytes)} limit for ${article(o.what)} ${o.what}`,
+        o.raiseHint ?? `check what is piped in`,
+      );
+    parts.push(b);
+  }
+  return Buffer.concat(parts, n);
+}
+
 /** Reads a UTF-8 text file under the same checks. */
 export async function readTextCapped(path: string, o: CappedRead): Promise<string> {
   return (await readFileCapped(path, o)).toString('utf8');

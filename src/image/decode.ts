@@ -1,19 +1,18 @@
 /**
- * JPEG and PNG decoding to RGBA8 for Node (pure JS: jpeg-js and pngjs). The format comes from the
+ * JPEG and PNG decoding to RGBA8 for Node (pure JS: jpeg-js, and our own PNG unfiltering over Node's zlib, png_pixels.ts). The format comes from the
  * magic bytes, the declared size is checked against limits before any pixel memory is allocated,
  * EXIF orientation is applied, and every failure is a typed MobileSsdError naming the source: the
  * libraries' own exceptions never escape.
  */
-import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { ImageDecodeError, ImageFileError, ImageTooLargeError, InvalidInputError } from '../errors.ts';
 import type { RgbaImage } from '../core/image.ts';
-import { readFileCapped } from '../core/read_file.ts';
+import { readFileCapped, readStreamCapped, type CappedRead } from '../core/read_file.ts';
 import { readJpegStructure, JpegStructureProblem, type JpegStructure } from './jpeg_structure.ts';
 import { checkDeclaredSize, resolveLimits, type DecodeLimits } from './limits.ts';
 import { applyOrientation } from './orientation.ts';
-import { readPngStructure, PngStructureProblem, type PngStructure } from './png_structure.ts';
+import { decodePngPixels } from './png_pixels.ts';
+import { readPngStructure, PngStructureProblem } from './png_structure.ts';
 import { sniffImage } from './sniff.ts';
 
 export { toRgbaImage } from './rgba.ts';
@@ -48,13 +47,15 @@ export async function readImageFile(path: string, options: DecodeLimits = {}): P
   if (typeof path !== 'string' || path === '')
     throw new InvalidInputError(`expected an image file path, got ${JSON.stringify(path) ?? typeof path}`);
   const limits = resolveLimits(options);
-  const bytes = await readFileCapped(path, {
+  const read: CappedRead = {
     maxBytes: maxImageFileBytes(limits),
     what: 'image file',
     raiseHint: 'an image within the pixel limit is never this large; check the file, or raise maxPixels',
     makeError: (p, problem, hint) => new ImageFileError(p, problem, hint),
-  });
-  return decodeImage(bytes, path, options);
+  };
+  // '-' is standard input, read under the same cap (a pipe has no size to check first).
+  const bytes = path === '-' ? await readStreamCapped(process.stdin, 'stdin', read) : await readFileCapped(path, read);
+  return decodeImage(bytes, path === '-' ? 'stdin' : path, options);
 }
 
 function decodeJpeg(bytes: Uint8Array, source: string, limits: Required<DecodeLimits>): RgbaImage {
@@ -114,42 +115,7 @@ function decodePng(bytes: Uint8Array, source: string, limits: Required<DecodeLim
       `${s.kind} PNG: ${s.problem}`,
       s.kind === 'truncated' ? TRUNCATED_HINT : undefined,
     );
-  checkImageData(s, source);
-  let decoded: { width: number; height: number; data: Uint8Array };
-  try {
-    decoded = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  } catch (e) {
-    throw new ImageDecodeError(source, `corrupt PNG data (${errorMessage(e)})`);
-  }
-  return checkedOutput(decoded, s.width, s.height, source, 'PNG');
-}
-
-/**
- * pngjs's own synchronous inflate misses zlib errors on current Node: corrupt image data comes back
- * as uninitialised memory instead of an error. It also inflates interlaced images without a size
- * cap, so a small crafted file could expand to gigabytes. Inflating once with Node's zlib, capped at
- * the size the header implies, rejects both before pngjs runs.
- */
-function checkImageData(s: PngStructure, source: string): void {
-  const slack = 65536; // tolerate encoders that leave a little padding after the last row
-  let inflated: Buffer;
-  try {
-    inflated = inflateSync(Buffer.concat(s.idat), { maxOutputLength: s.inflatedSize + slack });
-  } catch (e) {
-    const tooBig = errorCode(e) === 'ERR_BUFFER_TOO_LARGE';
-    throw new ImageDecodeError(
-      source,
-      tooBig
-        ? `corrupt PNG: its image data inflates to more than the ${s.inflatedSize} bytes a ${s.width}x${s.height} image needs`
-        : `corrupt PNG image data (zlib: ${errorMessage(e)})`,
-    );
-  }
-  if (inflated.length < s.inflatedSize) {
-    throw new ImageDecodeError(
-      source,
-      `corrupt PNG: its image data inflates to ${inflated.length} bytes, but a ${s.width}x${s.height} image needs ${s.inflatedSize}`,
-    );
-  }
+  return decodePngPixels(s, source);
 }
 
 function checkedOutput(
@@ -175,11 +141,6 @@ function checkedOutput(
  */
 export function maxImageFileBytes(limits: Required<DecodeLimits>): number {
   return limits.maxPixels * 8 + 16 * 2 ** 20;
-}
-
-function errorCode(e: unknown): string | undefined {
-  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : undefined;
 }
 
 function errorMessage(e: unknown): string {
