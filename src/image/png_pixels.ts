@@ -65,7 +65,13 @@ function inflateImageData(s: PngStructure, source: string): Buffer {
   const slack = 65536; // tolerate encoders that leave a little padding after the last row
   let inflated: Buffer;
   try {
-    inflated = inflateSync(Buffer.concat(s.idat), { maxOutputLength: s.inflatedSize + slack });
+    // One output chunk of the expected size: zlib then fills it in place instead of gathering many chunks and
+    // concatenating them at the end (a second full copy).
+    const size = s.inflatedSize + slack;
+    inflated = inflateSync(s.idat.length === 1 ? s.idat[0]! : Buffer.concat(s.idat), {
+      maxOutputLength: size,
+      chunkSize: size,
+    });
   } catch (e) {
     const tooBig = (e as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE';
     throw new ImageDecodeError(
