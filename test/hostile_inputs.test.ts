@@ -36,10 +36,22 @@ function cli(args: string[], o: { uid?: number; input?: Buffer } = {}) {
     encoding: 'utf8',
     timeout: 120_000,
     ...(o.input ? { input: o.input } : {}),
-    ...(o.uid !== undefined ? { uid: o.uid, gid: o.uid } : {}),
+    ...(o.uid !== undefined ? { uid: o.uid, gid: o.uid, env: { ...process.env, ...unprivilegedCache() } } : {}),
   });
   assert.equal(r.signal, null, `the CLI was killed by ${r.signal} (hung?): ${args.join(' ')}\n${r.stderr}`);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Mesa's shader cache lives under $HOME, which the unprivileged user cannot write: without one lavapipe
+ * compiles every pipeline again (tens of seconds a run). One shared, writable cache keeps those runs fast.
+ */
+function unprivilegedCache(): Record<string, string> {
+  const dir = join(root, '.build', 'unprivileged', 'mesa-shader-cache');
+  mkdirSync(dir, { recursive: true });
+  for (const d of [join(root, '.build'), join(root, '.build', 'unprivileged')]) chmodSync(d, 0o755);
+  chmodSync(dir, 0o777);
+  return { MESA_SHADER_CACHE_DIR: dir, XDG_CACHE_HOME: dir };
 }
 
 /** The stderr line naming `path`, which must match `why`. */
@@ -228,6 +240,21 @@ test('case 4: an unreadable folder, also met by a ** glob, is reported and skipp
     );
     assert.ok(doc.images[1]!.detections!.some((d) => d.label === 'Cat'));
   }
+});
+
+test('case 4: an unreadable image file is reported with the fix; the readable one beside it is processed', () => {
+  const dir = join(work, 'files');
+  mkdirSync(dir, { recursive: true });
+  const locked = join(dir, 'locked.jpg');
+  copyFileSync(CAT, locked);
+  chmodSync(work, 0o755);
+  chmodSync(dir, 0o755);
+  chmodSync(locked, 0o000);
+  const r = cli(['detect', locked, CAT, '--quiet'], asUser);
+  assert.equal(r.code, 1, r.stderr);
+  lineFor(r.stderr, locked, /locked\.jpg: permission denied/);
+  assert.match(r.stderr, /hint: check that this user may read it/);
+  assert.match(r.stderr, /1 of 2 input\(s\) failed, 1 processed/);
 });
 
 test('case 9: a URL argument says that only local files are read', () => {
