@@ -231,7 +231,7 @@ export const op: OpDef<Conv2dNode> = {
     const data = () => hwioToOihw(b.data(n.filter), kh, kw, ci, co);
     convOnnx(n, b, false, { name: `${n.filter}:oihw`, dims: [co, ci, kh, kw], data });
   },
-  tflite: { builtins: ['CONV_2D'], convert: (op, cx) => ({ op: 'conv2d', ...convertConv(op, cx, false, ohwiToHwio) }) },
+  tflite: { builtins: ['CONV_2D'], convert: (op, cx) => convertConv(op, cx, false, ohwiToHwio) },
   train: {
     scratchFloats(n, bc) {
       const g = geometryAtBatch(n, bc, false);

@@ -127,7 +127,7 @@ export const op: OpDef<DepthwiseConv2dNode> = {
   // The TFLite filter [1, KH, KW, C] holds the values in our [KH, KW, C] order already.
   tflite: {
     builtins: ['DEPTHWISE_CONV_2D'],
-    convert: (op, cx) => ({ op: 'depthwise_conv2d', ...convertConv(op, cx, true, (w) => w) }),
+    convert: (op, cx) => convertConv(op, cx, true, (w) => w),
   },
   train: {
     backward(n, bc) {
