@@ -85,7 +85,8 @@ export function binaryPipeline(
 ): Promise<CachedPipeline> {
   return ctx.pipeline(`binary/${fn}/${constant ? 'const' : 'tensor'}/f32/wg${workgroupSize}`, () => ({
     label: `binary_${fn}`,
-    code: BinaryParams.wgsl + source.replace('K_ACCESS', constant ? 'read' : 'read_write'),
+    code:
+      BinaryParams.wgsl + source.replace('<storage, K_ACCESS>', constant ? '<storage, read>' : '<storage, read_write>'),
     entryPoint: `main_${fn}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', constant ? 'storage' : 'rw', 'rw'],
