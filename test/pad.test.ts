@@ -104,3 +104,46 @@ test('TFLite PAD and PADV2 convert to pad; the model runs alike on the GPU, the 
   );
   assert.deepEqual(r.steps.slice(0, 2), ['pad', 'pad']);
 });
+
+/**
+ * PAD (bottom/right 1) then a 3x3 stride-2 VALID DEPTHWISE_CONV_2D (TFLite's way of writing asymmetric
+ * padding), PAD (top 2, bottom 1) then a 1x5 VALID CONV_2D: both pads fold into the convolutions.
+ */
+function foldedPadTflite(): Uint8Array {
+  const dw = { type: 2, fields: [fb.i8(1), fb.i32(2), fb.i32(2), fb.i32(1), fb.i8(0)] };
+  const conv = { type: 1, fields: [fb.i8(1), fb.i32(1), fb.i32(1), fb.i8(0)] };
+  const pad = { type: 22, fields: [] };
+  return ssdTflite({
+    builtins: ['PAD', 'DEPTHWISE_CONV_2D', 'CONV_2D'],
+    tensors: [
+      IMAGE,
+      { shape: [4, 2], name: 'paddings', type: 2, buffer: 1 },
+      { shape: [1, 17, 17, 3], name: 'padded' },
+      { shape: [1, 3, 3, 3], name: 'dw_filter', buffer: 2 },
+      { shape: [1, 8, 8, 3], name: 'dw' },
+      { shape: [4, 2], name: 'paddings2', type: 2, buffer: 3 },
+      { shape: [1, 11, 8, 3], name: 'padded2' },
+      { shape: [3, 1, 5, 3], name: 'filter', buffer: 4 },
+      { shape: [1, 11, 4, 3], name: 'conv' },
+    ],
+    operators: [
+      { opcode: 0, inputs: [0, 1], outputs: [2], options: pad },
+      { opcode: 1, inputs: [2, 3, -1], outputs: [4], options: dw },
+      { opcode: 0, inputs: [4, 5], outputs: [6], options: pad },
+      { opcode: 2, inputs: [6, 7, -1], outputs: [8], options: conv },
+    ],
+    buffers: [
+      i32Bytes([0, 0, 0, 1, 0, 1, 0, 0]),
+      f32Bytes(randomFloats(27, 31, -0.5, 0.5)),
+      i32Bytes([0, 0, 2, 1, 0, 0, 0, 0]),
+      f32Bytes(randomFloats(45, 32, -0.5, 0.5)),
+    ],
+  });
+}
+
+test('a zero spatial PAD before a convolution folds into its padding: no pad kernel, the same values', async () => {
+  const r = await runConverted(foldedPadTflite(), { atol: 2e-6, rtol: 2e-6 });
+  assert.equal(r.model.json.nodes.filter((n) => n.op === 'pad').length, 2);
+  assert.ok(!r.steps.includes('pad'), `steps ${r.steps}`);
+  assert.equal(r.steps.length, 2);
+});

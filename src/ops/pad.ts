@@ -1,7 +1,8 @@
 /**
  * pad: constant padding of an NHWC tensor on H, W and C (never the batch). TFLite PAD and PADV2 (the pad
  * value a constant input; a quantized pad value is its real value); ONNX Pad. BlazeFace pads channels
- * before its residual adds and pads spatially before its stride-2 convolutions.
+ * before its residual adds and pads spatially before its stride-2 convolutions. A zero spatial pad read
+ * only by a convolution costs no pass: the convolution takes the pads into its own geometry.
  */
 import source from '../../shaders/pad.wgsl';
 import type { Clamp, OutputView } from '../core/geometry.ts';
@@ -9,7 +10,7 @@ import { product } from '../core/shape.ts';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
-import { intersect, parseClamp } from './support/conv.ts';
+import { intersect, isIdentity, parseClamp } from './support/conv.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import { ShapeError, type NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
@@ -150,6 +151,11 @@ class PadStep implements Step {
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = { input: io.tensor(this.input), output: io.tensor(this.output) };
     return padDispatch(ctx, pipe, this.x, this.pads, this.value, this.act, b, { view: this.view, label: this.name });
+  }
+  zeroPadding(): { input: string; pads: [number, number, number, number] } | undefined {
+    const p = this.pads;
+    const plain = this.value === 0 && p.front === 0 && p.back === 0 && isIdentity(this.act);
+    return plain ? { input: this.input, pads: [p.top, p.left, p.bottom, p.right] } : undefined;
   }
   writeSlice(view: OutputView, clamp: Clamp): boolean {
     this.view = view;

@@ -11,6 +11,7 @@ import { activationBackwardPipeline, clampMaskDispatch } from '../../kernels/act
 import { biasBackwardDispatch, biasBackwardPipeline } from '../../kernels/bias_backward.ts';
 import type { ConvGrad } from '../../kernels/conv2d_backward.ts';
 import type { OnnxBuilder, OptionsSchema, TfliteContext, TfliteOp } from './interchange.ts';
+import type { LowerContext } from './lowering.ts';
 import { ShapeError, type GraphNode, type NodeBase, type ShapeContext } from './node.ts';
 import type { OpCost } from './op_def.ts';
 import type { BackwardContext } from './training.ts';
@@ -129,6 +130,34 @@ export function geometryAtBatch(
 ): ConvGeometry {
   const x = cx.shape(n.inputs[0]!);
   return convGeometryOf(n, x, cx, depthwise, x[0]);
+}
+
+/**
+ * The geometry a convolution lowers with, and the tensor it reads: when its input is a zero spatial pad
+ * that only it reads (PAD then a VALID convolution, as TFLite graphs write asymmetric padding), the pad's
+ * step is dropped and its pads join the convolution's own, since padded zeros add nothing to a sum.
+ * A 1x1 filter keeps its pad: the GEMM that runs 1x1 convolutions has no padding.
+ */
+export function loweredGeometry(
+  n: ConvNode & GraphNode,
+  lc: LowerContext,
+  depthwise: boolean,
+): { g: ConvGeometry; input: string } {
+  const g = geometryAtBatch(n, lc, depthwise);
+  const input = n.inputs[0]!;
+  const src = lc.fuse && !(g.kH === 1 && g.kW === 1) ? lc.source(input) : undefined;
+  const pad = src?.chain.length === 1 && lc.soleUse(input, n) ? src.step.zeroPadding?.() : undefined;
+  if (!src || !pad) return { g, input };
+  const x = lc.shape(pad.input);
+  const [top, left, bottom, right] = pad.pads;
+  const folded = convGeometry({
+    ...g,
+    inH: x[1]!,
+    inW: x[2]!,
+    padding: [g.padTop + top, g.padLeft + left, g.padBottom + bottom, g.padRight + right],
+  });
+  lc.drop(src.step);
+  return { g: folded, input: pad.input };
 }
 
 export function convOnnx(
