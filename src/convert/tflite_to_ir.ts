@@ -91,6 +91,33 @@ export async function convertTflite(bytes: Uint8Array, opts: TfliteConvertOption
   });
 }
 
+/** One operator type of a TFLite file: where it occurs and whether mobilessd converts it. */
+export interface TfliteOperatorUse {
+  name: string;
+  /** Operator indices, in graph order. */
+  indices: number[];
+  supported: boolean;
+}
+
+/** The operator types of a TFLite file, in order of first use, each marked supported or not. */
+export function tfliteOperatorInventory(bytes: Uint8Array, file: string): TfliteOperatorUse[] {
+  const byName = new Map<string, TfliteOperatorUse>();
+  for (const op of parseTflite(bytes, file).operators) {
+    const name = op.code.name;
+    let use = byName.get(name);
+    if (!use) {
+      const supported =
+        op.code.custom === undefined ? name === 'DEQUANTIZE' || tfliteOp(name) !== undefined : name === POST_PROCESS_OP;
+      byName.set(name, (use = { name, indices: [], supported }));
+    }
+    use.indices.push(op.index);
+  }
+  return [...byName.values()];
+}
+
+/** The operators mobilessd converts, for messages. */
+export const supportedTfliteOperators = (): string[] => [...new Set([...tfliteBuiltins(), 'DEQUANTIZE'])].sort();
+
 export function readPostProcessOptions(model: TfliteModel, op: TfliteOperator): PostProcessOptions {
   const what = `operator ${op.index} (${POST_PROCESS_OP}) options`;
   if (!op.customOptions) throw new TfliteFormatError(model.file, `${what} are missing`);
@@ -548,4 +575,4 @@ const INTEGER_RANGES: Partial<Record<string, [number, number]>> = {
 };
 
 const SUPPORTED_HINT = () =>
-  `mobilessd converts ${[...new Set([...tfliteBuiltins(), 'DEQUANTIZE'])].sort().join(', ')} and the custom op ${POST_PROCESS_OP} (MobileNet-SSD graphs)`;
+  `mobilessd converts ${supportedTfliteOperators().join(', ')} and the custom op ${POST_PROCESS_OP} (MobileNet-SSD graphs)`;
