@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * mobilessd for browsers: `load()` a converted model (model.json + its weights file) over HTTP,
  * then `detect()` on images, canvases, video elements, VideoFrames or raw RGBA pixels. Runs on

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * mobilessd for Node: `load()` a detector by model name or path, then `detect()` on image files,
  * encoded bytes (JPEG/PNG) or raw RGBA pixels. Runs on WebGPU through Dawn. The detector itself is

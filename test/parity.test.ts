@@ -5,8 +5,11 @@
  * was fed; raw outputs and decoded detections are compared.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { resolveModel } from '../src/node/model_registry.ts';
+import { COCO_SOURCE, resolveModel } from '../src/node/model_registry.ts';
 import type { HeadDetection, HeadOptions } from '../src/ssd/head_types.ts';
 import type { LoadedModel } from '../src/graph/weights.ts';
 import { assertClose, gpu, releaseGpu } from './support/gpu.ts';
@@ -20,14 +23,13 @@ import {
   type GoldenModel,
 } from './support/goldens.ts';
 import { TensorPipeline } from './support/pipeline.ts';
-import { sharedPath } from '../scripts/shared_data.ts';
 
 after(releaseGpu);
 
 const MODELS: Record<GoldenModel, () => Promise<LoadedModel>> = {
   'oid-ssd-mobilenetv2': () => resolveModel('oid-v4'),
-  'coco-ssd-mobilenetv1-quant': () =>
-    resolveModel(sharedPath(repoRoot(), 'models/coco-ssd-mobilenet-v1-quant/detect.tflite')),
+  // The bundled `coco` (weights/sources/coco); the first test below checks it is the goldens' model file.
+  'coco-ssd-mobilenetv1-quant': () => resolveModel('coco'),
   'face-ssd-mobilenetv1': () => resolveModel('face'),
 };
 const pipelines = new Map<GoldenModel, Promise<TensorPipeline>>();
@@ -126,6 +128,14 @@ for (const [model, boxName, logitName] of [
     });
   }
 }
+
+test('the bundled coco model is the file the COCO goldens were made from', () => {
+  const bytes = readFileSync(join(repoRoot(), COCO_SOURCE));
+  for (const stem of goldenStems('coco-ssd-mobilenetv1-quant')) {
+    const model = loadGolden('coco-ssd-mobilenetv1-quant', stem).recipe.model;
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), model.sha256, `${COCO_SOURCE} vs golden ${stem}`);
+  }
+});
 
 for (const stem of goldenStems('coco-ssd-mobilenetv1-quant')) {
   test(`parity coco-ssd-mobilenetv1-quant / ${stem}: float engine within a few quantization steps of TFLite's uint8 outputs`, async (t) => {
