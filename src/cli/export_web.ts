@@ -58,7 +58,7 @@ export async function runExportWebCommand(argv: readonly string[]): Promise<numb
         log: (s) => process.stderr.write(`mobilessd: ${s}\n`),
       });
       process.stdout.write(
-        `${e.name}: ${e.dir} (${mb(e.bytes)} to download, ${e.layout === 'float16-le' ? 'float16' : 'float32'} weights, ${e.classes} classes, ${e.input[0]}x${e.input[1]})\n` +
+        `${e.name}: ${e.dir} (${mb(e.bytes)} to download, ${e.layout === 'float16-le' ? 'float16' : 'float32'} weights, ${e.classes} class${e.classes === 1 ? '' : 'es'}, ${e.input[0]}x${e.input[1]})\n` +
           `  load({ url: '<where ${out} is served>/${e.url}', integrity: '${e.integrity}' })\n`,
       );
     }
