@@ -54,6 +54,7 @@ const consoleLines: string[] = [];
 /** What the demo exposes as window.mobilessdDemo (web/app.ts). */
 interface DemoState {
   status: string;
+  model: string;
   results: {
     source: string;
     mediaTime: number | null;
@@ -91,6 +92,7 @@ before(async () => {
       '/browser/': join(root, 'dist/browser'),
       '/weights/': join(root, 'weights'),
       '/weights/oid-v4/': oidDir,
+      '/weights/coco/': (await resolveModel('coco')).dir,
       '/samples/': join(root, 'samples'),
       '/app/models/': webModels,
     },
@@ -210,6 +212,39 @@ test('the page detects on samples/dog.jpg what the Node path detects on the same
   );
   assert.match(await page.locator('#detections').innerText(), /Dog 0\.\d{3}[\s\S]*Bicycle[\s\S]*Car/);
   await page.screenshot({ path: join(artifacts, 'browser-dog.png') });
+});
+
+test("the demo's coco model detects what Node's load('coco') detects on the same pixels", async (t) => {
+  await page.goto(`${server.origin}/?model=coco`);
+  const [first] = await results(1);
+  const shown = await page.evaluate(() => {
+    const c = document.getElementById('picture') as HTMLCanvasElement;
+    const bytes = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return { base64: btoa(s), width: c.width, height: c.height, model: window.mobilessdDemo.model };
+  });
+  assert.equal(shown.model, 'coco');
+  const coco = await load('coco');
+  try {
+    const ref = await coco.detect({
+      data: new Uint8Array(Buffer.from(shown.base64, 'base64')),
+      width: shown.width,
+      height: shown.height,
+    });
+    assert.ok(
+      ref.some((d) => d.label === 'bicycle'),
+      summary(ref),
+    );
+    const w = assertSameDetections(first!.detections, ref, 'page coco vs Node');
+    t.diagnostic(
+      `page: ${summary(first!.detections)}; worst IoU ${w.worstIou.toFixed(6)}, worst score diff ${w.worstScore.toExponential(1)}`,
+    );
+  } finally {
+    coco.dispose();
+  }
+  await page.goto(`${server.origin}/`);
+  await results(1);
 });
 
 test('a lost GPU device shows a message, and the next detection runs on a new device', async () => {

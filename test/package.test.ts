@@ -116,6 +116,8 @@ detector.dispose();
       options: { ...strict, module: 'ESNext', moduleResolution: 'Bundler', lib: ['ES2022', 'DOM'], types: [] },
       code: `import { load, describeAdapter, NoAdapterError, type Detection, type LoadOptions } from 'mobilessd/browser';
 const options: LoadOptions = { baseUrl: '/models/' };
+const pinned = await load({ url: '/models/coco/model.json', integrity: 'sha384-abc' }, options);
+pinned.dispose();
 const detector = await load('coco', options);
 const image = document.querySelector('img');
 if (image) {
