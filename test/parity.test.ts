@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { COCO_SOURCE, resolveModel } from '../src/node/model_registry.ts';
+import { parseModel, serializeModelFloat16 } from '../src/graph/model_format.ts';
 import type { HeadDetection, HeadOptions } from '../src/ssd/head_types.ts';
 import type { LoadedModel } from '../src/graph/weights.ts';
 import { assertClose, gpu, releaseGpu } from './support/gpu.ts';
@@ -137,30 +138,42 @@ test('the bundled coco model is the file the COCO goldens were made from', () =>
   }
 });
 
+/** `export-web --precision float16`: coco with every weight rounded to float16, as a browser would load it. */
+let cocoFloat16: Promise<TensorPipeline> | undefined;
+const cocoFloat16Pipeline = () =>
+  (cocoFloat16 ??= gpu().then(async (ctx) => {
+    const half = await serializeModelFloat16(await resolveModel('coco'));
+    return TensorPipeline.create(ctx, await parseModel(half.json, half.weights, 'coco (float16)/model.json'));
+  }));
+
 for (const stem of goldenStems('coco-ssd-mobilenetv1-quant')) {
-  test(`parity coco-ssd-mobilenetv1-quant / ${stem}: float engine within a few quantization steps of TFLite's uint8 outputs`, async (t) => {
-    const g = loadGolden('coco-ssd-mobilenetv1-quant', stem);
-    const run = await runGolden(g);
-    for (const [name, ours] of [
-      ['Squeeze', run.boxes],
-      ['concat_1', run.scores],
-    ] as const) {
-      const ref = g.outputs[name]!;
-      const step = ref.quantization!.scale;
-      let sum = 0,
-        max = 0;
-      for (let i = 0; i < ref.data.length; i++) {
-        const e = Math.abs(ours[i]! - ref.data[i]!) / step;
-        sum += e;
-        max = Math.max(max, e);
+  for (const weights of ['float32', 'float16'] as const)
+    test(`parity coco-ssd-mobilenetv1-quant / ${stem}: float engine (${weights} weights) within a few quantization steps of TFLite's uint8 outputs`, async (t) => {
+      const g = loadGolden('coco-ssd-mobilenetv1-quant', stem);
+      const run =
+        weights === 'float32'
+          ? await runGolden(g)
+          : await (await cocoFloat16Pipeline()).run(buildGoldenInput(g).engine, REFERENCE_OPTIONS[g.model]);
+      for (const [name, ours] of [
+        ['Squeeze', run.boxes],
+        ['concat_1', run.scores],
+      ] as const) {
+        const ref = g.outputs[name]!;
+        const step = ref.quantization!.scale;
+        let sum = 0,
+          max = 0;
+        for (let i = 0; i < ref.data.length; i++) {
+          const e = Math.abs(ours[i]! - ref.data[i]!) / step;
+          sum += e;
+          max = Math.max(max, e);
+        }
+        const mean = sum / ref.data.length;
+        t.diagnostic(`${name}: mean ${mean.toFixed(3)} steps, max ${max.toFixed(2)} steps (step ${step.toFixed(4)})`);
+        // TFLite requantizes at every layer; float execution does not. Measured: mean ~0.45, max <= 7.5 steps.
+        assert.ok(mean <= 0.6, `${name}: mean error ${mean} quantization steps`);
+        assert.ok(max <= 12, `${name}: max error ${max} quantization steps`);
       }
-      const mean = sum / ref.data.length;
-      t.diagnostic(`${name}: mean ${mean.toFixed(3)} steps, max ${max.toFixed(2)} steps (step ${step.toFixed(4)})`);
-      // TFLite requantizes at every layer; float execution does not. Measured: mean ~0.45, max <= 7.5 steps.
-      assert.ok(mean <= 0.6, `${name}: mean error ${mean} quantization steps`);
-      assert.ok(max <= 12, `${name}: max error ${max} quantization steps`);
-    }
-  });
+    });
 
   test(`parity coco-ssd-mobilenetv1-quant / ${stem}: our GPU head on TFLite's own raw tensors reproduces its post-processing op`, async () => {
     const g = loadGolden('coco-ssd-mobilenetv1-quant', stem);
