@@ -19,25 +19,8 @@ import { iou } from '../src/eval/iou.ts';
 import { load, type ObjectDetector } from '../src/index.ts';
 import { resolveModel } from '../src/node/model_registry.ts';
 import { exportWeb, type WebModelEntry } from '../src/node/web_export.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.ts';
 import { repoRoot } from './support/goldens.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-// runtime.md's flags for a SwiftShader WebGPU adapter, plus ANGLE on Vulkan: with Chromium's default
-// GL, decoded video frames stay in CPU memory and WebGPU cannot copy them (checked on Chromium 156).
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--headless=new',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-webgpu-adapter=swiftshader',
-  '--use-vulkan=swiftshader',
-  '--use-angle=vulkan',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-];
 
 const root = repoRoot();
 const artifacts = join(root, 'artifacts');

@@ -1,8 +1,9 @@
 /**
  * The npm package as a user gets it: `npm pack` on a copy of the sources (its prepack builds dist/ and the
  * declarations, as in a clean clone), the tarball installed offline from the npm cache into a fresh project,
- * and there: the README's "Use it in your app" snippet, strict TypeScript consumers (NodeNext and Bundler,
- * skipLibCheck off), esbuild browser bundles that pull in no Node module, and the `mobilessd` command.
+ * and there: the README's "Use it in your app" as written (the Node snippet; export-web, the page bundled with
+ * esbuild and run in headless Chromium), strict TypeScript consumers (NodeNext and Bundler, skipLibCheck off),
+ * esbuild browser bundles that pull in no Node module, and the `mobilessd` command.
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
@@ -11,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as esbuild from 'esbuild';
+import { startStaticServer } from '../scripts/static_server.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.ts';
 import { loadGolden, repoRoot } from './support/goldens.ts';
 
 const root = repoRoot();
@@ -27,14 +30,32 @@ function run(cmd: string, args: string[], opts: SpawnSyncOptions & { cwd: string
   return String(r.stdout);
 }
 
-/** The first ```js block after a heading of the README. */
-function readmeSnippet(heading: string): string {
+/** The README's "Use it in your app" section. */
+function readmeSection(): string {
   const text = readFileSync(join(root, 'README.md'), 'utf8');
-  const at = text.indexOf(`\n${heading}\n`);
-  assert.ok(at >= 0, `README has no "${heading}" section`);
-  const m = /```js\n([\s\S]*?)```/.exec(text.slice(at));
-  assert.ok(m, `README's "${heading}" section has no js block`);
-  return m[1]!;
+  const at = text.indexOf('\n## Use it in your app\n');
+  assert.ok(at >= 0, 'README has no "Use it in your app" section');
+  return text.slice(at, text.indexOf('\n## ', at + 1));
+}
+
+/** The n-th ```js block of that section. */
+function readmeSnippet(n: number): string {
+  const blocks = [...readmeSection().matchAll(/```js\n([\s\S]*?)```/g)];
+  assert.ok(blocks[n], `README's "Use it in your app" has no js block ${n}`);
+  return blocks[n][1]!;
+}
+
+/** TFLite's uint8 runtime on dog.jpg (the golden): what the snippets must find, within a few 1/256 steps. */
+function assertTfliteDetections(found: string[][], out: string): void {
+  const ref = loadGolden('coco-ssd-mobilenetv1-quant', 'darknet__dog').detections.filter((d) => d.score >= 0.5);
+  assert.deepEqual(
+    found.map((f) => f[0]),
+    ref.map((d) => d.label),
+    out,
+  );
+  found.forEach((f, i) =>
+    assert.ok(Math.abs(Number(f[1]) - ref[i]!.score) <= 0.03, `${f.join(' ')} vs ${ref[i]!.score}`),
+  );
 }
 
 before(() => {
@@ -74,24 +95,69 @@ test('npm pack ships the built entries, their declarations, the licence and the 
   assert.deepEqual(stray, [], 'files that do not belong in the package');
 });
 
-test("the README's snippet runs in the installed package and finds what TFLite finds on dog.jpg", () => {
-  writeFileSync(join(app, 'app.js'), readmeSnippet('## Use it in your app'));
+test("the README's Node snippet runs in the installed package and finds what TFLite finds on dog.jpg", () => {
+  writeFileSync(join(app, 'app.js'), readmeSnippet(0));
   const out = run(process.execPath, ['app.js', 'dog.jpg'], { cwd: app });
   // "label score {box}" per line; COCO labels may contain spaces ("traffic light").
   const found = out
     .trim()
     .split('\n')
     .map((l) => /^(.+) (\d\.\d{3}) (\{.*\})$/.exec(l)?.slice(1) ?? [l]);
-  // TFLite's uint8 runtime on the same image (the golden); the float engine is within a few of its 1/256 steps.
-  const ref = loadGolden('coco-ssd-mobilenetv1-quant', 'darknet__dog').detections.filter((d) => d.score >= 0.5);
-  assert.deepEqual(
-    found.map((f) => f[0]),
-    ref.map((d) => d.label),
-    out,
-  );
-  found.forEach((f, i) =>
-    assert.ok(Math.abs(Number(f[1]) - ref[i]!.score) <= 0.03, `${f.join(' ')} vs ${ref[i]!.score}`),
-  );
+  assertTfliteDetections(found, out);
+  const ref = loadGolden('coco-ssd-mobilenetv1-quant', 'darknet__dog').detections;
+  found.forEach((f, i) => {
+    const box = JSON.parse(f[2]!) as { x: number; y: number; width: number; height: number };
+    const px = ref[i]!.pixels;
+    assert.ok(
+      Math.abs(box.x - px.x) < 8 && Math.abs(box.width - px.width) < 8,
+      `${f.join(' ')} vs ${JSON.stringify(px)}`,
+    );
+  });
+});
+
+test("the README's browser path: export-web, the page bundled from the installed package, detecting in Chromium", async () => {
+  const section = readmeSection();
+  const exportArgs = /npx mobilessd (export-web [^\n#]+)/.exec(section)?.[1]?.trim().split(/\s+/);
+  const html = /`public\/index\.html`: `([^`]+)`/.exec(section)?.[1];
+  assert.ok(exportArgs && html, 'the README shows the export-web command and public/index.html');
+  run('npx', ['--offline', 'mobilessd', ...exportArgs], { cwd: app });
+  mkdirSync(join(app, 'src'), { recursive: true });
+  writeFileSync(join(app, 'src/main.js'), readmeSnippet(1));
+  writeFileSync(join(app, 'public/index.html'), html);
+  cpSync(join(app, 'dog.jpg'), join(app, 'public/dog.jpg'));
+  await esbuild.build({
+    absWorkingDir: app,
+    entryPoints: ['src/main.js'],
+    bundle: true,
+    format: 'esm',
+    outfile: 'public/main.js',
+    logLevel: 'silent',
+  });
+  const server = await startStaticServer({ mounts: { '/': join(app, 'public') } });
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.route('**/*', (route) =>
+      route.request().url().startsWith(server.origin) ? route.continue() : route.abort(),
+    );
+    await page.goto(`${server.origin}/`);
+    await page
+      .waitForFunction(() => document.querySelector('pre')?.textContent, null, { timeout: 90_000 })
+      .catch(() => {
+        assert.fail(`the page shows nothing: ${errors.join('; ')}`);
+      });
+    const text = await page.locator('pre').innerText();
+    assertTfliteDetections(
+      text.split('\n').map((l) => /^(.+) (\d\.\d{3})$/.exec(l)?.slice(1) ?? [l]),
+      text,
+    );
+  } finally {
+    await browser.close();
+    await server.close();
+  }
 });
 
 test('strict TypeScript consumers type-check against the declarations (NodeNext and Bundler, skipLibCheck off)', () => {
