@@ -95,7 +95,7 @@ test('export-web refuses a missing --out, a bad precision and a foreign manifest
   assert.equal(cli(['export-web']).code, 2);
   const bad = cli(['export-web', '--out', join(work, 'x'), '--precision', 'float8']);
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /invalid precision: "float8" \(expected auto, float16 or float32\)/);
+  assert.match(bad.err, /--precision must be one of auto, float16, float32, got "float8"/);
   writeFileSync(join(work, 'manifest.json'), '{"name": "my-pwa"}');
   const foreign = cli(['export-web', '--model', 'coco', '--out', work]);
   assert.equal(foreign.code, 1);

@@ -154,7 +154,7 @@ async function cocoSource(): Promise<Source> {
   const path = root && join(root, COCO_SOURCE);
   if (!path || !existsSync(path))
     throw new ModelNotFoundError(`coco (${COCO_SOURCE} is missing from the package)`, 'reinstall mobilessd');
-  const bytes = await readFile(path);
+  const bytes = await readModelFile(path);
   const source = await tfliteSource(path, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
     name: 'coco',
     description: BUNDLED_MODELS[2]!.description,
