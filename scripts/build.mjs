@@ -2,8 +2,9 @@
 // library, the demo page (web), and the test/bench entry points. WGSL files are inlined as text;
 // npm packages stay external in Node bundles (webgpu must: it finds dawn.node relative to itself).
 import * as esbuild from 'esbuild';
-import { readdirSync, existsSync, chmodSync, copyFileSync } from 'node:fs';
+import { readdirSync, existsSync, chmodSync, copyFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { opsPlugin } from './esbuild_ops.mjs';
 
@@ -35,13 +36,18 @@ const node = {
   },
 };
 
-export async function build({ only } = {}) {
+export async function build({ only, sourcemap = 'linked' } = {}) {
   const jobs = [];
   const want = (k) => !only || only.includes(k);
   if (want('lib')) {
     jobs.push(
       esbuild
-        .build({ ...node, entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' }, outdir: 'dist/node' })
+        .build({
+          ...node,
+          sourcemap,
+          entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+          outdir: 'dist/node',
+        })
         .then(() => {
           const cli = join(root, 'dist/node/cli.js');
           if (existsSync(cli)) chmodSync(cli, 0o755);
@@ -50,6 +56,7 @@ export async function build({ only } = {}) {
     jobs.push(
       esbuild.build({
         ...common,
+        sourcemap,
         platform: 'browser',
         entryPoints: { mobilessd: 'src/browser.ts' },
         outdir: 'dist/browser',
@@ -109,6 +116,16 @@ export async function build({ only } = {}) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const only = process.argv.slice(2);
-  await build({ only: only.length ? only : undefined });
+  // `--release` (npm pack's prepack): no source maps (they would be most of the tarball), and the type
+  // declarations of both entries in dist/types (tsconfig.types.json), emitted afresh.
+  const args = process.argv.slice(2);
+  const only = args.filter((a) => !a.startsWith('--'));
+  const release = args.includes('--release');
+  await build({ only: only.length ? only : undefined, ...(release ? { sourcemap: false } : {}) });
+  if (release) {
+    rmSync(join(root, 'dist/types'), { recursive: true, force: true });
+    const tsc = join(root, 'node_modules/typescript/bin/tsc');
+    const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.types.json')], { stdio: 'inherit' });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
 }

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * mobilessd for browsers: `load()` a converted model (model.json + its weights file) over HTTP,
  * then `detect()` on images, canvases, video elements, VideoFrames or raw RGBA pixels. Runs on
@@ -6,7 +7,7 @@
  */
 import type { DetectorModelInfo } from './api/detector.ts';
 import { ObjectDetector as Detector, type ObjectDetectorOptions } from './api/object_detector.ts';
-import { browserPlatform, type FetchOptions } from './browser/platform.ts';
+import { browserPlatform, type FetchOptions, type ModelSource } from './browser/platform.ts';
 import type { BrowserImageInput } from './browser/frame_sources.ts';
 import { NoAdapterError } from './errors.ts';
 import type { AdapterReport } from './gpu/context.ts';
@@ -17,7 +18,7 @@ export type { Box, DetectOptions, Detection, StageTimes } from './detect_types.t
 export type { RgbaImage } from './core/image.ts';
 export type { AdapterReport } from './gpu/context.ts';
 export type { BrowserImageInput, ExternalImage } from './browser/frame_sources.ts';
-export type { LoadProgress } from './browser/platform.ts';
+export type { LoadProgress, ModelRef, ModelSource } from './browser/platform.ts';
 
 export const DEFAULT_MODEL = 'oid-v4';
 
@@ -30,8 +31,11 @@ export interface ModelInfo extends DetectorModelInfo {
 
 export type ObjectDetector = Detector<BrowserImageInput, { url: string }>;
 
-/** Loads a detector: a model name under `baseUrl` ('oid-v4' by default, 'face'), a model.json URL, or a model folder URL. */
-export function load(model: string | URL = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ObjectDetector> {
+/**
+ * Loads a detector: a model name under `baseUrl` ('oid-v4' by default, 'coco', 'face'), a model.json URL, a model
+ * folder URL, or `{ url, integrity }` as `mobilessd export-web` lists them in its manifest.json.
+ */
+export function load(model: ModelSource = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ObjectDetector> {
   // Fail before downloading megabytes of weights when the page cannot run them anyway.
   if (!(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
     return Promise.reject(new NoAdapterError('navigator.gpu is missing', getGpuProvider().noAdapterHint('auto')));

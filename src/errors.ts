@@ -80,10 +80,13 @@ export class ModelFormatError extends MobileSsdError {
   }
 }
 export class ChecksumError extends MobileSsdError {
-  constructor(file: string, expected: string, actual: string) {
-    super('MODEL_CHECKSUM', `${file}: checksum mismatch (expected ${expected}, got ${actual})`, {
-      hint: 'the weights file is corrupt or belongs to another model; delete it and convert again',
-    });
+  constructor(
+    file: string,
+    expected: string,
+    actual: string,
+    hint = 'the weights file is corrupt or belongs to another model; delete it and convert again',
+  ) {
+    super('MODEL_CHECKSUM', `${file}: checksum mismatch (expected ${expected}, got ${actual})`, { hint });
   }
 }
 export class UnsupportedOperatorError extends MobileSsdError {

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * mobilessd for Node: `load()` a detector by model name or path, then `detect()` on image files,
  * encoded bytes (JPEG/PNG) or raw RGBA pixels. Runs on WebGPU through Dawn. The detector itself is
@@ -44,7 +45,7 @@ export async function createGpuContext(options: AcquireOptions & { toggles?: str
   return GpuContext.acquire(options);
 }
 
-/** Loads a detector: 'oid-v4' (default), 'face', or a path to a .tflite / TF.js manifest / converted model. */
+/** Loads a detector: 'oid-v4' (default), 'coco', 'face', or a path to a .tflite / TF.js manifest / converted model. */
 export function load(model: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ObjectDetector> {
   installNodeGpu(options.toggles);
   return Detector.create(nodePlatform(options), model, options);

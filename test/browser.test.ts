@@ -18,25 +18,9 @@ import type { Detection } from '../src/detect_types.ts';
 import { iou } from '../src/eval/iou.ts';
 import { load, type ObjectDetector } from '../src/index.ts';
 import { resolveModel } from '../src/node/model_registry.ts';
+import { exportWeb, type WebModelEntry } from '../src/node/web_export.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.ts';
 import { repoRoot } from './support/goldens.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-// runtime.md's flags for a SwiftShader WebGPU adapter, plus ANGLE on Vulkan: with Chromium's default
-// GL, decoded video frames stay in CPU memory and WebGPU cannot copy them (checked on Chromium 156).
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--headless=new',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-webgpu-adapter=swiftshader',
-  '--use-vulkan=swiftshader',
-  '--use-angle=vulkan',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-dev-shm-usage',
-];
 
 const root = repoRoot();
 const artifacts = join(root, 'artifacts');
@@ -46,11 +30,14 @@ let oidDir: string;
 let context: BrowserContext;
 let page: Page;
 let node: ObjectDetector;
+const webModels = join(scratch, 'models');
+const exported: Record<string, WebModelEntry> = {};
 const consoleLines: string[] = [];
 
 /** What the demo exposes as window.mobilessdDemo (web/app.ts). */
 interface DemoState {
   status: string;
+  model: string;
   results: {
     source: string;
     mediaTime: number | null;
@@ -79,6 +66,8 @@ before(async () => {
   assert.equal(built.status, 0, `building the page failed: ${built.stderr}`);
   // The converted model may live in the user cache rather than weights/ (a cache hit from another checkout).
   oidDir = (await resolveModel('oid-v4')).dir;
+  // What `mobilessd export-web --model oid-v4,coco --out <app>/models` writes (oid-v4 float16, coco float32).
+  for (const name of ['oid-v4', 'coco']) exported[name] = await exportWeb(name, webModels);
   mkdirSync(artifacts, { recursive: true });
   server = await startStaticServer({
     mounts: {
@@ -86,7 +75,9 @@ before(async () => {
       '/browser/': join(root, 'dist/browser'),
       '/weights/': join(root, 'weights'),
       '/weights/oid-v4/': oidDir,
+      '/weights/coco/': (await resolveModel('coco')).dir,
       '/samples/': join(root, 'samples'),
+      '/app/models/': webModels,
     },
   });
   const { chromium } = await import('playwright-core');
@@ -204,6 +195,39 @@ test('the page detects on samples/dog.jpg what the Node path detects on the same
   );
   assert.match(await page.locator('#detections').innerText(), /Dog 0\.\d{3}[\s\S]*Bicycle[\s\S]*Car/);
   await page.screenshot({ path: join(artifacts, 'browser-dog.png') });
+});
+
+test("the demo's coco model detects what Node's load('coco') detects on the same pixels", async (t) => {
+  await page.goto(`${server.origin}/?model=coco`);
+  const [first] = await results(1);
+  const shown = await page.evaluate(() => {
+    const c = document.getElementById('picture') as HTMLCanvasElement;
+    const bytes = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return { base64: btoa(s), width: c.width, height: c.height, model: window.mobilessdDemo.model };
+  });
+  assert.equal(shown.model, 'coco');
+  const coco = await load('coco');
+  try {
+    const ref = await coco.detect({
+      data: new Uint8Array(Buffer.from(shown.base64, 'base64')),
+      width: shown.width,
+      height: shown.height,
+    });
+    assert.ok(
+      ref.some((d) => d.label === 'bicycle'),
+      summary(ref),
+    );
+    const w = assertSameDetections(first!.detections, ref, 'page coco vs Node');
+    t.diagnostic(
+      `page: ${summary(first!.detections)}; worst IoU ${w.worstIou.toFixed(6)}, worst score diff ${w.worstScore.toExponential(1)}`,
+    );
+  } finally {
+    coco.dispose();
+  }
+  await page.goto(`${server.origin}/`);
+  await results(1);
 });
 
 test('a lost GPU device shows a message, and the next detection runs on a new device', async () => {
@@ -370,4 +394,41 @@ test('the library: typed errors for a missing or corrupt model and for unusable 
   assert.match(errors.flipped, /^MODEL_CHECKSUM: .*weights\.bin: checksum mismatch/);
   assert.match(errors.emptyImg, /^INVALID_INPUT: <img src=""> could not be decoded/);
   assert.match(errors.badPixels, /^INVALID_INPUT: image: data has 3 bytes, but a 1x1 RGBA image needs 4/);
+});
+
+test("export-web's files load in the page by { url, integrity } and detect what Node detects; a wrong hash is refused", async (t) => {
+  const dog = jpeg.decode(readFileSync(join(root, 'samples/dog.jpg')), { useTArray: true, formatAsRGBA: true });
+  const base64 = Buffer.from(dog.data).toString('base64');
+  for (const [name, entry] of Object.entries(exported)) {
+    const run = await page.evaluate(
+      async ({ url, integrity, base64, width, height }) => {
+        const bundle = '/browser/mobilessd.js';
+        const lib = (await import(bundle)) as typeof import('../src/browser.ts');
+        const data = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+        const failure = (p: Promise<unknown>) =>
+          p.then(
+            () => 'resolved',
+            (e: { code?: string; message: string }) => `${e.code}: ${e.message}`,
+          );
+        const wrong = `sha384-${btoa('x'.repeat(48))}`;
+        const detector = await lib.load({ url, integrity });
+        const found = await detector.detect({ data, width, height });
+        detector.dispose();
+        return {
+          found,
+          wrong: await failure(lib.load({ url, integrity: wrong })),
+          malformed: await failure(lib.load({ url, integrity: 'md5-abc' })),
+        };
+      },
+      { url: `/app/models/${entry.url}`, integrity: entry.integrity, base64, width: dog.width, height: dog.height },
+    );
+    const ref = await (name === 'oid-v4' ? node : await load(name)).detect(dog);
+    assert.ok(ref.length >= 3, `${name}: ${summary(ref)}`);
+    const w = assertSameDetections(run.found, ref, `${name} page (${entry.layout}) vs Node`);
+    t.diagnostic(
+      `${name} (${entry.layout}, ${(entry.bytes / 1e6).toFixed(1)} MB): ${summary(run.found)}; worst IoU ${w.worstIou.toFixed(6)}, worst score diff ${w.worstScore.toExponential(1)}`,
+    );
+    assert.match(run.wrong, /^MODEL_CHECKSUM: .*\/model\.json: checksum mismatch \(expected sha384-eHh4/);
+    assert.match(run.malformed, /^INVALID_OPTION: invalid integrity: "md5-abc"/);
+  }
 });

@@ -5,8 +5,12 @@
  * was fed; raw outputs and decoded detections are compared.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { resolveModel } from '../src/node/model_registry.ts';
+import { COCO_SOURCE, resolveModel } from '../src/node/model_registry.ts';
+import { parseModel, serializeModelFloat16 } from '../src/graph/model_format.ts';
 import type { HeadDetection, HeadOptions } from '../src/ssd/head_types.ts';
 import type { LoadedModel } from '../src/graph/weights.ts';
 import { assertClose, gpu, releaseGpu } from './support/gpu.ts';
@@ -20,14 +24,13 @@ import {
   type GoldenModel,
 } from './support/goldens.ts';
 import { TensorPipeline } from './support/pipeline.ts';
-import { sharedPath } from '../scripts/shared_data.ts';
 
 after(releaseGpu);
 
 const MODELS: Record<GoldenModel, () => Promise<LoadedModel>> = {
   'oid-ssd-mobilenetv2': () => resolveModel('oid-v4'),
-  'coco-ssd-mobilenetv1-quant': () =>
-    resolveModel(sharedPath(repoRoot(), 'models/coco-ssd-mobilenet-v1-quant/detect.tflite')),
+  // The bundled `coco` (weights/sources/coco); the first test below checks it is the goldens' model file.
+  'coco-ssd-mobilenetv1-quant': () => resolveModel('coco'),
   'face-ssd-mobilenetv1': () => resolveModel('face'),
 };
 const pipelines = new Map<GoldenModel, Promise<TensorPipeline>>();
@@ -127,30 +130,50 @@ for (const [model, boxName, logitName] of [
   }
 }
 
+test('the bundled coco model is the file the COCO goldens were made from', () => {
+  const bytes = readFileSync(join(repoRoot(), COCO_SOURCE));
+  for (const stem of goldenStems('coco-ssd-mobilenetv1-quant')) {
+    const model = loadGolden('coco-ssd-mobilenetv1-quant', stem).recipe.model;
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), model.sha256, `${COCO_SOURCE} vs golden ${stem}`);
+  }
+});
+
+/** `export-web --precision float16`: coco with every weight rounded to float16, as a browser would load it. */
+let cocoFloat16: Promise<TensorPipeline> | undefined;
+const cocoFloat16Pipeline = () =>
+  (cocoFloat16 ??= gpu().then(async (ctx) => {
+    const half = await serializeModelFloat16(await resolveModel('coco'));
+    return TensorPipeline.create(ctx, await parseModel(half.json, half.weights, 'coco (float16)/model.json'));
+  }));
+
 for (const stem of goldenStems('coco-ssd-mobilenetv1-quant')) {
-  test(`parity coco-ssd-mobilenetv1-quant / ${stem}: float engine within a few quantization steps of TFLite's uint8 outputs`, async (t) => {
-    const g = loadGolden('coco-ssd-mobilenetv1-quant', stem);
-    const run = await runGolden(g);
-    for (const [name, ours] of [
-      ['Squeeze', run.boxes],
-      ['concat_1', run.scores],
-    ] as const) {
-      const ref = g.outputs[name]!;
-      const step = ref.quantization!.scale;
-      let sum = 0,
-        max = 0;
-      for (let i = 0; i < ref.data.length; i++) {
-        const e = Math.abs(ours[i]! - ref.data[i]!) / step;
-        sum += e;
-        max = Math.max(max, e);
+  for (const weights of ['float32', 'float16'] as const)
+    test(`parity coco-ssd-mobilenetv1-quant / ${stem}: float engine (${weights} weights) within a few quantization steps of TFLite's uint8 outputs`, async (t) => {
+      const g = loadGolden('coco-ssd-mobilenetv1-quant', stem);
+      const run =
+        weights === 'float32'
+          ? await runGolden(g)
+          : await (await cocoFloat16Pipeline()).run(buildGoldenInput(g).engine, REFERENCE_OPTIONS[g.model]);
+      for (const [name, ours] of [
+        ['Squeeze', run.boxes],
+        ['concat_1', run.scores],
+      ] as const) {
+        const ref = g.outputs[name]!;
+        const step = ref.quantization!.scale;
+        let sum = 0,
+          max = 0;
+        for (let i = 0; i < ref.data.length; i++) {
+          const e = Math.abs(ours[i]! - ref.data[i]!) / step;
+          sum += e;
+          max = Math.max(max, e);
+        }
+        const mean = sum / ref.data.length;
+        t.diagnostic(`${name}: mean ${mean.toFixed(3)} steps, max ${max.toFixed(2)} steps (step ${step.toFixed(4)})`);
+        // TFLite requantizes at every layer; float execution does not. Measured: mean ~0.45, max <= 7.5 steps.
+        assert.ok(mean <= 0.6, `${name}: mean error ${mean} quantization steps`);
+        assert.ok(max <= 12, `${name}: max error ${max} quantization steps`);
       }
-      const mean = sum / ref.data.length;
-      t.diagnostic(`${name}: mean ${mean.toFixed(3)} steps, max ${max.toFixed(2)} steps (step ${step.toFixed(4)})`);
-      // TFLite requantizes at every layer; float execution does not. Measured: mean ~0.45, max <= 7.5 steps.
-      assert.ok(mean <= 0.6, `${name}: mean error ${mean} quantization steps`);
-      assert.ok(max <= 12, `${name}: max error ${max} quantization steps`);
-    }
-  });
+    });
 
   test(`parity coco-ssd-mobilenetv1-quant / ${stem}: our GPU head on TFLite's own raw tensors reproduces its post-processing op`, async () => {
     const g = loadGolden('coco-ssd-mobilenetv1-quant', stem);

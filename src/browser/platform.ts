@@ -4,7 +4,7 @@
  * VideoFrames or RGBA pixels put on the GPU by the browser (frame_sources.ts).
  */
 import type { Platform } from '../api/object_detector.ts';
-import { ModelFormatError, ModelNotFoundError } from '../errors.ts';
+import { ChecksumError, InvalidOptionError, ModelFormatError, ModelNotFoundError } from '../errors.ts';
 import { parseModel } from '../graph/model_format.ts';
 import { frameFor, type BrowserImageInput } from './frame_sources.ts';
 
@@ -22,14 +22,28 @@ export interface FetchOptions {
   onProgress?: (progress: LoadProgress) => void;
 }
 
+/**
+ * A model by URL with the Subresource-Integrity hash of its model.json (`sha384-<base64>`, as
+ * `mobilessd export-web` writes in manifest.json). model.json pins its weights by SHA-256 in turn.
+ */
+export interface ModelRef {
+  url: string | URL;
+  integrity?: string;
+}
+
+export type ModelSource = string | URL | ModelRef;
+
 const SERVE_HINT =
   'serve the converted model folder (model.json + weights.bin): `npm run demo` converts the bundled models into weights/<name>/ and serves them at ./weights/; or pass a model.json URL or {baseUrl}';
 
-export function browserPlatform(o: FetchOptions): Platform<BrowserImageInput, string | URL, { url: string }> {
+export function browserPlatform(o: FetchOptions): Platform<BrowserImageInput, ModelSource, { url: string }> {
   return {
-    async loadModel(model) {
-      const url = modelUrl(model, o.baseUrl);
-      const text = new TextDecoder().decode(await fetchBytes(url, o.onProgress));
+    async loadModel(source) {
+      const ref = typeof source === 'object' && !(source instanceof URL) ? source : { url: source };
+      const url = modelUrl(ref.url, o.baseUrl);
+      const jsonBytes = await fetchBytes(url, o.onProgress);
+      if (ref.integrity !== undefined) await checkIntegrity(jsonBytes, ref.integrity, url);
+      const text = new TextDecoder().decode(jsonBytes);
       const weightsUrl = new URL(await weightsFileName(text, url), url).href;
       return { model: await parseModel(text, await fetchBytes(weightsUrl, o.onProgress), url), where: { url } };
     },
@@ -97,4 +111,31 @@ async function weightsFileName(text: string, url: string): Promise<string> {
   if (!/^\w[\w.-]*$/.test(file))
     throw new ModelFormatError(url, `weights.file ${JSON.stringify(file)} is not a file name beside model.json`);
   return file;
+}
+
+const SRI = /^(sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})$/;
+
+/** Subresource Integrity as browsers check it: any one of the space-separated hashes must match. */
+async function checkIntegrity(bytes: Uint8Array, integrity: string, url: string): Promise<void> {
+  const hashes = integrity.trim().split(/\s+/);
+  if (!hashes.every((h) => SRI.test(h)))
+    throw new InvalidOptionError(
+      'integrity',
+      integrity,
+      '"sha384-<base64>" (from the manifest.json of mobilessd export-web)',
+    );
+  let actual = '';
+  for (const h of hashes) {
+    const [, alg, expected] = SRI.exec(h)!;
+    const name = `SHA-${alg!.slice(3)}`;
+    const digest = new Uint8Array(await globalThis.crypto.subtle.digest(name, bytes as Uint8Array<ArrayBuffer>));
+    actual = `${alg}-${btoa(String.fromCharCode(...digest))}`;
+    if (actual === `${alg}-${expected}`) return;
+  }
+  throw new ChecksumError(
+    url,
+    integrity,
+    actual,
+    'the served model.json is not the one this integrity was made for: export the model again (mobilessd export-web) and use the integrity its manifest.json gives',
+  );
 }

@@ -167,7 +167,7 @@ export const evalCommand: CommandSpec = {
   details: [
     'examples:',
     '  mobilessd eval ../shared/datasets/voc2012-100 --json voc.json --chart voc.svg',
-    '  mobilessd eval ../shared/datasets/coco128-val --model ../shared/models/coco-ssd-mobilenet-v1-quant/detect.tflite',
+    '  mobilessd eval ../shared/datasets/coco128-val --model coco',
     '  mobilessd eval data/instances_val.json --images data/val2017 --class-map my_map.json --limit 50',
   ].join('\n'),
 };

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { helpText, type CommandSpec } from './args.ts';
 import { detectCommand, runDetectCommand } from './detect.ts';
+import { doctorCommand, runDoctorCommand } from './doctor.ts';
 import { evalCommand, runEvalCommand } from './eval.ts';
+import { exportWebCommand, runExportWebCommand } from './export_web.ts';
 import { infoCommand, modelsCommand, runInfoCommand, runModelsCommand } from './models.ts';
 import { runTrainCommand, trainCommand } from './train.ts';
 import { runVideoCommand, videoCommand } from './video.ts';
@@ -20,6 +22,8 @@ const commands: Record<string, { spec: CommandSpec; run: (argv: readonly string[
   train: { spec: trainCommand, run: runTrainCommand },
   models: { spec: modelsCommand, run: runModelsCommand },
   info: { spec: infoCommand, run: runInfoCommand },
+  'export-web': { spec: exportWebCommand, run: runExportWebCommand },
+  doctor: { spec: doctorCommand, run: runDoctorCommand },
 };
 
 function usage(): string {

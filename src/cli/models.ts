@@ -92,9 +92,7 @@ export async function runModelsCommand(argv: readonly string[]): Promise<number>
         ]),
       )}\n`,
     );
-    process.stdout.write(
-      '\nAny .tflite SSD (e.g. the COCO SSD-MobileNetV1 in ../shared/models) or TF.js manifest also loads by path.\n',
-    );
+    process.stdout.write('\nAny .tflite SSD (with a labels.txt beside it) or TF.js manifest also loads by path.\n');
     if (flags.classes) for (const r of rows) process.stdout.write(`\n${r.name}: ${r.classes.join(', ')}\n`);
     return 0;
   } catch (e) {

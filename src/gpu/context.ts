@@ -40,7 +40,7 @@ export interface AcquireOptions {
   wantFeatures?: GPUFeatureName[];
 }
 
-const LIMIT_NAMES = [
+export const LIMIT_NAMES = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
   'maxComputeWorkgroupStorageSize',

@@ -7,8 +7,9 @@
  * (Mesa >= 25), then SwiftShader from Debian's chromium. The Vulkan loader reads VK_ICD_FILENAMES
  * when an instance is created, so each software driver gets its own instance.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { driverHelp, type DriverHelpFacts } from './driver_help.ts';
 import { classifyAdapter, type AdapterCandidate, type DriverChoice, type GpuProvider } from './provider.ts';
 
 interface DawnModule {
@@ -99,12 +100,19 @@ export function nodeGpuProvider(options: NodeProviderOptions = {}): GpuProvider 
       }
     },
     noAdapterHint(choice: DriverChoice): string {
-      const want = choice === 'auto' ? 'a GPU adapter' : `the ${choice} driver`;
-      return (
-        `Dawn found ${want === 'a GPU adapter' ? 'no GPU adapter' : `no ${choice} adapter`}. On a machine without a GPU install a software Vulkan driver: ` +
-        `run \`sudo scripts/install-system-deps.sh vulkan\` (Mesa >= 25 lavapipe from Debian bookworm-backports) ` +
-        `or \`apt-get install chromium\` for SwiftShader; on a machine with a GPU install its Vulkan driver.`
-      );
+      const found = choice === 'auto' ? 'no GPU adapter' : `no ${choice} adapter`;
+      return `Dawn found ${found}. What to install:\n  ${driverHelp(systemFacts())}\n  (\`mobilessd doctor\` checks again; in a mobilessd checkout, \`sudo scripts/install-system-deps.sh vulkan\` installs lavapipe.)`;
     },
   };
+}
+
+/** The platform and distribution, for driverHelp. */
+export function systemFacts(): DriverHelpFacts {
+  let osRelease: string | undefined;
+  try {
+    osRelease = readFileSync('/etc/os-release', 'utf8');
+  } catch {
+    // Not Linux, or a minimal container: the help lists every distribution.
+  }
+  return { platform: process.platform, ...(osRelease ? { osRelease } : {}) };
 }

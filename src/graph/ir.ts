@@ -11,7 +11,7 @@ export const MODEL_FORMAT_VERSION = 1;
 
 export interface ConstTensor {
   shape: number[];
-  /** Byte offset into the weights file (multiple of 4) and length in float32 elements. */
+  /** Byte offset into the float32 weights (multiple of 4; a float16 file is widened first) and length in elements. */
   offset: number;
   length: number;
 }
@@ -49,7 +49,14 @@ export interface ModelJson {
   name: string;
   description: string;
   source: { file: string; sha256: string; converter: string };
-  weights: { file: string; byteLength: number; sha256: string; layout: 'float32-le' };
+  /** float16-le: float16 weights (for browsers) and then the constants named in `float32`; widened on load. */
+  weights: {
+    file: string;
+    byteLength: number;
+    sha256: string;
+    layout: 'float32-le' | 'float16-le';
+    float32?: string[];
+  };
   preprocess: PreprocessSpec;
   /** Graph input tensor name; shape [1, height, width, 3]. */
   input: string;

@@ -7,6 +7,7 @@
  */
 import { ChecksumError, ModelFormatError } from '../errors.ts';
 import { Checker } from '../core/checker.ts';
+import { decodeFloat16, encodeFloat16 } from './float16.ts';
 import { product, sameShape } from '../core/shape.ts';
 import { ShapeError, type GraphNode, type ShapeContext } from '../ops/support/node.ts';
 import { findOp } from '../ops/support/registry.ts';
@@ -41,6 +42,62 @@ export function serializeModel(model: LoadedModel): { json: string; weights: Uin
 }
 
 /**
+ * The model with float16 weights (`layout: "float16-le"`), for serving to browsers: every value as float16,
+ * then, as float32, the constants named in `keepFloat32` (their float16 slots are overwritten on load).
+ * Loading widens everything back to float32.
+ */
+export async function serializeModelFloat16(
+  model: LoadedModel,
+  keepFloat32: readonly string[] = [],
+  file = model.json.weights.file,
+): Promise<{ json: string; weights: Uint8Array }> {
+  const half = encodeFloat16(model.weights);
+  const exact = keepFloat32.map((name) => {
+    const c = model.json.constants[name];
+    if (!c) throw new Error(`model ${model.json.name}: constant ${name} is missing`);
+    return model.weights.subarray(c.offset / 4, c.offset / 4 + c.length);
+  });
+  const weights = new Uint8Array(half.byteLength + 4 * exact.reduce((n, e) => n + e.length, 0));
+  weights.set(half);
+  let at = half.byteLength;
+  for (const e of exact) {
+    weights.set(weightsBytes(e), at);
+    at += e.byteLength;
+  }
+  const info = {
+    file,
+    byteLength: weights.byteLength,
+    sha256: await sha256Hex(weights),
+    layout: 'float16-le' as const,
+    ...(keepFloat32.length ? { float32: [...keepFloat32] } : {}),
+  };
+  return { json: `${JSON.stringify({ ...model.json, weights: info }, null, 1)}\n`, weights };
+}
+
+/** float16 weights widened to float32, with the constants kept as float32 put back (serializeModelFloat16). */
+function widenFloat16(c: Checker, w: Record<string, unknown>, bytes: Uint8Array, constants: unknown): Float32Array {
+  const names =
+    w.float32 === undefined ? [] : c.arr(w.float32, 'weights.float32').map((n, i) => c.str(n, `weights.float32[${i}]`));
+  const table = c.obj(constants, 'constants');
+  const tensors = names.map((n) => {
+    const t = c.obj(table[n], `constants.${n} (named by weights.float32)`);
+    return { offset: c.int(t.offset, `constants.${n}.offset`, 0), length: c.int(t.length, `constants.${n}.length`, 0) };
+  });
+  const exactBytes = 4 * tensors.reduce((n, t) => n + t.length, 0);
+  if (bytes.byteLength < exactBytes || (bytes.byteLength - exactBytes) % 2 !== 0)
+    c.fail(`weights.byteLength ${bytes.byteLength} does not fit float16 values and ${exactBytes} bytes of float32`);
+  const floats = decodeFloat16(bytes.subarray(0, bytes.byteLength - exactBytes));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = bytes.byteLength - exactBytes;
+  for (const t of tensors) {
+    if (t.offset % 4 !== 0 || t.offset / 4 + t.length > floats.length)
+      c.fail(`a float32 constant lies outside the weights`);
+    for (let i = 0; i < t.length; i++, at += 4) floats[t.offset / 4 + i] = view.getFloat32(at, true);
+  }
+  return floats;
+}
+
+/**
  * Parses and validates a model. `file` names the model.json in errors; the weights file is named
  * after it (same folder, `weights.file`).
  */
@@ -56,7 +113,9 @@ export async function parseModel(jsonText: string, weights: Uint8Array, file: st
   checkHeader(c, top);
   const w = c.obj(top.weights, 'weights');
   const weightsFile = weightsPath(file, c.str(w.file, 'weights.file'));
-  if (w.layout !== 'float32-le') c.fail(`weights.layout is ${JSON.stringify(w.layout)}, expected "float32-le"`);
+  if (w.layout !== 'float32-le' && w.layout !== 'float16-le')
+    c.fail(`weights.layout is ${JSON.stringify(w.layout)}, expected "float32-le" or "float16-le"`);
+  const elementBytes = w.layout === 'float16-le' ? 2 : 4;
   const byteLength = c.int(w.byteLength, 'weights.byteLength', 0);
   if (weights.byteLength !== byteLength) {
     throw new ModelFormatError(
@@ -65,14 +124,16 @@ export async function parseModel(jsonText: string, weights: Uint8Array, file: st
       'the weights file is truncated or belongs to another model; convert the model again',
     );
   }
-  if (byteLength % 4 !== 0) c.fail(`weights.byteLength ${byteLength} is not a multiple of 4`);
+  if (elementBytes === 4 && byteLength % 4 !== 0) c.fail(`weights.byteLength ${byteLength} is not a multiple of 4`);
   const expected = c.str(w.sha256, 'weights.sha256');
   const actual = await sha256Hex(weights);
   if (actual !== expected) throw new ChecksumError(weightsFile, expected, actual);
   const floats =
-    weights.byteOffset % 4 === 0
-      ? new Float32Array(weights.buffer, weights.byteOffset, byteLength / 4)
-      : new Float32Array(weights.slice().buffer);
+    elementBytes === 2
+      ? widenFloat16(c, w, weights, top.constants)
+      : weights.byteOffset % 4 === 0
+        ? new Float32Array(weights.buffer, weights.byteOffset, byteLength / 4)
+        : new Float32Array(weights.slice().buffer);
   validateModel(raw, floats, file);
   return { json: raw, weights: floats };
 }

@@ -29,7 +29,14 @@ export const BUNDLED_MODELS: readonly { name: string; description: string }[] = 
     description: 'Open Images V4 SSD-MobileNetV2, 23 object classes, 300x300 (from @mediapipe/objectron)',
   },
   { name: 'face', description: 'face-api SSD-MobileNetV1 face detector, 512x512 (from @vladmandic/face-api)' },
+  {
+    name: 'coco',
+    description: 'COCO SSD-MobileNetV1 0.75 uint8, 80 COCO classes, 300x300 (TensorFlow Lite, in weights/sources/coco)',
+  },
 ];
+
+/** The bundled COCO model's source, shipped in the package (weights/sources/README.md says where it is from). */
+export const COCO_SOURCE = 'weights/sources/coco/detect.tflite';
 
 export interface ResolvedModel extends LoadedModel {
   /** The folder the model was read from or written to. */
@@ -81,6 +88,7 @@ async function findSource(nameOrPath: string): Promise<Source | { dir: string }>
     if (!manifest) throw new ModelNotFoundError('face (@vladmandic/face-api is not installed)', 'run npm install');
     return manifestSource(manifest, 'face', 'face-api SSD-MobileNetV1 face detector');
   }
+  if (nameOrPath === 'coco') return cocoSource();
   const path = resolve(nameOrPath);
   if (!existsSync(path)) throw new ModelNotFoundError(nameOrPath, NOT_FOUND_HINT);
   if (statSync(path).isDirectory()) {
@@ -141,7 +149,31 @@ async function oidSource(): Promise<Source> {
   };
 }
 
-async function tfliteSource(path: string, bytes: Uint8Array): Promise<Source> {
+async function cocoSource(): Promise<Source> {
+  const root = packageRoot();
+  const path = root && join(root, COCO_SOURCE);
+  if (!path || !existsSync(path))
+    throw new ModelNotFoundError(`coco (${COCO_SOURCE} is missing from the package)`, 'reinstall mobilessd');
+  const bytes = await readModelFile(path);
+  const source = await tfliteSource(path, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
+    name: 'coco',
+    description: BUNDLED_MODELS[2]!.description,
+  });
+  // The TFLite op keeps every score above 1e-8 (its 10 slots are filled regardless); as a product default
+  // that reports noise, so `coco` keeps 0.5 like the other bundled models (and coco-ssd). IoU 0.6 and 10 stay.
+  const convert = async () => {
+    const model = await source.convert();
+    model.json.ssd.defaults.scoreThreshold = 0.5;
+    return model;
+  };
+  return { ...source, cacheName: 'coco', convert };
+}
+
+async function tfliteSource(
+  path: string,
+  bytes: Uint8Array,
+  named?: { name: string; description: string },
+): Promise<Source> {
   const labelsFile = join(dirname(path), 'labels.txt');
   const labelBytes = existsSync(labelsFile) ? await readModelFile(labelsFile) : undefined;
   // The label map is part of the converted model, so it is part of the cache key.
@@ -152,7 +184,8 @@ async function tfliteSource(path: string, bytes: Uint8Array): Promise<Source> {
     convert: () =>
       convertTflite(bytes, {
         file: path,
-        name: stem(path),
+        name: named?.name ?? stem(path),
+        ...(named ? { description: named.description } : {}),
         sourceSha256: key,
         ...(labelBytes ? { labels: splitLabels(labelBytes.toString('utf8')), labelsFile } : {}),
       }),
