@@ -8,7 +8,8 @@
 import type { OutputView } from '../core/geometry.ts';
 import { product } from '../core/shape.ts';
 import type { DriverKind } from '../gpu/provider.ts';
-import type { LowerContext, Step, VariantChoice } from '../ops/support/lowering.ts';
+import { UnsupportedOperatorError } from '../errors.ts';
+import type { IntegerLowering, LowerContext, Step, VariantChoice } from '../ops/support/lowering.ts';
 import type { GraphNode } from '../ops/support/node.ts';
 import { opOf } from '../ops/support/registry.ts';
 import type { ModelJson } from './ir.ts';
@@ -38,6 +39,8 @@ export interface LowerOptions {
   fuse?: boolean;
   /** Tensors read from outside `nodes` (graph outputs): never fused away. */
   keep?: readonly string[];
+  /** Run in integers (precision 'int8'): every op must have an integer lowering. */
+  integer?: IntegerLowering;
 }
 
 /** The steps of `nodes` (graph order) and where each tensor is stored. */
@@ -70,6 +73,7 @@ export function lowerNodes(
     driver: o.driver ?? 'unknown',
     force: o.force ?? {},
     fuse: o.fuse ?? true,
+    ...(o.integer ? { integer: o.integer } : {}),
     shape: shapeOf,
     constShape(name) {
       const c = json.constants[name];
@@ -104,7 +108,17 @@ export function lowerNodes(
       return { base: 0, batchStride: product(s.slice(1)), pixelStride: s.at(-1)! };
     },
   };
-  for (const n of nodes) opOf(n, json.name).lower(n, lc);
+  for (const n of nodes) {
+    const def = opOf(n, json.name);
+    if (o.integer && !def.integer)
+      throw new UnsupportedOperatorError(
+        json.name,
+        n.op,
+        `${n.name} has no integer kernel`,
+        "load the model with precision: 'f32'",
+      );
+    def.lower(n, lc);
+  }
   const root = (t: string): string => {
     let r = t;
     while (rootOf.has(r) && rootOf.get(r) !== r) r = rootOf.get(r)!;
@@ -113,21 +127,32 @@ export function lowerNodes(
   return { steps, root };
 }
 
-/** `driver` picks the measured kernel configurations for that adapter kind. */
+/**
+ * `driver` picks the measured kernel configurations for that adapter kind; `integer` lowers to the
+ * integer kernels, every activation an 8-bit tensor packed four to a u32 word.
+ */
 export function lowerGraph(
   model: ModelJson,
   batch: number,
   force: VariantChoice = {},
   driver: DriverKind = 'unknown',
+  integer?: IntegerLowering,
 ): LoweredGraph {
   const outputs = [model.outputs.boxes, model.outputs.scores];
-  const { steps, root } = lowerNodes(model, model.nodes, { batch, force, driver, keep: outputs });
+  const { steps, root } = lowerNodes(model, model.nodes, {
+    batch,
+    force,
+    driver,
+    keep: outputs,
+    ...(integer ? { integer } : {}),
+  });
+  const bytesOf = (n: number) => (integer ? Math.ceil(n / 4) * 4 : 4 * n);
   // Lifetimes: step 0 is preprocessing (writes the input), steps 1..n the kernels, n+1 the SSD head.
   const roots = new Map<string, StorageRoot>();
   const touch = (t: string, at: number) => {
     const r = root(t);
     const e = roots.get(r);
-    if (!e) roots.set(r, { bytes: 4 * batch * product(model.shapes[r]!.slice(1)), first: at, last: at });
+    if (!e) roots.set(r, { bytes: bytesOf(batch * product(model.shapes[r]!.slice(1))), first: at, last: at });
     else {
       e.first = Math.min(e.first, at);
       e.last = Math.max(e.last, at);

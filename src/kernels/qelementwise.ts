@@ -174,22 +174,29 @@ export function qconcatDispatches(
   y: Binding,
   label = 'qconcat',
 ): Dispatch[] {
+  const sizes = parts.map((p) => p.size);
+  return parts.map((p, i) =>
+    qconcatPartDispatch(ctx, pipe, shape, axis, sizes, i, p.table, p.input, y, `${label}[${i}]`),
+  );
+}
+
+/** The dispatch of input `part` alone (extents along the axis: `sizes`); run them in input order. */
+export function qconcatPartDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  shape: readonly number[],
+  axis: number,
+  sizes: readonly number[],
+  part: number,
+  table: Binding,
+  x: Binding,
+  y: Binding,
+  label = 'qconcat',
+): Dispatch {
   const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const outChunk = parts.reduce((n, p) => n + p.size, 0) * inner;
-  let offset = 0;
-  return parts.map((p, i) => {
-    const d = lutDispatch(
-      ctx,
-      pipe,
-      { outer, inChunk: p.size * inner, outChunk, offset },
-      p.table,
-      p.input,
-      y,
-      `${label}[${i}]`,
-      'qconcat',
-    );
-    offset += p.size * inner;
-    return d;
-  });
+  const outChunk = sizes.reduce((n, s) => n + s, 0) * inner;
+  const offset = sizes.slice(0, part).reduce((n, s) => n + s, 0) * inner;
+  const at = { outer, inChunk: sizes[part]! * inner, outChunk, offset };
+  return lutDispatch(ctx, pipe, at, table, x, y, label, 'qconcat');
 }
