@@ -3,8 +3,8 @@
 // padded with black); the canvas is resized bilinearly following TF resize_bilinear: source
 // coordinate = dst * scale (+ half-pixel shift), neighbours clamped to the canvas edge.
 // main_quantized writes an 8-bit input instead, packed four to a u32 (quantized models): the
-// resized pixel rounded half up and clamped to 0..255, plus p.qOffset (-128 for int8 inputs), as
-// TFLite apps feed such models.
+// resized pixel rounded half up, plus p.qOffset (-128 for int8 inputs), as TFLite apps feed such
+// models and exactly as preprocess_ref's float32 value rounded (the goldens' inputs).
 
 override WG_SIZE: u32 = 64u;
 
@@ -23,13 +23,15 @@ fn canvas_pixel(cx: i32, cy: i32) -> vec3<f32> {
 
 struct Coord {
   i: i32,
-  f: f32,
+  // The fraction is rem / den exactly.
+  rem: u32,
+  den: u32,
 }
 
 // Source coordinate of output index d along one axis, split into floor and fraction: TF's
-// (d + 0.5) * canvas / dst - 0.5 (half-pixel centres) or d * canvas / dst, in integers so that only
-// the fraction is rounded (once): float32 coordinates were off by up to 0.01 of a pixel's weight,
-// enough to move an 8-bit input across a rounding boundary.
+// (d + 0.5) * canvas / dst - 0.5 (half-pixel centres) or d * canvas / dst, in integers: float32
+// coordinates were off by up to 0.01 of a pixel's weight, enough to move an 8-bit input across a
+// rounding boundary.
 fn source_coord(d: u32, canvas: u32, dst: u32) -> Coord {
   var num: i32;
   var den: i32;
@@ -42,24 +44,40 @@ fn source_coord(d: u32, canvas: u32, dst: u32) -> Coord {
   }
   var i = num / den;
   if (num < 0 && i * den != num) { i -= 1; }
-  return Coord(i, f32(num - i * den) / f32(den));
+  return Coord(i, u32(num - i * den), u32(den));
 }
 
 fn lerp(a: vec3<f32>, b: vec3<f32>, t: f32) -> vec3<f32> {
   return a + (b - a) * t;
 }
 
-// The resized RGB of output pixel idx, on 0..255.
-fn resized(idx: u32) -> vec3<f32> {
+struct Taps {
+  cx: Coord,
+  cy: Coord,
+  // Canvas pixels at (xa, ya), (xb, ya), (xa, yb), (xb, yb), on 0..255.
+  tl: vec3<f32>,
+  tr: vec3<f32>,
+  bl: vec3<f32>,
+  br: vec3<f32>,
+}
+
+fn taps(idx: u32) -> Taps {
   let cx = source_coord(idx % p.dstW, p.canvasW, p.dstW);
   let cy = source_coord(idx / p.dstW, p.canvasH, p.dstH);
   let xa = clamp(cx.i, 0, i32(p.canvasW) - 1);
   let xb = clamp(cx.i + 1, 0, i32(p.canvasW) - 1);
   let ya = clamp(cy.i, 0, i32(p.canvasH) - 1);
   let yb = clamp(cy.i + 1, 0, i32(p.canvasH) - 1);
-  let top = lerp(canvas_pixel(xa, ya), canvas_pixel(xb, ya), cx.f);
-  let bottom = lerp(canvas_pixel(xa, yb), canvas_pixel(xb, yb), cx.f);
-  return lerp(top, bottom, cy.f);
+  return Taps(cx, cy, canvas_pixel(xa, ya), canvas_pixel(xb, ya), canvas_pixel(xa, yb), canvas_pixel(xb, yb));
+}
+
+// The resized RGB of output pixel idx, on 0..255.
+fn resized(idx: u32) -> vec3<f32> {
+  let t = taps(idx);
+  let fx = f32(t.cx.rem) / f32(t.cx.den);
+  let top = lerp(t.tl, t.tr, fx);
+  let bottom = lerp(t.bl, t.br, fx);
+  return lerp(top, bottom, f32(t.cy.rem) / f32(t.cy.den));
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -73,8 +91,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   y[o + 2u] = v.z;
 }
 
+// The resized value n / d (n, d integers) rounded half up after a rounding to float32, as the CPU
+// reference writes a float32 and rounds it: n / d rounds to q + 1 when its fraction is at least 1/2,
+// or within half a float32 step below 1/2 (then float32 rounds it up onto k + 1/2; at the exact
+// midpoint to k + 1/2 too, whose last mantissa bit is 0). The step below k + 1/2 is 2^-s.
+fn round_like_reference(n: u32, d: u32) -> u32 {
+  let k = n / d;
+  let deficit = i32(d) - 2 * i32(n - k * d);
+  if (deficit <= 0) { return k + 1u; }
+  let s = select(23u - firstLeadingBit(k), 25u, k == 0u);
+  return select(k, k + 1u, u32(deficit) <= (d >> s));
+}
+
 // One output word: four consecutive values of the image's [dstH, dstW, 3] bytes (outBase is a
-// multiple of 4 values: batch slots of whole words, see preprocessStage).
+// multiple of 4 values: preprocessStage refuses batch slots that would share a word). Bilinear in
+// integers: value * den_x * den_y exactly (preprocessStage checks it fits in 32 bits).
 @compute @workgroup_size(WG_SIZE)
 fn main_quantized(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let w = gid.x + gid.y * nwg.x * WG_SIZE;
@@ -84,10 +115,20 @@ fn main_quantized(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
   for (var k = 0u; k < 4u; k++) {
     let e = w * 4u + k;
     if (e >= count) { break; }
-    let rgb = resized(e / 3u);
+    let t = taps(e / 3u);
     let c = e % 3u;
-    let v = select(select(rgb.z, rgb.y, c == 1u), rgb.x, c == 0u);
-    let q = clamp(i32(floor(v + 0.5)), 0, 255) + p.qOffset;
+    let pick = vec3<bool>(c == 0u, c == 1u, c == 2u);
+    let corner = vec4<u32>(
+      u32(round(dot(t.tl, vec3<f32>(pick)))),
+      u32(round(dot(t.tr, vec3<f32>(pick)))),
+      u32(round(dot(t.bl, vec3<f32>(pick)))),
+      u32(round(dot(t.br, vec3<f32>(pick)))),
+    );
+    let wx = vec2<u32>(t.cx.den - t.cx.rem, t.cx.rem);
+    let top = corner.x * wx.x + corner.y * wx.y;
+    let bottom = corner.z * wx.x + corner.w * wx.y;
+    let n = top * (t.cy.den - t.cy.rem) + bottom * t.cy.rem;
+    let q = i32(min(round_like_reference(n, t.cx.den * t.cy.den), 255u)) + p.qOffset;
     word |= (u32(q) & 0xffu) << (8u * k);
   }
   yq[p.outBase / 4u + w] = word;

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { integerValues } from '../src/core/quant.ts';
+import { integerValues, type ConstQuant } from '../src/core/quant.ts';
 import { ModelFormatError, UnsupportedOperatorError } from '../src/errors.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { encodeDispatches } from '../src/gpu/dispatch.ts';
@@ -33,7 +33,7 @@ async function runInteger(
   model: LoadedModel,
   ex: GraphExecutor,
   input: Uint8Array,
-): Promise<{ boxes: Uint8Array; scores: Uint8Array }> {
+): Promise<{ boxes: Uint8Array; scores: Uint8Array; boxesF32: Float32Array; scoresF32: Float32Array }> {
   const words = packQuantized(input);
   const inp = ex.input;
   ctx.queue.writeBuffer(inp.buffer, inp.offset ?? 0, words.buffer, words.byteOffset, words.byteLength);
@@ -44,13 +44,19 @@ async function runInteger(
     pass.end();
     ctx.queue.submit([enc.finish()]);
   });
-  const read = async (b: GPUBufferBinding, t: string) => {
-    const n = model.json.shapes[t]!.reduce((a, d) => a * d, 1);
+  const count = (t: string) => model.json.shapes[t]!.reduce((a, d) => a * d, 1);
+  const read = async (t: string) => {
+    const [b, n] = [ex.bind(t), count(t)];
     return new Uint8Array(await ctx.readBuffer(b.buffer, b.offset ?? 0, Math.ceil(n / 4) * 4)).slice(0, n);
   };
+  const readF32 = async (b: GPUBufferBinding, t: string) =>
+    new Float32Array(await ctx.readBuffer(b.buffer, b.offset ?? 0, 4 * count(t)));
+  const { boxes, scores } = model.json.outputs;
   return {
-    boxes: await read(ex.outputs.boxes, model.json.outputs.boxes),
-    scores: await read(ex.outputs.scores, model.json.outputs.scores),
+    boxes: await read(boxes),
+    scores: await read(scores),
+    boxesF32: await readF32(ex.outputs.boxes, boxes),
+    scoresF32: await readF32(ex.outputs.scores, scores),
   };
 }
 
@@ -82,10 +88,11 @@ test('the converter keeps the scales and zero points: every tensor, every filter
   );
   for (const n of m.json.nodes)
     if (n.op === 'conv2d' || n.op === 'depthwise_conv2d') {
-      const [f, b] = [q.constants[n.filter], q.constants[n.bias]];
-      assert.equal(f?.dtype, 'uint8', `${n.name} filter`);
-      assert.equal(b?.dtype, 'int32', `${n.name} bias`);
-      const ints = integerValues(constData(m, n.bias).data, b);
+      const filter: ConstQuant | undefined = q.constants[n.filter];
+      const bias: ConstQuant | undefined = q.constants[n.bias];
+      assert.equal(filter?.dtype, 'uint8', `${n.name} filter`);
+      assert.ok(bias?.dtype === 'int32', `${n.name} bias`);
+      const ints = integerValues(constData(m, n.bias).data, bias);
       assert.ok(typeof ints !== 'string', `${n.name}: ${String(ints)}`);
     }
   // Through the file format and its validation, unchanged.
@@ -153,6 +160,10 @@ for (const set of VARIANT_SETS)
         const ds = differing(out.scores, g.outputs['concat_1']!.quantized!);
         t.diagnostic(`${stem}: ${db} box bytes, ${ds} logit bytes differ`);
         assert.equal(db + ds, 0, `${stem}: ${db} of the box bytes and ${ds} of the logit bytes differ`);
+        // What the SSD head reads: the box encodings and the LOGISTIC's scores dequantized, as TFLite's
+        // post-process op reads them (float32 (q - zp) * scale: equal to the goldens' dequantized arrays).
+        assert.deepEqual(out.boxesF32, g.outputs['Squeeze']!.data);
+        assert.deepEqual(out.scoresF32, g.outputs['convert_scores']!.data);
       }
     } finally {
       ex.destroy();

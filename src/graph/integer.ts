@@ -3,8 +3,12 @@
  * in integers, and the IntegerLowering its ops lower with, built from the model's recorded quantization.
  */
 import type { Precision, Requantization } from '../core/quant.ts';
+import { product } from '../core/shape.ts';
 import { InvalidOptionError, UnsupportedOperatorError } from '../errors.ts';
-import type { IntegerLowering } from '../ops/support/lowering.ts';
+import { qdequantizeDispatch, qdequantizePipeline } from '../kernels/qelementwise.ts';
+import { dequantizeTable, logisticValue } from '../kernels/quant_tables.ts';
+import type { IntegerLowering, Step } from '../ops/support/lowering.ts';
+import { IntegerStep } from '../ops/support/quantized.ts';
 import { opOf } from '../ops/support/registry.ts';
 import type { ModelJson } from './ir.ts';
 
@@ -51,4 +55,39 @@ export function integerLowering(json: ModelJson, requant: Requantization, packed
       return v;
     },
   };
+}
+
+/** Names of the float32 tensors the integer graph's outputs are dequantized into, for the SSD head. */
+export const dequantizedName = (t: string): string => `${t}:f32`;
+
+/**
+ * The steps after the integer network: box encodings dequantized, class logits through the model's
+ * own LOGISTIC table then dequantized, both as TFLite's post-process op reads them (so the head scores
+ * with probabilities: HeadSpec 'probability').
+ */
+export function dequantizeOutputSteps(json: ModelJson, integer: IntegerLowering, batch: number): Step[] {
+  const scores = json.quantization?.scores;
+  if (!scores) throw new UnsupportedOperatorError(json.name, 'integer execution', 'no scores quantization');
+  const { boxes, scores: logits } = json.outputs;
+  const bq = integer.tensor(boxes);
+  const lq = integer.tensor(logits);
+  const tables: [string, Float32Array][] = [
+    [boxes, dequantizeTable(bq.dtype, bq)],
+    [logits, dequantizeTable(scores.dtype, scores, (q) => logisticValue(q, lq.dtype, lq, scores, integer.requant))],
+  ];
+  return tables.map(([t, values]) => {
+    const count = batch * product(json.shapes[t]!.slice(1));
+    const out = dequantizedName(t);
+    const table = {
+      name: `${t}:int:${integer.requant}:dequantize`,
+      lastDim: 0,
+      words: () => new Uint32Array(values.buffer),
+    };
+    const view = { base: 0, batchStride: product(json.shapes[t]!.slice(1)), pixelStride: json.shapes[t]!.at(-1)! };
+    return new IntegerStep(`${t}:dequantize`, 'qdequantize', 'table', out, view, [t], [table], {
+      pipeline: (ctx) => qdequantizePipeline(ctx),
+      dispatch: (ctx, pipe, io) =>
+        qdequantizeDispatch(ctx, pipe, count, io.weight(table.name), io.tensor(t), io.tensor(out), `${t}:dequantize`),
+    });
+  });
 }

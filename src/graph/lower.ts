@@ -12,6 +12,7 @@ import { UnsupportedOperatorError } from '../errors.ts';
 import type { IntegerLowering, LowerContext, Step, VariantChoice } from '../ops/support/lowering.ts';
 import type { GraphNode } from '../ops/support/node.ts';
 import { opOf } from '../ops/support/registry.ts';
+import { dequantizedName, dequantizeOutputSteps } from './integer.ts';
 import type { ModelJson } from './ir.ts';
 
 export interface StorageRoot {
@@ -146,13 +147,21 @@ export function lowerGraph(
     keep: outputs,
     ...(integer ? { integer } : {}),
   });
-  const bytesOf = (n: number) => (integer ? Math.ceil(n / 4) * 4 : 4 * n);
+  // Integer graphs end in float32 copies of their outputs, dequantized for the SSD head.
+  const heads = integer ? dequantizeOutputSteps(model, integer, batch) : [];
+  steps.push(...heads);
+  const floats = new Set(heads.map((st) => st.output));
+  const elements = (t: string) => product((model.shapes[t] ?? model.shapes[t.slice(0, -':f32'.length)]!).slice(1));
+  const bytesOf = (t: string) => {
+    const n = batch * elements(t);
+    return integer && !floats.has(t) ? Math.ceil(n / 4) * 4 : 4 * n;
+  };
   // Lifetimes: step 0 is preprocessing (writes the input), steps 1..n the kernels, n+1 the SSD head.
   const roots = new Map<string, StorageRoot>();
   const touch = (t: string, at: number) => {
     const r = root(t);
     const e = roots.get(r);
-    if (!e) roots.set(r, { bytes: bytesOf(batch * product(model.shapes[r]!.slice(1))), first: at, last: at });
+    if (!e) roots.set(r, { bytes: bytesOf(r), first: at, last: at });
     else {
       e.first = Math.min(e.first, at);
       e.last = Math.max(e.last, at);
@@ -163,8 +172,13 @@ export function lowerGraph(
     touch(st.output, i + 1);
     for (const t of st.reads()) touch(t, i + 1);
   });
-  for (const t of outputs) touch(t, steps.length + 1);
+  const read = integer
+    ? { boxes: dequantizedName(model.outputs.boxes), scores: dequantizedName(model.outputs.scores) }
+    : model.outputs;
+  // The raw outputs live to the end too, so an integer graph's uint8 outputs can be read back (tests).
+  for (const t of new Set([...outputs, read.boxes, read.scores])) touch(t, steps.length + 1);
   const rootOf = new Map<string, string>();
   for (const t of Object.keys(model.shapes)) rootOf.set(t, root(t));
-  return { batch, steps, rootOf, roots, input: model.input, outputs: model.outputs };
+  for (const t of floats) rootOf.set(t, t);
+  return { batch, steps, rootOf, roots, input: model.input, outputs: read };
 }

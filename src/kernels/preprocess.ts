@@ -102,6 +102,9 @@ export function preprocessStage(
   out: PreprocessOutput = 'f32',
 ): PreprocessStage {
   const values = spec.width * spec.height * 3;
+  const den = (side: number) => (spec.halfPixelCenters ? 2 * side : side);
+  if (out !== 'f32' && 255 * den(spec.width) * den(spec.height) >= 2 ** 32)
+    throw new RangeError(`an 8-bit ${spec.width}x${spec.height} input is too large for the integer resize`);
   if (out !== 'f32' && slot > 0 && values % 4 !== 0)
     throw new RangeError(
       `an 8-bit ${spec.width}x${spec.height} input is not whole u32 words: run such a model in batches of 1`,
