@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { InvalidOptionError, UnsupportedOperatorError } from '../src/errors.ts';
 import { load, type ObjectDetector } from '../src/index.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { encodeDispatches, type Dispatch } from '../src/gpu/dispatch.ts';
@@ -127,3 +128,9 @@ for (const stem of stems)
       left.splice(i, 1);
     }
   });
+
+test('precision at load: an unknown value is an InvalidOptionError, int8 of a float model an UnsupportedOperatorError', async () => {
+  await assert.rejects(load(COCO_TFLITE, { precision: 'int4' as 'int8' }), InvalidOptionError);
+  await assert.rejects(load(COCO_TFLITE, { requantization: 'gemmlowp' as 'tflite' }), InvalidOptionError);
+  await assert.rejects(load('oid-v4', { precision: 'int8' }), UnsupportedOperatorError);
+});

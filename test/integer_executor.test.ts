@@ -13,6 +13,7 @@ import type { GpuContext } from '../src/gpu/context.ts';
 import { encodeDispatches } from '../src/gpu/dispatch.ts';
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
 import { integerBlocker, integerLowering, resolvePrecision } from '../src/graph/integer.ts';
+import { lowerGraph } from '../src/graph/lower.ts';
 import { parseModel, serializeModel } from '../src/graph/model_format.ts';
 import { constData, type LoadedModel } from '../src/graph/weights.ts';
 import { supportsPackedDot } from '../src/kernels/qcommon.ts';
@@ -179,4 +180,30 @@ test("TFLite's fixed-point requantization through the executor differs from the 
   assert.ok(differing(out.boxes, g.outputs['Squeeze']!.quantized!) > 0);
   ex.destroy();
   weights.buffer?.destroy();
+});
+
+test('an op without an integer kernel keeps a model out of int8: auto falls back to f32, int8 and the lowering refuse', async () => {
+  const m = await convertedCoco();
+  const last = m.json.nodes.at(-1)!;
+  const out = last.outputs[0]!;
+  const add = {
+    op: 'add',
+    name: 'extra_add',
+    inputs: [out, out],
+    outputs: ['extra_sum'],
+    activation: { min: -1e9, max: 1e9 },
+  };
+  const json = {
+    ...m.json,
+    nodes: [...m.json.nodes, add] as typeof m.json.nodes,
+    shapes: { ...m.json.shapes, extra_sum: m.json.shapes[out]! },
+    quantization: {
+      ...m.json.quantization!,
+      tensors: { ...m.json.quantization!.tensors, extra_sum: m.json.quantization!.tensors[out]! },
+    },
+  };
+  assert.match(integerBlocker(json) ?? '', /extra_add \(add\) has no integer kernel/);
+  assert.equal(resolvePrecision(json, 'auto'), 'f32');
+  assert.throws(() => resolvePrecision(json, 'int8'), UnsupportedOperatorError);
+  assert.throws(() => lowerGraph(json, 1, {}, 'unknown', integerLowering(json, 'xnnpack', false)), /no integer kernel/);
 });

@@ -1,4 +1,5 @@
 /** Helpers shared by the CLI commands: option mapping, error reporting, timing summaries. */
+import { PRECISIONS, type Precision } from '../core/quant.ts';
 import type { DetectOptions } from '../detect_types.ts';
 import { MobileSsdError } from '../errors.ts';
 import { median, percentile } from '../gpu/timing.ts';
@@ -27,6 +28,22 @@ export const INPUT_SIZE_FLAG: FlagSpec = {
   value: 'N|HxW',
   help: "run the network at this input size instead of the model's own (faster, less accurate; the anchors follow the new feature maps)",
 };
+
+export const PRECISION_FLAG: FlagSpec = {
+  name: 'precision',
+  type: 'string',
+  value: 'auto|f32|int8',
+  help: "int8: a quantized model on integer kernels, TFLite's bytes; f32: float kernels; auto: int8 when the model is quantized",
+  default: 'auto',
+};
+
+/** --precision auto|f32|int8. */
+export function precisionOption(flags: ParsedFlags): Precision {
+  const v = String(flags.precision ?? 'auto');
+  if (!(PRECISIONS as readonly string[]).includes(v))
+    throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got "${v}"`);
+  return v as Precision;
+}
 
 /** --input-size 224 or 224x160 (height x width). */
 export function inputSizeOption(flags: ParsedFlags): [number, number] | undefined {

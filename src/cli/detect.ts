@@ -23,6 +23,8 @@ import {
   detectOptions,
   INPUT_SIZE_FLAG,
   inputSizeOption,
+  PRECISION_FLAG,
+  precisionOption,
   mb,
   msStats,
   peakRss,
@@ -47,6 +49,7 @@ export const detectCommand: CommandSpec = {
     },
     ...DETECT_FLAGS,
     INPUT_SIZE_FLAG,
+    PRECISION_FLAG,
     { name: 'json', type: 'string', value: 'FILE', help: 'write all results as JSON (written atomically)' },
     {
       name: 'out',
@@ -136,6 +139,7 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
       log: (m) => quiet || process.stderr.write(`mobilessd: ${m}\n`),
       ...options,
       ...(inputSize ? { inputSize } : {}),
+      precision: precisionOption(flags),
     });
     const loadMs = performance.now() - t0;
     const progress = new Progress(files.length, 'detect', quiet);
