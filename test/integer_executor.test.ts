@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { integerValues, type ConstQuant } from '../src/core/quant.ts';
+import { integerValues, type ConstQuant, type TensorQuant } from '../src/core/quant.ts';
 import { ModelFormatError, UnsupportedOperatorError } from '../src/errors.ts';
 import type { GpuContext } from '../src/gpu/context.ts';
 import { encodeDispatches } from '../src/gpu/dispatch.ts';
@@ -17,7 +17,8 @@ import { lowerGraph } from '../src/graph/lower.ts';
 import { parseModel, serializeModel } from '../src/graph/model_format.ts';
 import { constData, type LoadedModel } from '../src/graph/weights.ts';
 import { supportsPackedDot } from '../src/kernels/qcommon.ts';
-import { packQuantized, type Requantization } from '../src/kernels/quantization.ts';
+import { qaddRef } from '../src/kernels/qadd_ref.ts';
+import { addRequant, packQuantized, type Requantization } from '../src/kernels/quantization.ts';
 import type { VariantChoice } from '../src/ops/support/lowering.ts';
 import { gpu, releaseGpu } from './support/gpu.ts';
 import { buildGoldenInput, goldenStems, loadGolden } from './support/goldens.ts';
@@ -182,28 +183,64 @@ test("TFLite's fixed-point requantization through the executor differs from the 
   weights.buffer?.destroy();
 });
 
-test('an op without an integer kernel keeps a model out of int8: auto falls back to f32, int8 and the lowering refuse', async () => {
-  const m = await convertedCoco();
-  const last = m.json.nodes.at(-1)!;
-  const out = last.outputs[0]!;
-  const add = {
-    op: 'add',
-    name: 'extra_add',
-    inputs: [out, out],
-    outputs: ['extra_sum'],
-    activation: { min: -1e9, max: 1e9 },
-  };
-  const json = {
-    ...m.json,
-    nodes: [...m.json.nodes, add] as typeof m.json.nodes,
-    shapes: { ...m.json.shapes, extra_sum: m.json.shapes[out]! },
-    quantization: {
-      ...m.json.quantization!,
-      tensors: { ...m.json.quantization!.tensors, extra_sum: m.json.quantization!.tensors[out]! },
+/** The COCO graph with more nodes after its box encodings; the last one's output `extra` becomes the boxes output. */
+function withExtraNodes(m: LoadedModel, nodes: Record<string, unknown>[], quant: Record<string, TensorQuant>) {
+  const shape = m.json.shapes[m.json.outputs.boxes]!;
+  return {
+    ...m,
+    json: {
+      ...m.json,
+      nodes: [...m.json.nodes, ...nodes] as typeof m.json.nodes,
+      shapes: { ...m.json.shapes, ...Object.fromEntries(Object.keys(quant).map((t) => [t, shape])) },
+      outputs: { ...m.json.outputs, boxes: 'extra' },
+      quantization: { ...m.json.quantization!, tensors: { ...m.json.quantization!.tensors, ...quant } },
     },
   };
-  assert.match(integerBlocker(json) ?? '', /extra_add \(add\) has no integer kernel/);
+}
+
+test('an op without an integer kernel keeps a model out of int8: auto falls back to f32, int8 and the lowering refuse', async () => {
+  const m = await convertedCoco();
+  const boxes = m.json.outputs.boxes;
+  const pool = { op: 'max_pool2d', name: 'pool', inputs: [boxes], outputs: ['extra'], window: [1, 1], strides: [1, 1] };
+  const { json } = withExtraNodes(m, [{ ...pool, padding: 'VALID' }], { extra: m.json.quantization!.tensors[boxes]! });
+  assert.match(integerBlocker(json) ?? '', /pool \(max_pool2d\) has no integer kernel/);
   assert.equal(resolvePrecision(json, 'auto'), 'f32');
   assert.throws(() => resolvePrecision(json, 'int8'), UnsupportedOperatorError);
   assert.throws(() => lowerGraph(json, 1, {}, 'unknown', integerLowering(json, 'xnnpack', false)), /no integer kernel/);
+});
+
+// XNNPACK arithmetic, whose network reproduces the goldens' Squeeze (TFLite's arithmetic: kernel grids, qelementwise.test).
+const requant = 'xnnpack';
+test(`integer ADD through the executor equals its CPU reference on the network's own box encodings`, async () => {
+  const m = await convertedCoco();
+  const bq = m.json.quantization!.tensors[m.json.outputs.boxes]!;
+  const sum: TensorQuant = { dtype: 'uint8', scale: bq.scale * 1.7, zeroPoint: 120, activation: 'RELU6' };
+  // Squeeze + a copy of it (a one-input concatenation: a table dispatch): one tensor bound twice would alias.
+  const boxes = m.json.outputs.boxes;
+  const copy = {
+    op: 'concat',
+    name: 'copy',
+    inputs: [boxes],
+    outputs: ['copy'],
+    axis: 1,
+    activation: { min: -1e9, max: 1e9 },
+  };
+  const add = { op: 'add', name: 'sum', inputs: [boxes, 'copy'], outputs: ['extra'], activation: { min: 0, max: 6 } };
+  const model = withExtraNodes(m, [copy, add], { copy: bq, extra: sum });
+  const { ctx, ex, weights } = await executor(model, requant, {});
+  try {
+    assert.ok(
+      ex.stats.steps.some((s) => s.kind === 'qadd'),
+      'no qadd step',
+    );
+    const g = loadGolden(MODEL, stems[1]!);
+    const out = await runInteger(ctx, model, ex, buildGoldenInput(g).data as Uint8Array);
+    const squeeze = g.outputs['Squeeze']!.quantized!;
+    const ref = qaddRef('uint8', squeeze, squeeze, addRequant('uint8', bq, bq, sum, 'RELU6', requant));
+    assert.equal(differing(out.boxes, ref as Uint8Array), 0);
+    assert.ok(new Set(ref).size > 10, 'a degenerate sum');
+  } finally {
+    ex.destroy();
+    weights.buffer?.destroy();
+  }
 });
