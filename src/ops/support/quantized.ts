@@ -5,7 +5,7 @@
  * steps do not fuse: each writes its whole output, concatenations run as table copies.
  */
 import type { ConvGeometry, OutputView } from '../../core/geometry.ts';
-import { integerValues, type ConstQuant, type TensorQuant } from '../../core/quant.ts';
+import { integerValues, type ConstQuant } from '../../core/quant.ts';
 import { UnsupportedOperatorError } from '../../errors.ts';
 import type { CachedPipeline, GpuContext } from '../../gpu/context.ts';
 import type { Dispatch } from '../../gpu/dispatch.ts';
@@ -16,7 +16,7 @@ import type { ConvNode } from './conv.ts';
 import type { IntegerLowering, LowerContext, Step, StepIo, WeightUse } from './lowering.ts';
 import type { GraphNode } from './node.ts';
 
-/** The integer lowering, or an error naming the op when asked for an op that has none. */
+/** The integer lowering; called only by integer lowerings, which run when it is set. */
 export function integerOf(lc: LowerContext): IntegerLowering {
   if (!lc.integer) throw new Error('integer lowering asked outside precision int8');
   return lc.integer;
@@ -60,7 +60,6 @@ export interface QuantConv {
   requant: ConvRequant;
   filter: ConstQuant;
   bias: ConstQuant;
-  input: TensorQuant;
 }
 
 export function quantConv(n: GraphNode & ConvNode, g: ConvGeometry, lc: LowerContext): QuantConv {
@@ -87,11 +86,10 @@ export function quantConv(n: GraphNode & ConvNode, g: ConvGeometry, lc: LowerCon
     }),
     filter,
     bias,
-    input,
   };
 }
 
-/** The per-channel words (channelData) of a convolution whose filter is `filterNK` ([Cout, K] integers). */
+/** A convolution's per-channel words (channelData: bias, packed-variant bias, requantization) for the GPU. */
 export function channelWords(q: QuantConv, bias: Int32Array, packedBias: Int32Array): Uint32Array {
   const data = channelData(bias, q.requant, packedBias);
   return new Uint32Array(data.buffer, data.byteOffset, data.length);
