@@ -106,7 +106,7 @@ for (const r of rows) {
 }
 const f = (v: number, d = 2) => v.toFixed(d);
 const md = [
-  `# Kernel profile: ${model.json.name}${integer ? " (precision int8)" : ""}`,
+  `# Kernel profile: ${model.json.name}${integer ? ' (precision int8)' : ''}`,
   '',
   `Machine: ${machine(ctx)}. Median of ${reps} passes, each dispatch timed with timestamp queries (sum of kernel times; the frame also pays dispatch overhead).`,
   `Best GEMM on this adapter in the same run: **${f(best)} GFLOP/s** (${bestVariant}, 1024^3).`,
