@@ -1,7 +1,8 @@
 /** Helpers shared by the CLI commands: option mapping, error reporting, timing summaries. */
-import { PRECISIONS, type Precision } from '../core/quant.ts';
+import type { Precision } from '../core/quant.ts';
 import type { DetectOptions } from '../detect_types.ts';
 import { MobileSsdError } from '../errors.ts';
+import { DEFAULT_MAX_PIXELS, resolveLimits, type DecodeLimits } from '../image/limits.ts';
 import { median, percentile } from '../gpu/timing.ts';
 import { UsageError, type FlagSpec, type ParsedFlags } from './args.ts';
 
@@ -37,12 +38,24 @@ export const PRECISION_FLAG: FlagSpec = {
   default: 'auto',
 };
 
-/** --precision auto|f32|int8. */
+/** --precision (the argument parser accepts only the values PRECISION_FLAG lists). */
 export function precisionOption(flags: ParsedFlags): Precision {
-  const v = String(flags.precision ?? 'auto');
-  if (!(PRECISIONS as readonly string[]).includes(v))
-    throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got "${v}"`);
-  return v as Precision;
+  return (flags.precision ?? 'auto') as Precision;
+}
+
+export const MAX_PIXELS_FLAG: FlagSpec = {
+  name: 'max-pixels',
+  type: 'number',
+  value: 'N',
+  help: 'refuse images larger than N pixels (width x height) from their header, before decoding; decoding takes about 3 bytes of memory per byte of RGBA',
+  default: DEFAULT_MAX_PIXELS,
+};
+
+/** --max-pixels, checked before any work starts. */
+export function decodeLimits(flags: ParsedFlags): Required<DecodeLimits> {
+  const n = flags['max-pixels'] as number;
+  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`--max-pixels must be a positive integer, got ${n}`);
+  return resolveLimits({ maxPixels: n });
 }
 
 /** --input-size 224 or 224x160 (height x width). */
