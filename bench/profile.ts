@@ -3,14 +3,17 @@
  * passes), with GFLOP/s and GB/s per layer, the share of the total per op type, and each kernel
  * compared with the adapter's best GEMM measured in the same run.
  *
- *   node .build/bench/profile.js [--model oid-v4|face|PATH] [--reps 5] [--driver ...] [--layers]
+ *   node .build/bench/profile.js [--model oid-v4|face|PATH] [--reps 5] [--driver ...] [--layers] [--precision int8]
  *       [--conv2d VARIANT] [--depthwise VARIANT] [--pointwise VARIANT] [--gemm-variants A,B]
  *
  * --conv2d / --depthwise / --pointwise force a kernel variant on every layer that supports it (the others keep
  * the default choice) to compare variants in the whole network; a forced run writes
  * results/profile_<model>_<driver>_<variant>.md. --gemm-variants limits the best-GEMM search.
  */
+import type { Precision } from '../src/core/quant.ts';
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
+import { integerLowering, resolvePrecision } from '../src/graph/integer.ts';
+import { supportsPackedDot } from '../src/kernels/qcommon.ts';
 import { median, timeDispatches } from '../src/gpu/timing.ts';
 import { ACTIVATIONS } from '../src/core/geometry.ts';
 import { CONV2D_VARIANTS } from '../src/kernels/conv2d.ts';
@@ -34,11 +37,21 @@ const gemmVariants =
   flag('gemm-variants')
     ?.split(',')
     .map((v) => known(v, POINTWISE_VARIANTS, 'GEMM')!) ?? POINTWISE_VARIANTS.filter((v) => v !== 'naive');
-const ex = await GraphExecutor.create(ctx, model, packModelWeights(ctx, model), 1, {
-  ...(conv2d ? { conv2d } : {}),
-  ...(depthwise ? { depthwise } : {}),
-  ...(pointwise ? { pointwise } : {}),
-});
+// --precision int8: the integer kernels of a quantized model (docs/integer.md), profiled the same way.
+const precision = resolvePrecision(model.json, (flag('precision') ?? 'f32') as Precision);
+const integer = precision === 'int8' ? integerLowering(model.json, 'xnnpack', await supportsPackedDot(ctx)) : undefined;
+const ex = await GraphExecutor.create(
+  ctx,
+  model,
+  packModelWeights(ctx, model, integer),
+  1,
+  {
+    ...(conv2d ? { conv2d } : {}),
+    ...(depthwise ? { depthwise } : {}),
+    ...(pointwise ? { pointwise } : {}),
+  },
+  integer,
+);
 
 function known<T extends string>(v: string | undefined, list: readonly T[], what: string): T | undefined {
   if (v === undefined) return undefined;
@@ -93,7 +106,7 @@ for (const r of rows) {
 }
 const f = (v: number, d = 2) => v.toFixed(d);
 const md = [
-  `# Kernel profile: ${model.json.name}`,
+  `# Kernel profile: ${model.json.name}${integer ? ' (precision int8)' : ''}`,
   '',
   `Machine: ${machine(ctx)}. Median of ${reps} passes, each dispatch timed with timestamp queries (sum of kernel times; the frame also pays dispatch overhead).`,
   `Best GEMM on this adapter in the same run: **${f(best)} GFLOP/s** (${bestVariant}, 1024^3).`,
@@ -122,6 +135,6 @@ const forced = [conv2d, depthwise, pointwise]
   .filter(Boolean)
   .map((v) => `_${v}`)
   .join('');
-writeResult(`profile_${model.json.name}_${ctx.report.driver}${forced}.md`, text);
+writeResult(`profile_${model.json.name}_${ctx.report.driver}${forced}${integer ? '_int8' : ''}.md`, text);
 ctx.destroy();
 process.exit(0);

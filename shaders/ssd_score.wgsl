@@ -15,8 +15,11 @@ fn reportable(c: u32) -> bool {
 
 // Scores are clamped to 1 so the key's top bits stay zero even if division rounds up.
 fn class_score(logit: f32, row_max: f32, row_sum: f32) -> f32 {
-  if (p.softmax != 0u) {
+  if (p.scoreMode == 1u) {
     return min(exp(logit - row_max) / row_sum, 1.0);
+  }
+  if (p.scoreMode == 2u) {
+    return min(logit, 1.0);
   }
   return min(1.0 / (1.0 + exp(-logit)), 1.0);
 }
@@ -40,7 +43,7 @@ fn score(@builtin(global_invocation_id) gid: vec3<u32>) {
   let row = (n * p.numAnchors + a) * C;
   var row_max = 0.0;
   var row_sum = 1.0;
-  if (p.softmax != 0u) {
+  if (p.scoreMode == 1u) {
     row_max = raw_logits[row];
     for (var c = 1u; c < C; c++) { row_max = max(row_max, raw_logits[row + c]); }
     row_sum = 0.0;

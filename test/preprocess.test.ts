@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { PreprocessSpec } from '../src/core/model_spec.ts';
 import { preprocessPipeline, preprocessStage } from '../src/kernels/preprocess.ts';
@@ -69,3 +70,66 @@ for (const [name, spec] of specs)
       tex.destroy();
       out.destroy();
     });
+
+/**
+ * The 8-bit input of a quantized model: the resized pixel rounded half up, clamped, packed four to a
+ * word (int8: minus 128), equal to the reference's float32 value rounded (how the goldens' inputs
+ * are made): the GPU resizes in integers and rounds as float32 would.
+ */
+for (const [name, spec] of specs)
+  for (const out of ['uint8', 'int8'] as const)
+    for (const [w, h] of [sizes[1]!, sizes[3]!, sizes[4]!])
+      test(`preprocess ${name} quantized ${out}: ${w}x${h} -> ${spec.width}x${spec.height}, packed in batch slot 1`, async () => {
+        const ctx = await gpu();
+        const img = image(w, h, w * 17 + h);
+        const ref = preprocessRef({ ...spec, mean: 0, std: 1 }, img);
+        const n = ref.length;
+        const tex = texture(ctx, img);
+        const buf = output(ctx, n / 2, 0);
+        const pipe = await preprocessPipeline(ctx, out);
+        const stage = preprocessStage(
+          ctx,
+          pipe,
+          spec,
+          tex.createView(),
+          { buffer: buf },
+          1,
+          { width: 5, height: 5 },
+          out,
+        );
+        stage.update(w, h);
+        await run(ctx, [stage.dispatch]);
+        const bytes = new Uint8Array(await ctx.readBuffer(buf, 0, 2 * n));
+        let differ = 0;
+        for (let i = 0; i < n; i++) {
+          const q = Math.min(255, Math.max(0, Math.round(ref[i]!)));
+          const expected = out === 'int8' ? (q - 128) & 0xff : q;
+          assert.equal(bytes[i], 0, `slot 0 byte ${i} was written`);
+          if (bytes[n + i] !== expected) differ++;
+        }
+        assert.equal(differ, 0, `${differ} of ${n} values differ`);
+        tex.destroy();
+        buf.destroy();
+      });
+
+test('a quantized input whose image is not whole words refuses batch slots past the first', async () => {
+  const ctx = await gpu();
+  const spec: PreprocessSpec = { width: 5, height: 3, resize: 'stretch', halfPixelCenters: true, mean: 0, std: 1 };
+  const tex = texture(ctx, image(4, 4, 1));
+  const pipe = await preprocessPipeline(ctx, 'uint8');
+  assert.throws(
+    () =>
+      preprocessStage(
+        ctx,
+        pipe,
+        spec,
+        tex.createView(),
+        { buffer: output(ctx, 64) },
+        1,
+        { width: 4, height: 4 },
+        'uint8',
+      ),
+    /batches of 1/,
+  );
+  tex.destroy();
+});

@@ -174,6 +174,15 @@ for (const numAnchors of [1, 7, 1917, 5118]) {
           perClassNms: numClasses > 3,
         }),
       );
+      note(
+        await check({
+          ...base,
+          shape: { batch: 2, numAnchors, numClasses, scoreFunction: 'probability', seed: seed + 4 },
+          score: 0.3,
+          iou: 0.6,
+          perClassNms: numClasses <= 3,
+        }),
+      );
       if (numAnchors * (numClasses - 1) > 2 * base.candidateCap)
         assert.ok(overCap, 'no run had more candidates than candidateCap');
     });

@@ -30,12 +30,13 @@ test('decodeBox: worked example with the 10/10/5/5 coder', () => {
   close(xmax, 0.62);
 });
 
-test('rowScores: sigmoid per column, softmax over the row', () => {
+test('rowScores: sigmoid per column, softmax over the row, probabilities as they are (at most 1)', () => {
   const sig = rowScores([0, Math.log(3), -Math.log(3)], 0, 3, 'sigmoid');
   [0.5, 0.75, 0.25].forEach((v, i) => close(sig[i]!, v));
   // softmax of (0, ln 3, 0) = (1, 3, 1) / 5
   const soft = rowScores([0, 0, 0, 0, Math.log(3), 0], 1, 3, 'softmax');
   [0.2, 0.6, 0.2].forEach((v, i) => close(soft[i]!, v));
+  assert.deepEqual(rowScores([0.25, 0.5, 1.5, 0, 0.75, 1], 1, 3, 'probability'), [0, 0.75, 1]);
 });
 
 test('iou: exact fractions and the empty cases', () => {

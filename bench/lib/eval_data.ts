@@ -29,10 +29,14 @@ export async function readLimited(path: string): Promise<Dataset> {
   return n === undefined ? d : { ...d, images: d.images.slice(0, n) };
 }
 
-/** A detector whose head caps fit the evaluation recipe (EVAL_RECIPE). */
+/**
+ * A detector whose head caps fit the evaluation recipe (EVAL_RECIPE). Float execution: the committed
+ * figures were measured so (the COCO uint8 model would otherwise run in integers, precision 'auto').
+ */
 export function loadForEval(model: string, inputSize?: number, anchorSizing?: AnchorSizing): Promise<ObjectDetector> {
   return load(model, {
     driver: driver(),
+    precision: 'f32',
     maxDetectionsCap: EVAL_RECIPE.maxDetectionsCap,
     candidateCap: EVAL_RECIPE.candidateCap,
     ...(inputSize ? { inputSize, anchorSizing } : {}),

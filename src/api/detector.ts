@@ -13,10 +13,18 @@ import {
 } from '../errors.ts';
 import { GpuContext, type AcquireOptions } from '../gpu/context.ts';
 import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
-import { preprocessPipeline, preprocessStage, type PreprocessStage } from '../kernels/preprocess.ts';
+import type { Precision, Requantization } from '../core/quant.ts';
+import {
+  preprocessPipeline,
+  preprocessStage,
+  type PreprocessOutput,
+  type PreprocessStage,
+} from '../kernels/preprocess.ts';
+import { supportsPackedDot } from '../kernels/qcommon.ts';
+import { integerLowering, resolvePrecision } from '../graph/integer.ts';
 import { boxToImage, type Placement } from '../image/placement.ts';
 import { GraphExecutor, packModelWeights } from '../graph/executor.ts';
-import type { VariantChoice } from '../ops/support/lowering.ts';
+import type { IntegerLowering, VariantChoice } from '../ops/support/lowering.ts';
 import type { PackedWeights, LoadedModel } from '../graph/weights.ts';
 import { constData } from '../graph/weights.ts';
 import { SsdHead, parseDetections, type HeadOptions } from '../ssd/head.ts';
@@ -39,6 +47,14 @@ export interface DetectorOptions extends DetectOptions, AcquireOptions {
   variants?: VariantChoice;
   /** Use this GPU context instead of acquiring one (several detectors can share a device). */
   context?: GpuContext;
+  /**
+   * 'int8': a quantized model runs on integer kernels, its raw outputs TFLite's byte for byte
+   * (docs/integer.md); 'f32': float kernels on the dequantized weights; 'auto' (default): 'int8'
+   * when the model can run it.
+   */
+  precision?: Precision;
+  /** Integer arithmetic to match: XNNPACK's fp32 scales (default; TFLite's WASM and CPU delegate) or TFLite's fixed point. */
+  requantization?: Requantization;
 }
 
 export interface DetectorTimings {
@@ -90,6 +106,8 @@ export interface DetectorModelInfo {
   loadMs: number;
   uploadWeightsMs: number;
   compileMs: number;
+  /** What the network runs in: integer kernels ('int8') or float ('f32'). */
+  precision: 'f32' | 'int8';
 }
 
 export function detectorModelInfo(model: LoadedModel, detector: Detector, loadMs: number): DetectorModelInfo {
@@ -103,6 +121,7 @@ export function detectorModelInfo(model: LoadedModel, detector: Detector, loadMs
     loadMs,
     uploadWeightsMs: detector.timings.uploadWeightsMs,
     compileMs: detector.timings.compileMs,
+    precision: detector.precision,
   };
 }
 
@@ -119,15 +138,21 @@ export class Detector {
   private readonly ownsContext: boolean;
   private readonly anchors: Float32Array;
   private readonly cap: number;
+  /** The precision this detector runs at, 'auto' resolved. */
+  readonly precision: 'f32' | 'int8';
+  private integer: IntegerLowering | undefined;
 
   private constructor(
     readonly model: LoadedModel,
     ctx: GpuContext,
     weights: PackedWeights,
+    integer: IntegerLowering | undefined,
     private readonly options: DetectorOptions,
   ) {
     this.ctx = ctx;
     this.weights = weights;
+    this.integer = integer;
+    this.precision = integer ? 'int8' : 'f32';
     this.labels = model.json.labels;
     this.ownsContext = !options.context;
     this.anchors = constData(model, model.json.ssd.anchors).data;
@@ -136,11 +161,15 @@ export class Detector {
 
   static async create(model: LoadedModel, options: DetectorOptions = {}): Promise<Detector> {
     validateOptions(options, model.json.labels, options.maxDetectionsCap ?? 100);
+    const precision = resolvePrecision(model.json, options.precision ?? 'auto');
+    if (options.requantization !== undefined && !['xnnpack', 'tflite'].includes(options.requantization))
+      throw new InvalidOptionError('requantization', options.requantization, "'xnnpack' or 'tflite'");
     const ctx = options.context ?? (await GpuContext.acquire(options));
     let d: Detector | undefined;
     try {
       const t0 = performance.now();
-      d = new Detector(model, ctx, packModelWeights(ctx, model), options);
+      const integer = precision === 'int8' ? await Detector.integerFor(ctx, model, options) : undefined;
+      d = new Detector(model, ctx, packModelWeights(ctx, model, integer), integer, options);
       d.timings.uploadWeightsMs = performance.now() - t0;
       const t1 = performance.now();
       await d.plan(1);
@@ -152,6 +181,15 @@ export class Detector {
       else if (!options.context) ctx.destroy();
       throw e;
     }
+  }
+
+  private static async integerFor(ctx: GpuContext, model: LoadedModel, o: DetectorOptions): Promise<IntegerLowering> {
+    return integerLowering(model.json, o.requantization ?? 'xnnpack', await supportsPackedDot(ctx));
+  }
+
+  /** The network input's form, which the preprocessing writes. */
+  private get inputForm(): PreprocessOutput {
+    return this.integer ? this.integer.tensor(this.model.json.input).dtype : 'f32';
   }
 
   get context(): GpuContext {
@@ -221,7 +259,8 @@ export class Detector {
     if (!this.ownsContext) throw new DeviceLostError('the shared GPU context was lost', undefined, SHARED_CONTEXT_LOST);
     this.ctx.destroy();
     this.ctx = await GpuContext.acquire(this.options);
-    this.weights = packModelWeights(this.ctx, this.model);
+    if (this.integer) this.integer = await Detector.integerFor(this.ctx, this.model, this.options);
+    this.weights = packModelWeights(this.ctx, this.model, this.integer);
   }
 
   private plan(batch: number): Promise<Plan> {
@@ -250,30 +289,44 @@ export class Detector {
   private async buildPlan(batch: number): Promise<Plan> {
     const ctx = this.ctx;
     const json = this.model.json;
-    const executor = await GraphExecutor.create(ctx, this.model, this.weights, batch, this.options.variants ?? {});
+    const executor = await GraphExecutor.create(
+      ctx,
+      this.model,
+      this.weights,
+      batch,
+      this.options.variants ?? {},
+      this.integer,
+    );
     const scoresShape = json.shapes[json.outputs.scores]!;
     const head = await SsdHead.create(ctx, {
       batch,
       numAnchors: scoresShape[1]!,
       numClasses: scoresShape[2]!,
       anchors: this.anchors,
-      spec: json.ssd,
+      // Integer outputs reach the head as TFLite's post-process op reads them: scores after the LOGISTIC.
+      spec: this.integer ? { ...json.ssd, scoreFunction: 'probability' } : json.ssd,
       maxDetectionsCap: this.cap,
       candidateCap: this.options.candidateCap ?? 1024,
       labels: json.labels,
     });
     const out = executor.outputs;
     const headDispatches = head.dispatches(out.boxes, out.scores);
-    const prePipe = await preprocessPipeline(ctx);
+    const prePipe = await preprocessPipeline(ctx, this.inputForm);
     const slots: Slot[] = [];
     for (let i = 0; i < batch; i++) {
       const texture = createFrameTexture(ctx, 1, 1);
       slots.push({
         texture,
-        stage: preprocessStage(ctx, prePipe, json.preprocess, texture.createView(), executor.input, i, {
-          width: 1,
-          height: 1,
-        }),
+        stage: preprocessStage(
+          ctx,
+          prePipe,
+          json.preprocess,
+          texture.createView(),
+          executor.input,
+          i,
+          { width: 1, height: 1 },
+          this.inputForm,
+        ),
         width: 1,
         height: 1,
       });
@@ -328,7 +381,7 @@ export class Detector {
     const ctx = this.ctx;
     const plan = await this.plan(frames.length);
     const placements: Placement[] = [];
-    const prePipe = await preprocessPipeline(ctx);
+    const prePipe = await preprocessPipeline(ctx, this.inputForm);
     frames.forEach((f, i) => {
       const slot = plan.slots[i]!;
       if (f.width > slot.texture.width || f.height > slot.texture.height) {
@@ -348,6 +401,7 @@ export class Detector {
           plan.executor.input,
           i,
           f,
+          this.inputForm,
         );
       }
       f.upload(ctx, slot.texture);

@@ -1,4 +1,5 @@
 /** Helpers shared by the CLI commands: option mapping, error reporting, timing summaries. */
+import type { Precision } from '../core/quant.ts';
 import type { DetectOptions } from '../detect_types.ts';
 import { MobileSsdError } from '../errors.ts';
 import { DEFAULT_MAX_PIXELS, resolveLimits, type DecodeLimits } from '../image/limits.ts';
@@ -28,6 +29,19 @@ export const INPUT_SIZE_FLAG: FlagSpec = {
   value: 'N|HxW',
   help: "run the network at this input size instead of the model's own (faster, less accurate; the anchors follow the new feature maps)",
 };
+
+export const PRECISION_FLAG: FlagSpec = {
+  name: 'precision',
+  type: 'string',
+  value: 'auto|f32|int8',
+  help: "int8: a quantized model on integer kernels, TFLite's bytes; f32: float kernels; auto: int8 when the model is quantized",
+  default: 'auto',
+};
+
+/** --precision (the argument parser accepts only the values PRECISION_FLAG lists). */
+export function precisionOption(flags: ParsedFlags): Precision {
+  return (flags.precision ?? 'auto') as Precision;
+}
 
 export const MAX_PIXELS_FLAG: FlagSpec = {
   name: 'max-pixels',

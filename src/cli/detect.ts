@@ -23,6 +23,8 @@ import {
   detectOptions,
   INPUT_SIZE_FLAG,
   inputSizeOption,
+  PRECISION_FLAG,
+  precisionOption,
   MAX_PIXELS_FLAG,
   mb,
   msStats,
@@ -49,6 +51,7 @@ export const detectCommand: CommandSpec = {
     },
     ...DETECT_FLAGS,
     INPUT_SIZE_FLAG,
+    PRECISION_FLAG,
     MAX_PIXELS_FLAG,
     { name: 'json', type: 'string', value: 'FILE', help: 'write all results as JSON (written atomically)' },
     {
@@ -142,6 +145,7 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
       log: (m) => quiet || process.stderr.write(`mobilessd: ${m}\n`),
       ...options,
       ...(inputSize ? { inputSize } : {}),
+      precision: precisionOption(flags),
     });
     const loadMs = performance.now() - t0;
     const progress = new Progress(files.length, 'detect', quiet);

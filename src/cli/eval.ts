@@ -32,7 +32,7 @@ import { load, type ObjectDetector } from '../index.ts';
 import { BUNDLED_MODELS, DEFAULT_MODEL } from '../node/model_registry.ts';
 import { writeAtomic } from '../node/model_files.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';
-import { INPUT_SIZE_FLAG, inputSizeOption, reportError } from './common.ts';
+import { INPUT_SIZE_FLAG, inputSizeOption, PRECISION_FLAG, precisionOption, reportError } from './common.ts';
 import { checkOutputFile } from './outputs.ts';
 import { Progress } from './progress.ts';
 
@@ -137,6 +137,7 @@ export const evalCommand: CommandSpec = {
       default: EVAL_RECIPE.candidateCap,
     },
     INPUT_SIZE_FLAG,
+    PRECISION_FLAG,
     {
       name: 'match-iou',
       type: 'number',
@@ -371,6 +372,7 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
       maxDetectionsCap: settings.maxTotal,
       candidateCap: flags.candidates as number,
       ...(inputSize ? { inputSize } : {}),
+      precision: precisionOption(flags),
     });
     const t0 = performance.now();
     const { result, run, detect } = await evaluateDetector(

@@ -9,13 +9,14 @@ import { weightsInfo } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 
 /** Recorded in every converted model; bump it when converter output changes so caches rebuild. */
-export const CONVERTER_VERSION = 'mobilessd-convert/2';
+export const CONVERTER_VERSION = 'mobilessd-convert/3';
 
 export type ModelMeta = Pick<
   ModelJson,
   'name' | 'description' | 'preprocess' | 'input' | 'outputs' | 'labels' | 'ssd'
 > & {
   source: { file: string; sha256: string };
+  quantization?: ModelJson['quantization'];
 };
 
 export class ModelBuilder {
@@ -78,6 +79,7 @@ export class ModelBuilder {
       outputs: meta.outputs,
       labels: meta.labels,
       ssd: meta.ssd,
+      ...(meta.quantization ? { quantization: meta.quantization } : {}),
     };
     return { json, weights };
   }

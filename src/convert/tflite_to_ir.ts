@@ -11,6 +11,7 @@
  */
 import { ACTIVATIONS, type Clamp } from '../core/geometry.ts';
 import type { PreprocessSpec } from '../core/model_spec.ts';
+import { integerValues, type ConstQuant, type ModelQuantization, type TensorQuant } from '../core/quant.ts';
 import { sameShape } from '../core/shape.ts';
 import { ModelFormatError, TfliteFormatError, UnsupportedOperatorError } from '../errors.ts';
 import type { ModelJson, SsdSpec } from '../graph/ir.ts';
@@ -78,7 +79,7 @@ const RAW_OUTPUT_NAMES = { boxes: 'raw_outputs/box_encodings', scores: 'raw_outp
 export async function convertTflite(bytes: Uint8Array, opts: TfliteConvertOptions): Promise<LoadedModel> {
   const model = parseTflite(bytes, opts.file);
   const c = new Converter(model, opts);
-  const { preprocess, outputs, ssd, labels } = c.convert();
+  const { preprocess, outputs, ssd, labels, quantization } = c.convert();
   return c.b.finish({
     name: opts.name,
     description: opts.description ?? `${opts.file} (converted from TFLite)`,
@@ -88,6 +89,7 @@ export async function convertTflite(bytes: Uint8Array, opts: TfliteConvertOption
     outputs,
     labels,
     ssd,
+    ...(quantization ? { quantization } : {}),
   });
 }
 
@@ -164,6 +166,7 @@ interface Converted {
   outputs: ModelJson['outputs'];
   ssd: SsdSpec;
   labels: string[];
+  quantization?: ModelQuantization;
 }
 
 class Converter {
@@ -175,6 +178,10 @@ class Converter {
   private readonly computed = new Set<number>();
   private readonly constantNames = new Map<string, string>();
   private readonly file: string;
+  /** Scales and zero points kept for integer execution (precision 'int8'). */
+  private readonly quant: ModelQuantization = { tensors: {}, constants: {} };
+  /** The fused activation of the operator writing each tensor, by tensor index. */
+  private readonly fused = new Map<number, TfliteActivation>();
 
   constructor(
     private readonly m: TfliteModel,
@@ -233,7 +240,51 @@ class Converter {
     const { outputs, ssd, columns } = post
       ? this.postProcessHead(post, scoresTensor)
       : this.rawOutputsHead(input.shape);
-    return { preprocess: this.preprocess(input), outputs, ssd, labels: this.labels(columns, ssd.backgroundClass) };
+    if (post) {
+      const scores = this.tensorQuant(post.inputs[1]!);
+      if (scores) this.quant.scores = scores;
+    }
+    for (const t of this.computed) {
+      const q = this.tensorQuant(t);
+      if (q) this.quant.tensors[this.name(t)] = q;
+    }
+    return {
+      preprocess: this.preprocess(input),
+      outputs,
+      ssd,
+      labels: this.labels(columns, ssd.backgroundClass),
+      ...(Object.keys(this.quant.tensors).length > 0 ? { quantization: this.quant } : {}),
+    };
+  }
+
+  /** An 8-bit per-tensor quantized activation's parameters, with the fused activation that wrote it. */
+  private tensorQuant(i: number): TensorQuant | undefined {
+    const t = this.m.tensors[i]!;
+    const q = t.quantization;
+    if ((t.type !== 'UINT8' && t.type !== 'INT8') || !q || q.scale.length !== 1) return undefined;
+    const a = this.fused.get(i);
+    const activation = a === 'RELU' || a === 'RELU6' || a === 'RELU_N1_TO_1' ? { activation: a } : {};
+    return {
+      dtype: t.type === 'UINT8' ? 'uint8' : 'int8',
+      scale: q.scale[0]!,
+      zeroPoint: q.zeroPoint[0]!,
+      ...activation,
+    };
+  }
+
+  /**
+   * An integer weight's scales and zero points for the constant it became, when its integers can be
+   * recovered exactly from that constant (per-channel scales must have landed on the last axis).
+   */
+  private constQuant(t: TfliteTensor, value: Float32Array): ConstQuant | undefined {
+    const q = t.quantization;
+    if ((t.type !== 'UINT8' && t.type !== 'INT8' && t.type !== 'INT32') || !q || q.scale.length === 0) return undefined;
+    const c: ConstQuant = {
+      dtype: t.type === 'UINT8' ? 'uint8' : t.type === 'INT8' ? 'int8' : 'int32',
+      scale: [...q.scale],
+      zeroPoint: q.scale.map((_, k) => q.zeroPoint[k] ?? q.zeroPoint[0] ?? 0),
+    };
+    return typeof integerValues(value, c) === 'string' ? undefined : c;
   }
 
   private graphInput(): TfliteTensor {
@@ -413,6 +464,8 @@ class Converter {
       );
     const name = this.b.constant(this.b.freeName(this.name(i)), shape, laidOut);
     this.constantNames.set(key, name);
+    const q = this.folded.has(i) ? undefined : this.constQuant(this.m.tensors[i]!, laidOut);
+    if (q) this.quant.constants[name] = q;
     return name;
   }
 
@@ -430,6 +483,7 @@ class Converter {
   private clamp(a: TfliteActivation, out: number, op: TfliteOperator): Clamp {
     const fused = FUSED[a];
     if (!fused) throw new UnsupportedOperatorError(this.file, op.code.name, `fused activation ${a}`);
+    this.fused.set(out, a);
     const range = quantizedRange(this.m.tensors[out]!);
     return range ? { min: Math.max(fused.min, range.min), max: Math.min(fused.max, range.max) } : { ...fused };
   }

@@ -6,7 +6,7 @@
 import { GpuLimitError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { Dispatch } from '../gpu/dispatch.ts';
-import type { StepIo, VariantChoice } from '../ops/support/lowering.ts';
+import type { IntegerLowering, StepIo, VariantChoice } from '../ops/support/lowering.ts';
 import { lowerGraph, type LoweredGraph } from './lower.ts';
 import { planMemory, type MemoryPlan } from './planner.ts';
 import { constData, PackedWeights, weightsAlignment, type LoadedModel } from './weights.ts';
@@ -22,11 +22,17 @@ export interface ExecutorStats {
   steps: { name: string; kind: string; variant?: string; flops: number; bytes: number }[];
 }
 
-/** Packs every constant the lowered steps read; call once per model (any batch plan can use it). */
-export function packModelWeights(ctx: GpuContext, model: LoadedModel): PackedWeights {
+/**
+ * Packs every constant the lowered steps read; call once per model and precision (any batch plan can
+ * use it). Integer steps derive their words (packed 8-bit filters, per-channel data) from the constants.
+ */
+export function packModelWeights(ctx: GpuContext, model: LoadedModel, integer?: IntegerLowering): PackedWeights {
   const packed = new PackedWeights(weightsAlignment(ctx));
-  for (const st of lowerGraph(model.json, 1).steps) {
-    for (const w of st.weights()) packed.add(w.name, constData(model, w.name).data, w.lastDim);
+  const constant = (name: string) => constData(model, name).data;
+  for (const st of lowerGraph(model.json, 1, {}, 'unknown', integer).steps) {
+    for (const w of st.weights())
+      if (w.words) packed.addWords(w.name, w.words(constant));
+      else packed.add(w.name, constant(w.name), w.lastDim);
   }
   packed.upload(ctx, `${model.json.name}:weights`);
   return packed;
@@ -88,8 +94,9 @@ export class GraphExecutor {
     weights: PackedWeights,
     batch: number,
     force: VariantChoice = {},
+    integer?: IntegerLowering,
   ): Promise<GraphExecutor> {
-    const lowered = lowerGraph(model.json, batch, force, ctx.report.driver);
+    const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer);
     const align = weightsAlignment(ctx);
     const plan = planMemory(
       [...lowered.roots].map(([id, r]) => ({ id, ...r })),

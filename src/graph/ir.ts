@@ -4,6 +4,7 @@
  * batch 1 in the recorded shapes; the executor re-plans for other batch sizes.
  */
 import type { GridAnchorOptions, PreprocessSpec } from '../core/model_spec.ts';
+import type { ModelQuantization } from '../core/quant.ts';
 import type { GraphNode } from '../ops/support/node.ts';
 
 export const MODEL_FORMAT = 'mobilessd-model';
@@ -69,4 +70,9 @@ export interface ModelJson {
   /** One name per logits column; the background column keeps its name from the label map (e.g. "???"). */
   labels: string[];
   ssd: SsdSpec;
+  /**
+   * Scales and zero points of a model converted from a quantized .tflite: what integer execution
+   * (precision 'int8') needs. Absent for float models.
+   */
+  quantization?: ModelQuantization;
 }

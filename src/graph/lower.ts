@@ -8,9 +8,11 @@
 import type { OutputView } from '../core/geometry.ts';
 import { product } from '../core/shape.ts';
 import type { DriverKind } from '../gpu/provider.ts';
-import type { LowerContext, Step, VariantChoice } from '../ops/support/lowering.ts';
+import { UnsupportedOperatorError } from '../errors.ts';
+import type { IntegerLowering, LowerContext, Step, VariantChoice } from '../ops/support/lowering.ts';
 import type { GraphNode } from '../ops/support/node.ts';
 import { opOf } from '../ops/support/registry.ts';
+import { dequantizedName, dequantizeOutputSteps } from './integer.ts';
 import type { ModelJson } from './ir.ts';
 
 export interface StorageRoot {
@@ -38,6 +40,8 @@ export interface LowerOptions {
   fuse?: boolean;
   /** Tensors read from outside `nodes` (graph outputs): never fused away. */
   keep?: readonly string[];
+  /** Run in integers (precision 'int8'): every op must have an integer lowering. */
+  integer?: IntegerLowering;
 }
 
 /** The steps of `nodes` (graph order) and where each tensor is stored. */
@@ -70,6 +74,7 @@ export function lowerNodes(
     driver: o.driver ?? 'unknown',
     force: o.force ?? {},
     fuse: o.fuse ?? true,
+    ...(o.integer ? { integer: o.integer } : {}),
     shape: shapeOf,
     constShape(name) {
       const c = json.constants[name];
@@ -108,7 +113,17 @@ export function lowerNodes(
       return { base: 0, batchStride: product(s.slice(1)), pixelStride: s.at(-1)! };
     },
   };
-  for (const n of nodes) opOf(n, json.name).lower(n, lc);
+  for (const n of nodes) {
+    const def = opOf(n, json.name);
+    if (o.integer && !def.integer)
+      throw new UnsupportedOperatorError(
+        json.name,
+        n.op,
+        `${n.name} has no integer kernel`,
+        "load the model with precision: 'f32'",
+      );
+    def.lower(n, lc);
+  }
   const root = (t: string): string => {
     let r = t;
     while (rootOf.has(r) && rootOf.get(r) !== r) r = rootOf.get(r)!;
@@ -117,21 +132,40 @@ export function lowerNodes(
   return { steps, root };
 }
 
-/** `driver` picks the measured kernel configurations for that adapter kind. */
+/**
+ * `driver` picks the measured kernel configurations for that adapter kind; `integer` lowers to the
+ * integer kernels, every activation an 8-bit tensor packed four to a u32 word.
+ */
 export function lowerGraph(
   model: ModelJson,
   batch: number,
   force: VariantChoice = {},
   driver: DriverKind = 'unknown',
+  integer?: IntegerLowering,
 ): LoweredGraph {
   const outputs = [model.outputs.boxes, model.outputs.scores];
-  const { steps, root } = lowerNodes(model, model.nodes, { batch, force, driver, keep: outputs });
+  const { steps, root } = lowerNodes(model, model.nodes, {
+    batch,
+    force,
+    driver,
+    keep: outputs,
+    ...(integer ? { integer } : {}),
+  });
+  // Integer graphs end in float32 copies of their outputs, dequantized for the SSD head.
+  const heads = integer ? dequantizeOutputSteps(model, integer, batch) : [];
+  steps.push(...heads);
+  const floats = new Set(heads.map((st) => st.output));
+  const elements = (t: string) => product((model.shapes[t] ?? model.shapes[t.slice(0, -':f32'.length)]!).slice(1));
+  const bytesOf = (t: string) => {
+    const n = batch * elements(t);
+    return integer && !floats.has(t) ? Math.ceil(n / 4) * 4 : 4 * n;
+  };
   // Lifetimes: step 0 is preprocessing (writes the input), steps 1..n the kernels, n+1 the SSD head.
   const roots = new Map<string, StorageRoot>();
   const touch = (t: string, at: number) => {
     const r = root(t);
     const e = roots.get(r);
-    if (!e) roots.set(r, { bytes: 4 * batch * product(model.shapes[r]!.slice(1)), first: at, last: at });
+    if (!e) roots.set(r, { bytes: bytesOf(r), first: at, last: at });
     else {
       e.first = Math.min(e.first, at);
       e.last = Math.max(e.last, at);
@@ -142,8 +176,13 @@ export function lowerGraph(
     touch(st.output, i + 1);
     for (const t of st.reads()) touch(t, i + 1);
   });
-  for (const t of outputs) touch(t, steps.length + 1);
+  const read = integer
+    ? { boxes: dequantizedName(model.outputs.boxes), scores: dequantizedName(model.outputs.scores) }
+    : model.outputs;
+  // The raw outputs live to the end too, so an integer graph's uint8 outputs can be read back (tests).
+  for (const t of new Set([...outputs, read.boxes, read.scores])) touch(t, steps.length + 1);
   const rootOf = new Map<string, string>();
   for (const t of Object.keys(model.shapes)) rootOf.set(t, root(t));
-  return { batch, steps, rootOf, roots, input: model.input, outputs: model.outputs };
+  for (const t of floats) rootOf.set(t, t);
+  return { batch, steps, rootOf, roots, input: model.input, outputs: read };
 }

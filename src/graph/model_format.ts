@@ -247,6 +247,48 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
     c.fail(`ssd.defaults thresholds out of range (score ${score}, IoU ${iou})`);
   c.int(d.maxDetections, 'ssd.defaults.maxDetections', 1);
   if (typeof d.perClassNms !== 'boolean') c.fail('ssd.defaults.perClassNms is not a boolean');
+  if (top.quantization !== undefined) checkQuantization(c, top.quantization, defined, constShape);
+}
+
+const ACTIVATION_NAMES = ['NONE', 'RELU', 'RELU6', 'RELU_N1_TO_1'];
+
+function checkTensorQuant(c: Checker, v: unknown, what: string): void {
+  const q = c.obj(v, what);
+  if (q.dtype !== 'uint8' && q.dtype !== 'int8')
+    c.fail(`${what}.dtype ${JSON.stringify(q.dtype)} is not uint8 or int8`);
+  if (!(c.num(q.scale, `${what}.scale`) > 0)) c.fail(`${what}.scale must be positive`);
+  const z = c.int(q.zeroPoint, `${what}.zeroPoint`, -128);
+  if (z > 255) c.fail(`${what}.zeroPoint ${z} is outside the 8-bit range`);
+  if (q.activation !== undefined && !ACTIVATION_NAMES.includes(q.activation as string))
+    c.fail(`${what}.activation ${JSON.stringify(q.activation)} is unknown`);
+}
+
+/** Scales and zero points: of tensors the graph defines, of constants it has, one per channel of the last axis. */
+function checkQuantization(
+  c: Checker,
+  v: unknown,
+  defined: ReadonlySet<string>,
+  constShape: ReadonlyMap<string, number[]>,
+): void {
+  const q = c.obj(v, 'quantization');
+  for (const [name, t] of Object.entries(c.obj(q.tensors, 'quantization.tensors'))) {
+    if (!defined.has(name)) c.fail(`quantization.tensors: ${name} is not a tensor of the graph`);
+    checkTensorQuant(c, t, `quantization.tensors[${name}]`);
+  }
+  for (const [name, raw] of Object.entries(c.obj(q.constants, 'quantization.constants'))) {
+    const what = `quantization.constants[${name}]`;
+    const shape = constShape.get(name);
+    if (!shape) c.fail(`${what}: no constant ${name}`);
+    const k = c.obj(raw, what);
+    if (k.dtype !== 'uint8' && k.dtype !== 'int8' && k.dtype !== 'int32')
+      c.fail(`${what}.dtype ${JSON.stringify(k.dtype)} is unknown`);
+    const scale = c.arr(k.scale, `${what}.scale`).map((s, i) => c.num(s, `${what}.scale[${i}]`));
+    const zero = c.arr(k.zeroPoint, `${what}.zeroPoint`).map((z, i) => c.int(z, `${what}.zeroPoint[${i}]`, -128));
+    if (scale.some((s) => !(s > 0))) c.fail(`${what}: scales must be positive`);
+    if (zero.length !== scale.length || (scale.length !== 1 && scale.length !== shape.at(-1)))
+      c.fail(`${what}: ${scale.length} scales and ${zero.length} zero points for shape [${shape}]`);
+  }
+  if (q.scores !== undefined) checkTensorQuant(c, q.scores, 'quantization.scores');
 }
 
 interface GraphState extends ShapeContext {

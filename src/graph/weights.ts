@@ -42,6 +42,13 @@ export class PackedWeights {
     return key;
   }
 
+  /** Adds words stored as they are (packed integer data); same key -> same slot. */
+  addWords(key: string, words: Uint32Array): string {
+    if (this.index.has(key)) return key;
+    // A Float32Array view copies the bits unchanged (same element type: a byte copy).
+    return this.add(key, new Float32Array(words.buffer, words.byteOffset, words.length), 4);
+  }
+
   get byteLength(): number {
     return Math.ceil((this.floats * 4) / 16) * 16;
   }

@@ -1,6 +1,7 @@
 /**
  * GPU preprocessing: an RGBA8 texture -> the model's float NHWC input, written into batch slot
- * `slot` of the input tensor. The CPU twin is preprocess_ref.ts.
+ * `slot` of the input tensor; or, for a model run in integers, its 8-bit input packed four to a word
+ * (the resized pixel rounded, as TFLite apps feed uint8 models). The CPU twin is preprocess_ref.ts.
  */
 import source from '../../shaders/preprocess.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
@@ -18,18 +19,26 @@ export const PreprocessParams = uniformSchema('Params', {
   y0: 'i32',
   imgW: 'u32',
   imgH: 'u32',
-  scaleX: 'f32',
-  scaleY: 'f32',
   halfPixel: 'u32',
   mean: 'f32',
   stdDev: 'f32',
   outBase: 'u32',
+  qOffset: 'i32',
 });
 
-export function preprocessPipeline(ctx: GpuContext, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`preprocess/rgba8/f32/wg${workgroupSize}`, () => ({
-    label: 'preprocess',
+/** The network input's form: float, or 8-bit (uint8: the pixel; int8: the pixel - 128) packed in words. */
+export type PreprocessOutput = 'f32' | 'uint8' | 'int8';
+
+export function preprocessPipeline(
+  ctx: GpuContext,
+  output: PreprocessOutput = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  const quantized = output !== 'f32';
+  return ctx.pipeline(`preprocess/rgba8/${quantized ? 'q8' : 'f32'}/wg${workgroupSize}`, () => ({
+    label: quantized ? 'preprocess_quantized' : 'preprocess',
     code: PreprocessParams.wgsl + source,
+    entryPoint: quantized ? 'main_quantized' : 'main',
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'texture', 'rw'],
   }));
@@ -40,12 +49,21 @@ export function preprocessValues(
   width: number,
   height: number,
   slot: number,
+  output: PreprocessOutput = 'f32',
 ): { params: ReturnType<typeof valuesOf>; placement: Placement } {
   const pl = placement(spec, width, height);
-  return { params: valuesOf(spec, pl, width, height, slot), placement: pl };
+  return { params: valuesOf(spec, pl, width, height, slot, output), placement: pl };
 }
 
-function valuesOf(spec: PreprocessSpec, pl: Placement, width: number, height: number, slot: number) {
+function valuesOf(
+  spec: PreprocessSpec,
+  pl: Placement,
+  width: number,
+  height: number,
+  slot: number,
+  output: PreprocessOutput,
+) {
+  const perImage = spec.width * spec.height * 3;
   return {
     dstW: spec.width,
     dstH: spec.height,
@@ -55,12 +73,11 @@ function valuesOf(spec: PreprocessSpec, pl: Placement, width: number, height: nu
     y0: pl.y0,
     imgW: width,
     imgH: height,
-    scaleX: pl.canvasW / spec.width,
-    scaleY: pl.canvasH / spec.height,
     halfPixel: spec.halfPixelCenters ? 1 : 0,
     mean: spec.mean,
     stdDev: spec.std,
-    outBase: slot * spec.width * spec.height * 3,
+    outBase: slot * perImage,
+    qOffset: output === 'int8' ? -128 : 0,
   };
 }
 
@@ -82,20 +99,29 @@ export function preprocessStage(
   output: GPUBufferBinding,
   slot: number,
   initial: { width: number; height: number },
+  out: PreprocessOutput = 'f32',
 ): PreprocessStage {
-  const first = preprocessValues(spec, initial.width, initial.height, slot);
+  const values = spec.width * spec.height * 3;
+  const den = (side: number) => (spec.halfPixelCenters ? 2 * side : side);
+  if (out !== 'f32' && 255 * den(spec.width) * den(spec.height) >= 2 ** 32)
+    throw new RangeError(`an 8-bit ${spec.width}x${spec.height} input is too large for the integer resize`);
+  if (out !== 'f32' && slot > 0 && values % 4 !== 0)
+    throw new RangeError(
+      `an 8-bit ${spec.width}x${spec.height} input is not whole u32 words: run such a model in batches of 1`,
+    );
+  const first = preprocessValues(spec, initial.width, initial.height, slot, out);
   const dispatch = makeDispatch(
     ctx,
     pipe,
     PreprocessParams,
     first.params,
     [texture, output],
-    { threads: spec.width * spec.height, workgroupSize: 64 },
+    { threads: out === 'f32' ? spec.width * spec.height : Math.ceil(values / 4), workgroupSize: 64 },
     {
       label: `preprocess[${slot}]`,
       op: 'preprocess',
       flops: spec.width * spec.height * 3 * 8,
-      bytes: spec.width * spec.height * (16 + 12),
+      bytes: spec.width * spec.height * 16 + values * (out === 'f32' ? 4 : 1),
     },
   );
   const uniform = dispatch.owned[0]!;
@@ -103,7 +129,7 @@ export function preprocessStage(
     dispatch,
     uniform,
     update(width, height) {
-      const v = preprocessValues(spec, width, height, slot);
+      const v = preprocessValues(spec, width, height, slot, out);
       ctx.queue.writeBuffer(uniform, 0, PreprocessParams.pack(v.params));
       return v.placement;
     },

@@ -5,6 +5,7 @@
  */
 import addSource from '../../shaders/qadd.wgsl';
 import lutSource from '../../shaders/qlut.wgsl';
+import dequantizeSource from '../../shaders/qdequantize.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
 import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
@@ -86,6 +87,38 @@ export function qaddDispatch(
     [a, b, y],
     { threads: Math.ceil(count / 4), workgroupSize: 64 },
     { label, op: 'qadd', flops: count, bytes: 3 * count },
+  );
+}
+
+export const QDequantizeParams = uniformSchema('Params', { count: 'u32', ...quantFields });
+
+/** 8-bit values to float32 through a table (dequantizeTable()): the integer network's outputs for the SSD head. */
+export function qdequantizePipeline(ctx: GpuContext, workgroupSize = 64): Promise<CachedPipeline> {
+  return ctx.pipeline(`qdequantize/wg${workgroupSize}`, () => ({
+    label: 'qdequantize',
+    code: quantPrelude(QDequantizeParams, { dtype: 'uint8', requant: 'tflite' }, false) + dequantizeSource,
+    constants: { WG_SIZE: workgroupSize },
+    bindings: ['uniform', 'storage', 'rw', 'rw'],
+  }));
+}
+
+export function qdequantizeDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  count: number,
+  table: Binding,
+  x: Binding,
+  y: Binding,
+  label = 'qdequantize',
+): Dispatch {
+  return makeDispatch(
+    ctx,
+    pipe,
+    QDequantizeParams,
+    { count, inZp: 0, wZp: 0, outZp: 0, outMin: 0, outMax: 0 },
+    [table, x, y],
+    { threads: count, workgroupSize: 64 },
+    { label, op: 'qdequantize', flops: count, bytes: 5 * count },
   );
 }
 
@@ -174,22 +207,29 @@ export function qconcatDispatches(
   y: Binding,
   label = 'qconcat',
 ): Dispatch[] {
+  const sizes = parts.map((p) => p.size);
+  return parts.map((p, i) =>
+    qconcatPartDispatch(ctx, pipe, shape, axis, sizes, i, p.table, p.input, y, `${label}[${i}]`),
+  );
+}
+
+/** The dispatch of input `part` alone (extents along the axis: `sizes`); run them in input order. */
+export function qconcatPartDispatch(
+  ctx: GpuContext,
+  pipe: CachedPipeline,
+  shape: readonly number[],
+  axis: number,
+  sizes: readonly number[],
+  part: number,
+  table: Binding,
+  x: Binding,
+  y: Binding,
+  label = 'qconcat',
+): Dispatch {
   const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
   const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
-  const outChunk = parts.reduce((n, p) => n + p.size, 0) * inner;
-  let offset = 0;
-  return parts.map((p, i) => {
-    const d = lutDispatch(
-      ctx,
-      pipe,
-      { outer, inChunk: p.size * inner, outChunk, offset },
-      p.table,
-      p.input,
-      y,
-      `${label}[${i}]`,
-      'qconcat',
-    );
-    offset += p.size * inner;
-    return d;
-  });
+  const outChunk = sizes.reduce((n, s) => n + s, 0) * inner;
+  const offset = sizes.slice(0, part).reduce((n, s) => n + s, 0) * inner;
+  const at = { outer, inChunk: sizes[part]! * inner, outChunk, offset };
+  return lutDispatch(ctx, pipe, at, table, x, y, label, 'qconcat');
 }

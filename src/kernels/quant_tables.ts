@@ -78,3 +78,18 @@ export function logisticTable(
 export function concatRequantTable(dtype: QuantDType, input: QuantParams, output: QuantParams): Uint32Array {
   return byteTable(dtype, (q) => concatRequantValue(q, dtype, input, output));
 }
+
+/**
+ * A float32 table of what each stored byte means to a consumer of real values: `fn(q)` (by default
+ * q itself) dequantized as TFLite's post-process op does, float(q - zeroPoint) * scale in float32.
+ */
+export function dequantizeTable(
+  dtype: QuantDType,
+  out: QuantParams,
+  fn: (q: number) => number = (q) => q,
+): Float32Array {
+  const t = new Float32Array(256);
+  const { min } = dtypeRange(dtype);
+  for (let q = min; q < min + 256; q++) t[q & 0xff] = f32(f32(fn(q) - out.zeroPoint) * f32(out.scale));
+  return t;
+}

@@ -16,10 +16,10 @@
  * products are computed in float32 and which in float64.
  */
 
-export type QuantDType = 'uint8' | 'int8';
-export type Requantization = 'tflite' | 'xnnpack';
+import type { FusedActivation, QuantDType, Requantization } from '../core/quant.ts';
+
+export type { FusedActivation, QuantDType, Requantization };
 export const REQUANTIZATIONS: readonly Requantization[] = ['tflite', 'xnnpack'];
-export type FusedActivation = 'NONE' | 'RELU' | 'RELU6' | 'RELU_N1_TO_1';
 
 /** Per-tensor affine quantization: real = scale * (q - zeroPoint). */
 export interface QuantParams {

@@ -11,7 +11,10 @@ import { accumulateDispatch, activationBackwardPipeline, clampMaskDispatch } fro
 import { clampBackwardRef } from '../kernels/activation_backward_ref.ts';
 import { addDispatch, addPipeline, addRef } from '../kernels/elementwise.ts';
 import { isIdentity, parseClamp } from './support/conv.ts';
+import { qaddDispatch, qaddPipeline } from '../kernels/qelementwise.ts';
+import { addRequant, type AddRequant } from '../kernels/quantization.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
+import { IntegerStep, integerOf, refuseInteger } from './support/quantized.ts';
 import { ShapeError, type NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
 
@@ -61,7 +64,35 @@ class AddStep implements Step {
   }
 }
 
+/** Integer lowering: qadd with the runtime's arithmetic (TFLite's AddElementwise or XNNPACK's vadd); no fusion. */
+function lowerInteger(n: AddNode, lc: LowerContext): void {
+  const iq = integerOf(lc);
+  const [a, b, out] = [n.inputs[0]!, n.inputs[1]!, n.outputs[0]!];
+  const [aq, bq, yq] = [iq.tensor(a), iq.tensor(b), iq.tensor(out)];
+  if (aq.dtype !== yq.dtype || bq.dtype !== yq.dtype)
+    refuseInteger(n, lc, `inputs ${aq.dtype} and ${bq.dtype}, output ${yq.dtype}`);
+  // WebGPU refuses one buffer range bound twice as writable storage.
+  if (a === b) refuseInteger(n, lc, `it adds ${a} to itself`);
+  let q: AddRequant;
+  try {
+    q = addRequant(yq.dtype, aq, bq, yq, yq.activation ?? 'NONE', iq.requant);
+  } catch (e) {
+    if (e instanceof RangeError) refuseInteger(n, lc, e.message);
+    throw e;
+  }
+  const count = product(lc.shape(out));
+  const config = { dtype: yq.dtype, requant: iq.requant };
+  lc.emit(
+    new IntegerStep(n.name, 'qadd', 'elementwise', out, lc.defaultView(out), [a, b], [], {
+      pipeline: (ctx) => qaddPipeline(ctx, config),
+      dispatch: (ctx, pipe, io) =>
+        qaddDispatch(ctx, pipe, count, q, io.tensor(a), io.tensor(b), io.tensor(out), n.name),
+    }),
+  );
+}
+
 function lower(n: AddNode, lc: LowerContext): void {
+  if (lc.integer) return lowerInteger(n, lc);
   const out = n.outputs[0]!;
   if (lc.fuse) {
     for (const [i, j] of [
@@ -87,6 +118,7 @@ function lower(n: AddNode, lc: LowerContext): void {
 export const op: OpDef<AddNode> = {
   op: 'add',
   arity: 2,
+  integer: true,
   parse: (raw, base, c, what) => ({ op: 'add', ...base, activation: parseClamp(c, raw.activation, what) }),
   outputShape(_, [a, b]) {
     if (!sameShape(a!, b!)) throw new ShapeError(`inputs have shapes [${a}] and [${b}]`);

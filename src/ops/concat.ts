@@ -9,7 +9,10 @@ import { UnsupportedOperatorError } from '../errors.ts';
 import { clampBackwardRef } from '../kernels/activation_backward_ref.ts';
 import { isIdentity, parseClamp } from './support/conv.ts';
 import type { OptionsSchema } from './support/interchange.ts';
+import { qconcatPartDispatch, qlutPipeline } from '../kernels/qelementwise.ts';
+import { concatRequantTable } from '../kernels/quant_tables.ts';
 import type { LowerContext } from './support/lowering.ts';
+import { IntegerStep, integerOf, refuseInteger } from './support/quantized.ts';
 import { ShapeError, type NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
 
@@ -60,8 +63,47 @@ function join(
   return y;
 }
 
+/**
+ * Integer lowering: packed 8-bit slices do not start on word boundaries, and each input is requantized
+ * to the output's scale (TFLite's ConcatenationWithScaling), so each input is one table dispatch
+ * writing its part of the output, in input order.
+ */
+function lowerInteger(n: ConcatNode, lc: LowerContext): void {
+  const iq = integerOf(lc);
+  const out = n.outputs[0]!;
+  const y = iq.tensor(out);
+  if (y.activation && y.activation !== 'NONE') refuseInteger(n, lc, `fused activation ${y.activation}`);
+  const shape = lc.shape(out);
+  const axis = normalizedAxis(n.axis, shape.length);
+  const sizes = n.inputs.map((t) => lc.shape(t)[axis]!);
+  n.inputs.forEach((t, i) => {
+    const x = iq.tensor(t);
+    if (x.dtype !== y.dtype) refuseInteger(n, lc, `input ${t} is ${x.dtype}, the output ${y.dtype}`);
+    const table = { name: `${n.name}:int:table${i}`, lastDim: 0, words: () => concatRequantTable(y.dtype, x, y) };
+    lc.emit(
+      new IntegerStep(`${n.name}[${i}]`, 'qconcat', 'table', out, lc.defaultView(out), [t], [table], {
+        pipeline: (ctx) => qlutPipeline(ctx),
+        dispatch: (ctx, pipe, io) =>
+          qconcatPartDispatch(
+            ctx,
+            pipe,
+            shape,
+            axis,
+            sizes,
+            i,
+            io.weight(table.name),
+            io.tensor(t),
+            io.tensor(out),
+            n.name,
+          ),
+      }),
+    );
+  });
+}
+
 /** Each input's producer gets a view into the output; a reshape between them is looked through. */
 function lower(n: ConcatNode, lc: LowerContext): void {
+  if (lc.integer) return lowerInteger(n, lc);
   const out = n.outputs[0]!;
   const s = lc.shape(out);
   const axis = normalizedAxis(n.axis, s.length);
@@ -93,6 +135,7 @@ function lower(n: ConcatNode, lc: LowerContext): void {
 export const op: OpDef<ConcatNode> = {
   op: 'concat',
   arity: [1, Infinity],
+  integer: true,
   rearranges: true,
   parse: (raw, base, c, what) => ({
     op: 'concat',

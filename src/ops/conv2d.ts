@@ -36,6 +36,24 @@ import {
   type PointwiseVariant,
 } from '../kernels/pointwise_conv2d.ts';
 import { tunedPointwise } from '../kernels/pointwise_tuning.ts';
+import { packedBias } from '../kernels/qcommon.ts';
+import {
+  QCONV2D_VARIANTS,
+  qconv2dDispatch,
+  qconv2dPipeline,
+  qconv2dVariantSupported,
+  selectQConv2dVariant,
+  type QConv2dVariant,
+} from '../kernels/qconv2d.ts';
+import {
+  QPOINTWISE_VARIANTS,
+  qpointwiseConv2dDispatch,
+  qpointwiseConv2dPipeline,
+  qpointwiseVariantSupported,
+  selectQPointwiseVariant,
+  type QPointwiseVariant,
+} from '../kernels/qpointwise_conv2d.ts';
+import { packQuantized } from '../kernels/quantization.ts';
 import {
   convBackward,
   convCost,
@@ -48,7 +66,16 @@ import {
   parseConvAttrs,
   type ConvNode,
 } from './support/conv.ts';
-import type { LowerContext, Step, StepIo } from './support/lowering.ts';
+import type { LowerContext, Step, StepIo, WeightUse } from './support/lowering.ts';
+import {
+  channelWords,
+  constantInts,
+  IntegerStep,
+  integerOf,
+  quantConv,
+  toQuantArray,
+  type IntegerKernel,
+} from './support/quantized.ts';
 import type { GraphNode } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
 
@@ -173,7 +200,82 @@ function gemmShape(g: ConvGeometry): PointwiseShape {
   return { M: g.batch * g.outH * g.outW, K: g.inC, N: g.outC, HW: g.outH * g.outW };
 }
 
+/**
+ * Integer lowering: a 1x1 stride-1 convolution as the integer GEMM (qpointwise_conv2d), any other as
+ * the integer convolution (qconv2d); filters go back to TFLite's OHWI ([Cout, K]), packed four to a word.
+ */
+function lowerInteger(n: Conv2dNode, lc: LowerContext): void {
+  const g = geometryAtBatch(n, lc, false);
+  const q = quantConv(n, g, lc);
+  const { packedDot, requant } = integerOf(lc);
+  const config = { dtype: q.operands.dtype, requant };
+  const out = n.outputs[0]!;
+  const k = g.kH * g.kW * g.inC;
+  const key = `${n.name}:int:${requant}`;
+  const filterNK = (c: (name: string) => Float32Array) =>
+    toQuantArray(q.operands.dtype, hwioToOhwi(constantInts(lc, n.filter, q.filter, c), g.outC));
+  const uses: WeightUse[] = [
+    { name: `${key}:filter`, lastDim: 0, words: (c) => packQuantized(filterNK(c)) },
+    {
+      name: `${key}:channels`,
+      lastDim: 0,
+      words(c) {
+        const bias = constantInts(lc, n.bias, q.bias, c);
+        const { inputZeroPoint: zx, filterZeroPoint: zw } = q.operands;
+        return channelWords(q, bias, packedBias(bias, filterNK(c), k, zx, zw));
+      },
+    },
+  ];
+  const bindings = (io: StepIo) => ({
+    input: io.tensor(n.inputs[0]!),
+    filter: io.weight(uses[0]!.name),
+    channels: io.weight(uses[1]!.name),
+    output: io.tensor(out),
+  });
+  const step = (kind: string, variant: string, kernel: IntegerKernel) =>
+    lc.emit(new IntegerStep(n.name, kind, variant, out, lc.defaultView(out), [n.inputs[0]!], uses, kernel));
+  if (g.kH === 1 && g.kW === 1 && g.strideH === 1 && g.strideW === 1) {
+    const s = { M: g.batch * g.outH * g.outW, K: g.inC, N: g.outC };
+    const forced = lc.force.qpointwise as QPointwiseVariant | undefined;
+    const v =
+      forced &&
+      QPOINTWISE_VARIANTS.includes(forced) &&
+      qpointwiseVariantSupported(s, forced) &&
+      (packedDot || !forced.endsWith('dot4'))
+        ? forced
+        : selectQPointwiseVariant(s, packedDot);
+    step('qpointwise', v, {
+      pipeline: (ctx) => qpointwiseConv2dPipeline(ctx, v, config),
+      dispatch: (ctx, pipe, io) =>
+        qpointwiseConv2dDispatch(ctx, pipe, v, s, q.operands, q.requant, bindings(io), { label: n.name }),
+    });
+    return;
+  }
+  const forced = lc.force.qconv2d as QConv2dVariant | undefined;
+  const v =
+    forced &&
+    QCONV2D_VARIANTS.includes(forced) &&
+    qconv2dVariantSupported(g, forced) &&
+    (packedDot || !forced.endsWith('dot4'))
+      ? forced
+      : selectQConv2dVariant(g, packedDot);
+  step('qconv2d', v, {
+    pipeline: (ctx) => qconv2dPipeline(ctx, v, config),
+    dispatch: (ctx, pipe, io) =>
+      qconv2dDispatch(ctx, pipe, v, g, q.operands, q.requant, bindings(io), { label: n.name }),
+  });
+}
+
+/** Our HWIO filter integers back to TFLite's OHWI, i.e. [Cout, KH*KW*Cin]. */
+function hwioToOhwi(w: Int32Array, outC: number): Int32Array {
+  const spatial = w.length / outC;
+  const out = new Int32Array(w.length);
+  for (let s = 0; s < spatial; s++) for (let oc = 0; oc < outC; oc++) out[oc * spatial + s] = w[s * outC + oc]!;
+  return out;
+}
+
 function lower(n: Conv2dNode, lc: LowerContext): void {
+  if (lc.integer) return lowerInteger(n, lc);
   const { g, input } = loweredGeometry(n, lc, false);
   const out = n.outputs[0]!;
   const view = lc.defaultView(out);
@@ -218,6 +320,7 @@ type Grads = ConvBackwardBindings;
 export const op: OpDef<Conv2dNode> = {
   op: 'conv2d',
   arity: 1,
+  integer: true,
   parse: (raw, base, c, what) => ({ op: 'conv2d', ...base, ...parseConvAttrs(raw, what, c) }),
   constants: (n) => [n.filter, n.bias],
   outputShape: (n, [x], cx) => convOutputShape(n, x!, cx, false),

@@ -31,7 +31,17 @@ import {
   parseConvAttrs,
   type ConvNode,
 } from './support/conv.ts';
-import type { LowerContext, Step, StepIo } from './support/lowering.ts';
+import type { LowerContext, Step, StepIo, WeightUse } from './support/lowering.ts';
+import { channelWords, constantInts, IntegerStep, integerOf, quantConv, toQuantArray } from './support/quantized.ts';
+import {
+  QDEPTHWISE_VARIANTS,
+  qdepthwiseConv2dDispatch,
+  qdepthwiseConv2dPipeline,
+  qdepthwiseVariantSupported,
+  selectQDepthwiseVariant,
+  type QDepthwiseVariant,
+} from '../kernels/qdepthwise_conv2d.ts';
+import { packQuantized } from '../kernels/quantization.ts';
 import type { OpDef } from './support/op_def.ts';
 
 export interface DepthwiseConv2dNode extends ConvNode {
@@ -86,7 +96,59 @@ export class DepthwiseStep implements Step {
   }
 }
 
+/** Integer lowering: qdepthwise_conv2d on the filter as TFLite stores it ([1, KH, KW, C] = ours). */
+function lowerInteger(n: DepthwiseConv2dNode, lc: LowerContext): void {
+  const g = geometryAtBatch(n, lc, true);
+  const q = quantConv(n, g, lc);
+  const { requant } = integerOf(lc);
+  const out = n.outputs[0]!;
+  const key = `${n.name}:int:${requant}`;
+  const uses: WeightUse[] = [
+    {
+      name: `${key}:filter`,
+      lastDim: 0,
+      words: (c) => packQuantized(toQuantArray(q.operands.dtype, constantInts(lc, n.filter, q.filter, c))),
+    },
+    {
+      name: `${key}:channels`,
+      lastDim: 0,
+      words(c) {
+        const bias = constantInts(lc, n.bias, q.bias, c);
+        return channelWords(q, bias, bias);
+      },
+    },
+  ];
+  const forced = lc.force.qdepthwise as QDepthwiseVariant | undefined;
+  const v =
+    forced && QDEPTHWISE_VARIANTS.includes(forced) && qdepthwiseVariantSupported(g, forced)
+      ? forced
+      : selectQDepthwiseVariant(g);
+  const config = { dtype: q.operands.dtype, requant };
+  lc.emit(
+    new IntegerStep(n.name, 'qdepthwise', v, out, lc.defaultView(out), [n.inputs[0]!], uses, {
+      pipeline: (ctx) => qdepthwiseConv2dPipeline(ctx, v, config),
+      dispatch: (ctx, pipe, io) =>
+        qdepthwiseConv2dDispatch(
+          ctx,
+          pipe,
+          v,
+          g,
+          q.operands,
+          q.requant,
+          {
+            input: io.tensor(n.inputs[0]!),
+            filter: io.weight(uses[0]!.name),
+            channels: io.weight(uses[1]!.name),
+            output: io.tensor(out),
+          },
+          { label: n.name },
+        ),
+    }),
+  );
+}
+
 function lower(n: DepthwiseConv2dNode, lc: LowerContext): void {
+  if (lc.integer) return lowerInteger(n, lc);
   const { g, input } = loweredGeometry(n, lc, true);
   const forced = lc.force.depthwise as DepthwiseVariant | undefined;
   const known = forced !== undefined && DEPTHWISE_VARIANTS.includes(forced);
@@ -106,6 +168,7 @@ function hwcToC1hw(f: Float32Array, kh: number, kw: number, c: number): Float32A
 export const op: OpDef<DepthwiseConv2dNode> = {
   op: 'depthwise_conv2d',
   arity: 1,
+  integer: true,
   parse: (raw, base, c, what) => ({ op: 'depthwise_conv2d', ...base, ...parseConvAttrs(raw, what, c) }),
   constants: (n) => [n.filter, n.bias],
   outputShape: (n, [x], cx) => convOutputShape(n, x!, cx, true),

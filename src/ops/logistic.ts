@@ -4,7 +4,10 @@ import { product } from '../core/shape.ts';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import type { Dispatch } from '../gpu/dispatch.ts';
 import { logisticDispatch, logisticPipeline, logisticRef } from '../kernels/elementwise.ts';
-import type { Step, StepIo } from './support/lowering.ts';
+import { qlogisticDispatch, qlutPipeline } from '../kernels/qelementwise.ts';
+import { logisticTable } from '../kernels/quant_tables.ts';
+import type { LowerContext, Step, StepIo } from './support/lowering.ts';
+import { IntegerStep, integerOf, refuseInteger } from './support/quantized.ts';
 import type { NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
 
@@ -42,14 +45,37 @@ class LogisticStep implements Step {
   }
 }
 
+/** Integer lowering: the 256-entry table of the runtime being matched (quant_tables.ts). */
+function lowerInteger(n: LogisticNode, lc: LowerContext): void {
+  const iq = integerOf(lc);
+  const [x, out] = [n.inputs[0]!, n.outputs[0]!];
+  const [xq, yq] = [iq.tensor(x), iq.tensor(out)];
+  if (xq.dtype !== yq.dtype) refuseInteger(n, lc, `input ${xq.dtype}, output ${yq.dtype}`);
+  const count = product(lc.shape(out));
+  const table = {
+    name: `${n.name}:int:${iq.requant}:table`,
+    lastDim: 0,
+    words: () => logisticTable(xq.dtype, xq, yq, iq.requant),
+  };
+  lc.emit(
+    new IntegerStep(n.name, 'qlogistic', 'table', out, lc.defaultView(out), [x], [table], {
+      pipeline: (ctx) => qlutPipeline(ctx),
+      dispatch: (ctx, pipe, io) =>
+        qlogisticDispatch(ctx, pipe, count, io.weight(table.name), io.tensor(x), io.tensor(out), n.name),
+    }),
+  );
+}
+
 export const op: OpDef<LogisticNode> = {
   op: 'logistic',
   arity: 1,
+  integer: true,
   parse: (_, base) => ({ op: 'logistic', ...base }),
   outputShape: (_, [x]) => [...x!],
   reference: (_, [x]) => logisticRef(x!),
   cost: (_, [x]) => ({ params: 0, macs: 0, bytes: 8 * product(x!) }),
   lower(n, lc) {
+    if (lc.integer) return lowerInteger(n, lc);
     const out = n.outputs[0]!;
     lc.emit(new LogisticStep(n.name, product(lc.shape(out)), n.inputs[0]!, out, lc.defaultView(out)));
   },

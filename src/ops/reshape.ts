@@ -23,6 +23,7 @@ const TO_NCHW = [0, 3, 1, 2];
 export const op: OpDef<ReshapeNode> = {
   op: 'reshape',
   arity: 1,
+  integer: true,
   rearranges: true,
   parse: (raw, base, c, what) => ({ op: 'reshape', ...base, shape: c.shape(raw.shape, `${what} shape`) }),
   outputShape(n, [x]) {

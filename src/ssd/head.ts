@@ -48,7 +48,8 @@ const MAX_GRID_X = 64;
 const HeadParams = uniformSchema('HeadParams', {
   numAnchors: 'u32',
   numClasses: 'u32',
-  softmax: 'u32',
+  /** 0: sigmoid of logits, 1: softmax of logits, 2: the inputs are the scores. */
+  scoreMode: 'u32',
   idBits: 'u32',
   keyBits: 'u32',
   levels: 'u32',
@@ -301,7 +302,7 @@ export class SsdHead {
     const base = {
       numAnchors: cfg.numAnchors,
       numClasses: cfg.numClasses,
-      softmax: cfg.spec.scoreFunction === 'softmax' ? 1 : 0,
+      scoreMode: { sigmoid: 0, softmax: 1, probability: 2 }[cfg.spec.scoreFunction],
       idBits: l.idBits,
       keyBits: SCORE_KEY_BITS + l.idBits,
       levels: l.levels,

@@ -34,7 +34,7 @@ export function decodeBox(
   return [yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2];
 }
 
-/** Scores of one anchor's row of logits: sigmoid per column, or softmax over all columns. */
+/** Scores of one anchor's row of logits: sigmoid per column, softmax over all columns, or the row itself. */
 export function rowScores(
   logits: ArrayLike<number>,
   a: number,
@@ -43,6 +43,7 @@ export function rowScores(
 ): number[] {
   const row = Array.from({ length: numClasses }, (_, c) => logits[a * numClasses + c]!);
   if (fn === 'sigmoid') return row.map((l) => 1 / (1 + Math.exp(-l)));
+  if (fn === 'probability') return row.map((p) => Math.min(p, 1));
   const m = Math.max(...row);
   const e = row.map((l) => Math.exp(l - m));
   const sum = e.reduce((s, v) => s + v, 0);

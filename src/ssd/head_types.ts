@@ -29,8 +29,13 @@ export interface HeadOptions {
   allowedClasses?: readonly boolean[];
 }
 
-/** What the head needs from the model's SsdSpec. */
-export type HeadSpec = Pick<SsdSpec, 'scales' | 'scoreFunction' | 'backgroundClass'>;
+/**
+ * What the head needs from the model's SsdSpec. Its scores input holds logits, or with 'probability'
+ * scores already computed (an integer network's outputs after the model's own LOGISTIC, dequantized).
+ */
+export type HeadSpec = Pick<SsdSpec, 'scales' | 'backgroundClass'> & {
+  scoreFunction: SsdSpec['scoreFunction'] | 'probability';
+};
 
 /**
  * The classes that may be reported: allowed, not the background column, and not labelled "???"

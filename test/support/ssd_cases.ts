@@ -113,7 +113,7 @@ export interface CaseShape {
 
 /**
  * Sigmoid: logits on a 1/512 grid, half of them from a few values (ties); softmax: every
- * anchor's row is one of a few palette rows with one or two peaks.
+ * anchor's row is one of a few palette rows with one or two peaks; probability: scores on a 1/256 grid.
  */
 export function makeCase(shape: CaseShape): HeadCase {
   const { batch: n, numAnchors: a, numClasses: c } = shape;
@@ -133,7 +133,11 @@ export function makeCase(shape: CaseShape): HeadCase {
 
   const logits = new Float32Array(n * a * c);
   let scores: number[];
-  if (shape.scoreFunction === 'sigmoid') {
+  if (shape.scoreFunction === 'probability') {
+    // Dequantized uint8 scores (an integer network's): multiples of 1/256, many exact ties.
+    scores = Array.from({ length: 256 }, (_, i) => i / 256);
+    for (let i = 0; i < logits.length; i++) logits[i] = pick(scores);
+  } else if (shape.scoreFunction === 'sigmoid') {
     // Half the logits from a few values on a 1/8 grid (exact ties), half anywhere on a 1/512 grid
     // in [-6, 6] (neighbours' sigmoids differ by >= 4.8e-6: near ties the GPU still resolves).
     const grid = Array.from({ length: 6145 }, (_, i) => (i - 3072) / 512);

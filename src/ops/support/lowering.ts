@@ -4,6 +4,7 @@
  * training) turn steps into pipelines and dispatches without knowing any op.
  */
 import type { Clamp, OutputView } from '../../core/geometry.ts';
+import type { ConstQuant, Requantization, TensorQuant } from '../../core/quant.ts';
 import type { CachedPipeline, GpuContext } from '../../gpu/context.ts';
 import type { Dispatch } from '../../gpu/dispatch.ts';
 import type { DriverKind } from '../../gpu/provider.ts';
@@ -22,10 +23,26 @@ export interface StepIo {
   readonly dummy: GPUBuffer;
 }
 
-/** A constant a step reads, packed with its last axis (of length lastDim) padded to 4. */
+/**
+ * A constant a step reads, packed with its last axis (of length lastDim) padded to 4; or, for integer
+ * kernels, words the step derives from the model's constants (packed 8-bit filters, per-channel data).
+ */
 export interface WeightUse {
   name: string;
   lastDim: number;
+  words?: (constant: (name: string) => Float32Array) => Uint32Array;
+}
+
+/**
+ * Integer execution (precision 'int8'): every activation an 8-bit tensor packed four to a u32, each op
+ * lowered to its integer kernels with the model's scales and zero points (ops/support/quantized.ts).
+ */
+export interface IntegerLowering {
+  readonly requant: Requantization;
+  /** Use WGSL's packed 4x8-bit dot products where a kernel has them. */
+  readonly packedDot: boolean;
+  tensor(t: string): TensorQuant;
+  constant(name: string): ConstQuant;
 }
 
 /** One GPU kernel launch of the lowered graph. */
@@ -62,6 +79,8 @@ export interface LowerContext {
   readonly force: VariantChoice;
   /** False in training: every node keeps its own output, which its backward pass reads. */
   readonly fuse: boolean;
+  /** Present when the graph runs in integers: ops without an integer lowering refuse it. */
+  readonly integer?: IntegerLowering;
   /** An activation's shape with the batch as dimension 0. */
   shape(t: string): number[];
   constShape(name: string): readonly number[];

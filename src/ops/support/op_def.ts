@@ -53,6 +53,11 @@ export interface OpDef<N extends GraphNode = GraphNode> {
   /** Plain-loop CPU reference; `inputs` in the node's input order, batch-major NHWC. */
   reference(n: N, inputs: readonly Float32Array[], cx: ReferenceContext): Float32Array;
   cost(n: N, inputs: readonly (readonly number[])[], cx: ShapeContext): OpCost;
+  /**
+   * Lowers to integer kernels when the graph runs in precision 'int8' (LowerContext.integer); ops
+   * without it make such a graph refuse to load in 'int8' ('auto' then runs it in float).
+   */
+  readonly integer?: boolean;
   /** Emits GPU kernel steps for the node, or fuses it into steps already emitted (lowering.ts). */
   lower(n: N, lc: LowerContext): void;
   onnx(n: N, b: OnnxBuilder): void;
