@@ -63,6 +63,8 @@ interface VideoSource {
   kind: 'video' | 'camera';
   name: string;
   loop: VideoLoop;
+  /** Frames that failed in a row: a frame not decoded yet is retried with the next one, not shown. */
+  failures: number;
   release(): void;
 }
 type Source = { kind: 'image'; name: string; bitmap: ImageBitmap } | VideoSource;
@@ -80,6 +82,10 @@ const demo = {
 // The models were trained on the files' own pixel values: no colour management, like the Node decoder.
 const BITMAP_OPTIONS: ImageBitmapOptions = { colorSpaceConversion: 'none', imageOrientation: 'from-image' };
 const MAX_AUTO_RETRIES = 3;
+/** Video frames that may fail in a row before the page shows the error. */
+const MAX_FRAME_FAILURES = 3;
+/** Messages about the current input, its detection or a failed attempt to open one: they go with that input. */
+const INPUT_MESSAGES = ['failed', 'bad-input', 'device-lost', 'not-media', 'sample', 'camera'];
 
 let source: Source | undefined;
 let modelRequest = 0;
@@ -212,9 +218,14 @@ async function detectFrame(
       times: options ? detector.lastTimes : undefined,
     });
     deviceLosses = 0;
-    clearMessage('device-lost', 'bad-input');
+    if (src.kind !== 'image') src.failures = 0;
+    clearMessage(...INPUT_MESSAGES);
   } catch (e) {
     if (src !== source) return;
+    if (src.kind !== 'image' && ++src.failures < MAX_FRAME_FAILURES) {
+      console.warn(`frame ${mediaTime}s of ${src.name} failed, trying the next one:`, e);
+      return;
+    }
     showMessage(messageFor(e, 'detect'));
   }
 }
@@ -287,6 +298,7 @@ function onDeviceLost(e: DeviceLostError): void {
 }
 
 function stopSource(): void {
+  clearMessage(...INPUT_MESSAGES);
   if (source && source.kind !== 'image') source.release();
   if (source?.kind === 'image') source.bitmap.close();
   source = undefined;
@@ -342,6 +354,7 @@ async function showVideo(
   const src: VideoSource = {
     kind,
     name,
+    failures: 0,
     loop: new VideoLoop(
       video,
       () => ui.everyFrame.checked,

@@ -28,13 +28,16 @@ export class VideoLoop {
   ) {}
 
   /**
-   * Detects the frame on screen, then follows playback. The video must have been painted once
+   * Detects the frame on screen, then follows playback. A file's video must have been painted once
    * before its frame can be copied, hence the wait for two animation frames (or a second, when the
    * page is in a background tab and paints nothing).
    */
   async start(): Promise<void> {
     for (const [type, listener] of this.listeners) this.video.addEventListener(type, listener);
     this.handle = this.video.requestVideoFrameCallback(this.tick);
+    // A stream has nothing to hold back: its first presented frame (the first tick) starts detection.
+    // Detecting before that finds a <video> with no decoded frame, however ready it says it is.
+    if (this.video.srcObject) return this.video.play();
     const painted = new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
     await Promise.race([painted, new Promise((ok) => setTimeout(ok, 1000))]);
     if (!this.busy && Number.isNaN(this.lastMediaTime)) await this.run(this.video.currentTime);
