@@ -120,6 +120,8 @@ async function useModel(name: string): Promise<void> {
   const request = ++modelRequest;
   demo.detector?.dispose();
   demo.detector = undefined;
+  // The previous model's boxes and labels say nothing about this one.
+  clearShown();
   setStatus('loading', `Loading the ${name} model…`);
   try {
     const detector = await load(name, {
@@ -297,12 +299,22 @@ function onDeviceLost(e: DeviceLostError): void {
   if (++deviceLosses <= MAX_AUTO_RETRIES) void rerun();
 }
 
+/** Clears the boxes, the detection list and the figures: nothing shown belongs to a past input or model. */
+function clearShown(): void {
+  const g = ui.overlay.getContext('2d')!;
+  g.clearRect(0, 0, ui.overlay.width, ui.overlay.height);
+  ui.detections.replaceChildren();
+  frameTimes.length = 0;
+  ui.fps.textContent = '–';
+  for (const t of Object.values(ui.times)) t.textContent = '–';
+}
+
 function stopSource(): void {
   clearMessage(...INPUT_MESSAGES);
   if (source && source.kind !== 'image') source.release();
   if (source?.kind === 'image') source.bitmap.close();
   source = undefined;
-  frameTimes.length = 0;
+  clearShown();
   ui.camera.textContent = 'Use the camera';
 }
 
