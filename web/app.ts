@@ -14,7 +14,7 @@ import {
 } from '../src/browser.ts';
 import { classColor } from '../src/image/draw.ts';
 import { messageFor, notMediaMessage, type Message } from './messages.ts';
-import { drawDetections } from './overlay.ts';
+import { Overlay } from './overlay.ts';
 import { VideoLoop } from './video_loop.ts';
 
 const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -87,6 +87,7 @@ const MAX_FRAME_FAILURES = 3;
 /** Messages about the current input, its detection or a failed attempt to open one: they go with that input. */
 const INPUT_MESSAGES = ['failed', 'bad-input', 'device-lost', 'not-media', 'sample', 'camera'];
 
+const overlay = new Overlay(ui.overlay);
 let source: Source | undefined;
 let modelRequest = 0;
 let deviceLosses = 0;
@@ -211,7 +212,7 @@ async function detectFrame(
   try {
     const detections = options ? await detector.detect(input, options) : [];
     if (src !== source || detector !== demo.detector) return;
-    drawDetections(ui.overlay, width, height, detections);
+    overlay.draw(width, height, detections);
     showResult({
       source: src.kind,
       name: src.name,
@@ -301,8 +302,7 @@ function onDeviceLost(e: DeviceLostError): void {
 
 /** Clears the boxes, the detection list and the figures: nothing shown belongs to a past input or model. */
 function clearShown(): void {
-  const g = ui.overlay.getContext('2d')!;
-  g.clearRect(0, 0, ui.overlay.width, ui.overlay.height);
+  overlay.clear();
   ui.detections.replaceChildren();
   frameTimes.length = 0;
   ui.fps.textContent = '–';
@@ -322,7 +322,7 @@ function layout(kind: Source['kind'], width: number, height: number): void {
   ui.picture.hidden = kind !== 'image';
   ui.stage.style.setProperty('--aspect', String(width / height));
   ui.stage.classList.add('has-input');
-  drawDetections(ui.overlay, width, height, []);
+  overlay.clear();
 }
 
 async function showImage(bitmap: ImageBitmap, name: string): Promise<void> {
