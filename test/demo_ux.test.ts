@@ -205,47 +205,43 @@ test('3. at 390x844 the picture is above the fold, nothing scrolls sideways, lab
   }
 });
 
-test(
-  '4. Tab reaches every control, each with a visible focus ring; the file chooser opens by keyboard',
-  { todo: 'issue 21: not fixed yet' },
-  async () => {
-    await page.goto(`${b.server.origin}/`);
-    await ready();
-    const reached: { id: string; ring: boolean }[] = [];
-    for (let i = 0; i < 60; i++) {
-      await page.keyboard.press('Tab');
-      const f = await page.evaluate(() => {
-        const e = document.activeElement as HTMLElement | null;
-        if (!e || e === document.body) return null;
-        const visibleRing = (x: Element) => {
-          let opacity = 1;
-          for (let a: Element | null = x; a; a = a.parentElement) opacity *= Number(getComputedStyle(a).opacity);
-          const s = getComputedStyle(x);
-          const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
-          return opacity > 0.5 && (outline || s.boxShadow !== 'none');
-        };
-        const label = e.closest('label');
-        const id = e.id || `${label?.textContent?.trim().slice(0, 20) ?? e.tagName}`;
-        return { id, ring: visibleRing(e) || (label !== null && visibleRing(label)) };
-      });
-      if (!f || reached.some((r) => r.id === f.id)) break;
-      reached.push(f);
-    }
-    const ids = reached.map((r) => r.id);
-    for (const id of ['model', 'file', 'sample', 'camera', 'score', 'iou', 'classes-all'])
-      assert.ok(ids.includes(id), `Tab reaches #${id}: ${ids.join(', ')}`);
-    assert.deepEqual(
-      reached.filter((r) => !r.ring).map((r) => r.id),
-      [],
-      'controls without a visible focus ring',
-    );
-    await page.focus('#file');
-    await page.screenshot({ path: join(b.artifacts, 'demo-focus.png') });
-    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
-    await chooser.setFiles(join(b.root, 'samples/cat.jpg'));
-    await page.waitForFunction(() => window.mobilessdDemo.results.at(-1)?.detections[0]?.label === 'Cat');
-  },
-);
+test('4. Tab reaches every control, each with a visible focus ring; the file chooser opens by keyboard', async () => {
+  await page.goto(`${b.server.origin}/`);
+  await ready();
+  const reached: { id: string; ring: boolean }[] = [];
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press('Tab');
+    const f = await page.evaluate(() => {
+      const e = document.activeElement as HTMLElement | null;
+      if (!e || e === document.body) return null;
+      const visibleRing = (x: Element) => {
+        let opacity = 1;
+        for (let a: Element | null = x; a; a = a.parentElement) opacity *= Number(getComputedStyle(a).opacity);
+        const s = getComputedStyle(x);
+        const outline = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
+        return opacity > 0.5 && (outline || s.boxShadow !== 'none');
+      };
+      const label = e.closest('label');
+      const id = e.id || `${label?.textContent?.trim().slice(0, 20) ?? e.tagName}`;
+      return { id, ring: visibleRing(e) || (label !== null && visibleRing(label)) };
+    });
+    if (!f || reached.some((r) => r.id === f.id)) break;
+    reached.push(f);
+  }
+  const ids = reached.map((r) => r.id);
+  for (const id of ['model', 'file', 'sample', 'camera', 'score', 'iou', 'classes-all'])
+    assert.ok(ids.includes(id), `Tab reaches #${id}: ${ids.join(', ')}`);
+  assert.deepEqual(
+    reached.filter((r) => !r.ring).map((r) => r.id),
+    [],
+    'controls without a visible focus ring',
+  );
+  await page.focus('#file');
+  await page.screenshot({ path: join(b.artifacts, 'demo-focus.png') });
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+  await chooser.setFiles(join(b.root, 'samples/cat.jpg'));
+  await page.waitForFunction(() => window.mobilessdDemo.results.at(-1)?.detections[0]?.label === 'Cat');
+});
 
 test(
   '5. the status names each loading stage; settings survive a model switch; empty results say why',
