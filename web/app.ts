@@ -9,6 +9,7 @@ import {
   type DeviceLostError,
   type Detection,
   type DetectOptions,
+  type LoadStage,
   type ObjectDetector,
   type StageTimes,
 } from '../src/browser.ts';
@@ -57,6 +58,8 @@ interface FrameResult {
   mediaTime: number | null;
   detections: Detection[];
   times: StageTimes | undefined;
+  /** The class filter let nothing through, so nothing ran. */
+  allFiltered: boolean;
 }
 
 interface VideoSource {
@@ -89,6 +92,10 @@ const INPUT_MESSAGES = ['failed', 'bad-input', 'device-lost', 'not-media', 'samp
 
 const overlay = new Overlay(ui.overlay);
 let source: Source | undefined;
+/** Thresholds the user chose (they apply to every model); until then each model's own defaults. */
+const chosen: { score?: string; iou?: string } = {};
+/** Per model, the labels the user unticked: restored when the model comes back. */
+const untickedByModel = new Map<string, Set<string>>();
 let modelRequest = 0;
 let deviceLosses = 0;
 const frameTimes: number[] = [];
@@ -123,15 +130,24 @@ async function useModel(name: string): Promise<void> {
   demo.detector = undefined;
   // The previous model's boxes and labels say nothing about this one.
   clearShown();
-  setStatus('loading', `Loading the ${name} model…`);
+  let stage: LoadStage = 'model';
+  const stageText: Record<LoadStage, string> = {
+    model: `Downloading the ${name} model…`,
+    device: 'Opening the GPU device…',
+    upload: `Uploading the ${name} weights to the GPU…`,
+    compile: `Compiling the shaders for ${name} (seconds on a software GPU)…`,
+  };
+  setStatus('loading', stageText.model);
   try {
     const detector = await load(name, {
+      onLoadStage: (s) => {
+        stage = s;
+        if (request === modelRequest) setStatus('loading', stageText[s]);
+      },
       onProgress: (p) => {
-        if (request === modelRequest && p.totalBytes && p.totalBytes > 1e6) {
-          setStatus(
-            'loading',
-            `Loading the ${name} model… ${(p.loadedBytes / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`,
-          );
+        if (request === modelRequest && stage === 'model' && p.totalBytes && p.totalBytes > 1e6) {
+          const mb = (v: number) => (v / 1e6).toFixed(1);
+          setStatus('loading', `${stageText.model} ${mb(p.loadedBytes)} / ${mb(p.totalBytes)} MB`);
         }
       },
       onDeviceLost,
@@ -139,7 +155,7 @@ async function useModel(name: string): Promise<void> {
     if (request !== modelRequest) return detector.dispose();
     demo.detector = detector;
     demo.model = name;
-    setControls(detector);
+    setControls(detector, name);
     const i = detector.info;
     ui.adapter.textContent = `${describeAdapter(detector.adapter)} · ${name}: download + checks ${ms(i.loadMs)}, weights upload ${ms(i.uploadWeightsMs)}, shader compile ${ms(i.compileMs)}`;
     setStatus('ready', `${i.description}`);
@@ -157,18 +173,22 @@ async function useModel(name: string): Promise<void> {
   }
 }
 
-/** Sliders start at the model's own defaults; the class filter lists its labels. */
-function setControls(detector: ObjectDetector): void {
+/**
+ * Sliders keep what the user chose, else start at the model's own defaults; the class filter lists
+ * the model's labels, with those the user unticked for this model before unticked again.
+ */
+function setControls(detector: ObjectDetector, model: string): void {
   const d = detector.info.defaults;
-  ui.score.value = String(d.scoreThreshold);
-  ui.iou.value = String(d.iouThreshold);
+  ui.score.value = chosen.score ?? String(d.scoreThreshold);
+  ui.iou.value = chosen.iou ?? String(d.iouThreshold);
   showThresholds();
+  const unticked = untickedByModel.get(model);
   ui.classList.replaceChildren(
     ...detector.labels.flatMap((label, id) => {
       if (label === '???') return [];
       const box = Object.assign(document.createElement('input'), {
         type: 'checkbox',
-        checked: true,
+        checked: !unticked?.has(label),
         value: String(id),
       });
       const swatch = Object.assign(document.createElement('span'), { className: 'swatch' });
@@ -219,6 +239,7 @@ async function detectFrame(
       mediaTime,
       detections,
       times: options ? detector.lastTimes : undefined,
+      allFiltered: !options,
     });
     deviceLosses = 0;
     if (src.kind !== 'image') src.failures = 0;
@@ -270,7 +291,12 @@ function showResult(r: FrameResult): void {
   );
   if (!r.detections.length)
     ui.detections.append(
-      Object.assign(document.createElement('li'), { className: 'none', textContent: 'nothing detected' }),
+      Object.assign(document.createElement('li'), {
+        className: 'none',
+        textContent: r.allFiltered
+          ? 'Every class is filtered out: tick some under Classes to detect.'
+          : `Nothing detected at score ≥ ${ui.scoreValue.value}.`,
+      }),
     );
 }
 
@@ -327,6 +353,8 @@ function layout(kind: Source['kind'], width: number, height: number): void {
 
 async function showImage(bitmap: ImageBitmap, name: string): Promise<void> {
   stopSource();
+  // The sample selector names the picture only while a sample is shown; openSample sets it back.
+  ui.sample.value = '';
   source = { kind: 'image', name, bitmap };
   ui.picture.width = bitmap.width;
   ui.picture.height = bitmap.height;
@@ -363,6 +391,7 @@ async function showVideo(
     throw e;
   }
   stopSource();
+  ui.sample.value = '';
   const src: VideoSource = {
     kind,
     name,
@@ -388,7 +417,6 @@ async function showVideo(
 
 async function openFile(file: File): Promise<void> {
   const kind = file.type.split('/')[0];
-  ui.sample.value = '';
   if (kind === 'image' || kind === '') {
     const bitmap = await createImageBitmap(file, BITMAP_OPTIONS).catch(() => undefined);
     if (bitmap) return showImage(bitmap, file.name);
@@ -417,7 +445,9 @@ async function openSample(name: string): Promise<void> {
   try {
     const response = await fetch(`./samples/${encodeURIComponent(name)}`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    await showImage(await createImageBitmap(await response.blob(), BITMAP_OPTIONS), name);
+    const shown = showImage(await createImageBitmap(await response.blob(), BITMAP_OPTIONS), name);
+    ui.sample.value = name;
+    await shown;
   } catch (e) {
     showMessage({
       kind: 'error',
@@ -458,7 +488,6 @@ async function toggleCamera(): Promise<void> {
           : 'The camera could not be opened.';
     return showMessage({ kind: 'error', code: 'camera', title, detail: (e as Error).message });
   }
-  ui.sample.value = '';
   const stop = (v: HTMLVideoElement) => {
     for (const t of stream.getTracks()) t.stop();
     v.srcObject = null;
@@ -482,16 +511,25 @@ function wire(): void {
     if (ui.sample.value) void openSample(ui.sample.value);
   });
   ui.camera.addEventListener('click', () => void toggleCamera());
-  for (const slider of [ui.score, ui.iou]) {
+  for (const [slider, key] of [
+    [ui.score, 'score'],
+    [ui.iou, 'iou'],
+  ] as const) {
     slider.addEventListener('input', () => {
+      chosen[key] = slider.value;
       showThresholds();
       void rerun();
     });
   }
-  ui.classList.addEventListener('change', () => void rerun());
+  const classesChanged = () => {
+    const boxes = [...ui.classList.querySelectorAll<HTMLInputElement>('input[type=checkbox]')];
+    untickedByModel.set(demo.model, new Set(boxes.filter((b) => !b.checked).map((b) => b.parentElement!.textContent)));
+    void rerun();
+  };
+  ui.classList.addEventListener('change', classesChanged);
   const setAll = (checked: boolean) => {
     for (const b of ui.classList.querySelectorAll<HTMLInputElement>('input[type=checkbox]')) b.checked = checked;
-    void rerun();
+    classesChanged();
   };
   el('classes-all').addEventListener('click', () => setAll(true));
   el('classes-none').addEventListener('click', () => setAll(false));

@@ -30,7 +30,12 @@ export interface FrameSource {
   upload(ctx: GpuContext, texture: GPUTexture): void;
 }
 
+/** What loading is doing: reading or fetching the model, acquiring the GPU device, uploading weights, compiling shaders. */
+export type LoadStage = 'model' | 'device' | 'upload' | 'compile';
+
 export interface DetectorOptions extends DetectOptions, AcquireOptions {
+  /** Told as loading moves from one stage to the next (a page's status line: compiling takes seconds). */
+  onLoadStage?: (stage: LoadStage) => void;
   /** Largest number of detections any call may ask for (sizes the readback). Default 100. */
   maxDetectionsCap?: number;
   /** Most candidates the head sorts and suppresses per image. Default 1024; evaluation uses more. */
@@ -136,12 +141,15 @@ export class Detector {
 
   static async create(model: LoadedModel, options: DetectorOptions = {}): Promise<Detector> {
     validateOptions(options, model.json.labels, options.maxDetectionsCap ?? 100);
+    if (!options.context) options.onLoadStage?.('device');
     const ctx = options.context ?? (await GpuContext.acquire(options));
     let d: Detector | undefined;
     try {
+      options.onLoadStage?.('upload');
       const t0 = performance.now();
       d = new Detector(model, ctx, packModelWeights(ctx, model), options);
       d.timings.uploadWeightsMs = performance.now() - t0;
+      options.onLoadStage?.('compile');
       const t1 = performance.now();
       await d.plan(1);
       d.timings.compileMs = performance.now() - t1;
