@@ -7,6 +7,7 @@
  * go to artifacts/.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
@@ -297,4 +298,40 @@ test('5. the status names each loading stage; settings survive a model switch; e
   await page.waitForFunction(() => window.mobilessdDemo.results.at(-1)?.detections.length === 0);
   assert.match(await page.locator('#detections').innerText(), /every class is filtered out/i);
   await page.click('#classes-all');
+
+  // A video file plays under the page's own controls, below the picture: no control bar under the boxes.
+  const clip = join(b.scratch, 'dog.webm');
+  const ff = spawnSync(
+    'ffmpeg',
+    ['-v', 'error', '-y', '-loop', '1', '-framerate', '2', '-t', '1', '-i', join(b.root, 'samples/dog.jpg')].concat([
+      '-vf',
+      'scale=640:480,format=yuv420p',
+      '-c:v',
+      'libvpx',
+      '-b:v',
+      '1M',
+      clip,
+    ]),
+    { encoding: 'utf8' },
+  );
+  assert.equal(ff.status, 0, `ffmpeg: ${ff.stderr}`);
+  await page.setInputFiles('#file', clip);
+  await page.waitForFunction(() => (document.querySelector('#stage video') as HTMLVideoElement | null)?.ended, null, {
+    timeout: 90_000,
+  });
+  const player = await page.evaluate(() => ({
+    controls: (document.querySelector('#stage video') as HTMLVideoElement).controls,
+    stageBottom: document.getElementById('stage')!.getBoundingClientRect().bottom,
+    playTop: document.getElementById('play')?.getBoundingClientRect().top,
+  }));
+  assert.equal(player.controls, false, 'no control bar inside the video, under the boxes');
+  assert.ok(player.playTop !== undefined && player.playTop >= player.stageBottom, 'a play button below the picture');
+  assert.equal(await page.locator('#play').innerText(), 'Play', 'at the end, the button offers to play again');
+  const before = await page.evaluate(() => window.mobilessdDemo.results.length);
+  await page.click('#play');
+  await page.waitForFunction(
+    (n) => window.mobilessdDemo.results.slice(n).some((r) => r.source === 'video' && r.mediaTime === 0),
+    before,
+    { timeout: 90_000 },
+  );
 });

@@ -16,6 +16,7 @@ import {
 import { classColor } from '../src/image/draw.ts';
 import { messageFor, notMediaMessage, type Message } from './messages.ts';
 import { Overlay } from './overlay.ts';
+import { Playback } from './playback.ts';
 import { VideoLoop } from './video_loop.ts';
 
 const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -91,6 +92,7 @@ const MAX_FRAME_FAILURES = 3;
 const INPUT_MESSAGES = ['failed', 'bad-input', 'device-lost', 'not-media', 'sample', 'camera'];
 
 const overlay = new Overlay(ui.overlay);
+const playback = new Playback(el('playback'), el('play'), el('seek'), el('time'));
 let source: Source | undefined;
 /** Thresholds the user chose (they apply to every model); until then each model's own defaults. */
 const chosen: { score?: string; iou?: string } = {};
@@ -377,7 +379,6 @@ async function showVideo(
     muted: true,
     playsInline: true,
     preload: 'auto',
-    controls: kind === 'video',
   });
   attach(video);
   try {
@@ -402,6 +403,7 @@ async function showVideo(
       (t) => detectFrame(video, src, t, video.videoWidth, video.videoHeight),
     ),
     release() {
+      playback.detach();
       src.loop.stop();
       video.pause();
       detach(video);
@@ -412,6 +414,7 @@ async function showVideo(
   // Visible before playback starts: a hidden video presents no frames to copy.
   ui.stage.insertBefore(video, ui.overlay);
   layout(kind, video.videoWidth, video.videoHeight);
+  if (kind === 'video') playback.attach(video, src.loop);
   await src.loop.start();
 }
 

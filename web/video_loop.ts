@@ -11,12 +11,12 @@ export class VideoLoop {
   private lastMediaTime = Number.NaN;
   private handle: number | undefined;
   /** Playback should go on after a held frame: false once the user pauses. */
-  private playing = false;
+  private userPlaying = false;
   /** pause() calls of ours whose 'pause' event has not arrived yet (events come later, as tasks). */
   private ownPauses = 0;
   private readonly listeners: [string, () => void][] = [
-    ['play', () => (this.playing = true)],
-    ['pause', () => (this.ownPauses > 0 ? this.ownPauses-- : (this.playing = false))],
+    ['play', () => (this.userPlaying = true)],
+    ['pause', () => (this.ownPauses > 0 ? this.ownPauses-- : (this.userPlaying = false))],
   ];
 
   constructor(
@@ -50,6 +50,18 @@ export class VideoLoop {
     for (const [type, listener] of this.listeners) this.video.removeEventListener(type, listener);
   }
 
+  /** Whether playback is meant to go on (the video may be paused meanwhile, holding a frame for detection). */
+  get playing(): boolean {
+    return this.userPlaying;
+  }
+
+  /** The user's play or pause. A pause during a held frame keeps playback from resuming after it. */
+  setPlaying(on: boolean): void {
+    this.userPlaying = on;
+    if (on && !this.busy) this.video.play().catch(() => undefined);
+    else if (!on && !this.video.paused) this.video.pause();
+  }
+
   /** Runs the frame on screen again (options changed): at once, or after the detection in flight. */
   async refresh(): Promise<void> {
     if (this.busy) this.again = true;
@@ -67,7 +79,7 @@ export class VideoLoop {
     }
     void this.run(meta.mediaTime).then(() => {
       // play() rejects when the source changed meanwhile; the new source has its own loop.
-      if (hold && this.playing && !this.stopped && !this.video.ended) this.video.play().catch(() => undefined);
+      if (hold && this.userPlaying && !this.stopped && !this.video.ended) this.video.play().catch(() => undefined);
     });
   };
 
