@@ -316,7 +316,7 @@ test('5. the status names each loading stage; settings survive a model switch; e
   );
   assert.equal(ff.status, 0, `ffmpeg: ${ff.stderr}`);
   await page.setInputFiles('#file', clip);
-  await page.waitForFunction(() => (document.querySelector('#stage video') as HTMLVideoElement | null)?.ended, null, {
+  await page.waitForFunction(() => document.querySelector<HTMLVideoElement>('#stage video')?.ended, null, {
     timeout: 90_000,
   });
   const player = await page.evaluate(() => ({
