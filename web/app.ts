@@ -88,8 +88,10 @@ const BITMAP_OPTIONS: ImageBitmapOptions = { colorSpaceConversion: 'none', image
 const MAX_AUTO_RETRIES = 3;
 /** Video frames that may fail in a row before the page shows the error. */
 const MAX_FRAME_FAILURES = 3;
-/** Messages about the current input, its detection or a failed attempt to open one: they go with that input. */
-const INPUT_MESSAGES = ['failed', 'bad-input', 'device-lost', 'not-media', 'sample', 'camera'];
+/** Messages about detection on the current input: a frame that works again clears them. */
+const DETECTION_MESSAGES = ['failed', 'bad-input', 'device-lost'];
+/** Those, and messages about a failed attempt to open an input: they go when the input changes. */
+const INPUT_MESSAGES = [...DETECTION_MESSAGES, 'not-media', 'sample', 'camera'];
 
 const overlay = new Overlay(ui.overlay);
 const playback = new Playback(el('playback'), el('play'), el('seek'), el('time'));
@@ -245,7 +247,7 @@ async function detectFrame(
     });
     deviceLosses = 0;
     if (src.kind !== 'image') src.failures = 0;
-    clearMessage(...INPUT_MESSAGES);
+    clearMessage(...DETECTION_MESSAGES);
   } catch (e) {
     if (src !== source) return;
     if (src.kind !== 'image' && ++src.failures < MAX_FRAME_FAILURES) {
