@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'IMAGE_TOO_LARGE'
   | 'INVALID_INPUT'
   | 'INVALID_OPTION'
+  | 'FILE_ACCESS'
   | 'DATASET_FORMAT'
   | 'TOOL_MISSING'
   | 'VIDEO'
@@ -73,7 +74,7 @@ export class ModelFormatError extends MobileSsdError {
   constructor(
     file: string,
     problem: string,
-    hint = 're-create the model with `mobilessd convert` or delete the cached copy',
+    hint = 'delete the model folder (or its cached copy) and load the source .tflite or TF.js manifest again: `mobilessd info --model FILE` converts it',
   ) {
     super('MODEL_FORMAT', `${file}: ${problem}`, { hint });
   }
@@ -110,17 +111,23 @@ export class TfjsFormatError extends MobileSsdError {
   }
 }
 export class ImageDecodeError extends MobileSsdError {
-  constructor(source: string, problem: string) {
-    super('IMAGE_DECODE', `${source}: cannot decode image: ${problem}`, {
-      hint: 'mobilessd reads JPEG and PNG files, or raw RGBA {data, width, height}',
-    });
+  constructor(
+    source: string,
+    problem: string,
+    hint = 'mobilessd reads JPEG and PNG files, or raw RGBA {data, width, height}',
+  ) {
+    super('IMAGE_DECODE', `${source}: cannot decode image: ${problem}`, { hint });
   }
 }
 export class ImageTooLargeError extends MobileSsdError {
-  constructor(source: string, width: number, height: number, limit: string) {
-    super('IMAGE_TOO_LARGE', `${source}: image of ${width}x${height} is too large (${limit})`, {
-      hint: 'downscale the image before detection',
-    });
+  constructor(
+    source: string,
+    width: number,
+    height: number,
+    limit: string,
+    hint = 'downscale the image before detection',
+  ) {
+    super('IMAGE_TOO_LARGE', `${source}: image of ${width}x${height} is too large (${limit})`, { hint });
   }
 }
 export class InvalidInputError extends MobileSsdError {
@@ -169,5 +176,16 @@ export class VideoError extends MobileSsdError {
 export class ImageFileError extends InvalidInputError {
   constructor(path: string, problem: string, hint: string) {
     super(`${path}: ${problem}`, hint);
+  }
+}
+/**
+ * A file or folder that cannot be read or written: missing, the wrong kind (a folder, a FIFO, a device),
+ * no permission, too large. `path` names it; the hint says what to do.
+ */
+export class FileAccessError extends MobileSsdError {
+  readonly path: string;
+  constructor(path: string, problem: string, hint: string, cause?: unknown) {
+    super('FILE_ACCESS', `${path}: ${problem}`, { hint, cause });
+    this.path = path;
   }
 }

@@ -8,6 +8,8 @@ import { after, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { classColor } from '../src/image/draw.ts';
 import { sharedPath } from '../scripts/shared_data.ts';
+import { IMAGE, ssdTflite } from './support/op_model.ts';
+import { fb } from './support/tflite_writer.ts';
 
 const root = process.env.MOBILESSD_ROOT ?? process.cwd();
 const cliJs = join(root, '.build/test/support/cli_main.js');
@@ -264,4 +266,27 @@ test('models lists the bundled models; info shows the adapter and the per-layer-
   assert.match(i.stdout, /adapter: (lavapipe|swiftshader|hardware): /);
   assert.match(i.stdout, /conv 1x1 \(pointwise\)\s+50\s+582\.\d+/);
   assert.ok(existsSync(cliJs));
+});
+
+test('info on a .tflite lists its operators; one mobilessd lacks is named with its index and the supported list', () => {
+  const pool = { type: 5, fields: [fb.i8(1), fb.i32(1), fb.i32(1), fb.i32(13), fb.i32(6), fb.i8(0)] };
+  const file = (builtin: string) =>
+    ssdTflite({
+      builtins: [builtin],
+      tensors: [IMAGE, { shape: [1, 11, 4, 3], name: 'pool' }],
+      operators: [{ opcode: 0, inputs: [0], outputs: [1], options: pool }],
+    });
+  const good = join(work, 'pool.tflite');
+  writeFileSync(good, file('MAX_POOL_2D'));
+  const ok = cli('info', '--model', good);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /MAX_POOL_2D\s+1\s+yes\s+0/);
+  assert.match(ok.stdout, /RESHAPE\s+2\s+yes\s+1/);
+  assert.match(ok.stdout, /model pool/);
+  const bad = join(work, 'l2.tflite');
+  writeFileSync(bad, file('L2_POOL_2D'));
+  const no = cli('info', '--model', bad);
+  assert.equal(no.code, 1);
+  assert.match(no.stdout, /L2_POOL_2D\s+1\s+MISSING\s+0/);
+  assert.match(no.stderr, /L2_POOL_2D \(operator 0\)\. Supported: .*HARD_SWISH.*RESIZE_BILINEAR/);
 });

@@ -247,7 +247,7 @@ test('VOC reader: warnings for degenerate and outside boxes, header size fallbac
 
   const noImage = tree({ 'Annotations/a.xml': vocXml(''), 'JPEGImages/b.jpg': jpegHeader(1, 1) });
   await assert.rejects(
-    readVoc(noImage),
+    readVoc(noImage, { strict: true }),
     (e) =>
       e instanceof DatasetFormatError &&
       e.message.startsWith(join(noImage, 'Annotations/a.xml')) &&
@@ -258,7 +258,7 @@ test('VOC reader: warnings for degenerate and outside boxes, header size fallbac
     'JPEGImages/a.jpg': jpegHeader(1, 1),
   });
   await assert.rejects(
-    readVoc(corrupt),
+    readVoc(corrupt, { strict: true }),
     (e) =>
       e instanceof DatasetFormatError &&
       e.message.startsWith(join(corrupt, 'Annotations/a.xml')) &&
@@ -269,14 +269,17 @@ test('VOC reader: warnings for degenerate and outside boxes, header size fallbac
     'JPEGImages/a.jpg': jpegHeader(100, 50),
   });
   await assert.rejects(
-    readVoc(badNumber),
+    readVoc(badNumber, { strict: true }),
     (e) => e instanceof DatasetFormatError && /object 1 xmax is not a number: "x"/.test(e.message),
   );
   const noBox = tree({
     'Annotations/a.xml': vocXml('<object><name>cat</name></object>'),
     'JPEGImages/a.jpg': jpegHeader(100, 50),
   });
-  await assert.rejects(readVoc(noBox), (e) => e instanceof DatasetFormatError && /has no <bndbox>/.test(e.message));
+  await assert.rejects(
+    readVoc(noBox, { strict: true }),
+    (e) => e instanceof DatasetFormatError && /has no <bndbox>/.test(e.message),
+  );
   await assert.rejects(
     readVoc(ok, { split: 'val' }),
     (e) => e instanceof DatasetFormatError && e.message.includes(join(ok, 'ImageSets/Main/val.txt')),
@@ -287,9 +290,16 @@ test('VOC reader: warnings for degenerate and outside boxes, header size fallbac
     'ImageSets/Main/val.txt': 'a\nb\n',
   });
   await assert.rejects(
-    readVoc(listed, { split: 'val' }),
+    readVoc(listed, { split: 'val', strict: true }),
     (e) => e instanceof DatasetFormatError && e.message.includes(join(listed, 'Annotations/b.xml')),
   );
+  // Without strict, each malformed annotation file is left out with a warning naming it.
+  for (const bad of [noImage, corrupt, badNumber, noBox]) {
+    const lenient = await readVoc(bad);
+    assert.deepEqual(lenient.images, []);
+    assert.equal(lenient.warnings.filter((w) => w.skippedFile).length, 1);
+    assert.ok(lenient.warnings[0]!.file.startsWith(join(bad, 'Annotations/a.xml')), lenient.warnings[0]!.file);
+  }
   await assert.rejects(
     readVoc(tree({ 'JPEGImages/a.jpg': jpegHeader(1, 1) })),
     (e) => e instanceof DatasetFormatError && /Annotations: missing/.test(e.message),
@@ -324,7 +334,7 @@ test('YOLO reader: normalized boxes to pixels, background images, warnings, erro
 
   const badLine = tree({ 'classes.txt': 'cat', 'images/x.jpg': jpegHeader(10, 10), 'labels/x.txt': '0 0.5 0.5\n' });
   await assert.rejects(
-    readYolo(badLine),
+    readYolo(badLine, { strict: true }),
     (e) =>
       e instanceof DatasetFormatError &&
       e.message.startsWith(join(badLine, 'labels/x.txt')) &&
@@ -336,9 +346,17 @@ test('YOLO reader: normalized boxes to pixels, background images, warnings, erro
     'labels/x.txt': '3 0.5 0.5 0.1 0.1\n',
   });
   await assert.rejects(
-    readYolo(badClass),
+    readYolo(badClass, { strict: true }),
     (e) => e instanceof DatasetFormatError && /class id 3 is not one of the 1 classes/.test(e.message),
   );
+  for (const bad of [badLine, badClass]) {
+    const lenient = await readYolo(bad);
+    assert.deepEqual(lenient.images, []);
+    assert.deepEqual(
+      lenient.warnings.map((w) => [w.file, w.skippedFile]),
+      [[join(bad, 'labels/x.txt'), true]],
+    );
+  }
   const noNames = tree({ 'images/x.jpg': jpegHeader(10, 10) });
   await assert.rejects(
     readYolo(noNames),
@@ -346,7 +364,7 @@ test('YOLO reader: normalized boxes to pixels, background images, warnings, erro
   );
   const corruptImage = tree({ 'classes.txt': 'cat', 'images/x.jpg': 'GIF89a' });
   await assert.rejects(
-    readYolo(corruptImage),
+    readYolo(corruptImage, { strict: true }),
     (e) => e instanceof DatasetFormatError && e.message.includes(join(corruptImage, 'images/x.jpg')),
   );
   const split = tree({

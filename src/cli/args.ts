@@ -10,6 +10,7 @@ export interface FlagSpec {
   name: string;
   alias?: string;
   type: 'string' | 'number' | 'boolean' | 'list';
+  /** Shown in help; a string flag whose value is lowercase words joined by '|' ('auto|hardware') accepts only those. */
   value?: string;
   help: string;
   default?: string | number | boolean;
@@ -65,14 +66,16 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): { flags: 
       flags[f.name] = n;
     } else if (f.type === 'list') {
       const prev = flags[f.name];
-      flags[f.name] = [
-        ...(Array.isArray(prev) ? prev : []),
-        ...v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      ];
+      const items = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      if (!items.length) throw new UsageError(`--${f.name} needs at least one value (${f.value ?? 'A,B'}), got "${v}"`);
+      flags[f.name] = [...(Array.isArray(prev) ? prev : []), ...items];
     } else {
+      const choices = choicesOf(f);
+      if (choices && !choices.includes(v))
+        throw new UsageError(`--${f.name} must be one of ${choices.join(', ')}, got "${v}"`);
       flags[f.name] = v;
     }
   }
@@ -96,4 +99,9 @@ export function helpText(spec: CommandSpec): string {
     '  -h, --help'.padEnd(width) + 'show this help',
     ...(spec.details ? ['', spec.details] : []),
   ].join('\n');
+}
+
+/** The accepted values of an enumerated string flag (its `value` is lowercase words joined by '|'). */
+function choicesOf(f: FlagSpec): string[] | undefined {
+  return f.type === 'string' && f.value && /^[a-z0-9-]+(\|[a-z0-9-]+)+$/.test(f.value) ? f.value.split('|') : undefined;
 }

@@ -1,6 +1,7 @@
 /** Helpers shared by the CLI commands: option mapping, error reporting, timing summaries. */
 import type { DetectOptions } from '../detect_types.ts';
 import { MobileSsdError } from '../errors.ts';
+import { DEFAULT_MAX_PIXELS, resolveLimits, type DecodeLimits } from '../image/limits.ts';
 import { median, percentile } from '../gpu/timing.ts';
 import { UsageError, type FlagSpec, type ParsedFlags } from './args.ts';
 
@@ -27,6 +28,21 @@ export const INPUT_SIZE_FLAG: FlagSpec = {
   value: 'N|HxW',
   help: "run the network at this input size instead of the model's own (faster, less accurate; the anchors follow the new feature maps)",
 };
+
+export const MAX_PIXELS_FLAG: FlagSpec = {
+  name: 'max-pixels',
+  type: 'number',
+  value: 'N',
+  help: 'refuse images larger than N pixels (width x height) from their header, before decoding; decoding takes about 3 bytes of memory per byte of RGBA',
+  default: DEFAULT_MAX_PIXELS,
+};
+
+/** --max-pixels, checked before any work starts. */
+export function decodeLimits(flags: ParsedFlags): Required<DecodeLimits> {
+  const n = flags['max-pixels'] as number;
+  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`--max-pixels must be a positive integer, got ${n}`);
+  return resolveLimits({ maxPixels: n });
+}
 
 /** --input-size 224 or 224x160 (height x width). */
 export function inputSizeOption(flags: ParsedFlags): [number, number] | undefined {

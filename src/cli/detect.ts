@@ -5,7 +5,6 @@
  * `"complete": false`) every few seconds during the run and when it stops early (Ctrl-C, an
  * unexpected error), so a long run that is killed keeps what it has done.
  */
-import { mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import type { Detection } from '../detect_types.ts';
 import { MobileSsdError } from '../errors.ts';
@@ -19,16 +18,19 @@ import { load, type ObjectDetector } from '../index.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';
 import {
+  decodeLimits,
   DETECT_FLAGS,
   detectOptions,
   INPUT_SIZE_FLAG,
   inputSizeOption,
+  MAX_PIXELS_FLAG,
   mb,
   msStats,
   peakRss,
   reportError,
 } from './common.ts';
 import { expandInputs } from './expand.ts';
+import { checkOutputDir, checkOutputFile } from './outputs.ts';
 import { Progress } from './progress.ts';
 import { formatTable } from './table.ts';
 
@@ -47,6 +49,7 @@ export const detectCommand: CommandSpec = {
     },
     ...DETECT_FLAGS,
     INPUT_SIZE_FLAG,
+    MAX_PIXELS_FLAG,
     { name: 'json', type: 'string', value: 'FILE', help: 'write all results as JSON (written atomically)' },
     {
       name: 'out',
@@ -114,13 +117,13 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
       throw new UsageError(`--repeat must be a non-negative integer, got ${repeat}`);
     const options = detectOptions(flags);
     const inputSize = inputSizeOption(flags);
+    const limits = decodeLimits(flags);
     const quiet = flags.quiet === true;
     const { files, missing } = expandInputs(positional);
     const results: ImageResult[] = missing.map((m) => ({
       file: m.arg,
       error: { code: 'INVALID_INPUT', message: `${m.arg}: ${m.reason}` },
     }));
-    for (const m of missing) process.stderr.write(`mobilessd: ${m.arg}: ${m.reason}\n`);
     const outArg = flags.out as string | undefined;
     const outFile = outArg && /\.png$/i.test(outArg) ? outArg : undefined;
     if (outFile && files.length > 1)
@@ -128,7 +131,10 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
         `--out ${outArg} names one PNG file but there are ${files.length} inputs: give a folder instead`,
       );
     const outDir = outArg && !outFile ? outArg : undefined;
-    if (outDir) mkdirSync(outDir, { recursive: true });
+    // Every output is checked before the model loads: a wrong path must not cost the run its results.
+    if (outDir) checkOutputDir(outDir, '--out');
+    if (outFile) checkOutputFile(outFile, '--out');
+    if (flags.json !== undefined) checkOutputFile(flags.json as string, '--json');
 
     const t0 = performance.now();
     detector = await load(flags.model as string, {
@@ -163,7 +169,7 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
       for (const file of chunk) {
         const td = performance.now();
         try {
-          images.push({ file, image: await readImageFile(file) });
+          images.push({ file, image: await readImageFile(file, limits) });
           decodeMs.push(performance.now() - td);
         } catch (e) {
           results.push(failure(file, e));
@@ -204,8 +210,10 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
           try {
             await writeAtomic(target, encodePng(drawDetections(x.image, detections)));
           } catch (e) {
-            process.stderr.write(`mobilessd: ${target}: cannot write the annotated image: ${(e as Error).message}\n`);
-            results[results.length - 1]!.error = { code: 'OUTPUT', message: `${target}: ${(e as Error).message}` };
+            results[results.length - 1]!.error = {
+              code: 'OUTPUT',
+              message: `${target}: cannot write the annotated image of ${x.file}: ${(e as Error).message}`,
+            };
           }
         }
         progress.tick();
@@ -213,6 +221,7 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     }
     if (interrupted) {
       if (savePartial) await savePartial();
+      reportFailures(results);
       process.stderr.write(
         `\nmobilessd: interrupted after ${results.length} of ${files.length + missing.length} input(s)${jsonFile ? `; their results are in ${jsonFile}` : ''}\n`,
       );
@@ -223,7 +232,7 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     if (!quiet) {
       const rows = results.flatMap((r) =>
         r.error
-          ? [[r.file, 'ERROR', '', r.error.message, '', '', '']]
+          ? [[r.file, `error: ${r.error.code}`, '', '', '', '', '']]
           : r.detections!.length
             ? r.detections!.map((d) => [
                 r.file,
@@ -269,10 +278,12 @@ export async function runDetectCommand(argv: readonly string[]): Promise<number>
     }
     if (jsonFile) await writeAtomic(jsonFile, jsonText({ complete: true, ...(timing ? { timing } : {}) }));
     savePartial = undefined;
-    const failed = results.filter((r) => r.error).length;
-    if (failed)
+    const failed = reportFailures(results);
+    if (failed === results.length)
+      process.stderr.write(`mobilessd: all ${failed} input(s) failed${jsonFile ? `; ${jsonFile} lists them` : ''}\n`);
+    else if (failed)
       process.stderr.write(
-        `mobilessd: ${failed} of ${results.length} input(s) failed; the others' results were written\n`,
+        `mobilessd: ${failed} of ${results.length} input(s) failed, ${results.length - failed} processed${jsonFile ? ` (all are in ${jsonFile})` : ''}\n`,
       );
     return failed ? 1 : 0;
   } catch (e) {
@@ -292,12 +303,18 @@ function inInputOrder(results: readonly ImageResult[], files: readonly string[])
 function failure(file: string, e: unknown): ImageResult {
   const code = e instanceof MobileSsdError ? e.code : 'ERROR';
   const message = (e as Error)?.message ?? String(e);
-  process.stderr.write(`mobilessd: ${message.includes(file) ? '' : `${file}: `}${message}\n`);
-  return { file, error: { code, message } };
+  return { file, error: { code, message: message.includes(file) ? message : `${file}: ${message}` } };
+}
+
+/** Each failed input once, on stderr, after the table (whose rows only mark them); returns how many failed. */
+function reportFailures(results: readonly ImageResult[]): number {
+  const failed = results.filter((r) => r.error);
+  for (const r of failed) process.stderr.write(`mobilessd: ${r.error!.message}\n`);
+  return failed.length;
 }
 
 function uniqueName(file: string, used: Set<string>): string {
-  const stem = basename(file, extname(file));
+  const stem = file === '-' ? 'stdin' : basename(file, extname(file));
   let name = `${stem}.png`;
   for (let i = 2; used.has(name); i++) name = `${stem}-${i}.png`;
   used.add(name);

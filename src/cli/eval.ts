@@ -33,6 +33,7 @@ import { BUNDLED_MODELS, DEFAULT_MODEL } from '../node/model_registry.ts';
 import { writeAtomic } from '../node/model_files.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';
 import { INPUT_SIZE_FLAG, inputSizeOption, reportError } from './common.ts';
+import { checkOutputFile } from './outputs.ts';
 import { Progress } from './progress.ts';
 
 /**
@@ -72,6 +73,11 @@ export const evalCommand: CommandSpec = {
       default: DEFAULT_MODEL,
     },
     { name: 'format', type: 'string', value: 'voc|coco|yolo', help: 'dataset format (default: told from the path)' },
+    {
+      name: 'strict',
+      type: 'boolean',
+      help: 'stop at the first malformed annotation file (default: skip it with a warning, exit code 1)',
+    },
     {
       name: 'split',
       type: 'string',
@@ -336,12 +342,18 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
     const inputSize = inputSizeOption(flags);
     const quiet = flags.quiet === true;
     const log = (m: string) => quiet || process.stderr.write(`mobilessd: ${m}\n`);
+    // Before the dataset and the model: a wrong output path must not cost the run its results.
+    if (flags.json !== undefined) checkOutputFile(flags.json as string, '--json');
+    if (flags.chart !== undefined) checkOutputFile(flags.chart as string, '--chart');
 
     const full = await readDataset(positional[0]!, {
       ...(format ? { format } : {}),
       ...(flags.split ? { split: flags.split as string } : {}),
       ...(flags.images ? { imagesDir: flags.images as string } : {}),
+      strict: flags.strict === true,
     });
+    const skipped = full.warnings.filter((w) => w.skippedFile);
+    for (const w of skipped) process.stderr.write(`mobilessd: warning: ${w.file}: ${w.reason}\n`);
     const dataset = flags.limit === undefined ? full : { ...full, images: full.images.slice(0, flags.limit as number) };
     const settings = evalSettings({
       scoreThreshold: flags.score as number,
@@ -404,7 +416,7 @@ export async function runEvalCommand(argv: readonly string[]): Promise<number> {
       await writeAtomic(flags.json as string, `${JSON.stringify(doc, null, 2)}\n`);
     }
     if (flags.chart) await writeAtomic(flags.chart as string, evaluationPrChart(result));
-    return run.failed.length ? 1 : 0;
+    return run.failed.length || skipped.length ? 1 : 0;
   } catch (e) {
     return reportError(e);
   } finally {

@@ -1,4 +1,11 @@
 /** `mobilessd models` and `mobilessd info`: what is bundled, and what the adapter and a model are. */
+import { readFileSync } from 'node:fs';
+import {
+  POST_PROCESS_OP,
+  supportedTfliteOperators,
+  tfliteOperatorInventory,
+  type TfliteOperatorUse,
+} from '../convert/tflite_to_ir.ts';
 import { modelStats, type ModelStats } from '../graph/model_stats.ts';
 import { GpuContext } from '../gpu/context.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
@@ -20,7 +27,9 @@ export const modelsCommand: CommandSpec = {
 
 export const infoCommand: CommandSpec = {
   name: 'info',
-  summary: "the WebGPU adapter and its limits, and a model's parameters and multiply-adds per layer type",
+  summary:
+    "the WebGPU adapter and its limits, a model's parameters and multiply-adds per layer type, and a .tflite file's " +
+    'operators (which ones mobilessd lacks)',
   usage: 'mobilessd info [--model NAME|PATH] [--json]',
   flags: [
     {
@@ -103,12 +112,26 @@ export async function runInfoCommand(argv: readonly string[]): Promise<number> {
     const { flags } = parseArgs(infoCommand, argv);
     installNodeGpu();
     ctx = await GpuContext.acquire({ driver: flags.driver as DriverChoice });
+    const path = flags.model as string;
+    // A TFLite file's operators are listed before conversion, which stops at the first one it lacks.
+    const inventory = path.endsWith('.tflite') ? tfliteOperatorInventory(readFileSync(path), path) : undefined;
+    const missing = inventory?.filter((u) => !u.supported) ?? [];
+    if (inventory && !flags.json) process.stdout.write(`${operatorTable(path, inventory)}\n\n`);
+    if (missing.length) {
+      if (flags.json)
+        process.stdout.write(`${JSON.stringify({ adapter: ctx.report, operators: inventory }, null, 2)}\n`);
+      process.stderr.write(
+        `mobilessd: ${path} uses ${missing.length} operator type(s) mobilessd does not convert: ` +
+          `${missing.map((u) => `${u.name} (operator ${u.indices.join(', ')})`).join('; ')}. ` +
+          `Supported: ${supportedTfliteOperators().join(', ')}, and the custom op ${POST_PROCESS_OP}.\n`,
+      );
+      return 1;
+    }
     const model = await resolveModel(flags.model as string, { log: (s) => process.stderr.write(`mobilessd: ${s}\n`) });
     const s = modelStats(model.json);
     if (flags.json) {
-      process.stdout.write(
-        `${JSON.stringify({ adapter: ctx.report, model: { name: model.json.name, stats: s } }, null, 2)}\n`,
-      );
+      const report = { adapter: ctx.report, model: { name: model.json.name, stats: s }, operators: inventory };
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return 0;
     }
     const r = ctx.report;
@@ -130,6 +153,12 @@ export async function runInfoCommand(argv: readonly string[]): Promise<number> {
   } finally {
     ctx?.destroy();
   }
+}
+
+/** A TFLite file's operator types, how often each occurs, and whether mobilessd converts it. */
+function operatorTable(file: string, uses: readonly TfliteOperatorUse[]): string {
+  const rows = uses.map((u) => [u.name, u.indices.length, u.supported ? 'yes' : 'MISSING', u.indices[0]!]);
+  return `operators of ${file}:\n${formatTable(['operator', 'count', 'supported', 'first index'], rows)}`;
 }
 
 /** The MobileNet paper's Table 2: resources per layer type. */

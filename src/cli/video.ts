@@ -17,6 +17,7 @@ import { helpText, parseArgs, UsageError, type CommandSpec, type ParsedFlags } f
 import { DETECT_FLAGS, detectOptions, reportError } from './common.ts';
 import { Progress } from './progress.ts';
 import { formatTable } from './table.ts';
+import { checkOutputFile } from './outputs.ts';
 
 export const videoCommand: CommandSpec = {
   name: 'video',
@@ -93,6 +94,9 @@ export async function runVideoCommand(argv: readonly string[]): Promise<number> 
     if (!(Number.isInteger(batch) && batch >= 1 && batch <= MAX_VIDEO_BATCH))
       throw new UsageError(`--batch must be an integer from 1 to ${MAX_VIDEO_BATCH}, got ${batch}`);
     if (!existsSync(input)) throw new InvalidInputError(`${input}: no such file`);
+    // Before the model and the whole video: a wrong output path must not cost the run its frames.
+    checkOutputFile(output, '-o/--output');
+    if (json !== undefined) checkOutputFile(json, '--json');
     // Before the model: a missing ffmpeg should not cost a model load (or conversion) first.
     const tools = locateFfmpeg();
     const detect = detectOptions(flags);
@@ -133,6 +137,10 @@ export async function runVideoCommand(argv: readonly string[]): Promise<number> 
     });
     if (progress && ticked < expected && process.stderr.isTTY) process.stderr.write('\n');
     process.stdout.write(summary(result, output, json));
+    if (result.endedEarly)
+      process.stderr.write(
+        `mobilessd: note: ${input}: the input ended early: ${result.frames} of the ${result.endedEarly.expected} frames its container lists were decoded (the file may be truncated)\n`,
+      );
     if (flags.timing) process.stdout.write(`${timingTable(result)}\n`);
     return 0;
   } catch (e) {

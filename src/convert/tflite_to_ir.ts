@@ -91,6 +91,33 @@ export async function convertTflite(bytes: Uint8Array, opts: TfliteConvertOption
   });
 }
 
+/** One operator type of a TFLite file: where it occurs and whether mobilessd converts it. */
+export interface TfliteOperatorUse {
+  name: string;
+  /** Operator indices, in graph order. */
+  indices: number[];
+  supported: boolean;
+}
+
+/** The operator types of a TFLite file, in order of first use, each marked supported or not. */
+export function tfliteOperatorInventory(bytes: Uint8Array, file: string): TfliteOperatorUse[] {
+  const byName = new Map<string, TfliteOperatorUse>();
+  for (const op of parseTflite(bytes, file).operators) {
+    const name = op.code.name;
+    let use = byName.get(name);
+    if (!use) {
+      const supported =
+        op.code.custom === undefined ? name === 'DEQUANTIZE' || tfliteOp(name) !== undefined : name === POST_PROCESS_OP;
+      byName.set(name, (use = { name, indices: [], supported }));
+    }
+    use.indices.push(op.index);
+  }
+  return [...byName.values()];
+}
+
+/** The operators mobilessd converts, for messages. */
+export const supportedTfliteOperators = (): string[] => [...new Set([...tfliteBuiltins(), 'DEQUANTIZE'])].sort();
+
 export function readPostProcessOptions(model: TfliteModel, op: TfliteOperator): PostProcessOptions {
   const what = `operator ${op.index} (${POST_PROCESS_OP}) options`;
   if (!op.customOptions) throw new TfliteFormatError(model.file, `${what} are missing`);
@@ -269,15 +296,12 @@ class Converter {
 
   private operator(op: TfliteOperator): void {
     if (op.code.builtin === BUILTIN.DEQUANTIZE) {
+      // Stored weights are folded here; a DEQUANTIZE of a computed tensor goes to its op like any other.
       const value = this.constant(this.inputIndex(op, 0), op);
-      if (!value)
-        throw new UnsupportedOperatorError(
-          this.file,
-          'DEQUANTIZE',
-          'of a computed tensor (only stored weights are dequantized)',
-        );
-      this.folded.set(this.outputIndex(op), value);
-      return;
+      if (value) {
+        this.folded.set(this.outputIndex(op), value);
+        return;
+      }
     }
     const found = op.code.custom === undefined ? tfliteOp(op.code.name) : undefined;
     if (!found) throw new UnsupportedOperatorError(this.file, op.code.name, `operator ${op.index}`, SUPPORTED_HINT());
@@ -300,6 +324,16 @@ class Converter {
     constant: (op, k, layout, shape, transform = (v) => v) =>
       this.constantFor(this.inputIndex(raw(op), k), raw(op), layout, transform, shape),
     zeros: (base, shape) => this.b.constant(this.b.freeName(base), shape, new Float32Array(elementCount(shape))),
+    values: (op, k) => this.constant(this.inputIndex(raw(op), k), raw(op)),
+    outputQuantization: (op) => {
+      const t = this.m.tensors[this.outputIndex(raw(op))]!;
+      const q = t.quantization;
+      const range = INTEGER_RANGES[t.type];
+      if (!q || !range) return undefined;
+      if (q.scale.length !== 1)
+        throw new UnsupportedOperatorError(this.file, op.name, `per-channel quantized activation ${t.name}`);
+      return { scale: q.scale[0]!, zeroPoint: q.zeroPoint[0] ?? 0, qmin: range[0], qmax: range[1] };
+    },
     clamp: (op, a) => this.clamp(a, this.outputIndex(raw(op)), raw(op)),
     fail: (op, problem) => {
       throw new TfliteFormatError(this.file, `${this.label(raw(op))} ${problem}`);
@@ -370,12 +404,14 @@ class Converter {
         op.code.name,
         `computed (non-constant) weights ${this.m.tensors[i]!.name}`,
       );
-    if (value.length !== elementCount(shape))
+    // The layout may grow the values (a dilated filter gains zero taps): the shape is that of the result.
+    const laidOut = transform(value);
+    if (laidOut.length !== elementCount(shape))
       throw new TfliteFormatError(
         this.file,
-        `${this.label(op)}: ${this.m.tensors[i]!.name} has ${value.length} values, expected shape [${shape}]`,
+        `${this.label(op)}: ${this.m.tensors[i]!.name} has ${laidOut.length} values in layout ${layout}, expected shape [${shape}]`,
       );
-    const name = this.b.constant(this.b.freeName(this.name(i)), shape, transform(value));
+    const name = this.b.constant(this.b.freeName(this.name(i)), shape, laidOut);
     this.constantNames.set(key, name);
     return name;
   }
@@ -531,5 +567,12 @@ function raw(op: TfliteOp): TfliteOperator {
 }
 
 /** Named lazily: the registry is complete only once every op module has loaded. */
+/** Integer tensor types an activation may have, and the range of their values. */
+const INTEGER_RANGES: Partial<Record<string, [number, number]>> = {
+  UINT8: [0, 255],
+  INT8: [-128, 127],
+  INT16: [-32768, 32767],
+};
+
 const SUPPORTED_HINT = () =>
-  `mobilessd converts ${[...tfliteBuiltins(), 'DEQUANTIZE'].sort().join(', ')} and the custom op ${POST_PROCESS_OP} (MobileNet-SSD graphs)`;
+  `mobilessd converts ${supportedTfliteOperators().join(', ')} and the custom op ${POST_PROCESS_OP} (MobileNet-SSD graphs)`;

@@ -21,12 +21,21 @@ export function decodeConstant(m: TfliteModel, t: TfliteTensor, data: Uint8Array
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const n = elementCount(t.shape);
   const out = new Float32Array(n);
+  if (t.type === 'INT32' && !t.quantization) {
+    // Without quantization an int32 tensor is plain integers: axes, paddings, sizes.
+    for (let i = 0; i < n; i++) out[i] = view.getInt32(4 * i, true);
+    return out;
+  }
   switch (t.type) {
     case 'FLOAT32':
       for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
       return out;
     case 'FLOAT16':
       for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+      return out;
+    case 'INT64':
+      // Shapes, axes, paddings: plain integers (never quantized weights).
+      for (let i = 0; i < n; i++) out[i] = Number(view.getBigInt64(8 * i, true));
       return out;
     case 'UINT8':
     case 'INT8':

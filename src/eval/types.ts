@@ -28,6 +28,8 @@ export interface DatasetImage {
 export interface DatasetWarning {
   file: string;
   reason: string;
+  /** The whole file (or image entry) was malformed and left out, not just one box. */
+  skippedFile?: boolean;
 }
 
 export interface Dataset {

@@ -93,6 +93,10 @@ export function lowerNodes(
     },
     soleUse: (t, n) => !keep.has(t) && consumers.get(t)?.length === 1 && consumers.get(t)![0] === n,
     useCount: (t) => consumers.get(t)?.length ?? 0,
+    drop(step) {
+      steps.splice(steps.indexOf(step), 1);
+      writer.delete(step.output);
+    },
     redirect(step, output) {
       writer.delete(step.output);
       step.output = output;

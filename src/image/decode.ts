@@ -1,23 +1,24 @@
 /**
- * JPEG and PNG decoding to RGBA8 for Node (pure JS: jpeg-js and pngjs). The format comes from the
+ * JPEG and PNG decoding to RGBA8 for Node (pure JS: jpeg-js, and our own PNG unfiltering over Node's zlib, png_pixels.ts). The format comes from the
  * magic bytes, the declared size is checked against limits before any pixel memory is allocated,
  * EXIF orientation is applied, and every failure is a typed MobileSsdError naming the source: the
  * libraries' own exceptions never escape.
  */
-import { readFile } from 'node:fs/promises';
-import { inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { ImageDecodeError, ImageFileError, ImageTooLargeError, InvalidInputError } from '../errors.ts';
 import type { RgbaImage } from '../core/image.ts';
+import { readFileCapped, readStreamCapped, type CappedRead } from '../core/read_file.ts';
 import { readJpegStructure, JpegStructureProblem, type JpegStructure } from './jpeg_structure.ts';
 import { checkDeclaredSize, resolveLimits, type DecodeLimits } from './limits.ts';
 import { applyOrientation } from './orientation.ts';
-import { readPngStructure, PngStructureProblem, type PngStructure } from './png_structure.ts';
+import { decodePngPixels } from './png_pixels.ts';
+import { readPngStructure, PngStructureProblem } from './png_structure.ts';
 import { sniffImage } from './sniff.ts';
 
 export { toRgbaImage } from './rgba.ts';
 export type { DecodeLimits } from './limits.ts';
+
+const TRUNCATED_HINT = 'the file is incomplete: copy or download it again';
 
 /** Decodes JPEG or PNG bytes to RGBA8; `source` (a path or a short description) names the image in errors. */
 export function decodeImage(bytes: Uint8Array, source: string, options: DecodeLimits = {}): RgbaImage {
@@ -45,19 +46,26 @@ export function decodeImage(bytes: Uint8Array, source: string, options: DecodeLi
 export async function readImageFile(path: string, options: DecodeLimits = {}): Promise<RgbaImage> {
   if (typeof path !== 'string' || path === '')
     throw new InvalidInputError(`expected an image file path, got ${JSON.stringify(path) ?? typeof path}`);
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw fileError(path, e);
-  }
-  return decodeImage(bytes, path, options);
+  const limits = resolveLimits(options);
+  const read: CappedRead = {
+    maxBytes: maxImageFileBytes(limits),
+    what: 'image file',
+    raiseHint: 'an image within the pixel limit is never this large; check the file, or raise maxPixels',
+    makeError: (p, problem, hint) => new ImageFileError(p, problem, hint),
+  };
+  // '-' is standard input, read under the same cap (a pipe has no size to check first).
+  const bytes = path === '-' ? await readStreamCapped(process.stdin, 'stdin', read) : await readFileCapped(path, read);
+  return decodeImage(bytes, path === '-' ? 'stdin' : path, options);
 }
 
 function decodeJpeg(bytes: Uint8Array, source: string, limits: Required<DecodeLimits>): RgbaImage {
   const s = readJpegStructure(bytes, (w, h) => checkDeclaredSize(source, w, h, limits));
   if (s instanceof JpegStructureProblem)
-    throw new ImageDecodeError(source, s.kind === 'unsupported' ? s.problem : `${s.kind} JPEG: ${s.problem}`);
+    throw new ImageDecodeError(
+      source,
+      s.kind === 'unsupported' ? s.problem : `${s.kind} JPEG: ${s.problem}`,
+      s.kind === 'truncated' ? TRUNCATED_HINT : undefined,
+    );
   const budgetMB = jpegMemoryBudgetMB(s);
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
@@ -77,6 +85,12 @@ function decodeJpeg(bytes: Uint8Array, source: string, limits: Required<DecodeLi
     if (/maxMemoryUsageInMB|maxResolutionInMP|allocate/.test(message)) {
       throw new ImageTooLargeError(source, s.width, s.height, `decoding it would need more than ${budgetMB} MB`);
     }
+    if (/unexpected marker: ffd9/.test(message))
+      throw new ImageDecodeError(
+        source,
+        `truncated JPEG: the image data ends (end-of-image marker) before the ${s.width}x${s.height} pixels its header declares`,
+        TRUNCATED_HINT,
+      );
     throw new ImageDecodeError(source, `corrupt JPEG data (${message})`);
   }
   const image = checkedOutput(decoded, s.width, s.height, source, 'JPEG');
@@ -95,43 +109,13 @@ function jpegMemoryBudgetMB(s: JpegStructure): number {
 
 function decodePng(bytes: Uint8Array, source: string, limits: Required<DecodeLimits>): RgbaImage {
   const s = readPngStructure(bytes, (w, h) => checkDeclaredSize(source, w, h, limits));
-  if (s instanceof PngStructureProblem) throw new ImageDecodeError(source, `${s.kind} PNG: ${s.problem}`);
-  checkImageData(s, source);
-  let decoded: { width: number; height: number; data: Uint8Array };
-  try {
-    decoded = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  } catch (e) {
-    throw new ImageDecodeError(source, `corrupt PNG data (${errorMessage(e)})`);
-  }
-  return checkedOutput(decoded, s.width, s.height, source, 'PNG');
-}
-
-/**
- * pngjs's own synchronous inflate misses zlib errors on current Node: corrupt image data comes back
- * as uninitialised memory instead of an error. It also inflates interlaced images without a size
- * cap, so a small crafted file could expand to gigabytes. Inflating once with Node's zlib, capped at
- * the size the header implies, rejects both before pngjs runs.
- */
-function checkImageData(s: PngStructure, source: string): void {
-  const slack = 65536; // tolerate encoders that leave a little padding after the last row
-  let inflated: Buffer;
-  try {
-    inflated = inflateSync(Buffer.concat(s.idat), { maxOutputLength: s.inflatedSize + slack });
-  } catch (e) {
-    const tooBig = errorCode(e) === 'ERR_BUFFER_TOO_LARGE';
+  if (s instanceof PngStructureProblem)
     throw new ImageDecodeError(
       source,
-      tooBig
-        ? `corrupt PNG: its image data inflates to more than the ${s.inflatedSize} bytes a ${s.width}x${s.height} image needs`
-        : `corrupt PNG image data (zlib: ${errorMessage(e)})`,
+      `${s.kind} PNG: ${s.problem}`,
+      s.kind === 'truncated' ? TRUNCATED_HINT : undefined,
     );
-  }
-  if (inflated.length < s.inflatedSize) {
-    throw new ImageDecodeError(
-      source,
-      `corrupt PNG: its image data inflates to ${inflated.length} bytes, but a ${s.width}x${s.height} image needs ${s.inflatedSize}`,
-    );
-  }
+  return decodePngPixels(s, source);
 }
 
 function checkedOutput(
@@ -151,31 +135,12 @@ function checkedOutput(
   return { data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.length), width, height };
 }
 
-function fileError(path: string, e: unknown): ImageFileError {
-  const code = errorCode(e);
-  switch (code) {
-    case 'ENOENT':
-    case 'ENOTDIR':
-      return new ImageFileError(path, 'no such file', `check the path (relative paths start at ${process.cwd()})`);
-    case 'EISDIR':
-      return new ImageFileError(path, 'is a directory, not an image file', 'pass the image files inside it one by one');
-    case 'EACCES':
-    case 'EPERM':
-      return new ImageFileError(path, 'permission denied', 'check that the file is readable by this user');
-    case 'ERR_FS_FILE_TOO_LARGE':
-      return new ImageFileError(path, 'the file is too large to read into memory', 'downscale or re-encode the image');
-    default:
-      return new ImageFileError(
-        path,
-        `cannot read the file (${code ?? errorMessage(e)})`,
-        'check that the path names a readable image file',
-      );
-  }
-}
-
-function errorCode(e: unknown): string | undefined {
-  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : undefined;
+/**
+ * The largest file an image within the pixel limit can be: uncompressed 16-bit RGBA (8 bytes a pixel, what a
+ * stored-deflate PNG holds at worst) plus room for metadata (EXIF, ICC profiles, text chunks).
+ */
+export function maxImageFileBytes(limits: Required<DecodeLimits>): number {
+  return limits.maxPixels * 8 + 16 * 2 ** 20;
 }
 
 function errorMessage(e: unknown): string {

@@ -51,7 +51,7 @@ export function readJpegStructure(
   b: Uint8Array,
   onFrame: (width: number, height: number) => void,
 ): JpegStructure | JpegStructureProblem {
-  let frame: Pick<JpegStructure, 'width' | 'height' | 'components' | 'rgbComponentIds'> | undefined;
+  let frame: Frame | undefined;
   let orientation: number | undefined;
   let adobeTransform: number | undefined;
   let scans = 0;
@@ -67,7 +67,8 @@ export function readJpegStructure(
     if (marker === EOI) {
       if (!frame) return new JpegStructureProblem('no frame header (SOF) before the end-of-image marker', 'corrupt');
       if (scans === 0) return new JpegStructureProblem('no image data (SOS) before the end-of-image marker', 'corrupt');
-      return { ...frame, orientation: orientation ?? 1, adobeTransform };
+      const { sampling: _, ...declared } = frame;
+      return { ...declared, orientation: orientation ?? 1, adobeTransform };
     }
     if (marker >= 0xd0 && marker <= 0xd7) continue; // a stray restart marker carries no data
     if (marker === 0x00 || marker === 0xd8)
@@ -116,14 +117,19 @@ export function readJpegStructure(
           `the file ends inside the image data at byte ${b.length} (no end-of-image marker)`,
           'truncated',
         );
+      const short = scanTooShort(frame, payload, next - i, scans);
+      if (short) return short;
       i = next;
     }
   }
 }
 
-function parseFrame(
-  p: Uint8Array,
-): Pick<JpegStructure, 'width' | 'height' | 'components' | 'rgbComponentIds'> | JpegStructureProblem {
+/** The frame header: declared size, components and each component's id -> sampling factors. */
+type Frame = Pick<JpegStructure, 'width' | 'height' | 'components' | 'rgbComponentIds'> & {
+  sampling: Map<number, { h: number; v: number }>;
+};
+
+function parseFrame(p: Uint8Array): Frame | JpegStructureProblem {
   if (p.length < 6) return new JpegStructureProblem('frame header (SOF) is too short', 'corrupt');
   const precision = p[0]!;
   const height = (p[1]! << 8) | p[2]!;
@@ -143,16 +149,52 @@ function parseFrame(
   if (p.length < 6 + 3 * components)
     return new JpegStructureProblem('frame header (SOF) is too short for its components', 'corrupt');
   const ids: number[] = [];
+  const sampling = new Map<number, { h: number; v: number }>();
   for (let c = 0; c < components; c++) {
-    const sampling = p[7 + 3 * c]!;
-    const h = sampling >> 4;
-    const v = sampling & 15;
+    const factors = p[7 + 3 * c]!;
+    const h = factors >> 4;
+    const v = factors & 15;
     if (h < 1 || h > 4 || v < 1 || v > 4)
       return new JpegStructureProblem(`component ${c} has invalid sampling factors ${h}x${v}`, 'corrupt');
     ids.push(p[6 + 3 * c]!);
+    sampling.set(p[6 + 3 * c]!, { h, v });
   }
   const rgbComponentIds = components === 3 && String.fromCharCode(...ids) === 'RGB';
-  return { width, height, components, rgbComponentIds };
+  return { width, height, components, rgbComponentIds, sampling };
+}
+
+/**
+ * A scan that codes DC coefficients (a baseline scan, or a progressive scan with Ss = 0) spends at least one bit
+ * on every 8x8 block of each of its components: a Huffman code is never shorter than one bit. A scan with fewer
+ * bytes than that cannot hold the image its header declares: the file was cut, or its SOF was altered. jpeg-js
+ * would decode such a file without complaint, into a mostly grey image of the declared (maybe huge) size.
+ * AC scans are not checked: one end-of-band run may cover thousands of blocks.
+ */
+function scanTooShort(frame: Frame, sos: Uint8Array, bytes: number, scan: number): JpegStructureProblem | undefined {
+  const n = sos[0] ?? 0;
+  if (sos.length < 1 + 2 * n + 3) return new JpegStructureProblem(`scan ${scan} has a short header`, 'corrupt');
+  if (sos[1 + 2 * n] !== 0) return undefined;
+  let hMax = 1,
+    vMax = 1;
+  for (const f of frame.sampling.values()) {
+    hMax = Math.max(hMax, f.h);
+    vMax = Math.max(vMax, f.v);
+  }
+  let blocks = 0;
+  for (let k = 0; k < n; k++) {
+    const f = frame.sampling.get(sos[1 + 2 * k]!);
+    if (!f) return new JpegStructureProblem(`scan ${scan} names a component the frame does not have`, 'corrupt');
+    const w = Math.ceil((frame.width * f.h) / hMax);
+    const h = Math.ceil((frame.height * f.v) / vMax);
+    blocks += Math.ceil(w / 8) * Math.ceil(h / 8);
+  }
+  const needed = Math.ceil(blocks / 8);
+  if (bytes >= needed) return undefined;
+  const fraction = ((100 * bytes * 8) / blocks).toFixed(1);
+  return new JpegStructureProblem(
+    `scan ${scan} holds ${bytes} bytes of image data, but the ${frame.width}x${frame.height} image its header declares needs at least ${needed} (at most ${fraction}% of the image is there): the file is cut short or its header was altered`,
+    'truncated',
+  );
 }
 
 function isExif(p: Uint8Array): boolean {

@@ -29,7 +29,13 @@ export function checkDeclaredSize(source: string, width: number, height: number,
     throw new ImageTooLargeError(source, width, height, `the limit is ${limits.maxSide} pixels per side`);
   }
   if (width * height > limits.maxPixels) {
-    throw new ImageTooLargeError(source, width, height, `the limit is ${formatPixels(limits.maxPixels)}`);
+    throw new ImageTooLargeError(
+      source,
+      width,
+      height,
+      `the limit is ${formatPixels(limits.maxPixels)}`,
+      'downscale the image, or raise the limit (the maxPixels option; `--max-pixels N` on the command line) if the memory is there: decoding takes about 3 times its RGBA size',
+    );
   }
 }
 

@@ -14,6 +14,12 @@ export interface PngStructure {
   idat: Uint8Array[];
   /** Exact size of the inflated, still filtered image data the header implies. */
   inflatedSize: number;
+  bitDepth: number;
+  colorType: number;
+  interlaced: boolean;
+  /** The PLTE and tRNS payloads, when present. */
+  plte?: Uint8Array;
+  trns?: Uint8Array;
 }
 
 /** A structural problem: a cut-off file, or corrupt content. */
@@ -32,10 +38,10 @@ const DEPTHS: Record<number, readonly number[]> = {
   4: [8, 16], // greyscale + alpha
   6: [8, 16], // RGBA
 };
-const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+export const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 /** Adam7 passes: x0, y0, dx, dy. */
-const ADAM7: readonly (readonly [number, number, number, number])[] = [
+export const ADAM7: readonly (readonly [number, number, number, number])[] = [
   [0, 0, 8, 8],
   [4, 0, 8, 8],
   [0, 4, 4, 8],
@@ -52,6 +58,8 @@ export function readPngStructure(
 ): PngStructure | PngStructureProblem {
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let header: Omit<PngStructure, 'idat'> | undefined;
+  let plte: Uint8Array | undefined;
+  let trns: Uint8Array | undefined;
   const idat: Uint8Array[] = [];
   let i = 8; // after the signature
   for (;;) {
@@ -79,9 +87,13 @@ export function readPngStructure(
       onHeader(parsed.width, parsed.height);
     } else if (type === 'IDAT') {
       idat.push(data);
+    } else if (type === 'PLTE') {
+      plte = data;
+    } else if (type === 'tRNS') {
+      trns = data;
     } else if (type === 'IEND') {
       if (!idat.length) return new PngStructureProblem('no image data (IDAT chunk)', 'corrupt');
-      return { ...header, idat };
+      return { ...header, idat, ...(plte ? { plte } : {}), ...(trns ? { trns } : {}) };
     }
   }
 }
@@ -104,7 +116,14 @@ function parseHeader(d: Uint8Array): Omit<PngStructure, 'idat'> | PngStructurePr
     return new PngStructureProblem(`unknown compression/filter method ${compression}/${filter}`, 'corrupt');
   if (interlace > 1) return new PngStructureProblem(`unknown interlace method ${interlace}`, 'corrupt');
   const bitsPerPixel = CHANNELS[colorType]! * depth;
-  return { width, height, inflatedSize: inflatedSize(width, height, bitsPerPixel, interlace === 1) };
+  return {
+    width,
+    height,
+    inflatedSize: inflatedSize(width, height, bitsPerPixel, interlace === 1),
+    bitDepth: depth,
+    colorType,
+    interlaced: interlace === 1,
+  };
 }
 
 /** Filtered scanlines: one filter-type byte plus the packed pixels per row, per Adam7 pass if interlaced. */

@@ -8,17 +8,17 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { convertFaceApi } from '../convert/faceapi_to_ir.ts';
 import { CONVERTER_VERSION } from '../convert/builder.ts';
 import { parseTfjsManifest } from '../convert/tfjs_manifest.ts';
 import { convertTflite } from '../convert/tflite_to_ir.ts';
 import { MobileSsdError, ModelFormatError, ModelNotFoundError } from '../errors.ts';
 import type { LoadedModel } from '../graph/weights.ts';
-import { MODEL_JSON, readModel, writeModel } from './model_files.ts';
+import { MODEL_JSON, readModel, readModelFile, writeModel } from './model_files.ts';
 import { dependencyFile, packageRoot } from './paths.ts';
 
 export const DEFAULT_MODEL = 'oid-v4';
@@ -89,11 +89,11 @@ async function findSource(nameOrPath: string): Promise<Source | { dir: string }>
     return { dir: path };
   }
   if (extname(path) === '.json') {
-    const text = await readFile(path, 'utf8');
+    const text = (await readModelFile(path)).toString('utf8');
     // A TF.js manifest is a JSON array; our model.json is an object.
     return text.trimStart().startsWith('[') ? manifestSource(path, stem(path), undefined, text) : { dir: path };
   }
-  const bytes = await readFile(path);
+  const bytes = await readModelFile(path);
   if (extname(path) !== '.tflite' && bytes.subarray(4, 8).toString('latin1') !== 'TFL3') {
     throw new ModelFormatError(
       path,
@@ -109,12 +109,12 @@ async function oidSource(): Promise<Source> {
   const data = dependencyFile('@mediapipe/objectron', 'objectron_solution_packed_assets.data');
   if (!loader || !data)
     throw new ModelNotFoundError('oid-v4 (@mediapipe/objectron is not installed)', 'run npm install');
-  const packed = await readFile(data);
+  const packed = await readModelFile(data);
   // The Emscripten loader names each packed file's byte range; trust it rather than fixed offsets.
   const ranges = new Map<string, [number, number]>();
-  for (const m of (await readFile(loader, 'utf8')).matchAll(
-    /"filename":\s*"([^"]+)",\s*"start":\s*(\d+),\s*"end":\s*(\d+)/g,
-  )) {
+  for (const m of (await readModelFile(loader))
+    .toString('utf8')
+    .matchAll(/"filename":\s*"([^"]+)",\s*"start":\s*(\d+),\s*"end":\s*(\d+)/g)) {
     ranges.set(basename(m[1]!), [Number(m[2]), Number(m[3])]);
   }
   const model = ranges.get('object_detection_ssd_mobilenetv2_oidv4_fp16.tflite');
@@ -143,7 +143,7 @@ async function oidSource(): Promise<Source> {
 
 async function tfliteSource(path: string, bytes: Uint8Array): Promise<Source> {
   const labelsFile = join(dirname(path), 'labels.txt');
-  const labelBytes = existsSync(labelsFile) ? await readFile(labelsFile) : undefined;
+  const labelBytes = existsSync(labelsFile) ? await readModelFile(labelsFile) : undefined;
   // The label map is part of the converted model, so it is part of the cache key.
   const key = sha256(bytes, labelBytes ?? new Uint8Array(0));
   return {
@@ -160,18 +160,20 @@ async function tfliteSource(path: string, bytes: Uint8Array): Promise<Source> {
 }
 
 async function manifestSource(manifest: string, name: string, description?: string, text?: string): Promise<Source> {
-  const manifestText = text ?? (await readFile(manifest, 'utf8'));
+  const manifestText = text ?? (await readModelFile(manifest)).toString('utf8');
   const shards = await Promise.all(
     parseTfjsManifest(manifestText, manifest)
       .flatMap((g) => g.paths)
       .map(async (p) => {
         const file = join(dirname(manifest), p);
+        if (relative(dirname(manifest), file).startsWith('..') || isAbsolute(p))
+          throw new ModelFormatError(manifest, `shard path ${JSON.stringify(p)} leaves the manifest's folder`);
         if (!existsSync(file))
           throw new ModelNotFoundError(
             `${file} (a weights shard named by ${manifest})`,
             'keep the .bin shards beside their manifest',
           );
-        const b = await readFile(file);
+        const b = await readModelFile(file);
         return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
       }),
   );

@@ -7,7 +7,7 @@ import { rgbaFrame } from '../api/rgba_frame.ts';
 import type { Platform } from '../api/object_detector.ts';
 import type { RgbaImage } from '../core/image.ts';
 import { InvalidInputError, InvalidOptionError } from '../errors.ts';
-import { decodeImage, readImageFile, toRgbaImage } from '../image/decode.ts';
+import { decodeImage, readImageFile, toRgbaImage, type DecodeLimits } from '../image/decode.ts';
 import { fitToLimit } from '../image/fit.ts';
 import { resolveModel } from './model_registry.ts';
 import { resizeModelInput, type AnchorSizing } from '../ssd/resize_input.ts';
@@ -20,6 +20,8 @@ export interface NodeModelOptions {
   log?: (message: string) => void;
   /** Run the network at this input size ([height, width] or one number for a square) instead of the model's own. */
   inputSize?: number | readonly [number, number];
+  /** Largest image (width x height) decoded; larger ones are refused from their header, before any pixel memory. */
+  maxPixels?: number;
   /** With inputSize: anchors keep their trained size in pixels (default), or take the generator's sizes for the new input. */
   anchorSizing?: AnchorSizing;
 }
@@ -33,7 +35,7 @@ export function nodePlatform(o: NodeModelOptions): Platform<ImageInput, string, 
       return { model, where: { dir: found.dir } };
     },
     async frame(input, ctx, warn) {
-      const img = await toImage(input);
+      const img = await toImage(input, o.maxPixels === undefined ? {} : { maxPixels: o.maxPixels });
       const limit = ctx.report.limits.maxTextureDimension2D ?? 8192;
       const fit = fitToLimit(img, limit, typeof input === 'string' ? input : 'image', warn);
       return { frame: rgbaFrame(fit.image), factor: fit.factor };
@@ -42,10 +44,10 @@ export function nodePlatform(o: NodeModelOptions): Platform<ImageInput, string, 
   };
 }
 
-async function toImage(input: ImageInput): Promise<RgbaImage> {
-  if (typeof input === 'string') return readImageFile(input);
-  if (input instanceof ArrayBuffer) return decodeImage(new Uint8Array(input), 'buffer');
-  if (input instanceof Uint8Array) return decodeImage(input, 'buffer');
+async function toImage(input: ImageInput, limits: DecodeLimits): Promise<RgbaImage> {
+  if (typeof input === 'string') return readImageFile(input, limits);
+  if (input instanceof ArrayBuffer) return decodeImage(new Uint8Array(input), 'buffer', limits);
+  if (input instanceof Uint8Array) return decodeImage(input, 'buffer', limits);
   if (input && typeof input === 'object' && 'data' in input) return toRgbaImage(input);
   throw new InvalidInputError(
     `unsupported image input (${typeof input})`,

@@ -12,6 +12,7 @@ const ONNX_INT64 = 7;
 /** AttributeProto.AttributeType values. */
 const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
+const ATTR_STRING = 3;
 const ATTR_INTS = 7;
 
 export interface OnnxTensor {
@@ -21,7 +22,10 @@ export interface OnnxTensor {
 }
 
 export type OnnxAttribute =
-  { name: string; int: number } | { name: string; ints: readonly number[] } | { name: string; float: number };
+  | { name: string; int: number }
+  | { name: string; ints: readonly number[] }
+  | { name: string; float: number }
+  | { name: string; s: string };
 
 export interface OnnxNode {
   name: string;
@@ -69,6 +73,7 @@ function attributeProto(a: OnnxAttribute): ProtoWriter {
   const w = new ProtoWriter().string(1, a.name);
   if ('int' in a) return w.varint(20, ATTR_INT).varint(3, a.int);
   if ('ints' in a) return w.varint(20, ATTR_INTS).packedVarints(8, a.ints);
+  if ('s' in a) return w.varint(20, ATTR_STRING).string(4, a.s);
   return w.varint(20, ATTR_FLOAT).float(2, a.float);
 }
 

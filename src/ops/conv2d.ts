@@ -44,6 +44,7 @@ import {
   convOutputShape,
   intersect,
   geometryAtBatch,
+  loweredGeometry,
   parseConvAttrs,
   type ConvNode,
 } from './support/conv.ts';
@@ -173,7 +174,7 @@ function gemmShape(g: ConvGeometry): PointwiseShape {
 }
 
 function lower(n: Conv2dNode, lc: LowerContext): void {
-  const g = geometryAtBatch(n, lc, false);
+  const { g, input } = loweredGeometry(n, lc, false);
   const out = n.outputs[0]!;
   const view = lc.defaultView(out);
   if (isPointwise(g, n)) {
@@ -183,13 +184,13 @@ function lower(n: Conv2dNode, lc: LowerContext): void {
     const known = forced !== undefined && (POINTWISE_VARIANTS.includes(forced) || /^blocked\d+x\d+$/.test(forced));
     const variant = known && pointwiseVariantSupported(s, forced) ? forced : tuned.variant;
     const wg = variant === tuned.variant ? tuned.workgroupSize : 64;
-    lc.emit(new PointwiseStep(n.name, variant, wg, s, n.activation, n.inputs[0]!, out, n.filter, n.bias, view));
+    lc.emit(new PointwiseStep(n.name, variant, wg, s, n.activation, input, out, n.filter, n.bias, view));
     return;
   }
   const forced = lc.force.conv2d as Conv2dVariant | undefined;
   const known = forced !== undefined && CONV2D_VARIANTS.includes(forced);
   const variant = known && conv2dVariantSupported(g, forced) ? forced : selectConv2dVariant(g);
-  lc.emit(new Conv2dStep(n.name, variant, g, n.activation, n.inputs[0]!, out, n.filter, n.bias, view));
+  lc.emit(new Conv2dStep(n.name, variant, g, n.activation, input, out, n.filter, n.bias, view));
 }
 
 /** TFLite CONV_2D filters are [O, KH, KW, I]; ours are [KH, KW, I, O]. */
@@ -231,7 +232,7 @@ export const op: OpDef<Conv2dNode> = {
     const data = () => hwioToOihw(b.data(n.filter), kh, kw, ci, co);
     convOnnx(n, b, false, { name: `${n.filter}:oihw`, dims: [co, ci, kh, kw], data });
   },
-  tflite: { builtins: ['CONV_2D'], convert: (op, cx) => ({ op: 'conv2d', ...convertConv(op, cx, false, ohwiToHwio) }) },
+  tflite: { builtins: ['CONV_2D'], convert: (op, cx) => convertConv(op, cx, false, ohwiToHwio) },
   train: {
     scratchFloats(n, bc) {
       const g = geometryAtBatch(n, bc, false);

@@ -27,6 +27,7 @@ import {
   convOutputShape,
   intersect,
   geometryAtBatch,
+  loweredGeometry,
   parseConvAttrs,
   type ConvNode,
 } from './support/conv.ts';
@@ -86,14 +87,12 @@ export class DepthwiseStep implements Step {
 }
 
 function lower(n: DepthwiseConv2dNode, lc: LowerContext): void {
-  const g = geometryAtBatch(n, lc, true);
+  const { g, input } = loweredGeometry(n, lc, true);
   const forced = lc.force.depthwise as DepthwiseVariant | undefined;
   const known = forced !== undefined && DEPTHWISE_VARIANTS.includes(forced);
   const variant = known && depthwiseVariantSupported(g, forced) ? forced : selectDepthwiseVariant(g, lc.driver);
   const out = n.outputs[0]!;
-  lc.emit(
-    new DepthwiseStep(n.name, variant, g, n.activation, n.inputs[0]!, out, n.filter, n.bias, lc.defaultView(out)),
-  );
+  lc.emit(new DepthwiseStep(n.name, variant, g, n.activation, input, out, n.filter, n.bias, lc.defaultView(out)));
 }
 
 /** Depthwise [KH, KW, C] -> ONNX's grouped-convolution weights [C, 1, KH, KW]. */
@@ -127,7 +126,7 @@ export const op: OpDef<DepthwiseConv2dNode> = {
   // The TFLite filter [1, KH, KW, C] holds the values in our [KH, KW, C] order already.
   tflite: {
     builtins: ['DEPTHWISE_CONV_2D'],
-    convert: (op, cx) => ({ op: 'depthwise_conv2d', ...convertConv(op, cx, true, (w) => w) }),
+    convert: (op, cx) => convertConv(op, cx, true, (w) => w),
   },
   train: {
     backward(n, bc) {

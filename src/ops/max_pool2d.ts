@@ -100,7 +100,10 @@ export function maxPool2dRef(g: ConvGeometry, x: Float32Array, act: Clamp): Floa
 }
 
 /** The pool's geometry at the batch the input shape carries; ShapeError when the window does not fit. */
-export function poolGeometry(n: MaxPool2dNode, x: readonly number[]): ConvGeometry {
+export function poolGeometry(
+  n: Pick<MaxPool2dNode, 'window' | 'strides' | 'padding'>,
+  x: readonly number[],
+): ConvGeometry {
   if (x.length !== 4) throw new ShapeError(`input has shape [${x}], expected NHWC`);
   const [kH, kW] = n.window;
   const [strideH, strideW] = n.strides;
@@ -163,7 +166,7 @@ function lower(n: MaxPool2dNode, lc: LowerContext): void {
   lc.emit(new MaxPoolStep(n.name, variant, g, n.activation, n.inputs[0]!, out, lc.defaultView(out)));
 }
 
-const POOL_OPTIONS = {
+export const POOL_OPTIONS = {
   table: 'Pool2DOptions',
   type: 5,
   fields: {
@@ -176,7 +179,7 @@ const POOL_OPTIONS = {
   },
 } as const satisfies OptionsSchema;
 
-function pair(c: Checker, v: unknown, what: string): [number, number] {
+export function pair(c: Checker, v: unknown, what: string): [number, number] {
   const a = c.arr(v, what).map((d, i) => c.int(d, `${what}[${i}]`, 1));
   if (a.length !== 2) c.fail(`${what} must have 2 entries`);
   return [a[0]!, a[1]!];

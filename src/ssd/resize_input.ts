@@ -49,6 +49,13 @@ export async function resizeModelInput(
       throw new InvalidOptionError(`input ${what}`, v, `a whole number of pixels from 1 to ${MAX_INPUT_SIDE}`);
   }
   if (height === json.preprocess.height && width === json.preprocess.width) return model;
+  const min = minimumInputSide(json);
+  if (height < min || width < min)
+    throw new InvalidOptionError(
+      'inputSize',
+      [height, width],
+      `at least ${min} pixels per side for ${json.name}: its finest feature map has stride ${min}, so a smaller input makes every feature map a single cell computed mostly from padding`,
+    );
   const generator = json.ssd.anchorGenerator;
   if (!generator) {
     throw new InvalidOptionError(
@@ -89,6 +96,29 @@ export async function resizeModelInput(
  * The feature maps behind the box encodings, in anchor order: the encodings are a concatenation of
  * per-map reshapes of [1, H, W, anchors * 4] predictor convolutions.
  */
+/**
+ * The stride (input pixels per cell) of the finest feature map the box predictor reads: each tensor's stride
+ * is the largest of its inputs' times the node's own `strides`, followed from the input to the predictors.
+ */
+export function minimumInputSide(json: ModelJson): number {
+  const stride = new Map<string, number>([[json.input, 1]]);
+  for (const n of json.nodes) {
+    const own = (n as { strides?: unknown }).strides;
+    const step = Array.isArray(own) ? Math.max(1, ...own.map(Number).filter(Number.isFinite)) : 1;
+    const from = Math.max(1, ...n.inputs.map((t) => stride.get(t) ?? 1));
+    for (const t of n.outputs) stride.set(t, from * step);
+  }
+  const producer = new Map(json.nodes.map((n) => [n.outputs[0]!, n]));
+  const strides: number[] = [];
+  const visit = (t: string): void => {
+    const n = producer.get(t);
+    if (n && opOf(n, json.name).rearranges) return n.inputs.forEach(visit);
+    strides.push(stride.get(t) ?? 1);
+  };
+  visit(json.outputs.boxes);
+  return Math.min(...strides);
+}
+
 export function anchorLayers(json: ModelJson, shapes: Record<string, number[]>): AnchorLayer[] {
   const producer = new Map(json.nodes.map((n) => [n.outputs[0]!, n]));
   const layers: AnchorLayer[] = [];

@@ -61,6 +61,8 @@ export interface VideoInfo {
   fps: number;
   /** Frames to expect, from the container or duration x fps (for progress; the decoder is the truth). */
   frameCount: number | undefined;
+  /** frameCount is the container's own count (nb_frames), not an estimate from the duration. */
+  frameCountExact: boolean;
   durationSec: number | undefined;
   /** Codec of the first audio stream, if there is one. */
   audioCodec: string | undefined;
@@ -113,6 +115,7 @@ export async function probeVideo(tools: FfmpegTools, file: string, signal?: Abor
     frameRate: rate.text,
     fps: rate.value,
     frameCount: counted ?? (durationSec === undefined ? undefined : Math.round(durationSec * rate.value)),
+    frameCountExact: counted !== undefined,
     durationSec,
     audioCodec: streams.find((s) => s.codec_type === 'audio')?.codec_name,
     sampleAspectRatio: pixelAspect(video.sample_aspect_ratio, turned),

@@ -66,6 +66,8 @@ export interface VideoRunResult {
   stages: VideoStageTimes;
   /** Sums of the detector's own split of its calls, when it reports lastTimes. */
   detector: { upload: number; gpu: number | undefined; submitToResult: number } | undefined;
+  /** The container lists more frames than could be decoded: the file is probably truncated. */
+  endedEarly?: { expected: number };
 }
 
 /** Largest --batch: each batch slot holds a frame texture and its share of the activations. */
@@ -180,7 +182,11 @@ export async function runVideo(
   }
   await reader.close();
   const wallMs = performance.now() - t0;
-  return { info, frames: done, wallMs, fps: (done * 1000) / wallMs, stages, detector: detectorSplit };
+  const endedEarly =
+    info.frameCountExact && info.frameCount !== undefined && done < info.frameCount
+      ? { endedEarly: { expected: info.frameCount } }
+      : {};
+  return { info, frames: done, wallMs, fps: (done * 1000) / wallMs, stages, detector: detectorSplit, ...endedEarly };
 }
 
 function checkDrawn(drawn: RgbaImage, frame: VideoFrame): RgbaImage {

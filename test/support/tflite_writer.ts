@@ -9,6 +9,8 @@ type Ref =
   | { kind: 'table'; fields: Fields }
   | { kind: 'string'; value: string }
   | { kind: 'i32s'; values: readonly number[] }
+  | { kind: 'f32s'; values: readonly number[] }
+  | { kind: 'i64s'; values: readonly number[] }
   | { kind: 'bytes'; value: Uint8Array }
   | { kind: 'tables'; items: readonly Fields[] };
 type Fields = readonly (Scalar | Ref | undefined)[];
@@ -22,6 +24,8 @@ export const fb = {
   table: (fields: Fields): Ref => ({ kind: 'table', fields }),
   string: (value: string): Ref => ({ kind: 'string', value }),
   i32s: (values: readonly number[]): Ref => ({ kind: 'i32s', values }),
+  f32s: (values: readonly number[]): Ref => ({ kind: 'f32s', values }),
+  i64s: (values: readonly number[]): Ref => ({ kind: 'i64s', values }),
   bytes: (value: Uint8Array): Ref => ({ kind: 'bytes', value }),
   tables: (items: readonly Fields[]): Ref => ({ kind: 'tables', items }),
 };
@@ -71,6 +75,20 @@ class Writer {
         const at = this.reserve(4 + 4 * r.values.length);
         this.view.setUint32(at, r.values.length, true);
         r.values.forEach((v, i) => this.view.setInt32(at + 4 + 4 * i, v, true));
+        return at;
+      }
+      case 'f32s': {
+        const at = this.reserve(4 + 4 * r.values.length);
+        this.view.setUint32(at, r.values.length, true);
+        r.values.forEach((v, i) => this.view.setFloat32(at + 4 + 4 * i, v, true));
+        return at;
+      }
+      case 'i64s': {
+        // The elements, not the length prefix, are 8-byte aligned.
+        const pad = Math.ceil((this.length + 4) / 8) * 8 - 4 - this.length;
+        const at = this.reserve(pad + 4 + 8 * r.values.length, 1) + pad;
+        this.view.setUint32(at, r.values.length, true);
+        r.values.forEach((v, i) => this.view.setBigInt64(at + 4 + 8 * i, BigInt(v), true));
         return at;
       }
       case 'bytes': {
@@ -138,6 +156,8 @@ export interface TensorSpec {
   type?: number;
   buffer?: number;
   name: string;
+  /** Per-tensor (or per-channel along quantizedDimension) scale and zero point. */
+  quantization?: { scale: number[]; zeroPoint: number[]; quantizedDimension?: number };
 }
 export interface OperatorSpec {
   opcode: number;
@@ -162,6 +182,17 @@ export function writeTflite(m: {
     fb.i8(t.type ?? 0),
     fb.u32(t.buffer ?? 0),
     fb.string(t.name),
+    t.quantization
+      ? fb.table([
+          undefined,
+          undefined,
+          fb.f32s(t.quantization.scale),
+          fb.i64s(t.quantization.zeroPoint),
+          undefined,
+          undefined,
+          fb.i32(t.quantization.quantizedDimension ?? 0),
+        ])
+      : undefined,
   ]);
   const operators = m.operators.map((op) => [
     fb.u32(op.opcode),

@@ -2,14 +2,16 @@
  * COCO instances JSON: `images` (id, file_name, width, height), `annotations` (image_id, category_id,
  * bbox [x, y, w, h], iscrowd, area) and `categories` (id, name).
  */
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DatasetFormatError } from '../../errors.ts';
 import type { Dataset, DatasetImage, DatasetWarning, GroundTruthBox } from '../types.ts';
-import { acceptBox, isDirectory, isFile, readImageSize, readTextFile } from './common.ts';
+import { acceptBox, isDirectory, isFile, readImageSize, readTextFile, skipMalformed } from './common.ts';
 
 export interface CocoOptions {
   /** Where the images are. Default: beside the JSON, in images/ beside it, or in ../images or ../<split> (val2017/). */
   imagesDir?: string;
+  /** Stop at an image entry whose file_name leaves the images folder instead of skipping it with a warning. */
+  strict?: boolean;
 }
 
 interface CocoImage {
@@ -45,6 +47,15 @@ export async function readCoco(jsonFile: string, options: CocoOptions = {}): Pro
     const id = String(im.id);
     if (images.has(id)) throw new DatasetFormatError(file, `image id ${id} appears twice`);
     const imageFile = join(dir, im.file_name);
+    // file_name comes from the JSON: '../../etc/passwd' or an absolute path must not be opened.
+    if (isAbsolute(im.file_name) || relative(dir, imageFile).split(sep)[0] === '..') {
+      skipMalformed(
+        new DatasetFormatError(file, `image id ${id}: file_name ${JSON.stringify(im.file_name)} leaves ${dir}`),
+        options.strict,
+        warnings,
+      );
+      continue;
+    }
     if (!(await isFile(imageFile)))
       throw new DatasetFormatError(imageFile, `image listed in ${file} (id ${id}) does not exist`);
     const size = im.width && im.height ? { width: im.width, height: im.height } : await readImageSize(imageFile);

@@ -1,6 +1,6 @@
 /** File access and box checks shared by the dataset readers; every failure names the file at fault. */
 import { open, readFile, readdir, stat } from 'node:fs/promises';
-import { DatasetFormatError } from '../../errors.ts';
+import { DatasetFormatError, MobileSsdError } from '../../errors.ts';
 import { imageSize, isImageSizeProblem } from '../image_size.ts';
 import type { DatasetWarning, GroundTruthBox } from '../types.ts';
 
@@ -20,6 +20,21 @@ export async function readTextFile(file: string, what: string): Promise<string> 
   } catch (e) {
     throw new DatasetFormatError(file, `cannot read ${what}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * A malformed annotation file (or image entry) is left out with a warning, so one bad file does not cost the
+ * whole evaluation; with `strict` (or for errors that are not about the data) it stops the run.
+ */
+export function skipMalformed(e: unknown, strict: boolean | undefined, warnings: DatasetWarning[]): void {
+  if (strict || !(e instanceof MobileSsdError)) throw e;
+  const message = e.message.split('\n')[0]!;
+  const file = e instanceof DatasetFormatError ? message.slice(0, message.indexOf(': ')) : '';
+  warnings.push({
+    file: file || message,
+    reason: `skipped (${file ? message.slice(file.length + 2) : message}); --strict stops instead`,
+    skippedFile: true,
+  });
 }
 
 /** Names of the directory's files whose extension is one of `extensions` (case-insensitive), sorted. */

@@ -19,6 +19,8 @@ export interface ReadDatasetOptions {
   split?: string;
   /** COCO: the directory holding the images. */
   imagesDir?: string;
+  /** Stop at the first malformed annotation file or entry instead of skipping it with a warning. */
+  strict?: boolean;
 }
 
 export interface DetectedFormat {
@@ -72,11 +74,11 @@ export async function readDataset(path: string, options: ReadDatasetOptions = {}
     : await detectDatasetFormat(path);
   switch (format) {
     case 'voc':
-      return readVoc(target, { split: options.split });
+      return readVoc(target, { split: options.split, strict: options.strict });
     case 'yolo':
-      return readYolo(target, { split: options.split });
+      return readYolo(target, { split: options.split, strict: options.strict });
     case 'coco':
-      return readCoco(target, { imagesDir: options.imagesDir });
+      return readCoco(target, { imagesDir: options.imagesDir, strict: options.strict });
   }
 }
 

@@ -6,12 +6,24 @@
 import { join, resolve } from 'node:path';
 import { DatasetFormatError } from '../../errors.ts';
 import type { Dataset, DatasetImage, DatasetWarning, GroundTruthBox } from '../types.ts';
-import { acceptBox, isDirectory, isFile, listFiles, parseNumber, readImageSize, readTextFile, stem } from './common.ts';
+import {
+  acceptBox,
+  skipMalformed,
+  isDirectory,
+  isFile,
+  listFiles,
+  parseNumber,
+  readImageSize,
+  readTextFile,
+  stem,
+} from './common.ts';
 import { child, childrenNamed, childText, parseXml, type XmlElement } from './xml.ts';
 
 export interface VocOptions {
   /** Read only the ids listed in ImageSets/Main/<split>.txt (e.g. "val", "test"). */
   split?: string;
+  /** Stop at the first malformed annotation file instead of skipping it with a warning. */
+  strict?: boolean;
 }
 
 export async function readVoc(root: string, options: VocOptions = {}): Promise<Dataset> {
@@ -27,9 +39,13 @@ export async function readVoc(root: string, options: VocOptions = {}): Promise<D
   const classes = new Set<string>();
   const images: DatasetImage[] = [];
   for (const id of ids) {
-    const image = await readAnnotation(base, id, warnings);
-    for (const b of image.boxes) classes.add(b.className);
-    images.push(image);
+    try {
+      const image = await readAnnotation(base, id, warnings);
+      for (const b of image.boxes) classes.add(b.className);
+      images.push(image);
+    } catch (e) {
+      skipMalformed(e, options.strict, warnings);
+    }
   }
   return { format: 'voc', source: base, images, classes: [...classes].sort(), warnings };
 }

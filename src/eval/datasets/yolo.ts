@@ -17,11 +17,14 @@ import {
   readImageSize,
   readTextFile,
   stem,
+  skipMalformed,
 } from './common.ts';
 
 export interface YoloOptions {
   /** Read images/<split> and labels/<split>. */
   split?: string;
+  /** Stop at the first malformed label file instead of skipping its image with a warning. */
+  strict?: boolean;
 }
 
 export async function readYolo(root: string, options: YoloOptions = {}): Promise<Dataset> {
@@ -45,12 +48,16 @@ export async function readYolo(root: string, options: YoloOptions = {}): Promise
         `another image is also named ${stem(name)}; image ids (file stems) must be unique`,
       );
     ids.add(stem(name));
-    const { width, height } = await readImageSize(file);
-    const labelFile = join(labelsDir, `${stem(name)}.txt`);
-    const boxes = (await isFile(labelFile))
-      ? parseLabels(await readTextFile(labelFile, 'the label file'), labelFile, classes, width, height, warnings)
-      : [];
-    images.push({ id: stem(name), file, width, height, boxes });
+    try {
+      const { width, height } = await readImageSize(file);
+      const labelFile = join(labelsDir, `${stem(name)}.txt`);
+      const boxes = (await isFile(labelFile))
+        ? parseLabels(await readTextFile(labelFile, 'the label file'), labelFile, classes, width, height, warnings)
+        : [];
+      images.push({ id: stem(name), file, width, height, boxes });
+    } catch (e) {
+      skipMalformed(e, options.strict, warnings);
+    }
   }
   return { format: 'yolo', source: base, images, classes, warnings };
 }

@@ -11,6 +11,7 @@ import { activationBackwardPipeline, clampMaskDispatch } from '../../kernels/act
 import { biasBackwardDispatch, biasBackwardPipeline } from '../../kernels/bias_backward.ts';
 import type { ConvGrad } from '../../kernels/conv2d_backward.ts';
 import type { OnnxBuilder, OptionsSchema, TfliteContext, TfliteOp } from './interchange.ts';
+import type { LowerContext } from './lowering.ts';
 import { ShapeError, type GraphNode, type NodeBase, type ShapeContext } from './node.ts';
 import type { OpCost } from './op_def.ts';
 import type { BackwardContext } from './training.ts';
@@ -131,6 +132,34 @@ export function geometryAtBatch(
   return convGeometryOf(n, x, cx, depthwise, x[0]);
 }
 
+/**
+ * The geometry a convolution lowers with, and the tensor it reads: when its input is a zero spatial pad
+ * that only it reads (PAD then a VALID convolution, as TFLite graphs write asymmetric padding), the pad's
+ * step is dropped and its pads join the convolution's own, since padded zeros add nothing to a sum.
+ * A 1x1 filter keeps its pad: the GEMM that runs 1x1 convolutions has no padding.
+ */
+export function loweredGeometry(
+  n: ConvNode & GraphNode,
+  lc: LowerContext,
+  depthwise: boolean,
+): { g: ConvGeometry; input: string } {
+  const g = geometryAtBatch(n, lc, depthwise);
+  const input = n.inputs[0]!;
+  const src = lc.fuse && !(g.kH === 1 && g.kW === 1) ? lc.source(input) : undefined;
+  const pad = src?.chain.length === 1 && lc.soleUse(input, n) ? src.step.zeroPadding?.() : undefined;
+  if (!src || !pad) return { g, input };
+  const x = lc.shape(pad.input);
+  const [top, left, bottom, right] = pad.pads;
+  const folded = convGeometry({
+    ...g,
+    inH: x[1]!,
+    inW: x[2]!,
+    padding: [g.padTop + top, g.padLeft + left, g.padBottom + bottom, g.padRight + right],
+  });
+  lc.drop(src.step);
+  return { g: folded, input: pad.input };
+}
+
 export function convOnnx(
   n: ConvNode,
   b: OnnxBuilder,
@@ -182,15 +211,19 @@ export const DEPTHWISE_OPTIONS = {
 } as const satisfies OptionsSchema;
 
 /**
- * A TFLite CONV_2D (filter [O, KH, KW, I]) or DEPTHWISE_CONV_2D (filter [1, KH, KW, C]) as our node;
- * `layout` turns the filter into ours.
+ * A TFLite CONV_2D (filter [O, KH, KW, I]) or DEPTHWISE_CONV_2D (filter [1, KH, KW, C*M]) as our node;
+ * `layout` turns the filter into ours. Two forms map onto the kernels we have, exactly:
+ * - dilation d: TensorFlow pads and strides a dilated filter as one of (k-1)*d+1 taps, so the filter
+ *   with d-1 zero taps between its own computes the same values (at d^2 times the multiply-adds);
+ * - depth multiplier M > 1: output channel k reads input channel floor(k/M), which is a standard
+ *   convolution whose [KH, KW, C, C*M] filter is zero off that block diagonal (C times the work).
  */
 export function convertConv(
   op: TfliteOp,
   cx: TfliteContext,
   depthwise: boolean,
   layout: (w: Float32Array, fs: number[]) => Float32Array,
-): ConvNode {
+): GraphNode {
   const o = cx.options(op, depthwise ? DEPTHWISE_OPTIONS : CONV_OPTIONS);
   const x = cx.activation(op, 0);
   const xs = cx.inputShape(op, 0);
@@ -198,17 +231,28 @@ export function convertConv(
   const fs = cx.inputShape(op, 1);
   if (fs.length !== 4) cx.fail(op, `filter has shape [${fs}]`);
   const cin = xs[3]!;
-  if (depthwise && (fs[0] !== 1 || fs[3] !== cin))
-    cx.unsupported(op, `depth multiplier ${fs[3]! / cin} (filter [${fs}] on ${cin} channels)`);
+  const multiplier = depthwise ? fs[3]! / cin : 1;
+  if (depthwise && (fs[0] !== 1 || !(Number.isInteger(multiplier) && multiplier >= 1)))
+    cx.fail(op, `filter [${fs}] does not fit ${cin} input channels`);
   if (!depthwise && fs[3] !== cin) cx.unsupported(op, `grouped convolution (filter [${fs}] on ${cin} channels)`);
-  if (o.dilationH !== 1 || o.dilationW !== 1) cx.unsupported(op, `dilation ${o.dilationH}x${o.dilationW}`);
+  if (!(o.dilationH >= 1 && o.dilationW >= 1)) cx.fail(op, `has dilation ${o.dilationH}x${o.dilationW}`);
   if (!(o.strideH >= 1 && o.strideW >= 1)) cx.fail(op, `has stride ${o.strideH}x${o.strideW}`);
-  const [kh, kw, cout] = depthwise ? [fs[1]!, fs[2]!, cin] : [fs[1]!, fs[2]!, fs[0]!];
+  const [kh, kw, cout] = [fs[1]!, fs[2]!, depthwise ? fs[3]! : fs[0]!];
+  const [dh, dw] = [o.dilationH, o.dilationW];
+  const asConv = !depthwise || multiplier > 1;
+  const [ekh, ekw] = [(kh - 1) * dh + 1, (kw - 1) * dw + 1];
+  const inner = asConv ? cin * cout : cin;
+  const ours = (w: Float32Array) =>
+    depthwise && multiplier > 1 ? blockDiagonal(w, kh * kw, cin, multiplier) : layout(w, fs);
+  const dilated = dh > 1 || dw > 1;
+  const layoutName = `${asConv ? (depthwise ? 'hwio-multiplier' : 'hwio') : 'hwc'}${dilated ? `-d${dh}x${dw}` : ''}`;
   const out = cx.output(op);
-  const shape = depthwise ? [kh, kw, cin] : [kh, kw, cin, cout];
-  const filter = cx.constant(op, 1, depthwise ? 'hwc' : 'hwio', shape, (w) => layout(w, fs));
+  const shape = asConv ? [ekh, ekw, cin, cout] : [ekh, ekw, cin];
+  const filter = cx.constant(op, 1, layoutName, shape, (w) =>
+    dilated ? dilate(ours(w), kh, kw, inner, dh, dw) : ours(w),
+  );
   const bias = cx.hasInput(op, 2) ? cx.constant(op, 2, 'bias', [cout]) : cx.zeros(`${out}/zero_bias`, [cout]);
-  return {
+  const attrs: ConvNode = {
     name: out,
     inputs: [x],
     outputs: [out],
@@ -218,6 +262,25 @@ export function convertConv(
     padding: o.padding,
     activation: cx.clamp(op, o.activation),
   };
+  return asConv ? { op: 'conv2d', ...attrs } : { op: 'depthwise_conv2d', ...attrs };
+}
+
+/** A [KH, KW, inner] filter with dh-1 (dw-1) zero taps between its rows (columns). */
+export function dilate(w: Float32Array, kh: number, kw: number, inner: number, dh: number, dw: number): Float32Array {
+  const ekw = (kw - 1) * dw + 1;
+  const out = new Float32Array(((kh - 1) * dh + 1) * ekw * inner);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      out.set(w.subarray((y * kw + x) * inner, (y * kw + x + 1) * inner), (y * dh * ekw + x * dw) * inner);
+  return out;
+}
+
+/** Depthwise taps [taps, C*M] (channel k from input k/M) -> a standard filter [taps, C, C*M], zero off the block diagonal. */
+export function blockDiagonal(w: Float32Array, taps: number, c: number, m: number): Float32Array {
+  const out = new Float32Array(taps * c * c * m);
+  for (let t = 0; t < taps; t++)
+    for (let k = 0; k < c * m; k++) out[(t * c + Math.floor(k / m)) * c * m + k] = w[t * c * m + k]!;
+  return out;
 }
 
 /**

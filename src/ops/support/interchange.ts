@@ -80,6 +80,13 @@ export interface TfliteContext {
   ): string;
   /** A new constant of zeros named after `base`. */
   zeros(base: string, shape: number[]): string;
+  /**
+   * The values of constant input k read at conversion time (axes, paddings, sizes), not added to the model;
+   * undefined when the input is computed at run time.
+   */
+  values(op: TfliteOp, k: number): Float32Array | undefined;
+  /** The operator output's per-tensor quantization (8- or 16-bit integer outputs), if it has one. */
+  outputQuantization(op: TfliteOp): TfliteQuantization | undefined;
   /** The fused activation as a clamp, narrowed to the range an 8-bit output tensor can hold. */
   clamp(op: TfliteOp, activation: TfliteActivation): Clamp;
   /** A malformed operator (TfliteFormatError). */
@@ -88,8 +95,17 @@ export interface TfliteContext {
   unsupported(op: TfliteOp, what: string): never;
 }
 
+/** An integer tensor's grid: real = scale * (q - zeroPoint), q in [qmin, qmax]. */
+export interface TfliteQuantization {
+  scale: number;
+  zeroPoint: number;
+  qmin: number;
+  qmax: number;
+}
+
 export interface TfliteMapping<N extends GraphNode> {
   /** BuiltinOperator names (schema.fbs) converted to this op. */
   builtins: readonly string[];
-  convert(op: TfliteOp, cx: TfliteContext): N;
+  /** Usually a node of this op; another op's node where that op computes the operator exactly. */
+  convert(op: TfliteOp, cx: TfliteContext): N | GraphNode;
 }

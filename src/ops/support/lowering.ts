@@ -47,6 +47,11 @@ export interface Step {
   writeSlice?(view: OutputView, clamp: Clamp): boolean;
   /** Fusion hook: add `tensor` in the epilogue, then clamp to `act` (a residual add); false when it cannot. */
   addResidual?(tensor: string, act: Clamp): boolean;
+  /**
+   * Fusion hook of a step that only zero-pads H and W of `input`: a convolution may read `input` with these
+   * pads [top, left, bottom, right] added to its own, and drop the step.
+   */
+  zeroPadding?(): { input: string; pads: [number, number, number, number] } | undefined;
 }
 
 export interface LowerContext {
@@ -69,6 +74,8 @@ export interface LowerContext {
   soleUse(t: string, n: GraphNode): boolean;
   /** How many nodes read `t`. */
   useCount(t: string): number;
+  /** Removes an emitted step whose work a later node took over (a pad folded into a convolution's padding). */
+  drop(step: Step): void;
   /** `step` now writes `output` (it absorbed the node that computed `output`). */
   redirect(step: Step, output: string): void;
   /** `t` lives inside `root`'s storage (a concatenation slice written in place). */
