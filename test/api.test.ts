@@ -12,6 +12,7 @@ import {
   load,
   type Detection,
   type ObjectDetector,
+  type LoadStage,
 } from '../src/index.ts';
 import { loadGolden } from './support/goldens.ts';
 
@@ -155,8 +156,10 @@ test('plans compile at load for batchSizes and in warmup(), not in the detect() 
   }
 });
 
-test('after dispose() a call rejects with DisposedError', async () => {
-  const d2 = await load('oid-v4');
+test('load() reports its stages in order; after dispose() a call rejects with DisposedError', async () => {
+  const stages: LoadStage[] = [];
+  const d2 = await load('oid-v4', { onLoadStage: (s) => stages.push(s) });
+  assert.deepEqual(stages, ['model', 'device', 'upload', 'compile']);
   d2.dispose();
   await assert.rejects(d2.detect(DOG), DisposedError);
 });

@@ -7,130 +7,41 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import jpeg from 'jpeg-js';
-import type { BrowserContext, Page } from 'playwright-core';
-import { startStaticServer, type StaticServer } from '../scripts/static_server.mjs';
+import type { Page } from 'playwright-core';
 import type { Detection } from '../src/detect_types.ts';
 import { iou } from '../src/eval/iou.ts';
 import { load, type ObjectDetector } from '../src/index.ts';
-import { resolveModel } from '../src/node/model_registry.ts';
 import { exportWeb, type WebModelEntry } from '../src/node/web_export.ts';
-import { CHROMIUM, CHROMIUM_ARGS } from './support/chromium.ts';
-import { repoRoot } from './support/goldens.ts';
+import { openDemoBrowser, waitForResults, type DemoBrowser } from './support/demo_browser.ts';
 
-const root = repoRoot();
-const artifacts = join(root, 'artifacts');
-const scratch = mkdtempSync(join(tmpdir(), 'mobilessd-browser-'));
-let server: StaticServer;
-let oidDir: string;
-let context: BrowserContext;
+let b: DemoBrowser;
+let root: string;
+let artifacts: string;
 let page: Page;
 let node: ObjectDetector;
-const webModels = join(scratch, 'models');
+const webModels = mkdtempSync(join(tmpdir(), 'mobilessd-web-models-'));
 const exported: Record<string, WebModelEntry> = {};
-const consoleLines: string[] = [];
-
-/** What the demo exposes as window.mobilessdDemo (web/app.ts). */
-interface DemoState {
-  status: string;
-  model: string;
-  results: {
-    source: string;
-    mediaTime: number | null;
-    detections: Detection[];
-    times: { upload: number; gpu?: number; submitToResult: number; total: number } | undefined;
-  }[];
-  message: { kind: string; code: string; title: string; detail: string } | null;
-  detector?: { detect(input: unknown): Promise<unknown> };
-}
-declare global {
-  interface Window {
-    mobilessdDemo: DemoState;
-    mobilessdTestDevices: GPUDevice[];
-  }
-}
 
 before(async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} is missing: run scripts/install-system-deps.sh chromium (npm test does it as root)`,
-  );
-  const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs'), 'lib', 'web'], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  assert.equal(built.status, 0, `building the page failed: ${built.stderr}`);
-  // The converted model may live in the user cache rather than weights/ (a cache hit from another checkout).
-  oidDir = (await resolveModel('oid-v4')).dir;
   // What `mobilessd export-web --model oid-v4,coco --out <app>/models` writes (oid-v4 float16, coco float32).
   for (const name of ['oid-v4', 'coco']) exported[name] = await exportWeb(name, webModels);
-  mkdirSync(artifacts, { recursive: true });
-  server = await startStaticServer({
-    mounts: {
-      '/': join(root, 'dist/web'),
-      '/browser/': join(root, 'dist/browser'),
-      '/weights/': join(root, 'weights'),
-      '/weights/oid-v4/': oidDir,
-      '/weights/coco/': (await resolveModel('coco')).dir,
-      '/samples/': join(root, 'samples'),
-      '/app/models/': webModels,
-    },
-  });
-  const { chromium } = await import('playwright-core');
-  context = await chromium.launchPersistentContext(join(scratch, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 860 },
-  });
-  // Nothing but our server; a request elsewhere would hang or leak.
-  await context.route('**/*', (route) =>
-    route.request().url().startsWith(server.origin) ? route.continue() : route.abort(),
-  );
-  // Every device the page acquires, so a test can lose one on purpose.
-  await context.addInitScript(() => {
-    window.mobilessdTestDevices = [];
-    const requestDevice = GPUAdapter.prototype.requestDevice;
-    GPUAdapter.prototype.requestDevice = async function (
-      this: GPUAdapter,
-      ...args: Parameters<GPUAdapter['requestDevice']>
-    ) {
-      const device = await requestDevice.apply(this, args);
-      window.mobilessdTestDevices.push(device);
-      return device;
-    };
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+  b = await openDemoBrowser({ mounts: { '/app/models/': webModels } });
+  ({ root, artifacts, page } = b);
   node = await load('oid-v4');
 });
 
 after(async () => {
   node?.dispose();
-  await context?.close();
-  await server?.close();
-  rmSync(scratch, { recursive: true, force: true });
+  await b?.close();
+  rmSync(webModels, { recursive: true, force: true });
 });
 
-/** Waits until the page has `count` results (or shows an error), and returns them. */
-async function results(count: number, timeout = 90_000): Promise<DemoState['results']> {
-  await page.waitForFunction(
-    (n) => window.mobilessdDemo?.results.length >= n || window.mobilessdDemo?.message?.kind === 'error',
-    count,
-    { timeout, polling: 100 },
-  );
-  const state = await page.evaluate(() => ({
-    results: window.mobilessdDemo.results,
-    message: window.mobilessdDemo.message,
-  }));
-  assert.equal(state.message, null, `the page shows: ${JSON.stringify(state.message)}\n${consoleLines.join('\n')}`);
-  return state.results;
-}
+const results = (count: number) => waitForResults(b, count);
 
 /** Same detections in the same order: labels, IoU >= 0.99, scores within 1e-3. */
 function assertSameDetections(
@@ -159,7 +70,7 @@ function assertSameDetections(
 const summary = (ds: readonly Detection[]) => ds.map((d) => `${d.label} ${d.score.toFixed(4)}`).join(', ');
 
 test('the page detects on samples/dog.jpg what the Node path detects on the same pixels', async (t) => {
-  await page.goto(`${server.origin}/`);
+  await page.goto(`${b.server.origin}/`);
   const [first] = await results(1);
   assert.equal(first!.source, 'image');
   // The pixels the page ran on, as Chromium decoded the JPEG (its decoder rounds differently from jpeg-js).
@@ -198,7 +109,7 @@ test('the page detects on samples/dog.jpg what the Node path detects on the same
 });
 
 test("the demo's coco model detects what Node's load('coco') detects on the same pixels", async (t) => {
-  await page.goto(`${server.origin}/?model=coco`);
+  await page.goto(`${b.server.origin}/?model=coco`);
   const [first] = await results(1);
   const shown = await page.evaluate(() => {
     const c = document.getElementById('picture') as HTMLCanvasElement;
@@ -226,7 +137,7 @@ test("the demo's coco model detects what Node's load('coco') detects on the same
   } finally {
     coco.dispose();
   }
-  await page.goto(`${server.origin}/`);
+  await page.goto(`${b.server.origin}/`);
   await results(1);
 });
 
@@ -247,7 +158,7 @@ test('a lost GPU device shows a message, and the next detection runs on a new de
 
 test('a video file is detected frame by frame, each frame copied to the GPU from the <video>', async (t) => {
   // Three frames at 2 fps: the dog photo, the same panned 96 px to the right, then the cat.
-  const clip = join(scratch, 'clip.webm');
+  const clip = join(b.scratch, 'clip.webm');
   const ff = spawnSync(
     'ffmpeg',
     [
@@ -306,7 +217,7 @@ test('a video file is detected frame by frame, each frame copied to the GPU from
     frames[2]!.detections.map((d) => d.label),
     ['Cat'],
   );
-  assert.ok(!consoleLines.some((l) => l.includes('cannot copy video frames')), 'no fallback to createImageBitmap');
+  assert.ok(!b.consoleLines.some((l) => l.includes('cannot copy video frames')), 'no fallback to createImageBitmap');
   t.diagnostic(
     frames.map((f) => `t=${f.mediaTime}s: ${summary(f.detections)} (${f.times!.total.toFixed(0)} ms)`).join('; '),
   );
@@ -338,10 +249,10 @@ test('without WebGPU, or with no adapter, the page says so instead of failing si
     ['no-webgpu', () => delete (Navigator.prototype as { gpu?: unknown }).gpu],
     ['no-adapter', () => (GPU.prototype.requestAdapter = async () => null)],
   ] as const) {
-    const p = await context.newPage();
+    const p = await b.context.newPage();
     try {
       await p.addInitScript(init);
-      await p.goto(`${server.origin}/?image=`);
+      await p.goto(`${b.server.origin}/?image=`);
       await p.waitForFunction(() => window.mobilessdDemo?.message?.code === 'no-webgpu', null, { timeout: 30_000 });
       const text = await p.locator('#message').innerText();
       assert.match(text, /WebGPU is not available in this browser/);
@@ -354,8 +265,8 @@ test('without WebGPU, or with no adapter, the page says so instead of failing si
 });
 
 test('the library: typed errors for a missing or corrupt model and for unusable inputs', async () => {
-  const modelJson = readFileSync(join(oidDir, 'model.json'));
-  const weights = readFileSync(join(oidDir, 'weights.bin'));
+  const modelJson = readFileSync(join(b.oidDir, 'model.json'));
+  const weights = readFileSync(join(b.oidDir, 'weights.bin'));
   weights[weights.length >> 1]! ^= 1;
   // A server that answers unknown paths with its home page, as single-page-app servers do.
   await page.route('**/test-models/spa/model.json', (route) =>

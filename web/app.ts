@@ -9,12 +9,14 @@ import {
   type DeviceLostError,
   type Detection,
   type DetectOptions,
+  type LoadStage,
   type ObjectDetector,
   type StageTimes,
 } from '../src/browser.ts';
 import { classColor } from '../src/image/draw.ts';
 import { messageFor, notMediaMessage, type Message } from './messages.ts';
-import { drawDetections } from './overlay.ts';
+import { Overlay } from './overlay.ts';
+import { Playback } from './playback.ts';
 import { VideoLoop } from './video_loop.ts';
 
 const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -57,12 +59,16 @@ interface FrameResult {
   mediaTime: number | null;
   detections: Detection[];
   times: StageTimes | undefined;
+  /** The class filter let nothing through, so nothing ran. */
+  allFiltered: boolean;
 }
 
 interface VideoSource {
   kind: 'video' | 'camera';
   name: string;
   loop: VideoLoop;
+  /** Frames that failed in a row: a frame not decoded yet is retried with the next one, not shown. */
+  failures: number;
   release(): void;
 }
 type Source = { kind: 'image'; name: string; bitmap: ImageBitmap } | VideoSource;
@@ -80,8 +86,20 @@ const demo = {
 // The models were trained on the files' own pixel values: no colour management, like the Node decoder.
 const BITMAP_OPTIONS: ImageBitmapOptions = { colorSpaceConversion: 'none', imageOrientation: 'from-image' };
 const MAX_AUTO_RETRIES = 3;
+/** Video frames that may fail in a row before the page shows the error. */
+const MAX_FRAME_FAILURES = 3;
+/** Messages about detection on the current input: a frame that works again clears them. */
+const DETECTION_MESSAGES = ['failed', 'bad-input', 'device-lost'];
+/** Those, and messages about a failed attempt to open an input: they go when the input changes. */
+const INPUT_MESSAGES = [...DETECTION_MESSAGES, 'not-media', 'sample', 'camera'];
 
+const overlay = new Overlay(ui.overlay);
+const playback = new Playback(el('playback'), el('play'), el('seek'), el('time'));
 let source: Source | undefined;
+/** Thresholds the user chose (they apply to every model); until then each model's own defaults. */
+const chosen: { score?: string; iou?: string } = {};
+/** Per model, the labels the user unticked: restored when the model comes back. */
+const untickedByModel = new Map<string, Set<string>>();
 let modelRequest = 0;
 let deviceLosses = 0;
 const frameTimes: number[] = [];
@@ -114,15 +132,26 @@ async function useModel(name: string): Promise<void> {
   const request = ++modelRequest;
   demo.detector?.dispose();
   demo.detector = undefined;
-  setStatus('loading', `Loading the ${name} model…`);
+  // The previous model's boxes and labels say nothing about this one.
+  clearShown();
+  let stage: LoadStage = 'model';
+  const stageText: Record<LoadStage, string> = {
+    model: `Downloading the ${name} model…`,
+    device: 'Opening the GPU device…',
+    upload: `Uploading the ${name} weights to the GPU…`,
+    compile: `Compiling the shaders for ${name} (seconds on a software GPU)…`,
+  };
+  setStatus('loading', stageText.model);
   try {
     const detector = await load(name, {
+      onLoadStage: (s) => {
+        stage = s;
+        if (request === modelRequest) setStatus('loading', stageText[s]);
+      },
       onProgress: (p) => {
-        if (request === modelRequest && p.totalBytes && p.totalBytes > 1e6) {
-          setStatus(
-            'loading',
-            `Loading the ${name} model… ${(p.loadedBytes / 1e6).toFixed(1)} / ${(p.totalBytes / 1e6).toFixed(1)} MB`,
-          );
+        if (request === modelRequest && stage === 'model' && p.totalBytes && p.totalBytes > 1e6) {
+          const mb = (v: number) => (v / 1e6).toFixed(1);
+          setStatus('loading', `${stageText.model} ${mb(p.loadedBytes)} / ${mb(p.totalBytes)} MB`);
         }
       },
       onDeviceLost,
@@ -130,7 +159,7 @@ async function useModel(name: string): Promise<void> {
     if (request !== modelRequest) return detector.dispose();
     demo.detector = detector;
     demo.model = name;
-    setControls(detector);
+    setControls(detector, name);
     const i = detector.info;
     ui.adapter.textContent = `${describeAdapter(detector.adapter)} · ${name}: download + checks ${ms(i.loadMs)}, weights upload ${ms(i.uploadWeightsMs)}, shader compile ${ms(i.compileMs)}`;
     setStatus('ready', `${i.description}`);
@@ -148,18 +177,22 @@ async function useModel(name: string): Promise<void> {
   }
 }
 
-/** Sliders start at the model's own defaults; the class filter lists its labels. */
-function setControls(detector: ObjectDetector): void {
+/**
+ * Sliders keep what the user chose, else start at the model's own defaults; the class filter lists
+ * the model's labels, with those the user unticked for this model before unticked again.
+ */
+function setControls(detector: ObjectDetector, model: string): void {
   const d = detector.info.defaults;
-  ui.score.value = String(d.scoreThreshold);
-  ui.iou.value = String(d.iouThreshold);
+  ui.score.value = chosen.score ?? String(d.scoreThreshold);
+  ui.iou.value = chosen.iou ?? String(d.iouThreshold);
   showThresholds();
+  const unticked = untickedByModel.get(model);
   ui.classList.replaceChildren(
     ...detector.labels.flatMap((label, id) => {
       if (label === '???') return [];
       const box = Object.assign(document.createElement('input'), {
         type: 'checkbox',
-        checked: true,
+        checked: !unticked?.has(label),
         value: String(id),
       });
       const swatch = Object.assign(document.createElement('span'), { className: 'swatch' });
@@ -203,18 +236,24 @@ async function detectFrame(
   try {
     const detections = options ? await detector.detect(input, options) : [];
     if (src !== source || detector !== demo.detector) return;
-    drawDetections(ui.overlay, width, height, detections);
+    overlay.draw(width, height, detections);
     showResult({
       source: src.kind,
       name: src.name,
       mediaTime,
       detections,
       times: options ? detector.lastTimes : undefined,
+      allFiltered: !options,
     });
     deviceLosses = 0;
-    clearMessage('device-lost', 'bad-input');
+    if (src.kind !== 'image') src.failures = 0;
+    clearMessage(...DETECTION_MESSAGES);
   } catch (e) {
     if (src !== source) return;
+    if (src.kind !== 'image' && ++src.failures < MAX_FRAME_FAILURES) {
+      console.warn(`frame ${mediaTime}s of ${src.name} failed, trying the next one:`, e);
+      return;
+    }
     showMessage(messageFor(e, 'detect'));
   }
 }
@@ -256,7 +295,12 @@ function showResult(r: FrameResult): void {
   );
   if (!r.detections.length)
     ui.detections.append(
-      Object.assign(document.createElement('li'), { className: 'none', textContent: 'nothing detected' }),
+      Object.assign(document.createElement('li'), {
+        className: 'none',
+        textContent: r.allFiltered
+          ? 'Every class is filtered out: tick some under Classes to detect.'
+          : `Nothing detected at score ≥ ${ui.scoreValue.value}.`,
+      }),
     );
 }
 
@@ -286,11 +330,21 @@ function onDeviceLost(e: DeviceLostError): void {
   if (++deviceLosses <= MAX_AUTO_RETRIES) void rerun();
 }
 
+/** Clears the boxes, the detection list and the figures: nothing shown belongs to a past input or model. */
+function clearShown(): void {
+  overlay.clear();
+  ui.detections.replaceChildren();
+  frameTimes.length = 0;
+  ui.fps.textContent = '–';
+  for (const t of Object.values(ui.times)) t.textContent = '–';
+}
+
 function stopSource(): void {
+  clearMessage(...INPUT_MESSAGES);
   if (source && source.kind !== 'image') source.release();
   if (source?.kind === 'image') source.bitmap.close();
   source = undefined;
-  frameTimes.length = 0;
+  clearShown();
   ui.camera.textContent = 'Use the camera';
 }
 
@@ -298,11 +352,13 @@ function layout(kind: Source['kind'], width: number, height: number): void {
   ui.picture.hidden = kind !== 'image';
   ui.stage.style.setProperty('--aspect', String(width / height));
   ui.stage.classList.add('has-input');
-  drawDetections(ui.overlay, width, height, []);
+  overlay.clear();
 }
 
 async function showImage(bitmap: ImageBitmap, name: string): Promise<void> {
   stopSource();
+  // The sample selector names the picture only while a sample is shown; openSample sets it back.
+  ui.sample.value = '';
   source = { kind: 'image', name, bitmap };
   ui.picture.width = bitmap.width;
   ui.picture.height = bitmap.height;
@@ -325,7 +381,6 @@ async function showVideo(
     muted: true,
     playsInline: true,
     preload: 'auto',
-    controls: kind === 'video',
   });
   attach(video);
   try {
@@ -339,15 +394,18 @@ async function showVideo(
     throw e;
   }
   stopSource();
+  ui.sample.value = '';
   const src: VideoSource = {
     kind,
     name,
+    failures: 0,
     loop: new VideoLoop(
       video,
       () => ui.everyFrame.checked,
       (t) => detectFrame(video, src, t, video.videoWidth, video.videoHeight),
     ),
     release() {
+      playback.detach();
       src.loop.stop();
       video.pause();
       detach(video);
@@ -358,12 +416,12 @@ async function showVideo(
   // Visible before playback starts: a hidden video presents no frames to copy.
   ui.stage.insertBefore(video, ui.overlay);
   layout(kind, video.videoWidth, video.videoHeight);
+  if (kind === 'video') playback.attach(video, src.loop);
   await src.loop.start();
 }
 
 async function openFile(file: File): Promise<void> {
   const kind = file.type.split('/')[0];
-  ui.sample.value = '';
   if (kind === 'image' || kind === '') {
     const bitmap = await createImageBitmap(file, BITMAP_OPTIONS).catch(() => undefined);
     if (bitmap) return showImage(bitmap, file.name);
@@ -392,7 +450,9 @@ async function openSample(name: string): Promise<void> {
   try {
     const response = await fetch(`./samples/${encodeURIComponent(name)}`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    await showImage(await createImageBitmap(await response.blob(), BITMAP_OPTIONS), name);
+    const shown = showImage(await createImageBitmap(await response.blob(), BITMAP_OPTIONS), name);
+    ui.sample.value = name;
+    await shown;
   } catch (e) {
     showMessage({
       kind: 'error',
@@ -433,7 +493,6 @@ async function toggleCamera(): Promise<void> {
           : 'The camera could not be opened.';
     return showMessage({ kind: 'error', code: 'camera', title, detail: (e as Error).message });
   }
-  ui.sample.value = '';
   const stop = (v: HTMLVideoElement) => {
     for (const t of stream.getTracks()) t.stop();
     v.srcObject = null;
@@ -457,16 +516,25 @@ function wire(): void {
     if (ui.sample.value) void openSample(ui.sample.value);
   });
   ui.camera.addEventListener('click', () => void toggleCamera());
-  for (const slider of [ui.score, ui.iou]) {
+  for (const [slider, key] of [
+    [ui.score, 'score'],
+    [ui.iou, 'iou'],
+  ] as const) {
     slider.addEventListener('input', () => {
+      chosen[key] = slider.value;
       showThresholds();
       void rerun();
     });
   }
-  ui.classList.addEventListener('change', () => void rerun());
+  const classesChanged = () => {
+    const boxes = [...ui.classList.querySelectorAll<HTMLInputElement>('input[type=checkbox]')];
+    untickedByModel.set(demo.model, new Set(boxes.filter((b) => !b.checked).map((b) => b.parentElement!.textContent)));
+    void rerun();
+  };
+  ui.classList.addEventListener('change', classesChanged);
   const setAll = (checked: boolean) => {
     for (const b of ui.classList.querySelectorAll<HTMLInputElement>('input[type=checkbox]')) b.checked = checked;
-    void rerun();
+    classesChanged();
   };
   el('classes-all').addEventListener('click', () => setAll(true));
   el('classes-none').addEventListener('click', () => setAll(false));

@@ -11,12 +11,12 @@ export class VideoLoop {
   private lastMediaTime = Number.NaN;
   private handle: number | undefined;
   /** Playback should go on after a held frame: false once the user pauses. */
-  private playing = false;
+  private userPlaying = false;
   /** pause() calls of ours whose 'pause' event has not arrived yet (events come later, as tasks). */
   private ownPauses = 0;
   private readonly listeners: [string, () => void][] = [
-    ['play', () => (this.playing = true)],
-    ['pause', () => (this.ownPauses > 0 ? this.ownPauses-- : (this.playing = false))],
+    ['play', () => (this.userPlaying = true)],
+    ['pause', () => (this.ownPauses > 0 ? this.ownPauses-- : (this.userPlaying = false))],
   ];
 
   constructor(
@@ -28,13 +28,16 @@ export class VideoLoop {
   ) {}
 
   /**
-   * Detects the frame on screen, then follows playback. The video must have been painted once
+   * Detects the frame on screen, then follows playback. A file's video must have been painted once
    * before its frame can be copied, hence the wait for two animation frames (or a second, when the
    * page is in a background tab and paints nothing).
    */
   async start(): Promise<void> {
     for (const [type, listener] of this.listeners) this.video.addEventListener(type, listener);
     this.handle = this.video.requestVideoFrameCallback(this.tick);
+    // A stream has nothing to hold back: its first presented frame (the first tick) starts detection.
+    // Detecting before that finds a <video> with no decoded frame, however ready it says it is.
+    if (this.video.srcObject) return this.video.play();
     const painted = new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
     await Promise.race([painted, new Promise((ok) => setTimeout(ok, 1000))]);
     if (!this.busy && Number.isNaN(this.lastMediaTime)) await this.run(this.video.currentTime);
@@ -45,6 +48,18 @@ export class VideoLoop {
     this.stopped = true;
     if (this.handle !== undefined) this.video.cancelVideoFrameCallback(this.handle);
     for (const [type, listener] of this.listeners) this.video.removeEventListener(type, listener);
+  }
+
+  /** Whether playback is meant to go on (the video may be paused meanwhile, holding a frame for detection). */
+  get playing(): boolean {
+    return this.userPlaying;
+  }
+
+  /** The user's play or pause. A pause during a held frame keeps playback from resuming after it. */
+  setPlaying(on: boolean): void {
+    this.userPlaying = on;
+    if (on && !this.busy) this.video.play().catch(() => undefined);
+    else if (!on && !this.video.paused) this.video.pause();
   }
 
   /** Runs the frame on screen again (options changed): at once, or after the detection in flight. */
@@ -64,7 +79,7 @@ export class VideoLoop {
     }
     void this.run(meta.mediaTime).then(() => {
       // play() rejects when the source changed meanwhile; the new source has its own loop.
-      if (hold && this.playing && !this.stopped && !this.video.ended) this.video.play().catch(() => undefined);
+      if (hold && this.userPlaying && !this.stopped && !this.video.ended) this.video.play().catch(() => undefined);
     });
   };
 

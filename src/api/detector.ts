@@ -38,7 +38,12 @@ export interface FrameSource {
   upload(ctx: GpuContext, texture: GPUTexture): void;
 }
 
+/** What loading is doing: reading or fetching the model, acquiring the GPU device, uploading weights, compiling shaders. */
+export type LoadStage = 'model' | 'device' | 'upload' | 'compile';
+
 export interface DetectorOptions extends DetectOptions, AcquireOptions {
+  /** Told as loading moves from one stage to the next (a page's status line: compiling takes seconds). */
+  onLoadStage?: (stage: LoadStage) => void;
   /** Largest number of detections any call may ask for (sizes the readback). Default 100. */
   maxDetectionsCap?: number;
   /** Most candidates the head sorts and suppresses per image. Default 1024; evaluation uses more. */
@@ -164,13 +169,16 @@ export class Detector {
     const precision = resolvePrecision(model.json, options.precision ?? 'auto');
     if (options.requantization !== undefined && !['xnnpack', 'tflite'].includes(options.requantization))
       throw new InvalidOptionError('requantization', options.requantization, "'xnnpack' or 'tflite'");
+    if (!options.context) options.onLoadStage?.('device');
     const ctx = options.context ?? (await GpuContext.acquire(options));
     let d: Detector | undefined;
     try {
+      options.onLoadStage?.('upload');
       const t0 = performance.now();
       const integer = precision === 'int8' ? await Detector.integerFor(ctx, model, options) : undefined;
       d = new Detector(model, ctx, packModelWeights(ctx, model, integer), integer, options);
       d.timings.uploadWeightsMs = performance.now() - t0;
+      options.onLoadStage?.('compile');
       const t1 = performance.now();
       await d.plan(1);
       d.timings.compileMs = performance.now() - t1;

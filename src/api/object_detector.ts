@@ -66,6 +66,7 @@ export class ObjectDetector<Input, Where extends object = object> {
   ): Promise<ObjectDetector<I, W>> {
     const batches = checkBatchSizes(options.batchSizes ?? []);
     const t0 = performance.now();
+    options.onLoadStage?.('model');
     const { model, where } = await platform.loadModel(source);
     const loadMs = performance.now() - t0;
     const detector = await Detector.create(model, options);

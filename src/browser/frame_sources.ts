@@ -120,7 +120,15 @@ export async function frameFor(
   const bitmap = await createImageBitmap(
     input,
     f > 1 ? { resizeWidth: w, resizeHeight: h, resizeQuality: 'high' } : {},
-  );
+  ).catch((e: unknown) => {
+    // A <video> that reports a current frame may have none decoded yet (a camera just started).
+    throw isVideo(input)
+      ? new InvalidInputError(
+          `${what} has no decoded frame to copy yet (${(e as Error).message})`,
+          'start detection from requestVideoFrameCallback, which runs once a frame is presented',
+        )
+      : e;
+  });
   const frame = externalFrame(bitmap);
   return {
     frame: {
@@ -140,17 +148,21 @@ export async function frameFor(
 const isVideo = (input: ExternalImage): input is HTMLVideoElement | VideoFrame =>
   isA(input, 'HTMLVideoElement') || isA(input, 'VideoFrame');
 
-/** Per device: can the browser copy video frames straight into its textures? */
-const videoCopies = new WeakMap<GPUDevice, boolean>();
+/** Per device: true once a video frame was copied, else how many probe copies failed so far. */
+const videoCopies = new WeakMap<GPUDevice, true | number>();
+/** Failed probes before a device is taken to be unable to copy video frames. */
+const PROBES_BEFORE_FALLBACK = 3;
 
 /**
  * Some browser setups cannot (headless Chromium whose GL runs outside ANGLE-on-Vulkan decodes to
- * CPU frames WebGPU cannot import): a 1x1 probe copy finds out once per device, and such frames go
- * through createImageBitmap instead of failing.
+ * CPU frames WebGPU cannot import): a 1x1 probe copy finds out, and such frames go through
+ * createImageBitmap instead of failing. One failed probe proves nothing (a camera's first frame may
+ * not be decoded yet), so the verdict is kept after the first success or the third failure.
  */
 function copiesVideo(ctx: GpuContext, source: HTMLVideoElement | VideoFrame, warn: (message: string) => void): boolean {
-  const known = videoCopies.get(ctx.device);
-  if (known !== undefined) return known;
+  const known = videoCopies.get(ctx.device) ?? 0;
+  if (known === true) return true;
+  if (known >= PROBES_BEFORE_FALLBACK) return false;
   const probe = ctx.device.createTexture({
     size: [1, 1],
     format: 'rgba8unorm',
@@ -163,10 +175,11 @@ function copiesVideo(ctx: GpuContext, source: HTMLVideoElement | VideoFrame, war
   } catch (e) {
     // Anything but a failed copy (a cross-origin video, say) is this source's problem: upload reports it.
     if (!(e instanceof DOMException && e.name === 'OperationError')) return true;
-    warn(
-      `this browser cannot copy video frames into WebGPU textures directly (${e.message}); copying them through createImageBitmap instead`,
-    );
-    videoCopies.set(ctx.device, false);
+    videoCopies.set(ctx.device, known + 1);
+    if (known + 1 === PROBES_BEFORE_FALLBACK)
+      warn(
+        `this browser cannot copy video frames into WebGPU textures directly (${e.message}); copying them through createImageBitmap instead`,
+      );
     return false;
   } finally {
     probe.destroy();
