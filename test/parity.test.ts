@@ -6,30 +6,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { resolveModel } from '../src/node/model_registry.ts';
 import type { HeadDetection, HeadOptions } from '../src/ssd/head_types.ts';
-import type { LoadedModel } from '../src/graph/weights.ts';
 import { assertClose, gpu, releaseGpu } from './support/gpu.ts';
 import {
   buildGoldenInput,
   goldenStems,
   loadGolden,
-  repoRoot,
   type Golden,
   type GoldenDetection,
   type GoldenModel,
 } from './support/goldens.ts';
 import { TensorPipeline } from './support/pipeline.ts';
-import { sharedPath } from '../scripts/shared_data.ts';
+import { GOLDEN_MODEL_LOADERS } from './support/golden_models.ts';
 
 after(releaseGpu);
 
-const MODELS: Record<GoldenModel, () => Promise<LoadedModel>> = {
-  'oid-ssd-mobilenetv2': () => resolveModel('oid-v4'),
-  'coco-ssd-mobilenetv1-quant': () =>
-    resolveModel(sharedPath(repoRoot(), 'models/coco-ssd-mobilenet-v1-quant/detect.tflite')),
-  'face-ssd-mobilenetv1': () => resolveModel('face'),
-};
+// The same loaders test/golden_models.test.ts checks against the goldens' recorded model hashes.
+const MODELS = GOLDEN_MODEL_LOADERS;
 const pipelines = new Map<GoldenModel, Promise<TensorPipeline>>();
 const pipeline = (m: GoldenModel) => {
   let p = pipelines.get(m);
