@@ -44,7 +44,7 @@ function dogDataset(): string {
   return dir;
 }
 
-test('eval on 8 VOC images: table, mAP lines, parseable JSON with mAP in [0, 1], and a well-formed SVG chart', () => {
+test('eval on 8 VOC images: table, mAP lines, parseable JSON whose figures agree, and a well-formed SVG chart', () => {
   const json = join(work, 'voc8.json');
   const chart = join(work, 'voc8.svg');
   const r = cli(VOC, '--limit', '8', '--json', json, '--chart', chart);
@@ -58,8 +58,33 @@ test('eval on 8 VOC images: table, mAP lines, parseable JSON with mAP in [0, 1],
   assert.equal(doc.model.name, 'oid-v4');
   assert.equal(doc.result.dataset.images, 8);
   assert.equal(doc.settings.scoreThreshold, 0.01);
-  assert.ok(doc.result.mAP >= 0 && doc.result.mAP <= 1, `mAP ${doc.result.mAP}`);
-  assert.ok(doc.result.coco.ap >= 0 && doc.result.coco.ap <= 1);
+  // No figure pinned (a real model on real photos), but the figures must agree with each other: mAP is the mean of
+  // the per-class APs, the table prints it, and each class's AP is positive once it has a true positive and never
+  // above its recall ceiling TP / GT (all-point AP integrates precision over recall up to the last TP).
+  const perClass = doc.result.perClass as {
+    className: string;
+    groundTruths: number;
+    detections: number;
+    truePositives: number;
+    falsePositives: number;
+    ap: number;
+    ap11: number;
+  }[];
+  assert.deepEqual(
+    perClass.map((c) => c.className),
+    doc.result.sharedClasses,
+  );
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(Math.abs(doc.result.mAP - mean(perClass.map((c) => c.ap))) < 1e-12, `mAP ${doc.result.mAP}`);
+  assert.ok(Math.abs(doc.result.mAP11 - mean(perClass.map((c) => c.ap11))) < 1e-12, `mAP11 ${doc.result.mAP11}`);
+  assert.ok(r.stdout.includes(`all-point ${(100 * doc.result.mAP).toFixed(1)}%`), 'the table prints the JSON mAP');
+  for (const c of perClass) {
+    assert.equal(c.truePositives + c.falsePositives, c.detections, c.className);
+    assert.ok(c.truePositives <= c.groundTruths, c.className);
+    assert.ok(c.ap <= c.truePositives / c.groundTruths + 1e-12, `${c.className}: AP ${c.ap} above its recall`);
+    assert.ok(c.truePositives === 0 ? c.ap === 0 : c.ap > 0, `${c.className}: AP ${c.ap}, TP ${c.truePositives}`);
+  }
+  assert.ok(doc.result.coco.ap >= 0 && doc.result.coco.ap <= doc.result.coco.ap50, 'COCO AP <= AP50');
   assert.deepEqual(doc.result.sharedClasses, ['chair', 'dog', 'person', 'tvmonitor']);
   const svg = parseXml(readFileSync(chart, 'utf8'), chart);
   assert.equal(svg.name, 'svg');

@@ -139,7 +139,9 @@ for (const stem of goldenStems('coco-ssd-mobilenetv1-quant')) {
       }
       const mean = sum / ref.data.length;
       t.diagnostic(`${name}: mean ${mean.toFixed(3)} steps, max ${max.toFixed(2)} steps (step ${step.toFixed(4)})`);
-      // TFLite requantizes at every layer; float execution does not. Measured: mean ~0.45, max <= 7.5 steps.
+      // TFLite requantizes at every layer; float execution does not, so the float engine cannot match its bytes (the
+      // integer path in tflite_int_parity.test.ts does, exactly). Measured on the five goldens (2026-12-05): mean
+      // 0.41-0.57 steps, max 4.0-11.2 steps (the largest: Squeeze on darknet__dog); the bounds sit just above.
       assert.ok(mean <= 0.6, `${name}: mean error ${mean} quantization steps`);
       assert.ok(max <= 12, `${name}: max error ${max} quantization steps`);
     }
