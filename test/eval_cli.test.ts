@@ -126,3 +126,52 @@ test('a dataset path that does not exist: exit 1 naming it; bad flags: exit 2', 
   assert.equal(none.code, 2);
   assert.match(none.stderr, /exactly one dataset path/);
 });
+
+/** A COCO instances JSON of samples/dog.jpg (images/ beside it): dog and bicycle boxes, and the given car boxes. */
+function dogCoco(name: string, cars: { bbox: number[]; iscrowd: 0 | 1 }[]): string {
+  const dir = join(work, 'dog-coco');
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  copyFileSync(join(root, 'samples/dog.jpg'), join(dir, 'images/dog.jpg'));
+  const boxes = [
+    { category_id: 1, bbox: [125, 212, 198, 340], iscrowd: 0 },
+    { category_id: 2, bbox: [129, 124, 440, 357], iscrowd: 0 },
+    ...cars.map((c) => ({ category_id: 3, ...c })),
+  ];
+  const doc = {
+    images: [{ id: 1, file_name: 'dog.jpg', width: 768, height: 576 }],
+    categories: ['dog', 'bicycle', 'car'].map((n, i) => ({ id: i + 1, name: n })),
+    annotations: boxes.map((b, i) => ({ id: i + 1, image_id: 1, area: b.bbox[2]! * b.bbox[3]!, ...b })),
+  };
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(doc));
+  return file;
+}
+
+test('eval on COCO JSON with crowd regions: a crowd region is ignored, never a ground truth to find', () => {
+  const carBox = [459, 83, 235, 87];
+  const leftHalf = [0, 0, 384, 576];
+  const runs = {
+    crowdOnly: cli(dogCoco('crowd-only', [{ bbox: leftHalf, iscrowd: 1 }]), '--json', join(work, 'c1.json')),
+    withCrowd: cli(
+      dogCoco('with-crowd', [
+        { bbox: carBox, iscrowd: 0 },
+        { bbox: leftHalf, iscrowd: 1 },
+      ]),
+      '--json',
+      join(work, 'c2.json'),
+    ),
+  };
+  for (const r of Object.values(runs)) assert.equal(r.code, 0, r.stderr);
+  type Doc = { result: { sharedClasses: string[]; mAP: number; perClass: Record<string, unknown>[] } };
+  const [crowdOnly, withCrowd] = ['c1', 'c2'].map(
+    (f) => JSON.parse(readFileSync(join(work, `${f}.json`), 'utf8')) as Doc,
+  );
+  // Car's only annotation is a crowd region: car has nothing to find, so it is not scored at all.
+  assert.deepEqual(crowdOnly!.result.sharedClasses, ['dog', 'bicycle']);
+  assert.match(runs.crowdOnly.stdout, /mapped classes without ground truth here: car/);
+  // With a real car too, the crowd region is counted as ignored, and the three objects are found (mAP 1).
+  const car = withCrowd!.result.perClass.find((c) => c.className === 'car');
+  assert.deepEqual([car?.groundTruths, car?.ignoredGroundTruths, car?.truePositives], [1, 1, 1]);
+  assert.equal(withCrowd!.result.mAP, 1);
+  assert.match(runs.withCrowd.stdout, /^car\s+Car\s+1\s+1\s/m);
+});
