@@ -6,15 +6,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: [
-      'node_modules/',
-      'dist/',
-      '.build/',
-      'weights/',
-      'results/',
-      'test/fixtures/',
-      'scripts/goldens/make.mjs',
-    ],
+    ignores: ['node_modules/', 'dist/', '.build/', 'weights/', 'results/', 'test/fixtures/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -1,8 +1,9 @@
-// `npm test`: installs what is missing, builds, type-checks, then runs every test file and ends with
-// `N passed, N failed`. Arguments filter test files by substring (`npm test -- conv2d`).
+// `npm test`: installs what is missing, builds, type-checks, lints, then runs every test file (scripts/test-run.mjs)
+// and ends with `N passed, N failed (...)`. Arguments filter test files by substring (`npm test -- conv2d`).
 import { readdirSync, existsSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { root, ensureNodeModules, ensureSystemPackages, gpuEnv } from './ensure-deps.mjs';
 
 const filters = process.argv.slice(2);
@@ -42,14 +43,18 @@ if (!files.length) {
   process.exit(1);
 }
 
+// One closing line states everything: the reporter gets the outcome of the checks above and counts each failed
+// check as a failure, beside failed tests and tests that never finished.
+const checks = JSON.stringify({ 'type check': typecheckOk, lint: lintOk });
 const r = spawnSync(
   process.execPath,
-  ['--enable-source-maps', '--test', `--test-reporter=${join(root, 'scripts/test-reporter.mjs')}`, ...files],
-  { cwd: root, stdio: 'inherit', env: { ...gpuEnv(), MOBILESSD_ROOT: root } },
+  [
+    '--enable-source-maps',
+    '--import',
+    pathToFileURL(join(root, 'scripts/test-timeout.mjs')).href,
+    join(root, 'scripts/test-run.mjs'),
+    ...files,
+  ],
+  { cwd: root, stdio: 'inherit', env: { ...gpuEnv(), MOBILESSD_ROOT: root, MOBILESSD_TEST_CHECKS: checks } },
 );
-if (!typecheckOk || !lintOk) {
-  const what = [!typecheckOk && 'type check', !lintOk && 'lint'].filter(Boolean).join(' and ');
-  console.log(`${what} failed (see above): counted as 1 failed`);
-  process.exit(1);
-}
-process.exit(r.status ?? 1);
+process.exit(typecheckOk && lintOk ? (r.status ?? 1) : 1);

@@ -15,6 +15,7 @@ import {
   type LoadStage,
 } from '../src/index.ts';
 import { loadGolden } from './support/goldens.ts';
+import { writePng } from './support/png_writer.ts';
 
 let det: ObjectDetector;
 before(async () => {
@@ -66,9 +67,16 @@ test('detect({data, width, height}) raw RGBA, and 16-bit and grey PNGs decode to
     await det.detect(PNG.sync.write(png16, { bitDepth: 16, colorType: 6, inputHasAlpha: true })),
     '16-bit png',
   );
-  const grey = new PNG({ width: 64, height: 48, colorType: 0 });
-  grey.data = Buffer.alloc(64 * 48 * 4, 128);
-  assert.ok(Array.isArray(await det.detect(PNG.sync.write(grey, { colorType: 0 }))));
+  // A grey (colour type 0) PNG of the dog, written by our own writer: it must decode to the very frame its grey
+  // values give as raw RGBA (g, g, g, 255), so both calls return the same detections, and there are some.
+  const greyValues = Array.from({ length: img.width * img.height }, (_, i) =>
+    Math.round((img.data[4 * i]! + img.data[4 * i + 1]! + img.data[4 * i + 2]!) / 3),
+  );
+  const greyPng = writePng({ width: img.width, height: img.height, depth: 8, colorType: 0, samples: greyValues });
+  const greyRgba = new Uint8Array(greyValues.flatMap((g) => [g, g, g, 255]));
+  const fromPng = await det.detect(greyPng);
+  assert.ok(fromPng.length > 0, 'the grey dog photo has detections');
+  assert.deepEqual(fromPng, await det.detect({ data: greyRgba, width: img.width, height: img.height }));
 });
 
 test('detectBatch returns each image its own result, in order', async () => {

@@ -216,6 +216,19 @@ test('a folder input runs every image in it', () => {
   );
 });
 
+test('a quoted glob pattern is expanded by detect itself', () => {
+  const r = cli('detect', 'samples/*.jpg', '--quiet', '--json', join(work, 'glob.json'));
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(readFileSync(join(work, 'glob.json'), 'utf8'));
+  const want = readdirSync(join(root, 'samples'))
+    .filter((f) => f.endsWith('.jpg'))
+    .sort();
+  assert.deepEqual(
+    doc.images.map((i: { file: string }) => i.file.split('/').pop()),
+    want,
+  );
+});
+
 test('option errors: unknown class, NaN and out-of-range numbers exit 2 with a message naming the option', () => {
   const unknown = cli('detect', 'samples/dog.jpg', '--classes', 'unicorn');
   assert.equal(unknown.code, 2);

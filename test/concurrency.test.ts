@@ -69,6 +69,9 @@ test('detect and detectBatch mixed in flight, with a failing call among them', a
   assert.equal(settled[2]!.status, 'rejected', 'the undecodable input fails alone');
   const got = settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : []));
   const want = [pick[0], pick[3], pick[4], pick[5], pick[6], pick[1], pick[2], pick[7]].map((i) => alone[i!]!);
+  // One result per photo, each with detections of its own, so a missing, empty or swapped result cannot pass.
+  assert.equal(got.length, want.length, `${got.length} results for ${want.length} photos`);
+  want.forEach((w, k) => assert.ok(w.length > 0, `photo ${k} has no detections alone: the check would be vacuous`));
   got.forEach((r, k) => assert.ok(same(r, want[k]), `result ${k} differs from its photo run alone`));
 });
 

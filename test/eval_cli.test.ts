@@ -44,7 +44,7 @@ function dogDataset(): string {
   return dir;
 }
 
-test('eval on 8 VOC images: table, mAP lines, parseable JSON with mAP in [0, 1], and a well-formed SVG chart', () => {
+test('eval on 8 VOC images: table, mAP lines, parseable JSON whose figures agree, and a well-formed SVG chart', () => {
   const json = join(work, 'voc8.json');
   const chart = join(work, 'voc8.svg');
   const r = cli(VOC, '--limit', '8', '--json', json, '--chart', chart);
@@ -58,8 +58,33 @@ test('eval on 8 VOC images: table, mAP lines, parseable JSON with mAP in [0, 1],
   assert.equal(doc.model.name, 'oid-v4');
   assert.equal(doc.result.dataset.images, 8);
   assert.equal(doc.settings.scoreThreshold, 0.01);
-  assert.ok(doc.result.mAP >= 0 && doc.result.mAP <= 1, `mAP ${doc.result.mAP}`);
-  assert.ok(doc.result.coco.ap >= 0 && doc.result.coco.ap <= 1);
+  // No figure pinned (a real model on real photos), but the figures must agree with each other: mAP is the mean of
+  // the per-class APs, the table prints it, and each class's AP is positive once it has a true positive and never
+  // above its recall ceiling TP / GT (all-point AP integrates precision over recall up to the last TP).
+  const perClass = doc.result.perClass as {
+    className: string;
+    groundTruths: number;
+    detections: number;
+    truePositives: number;
+    falsePositives: number;
+    ap: number;
+    ap11: number;
+  }[];
+  assert.deepEqual(
+    perClass.map((c) => c.className),
+    doc.result.sharedClasses,
+  );
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(Math.abs(doc.result.mAP - mean(perClass.map((c) => c.ap))) < 1e-12, `mAP ${doc.result.mAP}`);
+  assert.ok(Math.abs(doc.result.mAP11 - mean(perClass.map((c) => c.ap11))) < 1e-12, `mAP11 ${doc.result.mAP11}`);
+  assert.ok(r.stdout.includes(`all-point ${(100 * doc.result.mAP).toFixed(1)}%`), 'the table prints the JSON mAP');
+  for (const c of perClass) {
+    assert.equal(c.truePositives + c.falsePositives, c.detections, c.className);
+    assert.ok(c.truePositives <= c.groundTruths, c.className);
+    assert.ok(c.ap <= c.truePositives / c.groundTruths + 1e-12, `${c.className}: AP ${c.ap} above its recall`);
+    assert.ok(c.truePositives === 0 ? c.ap === 0 : c.ap > 0, `${c.className}: AP ${c.ap}, TP ${c.truePositives}`);
+  }
+  assert.ok(doc.result.coco.ap >= 0 && doc.result.coco.ap <= doc.result.coco.ap50, 'COCO AP <= AP50');
   assert.deepEqual(doc.result.sharedClasses, ['chair', 'dog', 'person', 'tvmonitor']);
   const svg = parseXml(readFileSync(chart, 'utf8'), chart);
   assert.equal(svg.name, 'svg');
@@ -100,4 +125,53 @@ test('a dataset path that does not exist: exit 1 naming it; bad flags: exit 2', 
   const none = cli();
   assert.equal(none.code, 2);
   assert.match(none.stderr, /exactly one dataset path/);
+});
+
+/** A COCO instances JSON of samples/dog.jpg (images/ beside it): dog and bicycle boxes, and the given car boxes. */
+function dogCoco(name: string, cars: { bbox: number[]; iscrowd: 0 | 1 }[]): string {
+  const dir = join(work, 'dog-coco');
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  copyFileSync(join(root, 'samples/dog.jpg'), join(dir, 'images/dog.jpg'));
+  const boxes = [
+    { category_id: 1, bbox: [125, 212, 198, 340], iscrowd: 0 },
+    { category_id: 2, bbox: [129, 124, 440, 357], iscrowd: 0 },
+    ...cars.map((c) => ({ category_id: 3, ...c })),
+  ];
+  const doc = {
+    images: [{ id: 1, file_name: 'dog.jpg', width: 768, height: 576 }],
+    categories: ['dog', 'bicycle', 'car'].map((n, i) => ({ id: i + 1, name: n })),
+    annotations: boxes.map((b, i) => ({ id: i + 1, image_id: 1, area: b.bbox[2]! * b.bbox[3]!, ...b })),
+  };
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(doc));
+  return file;
+}
+
+test('eval on COCO JSON with crowd regions: a crowd region is ignored, never a ground truth to find', () => {
+  const carBox = [459, 83, 235, 87];
+  const leftHalf = [0, 0, 384, 576];
+  const runs = {
+    crowdOnly: cli(dogCoco('crowd-only', [{ bbox: leftHalf, iscrowd: 1 }]), '--json', join(work, 'c1.json')),
+    withCrowd: cli(
+      dogCoco('with-crowd', [
+        { bbox: carBox, iscrowd: 0 },
+        { bbox: leftHalf, iscrowd: 1 },
+      ]),
+      '--json',
+      join(work, 'c2.json'),
+    ),
+  };
+  for (const r of Object.values(runs)) assert.equal(r.code, 0, r.stderr);
+  type Doc = { result: { sharedClasses: string[]; mAP: number; perClass: Record<string, unknown>[] } };
+  const [crowdOnly, withCrowd] = ['c1', 'c2'].map(
+    (f) => JSON.parse(readFileSync(join(work, `${f}.json`), 'utf8')) as Doc,
+  );
+  // Car's only annotation is a crowd region: car has nothing to find, so it is not scored at all.
+  assert.deepEqual(crowdOnly!.result.sharedClasses, ['dog', 'bicycle']);
+  assert.match(runs.crowdOnly.stdout, /mapped classes without ground truth here: car/);
+  // With a real car too, the crowd region is counted as ignored, and the three objects are found (mAP 1).
+  const car = withCrowd!.result.perClass.find((c) => c.className === 'car');
+  assert.deepEqual([car?.groundTruths, car?.ignoredGroundTruths, car?.truePositives], [1, 1, 1]);
+  assert.equal(withCrowd!.result.mAP, 1);
+  assert.match(runs.withCrowd.stdout, /^car\s+Car\s+1\s+1\s/m);
 });

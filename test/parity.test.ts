@@ -5,34 +5,26 @@
  * was fed; raw outputs and decoded detections are compared.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { COCO_SOURCE, resolveModel } from '../src/node/model_registry.ts';
+import { resolveModel } from '../src/node/model_registry.ts';
 import { parseModel, serializeModelFloat16 } from '../src/graph/model_format.ts';
 import type { HeadDetection, HeadOptions } from '../src/ssd/head_types.ts';
-import type { LoadedModel } from '../src/graph/weights.ts';
 import { assertClose, gpu, releaseGpu } from './support/gpu.ts';
 import {
   buildGoldenInput,
   goldenStems,
   loadGolden,
-  repoRoot,
   type Golden,
   type GoldenDetection,
   type GoldenModel,
 } from './support/goldens.ts';
 import { TensorPipeline } from './support/pipeline.ts';
+import { GOLDEN_MODEL_LOADERS } from './support/golden_models.ts';
 
 after(releaseGpu);
 
-const MODELS: Record<GoldenModel, () => Promise<LoadedModel>> = {
-  'oid-ssd-mobilenetv2': () => resolveModel('oid-v4'),
-  // The bundled `coco` (weights/sources/coco); the first test below checks it is the goldens' model file.
-  'coco-ssd-mobilenetv1-quant': () => resolveModel('coco'),
-  'face-ssd-mobilenetv1': () => resolveModel('face'),
-};
+// The same loaders test/golden_models.test.ts checks against the goldens' recorded model hashes.
+const MODELS = GOLDEN_MODEL_LOADERS;
 const pipelines = new Map<GoldenModel, Promise<TensorPipeline>>();
 const pipeline = (m: GoldenModel) => {
   let p = pipelines.get(m);
@@ -130,14 +122,6 @@ for (const [model, boxName, logitName] of [
   }
 }
 
-test('the bundled coco model is the file the COCO goldens were made from', () => {
-  const bytes = readFileSync(join(repoRoot(), COCO_SOURCE));
-  for (const stem of goldenStems('coco-ssd-mobilenetv1-quant')) {
-    const model = loadGolden('coco-ssd-mobilenetv1-quant', stem).recipe.model;
-    assert.equal(createHash('sha256').update(bytes).digest('hex'), model.sha256, `${COCO_SOURCE} vs golden ${stem}`);
-  }
-});
-
 /** `export-web --precision float16`: coco with every weight rounded to float16, as a browser would load it. */
 let cocoFloat16: Promise<TensorPipeline> | undefined;
 const cocoFloat16Pipeline = () =>
@@ -169,7 +153,9 @@ for (const stem of goldenStems('coco-ssd-mobilenetv1-quant')) {
         }
         const mean = sum / ref.data.length;
         t.diagnostic(`${name}: mean ${mean.toFixed(3)} steps, max ${max.toFixed(2)} steps (step ${step.toFixed(4)})`);
-        // TFLite requantizes at every layer; float execution does not. Measured: mean ~0.45, max <= 7.5 steps.
+        // TFLite requantizes at every layer; float execution does not, so the float engine cannot match its bytes
+        // (the integer path in tflite_int_parity.test.ts does, exactly). Measured on the five goldens (2026-12-05):
+        // mean 0.41-0.57 steps, max 4.0-11.2 steps (the largest: Squeeze on darknet__dog); the bounds sit above.
         assert.ok(mean <= 0.6, `${name}: mean error ${mean} quantization steps`);
         assert.ok(max <= 12, `${name}: max error ${max} quantization steps`);
       }

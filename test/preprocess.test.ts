@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
 import type { PreprocessSpec } from '../src/core/model_spec.ts';
 import { preprocessPipeline, preprocessStage } from '../src/kernels/preprocess.ts';
 import { preprocessRef } from '../src/kernels/preprocess_ref.ts';
@@ -133,3 +135,74 @@ test('a quantized input whose image is not whole words refuses batch slots past 
   );
   tex.destroy();
 });
+
+/**
+ * An outside oracle: tfjs-core's own pad and resizeBilinear (TensorFlow's resize rules), on the canvas each mode
+ * defines. The canvas geometry is restated from its definition (pad-bottom-right: a square, image at the top-left;
+ * letterbox: the model's aspect, image centred, offsets rounded down); the sampling is tfjs's.
+ */
+function tfjsPreprocess(spec: PreprocessSpec, img: RgbaImage): { values: Float32Array; canvasSize: number } {
+  const rgb = Float32Array.from(
+    { length: img.width * img.height * 3 },
+    (_, i) => img.data[4 * Math.floor(i / 3) + (i % 3)]!,
+  );
+  let canvasW = img.width;
+  let canvasH = img.height;
+  let x0 = 0;
+  let y0 = 0;
+  if (spec.resize === 'pad-bottom-right') canvasW = canvasH = Math.max(img.width, img.height);
+  if (spec.resize === 'letterbox') {
+    const aspect = spec.width / spec.height;
+    canvasW = Math.max(img.width, Math.round(img.height * aspect));
+    canvasH = Math.max(img.height, Math.round(img.width / aspect));
+    x0 = Math.floor((canvasW - img.width) / 2);
+    y0 = Math.floor((canvasH - img.height) / 2);
+  }
+  const values = tf.tidy(() => {
+    const image = tf.tensor3d(rgb, [img.height, img.width, 3]);
+    const pads: [number, number][] = [
+      [y0, canvasH - img.height - y0],
+      [x0, canvasW - img.width - x0],
+      [0, 0],
+    ];
+    const canvas = tf.pad(image, pads);
+    const resized = tf.image.resizeBilinear(canvas, [spec.height, spec.width], false, spec.halfPixelCenters);
+    return tf.div(tf.sub(resized, spec.mean), spec.std).dataSync() as Float32Array;
+  });
+  return { values, canvasSize: Math.max(canvasW, canvasH) };
+}
+
+const oracleCases: [PreprocessSpec, number, number][] = [
+  [{ width: 300, height: 300, resize: 'stretch', halfPixelCenters: true, mean: 127.5, std: 127.5 }, 640, 427],
+  [{ width: 300, height: 300, resize: 'stretch', halfPixelCenters: false, mean: 0, std: 1 }, 37, 101],
+  [{ width: 64, height: 64, resize: 'pad-bottom-right', halfPixelCenters: false, mean: 127.5, std: 127.5 }, 101, 37],
+  [{ width: 64, height: 64, resize: 'pad-bottom-right', halfPixelCenters: true, mean: 0, std: 1 }, 7, 3],
+  [{ width: 40, height: 30, resize: 'letterbox', halfPixelCenters: true, mean: 128, std: 128 }, 37, 101],
+  [{ width: 40, height: 30, resize: 'letterbox', halfPixelCenters: false, mean: 128, std: 128 }, 1000, 15],
+  [{ width: 48, height: 80, resize: 'letterbox', halfPixelCenters: true, mean: 0, std: 1 }, 640, 427],
+];
+
+for (const [spec, w, h] of oracleCases)
+  test(`preprocess ${spec.resize} (half-pixel ${spec.halfPixelCenters}) ${w}x${h} -> ${spec.width}x${spec.height} equals tfjs-core pad + resizeBilinear`, async () => {
+    const ctx = await gpu();
+    const img = image(w, h, w * 7 + h);
+    const { values: want, canvasSize } = tfjsPreprocess(spec, img);
+    // tfjs and the reference both sample in float64 and store float32; tfjs then subtracts and divides in float32.
+    // A few roundings of values up to 255 / std: 2^-22 relative, or absolute on a value that cancels to near 0.
+    const rounding = 2 ** -22;
+    assertClose(preprocessRef(spec, img), want, (255 * rounding) / spec.std, rounding, 'preprocessRef vs tfjs');
+    // The GPU computes sample coordinates in float32: up to a few ulps of the canvas size, each moving a weight by
+    // that much across a step of up to 255 levels. Measured: 0.0127 levels on a 640-pixel canvas (std 1).
+    const coordinate = 255 * canvasSize * 2 ** -21;
+    const tex = texture(ctx, img);
+    const out = output(ctx, want.length);
+    const stage = preprocessStage(ctx, await preprocessPipeline(ctx), spec, tex.createView(), { buffer: out }, 0, {
+      width: 5,
+      height: 5,
+    });
+    stage.update(w, h);
+    await run(ctx, [stage.dispatch]);
+    assertClose(await readF32(ctx, out, want.length), want, (coordinate + 255 * rounding) / spec.std, rounding, 'GPU');
+    tex.destroy();
+    out.destroy();
+  });

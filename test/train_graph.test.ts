@@ -90,6 +90,8 @@ for (const from of ['all', 'features', 'extras', 'heads'] as const) {
     const flat = await readF32(ctx, store.training().grads, store.floats);
     const unpacked = store.unpack(flat);
     assert.equal(unpacked.size, 2 * s.region.trained.length);
+    // Measured on lavapipe: at most 5.4e-7 absolute (on gradients up to 4.5) and 8.7e-6 relative where |ref| > 1e-3.
+    // Not tightened: no bound on the float32 accumulation through the backward chain is derived here.
     for (const [name, g] of unpacked)
       assertClose(
         g,
