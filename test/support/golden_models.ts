@@ -23,10 +23,7 @@ export const GOLDEN_MODEL_LOADERS: Record<GoldenModel, () => Promise<ResolvedMod
 /** The files the registry reads for each model (it hashes them, in this order, as the model's source). */
 export const GOLDEN_MODEL_FILES: Record<GoldenModel, string[]> = {
   'oid-ssd-mobilenetv2': [join(root, 'node_modules/@mediapipe/objectron/objectron_solution_packed_assets.data')],
-  'coco-ssd-mobilenetv1-quant': [
-    join(COCO_DIR, 'detect.tflite'),
-    join(COCO_DIR, 'labels.txt'),
-  ],
+  'coco-ssd-mobilenetv1-quant': [join(COCO_DIR, 'detect.tflite'), join(COCO_DIR, 'labels.txt')],
   'face-ssd-mobilenetv1': [
     join(root, 'node_modules/@vladmandic/face-api/model/ssd_mobilenetv1_model-weights_manifest.json'),
     join(root, 'node_modules/@vladmandic/face-api/model/ssd_mobilenetv1_model.bin'),
