@@ -1,0 +1,198 @@
+/**
+ * `mobilessd train` end to end on a tiny BCCD dataset (three training images, one validation image, class heads
+ * only, one cached version per image): the model, chart, history and checkpoint it writes agree with each other and
+ * with `mobilessd eval`; a run stopped after its first epoch and continued with --resume ends bit for bit where an
+ * uninterrupted run does; a checkpoint is never overwritten by a run that was not asked to resume it.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { parseArgs } from '../src/cli/args.ts';
+import { trainCommand, trainSettings } from '../src/cli/train.ts';
+import { parseXml } from '../src/eval/datasets/xml.ts';
+import { readModel } from '../src/node/model_files.ts';
+import type { CheckpointState } from '../src/train/checkpoint.ts';
+import type { History } from '../src/train/history.ts';
+import { runTraining } from '../src/train/run.ts';
+import { learningRate } from '../src/train/sgd.ts';
+import { sharedPath } from '../scripts/shared_data.ts';
+import { gpu, releaseGpu } from './support/gpu.ts';
+
+const root = process.env.MOBILESSD_ROOT ?? process.cwd();
+const cliJs = join(root, '.build/test/support/cli_main.js');
+const work = mkdtempSync(join(tmpdir(), 'mobilessd-train-cli-'));
+after(async () => {
+  rmSync(work, { recursive: true, force: true });
+  await releaseGpu();
+});
+
+const TRAIN = ['BloodImage_00005', 'BloodImage_00006', 'BloodImage_00008'];
+const VAL = ['BloodImage_00007'];
+
+/** A VOC dataset of four BCCD images with train and val split lists. */
+function tinyDataset(): string {
+  const bccd = sharedPath(root, 'datasets/bccd');
+  const dir = join(work, 'bccd4');
+  for (const sub of ['Annotations', 'JPEGImages', 'ImageSets/Main']) mkdirSync(join(dir, sub), { recursive: true });
+  for (const id of [...TRAIN, ...VAL]) {
+    copyFileSync(join(bccd, 'JPEGImages', `${id}.jpg`), join(dir, 'JPEGImages', `${id}.jpg`));
+    copyFileSync(join(bccd, 'Annotations', `${id}.xml`), join(dir, 'Annotations', `${id}.xml`));
+  }
+  writeFileSync(join(dir, 'ImageSets/Main/train.txt'), `${TRAIN.join('\n')}\n`);
+  writeFileSync(join(dir, 'ImageSets/Main/val.txt'), `${VAL.join('\n')}\n`);
+  return dir;
+}
+const dataset = tinyDataset();
+
+/** Batch 2 of 3 images: two optimizer steps per epoch, the second a partial batch; micro-batches of 1 add up. */
+const trainArgs = (out: string, epochs: number) => [
+  ...['--dataset', dataset, '--out', out, '--epochs', String(epochs), '--train-from', 'heads'],
+  ...['--augmentations', '1', '--batch', '2', '--micro-batch', '1', '--eval-every', '1', '--quiet'],
+];
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [cliJs, ...args], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const readJson = <T>(file: string) => JSON.parse(readFileSync(file, 'utf8')) as T;
+interface TrainingJson {
+  settings: Record<string, unknown>;
+  classes: string[];
+  history: History;
+}
+/** The history without wall-clock seconds (which no two runs share). */
+const timeless = (h: History) => ({ steps: h.steps, epochs: h.epochs.map(({ seconds: _, ...r }) => r) });
+
+const full = join(work, 'full');
+let fullRun: ReturnType<typeof cli> | undefined;
+/** The uninterrupted two-epoch run, made once for the tests that compare with it. */
+function fullTwoEpochs() {
+  fullRun ??= cli('train', ...trainArgs(full, 2));
+  assert.equal(fullRun.code, 0, fullRun.stderr);
+  return fullRun;
+}
+
+test('train writes a model that loads, a history and checkpoint that agree, a chart, and a validation mAP that eval reproduces', async () => {
+  const r = fullTwoEpochs();
+  assert.match(r.stdout, /^trained oid-v4-bccd4: 2 epochs, 4 steps;/m);
+  const model = await readModel(full);
+  assert.deepEqual(model.json.labels, ['background', 'Platelets', 'RBC', 'WBC']);
+  assert.equal(model.json.ssd.scoreFunction, 'softmax');
+  const doc = readJson<TrainingJson>(join(full, 'training.json'));
+  assert.deepEqual(doc.classes, ['Platelets', 'RBC', 'WBC']);
+  assert.equal(doc.settings.trainFrom, 'heads');
+  const h = doc.history;
+
+  // Steps are numbered across epochs and follow the schedule: one warm-up epoch (2 steps) from lr/10, then cosine.
+  assert.deepEqual(
+    h.steps.map((s) => [s.step, s.epoch]),
+    [
+      [0, 1],
+      [1, 1],
+      [2, 2],
+      [3, 2],
+    ],
+  );
+  const schedule = { baseLr: 0.001, totalSteps: 4, warmupSteps: 2, warmupStart: 0.1 };
+  for (const s of h.steps) assert.equal(s.lr, learningRate(schedule, s.step), `step ${s.step} lr`);
+  for (const s of h.steps) {
+    assert.ok(s.matched > 0 && Number.isFinite(s.loss), `step ${s.step}: ${s.matched} matched, loss ${s.loss}`);
+    assert.ok(Math.abs(s.loss - (s.conf + s.loc)) <= 1e-12 * s.loss, `step ${s.step}: loss = conf + loc (alpha 1)`);
+  }
+  // An epoch's figures are the means of its steps'; with --eval-every 1 each epoch is validated.
+  for (const e of h.epochs) {
+    const steps = h.steps.filter((s) => s.epoch === e.epoch);
+    assert.ok(Math.abs(e.loss - (steps[0]!.loss + steps[1]!.loss) / 2) <= 1e-12 * e.loss, `epoch ${e.epoch} loss`);
+    assert.ok(e.val && e.val.loss > 0 && e.val.mAP >= 0 && e.val.mAP <= 1, `epoch ${e.epoch} val`);
+    // The validation image has red and white cells but no platelet: only those two classes are scored.
+    assert.deepEqual(Object.keys(e.val.ap).sort(), ['RBC', 'WBC']);
+  }
+  const last = h.epochs[1]!.val!;
+  assert.ok(r.stdout.includes(`val mAP@0.5: ${last.mAP.toFixed(3)} (RBC ${last.ap.RBC!.toFixed(3)}`), r.stdout);
+
+  // The checkpoint holds the same history, both epochs and all steps done, and parameters + momentum in its binary.
+  const ck = readJson<CheckpointState>(join(full, 'checkpoint.json'));
+  assert.deepEqual([ck.epochsDone, ck.stepsDone], [2, 4]);
+  assert.deepEqual(ck.history, h);
+  assert.equal(statSync(join(full, 'checkpoint.bin')).size, 8 * ck.floats);
+
+  // The chart: train loss, L_conf / N and L_loc / N, val loss and val mAP, each a line over the two epochs.
+  const svg = parseXml(readFileSync(join(full, 'loss.svg'), 'utf8'), 'loss.svg');
+  assert.equal(svg.name, 'svg');
+  assert.equal(svg.children.filter((c) => c.name === 'polyline').length, 5);
+
+  // eval on the validation split with the written model: the product detector (GPU preprocessing, whole network,
+  // GPU SSD head) against training's validation (cached features, CPU head), on the same recipe. Measured equal
+  // to the last bit; a tolerance of 1e-9 only allows for summation order.
+  const json = join(work, 'eval-val.json');
+  const e = cli('eval', dataset, '--split', 'val', '--model', full, '--json', json, '--quiet');
+  assert.equal(e.code, 0, e.stderr);
+  const ev = readJson<{ result: { mAP: number; perClass: { className: string; ap: number }[] } }>(json).result;
+  assert.ok(Math.abs(ev.mAP - last.mAP) <= 1e-9, `eval mAP ${ev.mAP}, training's validation ${last.mAP}`);
+  for (const c of ev.perClass) assert.ok(Math.abs(c.ap - last.ap[c.className]!) <= 1e-9, c.className);
+});
+
+test('a run stopped after epoch 1 and continued with --resume ends bit for bit where the uninterrupted run does', async () => {
+  fullTwoEpochs();
+  const out = join(work, 'resumed');
+  // The first run stops as a Ctrl-C would after epoch 1's checkpoint: the hook that starts epoch 2 throws.
+  const settings = trainSettings(parseArgs(trainCommand, trainArgs(out, 2)).flags);
+  const stop = new Error('stopped');
+  const hooks = {
+    log: () => {},
+    tick: () => {},
+    phase: (name: string) => {
+      if (name.startsWith('epoch 2/')) throw stop;
+    },
+  };
+  await assert.rejects(runTraining(await gpu(), settings, out, { resume: false }, hooks), (e) => e === stop);
+  const ck = readJson<CheckpointState>(join(out, 'checkpoint.json'));
+  assert.deepEqual([ck.epochsDone, ck.stepsDone, ck.history.epochs.length], [1, 2, 1]);
+
+  // Without --resume the checkpoint is refused and nothing in the folder changes.
+  const before = readFileSync(join(out, 'checkpoint.bin'));
+  const refused = cli('train', ...trainArgs(out, 2));
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /holds a checkpoint: pass --resume to continue that run/);
+  // Nor does a resume with other settings continue it: the message names what differs.
+  const other = cli('train', ...trainArgs(out, 2), '--resume', '--lr', '0.002');
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /was made with other settings \(lr: 0\.001 -> 0\.002\)/);
+  assert.ok(readFileSync(join(out, 'checkpoint.bin')).equals(before), 'a refused run leaves the checkpoint alone');
+
+  const r = cli('train', ...trainArgs(out, 2), '--resume');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^trained oid-v4-bccd4: 2 epochs, 4 steps;/m);
+  // Parameters, momentum, data order and step count all continued: the same weights, checkpoint and history.
+  for (const f of ['weights.bin', 'checkpoint.bin'])
+    assert.ok(readFileSync(join(out, f)).equals(readFileSync(join(full, f))), `${f} differs from the full run's`);
+  const resumed = readJson<TrainingJson>(join(out, 'training.json'));
+  const uninterrupted = readJson<TrainingJson>(join(full, 'training.json'));
+  assert.deepEqual(resumed.settings, uninterrupted.settings);
+  assert.deepEqual(timeless(resumed.history), timeless(uninterrupted.history));
+  assert.deepEqual(resumed.history.epochs[0], ck.history.epochs[0], "epoch 1's record is the checkpoint's own");
+});
+
+test('--resume with more --epochs extends a finished run: its history kept, the schedule stretched to the new end', () => {
+  fullTwoEpochs();
+  const out = join(work, 'extended');
+  cpSync(full, out, { recursive: true });
+  const r = cli('train', ...trainArgs(out, 3), '--resume');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^trained oid-v4-bccd4: 3 epochs, 6 steps;/m);
+  const h = readJson<TrainingJson>(join(out, 'training.json')).history;
+  const before = readJson<TrainingJson>(join(full, 'training.json')).history;
+  assert.deepEqual(h.epochs.slice(0, 2), before.epochs);
+  assert.deepEqual(h.steps.slice(0, 4), before.steps);
+  const schedule = { baseLr: 0.001, totalSteps: 6, warmupSteps: 2, warmupStart: 0.1 };
+  assert.deepEqual(
+    h.steps.slice(4).map((s) => [s.step, s.epoch, s.lr]),
+    [4, 5].map((k) => [k, 3, learningRate(schedule, k)]),
+  );
+  assert.ok(h.epochs[2]!.val, 'epoch 3 validated');
+  assert.ok(!readFileSync(join(out, 'weights.bin')).equals(readFileSync(join(full, 'weights.bin'))), 'trained on');
+});
