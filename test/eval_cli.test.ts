@@ -1,11 +1,12 @@
 /** `mobilessd eval` end to end: a slice of a real dataset, a one-image dataset with a known answer, and bad inputs. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseXml } from '../src/eval/datasets/xml.ts';
+import { imageSize, isImageSizeProblem } from '../src/eval/image_size.ts';
 import { sharedPath } from '../scripts/shared_data.ts';
 
 const root = process.env.MOBILESSD_ROOT ?? process.cwd();
@@ -44,6 +45,50 @@ function dogDataset(): string {
   return dir;
 }
 
+interface EvalDoc {
+  result: {
+    mAP: number;
+    mAP11: number;
+    sharedClasses: string[];
+    perClass: PerClass[];
+    coco: { ap: number; ap50: number };
+    dataset: { images: number };
+  };
+}
+interface PerClass {
+  className: string;
+  groundTruths: number;
+  detections: number;
+  truePositives: number;
+  falsePositives: number;
+  ap: number;
+  ap11: number;
+}
+
+/**
+ * No figure pinned (a real model on real photos), but the figures must agree with each other: mAP is the mean of the
+ * per-class APs, the table prints it, and each class's AP is positive once it has a true positive and never above its
+ * recall ceiling TP / GT (all-point AP integrates precision over recall up to the last TP).
+ */
+function assertConsistent(doc: EvalDoc, stdout: string) {
+  const perClass = doc.result.perClass;
+  assert.deepEqual(
+    perClass.map((c) => c.className),
+    doc.result.sharedClasses,
+  );
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(Math.abs(doc.result.mAP - mean(perClass.map((c) => c.ap))) < 1e-12, `mAP ${doc.result.mAP}`);
+  assert.ok(Math.abs(doc.result.mAP11 - mean(perClass.map((c) => c.ap11))) < 1e-12, `mAP11 ${doc.result.mAP11}`);
+  assert.ok(stdout.includes(`all-point ${(100 * doc.result.mAP).toFixed(1)}%`), 'the table prints the JSON mAP');
+  for (const c of perClass) {
+    assert.equal(c.truePositives + c.falsePositives, c.detections, c.className);
+    assert.ok(c.truePositives <= c.groundTruths, c.className);
+    assert.ok(c.ap <= c.truePositives / c.groundTruths + 1e-12, `${c.className}: AP ${c.ap} above its recall`);
+    assert.ok(c.truePositives === 0 ? c.ap === 0 : c.ap > 0, `${c.className}: AP ${c.ap}, TP ${c.truePositives}`);
+  }
+  assert.ok(doc.result.coco.ap >= 0 && doc.result.coco.ap <= doc.result.coco.ap50, 'COCO AP <= AP50');
+}
+
 test('eval on 8 VOC images: table, mAP lines, parseable JSON whose figures agree, and a well-formed SVG chart', () => {
   const json = join(work, 'voc8.json');
   const chart = join(work, 'voc8.svg');
@@ -54,37 +99,14 @@ test('eval on 8 VOC images: table, mAP lines, parseable JSON whose figures agree
   assert.match(r.stdout, /VOC mAP@0\.5 \(continuous IoU\): all-point \d+\.\d%, 11-point \d+\.\d%/);
   assert.match(r.stdout, /COCO AP@\[\.50:\.95\] \d+\.\d%/);
   assert.match(r.stdout, /per-class NMS at IoU 0\.5 \(the model's own\), score >= 0\.01, at most 100 per class/);
-  const doc = JSON.parse(readFileSync(json, 'utf8'));
+  const doc = JSON.parse(readFileSync(json, 'utf8')) as EvalDoc & {
+    model: { name: string };
+    settings: { scoreThreshold: number };
+  };
   assert.equal(doc.model.name, 'oid-v4');
   assert.equal(doc.result.dataset.images, 8);
   assert.equal(doc.settings.scoreThreshold, 0.01);
-  // No figure pinned (a real model on real photos), but the figures must agree with each other: mAP is the mean of
-  // the per-class APs, the table prints it, and each class's AP is positive once it has a true positive and never
-  // above its recall ceiling TP / GT (all-point AP integrates precision over recall up to the last TP).
-  const perClass = doc.result.perClass as {
-    className: string;
-    groundTruths: number;
-    detections: number;
-    truePositives: number;
-    falsePositives: number;
-    ap: number;
-    ap11: number;
-  }[];
-  assert.deepEqual(
-    perClass.map((c) => c.className),
-    doc.result.sharedClasses,
-  );
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  assert.ok(Math.abs(doc.result.mAP - mean(perClass.map((c) => c.ap))) < 1e-12, `mAP ${doc.result.mAP}`);
-  assert.ok(Math.abs(doc.result.mAP11 - mean(perClass.map((c) => c.ap11))) < 1e-12, `mAP11 ${doc.result.mAP11}`);
-  assert.ok(r.stdout.includes(`all-point ${(100 * doc.result.mAP).toFixed(1)}%`), 'the table prints the JSON mAP');
-  for (const c of perClass) {
-    assert.equal(c.truePositives + c.falsePositives, c.detections, c.className);
-    assert.ok(c.truePositives <= c.groundTruths, c.className);
-    assert.ok(c.ap <= c.truePositives / c.groundTruths + 1e-12, `${c.className}: AP ${c.ap} above its recall`);
-    assert.ok(c.truePositives === 0 ? c.ap === 0 : c.ap > 0, `${c.className}: AP ${c.ap}, TP ${c.truePositives}`);
-  }
-  assert.ok(doc.result.coco.ap >= 0 && doc.result.coco.ap <= doc.result.coco.ap50, 'COCO AP <= AP50');
+  assertConsistent(doc, r.stdout);
   assert.deepEqual(doc.result.sharedClasses, ['chair', 'dog', 'person', 'tvmonitor']);
   const svg = parseXml(readFileSync(chart, 'utf8'), chart);
   assert.equal(svg.name, 'svg');
@@ -174,4 +196,59 @@ test('eval on COCO JSON with crowd regions: a crowd region is ignored, never a g
   assert.deepEqual([car?.groundTruths, car?.ignoredGroundTruths, car?.truePositives], [1, 1, 1]);
   assert.equal(withCrowd!.result.mAP, 1);
   assert.match(runs.withCrowd.stdout, /^car\s+Car\s+1\s+1\s/m);
+});
+
+test('eval on a YOLO slice of coco128-val: consistent figures, and the same result as its boxes in a COCO JSON', () => {
+  // Six images with their YOLO labels; the COCO instances JSON beside them holds the same boxes in pixels, converted
+  // as the YOLO reader converts them, so both readers hand the evaluator the same ground truth.
+  const coco128 = sharedPath(root, 'datasets/coco128-val');
+  const dir = join(work, 'coco6');
+  mkdirSync(join(dir, 'images'), { recursive: true });
+  mkdirSync(join(dir, 'labels'), { recursive: true });
+  copyFileSync(join(coco128, 'classes.txt'), join(dir, 'classes.txt'));
+  const classes = readFileSync(join(dir, 'classes.txt'), 'utf8')
+    .split('\n')
+    .map((l) => l.trim());
+  const stems = readdirSync(join(coco128, 'images'))
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, 6)
+    .map((f) => f.slice(0, -4));
+  const coco = { images: [] as object[], annotations: [] as object[], categories: [] as object[] };
+  coco.categories = classes.filter(Boolean).map((name, i) => ({ id: i + 1, name }));
+  stems.forEach((stem, i) => {
+    copyFileSync(join(coco128, 'images', `${stem}.jpg`), join(dir, 'images', `${stem}.jpg`));
+    const labels = readFileSync(join(coco128, 'labels', `${stem}.txt`), 'utf8');
+    writeFileSync(join(dir, 'labels', `${stem}.txt`), labels);
+    const size = imageSize(readFileSync(join(dir, 'images', `${stem}.jpg`)));
+    assert.ok(!isImageSizeProblem(size), stem);
+    const { width, height } = size;
+    coco.images.push({ id: i + 1, file_name: `${stem}.jpg`, width, height });
+    for (const line of labels.split('\n').filter((l) => l.trim())) {
+      const [c, cx, cy, w, h] = line.trim().split(/\s+/).map(Number) as [number, number, number, number, number];
+      const bbox = [(cx - w / 2) * width, (cy - h / 2) * height, w * width, h * height];
+      coco.annotations.push({ id: coco.annotations.length + 1, image_id: i + 1, category_id: c + 1, bbox, iscrowd: 0 });
+    }
+  });
+  writeFileSync(join(dir, 'instances.json'), JSON.stringify(coco));
+
+  const runs = {
+    yolo: cli(dir, '--json', join(work, 'yolo6.json')),
+    coco: cli(join(dir, 'instances.json'), '--json', join(work, 'coco6.json')),
+  };
+  for (const r of Object.values(runs)) assert.equal(r.code, 0, r.stderr);
+  const [yolo, fromJson] = ['yolo6', 'coco6'].map(
+    (f) => JSON.parse(readFileSync(join(work, `${f}.json`), 'utf8')) as EvalDoc & { dataset: { format: string } },
+  ) as [EvalDoc, EvalDoc];
+  assert.match(runs.yolo.stdout, /dataset: .*coco6 \(yolo, 6 images, \d+ boxes\)/);
+  assert.match(runs.coco.stdout, /dataset: .*instances\.json \(coco, 6 images, \d+ boxes\)/);
+  assertConsistent(yolo, runs.yolo.stdout);
+  assert.equal(yolo.result.dataset.images, 6);
+  // The slice has people, and oid-v4 finds some of them: a scored class with true positives.
+  const person = yolo.result.perClass.find((c) => c.className === 'person');
+  assert.ok(person && person.groundTruths > 0 && person.truePositives > 0, JSON.stringify(person));
+  // Same boxes, same detections: every per-class figure and both metrics agree exactly.
+  assert.deepEqual(fromJson.result.perClass, yolo.result.perClass);
+  assert.deepEqual(fromJson.result.coco, yolo.result.coco);
+  assert.equal(fromJson.result.mAP, yolo.result.mAP);
 });
