@@ -237,9 +237,8 @@ test('eval on a YOLO slice of coco128-val: consistent figures, and the same resu
     coco: cli(join(dir, 'instances.json'), '--json', join(work, 'coco6.json')),
   };
   for (const r of Object.values(runs)) assert.equal(r.code, 0, r.stderr);
-  const [yolo, fromJson] = ['yolo6', 'coco6'].map(
-    (f) => JSON.parse(readFileSync(join(work, `${f}.json`), 'utf8')) as EvalDoc & { dataset: { format: string } },
-  ) as [EvalDoc, EvalDoc];
+  const readDoc = (f: string) => JSON.parse(readFileSync(join(work, f), 'utf8')) as EvalDoc;
+  const [yolo, fromJson] = [readDoc('yolo6.json'), readDoc('coco6.json')];
   assert.match(runs.yolo.stdout, /dataset: .*coco6 \(yolo, 6 images, \d+ boxes\)/);
   assert.match(runs.coco.stdout, /dataset: .*instances\.json \(coco, 6 images, \d+ boxes\)/);
   assertConsistent(yolo, runs.yolo.stdout);
