@@ -3,7 +3,9 @@
  * driven by playwright-core: the page's detections on samples/dog.jpg equal the Node path's on the
  * same pixels; a lost device shows a message and detection recovers; a short video is detected
  * frame by frame; clear messages without WebGPU and for files that are not images or videos; typed
- * library errors for missing or corrupt models and unusable inputs. Screenshots go to artifacts/.
+ * library errors for missing or corrupt models and unusable inputs; the library's load and call options,
+ * detectBatch, and ImageData, ImageBitmap, OffscreenCanvas and VideoFrame inputs against Node on the same
+ * pixels, with typed errors for closed frames. Screenshots go to artifacts/.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -342,4 +344,78 @@ test("export-web's files load in the page by { url, integrity } and detect what 
     assert.match(run.wrong, /^MODEL_CHECKSUM: .*\/model\.json: checksum mismatch \(expected sha384-eHh4/);
     assert.match(run.malformed, /^INVALID_OPTION: invalid integrity: "md5-abc"/);
   }
+});
+
+test('the library: load and call options, detectBatch, and ImageData, ImageBitmap, OffscreenCanvas and VideoFrame inputs detect what Node detects; closed frames are typed errors', async (t) => {
+  const dog = jpeg.decode(readFileSync(join(root, 'samples/dog.jpg')), { useTArray: true, formatAsRGBA: true });
+  // Load-time options are the defaults of every call; a call's own options override them.
+  const defaults = { scoreThreshold: 0.3, classes: ['Dog', 'Car'] };
+  const call = { classes: ['Bicycle', 'Car'], maxDetections: 1 };
+  const run = await page.evaluate(
+    async ({ base64, width, height, defaults, call }) => {
+      const bundle = '/browser/mobilessd.js';
+      const lib = (await import(bundle)) as typeof import('../src/browser.ts');
+      const failure = (p: Promise<unknown>) =>
+        p.then(
+          () => 'resolved',
+          (e: { code?: string; message: string }) => `${e.code}: ${e.message}`,
+        );
+      const stages: string[] = [];
+      const downloads = new Map<string, number>();
+      const detector = await lib.load('oid-v4', {
+        ...defaults,
+        batchSizes: [4],
+        onLoadStage: (s) => stages.push(s),
+        onProgress: (p) => downloads.set(p.url.replace(/^.*\/weights\//, ''), p.loadedBytes),
+      });
+      const data = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const imageData = new ImageData(new Uint8ClampedArray(data.buffer), width, height);
+      const bitmap = await createImageBitmap(imageData);
+      const canvas = new OffscreenCanvas(width, height);
+      canvas.getContext('2d')!.putImageData(imageData, 0, 0);
+      const frame = new VideoFrame(canvas, { timestamp: 0 });
+      const kinds = ['ImageData', 'ImageBitmap', 'OffscreenCanvas', 'VideoFrame'];
+      // One batch of the four kinds (each is uploaded its own way), then single calls.
+      const batch = await detector.detectBatch([imageData, bitmap, canvas, frame]);
+      const overridden = await detector.detect(frame, call);
+      const invalid = await failure(detector.detect(imageData, { scoreThreshold: 2 }));
+      frame.close();
+      bitmap.close();
+      const closed = {
+        frame: await failure(detector.detect(frame)),
+        bitmap: await failure(detector.detect(bitmap)),
+        inBatch: await failure(detector.detectBatch([imageData, frame])),
+      };
+      const after = await detector.detect(imageData);
+      detector.dispose();
+      const badBatch = await failure(lib.load('oid-v4', { batchSizes: [0] }));
+      return { kinds, stages, downloads: [...downloads], batch, overridden, invalid, closed, after, badBatch };
+    },
+    { base64: Buffer.from(dog.data).toString('base64'), width: dog.width, height: dog.height, defaults, call },
+  );
+  assert.deepEqual(run.stages, ['model', 'device', 'upload', 'compile']);
+  const weightsBytes = readFileSync(join(b.oidDir, 'weights.bin')).length;
+  assert.deepEqual(
+    run.downloads.find(([url]) => url === 'oid-v4/weights.bin'),
+    ['oid-v4/weights.bin', weightsBytes],
+  );
+
+  const ref = await node.detect(dog, defaults);
+  // Below the model's own 0.5, smaller cars come in; the class list leaves the bicycle out.
+  assert.ok(ref.length > 2 && ref.every((d) => d.label === 'Dog' || d.label === 'Car'), summary(ref));
+  assert.ok(Math.min(...ref.map((d) => d.score)) < 0.5, summary(ref));
+  assert.equal(run.batch.length, 4);
+  run.batch.forEach((found, i) => assertSameDetections(found, ref, `detectBatch [${i}] (${run.kinds[i]})`));
+  assertSameDetections(run.overridden, await node.detect(dog, { ...defaults, ...call }), 'call options');
+  assert.deepEqual(
+    run.overridden.map((d) => d.label),
+    ['Bicycle'],
+  );
+  assert.match(run.invalid, /^INVALID_OPTION: invalid scoreThreshold: 2/);
+  assert.match(run.closed.frame, /^INVALID_INPUT: VideoFrame is closed/);
+  assert.match(run.closed.bitmap, /^INVALID_INPUT: ImageBitmap is empty \(0x0\)/);
+  assert.match(run.closed.inBatch, /^INVALID_INPUT: VideoFrame is closed/);
+  assertSameDetections(run.after, ref, 'detect after the errors');
+  assert.match(run.badBatch, /^INVALID_OPTION: invalid batchSizes: 0/);
+  t.diagnostic(`page, each input: ${summary(run.batch[0]!)}; Node: ${summary(ref)}`);
 });
