@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'TOOL_MISSING'
   | 'VIDEO'
   | 'GPU_LIMIT'
+  | 'CHECKPOINT'
   | 'DISPOSED';
 
 export class MobileSsdError extends Error {
@@ -158,6 +159,12 @@ export class ToolMissingError extends MobileSsdError {
 export class DisposedError extends MobileSsdError {
   constructor(what: string) {
     super('DISPOSED', `${what} has been disposed`, { hint: 'load the model again' });
+  }
+}
+/** A training checkpoint that a run cannot continue from: found without --resume, made with other settings, damaged. */
+export class CheckpointError extends MobileSsdError {
+  constructor(message: string, hint: string) {
+    super('CHECKPOINT', message, { hint });
   }
 }
 /** ffmpeg or ffprobe failed on a video file; the message ends with the tool's last stderr lines. */

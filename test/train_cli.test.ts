@@ -157,11 +157,17 @@ test('a run stopped after epoch 1 and continued with --resume ends bit for bit w
   const before = readFileSync(join(out, 'checkpoint.bin'));
   const refused = cli('train', ...trainArgs(out, 2));
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /holds a checkpoint: pass --resume to continue that run/);
+  assert.match(
+    refused.stderr,
+    /error \[CHECKPOINT\]: .*resumed holds the checkpoint of an earlier run\n {2}hint: pass --resume/,
+  );
   // Nor does a resume with other settings continue it: the message names what differs.
   const other = cli('train', ...trainArgs(out, 2), '--resume', '--lr', '0.002');
   assert.equal(other.code, 1);
-  assert.match(other.stderr, /was made with other settings \(lr: 0\.001 -> 0\.002\)/);
+  assert.match(
+    other.stderr,
+    /error \[CHECKPOINT\]: .*was made with other settings \(lr: 0\.001 -> 0\.002\)\n {2}hint: /,
+  );
   assert.ok(readFileSync(join(out, 'checkpoint.bin')).equals(before), 'a refused run leaves the checkpoint alone');
 
   const r = cli('train', ...trainArgs(out, 2), '--resume');
@@ -195,4 +201,40 @@ test('--resume with more --epochs extends a finished run: its history kept, the 
   );
   assert.ok(h.epochs[2]!.val, 'epoch 3 validated');
   assert.ok(!readFileSync(join(out, 'weights.bin')).equals(readFileSync(join(full, 'weights.bin'))), 'trained on');
+});
+
+test("train's refusals say what is wrong and what to do: bad flags, a damaged checkpoint, a split with no boxes", () => {
+  const out = join(work, 'refusals');
+  for (const [args, message] of [
+    [['--out', out, '--epochs', '1'], /--dataset is required/],
+    [['--dataset', dataset, '--out', out, '--epochs', '1', '--momentum', '1'], /--momentum must be below 1, got 1/],
+    [['--dataset', dataset, '--out', out, '--epochs', '0'], /--epochs must be a positive integer, got 0/],
+  ] as const) {
+    const r = cli('train', ...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  // A checkpoint whose binary lost its end: named, with the way out.
+  fullTwoEpochs();
+  cpSync(full, out, { recursive: true });
+  writeFileSync(join(out, 'checkpoint.bin'), readFileSync(join(out, 'checkpoint.bin')).subarray(0, 1000));
+  const damaged = cli('train', ...trainArgs(out, 2), '--resume');
+  assert.equal(damaged.code, 1, damaged.stderr);
+  assert.match(
+    damaged.stderr,
+    /error \[CHECKPOINT\]: .*checkpoint\.bin: 1000 bytes, expected \d+\n {2}hint: restore both/,
+  );
+  // A split whose images have no labeled boxes has nothing to train on.
+  const empty = join(work, 'empty');
+  mkdirSync(join(empty, 'ImageSets/Main'), { recursive: true });
+  cpSync(join(dataset, 'JPEGImages'), join(empty, 'JPEGImages'), { recursive: true });
+  mkdirSync(join(empty, 'Annotations'));
+  writeFileSync(
+    join(empty, 'Annotations', `${VAL[0]}.xml`),
+    `<annotation><filename>${VAL[0]}.jpg</filename><size><width>640</width><height>480</height></size></annotation>`,
+  );
+  writeFileSync(join(empty, 'ImageSets/Main/train.txt'), `${VAL[0]}\n`);
+  const none = cli('train', '--dataset', empty, '--out', join(work, 'empty-out'), '--epochs', '1', '--quiet');
+  assert.equal(none.code, 1, none.stderr);
+  assert.match(none.stderr, /error \[DATASET_FORMAT\]: .*empty: split train has no labeled boxes/);
 });

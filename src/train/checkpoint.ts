@@ -7,11 +7,13 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CheckpointError } from '../errors.ts';
 import { writeAtomic } from '../node/model_files.ts';
 import type { History } from './history.ts';
 
 export const CHECKPOINT_JSON = 'checkpoint.json';
 export const CHECKPOINT_BIN = 'checkpoint.bin';
+const DAMAGED_HINT = `restore both checkpoint files, or remove ${CHECKPOINT_JSON} and ${CHECKPOINT_BIN} to start over`;
 
 export interface CheckpointState {
   version: 1;
@@ -46,10 +48,16 @@ export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> 
 export async function loadCheckpoint(dir: string): Promise<Checkpoint> {
   const state = JSON.parse(await readFile(join(dir, CHECKPOINT_JSON), 'utf8')) as CheckpointState;
   if (state.version !== 1)
-    throw new Error(`${join(dir, CHECKPOINT_JSON)}: checkpoint version ${state.version} is not supported`);
+    throw new CheckpointError(
+      `${join(dir, CHECKPOINT_JSON)}: checkpoint version ${state.version} is not supported`,
+      DAMAGED_HINT,
+    );
   const bytes = await readFile(join(dir, CHECKPOINT_BIN));
   if (bytes.byteLength !== 8 * state.floats)
-    throw new Error(`${join(dir, CHECKPOINT_BIN)}: ${bytes.byteLength} bytes, expected ${8 * state.floats}`);
+    throw new CheckpointError(
+      `${join(dir, CHECKPOINT_BIN)}: ${bytes.byteLength} bytes, expected ${8 * state.floats}`,
+      DAMAGED_HINT,
+    );
   const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   return { state, params: all.subarray(0, state.floats), velocity: all.subarray(state.floats) };
 }

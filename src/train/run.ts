@@ -6,6 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { CheckpointError, DatasetFormatError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { weightsInfo } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
@@ -91,7 +92,7 @@ export async function runTraining(
   hooks: RunHooks,
 ): Promise<RunResult> {
   const classes = (await readTrainingSet(s.dataset, s.trainSplit, [])).dataset.classes;
-  if (!classes.length) throw new Error(`${s.dataset} (split ${s.trainSplit}) has no labeled boxes`);
+  if (!classes.length) throw new DatasetFormatError(s.dataset, `split ${s.trainSplit} has no labeled boxes`);
   const trainSet = await readTrainingSet(s.dataset, s.trainSplit, classes);
   const valSet = s.valSplit === undefined ? undefined : await readTrainingSet(s.dataset, s.valSplit, classes);
   for (const w of trainSet.dataset.warnings) hooks.log(`warning: ${w.file}: ${w.reason}`);
@@ -100,12 +101,17 @@ export async function runTraining(
   let checkpoint: Checkpoint | undefined;
   if (hasCheckpoint(outDir)) {
     if (!opts.resume)
-      throw new Error(
-        `${outDir} holds a checkpoint: pass --resume to continue that run, or choose another output folder`,
+      throw new CheckpointError(
+        `${outDir} holds the checkpoint of an earlier run`,
+        'pass --resume to continue that run, or choose another output folder',
       );
     checkpoint = await loadCheckpoint(outDir);
     const diff = settingsMismatch(checkpoint.state.settings, identity(s, classes));
-    if (diff.length) throw new Error(`the checkpoint in ${outDir} was made with other settings (${diff.join('; ')})`);
+    if (diff.length)
+      throw new CheckpointError(
+        `the checkpoint in ${outDir} was made with other settings (${diff.join('; ')})`,
+        'resume with the settings of that run (only --epochs may change), or choose another output folder',
+      );
     hooks.log(`resuming after epoch ${checkpoint.state.epochsDone} (step ${checkpoint.state.stepsDone})`);
   }
 
