@@ -253,22 +253,38 @@ for (const c of gpuCases) {
     );
     await run(ctx, [...(await dispatch('input', bW, bDx)), ...(await dispatch('filter', bX, bDw)), bias]);
     const plus = (a: Float32Array, b: Float64Array) => Float64Array.from(b, (v, i) => v + a[i]!);
-    assertClose(await readF32(ctx, bDx, x.length), plus(dx0, ref.dx), 1e-4, 1e-4, 'dx');
+    const gotDx = await readF32(ctx, bDx, x.length);
+    assertClose(gotDx, plus(dx0, ref.dx), 1e-4, 1e-4, 'dx');
     const dw = await readF32(ctx, bDw, packedW.length);
     assertClose(unpad(dw, lastDim), plus(unpad(dw0, lastDim), ref.dw), 1e-4, 1e-4, 'dw');
+    const gotDb = (await readF32(ctx, bDb, db0.length)).subarray(0, g.outC);
+    // Besides those, each gradient against the bound of its own arithmetic: a sequential float32 sum of n products
+    // added to the prefilled value errs by at most (n + 1) u E, E the sum of the absolute values of its terms (the
+    // same reference on |x|, |w|, |dy|, plus |prefill|); with independent zero-mean roundings (Higham and Mary, SIAM J.
+    // Sci. Comput. 2019) by 6 sqrt(n + 1) u E but with probability 3e-8. n: the taps times output channels, plus the
+    // taps again for the im2col fold, for dx; the B x outH x outW output pixels for dw and db. Measured on lavapipe: at
+    // most 3.6 u E (pointwise dw on 2x19x19x64); in absolute terms 3.9e-5 on gradients up to 43, 2.6e-3 relative.
+    const env = backwardRef(c.kind, g, x.map(Math.abs), w.map(Math.abs), dy.map(Math.abs));
+    const taps = g.kH * g.kW;
+    const pixels = g.batch * g.outH * g.outW;
+    for (const [name, got, want, e, prefill, n] of [
+      ['dx', gotDx, plus(dx0, ref.dx), env.dx, dx0, taps * (c.kind === 'depthwise' ? 1 : g.outC) + taps],
+      ['dw', unpad(dw, lastDim), plus(unpad(dw0, lastDim), ref.dw), env.dw, unpad(dw0, lastDim), pixels],
+      ['db', gotDb, plus(db0.subarray(0, g.outC), ref.db), env.db, db0, pixels],
+    ] as const) {
+      const k = 6 * Math.sqrt(n + 1) * 2 ** -24;
+      got.forEach((v, i) => {
+        const bound = k * (e[i]! + Math.abs(prefill[i]!));
+        assert.ok(Math.abs(v - want[i]!) <= bound, `${name}[${i}]: ${v}, reference ${want[i]}, bound ${bound}`);
+      });
+    }
     // The filter's zero padding must receive no gradient.
     const padOnly = dw.map((v, i) => (i % (Math.ceil(lastDim / 4) * 4) >= lastDim ? v - dw0[i]! : 0));
     assert.ok(
       padOnly.every((v) => v === 0),
       'padding columns unchanged',
     );
-    assertClose(
-      (await readF32(ctx, bDb, db0.length)).subarray(0, g.outC),
-      plus(db0.subarray(0, g.outC), ref.db),
-      1e-4,
-      1e-4,
-      'db',
-    );
+    assertClose(gotDb, plus(db0.subarray(0, g.outC), ref.db), 1e-4, 1e-4, 'db');
     for (const b of [bDy, bX, bW, bDx, bDw, bDb, scratch]) b.destroy();
   });
 }
@@ -295,11 +311,12 @@ test('clamp mask and accumulate on the GPU equal their references', async () => 
   assert.equal(masked[3], 0);
   assert.equal(masked[4], 0);
   assertClose(await readF32(ctx, bDy, n), masked, 0, 0, 'masked dy');
+  // One float32 addition of two float32 values: within half an ULP, u = 2^-24 relative (was atol and rtol 1e-6).
   assertClose(
     await readF32(ctx, bOther, n),
     Float64Array.from(masked, (v, i) => v + other[i]!),
-    1e-6,
-    1e-6,
+    0,
+    2 ** -24,
     'accumulated',
   );
   for (const b of [bY, bDy, bOther]) b.destroy();
