@@ -2,7 +2,10 @@
  * Decoding one scan's entropy-coded data into quantised DCT coefficients (T.81 annex F and G): baseline and
  * extended sequential blocks, and the four progressive passes (DC first and refinement, AC first and
  * refinement). The control flow follows jpeg-js where it decides which bits are read (restart intervals,
- * end-of-band runs, the blocks of the MCU padding), so that valid files decode to the same coefficients.
+ * end-of-band runs), so that valid files decode to the same coefficients. One difference: jpeg-js goes on
+ * decoding a one-component scan's last restart interval past the image's last block, into the blocks of
+ * the MCU padding, and so fails on progressive files with restart intervals whose component sizes are not
+ * whole MCUs (reading past the scan's data); here the scan ends at its last block, as T.81 says.
  */
 import { BitReader, JpegDataError, type HuffmanTable } from './jpeg_bits.ts';
 import { ZIGZAG } from './jpeg_idct.ts';
@@ -62,38 +65,27 @@ export function decodeScan<C extends ScanComponent>(
   while (mcu < expected) {
     for (const c of comps) c.pred = 0;
     decode.reset();
-    for (let n = 0; n < interval; n++, mcu++) {
+    for (let n = 0; n < interval && mcu < expected; n++, mcu++) {
       const mcuRow = Math.floor(mcu / perLine);
       const mcuCol = mcu % perLine;
-      if (single) {
-        // Past the last block of an interval that overruns the image: jpeg-js still codes the blocks
-        // of the MCU padding, and skips those beyond it without reading bits.
-        if (mcuRow >= first.paddedColumn) continue;
-        if (mcuRow !== row) sink.startRow((row = mcuRow));
-        decode.block(first, sink.coefficients(first), sink.offset(first, mcuRow, mcuCol));
-        continue;
-      }
       if (mcuRow !== row) sink.startRow((row = mcuRow));
       for (const c of comps) {
         const coefs = sink.coefficients(c);
-        for (let j = 0; j < c.v; j++)
-          for (let i = 0; i < c.h; i++) decode.block(c, coefs, sink.offset(c, mcuRow * c.v + j, mcuCol * c.h + i));
-      }
-      if (mcu + 1 === expected) {
-        mcu++;
-        break;
+        // One component is coded block by block (its MCU is one block), several by MCUs of h x v blocks each.
+        const h = single ? 1 : c.h,
+          v = single ? 1 : c.v;
+        for (let j = 0; j < v; j++)
+          for (let i = 0; i < h; i++) decode.block(c, coefs, sink.offset(c, mcuRow * v + j, mcuCol * h + i));
       }
     }
     if (mcu === expected) break;
     const marker = bits.marker();
     if (marker === undefined) throw new JpegDataError('a restart marker is missing at the end of a restart interval');
-    if (marker >= 0xd0 && marker <= 0xd7) continue;
-    if (mcu < expected)
+    if (marker < 0xd0 || marker > 0xd7)
       throw new JpegDataError(
         `the image data ends after ${mcu} of its ${expected} ${single ? 'blocks' : 'MCUs'}`,
         marker === 0xd9,
       );
-    break;
   }
 }
 
