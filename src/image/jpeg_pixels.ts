@@ -151,7 +151,7 @@ function finalQuantTables(segments: Segment[]): (Int32Array | undefined)[] {
   for (const g of segments) {
     if (g.marker !== 0xdb) continue;
     const p = g.payload;
-    for (let at = 0; at < p.length; ) {
+    for (let at = 0; at < p.length;) {
       const spec = p[at++]!;
       const wide = spec >> 4;
       if (wide > 1) throw new JpegDataError(`quantisation table with invalid precision ${wide}`);
@@ -165,7 +165,7 @@ function finalQuantTables(segments: Segment[]): (Int32Array | undefined)[] {
 }
 
 function defineHuffmanTables(p: Uint8Array, dc: (HuffmanTable | undefined)[], ac: (HuffmanTable | undefined)[]): void {
-  for (let at = 0; at < p.length; ) {
+  for (let at = 0; at < p.length;) {
     const spec = p[at]!;
     if (at + 17 > p.length) throw new JpegDataError('a Huffman table runs past its segment');
     const counts = p.subarray(at + 1, at + 17);

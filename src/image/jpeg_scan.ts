@@ -113,7 +113,7 @@ function blockDecoder(bits: BitReader, p: ScanParams): BlockDecoder {
         const t = bits.decode(table(c.dc, 'DC'));
         z[at] = c.pred += t === 0 ? 0 : bits.signed(t);
         const ac = table(c.ac, 'AC');
-        for (let k = 1; k < 64; ) {
+        for (let k = 1; k < 64;) {
           const rs = bits.decode(ac);
           const s = rs & 15,
             r = rs >> 4;
@@ -156,7 +156,7 @@ function blockDecoder(bits: BitReader, p: ScanParams): BlockDecoder {
           return;
         }
         const ac = table(c.ac, 'AC');
-        for (let k = start; k <= end; ) {
+        for (let k = start; k <= end;) {
           const rs = bits.decode(ac);
           const s = rs & 15,
             r = rs >> 4;
@@ -209,7 +209,7 @@ function refineAc(
     reset: run.reset,
     block(c, z, at) {
       let r = 0;
-      for (let k = start; k <= end; ) {
+      for (let k = start; k <= end;) {
         const zi = at + ZIGZAG[k]!;
         const coef = k < 64 ? z[zi]! : 0;
         const direction = coef < 0 ? -1 : 1;
