@@ -21,7 +21,7 @@ export interface JpegStructure {
   rgbComponentIds: boolean;
 }
 
-/** A structural problem: a cut-off file, corrupt content, or a valid JPEG of a kind jpeg-js cannot decode. */
+/** A structural problem: a cut-off file, corrupt content, or a valid JPEG of a kind we do not decode. */
 export class JpegStructureProblem {
   constructor(
     readonly problem: string,
