@@ -66,6 +66,8 @@ export class BitReader {
     private readonly data: Uint8Array,
     /** The next byte to load. */
     public pos: number,
+    /** The declared size, e.g. '640x480', for the error when the data runs out. */
+    private readonly size: string,
   ) {}
 
   /** Loads whole bytes until 25+ bits are buffered or a marker (or the end of the file) is next. */
@@ -86,7 +88,10 @@ export class BitReader {
   private ranOut(): JpegDataError {
     const marker = this.data[this.pos + 1];
     if (this.pos >= this.data.length || marker === 0xd9)
-      return new JpegDataError('the image data ends (end-of-image marker) before the pixels its header declares', true);
+      return new JpegDataError(
+        `the image data ends (end-of-image marker) before the ${this.size} pixels its header declares`,
+        true,
+      );
     return new JpegDataError(`unexpected marker 0xff${marker!.toString(16)} inside the image data`);
   }
 

@@ -114,6 +114,7 @@ export function decodeJpegPixels(bytes: Uint8Array, s: JpegStructure): RgbaImage
         restartInterval,
         mcusPerLine: frame.mcusPerLine,
         mcusPerColumn: frame.mcusPerColumn,
+        size: `${s.width}x${s.height}`,
       };
       if (progressive && (params.start > params.end || params.end > 63 || (params.start === 0) !== (params.end === 0)))
         throw new JpegDataError(`a progressive scan has an invalid spectral selection ${params.start}..${params.end}`);

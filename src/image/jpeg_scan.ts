@@ -41,6 +41,8 @@ export interface ScanParams {
   restartInterval: number;
   mcusPerLine: number;
   mcusPerColumn: number;
+  /** The frame's declared size, 'WxH', for errors. */
+  size: string;
 }
 
 type Coefs = Int16Array | Int32Array;
@@ -53,7 +55,7 @@ export function decodeScan<C extends ScanComponent>(
   p: ScanParams,
   sink: BlockSink<C>,
 ): void {
-  const bits = new BitReader(data, pos);
+  const bits = new BitReader(data, pos, p.size);
   const decode = blockDecoder(bits, p);
   const single = comps.length === 1;
   const first = comps[0]!;
