@@ -26,6 +26,8 @@ cjpeg -quality 90 -sample 1x1 -progressive -restart 1 "$tmp/large.ppm" > "$out/4
 cjpeg -quality 75 -grayscale "$tmp/large.ppm" > "$out/grey-baseline.jpg"
 cjpeg -quality 75 -grayscale -progressive "$tmp/large.ppm" > "$out/grey-progressive.jpg"
 cjpeg -quality 75 -grayscale -restart 7B "$tmp/small.ppm" > "$out/grey-restart-7blocks.jpg"
+# One component with 2x2 sampling: its MCU grid pads a block row and column that hold no samples.
+cjpeg -quality 75 -grayscale -sample 2x2 -restart 1B "$tmp/small.ppm" > "$out/grey-2x2-restart-1block.jpg"
 cjpeg -quality 80 -rgb "$tmp/small.ppm" > "$out/rgb-baseline.jpg"
 cjpeg -quality 80 -rgb -progressive "$tmp/small.ppm" > "$out/rgb-progressive.jpg"
 cjpeg -quality 3 "$tmp/large.ppm" > "$out/16bit-quant-tables.jpg"
@@ -40,6 +42,7 @@ cjpeg -quality 85 -sample 2x1 -scans "$tmp/prog.txt" "$tmp/large.ppm" > "$out/42
 # jpeg-js itself fails on the first two (its last restart interval runs into the MCU padding).
 jpegtran -progressive -restart 2 "$out/s2x2-baseline.jpg" > "$out/transcoded-progressive-restart-2rows--s2x2-baseline.jpg"
 jpegtran -progressive -restart 3B "$out/420-restart-5blocks.jpg" > "$out/transcoded-progressive-restart-3blocks--420-restart-5blocks.jpg"
+jpegtran -progressive -restart 2B "$out/grey-2x2-restart-1block.jpg" > "$out/transcoded-progressive-restart-2blocks--grey-2x2-restart-1block.jpg"
 jpegtran -progressive "$out/s4x2-baseline.jpg" > "$out/transcoded-progressive--s4x2-baseline.jpg"
 jpegtran -restart 1B "$out/s2x1_1x2_1x1-progressive.jpg" > "$out/transcoded-restart-1block--s2x1_1x2_1x1-progressive.jpg"
 ls -l "$out" | awk '{ s += $5 } END { print NR - 1 " files, " s " bytes" }'
