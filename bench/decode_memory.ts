@@ -1,7 +1,7 @@
 /**
  * Peak memory of decoding hostile and large images (issue 18): decode bombs (a few hundred KB that declare
  * 100 megapixels), a JPEG whose header claims far more than its data holds, and ordinary large photos.
- * Each file is decoded in a fresh child process that reports its maxRSS (getrusage) before and after, and
+ * Each file is decoded in a fresh child process that reports its peak RSS (VmHWM) before and after, and
  * the whole CLI (`node dist/node/cli.js detect FILE samples/cat.jpg`) is measured the same way.
  *
  *   npm run build && node scripts/build.mjs bench && node .build/bench/decode_memory.js
@@ -19,20 +19,36 @@ import { readImageFile } from '../src/image/decode.ts';
 
 const root = process.env.MOBILESSD_ROOT ?? process.cwd();
 
+/**
+ * Peak RSS so far, in KB: VmHWM, which exec resets. getrusage's maxRSS is not reset by exec on Linux, so a child
+ * spawned by this (large) process would start from the parent's peak and hide its own.
+ */
+function peakKB(): number {
+  try {
+    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+  } catch {
+    return process.resourceUsage().maxRSS;
+  }
+}
+
 if (process.argv[2] === '--decode') {
   // Child: decode one file, report RSS figures in MiB as JSON.
-  const before = process.resourceUsage().maxRSS;
+  const before = peakKB();
   const t0 = performance.now();
   let outcome: string;
   try {
-    const img = await readImageFile(process.argv[3]!, { maxPixels: Number(process.argv[4]) });
+    // '--jpeg-js': the decoder used before our own (for the comparison rows), on the same file.
+    const img =
+      process.argv[5] === '--jpeg-js'
+        ? jpeg.decode(readFileSync(process.argv[3]!), { useTArray: true, maxMemoryUsageInMB: 4096 })
+        : await readImageFile(process.argv[3]!, { maxPixels: Number(process.argv[4]) });
     outcome = `decoded ${img.width}x${img.height}`;
   } catch (e) {
     const first = (e as Error).message.split('\n')[0]!.replace(/^.*?: (cannot decode image: )?/, '');
     outcome = `${(e as { code?: string }).code ?? 'ERROR'}: ${first.slice(0, 80)}`;
   }
   const ms = performance.now() - t0;
-  process.stdout.write(JSON.stringify({ beforeKB: before, peakKB: process.resourceUsage().maxRSS, ms, outcome }));
+  process.stdout.write(JSON.stringify({ beforeKB: before, peakKB: peakKB(), ms, outcome }));
   process.exit(0);
 }
 
@@ -104,9 +120,11 @@ const work = mkdtempSync(join(tmpdir(), 'mobilessd-decode-mem-'));
 const self = join(root, '.build/bench/decode_memory.js');
 const cliJs = join(root, 'dist/node/cli.js');
 try {
-  const cases: { name: string; file: string; width: number; height: number; maxPixels?: number }[] = [];
+  const cases: { name: string; file: string; width: number; height: number; maxPixels?: number; jpegJs?: true }[] = [];
   const add = (name: string, file: string, width: number, height: number, maxPixels?: number) =>
     cases.push({ name, file, width, height, ...(maxPixels ? { maxPixels } : {}) });
+  const addJpegJs = (name: string, file: string, width: number, height: number) =>
+    cases.push({ name, file, width, height, jpegJs: true });
 
   noisyJpeg(join(work, 'small.jpg'), 64, 64);
   patchJpegSize(join(work, 'small.jpg'), join(work, 'bomb.jpg'), 16384, 6100);
@@ -120,36 +138,53 @@ try {
   add('the same, --max-pixels 50000000', join(work, 'rgba8.png'), 16384, 6100, 50_000_000);
   noisyJpeg(join(work, 'photo.jpg'), 6000, 4000);
   add('6000x4000 JPEG (noise, quality 85)', join(work, 'photo.jpg'), 6000, 4000);
+  addJpegJs('the same, decoded by jpeg-js (before our decoder)', join(work, 'photo.jpg'), 6000, 4000);
+  // Progressive: the same coefficients, rearranged by jpegtran (libjpeg-turbo-progs) into successive scans.
+  const progressive = spawnSync('jpegtran', [
+    '-progressive',
+    '-outfile',
+    join(work, 'prog.jpg'),
+    join(work, 'photo.jpg'),
+  ]);
+  if (progressive.status === 0) {
+    add('the same, progressive (jpegtran -progressive)', join(work, 'prog.jpg'), 6000, 4000);
+    addJpegJs('the progressive file, decoded by jpeg-js', join(work, 'prog.jpg'), 6000, 4000);
+  } else console.log('jpegtran not found (apt-get install libjpeg-turbo-progs): no progressive row');
   add('samples/dog.jpg (768x576)', join(root, 'samples/dog.jpg'), 768, 576);
 
   const rows: string[] = [];
   for (const c of cases) {
     const size = readFileSync(c.file).length;
-    const d = spawnSync(process.execPath, [self, '--decode', c.file, String(c.maxPixels ?? 100_000_000)], {
-      encoding: 'utf8',
-    });
+    const d = spawnSync(
+      process.execPath,
+      [self, '--decode', c.file, String(c.maxPixels ?? 100_000_000), ...(c.jpegJs ? ['--jpeg-js'] : [])],
+      { encoding: 'utf8' },
+    );
     const r = JSON.parse(d.stdout) as { beforeKB: number; peakKB: number; ms: number; outcome: string };
     const rgbaMiB = (c.width * c.height * 4) / 2 ** 20;
     const decoded = r.outcome.startsWith('decoded');
-    const cli = spawnSync(
-      '/usr/bin/time',
-      [
-        '-f',
-        'MAXRSS %M',
-        process.execPath,
-        cliJs,
-        'detect',
-        c.file,
-        join(root, 'samples/cat.jpg'),
-        '--quiet',
-        '--max-pixels',
-        String(c.maxPixels ?? 100_000_000),
-      ],
-      { encoding: 'utf8', cwd: root },
-    );
-    const cliKB = Number(/MAXRSS (\d+)/.exec(cli.stderr)?.[1] ?? NaN);
+    // The CLI always runs our decoder: no CLI figure for the jpeg-js rows.
+    const cli = c.jpegJs
+      ? undefined
+      : spawnSync(
+          '/usr/bin/time',
+          [
+            '-f',
+            'MAXRSS %M',
+            process.execPath,
+            cliJs,
+            'detect',
+            c.file,
+            join(root, 'samples/cat.jpg'),
+            '--quiet',
+            '--max-pixels',
+            String(c.maxPixels ?? 100_000_000),
+          ],
+          { encoding: 'utf8', cwd: root },
+        );
+    const cliKB = Number(/MAXRSS (\d+)/.exec(cli?.stderr ?? '')?.[1] ?? NaN);
     rows.push(
-      `| ${c.name} | ${(size / 1024).toFixed(0)} KB | ${rgbaMiB.toFixed(0)} | ${r.outcome.replace(/\|/g, '/')} | ${r.ms.toFixed(0)} | ${mib(r.beforeKB)} | ${mib(r.peakKB)} | ${decoded ? ((r.peakKB - r.beforeKB) / 1024 / rgbaMiB).toFixed(2) : '-'} | ${mib(cliKB)} (exit ${cli.status}) |`,
+      `| ${c.name} | ${(size / 1024).toFixed(0)} KB | ${rgbaMiB.toFixed(0)} | ${r.outcome.replace(/\|/g, '/')} | ${r.ms.toFixed(0)} | ${mib(r.beforeKB)} | ${mib(r.peakKB)} | ${decoded ? ((r.peakKB - r.beforeKB) / 1024 / rgbaMiB).toFixed(2) : '-'} | ${cli ? `${mib(cliKB)} (exit ${cli.status})` : '-'} |`,
     );
     console.log(rows.at(-1));
   }
@@ -157,7 +192,7 @@ try {
     '# Decode memory (issue 18)',
     '',
     'Produced by `node .build/bench/decode_memory.js` (after `npm run build && node scripts/build.mjs bench`).',
-    'Decode: `readImageFile` alone in a fresh Node process; RSS from getrusage (maxRSS) before and after.',
+    'Decode: `readImageFile` alone in a fresh Node process; peak RSS (VmHWM) before and after.',
     'CLI: `/usr/bin/time -f %M node dist/node/cli.js detect FILE samples/cat.jpg --quiet` (loads oid-v4 on lavapipe).',
     '"x RGBA" is (peak - before) / the decoded RGBA size.',
     '',

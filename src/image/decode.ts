@@ -1,14 +1,15 @@
 /**
- * JPEG and PNG decoding to RGBA8 for Node (pure JS: jpeg-js, and our own PNG unfiltering over Node's zlib, png_pixels.ts). The format comes from the
+ * JPEG and PNG decoding to RGBA8 for Node, in pure JS and bounded memory: our own JPEG decoder (jpeg_pixels.ts,
+ * bit-identical to jpeg-js) and PNG unfiltering over Node's zlib (png_pixels.ts). The format comes from the
  * magic bytes, the declared size is checked against limits before any pixel memory is allocated,
  * EXIF orientation is applied, and every failure is a typed MobileSsdError naming the source: the
  * libraries' own exceptions never escape.
  */
-import jpeg from 'jpeg-js';
-import { ImageDecodeError, ImageFileError, ImageTooLargeError, InvalidInputError } from '../errors.ts';
+import { ImageDecodeError, ImageFileError, InvalidInputError } from '../errors.ts';
 import type { RgbaImage } from '../core/image.ts';
 import { readFileCapped, readStreamCapped, type CappedRead } from '../core/read_file.ts';
-import { readJpegStructure, JpegStructureProblem, type JpegStructure } from './jpeg_structure.ts';
+import { decodeJpegPixels, JpegDataError } from './jpeg_pixels.ts';
+import { readJpegStructure, JpegStructureProblem } from './jpeg_structure.ts';
 import { checkDeclaredSize, resolveLimits, type DecodeLimits } from './limits.ts';
 import { applyOrientation } from './orientation.ts';
 import { decodePngPixels } from './png_pixels.ts';
@@ -66,45 +67,15 @@ function decodeJpeg(bytes: Uint8Array, source: string, limits: Required<DecodeLi
       s.kind === 'unsupported' ? s.problem : `${s.kind} JPEG: ${s.problem}`,
       s.kind === 'truncated' ? TRUNCATED_HINT : undefined,
     );
-  const budgetMB = jpegMemoryBudgetMB(s);
-  let decoded: { width: number; height: number; data: Uint8Array };
+  let image: RgbaImage;
   try {
-    decoded = jpeg.decode(bytes, {
-      useTArray: true,
-      formatAsRGBA: true,
-      maxResolutionInMP: limits.maxPixels / 1e6,
-      maxMemoryUsageInMB: budgetMB,
-      // jpeg-js assumes YCbCr for 3 components unless told; Adobe's transform flag or 'R','G','B'
-      // component ids mark the (rarer) plain RGB JPEGs.
-      ...(s.components === 3
-        ? { colorTransform: s.adobeTransform !== undefined ? s.adobeTransform !== 0 : !s.rgbComponentIds }
-        : {}),
-    });
+    image = decodeJpegPixels(bytes, s);
   } catch (e) {
-    const message = errorMessage(e);
-    if (/maxMemoryUsageInMB|maxResolutionInMP|allocate/.test(message)) {
-      throw new ImageTooLargeError(source, s.width, s.height, `decoding it would need more than ${budgetMB} MB`);
-    }
-    if (/unexpected marker: ffd9/.test(message))
-      throw new ImageDecodeError(
-        source,
-        `truncated JPEG: the image data ends (end-of-image marker) before the ${s.width}x${s.height} pixels its header declares`,
-        TRUNCATED_HINT,
-      );
-    throw new ImageDecodeError(source, `corrupt JPEG data (${message})`);
+    if (!(e instanceof JpegDataError)) throw e;
+    if (e.truncated) throw new ImageDecodeError(source, `truncated JPEG: ${e.message}`, TRUNCATED_HINT);
+    throw new ImageDecodeError(source, `corrupt JPEG: ${e.message}`);
   }
-  const image = checkedOutput(decoded, s.width, s.height, source, 'JPEG');
   return applyOrientation(image, s.orientation);
-}
-
-/**
- * jpeg-js keeps every 8x8 block as 64 int32 coefficients, plus the per-component sample planes, the
- * interleaved samples and the RGBA output: at most 4 components x (4 + 1 + 1) + 4 bytes per pixel,
- * with the size rounded up to whole 32-pixel MCUs, and some slack for the tables.
- */
-function jpegMemoryBudgetMB(s: JpegStructure): number {
-  const bytes = (s.width + 32) * (s.height + 32) * (s.components * 6 + 4);
-  return Math.ceil(bytes / 2 ** 20) + 4;
 }
 
 function decodePng(bytes: Uint8Array, source: string, limits: Required<DecodeLimits>): RgbaImage {
@@ -118,31 +89,10 @@ function decodePng(bytes: Uint8Array, source: string, limits: Required<DecodeLim
   return decodePngPixels(s, source);
 }
 
-function checkedOutput(
-  d: { width: number; height: number; data: Uint8Array },
-  width: number,
-  height: number,
-  source: string,
-  format: string,
-): RgbaImage {
-  if (d.width !== width || d.height !== height || d.data.length !== width * height * 4) {
-    throw new ImageDecodeError(
-      source,
-      `corrupt ${format}: the decoder produced ${d.width}x${d.height} pixels for a ${width}x${height} header`,
-    );
-  }
-  // A plain Uint8Array view: callers should not depend on Buffer methods (the browser has none).
-  return { data: new Uint8Array(d.data.buffer, d.data.byteOffset, d.data.length), width, height };
-}
-
 /**
  * The largest file an image within the pixel limit can be: uncompressed 16-bit RGBA (8 bytes a pixel, what a
  * stored-deflate PNG holds at worst) plus room for metadata (EXIF, ICC profiles, text chunks).
  */
 export function maxImageFileBytes(limits: Required<DecodeLimits>): number {
   return limits.maxPixels * 8 + 16 * 2 ** 20;
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -13,13 +13,15 @@ export interface JpegStructure {
   components: number;
   /** EXIF orientation 1..8. */
   orientation: number;
-  /** The Adobe APP14 colour transform code, when that segment is present. */
+  /** An Adobe APP14 segment is present (what tells a 4-component JPEG's colours apart, as CMYK or YCCK). */
+  adobe: boolean;
+  /** The Adobe APP14 colour transform code, when that segment is present and long enough to hold it. */
   adobeTransform: number | undefined;
   /** Component ids 'R', 'G', 'B': an RGB (not YCbCr) JPEG without an Adobe segment. */
   rgbComponentIds: boolean;
 }
 
-/** A structural problem: a cut-off file, corrupt content, or a valid JPEG of a kind jpeg-js cannot decode. */
+/** A structural problem: a cut-off file, corrupt content, or a valid JPEG of a kind we do not decode. */
 export class JpegStructureProblem {
   constructor(
     readonly problem: string,
@@ -54,6 +56,7 @@ export function readJpegStructure(
   let frame: Frame | undefined;
   let orientation: number | undefined;
   let adobeTransform: number | undefined;
+  let adobe = false;
   let scans = 0;
   let i = 2; // after SOI
   for (;;) {
@@ -68,7 +71,7 @@ export function readJpegStructure(
       if (!frame) return new JpegStructureProblem('no frame header (SOF) before the end-of-image marker', 'corrupt');
       if (scans === 0) return new JpegStructureProblem('no image data (SOS) before the end-of-image marker', 'corrupt');
       const { sampling: _, ...declared } = frame;
-      return { ...declared, orientation: orientation ?? 1, adobeTransform };
+      return { ...declared, orientation: orientation ?? 1, adobe, adobeTransform };
     }
     if (marker >= 0xd0 && marker <= 0xd7) continue; // a stray restart marker carries no data
     if (marker === 0x00 || marker === 0xd8)
@@ -102,12 +105,9 @@ export function readJpegStructure(
       onFrame(parsed.width, parsed.height);
     } else if (marker === 0xe1 && orientation === undefined && isExif(payload)) {
       orientation = exifOrientation(payload);
-    } else if (
-      marker === 0xee &&
-      payload.length >= 12 &&
-      String.fromCharCode(...payload.subarray(0, 6)) === 'Adobe\0'
-    ) {
-      adobeTransform = payload[11]!;
+    } else if (marker === 0xee && String.fromCharCode(...payload.subarray(0, 6)) === 'Adobe\0') {
+      adobe = true;
+      adobeTransform = payload[11];
     } else if (marker === SOS) {
       if (!frame) return new JpegStructureProblem('image data (SOS) comes before the frame header (SOF)', 'corrupt');
       scans++;
@@ -202,7 +202,7 @@ function isExif(p: Uint8Array): boolean {
 }
 
 /** The offset of the marker that ends a scan's entropy-coded data, or -1 if the file ends first. */
-function endOfEntropyData(b: Uint8Array, from: number): number {
+export function endOfEntropyData(b: Uint8Array, from: number): number {
   for (let j = from; j + 1 < b.length; j++) {
     if (b[j] !== 0xff) continue;
     const next = b[j + 1]!;

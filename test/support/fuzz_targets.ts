@@ -316,6 +316,9 @@ function jpegSeeds(): ImageSeed[] {
     ['progressive.jpg', writeJpeg({ blocksX: 3, blocksY: 2, components: 3, block, progressive: true })],
     ['exif-grey.jpg', writeJpeg({ blocksX: 2, blocksY: 2, components: 1, block, segments: [exifSegment(6)] })],
     ['cmyk.jpg', writeJpeg({ blocksX: 2, blocksY: 1, components: 4, block })],
+    // cjpeg's (scripts/make-jpeg-fixtures.sh): successive-approximation scans, and restart intervals.
+    ['progressive-420.jpg', new Uint8Array(readFileSync(join(ROOT, 'test/fixtures/jpeg/s2x2-progressive.jpg')))],
+    ['restart-420.jpg', new Uint8Array(readFileSync(join(ROOT, 'test/fixtures/jpeg/420-restart-5blocks.jpg')))],
   ] as const;
   return seeds.map(([name, bytes]) => ({ name, bytes, fields: jpegFields(bytes) }));
 }
