@@ -12,7 +12,7 @@ import { nodePlatform, type ImageInput, type NodeModelOptions } from './node/pla
 import { installNodeGpu } from './node_gpu.ts';
 
 export * from './errors.ts';
-export type { Box, DetectOptions, Detection, StageTimes } from './detect_types.ts';
+export type { Box, DetectOptions, Detection, Keypoint, StageTimes } from './detect_types.ts';
 export type { LoadStage } from './api/detector.ts';
 export type { RgbaImage } from './core/image.ts';
 export type { AdapterReport, GpuContext, LiveResources } from './gpu/context.ts';
