@@ -80,6 +80,7 @@ const MEDIAPIPE_DEFAULTS: SsdSpec['defaults'] = {
   maxDetections: 100,
   perClassNms: false,
 };
+const SIDECAR_HINT = '<model>.ssd.json beside it or the ssdOptions load option (docs/ssd_options.md)';
 const RAW_OUTPUT_NAMES = { boxes: 'raw_outputs/box_encodings', scores: 'raw_outputs/class_predictions' };
 
 export async function convertTflite(bytes: Uint8Array, opts: TfliteConvertOptions): Promise<LoadedModel> {
@@ -559,7 +560,7 @@ class Converter {
         throw new ModelFormatError(
           this.file,
           `cannot find the box encodings [1, anchors, 4] and class logits [1, anchors, classes] among the graph outputs`,
-          'convert an SSD detector whose raw outputs are graph outputs, or one with a TFLite_Detection_PostProcess op',
+          `convert an SSD detector with a TFLite_Detection_PostProcess op, or describe this one with MediaPipe's options in a sidecar ${SIDECAR_HINT}`,
         );
       }
     }
@@ -570,7 +571,7 @@ class Converter {
       throw new ModelFormatError(
         this.file,
         `the model predicts ${a} boxes but the standard SSD anchor layout for a ${inputShape[1]}x${inputShape[2]} input has ${anchors.length / 4}`,
-        'this model needs its own anchors; convert a model with a TFLite_Detection_PostProcess op',
+        `this model needs its own anchors: give MediaPipe's options for it in a sidecar ${SIDECAR_HINT}`,
       );
     }
     return {
