@@ -46,7 +46,7 @@ export async function createGpuContext(options: AcquireOptions & { toggles?: str
   return GpuContext.acquire(options);
 }
 
-/** Loads a detector: 'oid-v4' (default), 'coco', 'face', or a path to a .tflite / TF.js manifest / converted model. */
+/** Loads a detector: 'oid-v4' (default), 'coco', 'face', 'blazeface', 'blazeface-full', or a path to a .tflite / TF.js manifest / converted model. */
 export function load(model: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ObjectDetector> {
   installNodeGpu(options.toggles);
   return Detector.create(nodePlatform(options), model, options);
