@@ -88,6 +88,10 @@ test("load('blazeface-full') finds the full-range golden's faces", async () => {
   }
 });
 
+test('blazeface runs at its own size only: inputSize is refused with a reason', async () => {
+  await assert.rejects(load('blazeface', { inputSize: 256 }), /inputSize[\s\S]*MediaPipe's options for that size/);
+});
+
 test("per call, nms: 'greedy' reports the best box of each cluster as it is, 'weighted' their mean, same scores", async () => {
   const weighted = await blazeface.detect(join(root, IMAGE));
   const greedy = await blazeface.detect(join(root, IMAGE), { nms: 'greedy' });
