@@ -1,6 +1,6 @@
 // Shared by every SSD head pass: one bind-group layout for all of them, the per-image state words
 // and the candidate sort key. `HeadParams`, `HeadOptions` and the layout constants (STATE_WORDS,
-// BINS, DIGIT_BITS, OUT_HEADER_WORDS, RECORD_WORDS) are generated in TS and prepended.
+// BINS, DIGIT_BITS, OUT_HEADER_WORDS, RECORD_WORDS, NUM_KEYPOINTS, KP_VALUES) are generated in TS and prepended.
 //
 // Sort key of a candidate: hi = bits of its score (a float in [0, 1], so the bits order like the
 // values and bits 31..30 are zero), lo = maxId - (anchor * C + class). Comparing (hi, lo)
@@ -15,8 +15,8 @@ override WG_SIZE: u32 = 64u;
 @group(0) @binding(2) var<storage, read> allowed: array<u32>;
 // (yc, xc, h, w) per anchor.
 @group(0) @binding(3) var<storage, read> anchors: array<vec4<f32>>;
-// [N, A] raw (ty, tx, th, tw).
-@group(0) @binding(4) var<storage, read> raw_boxes: array<vec4<f32>>;
+// [N, A, boxStride]: the box's four values at boxOffset (yxhw or xywh), keypoints from kpOffset.
+@group(0) @binding(4) var<storage, read> raw_boxes: array<f32>;
 // [N, A, C] raw logits.
 @group(0) @binding(5) var<storage, read> raw_logits: array<f32>;
 // Per image: STATE_WORDS state words, then one BINS histogram per selection level.
@@ -32,6 +32,24 @@ const ST_LEVELS = 2u;  // how many digits define the pool (0: every candidate)
 const ST_ABOVE = 3u;   // candidates whose key is above the boundary prefix
 const ST_POOL = 4u;    // pool entries gathered
 const ST_DIGITS = 8u;  // boundary digit of each level
+
+fn raw_box(n: u32, anchor: u32, j: u32) -> f32 {
+  return raw_boxes[(n * p.numAnchors + anchor) * p.boxStride + j];
+}
+
+// The box's (ty, tx, th, tw), whichever order the model writes them in.
+fn raw_yxhw(n: u32, anchor: u32) -> vec4<f32> {
+  let o = p.boxOffset;
+  let t = vec4<f32>(raw_box(n, anchor, o), raw_box(n, anchor, o + 1u), raw_box(n, anchor, o + 2u), raw_box(n, anchor, o + 3u));
+  if (p.xywh != 0u) { return t.yxwz; }
+  return t;
+}
+
+// Box height and width: exp(t / scale) * anchor (TF's box coder) or t / scale * anchor (linear, BlazeFace).
+fn box_size(t: vec4<f32>, a: vec4<f32>) -> vec2<f32> {
+  if (p.expSize != 0u) { return vec2<f32>(exp(t.z / p.scales.z) * a.z, exp(t.w / p.scales.w) * a.w); }
+  return vec2<f32>(t.z / p.scales.z * a.z, t.w / p.scales.w * a.w);
+}
 
 fn state(n: u32, word: u32) -> u32 {
   return n * p.cntStride + word;

@@ -94,3 +94,56 @@ fn nms(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wg: vec3<
     out[o + 3u] = 0u;
   }
 }
+
+// Weighted NMS (MediaPipe's face and palm graphs), after `nms` has kept its boxes: each sorted candidate
+// joins the cluster of the first kept box (in score order) that suppresses it, which is where MediaPipe's
+// loop removes it; each kept box and its keypoints become the score-weighted mean of their cluster. Sums run
+// in score order in float32, as MediaPipe's do. Scores stay the kept boxes' own. A no-op for greedy NMS.
+// Cluster ids go in the pool area of `work`, free once merge_rank has run.
+fn cluster_index(n: u32, i: u32) -> u32 {
+  return n * p.workStride + p.poolOff + i;
+}
+
+const NO_CLUSTER = 0xffffffffu;
+
+@compute @workgroup_size(NMS_BLOCK)
+fn nms_weighted(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  if (opt.weighted == 0u) { return; }
+  let n = wg.y;
+  let o = n * p.outStride;
+  let kept = out[o];
+  let count = sorted_count(n);
+  let per_class = opt.perClassNms != 0u;
+  for (var i = t; i < count; i += NMS_BLOCK) {
+    let box = sorted_box(n, i);
+    let cls = sorted_class(n, i);
+    var cluster = NO_CLUSTER;
+    for (var k = 0u; k < kept && cluster == NO_CLUSTER; k++) {
+      let r = kept_index(n, k);
+      let kept_box = vec4<f32>(bitcast<f32>(out[r]), bitcast<f32>(out[r + 1u]), bitcast<f32>(out[r + 2u]), bitcast<f32>(out[r + 3u]));
+      if (suppresses(per_class, kept_box, out[r + 5u], box, cls)) { cluster = k; }
+    }
+    work[cluster_index(n, i)] = cluster;
+  }
+  // Every cluster id is written before any kept box changes.
+  storageBarrier();
+  workgroupBarrier();
+  for (var k = t; k < kept; k += NMS_BLOCK) {
+    var total = 0.0;
+    var box = vec4<f32>(0.0);
+    var points: array<f32, KP_VALUES>;
+    for (var i = 0u; i < count; i++) {
+      if (work[cluster_index(n, i)] != k) { continue; }
+      let at = sorted_index(n, i);
+      let s = bitcast<f32>(work[at + 4u]);
+      total += s;
+      box += sorted_box(n, i) * s;
+      for (var j = 0u; j < 2u * NUM_KEYPOINTS; j++) { points[j] += bitcast<f32>(work[at + 8u + j]) * s; }
+    }
+    if (total > 0.0) {
+      let r = kept_index(n, k);
+      for (var j = 0u; j < 4u; j++) { out[r + j] = bitcast<u32>(box[j] / total); }
+      for (var j = 0u; j < 2u * NUM_KEYPOINTS; j++) { out[r + 8u + j] = bitcast<u32>(points[j] / total); }
+    }
+  }
+}

@@ -21,7 +21,16 @@ fn class_score(logit: f32, row_max: f32, row_sum: f32) -> f32 {
   if (p.scoreMode == 2u) {
     return min(logit, 1.0);
   }
-  return min(1.0 / (1.0 + exp(-logit)), 1.0);
+  var l = logit;
+  if (p.scoreClip > 0.0) { l = clamp(l, -p.scoreClip, p.scoreClip); }
+  return min(1.0 / (1.0 + exp(-l)), 1.0);
+}
+
+// MediaPipe drops rows whose linear sizes come out negative (or NaN) before NMS; exp sizes cannot.
+fn box_valid(n: u32, a: u32) -> bool {
+  if (p.expSize != 0u) { return true; }
+  let hw = box_size(raw_yxhw(n, a), anchors[a]);
+  return hw.x >= 0.0 && hw.y >= 0.0;
 }
 
 fn append(n: u32, score: f32, id: u32) {
@@ -38,7 +47,7 @@ fn append(n: u32, score: f32, id: u32) {
 fn score(@builtin(global_invocation_id) gid: vec3<u32>) {
   let a = gid.x;
   let n = gid.y;
-  if (a >= p.numAnchors) { return; }
+  if (a >= p.numAnchors || !box_valid(n, a)) { return; }
   let C = p.numClasses;
   let row = (n * p.numAnchors + a) * C;
   var row_max = 0.0;

@@ -34,13 +34,24 @@ fn chunk_sort(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 }
 
 fn decode(n: u32, anchor: u32) -> vec4<f32> {
-  let t = raw_boxes[n * p.numAnchors + anchor];
+  let t = raw_yxhw(n, anchor);
   let a = anchors[anchor];
   let yc = t.x / p.scales.x * a.z + a.x;
   let xc = t.y / p.scales.y * a.w + a.y;
-  let h = exp(t.z / p.scales.z) * a.z;
-  let w = exp(t.w / p.scales.w) * a.w;
-  return vec4<f32>(yc - h / 2.0, xc - w / 2.0, yc + h / 2.0, xc + w / 2.0);
+  let hw = box_size(t, a);
+  return vec4<f32>(yc - hw.x / 2.0, xc - hw.y / 2.0, yc + hw.x / 2.0, xc + hw.y / 2.0);
+}
+
+// Keypoints as (x, y) pairs after the 8 record words, decoded like the box centre.
+fn write_keypoints(n: u32, anchor: u32, at: u32) {
+  let a = anchors[anchor];
+  for (var k = 0u; k < NUM_KEYPOINTS; k++) {
+    let o = p.kpOffset + k * p.kpStride;
+    var v = vec2<f32>(raw_box(n, anchor, o), raw_box(n, anchor, o + 1u));
+    if (p.xywh == 0u) { v = v.yx; }
+    work[at + 8u + 2u * k] = bitcast<u32>(v.x / p.scales.y * a.w + a.y);
+    work[at + 9u + 2u * k] = bitcast<u32>(v.y / p.scales.x * a.z + a.x);
+  }
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -75,5 +86,6 @@ fn merge_rank(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     work[at + 5u] = id % p.numClasses;
     work[at + 6u] = anchor;
     work[at + 7u] = 0u;
+    write_keypoints(n, anchor, at);
   }
 }

@@ -14,7 +14,7 @@ import type { AdapterReport } from './gpu/context.ts';
 import { getGpuProvider } from './gpu/provider.ts';
 
 export * from './errors.ts';
-export type { Box, DetectOptions, Detection, StageTimes } from './detect_types.ts';
+export type { Box, DetectOptions, Detection, Keypoint, StageTimes } from './detect_types.ts';
 export type { LoadStage } from './api/detector.ts';
 export type { RgbaImage } from './core/image.ts';
 export type { AdapterReport } from './gpu/context.ts';

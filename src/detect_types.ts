@@ -7,11 +7,21 @@ export interface Box {
   height: number;
 }
 
+/** A named point a model regresses beside its box (BlazeFace: eyes, nose tip, mouth, ear tragions). */
+export interface Keypoint {
+  name: string;
+  /** In the source image's pixels (not clipped: a point may lie outside the image). */
+  x: number;
+  y: number;
+}
+
 export interface Detection {
   label: string;
   classId: number;
   score: number;
   box: Box;
+  /** The model's keypoints for this detection, in its order; absent for models without keypoints. */
+  keypoints?: Keypoint[];
 }
 
 export interface DetectOptions {
@@ -23,6 +33,11 @@ export interface DetectOptions {
   maxDetections?: number;
   /** Suppress only within a class (the SSD paper's recipe) instead of across classes (MediaPipe's). */
   perClassNms?: boolean;
+  /**
+   * 'greedy' keeps the best box of each overlapping group; 'weighted' (MediaPipe's face graphs) reports it with
+   * box and keypoints averaged over the group, weighted by score. Default: the model's ('weighted' for BlazeFace).
+   */
+  nms?: 'greedy' | 'weighted';
   /** Allow-list of class names or ids; others are never reported. */
   classes?: readonly (string | number)[];
 }

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'UNSUPPORTED_OPERATOR'
   | 'TFLITE_FORMAT'
   | 'TFJS_FORMAT'
+  | 'SSD_OPTIONS'
   | 'IMAGE_DECODE'
   | 'IMAGE_TOO_LARGE'
   | 'INVALID_INPUT'
@@ -104,6 +105,14 @@ export class TfliteFormatError extends MobileSsdError {
   constructor(file: string, problem: string) {
     super('TFLITE_FORMAT', `${file}: not a valid TFLite model: ${problem}`, {
       hint: 'check that the file is a complete .tflite flatbuffer (identifier TFL3)',
+    });
+  }
+}
+/** MediaPipe SSD options (a `<model>.ssd.json` sidecar or the `ssdOptions` load option) that cannot be used. */
+export class SsdOptionsError extends MobileSsdError {
+  constructor(where: string, problem: string) {
+    super('SSD_OPTIONS', `${where}: ${problem}`, {
+      hint: "write MediaPipe's calculator options with MediaPipe's field names, as in docs/ssd_options.md (BlazeFace's are there)",
     });
   }
 }

@@ -12,7 +12,7 @@ import { nodePlatform, type ImageInput, type NodeModelOptions } from './node/pla
 import { installNodeGpu } from './node_gpu.ts';
 
 export * from './errors.ts';
-export type { Box, DetectOptions, Detection, StageTimes } from './detect_types.ts';
+export type { Box, DetectOptions, Detection, Keypoint, StageTimes } from './detect_types.ts';
 export type { LoadStage } from './api/detector.ts';
 export type { RgbaImage } from './core/image.ts';
 export type { AdapterReport, GpuContext, LiveResources } from './gpu/context.ts';
@@ -46,7 +46,7 @@ export async function createGpuContext(options: AcquireOptions & { toggles?: str
   return GpuContext.acquire(options);
 }
 
-/** Loads a detector: 'oid-v4' (default), 'coco', 'face', or a path to a .tflite / TF.js manifest / converted model. */
+/** Loads a detector: 'oid-v4' (default), 'coco', 'face', 'blazeface', 'blazeface-full', or a path to a .tflite / TF.js manifest / converted model. */
 export function load(model: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ObjectDetector> {
   installNodeGpu(options.toggles);
   return Detector.create(nodePlatform(options), model, options);

@@ -143,6 +143,43 @@ test("the demo's coco model detects what Node's load('coco') detects on the same
   await results(1);
 });
 
+test("the demo's blazeface model finds the astronaut's face and keypoints where Node's load('blazeface') does", async (t) => {
+  await page.goto(`${b.server.origin}/?model=blazeface&image=astronaut.jpg`);
+  const [first] = await results(1);
+  const shown = await page.evaluate(() => {
+    const c = document.getElementById('picture') as HTMLCanvasElement;
+    const bytes = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return { base64: btoa(s), width: c.width, height: c.height, model: window.mobilessdDemo.model };
+  });
+  assert.equal(shown.model, 'blazeface');
+  const face = await load('blazeface');
+  try {
+    const ref = await face.detect({
+      data: new Uint8Array(Buffer.from(shown.base64, 'base64')),
+      width: shown.width,
+      height: shown.height,
+    });
+    assert.equal(ref.length, 1, summary(ref));
+    assertSameDetections(first!.detections, ref, 'page blazeface vs Node');
+    // Keypoints travel with the detections: the same names, within a pixel (SwiftShader vs lavapipe float rounding).
+    const [got, want] = [first!.detections[0]!.keypoints!, ref[0]!.keypoints!];
+    assert.deepEqual(
+      got.map((k) => k.name),
+      want.map((k) => k.name),
+    );
+    const worst = Math.max(...got.map((k, i) => Math.hypot(k.x - want[i]!.x, k.y - want[i]!.y)));
+    assert.ok(worst < 1, `keypoints differ by ${worst} pixels`);
+    t.diagnostic(`page: ${summary(first!.detections)}; worst keypoint distance ${worst.toFixed(4)} px`);
+  } finally {
+    face.dispose();
+  }
+  await page.screenshot({ path: join(artifacts, 'demo-blazeface.png') });
+  await page.goto(`${b.server.origin}/`);
+  await results(1);
+});
+
 test('a lost GPU device shows a message, and the next detection runs on a new device', async () => {
   const before = await page.evaluate(() => window.mobilessdDemo.results.length);
   const devices = await page.evaluate(() => window.mobilessdTestDevices.length);

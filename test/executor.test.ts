@@ -80,3 +80,29 @@ for (const [name, force, batch] of cases) {
     packed.buffer?.destroy();
   });
 }
+
+test('a residual add whose other input is computed after the projection runs as its own step, and right', async () => {
+  // BlazeFace's blocks: the shortcut (max pool, channel pad) comes after the branch's convolutions in graph order.
+  const m = syntheticModel();
+  const j = m.json;
+  const at = j.nodes.findIndex((n) => n.name === 'b1/add');
+  const late = { op: 'activation', name: 'b1/late', fn: 'identity', activation: { min: 0, max: 6 } };
+  j.nodes.splice(at, 0, { ...late, inputs: ['stem:out'], outputs: ['b1/late'] } as (typeof j.nodes)[number]);
+  j.shapes['b1/late'] = j.shapes['stem:out']!;
+  j.nodes[at + 1]!.inputs = j.nodes[at + 1]!.inputs.map((t) => (t === 'stem:out' ? 'b1/late' : t));
+  const low = lowerGraph(j, 1);
+  const project = low.steps.find((s) => s.name === 'b1/project');
+  assert.ok(project instanceof PointwiseStep && !project.residual, 'the add is not fused into the earlier projection');
+  assert.ok(low.steps.some((s) => s.kind === 'add'));
+  const ctx = await gpu();
+  const packed = packModelWeights(ctx, m);
+  const ex = await GraphExecutor.create(ctx, m, packed, 1);
+  const [, h, w] = j.shapes.input!;
+  const input = randomFloats(h! * w! * 3, 5, -1, 1);
+  const got = await runRawOutputs(ctx, ex, input);
+  const ref = runReference(m, input);
+  assertClose(got.get('boxes')!, ref.get('boxes')!, 1e-4, 1e-4, 'boxes');
+  assertClose(got.get('scores')!, ref.get('scores')!, 1e-4, 1e-4, 'scores');
+  ex.destroy();
+  packed.buffer?.destroy();
+});

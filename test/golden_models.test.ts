@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { BLAZEFACE_FULL_RANGE, BLAZEFACE_SHORT_RANGE } from '../src/convert/mediapipe_presets.ts';
 import { GOLDEN_MODEL_FILES, GOLDEN_MODEL_LOADERS, readBytes, sha256 } from './support/golden_models.ts';
 import { GOLDEN_MODELS, goldenStems, loadGolden, type GoldenModel } from './support/goldens.ts';
 
@@ -53,6 +54,24 @@ test('face goldens: the recorded manifest and weights hashes are the face model 
   const loaded = await GOLDEN_MODEL_LOADERS['face-ssd-mobilenetv1']();
   assert.equal(loaded.json.source.sha256, recipe.sha256.concatenated);
 });
+
+for (const [model, name] of [
+  ['blazeface-short-range', 'blazeface'],
+  ['blazeface-full-range', 'blazeface-full'],
+] as const) {
+  test(`${model} goldens: the recorded .tflite is the file the registry converts as '${name}'`, async () => {
+    const [recipe] = recipes(model) as [{ sha256: string; byteLength: number; package: string }];
+    const tflite = readBytes(GOLDEN_MODEL_FILES[model][0]!);
+    assert.equal(tflite.length, recipe.byteLength);
+    assert.equal(sha256(tflite), recipe.sha256);
+    const loaded = await GOLDEN_MODEL_LOADERS[model]();
+    assert.equal(loaded.json.name, name);
+    // The registry's source hash covers the .tflite, an empty label file and MediaPipe's options for it.
+    const options = name === 'blazeface' ? BLAZEFACE_SHORT_RANGE : BLAZEFACE_FULL_RANGE;
+    const key = sha256(tflite, new Uint8Array(0), new TextEncoder().encode(JSON.stringify(options)));
+    assert.equal(loaded.json.source.sha256, key);
+  });
+}
 
 test('every golden model is covered here', () => {
   assert.deepEqual(Object.keys(GOLDEN_MODEL_LOADERS).sort(), [...GOLDEN_MODELS].sort());

@@ -19,6 +19,8 @@ import {
   type GoldenModel,
 } from './support/goldens.ts';
 import { TensorPipeline } from './support/pipeline.ts';
+import { constData } from '../src/graph/weights.ts';
+import { ssdHeadRef } from '../src/ssd/head_ref.ts';
 import { GOLDEN_MODEL_LOADERS } from './support/golden_models.ts';
 
 after(releaseGpu);
@@ -38,6 +40,21 @@ const REFERENCE_OPTIONS: Record<GoldenModel, HeadOptions> = {
   'oid-ssd-mobilenetv2': { scoreThreshold: 0.5, iouThreshold: 0.5, maxDetections: 100, perClassNms: false },
   'face-ssd-mobilenetv1': { scoreThreshold: 0.5, iouThreshold: 0.5, maxDetections: 100, perClassNms: false },
   'coco-ssd-mobilenetv1-quant': { scoreThreshold: 1e-8, iouThreshold: 0.6, maxDetections: 10, perClassNms: false },
+  // MediaPipe's face_detection graphs: min_score_thresh 0.5 / 0.6, weighted NMS at 0.3, no cap.
+  'blazeface-short-range': {
+    scoreThreshold: 0.5,
+    iouThreshold: 0.3,
+    maxDetections: 100,
+    perClassNms: false,
+    nms: 'weighted',
+  },
+  'blazeface-full-range': {
+    scoreThreshold: 0.6,
+    iouThreshold: 0.3,
+    maxDetections: 100,
+    perClassNms: false,
+    nms: 'weighted',
+  },
 };
 
 function iou(a: { ymin: number; xmin: number; ymax: number; xmax: number }, b: typeof a): number {
@@ -174,4 +191,80 @@ for (const stem of goldenStems('coco-ssd-mobilenetv1-quant')) {
     const refTop = g.detections.filter((d) => d.score > floor + 1e-6);
     assertSameDetections(ours.slice(0, refTop.length), refTop, 0.9999, 1e-5, false);
   });
+}
+
+/**
+ * Keypoints and boxes against the golden's MediaPipe-semantics reference: every coordinate within `tol`
+ * (normalized), scores within `scoreTol`. Returns the largest differences seen.
+ */
+function assertSameFaces(
+  ours: HeadDetection[],
+  ref: GoldenDetection[],
+  tol: number,
+  scoreTol: number,
+): { box: number; keypoint: number; score: number } {
+  assert.equal(
+    ours.length,
+    ref.length,
+    `faces: ours ${ours.map((d) => d.score.toFixed(4)).join(' ')} vs ${ref.map((d) => d.score.toFixed(4)).join(' ')}`,
+  );
+  const worst = { box: 0, keypoint: 0, score: 0 };
+  ref.forEach((r, i) => {
+    const d = ours[i]!;
+    worst.score = Math.max(worst.score, Math.abs(d.score - r.score));
+    for (const k of ['ymin', 'xmin', 'ymax', 'xmax'] as const)
+      worst.box = Math.max(worst.box, Math.abs(d[k] - r.box[k]));
+    r.keypoints!.forEach((p, k) => {
+      worst.keypoint = Math.max(
+        worst.keypoint,
+        Math.abs(d.keypoints![2 * k]! - p.x),
+        Math.abs(d.keypoints![2 * k + 1]! - p.y),
+      );
+    });
+  });
+  assert.ok(worst.score <= scoreTol, `score differs by ${worst.score}`);
+  assert.ok(worst.box <= tol, `box corner differs by ${worst.box}`);
+  assert.ok(worst.keypoint <= tol, `keypoint differs by ${worst.keypoint}`);
+  return worst;
+}
+
+for (const model of ['blazeface-short-range', 'blazeface-full-range'] as const) {
+  for (const stem of goldenStems(model)) {
+    test(`parity ${model} / ${stem}: raw outputs, then boxes and keypoints after weighted NMS, match TFLite + MediaPipe's post-processing`, async (t) => {
+      const g = loadGolden(model, stem);
+      const [boxName, scoreName] = g.json.modelOutputOrder as [string, string];
+      const box = g.outputs[boxName]!.data,
+        logit = g.outputs[scoreName]!.data;
+      const run = await runGolden(g);
+      // fp32 through BlazeFace's ~40 (short) / ~100 (full) layers against TFLite's XNNPACK: measured (2026-12-05,
+      // lavapipe, the 8 goldens) max |err| of the raw regressions 1.5e-4 (short) / 1.1e-4 (full), values up to ~100
+      // (pixels of the 128/192 input), of the logits 4.3e-4 / 2.3e-5; the bound sits above.
+      assertClose(run.boxes, box, 5e-4, 1e-5, 'box and keypoint regressions');
+      assertClose(run.scores, logit, 5e-4, 1e-5, 'face logits');
+      // The golden rounds to 6 decimals (5e-7). Measured worst differences, all three paths: boxes 5.7e-7, keypoints
+      // 5.3e-7, scores 5.2e-7. Our network's detections: regressions within 5e-4 of 128 pixels move a corner by 4e-6.
+      const net = assertSameFaces(run.detections, g.detections, 2e-5, 2e-5);
+      // Our GPU head on TFLite's own tensors: float32 decoding and weighted sums against the float64 reference.
+      const p = await pipeline(g.model);
+      const head = assertSameFaces(await p.headOnly(box, logit, REFERENCE_OPTIONS[model]), g.detections, 2e-6, 1e-6);
+      // The CPU reference of the head (float64) on the same tensors: the same algorithm, to rounding.
+      const anchors = constData(p.model, p.model.json.ssd.anchors).data;
+      const numClasses = p.model.json.labels.length;
+      const cpu = ssdHeadRef(
+        box,
+        logit,
+        anchors,
+        numClasses,
+        { spec: p.model.json.ssd, candidateCap: 1024 },
+        REFERENCE_OPTIONS[model],
+      );
+      const ref = assertSameFaces(cpu, g.detections, 1e-6, 1e-6);
+      g.detections.forEach((r, i) => assert.equal(cpu[i]!.anchor, r.anchor, `face ${i}: the kept anchor`));
+      const eb = maxErrors(run.boxes, box),
+        el = maxErrors(run.scores, logit);
+      t.diagnostic(
+        `raw max |err| regressions ${eb.abs.toExponential(2)}, logits ${el.abs.toExponential(2)}; ${g.detections.length} faces (clusters ${g.detections.map((d) => d.clusterSize).join(',')}); worst box/keypoint/score diff: network ${net.box.toExponential(1)}/${net.keypoint.toExponential(1)}/${net.score.toExponential(1)}, GPU head ${head.box.toExponential(1)}/${head.keypoint.toExponential(1)}/${head.score.toExponential(1)}, CPU head ${ref.box.toExponential(1)}/${ref.keypoint.toExponential(1)}`,
+      );
+    });
+  }
 }

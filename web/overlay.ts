@@ -1,5 +1,5 @@
 /**
- * Boxes, labels and scores drawn with canvas 2D on a transparent canvas laid over the picture. The
+ * Boxes, labels, scores and keypoints drawn with canvas 2D on a transparent canvas laid over the picture. The
  * canvas has the size the picture is displayed at (in device pixels), not the picture's own, so
  * lines and labels keep a readable size on a phone as on a desktop; it redraws when that size changes.
  */
@@ -54,6 +54,17 @@ export class Overlay {
       g.lineWidth = line;
       g.strokeStyle = css(color);
       g.strokeRect(x, y, Math.round(d.box.width * s), Math.round(d.box.height * s));
+      // Keypoints (BlazeFace's eyes, nose, mouth, ears): dots in the class colour, ringed for contrast.
+      for (const k of d.keypoints ?? []) {
+        g.beginPath();
+        g.arc(ox + k.x * s, oy + k.y * s, 2.5 * line, 0, 2 * Math.PI);
+        g.fillStyle = css(color);
+        g.fill();
+        g.strokeStyle = css(textColorOn(color));
+        g.lineWidth = Math.max(1, line / 2);
+        g.stroke();
+      }
+      g.lineWidth = line;
       const text = `${d.label} ${d.score.toFixed(2)}`;
       const tagW = Math.ceil(g.measureText(text).width) + 2 * pad;
       const tagH = Math.round(fontPx) + 2 * pad;

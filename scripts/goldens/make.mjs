@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Regenerates the reference outputs ("goldens") in test/fixtures/goldens/ from the models' own runtimes:
 //   - TensorFlow Lite (WASM, @tensorflow/tfjs-tflite) in headless Chromium for the Open Images SSD-MobileNetV2
-//     (@mediapipe/objectron) and the COCO SSD-MobileNetV1 uint8 model (../shared/models),
+//     (@mediapipe/objectron), the COCO SSD-MobileNetV1 uint8 model (../shared/models) and MediaPipe's BlazeFace
+//     short- and full-range face detectors (@mediapipe/face_detection),
 //   - face-api (@vladmandic/face-api) on @tensorflow/tfjs-core + tfjs-backend-cpu in Node for its SSD-MobileNetV1.
 // Input tensors are built with our CPU preprocessing (src/kernels/preprocess_ref.ts) through
 // scripts/goldens/inputs.ts, which the tests use too. See test/fixtures/goldens/README.md.
 //
-// Usage: node scripts/goldens/make.mjs [--only oid,coco,face] [--out DIR]
+// Usage: node scripts/goldens/make.mjs [--only oid,coco,face,blazeface] [--out DIR]
 //   --only          regenerate some models only
 //   --out           write there instead of test/fixtures/goldens (to compare)
 import * as esbuild from 'esbuild';
@@ -19,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { parseTflite, withSubgraphOutputs } from './tflite_flatbuffer.mjs';
-import { decodeBox, mediapipeDetections, mediapipeSsdAnchors } from './postprocess.mjs';
+import { blazefaceDetections, decodeBox, mediapipeDetections, mediapipeSsdAnchors } from './postprocess.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const here = join(root, 'scripts/goldens');
@@ -35,7 +36,7 @@ const log = (...a) => console.log('[goldens]', ...a);
 
 const argv = process.argv.slice(2);
 const onlyArg = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : '';
-const only = onlyArg ? onlyArg.split(',') : ['oid', 'coco', 'face'];
+const only = onlyArg ? onlyArg.split(',') : ['oid', 'coco', 'face', 'blazeface'];
 const outRoot = argv.includes('--out') ? resolve(argv[argv.indexOf('--out') + 1]) : join(root, 'test/fixtures/goldens');
 
 // ---------------------------------------------------------------------------------------------- images
@@ -252,6 +253,59 @@ function cocoModel(inputs) {
   };
 }
 
+/** MediaPipe's face detectors as its face_detection module graphs run them (face_detection.pbtxt and the two
+ * range graphs that parameterize it); the images are the face-api demo photos and the darknet dog (no face). */
+function blazefaceModels() {
+  const pkg = '@mediapipe/face_detection';
+  const make = (key, dir, file, size, anchors, minScore) => {
+    const path = `node_modules/${pkg}/${file}`;
+    const bytes = new Uint8Array(readFileSync(join(root, path)));
+    return {
+      key,
+      dir,
+      bytes,
+      labels: ['face'],
+      images: [...faceImages, darknetImage],
+      recipe: { file: path, sha256: sha256(bytes), byteLength: bytes.length, package: `${pkg}@${pkgVersion(pkg)}` },
+      input: {
+        kind: 'float32',
+        spec: { width: size, height: size, resize: 'letterbox', halfPixelCenters: true, mean: 127.5, std: 127.5 },
+      },
+      mediapipe: {
+        anchors: {
+          minScale: 0.1484375,
+          maxScale: 0.75,
+          inputHeight: size,
+          inputWidth: size,
+          aspectRatios: [1.0],
+          reduceBoxesInLowestLayer: false,
+          fixedAnchorSize: true,
+          ...anchors,
+        },
+        decode: { scale: size, minScore },
+      },
+    };
+  };
+  return [
+    make(
+      'blazeface',
+      'blazeface-short-range',
+      'face_detection_short_range.tflite',
+      128,
+      { numLayers: 4, strides: [8, 16, 16, 16], interpolatedScaleAspectRatio: 1.0 },
+      0.5,
+    ),
+    make(
+      'blazeface-full',
+      'blazeface-full-range',
+      'face_detection_full_range.tflite',
+      192,
+      { numLayers: 1, strides: [4], interpolatedScaleAspectRatio: 0.0 },
+      0.6,
+    ),
+  ];
+}
+
 // ------------------------------------------------------------------------------------------------ TFLite
 const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -373,7 +427,7 @@ async function runTflite(models, images, inputs) {
         const l = await page.evaluate(([k, u]) => window.goldens.load(k, u, 1), ['coco-raw', '/model/coco-raw']);
         raw = { outputs: patchedOutputs, bytes: patched, order: l.outputs.map((o) => o.name) };
       }
-      for (const img of images) {
+      for (const img of model.images ?? images) {
         const { image, ref } = inputs.loadImage(root, img.path);
         const input = inputs.buildInput(model.input, image);
         const inputUrl = `/input/${model.key}/${img.stem}`;
@@ -396,6 +450,8 @@ async function runTflite(models, images, inputs) {
         const tensor = (name) => byName.get(name);
         if (model.key === 'oid') {
           written.push(oidGolden(model, img.stem, doc, image, outputs, tensor));
+        } else if (model.mediapipe) {
+          written.push(blazefaceGolden(model, img.stem, doc, image, outputs, outputOrder, tensor));
         } else {
           const rawOutputs = await run('coco-raw', inputUrl, input);
           for (const name of outputOrder) {
@@ -470,6 +526,69 @@ function oidGolden(model, stem, doc, image, outputs, tensor) {
         tensor('raw_outputs/class_predictions'),
         logits.shape,
         'raw class logits (column 0 = background; sigmoid applied outside the model)',
+        logits.data,
+      ),
+    },
+  );
+}
+
+const FACE_KEYPOINTS = ['right_eye', 'left_eye', 'nose_tip', 'mouth_center', 'right_ear_tragion', 'left_ear_tragion'];
+
+function blazefaceGolden(model, stem, doc, image, outputs, order, tensor) {
+  // TensorsToDetections takes the model's outputs in order: boxes and keypoints, then scores.
+  const [boxName, scoreName] = order;
+  const raw = outputs[boxName];
+  const logits = outputs[scoreName];
+  const { decode } = model.mediapipe;
+  const found = blazefaceDetections(raw.data, logits.data, mediapipeSsdAnchors(model.mediapipe.anchors), decode);
+  // The input is letterboxed onto a square canvas, the image centred (our preprocessRef's placement).
+  const side = Math.max(image.width, image.height);
+  const x0 = Math.floor((side - image.width) / 2);
+  const y0 = Math.floor((side - image.height) / 2);
+  const detections = found.map((d) => {
+    const b = {
+      ymin: d.box.ymin - y0 / side,
+      xmin: d.box.xmin - x0 / side,
+      ymax: d.box.ymax - y0 / side,
+      xmax: d.box.xmax - x0 / side,
+    };
+    return {
+      label: 'face',
+      classIndex: 0,
+      score: round(d.score, 6),
+      anchor: d.anchor,
+      clusterSize: d.clusterSize ?? 0,
+      box: box6(d.box),
+      pixels: pixels(b, image, side, side),
+      keypoints: d.keypoints.map((k, i) => ({
+        name: FACE_KEYPOINTS[i],
+        x: round(k.x, 6),
+        y: round(k.y, 6),
+        px: round(k.x * side - x0, 2),
+        py: round(k.y * side - y0, 2),
+      })),
+    };
+  });
+  return writeGolden(
+    model.dir,
+    stem,
+    {
+      ...doc,
+      detectionsPipeline: `MediaPipe's face detection post-processing (mediapipe/modules/face_detection/face_detection.pbtxt), reimplemented in scripts/goldens/postprocess.mjs (not product code): SsdAnchorsCalculator with fixed_anchor_size (${mediapipeSsdAnchors(model.mediapipe.anchors).length} anchors), TensorsToDetections with reverse_output_order (x, y, w, h), linear sizes, scales ${decode.scale}, 6 keypoints (x, y) from column 4, sigmoid of the logit clipped to +-100, keep score >= ${decode.minScore}, drop negative sizes; NonMaxSuppression WEIGHTED at IoU 0.3 (score stays the best one's; clusterSize counts the averaged detections). box and keypoints (x, y) normalized to the letterboxed ${decode.scale}x${decode.scale} input; pixels, px, py on the source image (box clipped, keypoints not).`,
+      labels: model.labels,
+      detections,
+    },
+    {
+      [boxName]: tfliteArray(
+        tensor(boxName),
+        raw.shape,
+        'raw box and keypoint regressions per anchor: x, y, w, h, then 6 x (x, y)',
+        raw.data,
+      ),
+      [scoreName]: tfliteArray(
+        tensor(scoreName),
+        logits.shape,
+        'raw face logit per anchor (sigmoid applied outside the model)',
         logits.data,
       ),
     },
@@ -740,6 +859,7 @@ const written = [];
 const tfliteModels = [];
 if (only.includes('oid')) tfliteModels.push(oidModel());
 if (only.includes('coco')) tfliteModels.push(cocoModel(inputs));
+if (only.includes('blazeface')) tfliteModels.push(...blazefaceModels());
 if (tfliteModels.length) written.push(...(await runTflite(tfliteModels, tfliteImages, inputs)));
 if (only.includes('face')) written.push(...(await runFace(inputs, faceapiPath, faceImages)));
 const total = written.reduce((s, w) => s + w.bytes, 0);

@@ -22,12 +22,13 @@ import {
 } from '../kernels/preprocess.ts';
 import { supportsPackedDot } from '../kernels/qcommon.ts';
 import { integerLowering, resolvePrecision } from '../graph/integer.ts';
-import { boxToImage, type Placement } from '../image/placement.ts';
+import { boxToImage, pointToImage, type Placement } from '../image/placement.ts';
 import { GraphExecutor, packModelWeights } from '../graph/executor.ts';
 import type { IntegerLowering, VariantChoice } from '../ops/support/lowering.ts';
 import type { PackedWeights, LoadedModel } from '../graph/weights.ts';
 import { constData } from '../graph/weights.ts';
 import { SsdHead, parseDetections, type HeadOptions } from '../ssd/head.ts';
+import { keypointCount } from '../ssd/head_types.ts';
 import type { DetectOptions, Detection, StageTimes } from '../detect_types.ts';
 
 /** A frame the detector can put on the GPU: decoded pixels (Node) or a browser image/video source. */
@@ -106,7 +107,15 @@ export interface DetectorModelInfo {
   labels: readonly string[];
   input: { width: number; height: number; resize: string };
   /** The model's own post-processing settings, used for options a call leaves out. */
-  defaults: { scoreThreshold: number; iouThreshold: number; maxDetections: number; perClassNms: boolean };
+  defaults: {
+    scoreThreshold: number;
+    iouThreshold: number;
+    maxDetections: number;
+    perClassNms: boolean;
+    nms: 'greedy' | 'weighted';
+  };
+  /** Names of the keypoints each detection carries (empty for models without keypoints). */
+  keypoints: readonly string[];
   /** Milliseconds: reading the model (converting, downloading, validating), packing + uploading weights, pipeline compile. */
   loadMs: number;
   uploadWeightsMs: number;
@@ -122,7 +131,8 @@ export function detectorModelInfo(model: LoadedModel, detector: Detector, loadMs
     description: j.description,
     labels: j.labels,
     input: { width: j.preprocess.width, height: j.preprocess.height, resize: j.preprocess.resize },
-    defaults: { ...j.ssd.defaults },
+    defaults: { ...j.ssd.defaults, nms: j.ssd.defaults.nms ?? 'greedy' },
+    keypoints: j.ssd.decoding?.keypoints?.names ?? [],
     loadMs,
     uploadWeightsMs: detector.timings.uploadWeightsMs,
     compileMs: detector.timings.compileMs,
@@ -451,13 +461,22 @@ export class Detector {
       const t = new BigInt64Array(bytes, plan.resultBytes, 2);
       gpuMs = Number(t[1]! - t[0]!) / 1e6;
     }
-    const raw = parseDetections(bytes, plan.batch, this.cap);
+    const names = this.model.json.ssd.decoding?.keypoints?.names ?? [];
+    const raw = parseDetections(bytes, plan.batch, this.cap, keypointCount(this.model.json.ssd));
     const result = raw.map((list, i) =>
       list.map((d): Detection => ({
         label: this.labels[d.classId] ?? String(d.classId),
         classId: d.classId,
         score: d.score,
         box: boxToImage(placements[i]!, frames[i]!.width, frames[i]!.height, d.ymin, d.xmin, d.ymax, d.xmax),
+        ...(d.keypoints
+          ? {
+              keypoints: names.map((name, k) => ({
+                name,
+                ...pointToImage(placements[i]!, d.keypoints![2 * k]!, d.keypoints![2 * k + 1]!),
+              })),
+            }
+          : {}),
       })),
     );
     const tEnd = performance.now();
@@ -523,6 +542,7 @@ function headOptions(o: DetectOptions, model: LoadedModel, cap: number): HeadOpt
     iouThreshold: o.iouThreshold ?? d.iouThreshold,
     maxDetections: Math.min(o.maxDetections ?? d.maxDetections, cap),
     perClassNms: o.perClassNms ?? d.perClassNms,
+    nms: o.nms ?? d.nms ?? 'greedy',
     allowedClasses: allowed,
   };
 }
@@ -547,6 +567,8 @@ export function validateOptions(o: DetectOptions, labels: readonly string[], cap
   }
   if (o.perClassNms !== undefined && typeof o.perClassNms !== 'boolean')
     throw new InvalidOptionError('perClassNms', o.perClassNms, 'true or false');
+  if (o.nms !== undefined && o.nms !== 'greedy' && o.nms !== 'weighted')
+    throw new InvalidOptionError('nms', o.nms, "'greedy' or 'weighted'");
   if (o.classes !== undefined) {
     if (!Array.isArray(o.classes)) throw new InvalidOptionError('classes', o.classes, 'an array of class names or ids');
     for (const c of o.classes) {

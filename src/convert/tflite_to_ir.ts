@@ -13,7 +13,7 @@ import { ACTIVATIONS, type Clamp } from '../core/geometry.ts';
 import type { PreprocessSpec } from '../core/model_spec.ts';
 import { integerValues, type ConstQuant, type ModelQuantization, type TensorQuant } from '../core/quant.ts';
 import { sameShape } from '../core/shape.ts';
-import { ModelFormatError, TfliteFormatError, UnsupportedOperatorError } from '../errors.ts';
+import { ModelFormatError, SsdOptionsError, TfliteFormatError, UnsupportedOperatorError } from '../errors.ts';
 import type { ModelJson, SsdSpec } from '../graph/ir.ts';
 import { MAX_INPUT_SIDE, sha256Hex } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
@@ -35,6 +35,7 @@ import {
   type TfliteTensor,
 } from './tflite.ts';
 import { decodeConstant, quantizedRange } from './tflite_weights.ts';
+import type { MediaPipeSsd } from './mediapipe_ssd.ts';
 
 export interface TfliteConvertOptions {
   /** Names the model in errors and in `source.file`. */
@@ -49,6 +50,11 @@ export interface TfliteConvertOptions {
   normalization?: { mean: number; std: number };
   /** Recorded as `source.sha256` (the registry's cache key); default: the SHA-256 of `bytes`. */
   sourceSha256?: string;
+  /**
+   * MediaPipe's options for a raw SSD (no post-process op; convert/mediapipe_ssd.ts): preprocessing, anchors,
+   * decoding and NMS as MediaPipe's graph runs the model. `where` names them in errors.
+   */
+  mediapipe?: { options: MediaPipeSsd; where: string };
 }
 
 export const POST_PROCESS_OP = 'TFLite_Detection_PostProcess';
@@ -74,6 +80,7 @@ const MEDIAPIPE_DEFAULTS: SsdSpec['defaults'] = {
   maxDetections: 100,
   perClassNms: false,
 };
+const SIDECAR_HINT = '<model>.ssd.json beside it or the ssdOptions load option (docs/ssd_options.md)';
 const RAW_OUTPUT_NAMES = { boxes: 'raw_outputs/box_encodings', scores: 'raw_outputs/class_predictions' };
 
 export async function convertTflite(bytes: Uint8Array, opts: TfliteConvertOptions): Promise<LoadedModel> {
@@ -237,9 +244,14 @@ class Converter {
     }
     for (const op of this.m.operators) if (!dropped.has(op)) this.operator(op);
 
+    const mp = this.opts.mediapipe;
+    if (post && mp)
+      throw new SsdOptionsError(mp.where, `${this.file} has its own ${POST_PROCESS_OP} op; give no SSD options for it`);
     const { outputs, ssd, columns } = post
       ? this.postProcessHead(post, scoresTensor)
-      : this.rawOutputsHead(input.shape);
+      : mp
+        ? this.mediapipeHead(mp.options, mp.where, input.shape)
+        : this.rawOutputsHead(input.shape);
     if (post) {
       const scores = this.tensorQuant(post.inputs[1]!);
       if (scores) this.quant.scores = scores;
@@ -249,10 +261,10 @@ class Converter {
       if (q) this.quant.tensors[this.name(t)] = q;
     }
     return {
-      preprocess: this.preprocess(input),
+      preprocess: mp ? mp.options.preprocess : this.preprocess(input),
       outputs,
       ssd,
-      labels: this.labels(columns, ssd.backgroundClass),
+      labels: mp?.options.labels ?? this.labels(columns, ssd.backgroundClass),
       ...(Object.keys(this.quant.tensors).length > 0 ? { quantization: this.quant } : {}),
     };
   }
@@ -548,7 +560,7 @@ class Converter {
         throw new ModelFormatError(
           this.file,
           `cannot find the box encodings [1, anchors, 4] and class logits [1, anchors, classes] among the graph outputs`,
-          'convert an SSD detector whose raw outputs are graph outputs, or one with a TFLite_Detection_PostProcess op',
+          `convert an SSD detector with a TFLite_Detection_PostProcess op, or describe this one with MediaPipe's options in a sidecar ${SIDECAR_HINT}`,
         );
       }
     }
@@ -559,7 +571,7 @@ class Converter {
       throw new ModelFormatError(
         this.file,
         `the model predicts ${a} boxes but the standard SSD anchor layout for a ${inputShape[1]}x${inputShape[2]} input has ${anchors.length / 4}`,
-        'this model needs its own anchors; convert a model with a TFLite_Detection_PostProcess op',
+        `this model needs its own anchors: give MediaPipe's options for it in a sidecar ${SIDECAR_HINT}`,
       );
     }
     return {
@@ -572,6 +584,55 @@ class Converter {
         backgroundClass: 0,
         defaults: { ...MEDIAPIPE_DEFAULTS },
         anchorGenerator: { kind: 'grid', options: generator },
+      },
+    };
+  }
+
+  /**
+   * A raw SSD run as MediaPipe's graph runs it: the graph's outputs in order are TensorsToDetections' inputs
+   * (boxes, then scores), anchors come from the SsdAnchorsCalculator options, and every size must agree.
+   */
+  private mediapipeHead(
+    o: MediaPipeSsd,
+    where: string,
+    inputShape: number[],
+  ): { outputs: ModelJson['outputs']; ssd: SsdSpec; columns: number } {
+    const fail = (problem: string): never => {
+      throw new SsdOptionsError(where, `${problem} (${this.file})`);
+    };
+    const [, h, w] = inputShape as [number, number, number];
+    if (o.preprocess.width !== w || o.preprocess.height !== h)
+      fail(
+        `ImageToTensorCalculator makes ${o.preprocess.width}x${o.preprocess.height} tensors, the model takes ${w}x${h}`,
+      );
+    if (this.m.outputs.length < 2) fail(`the model has ${this.m.outputs.length} output, expected boxes and scores`);
+    const [boxes, scores] = this.m.outputs as [number, number];
+    const bs = this.m.tensors[boxes]!.shape;
+    const ss = this.m.tensors[scores]!.shape;
+    const d = o.decoding;
+    if (!sameShape(bs, [1, o.numBoxes, d.numCoords]) || !sameShape(ss, [1, o.numBoxes, o.numClasses]))
+      fail(
+        `TensorsToDetectionsCalculator expects outputs [1, ${o.numBoxes}, ${d.numCoords}] and [1, ${o.numBoxes}, ${o.numClasses}], the model has [${bs}] and [${ss}]`,
+      );
+    for (const t of [boxes, scores])
+      if (!this.computed.has(t))
+        throw new TfliteFormatError(this.file, `SSD output ${this.m.tensors[t]!.name} is not computed by the graph`);
+    const anchors = gridAnchors(o.anchors);
+    if (anchors.length !== o.numBoxes * 4)
+      fail(
+        `SsdAnchorsCalculator makes ${anchors.length / 4} anchors, TensorsToDetectionsCalculator num_boxes is ${o.numBoxes}`,
+      );
+    return {
+      outputs: { boxes: this.name(boxes), scores: this.name(scores) },
+      columns: o.numClasses,
+      ssd: {
+        anchors: this.b.constant(this.b.freeName('anchors'), [o.numBoxes, 4], anchors),
+        scales: o.scales,
+        scoreFunction: 'sigmoid',
+        backgroundClass: -1,
+        defaults: o.defaults,
+        decoding: d,
+        anchorGenerator: { kind: 'grid', options: o.anchors },
       },
     };
   }

@@ -41,4 +41,6 @@ export interface GridAnchorOptions {
    * face-api's SSD-MobileNetV1 was trained with).
    */
   interpolatedPlacement?: 'last' | 'after-ratio-1';
+  /** Every anchor is 1 x 1 (MediaPipe's fixed_anchor_size: BlazeFace regresses sizes against the input). */
+  fixedAnchorSize?: boolean;
 }

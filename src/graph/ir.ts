@@ -27,7 +27,19 @@ export interface SsdSpec {
   /** Column of the background class in the logits, or -1 when there is none. */
   backgroundClass: number;
   /** What the model's own pipeline uses (shown by `mobilessd models`, used when the caller sets nothing). */
-  defaults: { scoreThreshold: number; iouThreshold: number; maxDetections: number; perClassNms: boolean };
+  defaults: {
+    scoreThreshold: number;
+    iouThreshold: number;
+    maxDetections: number;
+    perClassNms: boolean;
+    /** Greedy NMS (absent: greedy), or MediaPipe's weighted NMS (each kept box the score-weighted mean of its cluster). */
+    nms?: NmsAlgorithm;
+  };
+  /**
+   * How the rows of `outputs.boxes` are laid out and decoded, as MediaPipe's TensorsToDetectionsCalculator
+   * options say. Absent: rows of (ty, tx, th, tw), sizes through exp (the TF Object Detection API's box coder).
+   */
+  decoding?: SsdDecoding;
   /**
    * The generator that reproduces `anchors` (to their storage precision), so the model can run at
    * another input size with anchors for its new feature maps (ssd/resize_input.ts). Optional:
@@ -35,6 +47,23 @@ export interface SsdSpec {
    * generator makes.
    */
   anchorGenerator?: AnchorGeneratorSpec;
+}
+
+export type NmsAlgorithm = 'greedy' | 'weighted';
+
+export interface SsdDecoding {
+  /** Values per row of `outputs.boxes` (num_coords). */
+  numCoords: number;
+  /** Column of the first box value (box_coord_offset). */
+  boxOffset: number;
+  /** 'yxhw' (TF) or 'xywh' (MediaPipe's reverse_output_order); keypoints are (y, x) or (x, y) alike. */
+  order: 'yxhw' | 'xywh';
+  /** Sizes are exp(t / scale) * anchor (true) or t / scale * anchor (false: BlazeFace). */
+  exponentialSize: boolean;
+  /** Logits are clamped to [-v, v] before the sigmoid (score_clipping_thresh). */
+  scoreClipping?: number;
+  /** Points regressed beside the box (num_keypoints, keypoint_coord_offset, num_values_per_keypoint), named. */
+  keypoints?: { offset: number; valuesPerKeypoint: number; names: string[] };
 }
 
 export interface AnchorGeneratorSpec {
@@ -65,7 +94,7 @@ export interface ModelJson {
   shapes: Record<string, number[]>;
   constants: Record<string, ConstTensor>;
   nodes: GraphNode[];
-  /** boxes: [1, A, 4] raw (ty, tx, th, tw); scores: [1, A, numClasses] raw logits. */
+  /** boxes: [1, A, 4] raw (ty, tx, th, tw), or [1, A, ssd.decoding.numCoords]; scores: [1, A, numClasses] raw logits. */
   outputs: { boxes: string; scores: string };
   /** One name per logits column; the background column keeps its name from the label map (e.g. "???"). */
   labels: string[];

@@ -96,6 +96,10 @@ export function lowerNodes(
       const step = writer.get(cur);
       return step ? { step, chain } : undefined;
     },
+    computedBefore(t, step) {
+      const writer = lc.source(t)?.step;
+      return !writer || steps.indexOf(writer) < steps.indexOf(step);
+    },
     soleUse: (t, n) => !keep.has(t) && consumers.get(t)?.length === 1 && consumers.get(t)![0] === n,
     useCount: (t) => consumers.get(t)?.length ?? 0,
     drop(step) {

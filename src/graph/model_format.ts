@@ -219,8 +219,10 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   for (const t of [boxes, scores]) if (!defined.has(t)) c.fail(`output ${t} is not computed by any node`);
   const bs = shapeOf(boxes, 'outputs.boxes');
   const ss = shapeOf(scores, 'outputs.scores');
-  if (bs.length !== 3 || bs[0] !== 1 || bs[2] !== 4)
-    c.fail(`outputs.boxes ${boxes} has shape [${bs}], expected [1, anchors, 4]`);
+  const ssd = c.obj(top.ssd, 'ssd');
+  const coords = ssd.decoding === undefined ? 4 : checkDecoding(c, ssd.decoding);
+  if (bs.length !== 3 || bs[0] !== 1 || bs[2] !== coords)
+    c.fail(`outputs.boxes ${boxes} has shape [${bs}], expected [1, anchors, ${coords}]`);
   if (ss.length !== 3 || ss[0] !== 1 || ss[1] !== bs[1])
     c.fail(`outputs.scores ${scores} has shape [${ss}], expected [1, ${bs[1]}, classes]`);
   const classes = ss[2]!;
@@ -228,7 +230,6 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
   if (labels.length !== classes) c.fail(`${labels.length} labels for ${classes} score columns`);
   labels.forEach((l, i) => c.str(l, `labels[${i}]`));
 
-  const ssd = c.obj(top.ssd, 'ssd');
   const anchors = c.str(ssd.anchors, 'ssd.anchors');
   const as = constShape.get(anchors);
   if (!as || !sameShape(as, [bs[1]!, 4]))
@@ -247,8 +248,37 @@ export function validateModel(raw: unknown, weights: Float32Array, file: string)
     c.fail(`ssd.defaults thresholds out of range (score ${score}, IoU ${iou})`);
   c.int(d.maxDetections, 'ssd.defaults.maxDetections', 1);
   if (typeof d.perClassNms !== 'boolean') c.fail('ssd.defaults.perClassNms is not a boolean');
+  if (d.nms !== undefined && d.nms !== 'greedy' && d.nms !== 'weighted')
+    c.fail(`ssd.defaults.nms ${JSON.stringify(d.nms)} is not 'greedy' or 'weighted'`);
   if (top.quantization !== undefined) checkQuantization(c, top.quantization, defined, constShape);
 }
+
+/** ssd.decoding's fields; returns the row length the boxes output must have. */
+function checkDecoding(c: Checker, v: unknown): number {
+  const d = c.obj(v, 'ssd.decoding');
+  const numCoords = c.int(d.numCoords, 'ssd.decoding.numCoords', 4);
+  const boxOffset = c.int(d.boxOffset, 'ssd.decoding.boxOffset', 0);
+  if (boxOffset + 4 > numCoords) c.fail(`ssd.decoding: the box at ${boxOffset} does not fit rows of ${numCoords}`);
+  if (d.order !== 'yxhw' && d.order !== 'xywh') c.fail(`ssd.decoding.order ${JSON.stringify(d.order)} is unknown`);
+  if (typeof d.exponentialSize !== 'boolean') c.fail('ssd.decoding.exponentialSize is not a boolean');
+  if (d.scoreClipping !== undefined && !(c.num(d.scoreClipping, 'ssd.decoding.scoreClipping') > 0))
+    c.fail('ssd.decoding.scoreClipping must be positive');
+  if (d.keypoints !== undefined) {
+    const k = c.obj(d.keypoints, 'ssd.decoding.keypoints');
+    const offset = c.int(k.offset, 'ssd.decoding.keypoints.offset', 0);
+    const per = c.int(k.valuesPerKeypoint, 'ssd.decoding.keypoints.valuesPerKeypoint', 2);
+    const names = c.arr(k.names, 'ssd.decoding.keypoints.names');
+    names.forEach((n, i) => c.str(n, `ssd.decoding.keypoints.names[${i}]`));
+    if (names.length > MAX_KEYPOINTS)
+      c.fail(`ssd.decoding.keypoints: ${names.length} keypoints, at most ${MAX_KEYPOINTS}`);
+    if (offset + names.length * per > numCoords)
+      c.fail(`ssd.decoding.keypoints: ${names.length} keypoints from ${offset} do not fit rows of ${numCoords}`);
+  }
+  return numCoords;
+}
+
+/** Keypoints per detection the SSD head carries (each adds two words to every record). */
+export const MAX_KEYPOINTS = 64;
 
 const ACTIVATION_NAMES = ['NONE', 'RELU', 'RELU6', 'RELU_N1_TO_1'];
 

@@ -1,6 +1,6 @@
 /**
  * Draws detections onto a copy of an RGBA image: a box outline and a filled "label 0.87" tag per
- * detection, coloured by class. Pure pixel code with an embedded bitmap font, so it works the same
+ * detection, coloured by class, and a dot per keypoint (BlazeFace's eyes, nose, mouth, ears). Pure pixel code with an embedded bitmap font, so it works the same
  * in Node and in browsers (no canvas, no Node imports).
  */
 import type { Detection } from '../detect_types.ts';
@@ -69,8 +69,9 @@ export function drawDetections(
     const rect = pixelRect(d, canvas);
     if (rect) visible.push({ d, rect });
   }
-  // Outlines first, so no box line crosses another detection's tag.
+  // Outlines (and keypoints) first, so no box line crosses another detection's tag.
   for (const { d, rect } of visible) canvas.outline(rect, thickness, classColor(d.classId));
+  for (const { d } of visible) drawKeypoints(canvas, d, thickness);
   for (const { d, rect } of visible) {
     const text = options.showScores === false ? String(d.label) : `${d.label} ${Number(d.score).toFixed(2)}`;
     drawTag(canvas, rect, text, fontScale, classColor(d.classId));
@@ -101,6 +102,18 @@ function pixelRect(d: Detection, c: Canvas): Rect | undefined {
     y1: Math.max(ya, yb, Math.min(ya, yb) + 1),
   };
   return r.x1 <= 0 || r.y1 <= 0 || r.x0 >= c.width || r.y0 >= c.height ? undefined : r;
+}
+
+/** A square dot per keypoint, 2 * thickness + 1 pixels wide in the class colour, ringed in the text colour. */
+function drawKeypoints(c: Canvas, d: Detection, thickness: number): void {
+  const color = classColor(d.classId);
+  const r = thickness;
+  for (const k of d.keypoints ?? []) {
+    if (!Number.isFinite(k.x) || !Number.isFinite(k.y)) continue;
+    const [x, y] = [Math.round(k.x), Math.round(k.y)];
+    c.fill(x - r - 1, y - r - 1, 2 * r + 3, 2 * r + 3, textColorOn(color));
+    c.fill(x - r, y - r, 2 * r + 1, 2 * r + 1, color);
+  }
 }
 
 /** The tag sits on the box's top edge, outside it when there is room above, and is kept on the image. */

@@ -47,3 +47,8 @@ export function boxToImage(
   const y2 = clip(ymax * p.canvasH - p.y0, height);
   return { x: x1, y: y1, width: Math.max(0, x2 - x1), height: Math.max(0, y2 - y1) };
 }
+
+/** Maps a normalized model-space point to source-image pixels (not clipped). */
+export function pointToImage(p: Placement, x: number, y: number): { x: number; y: number } {
+  return { x: x * p.canvasW - p.x0, y: y * p.canvasH - p.y0 };
+}

@@ -16,7 +16,9 @@ import { convertFaceApi } from '../convert/faceapi_to_ir.ts';
 import { CONVERTER_VERSION } from '../convert/builder.ts';
 import { parseTfjsManifest } from '../convert/tfjs_manifest.ts';
 import { convertTflite } from '../convert/tflite_to_ir.ts';
-import { MobileSsdError, ModelFormatError, ModelNotFoundError } from '../errors.ts';
+import { readMediaPipeSsd } from '../convert/mediapipe_ssd.ts';
+import { BLAZEFACE_FULL_RANGE, BLAZEFACE_SHORT_RANGE } from '../convert/mediapipe_presets.ts';
+import { MobileSsdError, ModelFormatError, ModelNotFoundError, SsdOptionsError } from '../errors.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { MODEL_JSON, readModel, readModelFile, writeModel } from './model_files.ts';
 import { dependencyFile, packageRoot } from './paths.ts';
@@ -33,7 +35,26 @@ export const BUNDLED_MODELS: readonly { name: string; description: string }[] = 
     name: 'coco',
     description: 'COCO SSD-MobileNetV1 0.75 uint8, 80 COCO classes, 300x300 (TensorFlow Lite, in weights/sources/coco)',
   },
+  {
+    name: 'blazeface',
+    description: 'MediaPipe BlazeFace short range, faces with 6 keypoints, 128x128 (from @mediapipe/face_detection)',
+  },
+  {
+    name: 'blazeface-full',
+    description: 'MediaPipe BlazeFace full range, faces with 6 keypoints, 192x192 (from @mediapipe/face_detection)',
+  },
 ];
+
+/** The BlazeFace files of @mediapipe/face_detection and MediaPipe's options for them. */
+const BLAZEFACE: Record<string, { file: string; options: object; index: number }> = {
+  blazeface: { file: 'face_detection_short_range.tflite', options: BLAZEFACE_SHORT_RANGE, index: 3 },
+  'blazeface-full': { file: 'face_detection_full_range.tflite', options: BLAZEFACE_FULL_RANGE, index: 4 },
+};
+
+/** The sidecar of a raw SSD .tflite: MediaPipe's options beside it (docs/ssd_options.md). */
+export function sidecarPath(tflite: string): string {
+  return join(dirname(tflite), `${stem(tflite)}.ssd.json`);
+}
 
 /** The bundled COCO model's source, shipped in the package (weights/sources/README.md says where it is from). */
 export const COCO_SOURCE = 'weights/sources/coco/detect.tflite';
@@ -52,6 +73,11 @@ export interface ResolveOptions {
   refresh?: boolean;
   /** Called with a line of progress text (conversion on first use). */
   log?: (message: string) => void;
+  /**
+   * MediaPipe's SSD options for a raw SSD .tflite given by path (parsed JSON, as in a `<model>.ssd.json`
+   * sidecar, which they replace).
+   */
+  ssdOptions?: unknown;
 }
 
 /** A convertible source: where its cache lives, its identity, and how to convert it. */
@@ -67,7 +93,7 @@ export async function resolveModel(
   nameOrPath: string = DEFAULT_MODEL,
   opts: ResolveOptions = {},
 ): Promise<ResolvedModel> {
-  const source = await findSource(nameOrPath);
+  const source = await findSource(nameOrPath, opts.ssdOptions);
   if ('dir' in source) return { ...(await readModel(source.dir)), dir: source.dir, converted: false };
   for (const dir of opts.refresh ? [] : cacheDirs(source.cacheName, opts)) {
     const cached = await readCached(dir, source);
@@ -81,8 +107,26 @@ export async function resolveModel(
   return { ...model, dir, converted: true };
 }
 
-async function findSource(nameOrPath: string): Promise<Source | { dir: string }> {
+async function findSource(nameOrPath: string, ssdOptions?: unknown): Promise<Source | { dir: string }> {
+  const blaze = BLAZEFACE[nameOrPath];
+  if (ssdOptions !== undefined && (!nameOrPath.endsWith('.tflite') || blaze))
+    throw new SsdOptionsError(
+      'ssdOptions',
+      `${nameOrPath} is not a .tflite path; SSD options go with a raw SSD .tflite`,
+    );
   if (nameOrPath === 'oid-v4') return oidSource();
+  if (blaze) {
+    const path = dependencyFile('@mediapipe/face_detection', blaze.file);
+    if (!path)
+      throw new ModelNotFoundError(`${nameOrPath} (@mediapipe/face_detection is not installed)`, 'run npm install');
+    const bytes = await readModelFile(path);
+    return tfliteSource(
+      path,
+      new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      { name: nameOrPath, description: BUNDLED_MODELS[blaze.index]!.description },
+      { json: blaze.options, where: `mobilessd's options for ${nameOrPath}` },
+    );
+  }
   if (nameOrPath === 'face') {
     const manifest = dependencyFile('@vladmandic/face-api', 'model/ssd_mobilenetv1_model-weights_manifest.json');
     if (!manifest) throw new ModelNotFoundError('face (@vladmandic/face-api is not installed)', 'run npm install');
@@ -109,7 +153,24 @@ async function findSource(nameOrPath: string): Promise<Source | { dir: string }>
       NOT_FOUND_HINT,
     );
   }
-  return tfliteSource(path, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return tfliteSource(
+    path,
+    new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    undefined,
+    ssdOptions !== undefined ? { json: ssdOptions, where: 'ssdOptions' } : await readSidecar(path),
+  );
+}
+
+/** The parsed `<model>.ssd.json` beside a .tflite, if there is one. */
+async function readSidecar(tflite: string): Promise<{ json: unknown; where: string } | undefined> {
+  const file = sidecarPath(tflite);
+  if (!existsSync(file)) return undefined;
+  const text = (await readModelFile(file)).toString('utf8');
+  try {
+    return { json: JSON.parse(text) as unknown, where: file };
+  } catch (e) {
+    throw new SsdOptionsError(file, `is not valid JSON (${(e as Error).message})`);
+  }
 }
 
 async function oidSource(): Promise<Source> {
@@ -173,13 +234,17 @@ async function tfliteSource(
   path: string,
   bytes: Uint8Array,
   named?: { name: string; description: string },
+  ssd?: { json: unknown; where: string },
 ): Promise<Source> {
   const labelsFile = join(dirname(path), 'labels.txt');
   const labelBytes = existsSync(labelsFile) ? await readModelFile(labelsFile) : undefined;
-  // The label map is part of the converted model, so it is part of the cache key.
-  const key = sha256(bytes, labelBytes ?? new Uint8Array(0));
+  // Checked now, so a bad sidecar fails even when a cached conversion exists.
+  const mediapipe = ssd && { options: readMediaPipeSsd(ssd.json, ssd.where), where: ssd.where };
+  // The label map and the SSD options are part of the converted model, so they are part of the cache key.
+  const options = new TextEncoder().encode(ssd ? JSON.stringify(ssd.json) : '');
+  const key = sha256(bytes, labelBytes ?? new Uint8Array(0), options);
   return {
-    cacheName: `${stem(path)}-${key.slice(0, 12)}`,
+    cacheName: named?.name ?? `${stem(path)}-${key.slice(0, 12)}`,
     sha256: key,
     convert: () =>
       convertTflite(bytes, {
@@ -188,6 +253,7 @@ async function tfliteSource(
         ...(named ? { description: named.description } : {}),
         sourceSha256: key,
         ...(labelBytes ? { labels: splitLabels(labelBytes.toString('utf8')), labelsFile } : {}),
+        ...(mediapipe ? { mediapipe } : {}),
       }),
   };
 }

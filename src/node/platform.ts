@@ -24,12 +24,20 @@ export interface NodeModelOptions {
   maxPixels?: number;
   /** With inputSize: anchors keep their trained size in pixels (default), or take the generator's sizes for the new input. */
   anchorSizing?: AnchorSizing;
+  /**
+   * MediaPipe's SSD options for a raw SSD .tflite loaded by path (the JSON of a `<model>.ssd.json` sidecar,
+   * parsed; it replaces the sidecar): see docs/ssd_options.md.
+   */
+  ssdOptions?: unknown;
 }
 
 export function nodePlatform(o: NodeModelOptions): Platform<ImageInput, string, { dir: string }> {
   return {
     async loadModel(name) {
-      const found = await resolveModel(name, o.log ? { log: o.log } : {});
+      const found = await resolveModel(name, {
+        ...(o.log ? { log: o.log } : {}),
+        ...(o.ssdOptions !== undefined ? { ssdOptions: o.ssdOptions } : {}),
+      });
       const model =
         o.inputSize === undefined ? found : await resizeModelInput(found, ...inputDims(o.inputSize), o.anchorSizing);
       return { model, where: { dir: found.dir } };

@@ -100,9 +100,12 @@ function lower(n: AddNode, lc: LowerContext): void {
       [1, 0],
     ] as const) {
       const src = lc.source(n.inputs[i]!);
+      // The other input must exist when the step runs: a shortcut computed after the branch (BlazeFace's
+      // max-pool and channel pad, emitted after the block's convolutions) cannot be added in its epilogue.
       if (
         src?.chain.length === 1 &&
         lc.soleUse(n.inputs[i]!, n) &&
+        lc.computedBefore(n.inputs[j]!, src.step) &&
         src.step.addResidual?.(n.inputs[j]!, n.activation)
       ) {
         lc.redirect(src.step, out);

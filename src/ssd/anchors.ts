@@ -74,8 +74,10 @@ export function gridAnchors(o: GridAnchorOptions): Float32Array {
     ];
     for (let y = 0; y < fh; y++) {
       for (let x = 0; x < fw; x++) {
-        for (let a = 0; a < h.length; a++)
-          rows.push((y + o.anchorOffsetY) / fh, (x + o.anchorOffsetX) / fw, h[a]!, w[a]!);
+        for (let a = 0; a < h.length; a++) {
+          const [ah, aw] = o.fixedAnchorSize ? [1, 1] : [h[a]!, w[a]!];
+          rows.push((y + o.anchorOffsetY) / fh, (x + o.anchorOffsetX) / fw, ah, aw);
+        }
       }
     }
     layer = end;

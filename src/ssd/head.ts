@@ -1,5 +1,5 @@
 /**
- * The SSD head on the GPU: decode, score, threshold, top-k, greedy NMS for a batch of images, as a
+ * The SSD head on the GPU: decode, score, threshold, top-k, greedy or weighted NMS for a batch of images, as a
  * fixed list of dispatches recorded once and replayed every frame (no CPU round trip inside).
  * Semantics are those of ssdHeadRef (head_ref.ts), ties included.
  *
@@ -11,10 +11,13 @@
  *   chunk_sort   sort the pool in chunks (rank inside the chunk; chunk size set by the pool size)
  *   merge_rank   global rank by binary search in the other chunks; the first kCap are decoded
  *   nms          one workgroup per image: greedy NMS in blocks of 64, writes the kept detections
+ *   nms_weighted one workgroup per image, weighted NMS only: each kept box and its keypoints become the
+ *                score-weighted mean of its cluster (a no-op under greedy NMS)
  *
  * Output buffer, per image n at word n * (4 + 8 * maxDetectionsCap), little-endian 32-bit words:
  *   [0] u32 detections kept  [1] u32 candidates >= threshold  [2] u32 candidates that entered NMS
- *   [3] 0, then `kept` records of 8 words: ymin, xmin, ymax, xmax, score (f32), classId, anchor (u32), 0.
+ *   [3] 0, then `kept` records of 8 + 2K words: ymin, xmin, ymax, xmax, score (f32), classId, anchor (u32), 0,
+ *   and (x, y) of each of the model's K keypoints (f32).
  * Boxes are in model-input coordinates, normalized, unclipped; records are in score order.
  */
 import commonSource from '../../shaders/ssd_common.wgsl';
@@ -27,6 +30,7 @@ import type { BindingKind, CachedPipeline, GpuContext } from '../gpu/context.ts'
 import { uniformSchema } from '../gpu/uniforms.ts';
 import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
 import {
+  keypointCount,
   reportableClasses,
   validateHeadOptions,
   type HeadDetection,
@@ -37,7 +41,9 @@ import {
 export type { HeadDetection, HeadOptions } from './head_types.ts';
 
 /** Layout constants shared with the shaders (emitted as WGSL consts, so the two cannot drift). */
-const LAYOUT = { STATE_WORDS: 16, DIGIT_BITS: 12, BINS: 4096, OUT_HEADER_WORDS: 4, RECORD_WORDS: 8 } as const;
+const LAYOUT = { STATE_WORDS: 16, DIGIT_BITS: 12, BINS: 4096, OUT_HEADER_WORDS: 4 } as const;
+/** Words of one detection record: 8, then (x, y) per keypoint. */
+const recordWords = (keypoints: number) => 8 + 2 * keypoints;
 /** Score bits that can be set: a float in [0, 1] has bits 31 and 30 clear. */
 const SCORE_KEY_BITS = 30;
 const WG_SIZE = 64;
@@ -65,6 +71,17 @@ const HeadParams = uniformSchema('HeadParams', {
   chunkedOff: 'u32',
   sortedOff: 'u32',
   outStride: 'u32',
+  /** Values per raw box row, where the box's four start, where the keypoints start and their stride. */
+  boxStride: 'u32',
+  boxOffset: 'u32',
+  kpOffset: 'u32',
+  kpStride: 'u32',
+  /** 1: rows hold (x, y, w, h) and keypoints (x, y); 0: (y, x, h, w) and (y, x). */
+  xywh: 'u32',
+  /** 1: sizes exp(t / scale) * anchor; 0: t / scale * anchor. */
+  expSize: 'u32',
+  /** Logits clamped to [-scoreClip, scoreClip] before the sigmoid; 0: not clamped. */
+  scoreClip: 'f32',
   scales: 'vec4f',
 });
 const OptionsUniform = uniformSchema('HeadOptions', {
@@ -72,6 +89,7 @@ const OptionsUniform = uniformSchema('HeadOptions', {
   iouThreshold: 'f32',
   maxDetections: 'u32',
   perClassNms: 'u32',
+  weighted: 'u32',
 });
 
 const BINDINGS: readonly BindingKind[] = [
@@ -95,6 +113,7 @@ const ENTRIES = {
   chunk_sort: 'sort',
   merge_rank: 'sort',
   nms: 'nms',
+  nms_weighted: 'nms',
 } as const satisfies Record<string, keyof typeof SOURCES>;
 type Entry = keyof typeof ENTRIES;
 
@@ -125,6 +144,7 @@ interface Layout {
   chunkedOff: number;
   sortedOff: number;
   outStride: number;
+  recordWords: number;
 }
 
 /**
@@ -142,6 +162,7 @@ function sortChunk(poolCap: number): number {
 }
 
 function layoutOf(cfg: SsdHeadConfig): Layout {
+  const record = recordWords(keypointCount(cfg.spec));
   const ids = cfg.numAnchors * cfg.numClasses;
   const idBits = Math.max(1, Math.ceil(Math.log2(ids)));
   const levels = Math.ceil((SCORE_KEY_BITS + idBits) / LAYOUT.DIGIT_BITS);
@@ -158,11 +179,12 @@ function layoutOf(cfg: SsdHeadConfig): Layout {
     candCap,
     poolCap,
     cntStride: LAYOUT.STATE_WORDS + levels * LAYOUT.BINS,
-    workStride: sortedOff + cfg.candidateCap * LAYOUT.RECORD_WORDS,
+    workStride: sortedOff + cfg.candidateCap * record,
     poolOff,
     chunkedOff,
     sortedOff,
-    outStride: LAYOUT.OUT_HEADER_WORDS + cfg.maxDetectionsCap * LAYOUT.RECORD_WORDS,
+    outStride: LAYOUT.OUT_HEADER_WORDS + cfg.maxDetectionsCap * record,
+    recordWords: record,
   };
 }
 
@@ -178,6 +200,11 @@ function validateConfig(ctx: GpuContext, cfg: SsdHeadConfig, l: Layout): void {
   count('numAnchors x numClasses', cfg.numAnchors * cfg.numClasses);
   count('maxDetectionsCap', cfg.maxDetectionsCap);
   count('candidateCap', cfg.candidateCap);
+  const d = cfg.spec.decoding;
+  const kp = d?.keypoints;
+  const rowEnd = Math.max(d ? d.boxOffset + 4 : 4, kp ? kp.offset + kp.names.length * kp.valuesPerKeypoint : 0);
+  if (d && !(Number.isInteger(d.numCoords) && rowEnd <= d.numCoords && (!kp || kp.valuesPerKeypoint >= 2)))
+    throw new InvalidOptionError('decoding', JSON.stringify(d), 'box and keypoint values inside rows of numCoords');
   if (cfg.anchors.length !== cfg.numAnchors * 4)
     throw new InvalidOptionError('anchors', `${cfg.anchors.length} floats`, `numAnchors x 4 = ${cfg.numAnchors * 4}`);
   const maxBinding = Math.min(lim.maxStorageBufferBindingSize ?? 2 ** 27, lim.maxBufferSize ?? 2 ** 28);
@@ -193,18 +220,26 @@ function validateConfig(ctx: GpuContext, cfg: SsdHeadConfig, l: Layout): void {
   check('SSD head output', cfg.batch * l.outStride * 4, 'the batch or maxDetectionsCap');
 }
 
-function wgslConstants(): string {
-  return Object.entries(LAYOUT)
+function wgslConstants(keypoints: number): string {
+  // KP_VALUES sizes a private array: WGSL has no zero-length arrays.
+  const all = {
+    ...LAYOUT,
+    RECORD_WORDS: recordWords(keypoints),
+    NUM_KEYPOINTS: keypoints,
+    KP_VALUES: Math.max(1, 2 * keypoints),
+  };
+  return Object.entries(all)
     .map(([k, v]) => `const ${k} = ${v}u;\n`)
     .join('');
 }
 
-function headPipeline(ctx: GpuContext, entry: Entry, sortChunk: number): Promise<CachedPipeline> {
+function headPipeline(ctx: GpuContext, entry: Entry, sortChunk: number, keypoints: number): Promise<CachedPipeline> {
   const file = ENTRIES[entry];
   const constants: Record<string, number> = file === 'sort' ? { WG_SIZE, SORT_CHUNK: sortChunk } : { WG_SIZE };
-  return ctx.pipeline(`ssd_head/${entry}/wg${WG_SIZE}${file === 'sort' ? `/chunk${sortChunk}` : ''}`, () => ({
+  const key = `ssd_head/${entry}/wg${WG_SIZE}/kp${keypoints}${file === 'sort' ? `/chunk${sortChunk}` : ''}`;
+  return ctx.pipeline(key, () => ({
     label: `ssd_${entry}`,
-    code: wgslConstants() + HeadParams.wgsl + OptionsUniform.wgsl + commonSource + SOURCES[file],
+    code: wgslConstants(keypoints) + HeadParams.wgsl + OptionsUniform.wgsl + commonSource + SOURCES[file],
     entryPoint: entry,
     constants,
     bindings: BINDINGS,
@@ -251,6 +286,7 @@ export class SsdHead {
       iouThreshold: d?.iouThreshold ?? 0.5,
       maxDetections: Math.min(d?.maxDetections ?? cfg.maxDetectionsCap, cfg.maxDetectionsCap),
       perClassNms: d?.perClassNms ?? false,
+      nms: d?.nms ?? 'greedy',
     });
   }
 
@@ -258,7 +294,8 @@ export class SsdHead {
     const layout = layoutOf(cfg);
     validateConfig(ctx, cfg, layout);
     const entries = Object.keys(ENTRIES) as Entry[];
-    const compiled = await Promise.all(entries.map((e) => headPipeline(ctx, e, layout.sortChunk)));
+    const keypoints = keypointCount(cfg.spec);
+    const compiled = await Promise.all(entries.map((e) => headPipeline(ctx, e, layout.sortChunk, keypoints)));
     const pipes = Object.fromEntries(entries.map((e, i) => [e, compiled[i]!])) as Record<Entry, CachedPipeline>;
     return new SsdHead(ctx, cfg, layout, pipes);
   }
@@ -272,6 +309,7 @@ export class SsdHead {
       iouThreshold: o.iouThreshold,
       maxDetections: o.maxDetections,
       perClassNms: o.perClassNms ? 1 : 0,
+      weighted: o.nms === 'weighted' ? 1 : 0,
     });
     this.ctx.queue.writeBuffer(this.options, 0, packed);
     const bits = new Uint32Array(Math.ceil(numClasses / 32));
@@ -299,6 +337,7 @@ export class SsdHead {
       { buffer: this.output },
     ];
     const s = cfg.spec.scales;
+    const dec = cfg.spec.decoding;
     const base = {
       numAnchors: cfg.numAnchors,
       numClasses: cfg.numClasses,
@@ -317,6 +356,13 @@ export class SsdHead {
       chunkedOff: l.chunkedOff,
       sortedOff: l.sortedOff,
       outStride: l.outStride,
+      boxStride: dec?.numCoords ?? 4,
+      boxOffset: dec?.boxOffset ?? 0,
+      kpOffset: dec?.keypoints?.offset ?? 0,
+      kpStride: dec?.keypoints?.valuesPerKeypoint ?? 2,
+      xywh: dec?.order === 'xywh' ? 1 : 0,
+      expSize: dec && !dec.exponentialSize ? 0 : 1,
+      scoreClip: dec?.scoreClipping ?? 0,
       scales: [s.y, s.x, s.h, s.w],
     };
     const strided = (items: number): [number, number, number] => [
@@ -365,6 +411,10 @@ export class SsdHead {
         bytes: p * 8 + n * k * 32,
       }),
       make('nms', [1, n, 1], { flops: 16 * n * k * (cfg.maxDetectionsCap + 64), bytes: n * k * 32 + this.outputBytes }),
+      make('nms_weighted', [1, n, 1], {
+        flops: 16 * n * k * 2 * cfg.maxDetectionsCap,
+        bytes: n * k * 4 * (l.recordWords + cfg.maxDetectionsCap),
+      }),
     );
     this.recorded.push(...list);
     return list;
@@ -378,19 +428,22 @@ export class SsdHead {
 }
 
 /** Words of one image's block in the output buffer. */
-function outStride(cap: number): number {
-  return LAYOUT.OUT_HEADER_WORDS + cap * LAYOUT.RECORD_WORDS;
+function outStride(cap: number, keypoints: number): number {
+  return LAYOUT.OUT_HEADER_WORDS + cap * recordWords(keypoints);
 }
 
-/** Reads the output buffer (layout above) of a head built with maxDetectionsCap = cap. */
-export function parseDetections(buffer: ArrayBuffer, batch: number, cap: number): HeadDetection[][] {
+/**
+ * Reads the output buffer (layout above) of a head built with maxDetectionsCap = cap for a model with
+ * `keypoints` keypoints (keypointCount of its spec); detections carry `keypoints` when it is not 0.
+ */
+export function parseDetections(buffer: ArrayBuffer, batch: number, cap: number, keypoints = 0): HeadDetection[][] {
   const u = new Uint32Array(buffer);
   const f = new Float32Array(buffer);
   return Array.from({ length: batch }, (_, n) => {
-    const base = n * outStride(cap);
+    const base = n * outStride(cap, keypoints);
     const kept = Math.min(u[base]!, cap);
     return Array.from({ length: kept }, (_, i) => {
-      const r = base + LAYOUT.OUT_HEADER_WORDS + i * LAYOUT.RECORD_WORDS;
+      const r = base + LAYOUT.OUT_HEADER_WORDS + i * recordWords(keypoints);
       return {
         ymin: f[r]!,
         xmin: f[r + 1]!,
@@ -399,6 +452,7 @@ export function parseDetections(buffer: ArrayBuffer, batch: number, cap: number)
         score: f[r + 4]!,
         classId: u[r + 5]!,
         anchor: u[r + 6]!,
+        ...(keypoints ? { keypoints: Array.from(f.subarray(r + 8, r + 8 + 2 * keypoints)) } : {}),
       };
     });
   });
@@ -409,10 +463,11 @@ export function parseCandidateCounts(
   buffer: ArrayBuffer,
   batch: number,
   cap: number,
+  keypoints = 0,
 ): { candidates: number; considered: number }[] {
   const u = new Uint32Array(buffer);
   return Array.from({ length: batch }, (_, n) => ({
-    candidates: u[n * outStride(cap) + 1]!,
-    considered: u[n * outStride(cap) + 2]!,
+    candidates: u[n * outStride(cap, keypoints) + 1]!,
+    considered: u[n * outStride(cap, keypoints) + 2]!,
   }));
 }

@@ -1,7 +1,8 @@
 /**
  * CPU reference of the SSD post-processing for one image, in float64: decode, score, threshold,
- * top-k, greedy NMS, final cut. It defines the semantics the GPU head must reproduce, ties included:
- * candidates are ordered by score (desc), then anchor (asc), then class (asc).
+ * top-k, greedy NMS, final cut, and optionally MediaPipe's weighted NMS. It defines the semantics the
+ * GPU head must reproduce, ties included: candidates are ordered by score (desc), then anchor (asc),
+ * then class (asc).
  */
 import {
   reportableClasses,
@@ -34,15 +35,63 @@ export function decodeBox(
   return [yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2];
 }
 
-/** Scores of one anchor's row of logits: sigmoid per column, softmax over all columns, or the row itself. */
+/** A decoded row: the box (ymin, xmin, ymax, xmax), its keypoints (x, y, ...), and whether it is a box at all. */
+export interface DecodedRow {
+  box: [number, number, number, number];
+  keypoints: number[];
+  /** False when linear sizes came out negative or NaN: MediaPipe drops such rows before NMS. */
+  valid: boolean;
+}
+
+/** Row `a` of the boxes output decoded as the spec says (ssd.decoding; absent: decodeBox). */
+export function decodeRow(
+  boxes: ArrayLike<number>,
+  anchors: ArrayLike<number>,
+  a: number,
+  spec: Pick<HeadSpec, 'scales' | 'decoding'>,
+): DecodedRow {
+  const d = spec.decoding;
+  if (!d) return { box: decodeBox(boxes, anchors, a, spec.scales), keypoints: [], valid: true };
+  const v = (j: number) => boxes[a * d.numCoords + j]!;
+  const o = d.boxOffset;
+  const xy = d.order === 'xywh';
+  const [ty, tx, th, tw] = xy ? [v(o + 1), v(o), v(o + 3), v(o + 2)] : [v(o), v(o + 1), v(o + 2), v(o + 3)];
+  const [ya, xa, ha, wa] = [anchors[4 * a]!, anchors[4 * a + 1]!, anchors[4 * a + 2]!, anchors[4 * a + 3]!];
+  const s = spec.scales;
+  const yc = (ty / s.y) * ha + ya;
+  const xc = (tx / s.x) * wa + xa;
+  const h = d.exponentialSize ? Math.exp(th / s.h) * ha : (th / s.h) * ha;
+  const w = d.exponentialSize ? Math.exp(tw / s.w) * wa : (tw / s.w) * wa;
+  const keypoints: number[] = [];
+  const kp = d.keypoints;
+  for (let k = 0; kp && k < kp.names.length; k++) {
+    const at = kp.offset + k * kp.valuesPerKeypoint;
+    const [kx, ky] = xy ? [v(at), v(at + 1)] : [v(at + 1), v(at)];
+    keypoints.push((kx / s.x) * wa + xa, (ky / s.y) * ha + ya);
+  }
+  return {
+    box: [yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2],
+    keypoints,
+    valid: d.exponentialSize || (h >= 0 && w >= 0),
+  };
+}
+
+/**
+ * Scores of one anchor's row of logits: sigmoid per column (logits clamped to [-clip, clip] first when
+ * clip is given), softmax over all columns, or the row itself.
+ */
 export function rowScores(
   logits: ArrayLike<number>,
   a: number,
   numClasses: number,
   fn: HeadSpec['scoreFunction'],
+  clip?: number,
 ): number[] {
   const row = Array.from({ length: numClasses }, (_, c) => logits[a * numClasses + c]!);
-  if (fn === 'sigmoid') return row.map((l) => 1 / (1 + Math.exp(-l)));
+  if (fn === 'sigmoid') {
+    const c = clip ?? Infinity;
+    return row.map((l) => 1 / (1 + Math.exp(-Math.min(Math.max(l, -c), c))));
+  }
   if (fn === 'probability') return row.map((p) => Math.min(p, 1));
   const m = Math.max(...row);
   const e = row.map((l) => Math.exp(l - m));
@@ -70,8 +119,8 @@ interface Candidate {
 const byRank = (p: Candidate, q: Candidate) => q.score - p.score || p.anchor - q.anchor || p.classId - q.classId;
 
 /**
- * boxes [A, 4] raw (ty, tx, th, tw), logits [A, C], anchors [A, 4] (yc, xc, h, w).
- * Returns the kept detections, highest score first.
+ * boxes [A, 4] raw (ty, tx, th, tw) or [A, numCoords] (spec.decoding), logits [A, C], anchors [A, 4]
+ * (yc, xc, h, w). Returns the kept detections, highest score first.
  */
 export function ssdHeadRef(
   boxes: Float32Array,
@@ -85,8 +134,10 @@ export function ssdHeadRef(
   const numAnchors = anchors.length / 4;
   const reportable = reportableClasses(numClasses, cfg.spec, opts.allowedClasses, cfg.labels);
   const candidates: Candidate[] = [];
+  const decoded = (a: number) => decodeRow(boxes, anchors, a, cfg.spec);
   for (let a = 0; a < numAnchors; a++) {
-    const scores = rowScores(logits, a, numClasses, cfg.spec.scoreFunction);
+    if (!decoded(a).valid) continue;
+    const scores = rowScores(logits, a, numClasses, cfg.spec.scoreFunction, cfg.spec.decoding?.scoreClipping);
     if (opts.perClassNms) {
       scores.forEach(
         (score, classId) =>
@@ -103,16 +154,16 @@ export function ssdHeadRef(
   }
   candidates.sort(byRank);
 
-  const kept: { c: Candidate; box: Box }[] = [];
-  for (const c of candidates.slice(0, cfg.candidateCap)) {
+  const considered = candidates.slice(0, cfg.candidateCap).map((c) => ({ c, ...decoded(c.anchor) }));
+  const suppresses = (k: Row, c: Candidate, box: Box) =>
+    (!opts.perClassNms || k.c.classId === c.classId) && iou(k.box, box) > opts.iouThreshold;
+  const kept: Row[] = [];
+  for (const d of considered) {
     if (kept.length >= opts.maxDetections) break;
-    const box = decodeBox(boxes, anchors, c.anchor, cfg.spec.scales);
-    const suppressed = kept.some(
-      (k) => (!opts.perClassNms || k.c.classId === c.classId) && iou(k.box, box) > opts.iouThreshold,
-    );
-    if (!suppressed) kept.push({ c, box });
+    if (!kept.some((k) => suppresses(k, d.c, d.box))) kept.push(d);
   }
-  return kept.map(({ c, box }) => ({
+  const out = opts.nms === 'weighted' ? weighted(kept, considered, suppresses) : kept;
+  return out.map(({ c, box, keypoints }) => ({
     ymin: box[0],
     xmin: box[1],
     ymax: box[2],
@@ -120,5 +171,36 @@ export function ssdHeadRef(
     score: c.score,
     classId: c.classId,
     anchor: c.anchor,
+    ...(cfg.spec.decoding?.keypoints ? { keypoints } : {}),
   }));
+}
+
+interface Row {
+  c: Candidate;
+  box: Box;
+  keypoints: number[];
+}
+
+/**
+ * Weighted NMS over greedy NMS's result: each candidate joins the cluster of the first kept box (in score
+ * order) that suppresses it, which is how MediaPipe's loop removes it; each kept box and its keypoints become
+ * the score-weighted mean of their cluster (the kept box itself included). An empty cluster (a box of zero
+ * area overlaps nothing, not even itself) leaves the box as it is.
+ */
+function weighted(kept: Row[], considered: Row[], suppresses: (k: Row, c: Candidate, box: Box) => boolean): Row[] {
+  const sums = kept.map((k) => ({ total: 0, box: [0, 0, 0, 0], keypoints: k.keypoints.map(() => 0) }));
+  for (const d of considered) {
+    const k = kept.findIndex((k) => suppresses(k, d.c, d.box));
+    if (k < 0) continue;
+    const s = sums[k]!;
+    s.total += d.c.score;
+    d.box.forEach((v, i) => (s.box[i]! += v * d.c.score));
+    d.keypoints.forEach((v, i) => (s.keypoints[i]! += v * d.c.score));
+  }
+  return kept.map((k, i) => {
+    const s = sums[i]!;
+    if (!(s.total > 0)) return k;
+    const [y0, x0, y1, x1] = s.box.map((v) => v / s.total) as [number, number, number, number];
+    return { c: k.c, box: [y0, x0, y1, x1], keypoints: s.keypoints.map((v) => v / s.total) };
+  });
 }

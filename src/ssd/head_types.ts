@@ -1,6 +1,6 @@
 /** Types shared by the SSD head on the GPU (head.ts) and its CPU reference (head_ref.ts). */
 import { InvalidOptionError } from '../errors.ts';
-import type { SsdSpec } from '../graph/ir.ts';
+import type { NmsAlgorithm, SsdSpec } from '../graph/ir.ts';
 
 /** One detection in model-input coordinates (normalized to [0, 1], not clipped). */
 export interface HeadDetection {
@@ -12,6 +12,8 @@ export interface HeadDetection {
   classId: number;
   /** Row of the anchor the box was decoded from. */
   anchor: number;
+  /** (x, y) per keypoint of the model (ssd.decoding.keypoints), normalized like the box; absent without keypoints. */
+  keypoints?: number[];
 }
 
 /** Per-call settings: changing them re-creates nothing. */
@@ -27,15 +29,26 @@ export interface HeadOptions {
   perClassNms: boolean;
   /** One flag per logits column; absent allows every class. */
   allowedClasses?: readonly boolean[];
+  /**
+   * 'greedy' (default) keeps the boxes NMS keeps; 'weighted' (MediaPipe's face and palm graphs) replaces each
+   * kept box and its keypoints by the score-weighted mean over its cluster: the candidates whose first
+   * suppressing kept box (in score order) it is, itself included. Scores stay the kept box's own.
+   */
+  nms?: NmsAlgorithm;
 }
 
 /**
  * What the head needs from the model's SsdSpec. Its scores input holds logits, or with 'probability'
  * scores already computed (an integer network's outputs after the model's own LOGISTIC, dequantized).
  */
-export type HeadSpec = Pick<SsdSpec, 'scales' | 'backgroundClass'> & {
+export type HeadSpec = Pick<SsdSpec, 'scales' | 'backgroundClass' | 'decoding'> & {
   scoreFunction: SsdSpec['scoreFunction'] | 'probability';
 };
+
+/** Keypoints per detection of a model (0 without keypoints). */
+export function keypointCount(spec: Pick<SsdSpec, 'decoding'>): number {
+  return spec.decoding?.keypoints?.names.length ?? 0;
+}
 
 /**
  * The classes that may be reported: allowed, not the background column, and not labelled "???"
@@ -62,6 +75,8 @@ export function validateHeadOptions(o: HeadOptions, numClasses: number, maxDetec
   if (!(Number.isInteger(o.maxDetections) && o.maxDetections >= 1 && o.maxDetections <= maxDetectionsCap)) {
     throw new InvalidOptionError('maxDetections', o.maxDetections, `an integer from 1 to ${maxDetectionsCap}`);
   }
+  if (o.nms !== undefined && o.nms !== 'greedy' && o.nms !== 'weighted')
+    throw new InvalidOptionError('nms', o.nms, "'greedy' or 'weighted'");
   if (o.allowedClasses !== undefined && o.allowedClasses.length !== numClasses) {
     throw new InvalidOptionError(
       'allowedClasses',

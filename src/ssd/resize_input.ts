@@ -56,6 +56,12 @@ export async function resizeModelInput(
       [height, width],
       `at least ${min} pixels per side for ${json.name}: its finest feature map has stride ${min}, so a smaller input makes every feature map a single cell computed mostly from padding`,
     );
+  if (json.ssd.decoding)
+    throw new InvalidOptionError(
+      'inputSize',
+      [height, width],
+      `${json.preprocess.height}x${json.preprocess.width}, the size of ${json.name}: its boxes and keypoints are decoded with MediaPipe's options for that size (ssd.decoding), which are not rescaled`,
+    );
   const generator = json.ssd.anchorGenerator;
   if (!generator) {
     throw new InvalidOptionError(

@@ -85,6 +85,7 @@ export async function openDemoBrowser(
       '/weights/oid-v4/': oidDir,
       '/weights/face/': faceDir,
       '/weights/coco/': (await resolveModel('coco')).dir,
+      '/weights/blazeface/': (await resolveModel('blazeface')).dir,
       '/samples/': join(root, 'samples'),
       ...o.mounts,
     },

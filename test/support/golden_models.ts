@@ -18,6 +18,8 @@ export const GOLDEN_MODEL_LOADERS: Record<GoldenModel, () => Promise<ResolvedMod
   'oid-ssd-mobilenetv2': () => resolveModel('oid-v4'),
   'coco-ssd-mobilenetv1-quant': () => resolveModel('coco'),
   'face-ssd-mobilenetv1': () => resolveModel('face'),
+  'blazeface-short-range': () => resolveModel('blazeface'),
+  'blazeface-full-range': () => resolveModel('blazeface-full'),
 };
 
 /** The files the registry reads for each model (it hashes them, in this order, as the model's source). */
@@ -28,6 +30,8 @@ export const GOLDEN_MODEL_FILES: Record<GoldenModel, string[]> = {
     join(root, 'node_modules/@vladmandic/face-api/model/ssd_mobilenetv1_model-weights_manifest.json'),
     join(root, 'node_modules/@vladmandic/face-api/model/ssd_mobilenetv1_model.bin'),
   ],
+  'blazeface-short-range': [join(root, 'node_modules/@mediapipe/face_detection/face_detection_short_range.tflite')],
+  'blazeface-full-range': [join(root, 'node_modules/@mediapipe/face_detection/face_detection_full_range.tflite')],
 };
 
 export function sha256(...parts: Uint8Array[]): string {

@@ -15,11 +15,18 @@ import {
   type InputRecipe,
 } from '../../scripts/goldens/inputs.ts';
 
-export type GoldenModel = 'oid-ssd-mobilenetv2' | 'coco-ssd-mobilenetv1-quant' | 'face-ssd-mobilenetv1';
+export type GoldenModel =
+  | 'oid-ssd-mobilenetv2'
+  | 'coco-ssd-mobilenetv1-quant'
+  | 'face-ssd-mobilenetv1'
+  | 'blazeface-short-range'
+  | 'blazeface-full-range';
 export const GOLDEN_MODELS: readonly GoldenModel[] = [
   'oid-ssd-mobilenetv2',
   'coco-ssd-mobilenetv1-quant',
   'face-ssd-mobilenetv1',
+  'blazeface-short-range',
+  'blazeface-full-range',
 ];
 
 export interface GoldenArray {
@@ -48,6 +55,10 @@ export interface GoldenDetection {
   box: { ymin: number; xmin: number; ymax: number; xmax: number };
   /** On the source image, clipped. */
   pixels: { x: number; y: number; width: number; height: number };
+  /** BlazeFace: (x, y) normalized like the box, and (px, py) on the source image. */
+  keypoints?: { name: string; x: number; y: number; px: number; py: number }[];
+  /** BlazeFace: how many detections weighted NMS averaged into this one. */
+  clusterSize?: number;
 }
 
 export interface GoldenRecipe {

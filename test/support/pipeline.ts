@@ -8,7 +8,7 @@ import { encodeDispatches } from '../../src/gpu/dispatch.ts';
 import { GraphExecutor, packModelWeights } from '../../src/graph/executor.ts';
 import { constData, type LoadedModel } from '../../src/graph/weights.ts';
 import { parseDetections, SsdHead } from '../../src/ssd/head.ts';
-import type { HeadDetection, HeadOptions } from '../../src/ssd/head_types.ts';
+import { keypointCount, type HeadDetection, type HeadOptions } from '../../src/ssd/head_types.ts';
 
 export interface TensorRun {
   boxes: Float32Array;
@@ -65,7 +65,7 @@ export class TensorPipeline {
     );
     const out = await ctx.readBuffer(head.output, 0, head.outputBytes);
     ctx.throwUncaptured('tensor pipeline');
-    return { boxes, scores, detections: parseDetections(out, 1, this.cap)[0]! };
+    return { boxes, scores, detections: parseDetections(out, 1, this.cap, keypointCount(this.model.json.ssd))[0]! };
   }
 
   /** The head alone on given raw outputs (e.g. the reference runtime's own tensors). */
@@ -82,6 +82,6 @@ export class TensorPipeline {
     pass.end();
     ctx.queue.submit([enc.finish()]);
     const out = await ctx.readBuffer(head.output, 0, head.outputBytes);
-    return parseDetections(out, 1, this.cap)[0]!;
+    return parseDetections(out, 1, this.cap, keypointCount(this.model.json.ssd))[0]!;
   }
 }

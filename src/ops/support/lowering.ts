@@ -89,6 +89,8 @@ export interface LowerContext {
   alias(t: string, of: string): void;
   /** The step computing `t` and the aliases between (t first, the step's output last), if a step computes it. */
   source(t: string): { step: Step; chain: string[] } | undefined;
+  /** `t` is computed before `step` runs (the graph input, or written by a step emitted earlier). */
+  computedBefore(t: string, step: Step): boolean;
   /** Only `n` reads `t`, and `t` is not a graph output. */
   soleUse(t: string, n: GraphNode): boolean;
   /** How many nodes read `t`. */
