@@ -283,7 +283,8 @@ function lower(n: Conv2dNode, lc: LowerContext): void {
     const s = gemmShape(g);
     const tuned = tunedPointwise(lc.driver, s);
     const forced = lc.force.pointwise as PointwiseVariant | undefined;
-    const known = forced !== undefined && (POINTWISE_VARIANTS.includes(forced) || /^blocked\d+x\d+$/.test(forced));
+    const known =
+      forced !== undefined && (POINTWISE_VARIANTS.includes(forced) || /^(blocked|tiled)\d+x\d+$/.test(forced));
     const variant = known && pointwiseVariantSupported(s, forced) ? forced : tuned.variant;
     const wg = variant === tuned.variant ? tuned.workgroupSize : 64;
     lc.emit(new PointwiseStep(n.name, variant, wg, s, n.activation, input, out, n.filter, n.bias, view));
