@@ -35,7 +35,7 @@ import {
   type PointwiseShape,
   type PointwiseVariant,
 } from '../kernels/pointwise_conv2d.ts';
-import { tunedPointwise } from '../kernels/pointwise_tuning.ts';
+import { plannedPointwise } from '../kernels/pointwise_tuning.ts';
 import { packedBias } from '../kernels/qcommon.ts';
 import {
   QCONV2D_VARIANTS,
@@ -281,7 +281,7 @@ function lower(n: Conv2dNode, lc: LowerContext): void {
   const view = lc.defaultView(out);
   if (isPointwise(g, n)) {
     const s = gemmShape(g);
-    const tuned = tunedPointwise(lc.driver, s);
+    const tuned = plannedPointwise(lc.driver, s, lc.gemm);
     const forced = lc.force.pointwise as PointwiseVariant | undefined;
     const known =
       forced !== undefined && (POINTWISE_VARIANTS.includes(forced) || /^(blocked|tiled)\d+x\d+$/.test(forced));
