@@ -81,9 +81,19 @@ test('tuneGemms times every candidate of every distinct shape and keeps the fast
     const shape = shapes.find((x) => gemmShapeKey(x) === l.shape)!;
     assert.equal(l.timed.length, gemmCandidates('fast', shape, ctx.report.driver).length, 'every candidate timed');
     assert.ok(l.timed.every((t) => Number.isFinite(t.ms) && t.ms >= 0));
-    const min = Math.min(...l.timed.map((t) => t.ms));
-    assert.equal(l.ms, min);
-    assert.deepEqual(l.choice, { variant: l.timed[0]!.variant, workgroupSize: l.timed[0]!.workgroupSize });
+    const table = tunedPointwise(ctx.report.driver, shape);
+    const tableMs = l.timed.find((t) => t.variant === table.variant && t.workgroupSize === table.workgroupSize)!.ms;
+    const fastest = l.timed[0]!;
+    assert.ok(
+      l.timed.every((t) => t.ms >= fastest.ms),
+      'fastest first',
+    );
+    // The table's choice stays unless another is more than 5% faster.
+    const want = fastest.ms <= 0.95 * tableMs ? fastest : { ...table, ms: tableMs };
+    assert.deepEqual(
+      { ...l.choice, ms: l.ms },
+      { variant: want.variant, workgroupSize: want.workgroupSize, ms: want.ms },
+    );
   }
   const none = await tuneGemms(ctx, shapes, 'fast', -1);
   assert.deepEqual(none.layers, []);
