@@ -17,7 +17,7 @@ const reps = Number(flag('reps', '5'));
 const mode = flag('mode', 'full') as 'fast' | 'full';
 if (mode !== 'fast' && mode !== 'full') throw new Error(`--mode ${String(mode)}: fast or full`);
 const ctx = await benchGpu();
-const model = await resolveModel(flag('model', 'oid-v4')!);
+const model = await resolveModel(flag('model', 'oid-v4'));
 const tuned = await tuneGemms(ctx, modelGemmShapes(model, ctx.report), mode, Infinity);
 const plan: GemmPlan = new Map(tuned.layers.map((l) => [l.shape, l.choice]));
 const weights = packModelWeights(ctx, model);
