@@ -5,10 +5,11 @@
  * winners go into src/kernels/pointwise_tuning.ts by hand, with this file as the evidence.
  *
  *   node .build/bench/gemm_tune.js [--driver lavapipe|swiftshader] [--reps 3] [--models oid-v4,face]
- *       [--variants blocked8x2,unrolled4x2,...] [--wgs 32,64,128,256]
+ *       [--variants blocked8x2,unrolled4x2,...] [--wgs 32,64,128,256] [--out gemm_tuning_<driver>.md]
  *
  * --variants and --wgs narrow the sweep where a full one takes too long (SwiftShader runs the
- * array-tiled kernels at a tenth of the unrolled ones' speed).
+ * array-tiled kernels at a tenth of the unrolled ones' speed); --out names the results file, so a narrowed
+ * sweep does not overwrite the full one the tuning table cites.
  */
 import { lowerGraph } from '../src/graph/lower.ts';
 import { PointwiseStep } from '../src/ops/conv2d.ts';
@@ -106,6 +107,14 @@ const totalFor = (v: string, wg: number) =>
 const ranked = configs.map(({ v, wg }) => ({ v, wg, total: totalFor(v, wg) })).sort((a, b) => a.total - b.total);
 const oracle = [...shapes].reduce((a, [key, s]) => a + s.weight * results.get(key)![0]!.ms, 0);
 
+// One row per variant at its best workgroup size: the models' GEMM work over its total time, and 1024^3.
+const modelFlops = [...shapes.values()].reduce((a, s) => a + s.weight * 2 * s.M * s.K * s.N, 0);
+const byVariant = variants.map((v) => {
+  const best = ranked.find((r) => r.v === v)!;
+  const big = results.get('1024x1024x1024')!.find((c) => c.variant === v && c.wg === best.wg)!;
+  return { v, wg: best.wg, total: best.total, big };
+});
+
 const md = [
   `# GEMM tuning sweep (${ctx.describe()})`,
   '',
@@ -117,6 +126,13 @@ const md = [
   '|---|---|',
   ...ranked.slice(0, 10).map((r) => `| ${r.v} wg${r.wg} | ${r.total.toFixed(1)} |`),
   '',
+  '| variant (best workgroup) | total ms | GFLOP/s on the models | GFLOP/s at 1024^3 |',
+  '|---|---|---|---|',
+  ...byVariant.map(
+    (r) =>
+      `| ${r.v} wg${r.wg} | ${r.total.toFixed(1)} | ${(modelFlops / (r.total * 1e6)).toFixed(2)} | ${(2 ** 31 / (r.big.ms * 1e6)).toFixed(2)} |`,
+  ),
+  '',
   `| shape M x K x N | layers | best | ms | GFLOP/s | runner-up | ${variants[0]} wg${wgs[0]} ms |`,
   '|---|---|---|---|---|---|---|',
   ...[...shapes].map(([key, s]) => {
@@ -126,8 +142,8 @@ const md = [
     return `| ${key} | ${s.weight} | ${c[0]!.variant} wg${c[0]!.wg} | ${c[0]!.ms.toFixed(2)} | ${((2 * s.M * s.K * s.N) / (c[0]!.ms * 1e6)).toFixed(2)} | ${runnerUp} | ${base?.ms.toFixed(2) ?? '-'} |`;
   }),
 ];
-const path = writeResult(`gemm_tuning_${ctx.report.driver}.md`, md.join('\n') + '\n');
-console.log(md.slice(0, 18).join('\n'));
+const path = writeResult(flag('out', `gemm_tuning_${ctx.report.driver}.md`)!, md.join('\n') + '\n');
+console.log(md.slice(0, 19 + variants.length).join('\n'));
 console.log(`wrote ${path}`);
 ctx.destroy();
 process.exit(0);

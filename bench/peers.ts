@@ -102,7 +102,9 @@ function measureInChild(entry: PeerEntry, timeoutS: number, env: NodeJS.ProcessE
 
 async function prepare(ctx: PeerContext, selected: readonly PeerEntry[]): Promise<BackboneInfo | { failed: string }> {
   mkdirSync(join(ctx.root, PREPARED_DIR), { recursive: true });
-  if (selected.some((p) => p.model === 'face')) await buildFaceApiBundle(ctx.root, ctx.faceApiBundle);
+  // Only the TF.js rows load face-api (mobilessd's own face row does not): a run without them, as from the GPU
+  // server bundle (scripts/device), needs no esbuild.
+  if (selected.some((p) => p.model === 'face' && !p.reference)) await buildFaceApiBundle(ctx.root, ctx.faceApiBundle);
   if (!selected.some((p) => p.model === 'backbone')) return { failed: 'no ONNX Runtime row selected' };
   try {
     return await writeBackbone(ctx.backbone, ctx.onnxPath);

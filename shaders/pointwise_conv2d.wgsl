@@ -10,6 +10,8 @@
 //                    consts prepended by the TS side; they are part of the pipeline key).
 //   main_shared  v3: classic workgroup-shared-memory tiling (32x32 tile, 16-wide K slabs),
 //                    kept for measurement: barriers are slow on software drivers.
+//   main_tiled   v6: shared-memory tiling sized for large GPUs: (T_WG_M*TM) x (T_WG_N*TN) vec4
+//                    output tiles (64x64, 128x64 channels), workgroup grid as overrides.
 
 override WG_SIZE: u32 = 64u;
 
@@ -254,4 +256,74 @@ fn main_unrolled8x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   if (m0 + 5u < p.M) { epilogue(m0 + 5u, c0, a50); if (second) { epilogue(m0 + 5u, c1, a51); } }
   if (m0 + 6u < p.M) { epilogue(m0 + 6u, c0, a60); if (second) { epilogue(m0 + 6u, c1, a61); } }
   if (m0 + 7u < p.M) { epilogue(m0 + 7u, c0, a70); if (second) { epilogue(m0 + 7u, c1, a71); } }
+}
+
+// v6 (main_tiled): a workgroup of T_WG_M x T_WG_N invocations (override constants) computes a
+// (T_WG_M * TM) rows x (T_WG_N * TN) vec4-column output tile. Each 16-channel K-slice of x and w is
+// staged once through workgroup memory and then read by every invocation that needs it (on a GPU
+// that is what turns a bandwidth-bound GEMM into a compute-bound one); each invocation keeps TM x TN
+// vec4 accumulators in registers. Rows and columns are interleaved across invocations (row = ty +
+// r * T_WG_M, column = tx + c * T_WG_N): neighbouring invocations read neighbouring shared words and
+// write neighbouring outputs. No early return: every invocation reaches both barriers.
+override T_WG_M: u32 = 16u;
+override T_WG_N: u32 = 16u;
+const T_BK4: u32 = 4u; // vec4s of K per slice (16 channels)
+override T_A: u32 = T_WG_M * TM * T_BK4; // x slice: BM rows x T_BK4 vec4s
+override T_B: u32 = T_BK4 * 4u * T_WG_N * TN; // w slice: 16 rows x BN4 vec4s
+var<workgroup> ta: array<vec4<f32>, T_A>;
+var<workgroup> tb: array<vec4<f32>, T_B>;
+
+@compute @workgroup_size(T_WG_M * T_WG_N)
+fn main_tiled(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let bm = T_WG_M * TM;
+  let bn4 = T_WG_N * TN;
+  let threads = T_WG_M * T_WG_N;
+  let tilesN = (p.N4 + bn4 - 1u) / bn4;
+  let tile = wid.x + wid.y * nwg.x;
+  let m0 = (tile / tilesN) * bm; // past the last tile (a rounded-up grid) m0 >= M: loads zeros, writes nothing
+  let n0 = (tile % tilesN) * bn4;
+  let tx = li % T_WG_N;
+  let ty = li / T_WG_N;
+  var acc: array<vec4<f32>, TM * TN>;
+  for (var k0 = 0u; k0 < p.K4; k0 += T_BK4) {
+    for (var i = li; i < T_A; i += threads) {
+      let r = m0 + i / T_BK4;
+      let k4 = k0 + i % T_BK4;
+      var v = vec4<f32>(0.0);
+      if (r < p.M && k4 < p.K4) { v = x[r * p.K4 + k4]; }
+      ta[i] = v;
+    }
+    for (var i = li; i < T_B; i += threads) {
+      let k = k0 * 4u + i / bn4;
+      let c = n0 + i % bn4;
+      var v = vec4<f32>(0.0);
+      if (k < p.K && c < p.N4) { v = w[k * p.N4 + c]; }
+      tb[i] = v;
+    }
+    workgroupBarrier();
+    for (var k4 = 0u; k4 < T_BK4; k4++) {
+      var b: array<vec4<f32>, TN * 4u>;
+      for (var c = 0u; c < TN; c++) {
+        let col = k4 * 4u * bn4 + tx + c * T_WG_N;
+        b[c * 4u] = tb[col];
+        b[c * 4u + 1u] = tb[col + bn4];
+        b[c * 4u + 2u] = tb[col + 2u * bn4];
+        b[c * 4u + 3u] = tb[col + 3u * bn4];
+      }
+      for (var r = 0u; r < TM; r++) {
+        let a = ta[(ty + r * T_WG_M) * T_BK4 + k4];
+        for (var c = 0u; c < TN; c++) {
+          acc[r * TN + c] += a.x * b[c * 4u] + a.y * b[c * 4u + 1u] + a.z * b[c * 4u + 2u] + a.w * b[c * 4u + 3u];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var r = 0u; r < TM; r++) {
+    let m = m0 + ty + r * T_WG_M;
+    for (var c = 0u; c < TN; c++) {
+      let n4 = n0 + tx + c * T_WG_N;
+      if (m < p.M && n4 < p.N4) { epilogue(m, n4, acc[r * TN + c]); }
+    }
+  }
 }

@@ -10,6 +10,7 @@ import { GpuContext, type AcquireOptions } from './gpu/context.ts';
 import { DEFAULT_MODEL } from './node/model_registry.ts';
 import { nodePlatform, type ImageInput, type NodeModelOptions } from './node/platform.ts';
 import { installNodeGpu } from './node_gpu.ts';
+import { nodeTuningStore } from './node/tuning_store.ts';
 
 export * from './errors.ts';
 export type { Box, DetectOptions, Detection, Keypoint, StageTimes } from './detect_types.ts';
@@ -49,5 +50,5 @@ export async function createGpuContext(options: AcquireOptions & { toggles?: str
 /** Loads a detector: 'oid-v4' (default), 'coco', 'face', 'blazeface', 'blazeface-full', or a path to a .tflite / TF.js manifest / converted model. */
 export function load(model: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ObjectDetector> {
   installNodeGpu(options.toggles);
-  return Detector.create(nodePlatform(options), model, options);
+  return Detector.create(nodePlatform(options), model, { tuningStore: nodeTuningStore(), ...options });
 }

@@ -278,6 +278,11 @@ test('models lists the bundled models; info shows the adapter and the per-layer-
   assert.equal(i.code, 0, i.stderr);
   assert.match(i.stdout, /adapter: (lavapipe|swiftshader|hardware): /);
   assert.match(i.stdout, /conv 1x1 \(pointwise\)\s+50\s+582\.\d+/);
+  // The kernel per layer (GEMMs with their workgroup size) and the dispatches of one frame.
+  assert.match(i.stdout, /kernels per layer \(tune off: GEMMs from the measured table\)/);
+  assert.match(i.stdout, /expanded_conv_1\/expand\/Relu6\s+pointwise\s+(blocked|unrolled)\d+x\d+\s+\d+\n/);
+  assert.match(i.stdout, /expanded_conv_1\/depthwise\/Relu6\s+depthwise\s+\w+\s+-\n/);
+  assert.match(i.stdout, /dispatches per frame: (\d+) \(preprocess 1, network \d+, SSD head \d+\), one submit/);
   assert.ok(existsSync(cliJs));
 });
 

@@ -35,6 +35,8 @@ const cases: [string, VariantChoice, number][] = [
   ['naive kernels', { conv2d: 'naive', depthwise: 'naive', pointwise: 'naive' }, 2],
   ['direct conv, vec4 depthwise, shared-memory GEMM', { conv2d: 'direct', depthwise: 'vec4', pointwise: 'shared' }, 1],
   ['blocked conv/depthwise, 8x2 GEMM tiles', { conv2d: 'blocked', depthwise: 'blocked', pointwise: 'blocked8x2' }, 2],
+  ['shared-memory tiled GEMM, 64x64 tiles', { pointwise: 'tiled64x64' }, 2],
+  ['shared-memory tiled GEMM, 128x64 tiles', { pointwise: 'tiled128x64' }, 1],
   [
     'implicit-GEMM conv, unrolled 3x3 depthwise, unrolled 8x2 GEMM (the SwiftShader choices)',
     { conv2d: 'igemm', depthwise: 'k3s1u', pointwise: 'unrolled8x2' },

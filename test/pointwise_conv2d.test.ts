@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { ACTIVATIONS, type Clamp, type OutputView } from '../src/core/geometry.ts';
 import { padLastDimTo4 } from '../src/kernels/common.ts';
@@ -7,6 +8,7 @@ import {
   pointwiseConv2dDispatch,
   pointwiseConv2dPipeline,
   pointwiseVariantSupported,
+  tiledLayout,
   type PointwiseShape,
   type PointwiseVariant,
 } from '../src/kernels/pointwise_conv2d.ts';
@@ -71,17 +73,61 @@ cases.push({
 cases.push({ batch: 1, hw: [19, 19], K: 576, N: 24, act: ACTIVATIONS.none, actName: 'none' });
 cases.push({ batch: 1, hw: [75, 75], K: 24, N: 144, act: ACTIVATIONS.relu6, actName: 'relu6' });
 
+// Wide, deep shapes for the shared-memory tiles: several tiles in both directions, partial last tiles
+// (M, N not multiples of the tile), K over several 16-channel slices and not a multiple of 16.
+cases.push({ batch: 1, hw: [13, 11], K: 100, N: 200, act: ACTIVATIONS.relu6, actName: 'relu6' });
+cases.push({
+  batch: 2,
+  hw: [9, 9],
+  K: 36,
+  N: 132,
+  act: ACTIVATIONS.none,
+  actName: 'none',
+  residual: ACTIVATIONS.relu6,
+});
+
+const shapeOf = (c: Case): PointwiseShape => ({
+  M: c.batch * c.hw[0] * c.hw[1],
+  K: c.K,
+  N: c.N,
+  HW: c.hw[0] * c.hw[1],
+});
+const nameOf = (c: Case): string =>
+  `${c.batch}x${c.hw[0]}x${c.hw[1]} K${c.K} -> N${c.N} ${c.actName}${c.residual ? ' +residual' : ''}` +
+  (c.concat ? ` concat@${c.concat.offset}/${c.concat.total}` : '');
+
 for (const c of cases)
   for (const variant of POINTWISE_VARIANTS) {
-    const s: PointwiseShape = { M: c.batch * c.hw[0] * c.hw[1], K: c.K, N: c.N, HW: c.hw[0] * c.hw[1] };
-    if (!pointwiseVariantSupported(s, variant)) continue;
+    const s = shapeOf(c);
+    if (!pointwiseVariantSupported(s, variant) || variant.startsWith('tiled')) continue;
     if (variant !== 'blocked4x1' && variant !== 'naive' && variant !== 'shared' && c.hw[0] > 10 && c.K > 8) continue;
-    const extra = `${c.residual ? ' +residual' : ''}${c.concat ? ` concat@${c.concat.offset}/${c.concat.total}` : ''}`;
-    test(`pointwise ${variant}: ${c.batch}x${c.hw[0]}x${c.hw[1]} K${c.K} -> N${c.N} ${c.actName}${extra}`, () =>
-      check(c, s, variant));
+    test(`pointwise ${variant}: ${nameOf(c)}`, () => check(c, s, variant));
   }
 
-async function check(c: Case, s: PointwiseShape, variant: PointwiseVariant): Promise<void> {
+// The tiled variants at every workgroup size the tuners try: the size changes how invocations share the tile
+// (tiled64x64 at 32 is 8 x 4 invocations of 8 rows x 4 vec4 each; at 256, 16 x 16 of 4 rows x 1 vec4).
+for (const variant of POINTWISE_VARIANTS.filter((v) => v.startsWith('tiled')))
+  for (const wg of [32, 64, 128, 256])
+    for (const c of cases) {
+      const s = shapeOf(c);
+      if (!pointwiseVariantSupported(s, variant) || (wg !== 64 && !(c.K >= 24 && c.N >= 12))) continue;
+      test(`pointwise ${variant} wg${wg}: ${nameOf(c)}`, () => check(c, s, variant, wg));
+    }
+
+test('tiled layouts: the workgroup covers its tile exactly, and a size that cannot is refused', () => {
+  for (const [variant, wg, want] of [
+    ['tiled64x64', 256, { wgM: 16, wgN: 16, tm: 4, tn: 1 }],
+    ['tiled64x64', 64, { wgM: 8, wgN: 8, tm: 8, tn: 2 }],
+    ['tiled128x64', 128, { wgM: 16, wgN: 8, tm: 8, tn: 2 }],
+    ['tiled32x32', 256, { wgM: 32, wgN: 8, tm: 1, tn: 1 }],
+  ] as const)
+    assert.deepEqual(tiledLayout(variant, wg), want, `${variant} wg${wg}`);
+  assert.throws(() => tiledLayout('tiled32x32', 1024), /does not divide its tile/);
+  assert.throws(() => tiledLayout('tiled64x64', 96), /does not divide its tile/);
+  assert.throws(() => tiledLayout('blocked8x2', 64), /not a tiled GEMM variant/);
+});
+
+async function check(c: Case, s: PointwiseShape, variant: PointwiseVariant, workgroupSize = 64): Promise<void> {
   const ctx = await gpu();
   const x = randomFloats(s.M * s.K, 21, -1, 1);
   const w = randomFloats(s.K * s.N, 22, -0.5, 0.5);
@@ -93,7 +139,7 @@ async function check(c: Case, s: PointwiseShape, variant: PointwiseVariant): Pro
   const total = c.concat ? c.batch * s.HW * c.concat.total : s.M * s.N;
   const ref = pointwiseConv2dRef(s, x, w, bias, c.act, res, new Float32Array(total).fill(Number.NaN), view);
   const out = output(ctx, total);
-  const pipe = await pointwiseConv2dPipeline(ctx, variant);
+  const pipe = await pointwiseConv2dPipeline(ctx, variant, workgroupSize);
   const bx = storage(ctx, x),
     bw = storage(ctx, packPointwiseWeights(w, s.N)),
     bb = storage(ctx, padLastDimTo4(bias, s.N));
@@ -112,7 +158,7 @@ async function check(c: Case, s: PointwiseShape, variant: PointwiseVariant): Pro
         output: { buffer: out },
         ...(br ? { residual: { buffer: br } } : {}),
       },
-      { view, ...(res ? { residualAct: res.act } : {}) },
+      { view, workgroupSize, ...(res ? { residualAct: res.act } : {}) },
     ),
   ]);
   const got = await readF32(ctx, out, total);

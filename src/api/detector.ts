@@ -20,6 +20,7 @@ import {
   type PreprocessOutput,
   type PreprocessStage,
 } from '../kernels/preprocess.ts';
+import type { TuneMode } from '../kernels/pointwise_autotune.ts';
 import { supportsPackedDot } from '../kernels/qcommon.ts';
 import { integerLowering, resolvePrecision } from '../graph/integer.ts';
 import { boxToImage, pointToImage, type Placement } from '../image/placement.ts';
@@ -30,6 +31,7 @@ import { constData } from '../graph/weights.ts';
 import { SsdHead, parseDetections, type HeadOptions } from '../ssd/head.ts';
 import { keypointCount } from '../ssd/head_types.ts';
 import type { DetectOptions, Detection, StageTimes } from '../detect_types.ts';
+import { checkTuneMode, defaultTuneMode, gemmPlanFor, type GemmPlanReport, type TuningStore } from './tuning.ts';
 
 /** A frame the detector can put on the GPU: decoded pixels (Node) or a browser image/video source. */
 export interface FrameSource {
@@ -61,6 +63,14 @@ export interface DetectorOptions extends DetectOptions, AcquireOptions {
   precision?: Precision;
   /** Integer arithmetic to match: XNNPACK's fp32 scales (default; TFLite's WASM and CPU delegate) or TFLite's fixed point. */
   requantization?: Requantization;
+  /**
+   * GEMM kernel choice: 'off' uses the measured table; 'fast' (default on adapters the table does not cover)
+   * times a few candidate configurations per 1x1-layer shape at load, within about a second; 'full' times
+   * every one. A tuned plan is cached per adapter, model and input size where the platform can store it.
+   */
+  tune?: TuneMode;
+  /** Where tuned plans persist (the Node platform sets its cache folder). */
+  tuningStore?: TuningStore;
 }
 
 export interface DetectorTimings {
@@ -156,6 +166,8 @@ export class Detector {
   /** The precision this detector runs at, 'auto' resolved. */
   readonly precision: 'f32' | 'int8';
   private integer: IntegerLowering | undefined;
+  /** Which GEMM configurations the float 1x1 layers use, and where they came from. */
+  gemm: GemmPlanReport = { mode: 'off', source: 'table', plan: new Map() };
 
   private constructor(
     readonly model: LoadedModel,
@@ -177,6 +189,7 @@ export class Detector {
   static async create(model: LoadedModel, options: DetectorOptions = {}): Promise<Detector> {
     validateOptions(options, model.json.labels, options.maxDetectionsCap ?? 100);
     const precision = resolvePrecision(model.json, options.precision ?? 'auto');
+    if (options.tune !== undefined) checkTuneMode(options.tune);
     if (options.requantization !== undefined && !['xnnpack', 'tflite'].includes(options.requantization))
       throw new InvalidOptionError('requantization', options.requantization, "'xnnpack' or 'tflite'");
     if (!options.context) options.onLoadStage?.('device');
@@ -190,6 +203,8 @@ export class Detector {
       d.timings.uploadWeightsMs = performance.now() - t0;
       options.onLoadStage?.('compile');
       const t1 = performance.now();
+      const tune = integer ? 'off' : (options.tune ?? defaultTuneMode(ctx.report));
+      d.gemm = await gemmPlanFor(ctx, model, tune, options.tuningStore);
       await d.plan(1);
       d.timings.compileMs = performance.now() - t1;
       return d;
@@ -224,6 +239,13 @@ export class Detector {
   /** Executor statistics (dispatch list, memory plan) for a batch size, compiling it if needed. */
   async stats(batch = 1) {
     return (await this.plan(batch)).executor.stats;
+  }
+
+  /** Dispatches one call of this batch size records: preprocessing (one per image), the network, the SSD head. */
+  async dispatchCounts(batch = 1): Promise<{ preprocess: number; network: number; head: number; total: number }> {
+    const p = await this.plan(batch);
+    const counts = { preprocess: p.slots.length, network: p.executor.dispatches.length, head: p.headDispatches.length };
+    return { ...counts, total: counts.preprocess + counts.network + counts.head };
   }
 
   /** Compiles the plans of these batch sizes ahead of the calls that use them. */
@@ -314,6 +336,7 @@ export class Detector {
       batch,
       this.options.variants ?? {},
       this.integer,
+      this.gemm.plan,
     );
     const scoresShape = json.shapes[json.outputs.scores]!;
     const head = await SsdHead.create(ctx, {

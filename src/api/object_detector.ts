@@ -17,6 +17,7 @@ import {
   type DetectorOptions,
   type FrameSource,
 } from './detector.ts';
+import type { GemmPlanReport } from './tuning.ts';
 
 /** An input as a frame for the GPU, and the factor that maps the frame's pixels back to the input's. */
 export interface PlatformFrame {
@@ -109,6 +110,16 @@ export class ObjectDetector<Input, Where extends object = object> {
   /** Executor statistics (dispatch list, memory plan) for a batch size, compiling its plan if needed. */
   stats(batch = 1): Promise<ExecutorStats> {
     return this.detector.stats(batch);
+  }
+
+  /** Dispatches per call of this batch size: preprocessing, network and SSD head, one submit in all. */
+  dispatchCounts(batch = 1): Promise<{ preprocess: number; network: number; head: number; total: number }> {
+    return this.detector.dispatchCounts(batch);
+  }
+
+  /** How the GEMM configurations were chosen at load: the measured table, a cached tuning entry, or a new run. */
+  get gemmTuning(): GemmPlanReport {
+    return this.detector.gemm;
   }
 
   /** Compiles the plans of these batch sizes now, so detectBatch() of those sizes compiles nothing. */

@@ -11,6 +11,8 @@ import { GpuContext } from '../gpu/context.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { BUNDLED_MODELS, DEFAULT_MODEL, resolveModel } from '../node/model_registry.ts';
 import { installNodeGpu } from '../node_gpu.ts';
+import { load } from '../index.ts';
+import type { TuneMode } from '../kernels/pointwise_autotune.ts';
 import { helpText, parseArgs, type CommandSpec } from './args.ts';
 import { reportError } from './common.ts';
 import { formatTable } from './table.ts';
@@ -30,7 +32,7 @@ export const infoCommand: CommandSpec = {
   summary:
     "the WebGPU adapter and its limits, a model's parameters and multiply-adds per layer type, and a .tflite file's " +
     'operators (which ones mobilessd lacks)',
-  usage: 'mobilessd info [--model NAME|PATH] [--json]',
+  usage: 'mobilessd info [--model NAME|PATH] [--tune off|fast|full] [--json]',
   flags: [
     {
       name: 'model',
@@ -46,6 +48,12 @@ export const infoCommand: CommandSpec = {
       value: 'auto|hardware|lavapipe|swiftshader',
       help: 'which WebGPU adapter to describe',
       default: 'auto',
+    },
+    {
+      name: 'tune',
+      type: 'string',
+      value: 'off|fast|full',
+      help: "GEMM autotuning before the kernel list (default: 'off' where the measured table covers the adapter, else 'fast')",
     },
     { name: 'json', type: 'boolean', help: 'print JSON instead of tables' },
   ],
@@ -127,8 +135,9 @@ export async function runInfoCommand(argv: readonly string[]): Promise<number> {
     }
     const model = await resolveModel(flags.model as string, { log: (s) => process.stderr.write(`mobilessd: ${s}\n`) });
     const s = modelStats(model.json);
+    const kernels = await kernelPlan(ctx, flags.model as string, flags.tune as TuneMode | undefined);
     if (flags.json) {
-      const report = { adapter: ctx.report, model: { name: model.json.name, stats: s }, operators: inventory };
+      const report = { adapter: ctx.report, model: { name: model.json.name, stats: s }, operators: inventory, kernels };
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return 0;
     }
@@ -144,13 +153,56 @@ export async function runInfoCommand(argv: readonly string[]): Promise<number> {
       )}\n\n`,
     );
     process.stdout.write(`model ${model.json.name}: ${model.json.description}\n`);
-    process.stdout.write(`${layerTable(s)}\n`);
+    process.stdout.write(`${layerTable(s)}\n\n`);
+    process.stdout.write(`${kernelTable(kernels)}\n`);
     return 0;
   } catch (e) {
     return reportError(e);
   } finally {
     ctx?.destroy();
   }
+}
+
+interface KernelPlan {
+  tuning: { mode: string; source: string; rejected?: string };
+  dispatchesPerFrame: { preprocess: number; network: number; head: number; total: number };
+  steps: { name: string; kind: string; variant?: string; workgroupSize?: number }[];
+}
+
+/** The kernels a detector of this model runs here (GEMMs as tuned or from the table), and its dispatches per frame. */
+async function kernelPlan(ctx: GpuContext, model: string, tune: TuneMode | undefined): Promise<KernelPlan> {
+  const detector = await load(model, { context: ctx, ...(tune ? { tune } : {}) });
+  try {
+    const { mode, source, rejected } = detector.gemmTuning;
+    const steps = (await detector.stats(1)).steps.map(({ name, kind, variant, workgroupSize }) => ({
+      name,
+      kind,
+      ...(variant ? { variant } : {}),
+      ...(workgroupSize ? { workgroupSize } : {}),
+    }));
+    return {
+      tuning: { mode, source, ...(rejected ? { rejected } : {}) },
+      dispatchesPerFrame: await detector.dispatchCounts(1),
+      steps,
+    };
+  } finally {
+    detector.dispose();
+  }
+}
+
+function kernelTable(k: KernelPlan): string {
+  const d = k.dispatchesPerFrame;
+  const from = { table: 'the measured table', cache: 'a cached tuning run', tuned: 'a tuning run now' }[
+    k.tuning.source
+  ];
+  return (
+    `kernels per layer (tune ${k.tuning.mode}: GEMMs from ${from ?? k.tuning.source}${k.tuning.rejected ? `; a stored entry was ignored: ${k.tuning.rejected}` : ''}):\n` +
+    `${formatTable(
+      ['layer', 'kernel', 'variant', 'workgroup'],
+      k.steps.map((st) => [st.name, st.kind, st.variant ?? '-', st.workgroupSize ?? '-']),
+    )}\n` +
+    `dispatches per frame: ${d.total} (preprocess ${d.preprocess}, network ${d.network}, SSD head ${d.head}), one submit`
+  );
 }
 
 /** A TFLite file's operator types, how often each occurs, and whether mobilessd converts it. */

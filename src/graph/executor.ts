@@ -6,6 +6,7 @@
 import { GpuLimitError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { Dispatch } from '../gpu/dispatch.ts';
+import type { GemmPlan } from '../kernels/pointwise_tuning.ts';
 import type { IntegerLowering, StepIo, VariantChoice } from '../ops/support/lowering.ts';
 import { lowerGraph, type LoweredGraph } from './lower.ts';
 import { planMemory, type MemoryPlan } from './planner.ts';
@@ -19,7 +20,7 @@ export interface ExecutorStats {
   naiveActivationBytes: number;
   weightBytes: number;
   pipelineMs: number;
-  steps: { name: string; kind: string; variant?: string; flops: number; bytes: number }[];
+  steps: { name: string; kind: string; variant?: string; workgroupSize?: number; flops: number; bytes: number }[];
 }
 
 /**
@@ -95,8 +96,9 @@ export class GraphExecutor {
     batch: number,
     force: VariantChoice = {},
     integer?: IntegerLowering,
+    gemm?: GemmPlan,
   ): Promise<GraphExecutor> {
-    const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer);
+    const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer, gemm);
     const align = weightsAlignment(ctx);
     const plan = planMemory(
       [...lowered.roots].map(([id, r]) => ({ id, ...r })),
@@ -132,6 +134,7 @@ export class GraphExecutor {
         name: st.name,
         kind: st.kind,
         ...(st.variant ? { variant: st.variant } : {}),
+        ...(st.workgroupSize ? { workgroupSize: st.workgroupSize } : {}),
         flops: dispatches[i]!.flops,
         bytes: dispatches[i]!.bytes,
       })),

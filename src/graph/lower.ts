@@ -8,6 +8,7 @@
 import type { OutputView } from '../core/geometry.ts';
 import { product } from '../core/shape.ts';
 import type { DriverKind } from '../gpu/provider.ts';
+import type { GemmPlan } from '../kernels/pointwise_tuning.ts';
 import { UnsupportedOperatorError } from '../errors.ts';
 import type { IntegerLowering, LowerContext, Step, VariantChoice } from '../ops/support/lowering.ts';
 import type { GraphNode } from '../ops/support/node.ts';
@@ -36,6 +37,8 @@ export interface LowerOptions {
   force?: VariantChoice;
   /** Picks the measured kernel configurations for that adapter kind (kernels/pointwise_tuning.ts). */
   driver?: DriverKind;
+  /** Autotuned GEMM configurations by shape, ahead of the table. */
+  gemm?: GemmPlan;
   /** False for training, which keeps every node's output. Default true. */
   fuse?: boolean;
   /** Tensors read from outside `nodes` (graph outputs): never fused away. */
@@ -73,6 +76,7 @@ export function lowerNodes(
     batch: o.batch,
     driver: o.driver ?? 'unknown',
     force: o.force ?? {},
+    ...(o.gemm ? { gemm: o.gemm } : {}),
     fuse: o.fuse ?? true,
     ...(o.integer ? { integer: o.integer } : {}),
     shape: shapeOf,
@@ -146,6 +150,7 @@ export function lowerGraph(
   force: VariantChoice = {},
   driver: DriverKind = 'unknown',
   integer?: IntegerLowering,
+  gemm?: GemmPlan,
 ): LoweredGraph {
   const outputs = [model.outputs.boxes, model.outputs.scores];
   const { steps, root } = lowerNodes(model, model.nodes, {
@@ -154,6 +159,7 @@ export function lowerGraph(
     driver,
     keep: outputs,
     ...(integer ? { integer } : {}),
+    ...(gemm ? { gemm } : {}),
   });
   // Integer graphs end in float32 copies of their outputs, dequantized for the SSD head.
   const heads = integer ? dequantizeOutputSteps(model, integer, batch) : [];

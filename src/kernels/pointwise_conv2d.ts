@@ -1,6 +1,7 @@
 /**
  * 1x1 convolution as a register-blocked GEMM with vec4 loads, fused bias + clamp and an optional
- * residual add in the epilogue (the inverted-residual block's skip connection).
+ * residual add in the epilogue (the inverted-residual block's skip connection); the `tiled` variants
+ * stage K-slices through workgroup memory for GPUs, whose many cores re-read a tile cheaply there.
  * Weights on the GPU: [K, N4], N zero-padded to a multiple of 4.
  */
 import source from '../../shaders/pointwise_conv2d.wgsl';
@@ -13,7 +14,8 @@ import type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 
 export type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 
-export type PointwiseVariant = 'naive' | 'shared' | 'unrolled4x2' | 'unrolled8x2' | `blocked${number}x${number}`;
+export type PointwiseVariant =
+  'naive' | 'shared' | 'unrolled4x2' | 'unrolled8x2' | `blocked${number}x${number}` | `tiled${number}x${number}`;
 /** Register tiles (rows x vec4 columns) the tuner may choose from. */
 export const POINTWISE_TILES = [
   [4, 1],
@@ -25,13 +27,47 @@ export const POINTWISE_TILES = [
   [8, 2],
   [4, 4],
 ] as const;
+/** Workgroup output tiles (rows x channels) of the shared-memory `tiled` variants. */
+export const POINTWISE_WORKGROUP_TILES = [
+  [32, 32],
+  [64, 64],
+  [128, 64],
+] as const;
 export const POINTWISE_VARIANTS: readonly PointwiseVariant[] = [
   'naive',
   'shared',
   'unrolled4x2',
   'unrolled8x2',
   ...POINTWISE_TILES.map(([m, n]) => `blocked${m}x${n}` as const),
+  ...POINTWISE_WORKGROUP_TILES.map(([m, n]) => `tiled${m}x${n}` as const),
 ];
+const TILED = /^tiled(\d+)x(\d+)$/;
+
+/** How a `tiled` variant's workgroup of `workgroupSize` invocations covers its output tile. */
+export interface TiledLayout {
+  /** Invocations along rows and along vec4 columns (the workgroup is wgM * wgN). */
+  wgM: number;
+  wgN: number;
+  /** Rows and vec4 columns each invocation accumulates. */
+  tm: number;
+  tn: number;
+}
+
+/**
+ * A near-square grid of invocations (columns a power of two up to the tile's vec4 width), each owning
+ * an equal share of the tile; RangeError when the size does not divide the tile.
+ */
+export function tiledLayout(variant: PointwiseVariant, workgroupSize: number): TiledLayout {
+  const m = TILED.exec(variant);
+  if (!m) throw new RangeError(`${variant} is not a tiled GEMM variant`);
+  const [bm, bn4] = [Number(m[1]), Number(m[2]) / 4];
+  const wgN = Math.min(bn4, 2 ** Math.floor(Math.log2(Math.sqrt(workgroupSize))));
+  const wgM = workgroupSize / wgN;
+  const layout = { wgM, wgN, tm: bm / wgM, tn: bn4 / wgN };
+  if (![layout.wgM, layout.tm, layout.tn].every((v) => Number.isInteger(v) && v >= 1))
+    throw new RangeError(`GEMM ${variant}: workgroup size ${workgroupSize} does not divide its tile`);
+  return layout;
+}
 
 export const PointwiseParams = uniformSchema('Params', {
   M: 'u32',
@@ -64,13 +100,19 @@ export function pointwiseConv2dPipeline(
   variant: PointwiseVariant,
   workgroupSize = 64,
 ): Promise<CachedPipeline> {
-  const [tm, tn] = tileOf(variant);
-  const entry = variant.startsWith('blocked') ? 'blocked' : variant;
+  const tiled = TILED.test(variant) ? tiledLayout(variant, workgroupSize) : undefined;
+  const [tm, tn] = tiled ? [tiled.tm, tiled.tn] : tileOf(variant);
+  const entry = variant.startsWith('blocked') ? 'blocked' : tiled ? 'tiled' : variant;
+  const constants: Record<string, number> | undefined = tiled
+    ? { T_WG_M: tiled.wgM, T_WG_N: tiled.wgN }
+    : entry === 'shared'
+      ? undefined
+      : { WG_SIZE: workgroupSize };
   return ctx.pipeline(`pointwise_conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
     label: `pointwise_conv2d_${variant}`,
     code: `${PointwiseParams.wgsl}const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${source}`,
     entryPoint: `main_${entry}`,
-    ...(entry === 'shared' ? {} : { constants: { WG_SIZE: workgroupSize } }),
+    ...(constants ? { constants } : {}),
     bindings: ['uniform', 'rw', 'storage', 'storage', 'rw', 'rw'],
   }));
 }
@@ -79,8 +121,12 @@ export function packPointwiseWeights(wKN: Float32Array, n: number): Float32Array
   return padLastDimTo4(wKN, n);
 }
 
+/** Invocations of a register-blocked variant, or workgroups (output tiles) of a shared-memory one. */
 export function pointwiseThreads(s: PointwiseShape, v: PointwiseVariant): number {
   if (v === 'naive') return s.M * s.N;
+  if (v === 'shared') return Math.ceil(s.M / 32) * Math.ceil(Math.ceil(s.N / 4) / 8);
+  const t = TILED.exec(v);
+  if (t) return Math.ceil(s.M / Number(t[1])) * Math.ceil(Math.ceil(s.N / 4) / (Number(t[2]) / 4));
   const [tm, tn] = tileOf(v);
   return Math.ceil(s.M / tm) * Math.ceil(Math.ceil(s.N / 4) / tn);
 }
@@ -118,8 +164,8 @@ export function pointwiseConv2dDispatch(
     if (!opts.dummy) owned.push(dummy);
     residual = { buffer: dummy };
   }
-  const shared = variant === 'shared';
-  const tiles = Math.ceil(s.M / 32) * Math.ceil(Math.ceil(s.N / 4) / 8);
+  // A shared-memory variant's workgroup computes one output tile: one workgroup per tile.
+  const perTile = variant === 'shared' || TILED.test(variant);
   const d = makeDispatch(
     ctx,
     pipe,
@@ -141,9 +187,10 @@ export function pointwiseConv2dDispatch(
       addMax: ra.max,
     },
     [b.input, b.weights, b.bias, b.output, residual],
-    shared
-      ? { threads: tiles, workgroupSize: 1 }
-      : { threads: pointwiseThreads(s, variant), workgroupSize: opts.workgroupSize ?? 64 },
+    {
+      threads: pointwiseThreads(s, variant),
+      workgroupSize: perTile ? 1 : (opts.workgroupSize ?? 64),
+    },
     { label: opts.label ?? `pointwise_conv2d_${variant}`, op: 'pointwise_conv2d', ...pointwiseCost(s, !!b.residual) },
   );
   d.owned.push(...owned);

@@ -37,6 +37,19 @@ const SWIFTSHADER: Rule[] = [
 // Hardware adapters use the lavapipe table until measured there.
 const TABLES: Partial<Record<DriverKind, Rule[]>> = { lavapipe: LAVAPIPE, swiftshader: SWIFTSHADER };
 
+/** A GEMM configuration per shape (gemmShapeKey), e.g. what the load-time autotuner measured. */
+export type GemmPlan = ReadonlyMap<string, GemmChoice>;
+
+export function gemmShapeKey(s: PointwiseShape): string {
+  return `${s.M}x${s.K}x${s.N}`;
+}
+
+/** The plan's choice for `s` when it has one this shape supports, else the table's. */
+export function plannedPointwise(driver: DriverKind, s: PointwiseShape, plan?: GemmPlan): GemmChoice {
+  const planned = plan?.get(gemmShapeKey(s));
+  return planned && pointwiseVariantSupported(s, planned.variant) ? planned : tunedPointwise(driver, s);
+}
+
 export function tunedPointwise(driver: DriverKind, s: PointwiseShape): GemmChoice {
   if (s.K % 4 !== 0) return { variant: 'naive', workgroupSize: 64 };
   const rules = TABLES[driver] ?? LAVAPIPE;

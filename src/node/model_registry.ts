@@ -285,14 +285,15 @@ async function manifestSource(manifest: string, name: string, description?: stri
   };
 }
 
-function cacheDirs(name: string, opts: ResolveOptions): string[] {
+/** The cache folders of entry `name`, in the order they are read (the package's weights/, then the user cache). */
+export function cacheDirs(name: string, opts: Pick<ResolveOptions, 'cacheDir'>): string[] {
   if (opts.cacheDir) return [join(opts.cacheDir, name)];
   const root = packageRoot();
   const xdg = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
   return [...(root ? [join(root, 'weights', name)] : []), join(xdg, 'mobilessd', name)];
 }
 
-async function writableCacheDir(name: string, opts: ResolveOptions): Promise<string> {
+export async function writableCacheDir(name: string, opts: Pick<ResolveOptions, 'cacheDir'>): Promise<string> {
   const dirs = cacheDirs(name, opts);
   for (const dir of dirs) {
     try {

@@ -35,7 +35,7 @@ import {
   type PointwiseShape,
   type PointwiseVariant,
 } from '../kernels/pointwise_conv2d.ts';
-import { tunedPointwise } from '../kernels/pointwise_tuning.ts';
+import { plannedPointwise } from '../kernels/pointwise_tuning.ts';
 import { packedBias } from '../kernels/qcommon.ts';
 import {
   QCONV2D_VARIANTS,
@@ -281,9 +281,10 @@ function lower(n: Conv2dNode, lc: LowerContext): void {
   const view = lc.defaultView(out);
   if (isPointwise(g, n)) {
     const s = gemmShape(g);
-    const tuned = tunedPointwise(lc.driver, s);
+    const tuned = plannedPointwise(lc.driver, s, lc.gemm);
     const forced = lc.force.pointwise as PointwiseVariant | undefined;
-    const known = forced !== undefined && (POINTWISE_VARIANTS.includes(forced) || /^blocked\d+x\d+$/.test(forced));
+    const known =
+      forced !== undefined && (POINTWISE_VARIANTS.includes(forced) || /^(blocked|tiled)\d+x\d+$/.test(forced));
     const variant = known && pointwiseVariantSupported(s, forced) ? forced : tuned.variant;
     const wg = variant === tuned.variant ? tuned.workgroupSize : 64;
     lc.emit(new PointwiseStep(n.name, variant, wg, s, n.activation, input, out, n.filter, n.bias, view));

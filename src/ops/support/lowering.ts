@@ -8,6 +8,7 @@ import type { ConstQuant, Requantization, TensorQuant } from '../../core/quant.t
 import type { CachedPipeline, GpuContext } from '../../gpu/context.ts';
 import type { Dispatch } from '../../gpu/dispatch.ts';
 import type { DriverKind } from '../../gpu/provider.ts';
+import type { GemmPlan } from '../../kernels/pointwise_tuning.ts';
 import type { GraphNode } from './node.ts';
 
 /** Kernel variants forced by a test or a benchmark, by step kind ('conv2d', 'depthwise', 'pointwise', ...). */
@@ -51,6 +52,8 @@ export interface Step {
   /** The kernel family: what variants, tuning and profiles are keyed by. */
   readonly kind: string;
   readonly variant?: string;
+  /** The workgroup size the variant runs at, where tuning chooses it (the GEMM). */
+  readonly workgroupSize?: number;
   /** The tensor written; fusion may move it (a fused add's output). */
   output: string;
   /** Where in the output's storage it writes (a concatenation slice, or the whole tensor). */
@@ -77,6 +80,8 @@ export interface LowerContext {
   readonly batch: number;
   readonly driver: DriverKind;
   readonly force: VariantChoice;
+  /** GEMM configurations the load-time autotuner measured on this adapter, by shape; absent: the table. */
+  readonly gemm?: GemmPlan;
   /** False in training: every node keeps its own output, which its backward pass reads. */
   readonly fuse: boolean;
   /** Present when the graph runs in integers: ops without an integer lowering refuse it. */

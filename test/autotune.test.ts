@@ -1,0 +1,214 @@
+/**
+ * The load-time GEMM autotuner: what it may pick, that it picks the fastest it timed, the plan reaching the
+ * executor (outputs still equal the CPU reference), the on-disk cache (round trip, incremental runs, corrupt,
+ * stale and foreign entries ignored and rewritten) and the load option. Timings themselves are the bench's.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Detector } from '../src/api/detector.ts';
+import { gemmPlanFor, modelGemmShapes, parseEntry, tuningKey, TUNER_VERSION } from '../src/api/tuning.ts';
+import { InvalidOptionError } from '../src/errors.ts';
+import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
+import { runRawOutputs } from '../src/graph/raw.ts';
+import { runReference } from '../src/graph/reference.ts';
+import { gemmCandidates, tuneGemms } from '../src/kernels/pointwise_autotune.ts';
+import { POINTWISE_VARIANTS } from '../src/kernels/pointwise_conv2d.ts';
+import { gemmShapeKey, tunedPointwise } from '../src/kernels/pointwise_tuning.ts';
+import { nodeTuningStore } from '../src/node/tuning_store.ts';
+import { PointwiseStep } from '../src/ops/conv2d.ts';
+import { assertClose, gpu, randomFloats, releaseGpu } from './support/gpu.ts';
+import { syntheticModel } from './support/synthetic_model.ts';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await releaseGpu();
+});
+
+function freshStore() {
+  const dir = mkdtempSync(join(tmpdir(), 'mobilessd-tune-'));
+  dirs.push(dir);
+  const store = nodeTuningStore(dir);
+  const file = () => {
+    const files = readdirSync(join(dir, 'tuning'));
+    assert.equal(files.length, 1, `one entry in ${dir}/tuning: ${files.join(', ')}`);
+    return join(dir, 'tuning', files[0]!);
+  };
+  return { dir, store, file };
+}
+
+const s = { M: 81, K: 36, N: 132, HW: 81 };
+
+test("candidates: 'off' is the table's choice; 'fast' and 'full' put it first, and 'full' holds every fast one", () => {
+  for (const driver of ['lavapipe', 'swiftshader', 'hardware'] as const) {
+    const table = tunedPointwise(driver, s);
+    assert.deepEqual(gemmCandidates('off', s, driver), [table]);
+    const fast = gemmCandidates('fast', s, driver);
+    const full = gemmCandidates('full', s, driver);
+    assert.deepEqual(fast[0], table);
+    assert.deepEqual(full[0], table);
+    const key = (c: { variant: string; workgroupSize: number }) => `${c.variant}@${c.workgroupSize}`;
+    const fullKeys = new Set(full.map(key));
+    assert.equal(fullKeys.size, full.length, 'no candidate twice');
+    for (const c of fast) assert.ok(fullKeys.has(key(c)), `${key(c)} is a full candidate`);
+    assert.ok(fast.some((c) => c.variant.startsWith('tiled')) && fast.some((c) => c.variant.startsWith('blocked')));
+    for (const v of POINTWISE_VARIANTS.filter((v) => v !== 'naive'))
+      assert.ok(
+        full.some((c) => c.variant === v),
+        `full tries ${v}`,
+      );
+  }
+  // K not a multiple of 4: only the naive kernel runs it, and the tuner has nothing else to offer.
+  assert.deepEqual(gemmCandidates('full', { M: 9, K: 3, N: 8, HW: 9 }, 'hardware'), [
+    { variant: 'naive', workgroupSize: 64 },
+  ]);
+});
+
+test('tuneGemms times every candidate of every distinct shape and keeps the fastest', async () => {
+  const ctx = await gpu();
+  const shapes = [s, { M: 16, K: 64, N: 24, HW: 16 }, s];
+  const r = await tuneGemms(ctx, shapes, 'fast', Infinity);
+  assert.equal(r.timer, ctx.hasTimestamps ? 'timestamp' : 'wall');
+  assert.deepEqual(r.untimed, []);
+  assert.deepEqual(
+    r.layers.map((l) => l.shape),
+    ['81x36x132', '16x64x24'],
+  );
+  for (const l of r.layers) {
+    const shape = shapes.find((x) => gemmShapeKey(x) === l.shape)!;
+    assert.equal(l.timed.length, gemmCandidates('fast', shape, ctx.report.driver).length, 'every candidate timed');
+    assert.ok(l.timed.every((t) => Number.isFinite(t.ms) && t.ms >= 0));
+    const table = tunedPointwise(ctx.report.driver, shape);
+    const tableMs = l.timed.find((t) => t.variant === table.variant && t.workgroupSize === table.workgroupSize)!.ms;
+    const fastest = l.timed[0]!;
+    assert.ok(
+      l.timed.every((t) => t.ms >= fastest.ms),
+      'fastest first',
+    );
+    // The table's choice stays unless another is more than 5% faster.
+    const want = fastest.ms <= 0.95 * tableMs ? fastest : { ...table, ms: tableMs };
+    assert.deepEqual(
+      { ...l.choice, ms: l.ms },
+      { variant: want.variant, workgroupSize: want.workgroupSize, ms: want.ms },
+    );
+  }
+  const none = await tuneGemms(ctx, shapes, 'fast', -1);
+  assert.deepEqual(none.layers, []);
+  assert.deepEqual(none.untimed, ['81x36x132', '16x64x24'], 'past the budget no shape is started');
+});
+
+test('a tuned plan reaches the executor, whose outputs still equal the CPU reference; the cache round-trips', async () => {
+  const ctx = await gpu();
+  const m = syntheticModel();
+  const { store, file } = freshStore();
+  const first = await gemmPlanFor(ctx, m, 'fast', store, Infinity);
+  assert.equal(first.source, 'tuned');
+  const shapes = new Set(modelGemmShapes(m, ctx.report).map(gemmShapeKey));
+  assert.deepEqual(new Set(first.plan.keys()), shapes, 'every GEMM shape of the model has a choice');
+  const entry = JSON.parse(readFileSync(file(), 'utf8')) as { key: string; version: number; layers: unknown[] };
+  assert.equal(entry.key, tuningKey(ctx.report, m));
+  assert.equal(entry.version, TUNER_VERSION);
+  assert.equal(entry.layers.length, shapes.size);
+
+  const again = await gemmPlanFor(ctx, m, 'fast', store, Infinity);
+  assert.equal(again.source, 'cache');
+  assert.deepEqual([...again.plan], [...first.plan]);
+
+  const packed = packModelWeights(ctx, m);
+  // Batch 2 runs other shapes than the tuned batch-1 ones (they keep the table's choice): still correct.
+  const ex = await GraphExecutor.create(ctx, m, packed, 2, {}, undefined, again.plan);
+  const ex1 = await GraphExecutor.create(ctx, m, packed, 1, {}, undefined, again.plan);
+  for (const st of ex1.lowered.steps.filter((x) => x instanceof PointwiseStep))
+    assert.deepEqual({ variant: st.variant, workgroupSize: st.workgroupSize }, again.plan.get(gemmShapeKey(st.s)));
+  const [, h, w] = m.json.shapes.input!;
+  for (const [batch, e] of [
+    [2, ex],
+    [1, ex1],
+  ] as const) {
+    const input = randomFloats(batch * h! * w! * 3, 31 + batch, -1, 1);
+    const got = await runRawOutputs(ctx, e, input);
+    const ref = runReference(m, input, batch);
+    assertClose(got.get('boxes')!, ref.get('boxes')!, 1e-4, 1e-4, 'boxes');
+    assertClose(got.get('scores')!, ref.get('scores')!, 1e-4, 1e-4, 'scores');
+    e.destroy();
+  }
+  packed.buffer?.destroy();
+});
+
+test('corrupt, stale, foreign and unrunnable entries are ignored and rewritten; a partial one is completed', async () => {
+  const ctx = await gpu();
+  const m = syntheticModel();
+  const { store, file } = freshStore();
+  await gemmPlanFor(ctx, m, 'fast', store, Infinity);
+  const good = readFileSync(file(), 'utf8');
+  const edit = (f: (e: Record<string, unknown> & { layers: Record<string, unknown>[] }) => void) => {
+    const e = JSON.parse(good) as Record<string, unknown> & { layers: Record<string, unknown>[] };
+    f(e);
+    return JSON.stringify(e);
+  };
+  const cases: [string, string, RegExp][] = [
+    ['truncated', good.slice(0, good.length / 2), /not JSON/],
+    ['an older tuner', edit((e) => (e.version = TUNER_VERSION - 1)), /tuner version/],
+    ['another adapter', edit((e) => (e.key = String(e.key).replace('"adapter":["', '"adapter":["x'))), /another/],
+    ['an unknown variant', edit((e) => (e.layers[0]!.variant = 'blocked3x3')), /not a GEMM variant/],
+    ['a workgroup size the tuner never tries', edit((e) => (e.layers[0]!.workgroupSize = 512)), /workgroupSize 512/],
+    ['a negative time', edit((e) => (e.layers[0]!.ms = -1)), /ms -1/],
+  ];
+  for (const [what, text, why] of cases) {
+    writeFileSync(file(), text);
+    const r = await gemmPlanFor(ctx, m, 'fast', store, Infinity);
+    assert.equal(r.source, 'tuned', what);
+    assert.match(r.rejected ?? '', why, what);
+    assert.equal(
+      typeof parseEntry(readFileSync(file(), 'utf8'), tuningKey(ctx.report, m)),
+      'object',
+      `${what}: rewritten`,
+    );
+    assert.equal((await gemmPlanFor(ctx, m, 'fast', store, Infinity)).source, 'cache', `${what}: then used`);
+  }
+  // A 'fast' entry does not answer 'full'.
+  assert.match((await gemmPlanFor(ctx, m, 'full', store, 0)).rejected ?? '', /'full' was asked/);
+  // A run whose budget ran out stores what it timed; the next load times only the rest and merges.
+  writeFileSync(
+    file(),
+    edit((e) => e.layers.splice(1)),
+  );
+  const rest = await gemmPlanFor(ctx, m, 'fast', store, Infinity);
+  assert.equal(rest.source, 'tuned');
+  assert.equal(rest.rejected, undefined);
+  const distinct = new Set(modelGemmShapes(m, ctx.report).map(gemmShapeKey)).size;
+  assert.ok(distinct > 1);
+  assert.equal(rest.result!.layers.length, distinct - 1, 'only the shapes missing from the entry were timed');
+  assert.equal(rest.plan.size, distinct);
+});
+
+test("the load option: 'off' is the table, a tuned plan is loaded from the store, and a bad value is refused", async () => {
+  const ctx = await gpu();
+  const m = syntheticModel();
+  const { store } = freshStore();
+  await assert.rejects(
+    Detector.create(m, { context: ctx, tune: 'quick' as 'fast' }),
+    (e) => e instanceof InvalidOptionError && /tune/.test(e.message),
+  );
+  const off = await Detector.create(m, { context: ctx, tune: 'off', tuningStore: store });
+  assert.deepEqual([off.gemm.source, off.gemm.plan.size], ['table', 0]);
+  off.dispose();
+  const tuned = await gemmPlanFor(ctx, m, 'fast', store, Infinity);
+  const d = await Detector.create(m, { context: ctx, tune: 'fast', tuningStore: store });
+  assert.equal(d.gemm.source, 'cache');
+  const steps = (await d.stats(1)).steps.filter((st) => st.kind === 'pointwise');
+  assert.ok(steps.length > 0);
+  for (const st of steps) assert.ok(st.variant && st.workgroupSize, st.name);
+  assert.deepEqual(
+    new Set(steps.map((st) => `${st.variant}@${st.workgroupSize}`)),
+    new Set([...tuned.plan.values()].map((c) => `${c.variant}@${c.workgroupSize}`)),
+  );
+  const counts = await d.dispatchCounts(1);
+  assert.equal(counts.preprocess, 1);
+  assert.equal(counts.network, (await d.stats(1)).dispatches);
+  assert.equal(counts.total, counts.preprocess + counts.network + counts.head);
+  d.dispose();
+});
