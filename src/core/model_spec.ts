@@ -41,4 +41,9 @@ export interface GridAnchorOptions {
    * face-api's SSD-MobileNetV1 was trained with).
    */
   interpolatedPlacement?: 'last' | 'after-ratio-1';
+  /**
+   * Per layer, the heights and widths of a cell's boxes, in place of the scale and ratio rules above
+   * (anchors fitted to a dataset by `mobilessd train --anchors fit`), relative to inputHeight x inputWidth.
+   */
+  cellShapes?: { h: number[]; w: number[] }[];
 }

@@ -11,6 +11,9 @@ import { weightsInfo } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { resolveModel } from '../node/model_registry.ts';
 import { writeAtomic, writeModel } from '../node/model_files.ts';
+import { resizeModelInput } from '../ssd/resize_input.ts';
+import { constData } from '../graph/weights.ts';
+import { anchorCoverage, fitAnchors } from './anchor_fit.ts';
 import { buildCache } from './cache.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, settingsMismatch, type Checkpoint } from './checkpoint.ts';
 import { SSD_AUGMENTATION } from './data.ts';
@@ -23,6 +26,9 @@ import { DEFAULT_HEAD_INIT, newClassHeads, withConstants } from './model_surgery
 import { Rng } from './rng.ts';
 import { Trainer, type OptimizerSettings } from './trainer.ts';
 
+export const ANCHOR_CHOICES = ['default', 'fit'] as const;
+export type AnchorChoice = (typeof ANCHOR_CHOICES)[number];
+
 export interface TrainSettings extends OptimizerSettings {
   /** Dataset folder (VOC, COCO or YOLO) and its splits; no validation when valSplit is undefined. */
   dataset: string;
@@ -31,6 +37,10 @@ export interface TrainSettings extends OptimizerSettings {
   /** Pretrained model: a bundled name or a path. */
   base: string;
   trainFrom: TrainFrom;
+  /** 'fit': default box shapes fitted to the training boxes (anchor_fit.ts); 'default': the base model's. */
+  anchors: AnchorChoice;
+  /** Square input side to train (and then run) at, anchors regenerated; undefined: the base model's. */
+  inputSize: number | undefined;
   /** Cached versions of each training image: the first unaugmented, the others augmented. */
   augmentations: number;
   matchThreshold: number;
@@ -44,12 +54,15 @@ export const DEFAULT_SETTINGS: Omit<TrainSettings, 'dataset' | 'epochs'> = {
   valSplit: 'val',
   base: 'oid-v4',
   trainFrom: 'features',
+  anchors: 'default',
+  inputSize: undefined,
   batch: 32,
   microBatch: 8,
   lr: 0.001,
   momentum: 0.9,
   weightDecay: 0.0005,
   warmupEpochs: 1,
+  lrSchedule: 'cosine',
   augmentations: 8,
   negPerPos: 3,
   alpha: 1,
@@ -109,8 +122,8 @@ export async function runTraining(
     hooks.log(`resuming after epoch ${checkpoint.state.epochsDone} (step ${checkpoint.state.stepsDone})`);
   }
 
-  const base = await resolveModel(s.base, { log: hooks.log });
-  const model = newClassHeads(base, classes, { ...DEFAULT_HEAD_INIT, seed: s.seed });
+  const base = await atInputSize(await resolveModel(s.base, { log: hooks.log }), s.inputSize);
+  const model = withAnchors(newClassHeads(base, classes, { ...DEFAULT_HEAD_INIT, seed: s.seed }), trainSet, s, hooks);
   const region = trainingRegion(model.json, s.trainFrom);
   hooks.log(
     `classes: ${classes.join(', ')}; training ${region.trained.length} convolutions from ${region.cuts.length} cached tensor(s): ${region.cuts.join(', ')}`,
@@ -178,6 +191,42 @@ export async function runTraining(
   } finally {
     trainer.destroy();
   }
+}
+
+/**
+ * The model at `side` x `side`, for training there: the anchors are the generator's for that input
+ * (relative sizes, as the SSD paper's 512 model), and the generator now records that size.
+ */
+export async function atInputSize(model: LoadedModel, side: number | undefined): Promise<LoadedModel> {
+  if (side === undefined || (side === model.json.preprocess.height && side === model.json.preprocess.width))
+    return model;
+  const out = await resizeModelInput(model, side, side, 'relative');
+  const g = out.json.ssd.anchorGenerator;
+  if (g) out.json.ssd.anchorGenerator = { ...g, options: { ...g.options, inputHeight: side, inputWidth: side } };
+  return out;
+}
+
+/** The model with its default boxes as `s.anchors` says, logging the training boxes' coverage. */
+export function withAnchors(
+  model: LoadedModel,
+  set: TrainingSet,
+  s: Pick<TrainSettings, 'anchors'>,
+  hooks: Pick<RunHooks, 'log'>,
+): LoadedModel {
+  const truths = set.images.map((im) => im.truth);
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  if (s.anchors === 'default') {
+    const anchors = constData(model, model.json.ssd.anchors).data;
+    hooks.log(
+      `anchors: the base model's; training boxes whose best default box has IoU >= 0.5: ${pct(anchorCoverage(anchors, truths))}`,
+    );
+    return model;
+  }
+  const fit = fitAnchors(model, truths);
+  const shapes = fit.shapes.map((l) => l.map((b) => `${b.h.toFixed(3)}x${b.w.toFixed(3)}`).join(' ')).join(' | ');
+  hooks.log(`anchors fitted to the training boxes (h x w per feature map: ${shapes})`);
+  hooks.log(`training boxes whose best default box has IoU >= 0.5: ${pct(fit.before)} before, ${pct(fit.after)} after`);
+  return fit.model;
 }
 
 /** The training images in `augmentations` versions and the validation images once, through the frozen part. */

@@ -16,7 +16,7 @@ import { LOSS_PARTS_STRIDE } from './loss.ts';
 import { totalLoss } from './loss_ref.ts';
 import { paramSpecs, ParamStore } from './params.ts';
 import type { Rng } from './rng.ts';
-import { learningRate, Sgd, type Schedule } from './sgd.ts';
+import { learningRate, Sgd, type LrSchedule, type Schedule } from './sgd.ts';
 import { TrainStep } from './step.ts';
 
 export interface OptimizerSettings {
@@ -27,6 +27,8 @@ export interface OptimizerSettings {
   momentum: number;
   weightDecay: number;
   warmupEpochs: number;
+  /** Decay after the warm-up (sgd.ts); cosine when absent. */
+  lrSchedule?: LrSchedule;
   epochs: number;
   negPerPos: number;
   alpha: number;
@@ -55,6 +57,7 @@ export class Trainer {
     );
     const perEpoch = this.stepsPerEpoch;
     this.schedule = {
+      kind: s.lrSchedule ?? 'cosine',
       baseLr: s.lr,
       totalSteps: s.epochs * perEpoch,
       warmupSteps: Math.round(s.warmupEpochs * perEpoch),
