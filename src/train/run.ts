@@ -24,7 +24,7 @@ import { trainingRegion, type TrainFrom } from './graph.ts';
 import { lossChart, type EpochRecord, type History } from './history.ts';
 import { DEFAULT_HEAD_INIT, newClassHeads, withConstants } from './model_surgery.ts';
 import { Rng } from './rng.ts';
-import { Trainer, type OptimizerSettings } from './trainer.ts';
+import { Trainer, type OptimizerSettings, type PhaseThroughput } from './trainer.ts';
 
 export const ANCHOR_CHOICES = ['default', 'fit'] as const;
 export type AnchorChoice = (typeof ANCHOR_CHOICES)[number];
@@ -85,6 +85,8 @@ export interface RunResult {
   cacheSeconds: number;
   trainSeconds: number;
   val: Validation | undefined;
+  /** Images per second: building the feature cache (frozen part, all versions) and the training phases. */
+  throughput: { featureCache: number } & PhaseThroughput;
 }
 
 export const CHART_FILE = 'loss.svg';
@@ -183,11 +185,13 @@ export async function runTraining(
     const trainSeconds = (performance.now() - t1) / 1000;
     const out = await finishModel(model, await trainer.trained(), s, trainSet);
     await writeModel(outDir, out);
+    const cached = cache.train.length * s.augmentations + cache.val.length;
+    const throughput = { featureCache: cached / cacheSeconds, ...(await trainer.phaseThroughput()) };
     await writeAtomic(
       join(outDir, HISTORY_FILE),
-      `${JSON.stringify({ settings: s, classes, adapter: ctx.describe(), cacheSeconds, trainSeconds, history }, null, 1)}\n`,
+      `${JSON.stringify({ settings: s, classes, adapter: ctx.describe(), cacheSeconds, trainSeconds, throughput, history }, null, 1)}\n`,
     );
-    return { model: out, history, cacheSeconds, trainSeconds, val };
+    return { model: out, history, cacheSeconds, trainSeconds, val, throughput };
   } finally {
     trainer.destroy();
   }

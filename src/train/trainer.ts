@@ -34,6 +34,13 @@ export interface OptimizerSettings {
   alpha: number;
 }
 
+/** Images per second (see Trainer.phaseThroughput). */
+export interface PhaseThroughput {
+  forward: number;
+  backward: number;
+  update: number;
+}
+
 export class Trainer {
   private readonly partsBuffer: GPUBuffer;
   private readonly schedule: Schedule;
@@ -137,11 +144,7 @@ export class Trainer {
     }
     const lr = learningRate(this.schedule, this.steps);
     this.sgd.setLearningRate(lr);
-    const enc = this.ctx.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    encodeDispatches(pass, [this.sgd.dispatch]);
-    pass.end();
-    this.ctx.queue.submit([enc.finish()]);
+    this.submitUpdate();
     const parts = await this.step.readParts(this.partsBuffer, samples.length);
     this.ctx.throwUncaptured(`training step ${this.steps}`);
     const record: StepRecord = {
@@ -157,6 +160,45 @@ export class Trainer {
       throw new Error(`the loss diverged at step ${this.steps} (epoch ${epoch}): lower --lr`);
     this.steps++;
     return record;
+  }
+
+  private submitUpdate(): void {
+    const enc = this.ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, [this.sgd.dispatch]);
+    pass.end();
+    this.ctx.queue.submit([enc.finish()]);
+  }
+
+  /**
+   * Images per second of each phase, timed over `reps` runs of one micro-batch of cached training
+   * samples with the queue drained around each: forward (uploading the cached features, the trained
+   * region and the loss), backward (forward + backward, less forward), and the SGD update (one
+   * optimizer step serves `batch` images). The update runs at learning rate 0, so the parameters
+   * stay as they are (the momentum does not: call it after the last checkpoint).
+   */
+  async phaseThroughput(reps = 3): Promise<PhaseThroughput> {
+    const samples = this.cache.train.slice(0, this.s.microBatch).map((v) => v[0]!);
+    const mb = { images: samples.length, ...unpackSamples(samples, this.inputs, this.step.numAnchors) };
+    const seconds = async (run: () => void) => {
+      await this.ctx.queue.onSubmittedWorkDone();
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) {
+        run();
+        await this.ctx.queue.onSubmittedWorkDone();
+      }
+      return (performance.now() - t0) / 1000 / reps;
+    };
+    const forward = await seconds(() => this.step.run(mb, this.partsBuffer, 0, false));
+    const both = await seconds(() => this.step.run(mb, this.partsBuffer, 0, true));
+    this.sgd.setLearningRate(0);
+    const update = await seconds(() => this.submitUpdate());
+    this.ctx.throwUncaptured('timing the training phases');
+    return {
+      forward: mb.images / forward,
+      backward: mb.images / Math.max(both - forward, 1e-6),
+      update: this.s.batch / update,
+    };
   }
 
   /** Loss and mAP on the cached validation images (their first version, unaugmented). */
