@@ -1,7 +1,8 @@
 /**
  * The training knobs of `mobilessd train`: each flag parses (defaults: the SSD report's) and rejects bad
  * values with a usage error, and each has its effect on a two-image BCCD dataset, run through the CLI:
- * two runs that differ only in --neg-ratio, the other flags all away from their defaults.
+ * two runs that differ only in --neg-ratio, the other flags all away from their defaults. The trained folder
+ * then loads by path in the API and exports with export-web.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { after, test } from 'node:test';
 import { parseArgs, UsageError } from '../src/cli/args.ts';
 import { trainCommand, trainSettings } from '../src/cli/train.ts';
 import { constData } from '../src/graph/weights.ts';
+import { load } from '../src/index.ts';
 import { readModel } from '../src/node/model_files.ts';
 import { readTrainingSet } from '../src/train/dataset.ts';
 import type { History } from '../src/train/history.ts';
@@ -135,4 +137,28 @@ test('each knob has its effect on a two-image dataset', async () => {
   assert.equal(sb.matched, sa.matched);
   assert.ok(Math.abs(sb.loc - sa.loc) <= 1e-6 * sa.loc);
   assert.ok(sb.conf > sa.conf, `conf ${sa.conf} -> ${sb.conf}`);
+
+  // The trained folder is a model: the API loads it by path (at its 256 input), and export-web exports it.
+  const det = await load(join(work, 'a'));
+  try {
+    assert.deepEqual(det.labels, ['background', 'Platelets', 'RBC', 'WBC']);
+    assert.deepEqual([det.info.input.height, det.info.input.width], [256, 256]);
+    const found = await det.detect(join(BCCD, 'JPEGImages/BloodImage_00005.jpg'), { scoreThreshold: 0 });
+    assert.ok(found.length > 0 && found.every((d) => ['Platelets', 'RBC', 'WBC'].includes(d.label)));
+  } finally {
+    det.dispose();
+  }
+  const web = join(work, 'web');
+  const exported = spawnSync(
+    process.execPath,
+    [cliJs, 'export-web', '--model', join(work, 'a'), '--out', web, '--name', 'bccd'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(exported.status, 0, exported.stderr);
+  const manifest = JSON.parse(readFileSync(join(web, 'manifest.json'), 'utf8')) as { models: Record<string, unknown> };
+  assert.deepEqual(Object.keys(manifest.models), ['bccd']);
+  assert.equal((await readModel(join(web, 'bccd'))).json.preprocess.height, 256);
 });
