@@ -93,10 +93,11 @@ function train(dataset: string, out: string, ...flags: string[]) {
     { cwd: root, encoding: 'utf8', timeout: 300_000 },
   );
   assert.equal(r.status, 0, r.stderr);
-  return {
-    stderr: r.stderr,
-    history: (JSON.parse(readFileSync(join(out, 'training.json'), 'utf8')) as { history: History }).history,
+  const { history, throughput } = JSON.parse(readFileSync(join(out, 'training.json'), 'utf8')) as {
+    history: History;
+    throughput: Record<string, number>;
   };
+  return { stderr: r.stderr, history, throughput };
 }
 
 test('each knob has its effect on a two-image dataset', async () => {
@@ -107,6 +108,10 @@ test('each knob has its effect on a two-image dataset', async () => {
   ];
   const a = train(dataset, join(work, 'a'), ...common);
   const b = train(dataset, join(work, 'b'), ...common, '--neg-ratio', '5');
+
+  // Images per second of every phase are recorded.
+  assert.deepEqual(Object.keys(a.throughput).sort(), ['backward', 'featureCache', 'forward', 'update']);
+  for (const v of Object.values(a.throughput)) assert.ok(Number.isFinite(v) && v > 0, JSON.stringify(a.throughput));
 
   // --input-size and --anchors fit: the model runs at 256 with default boxes fitted to the training boxes.
   const model = await readModel(join(work, 'a'));
