@@ -6,7 +6,7 @@
  *   node .build/bench/bccd_training.js --run DIR --eval FILE.json --command "the train command"
  */
 import { copyFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { History } from '../src/train/history.ts';
 import type { TrainSettings } from '../src/train/run.ts';
 import { flag, writeResult } from './lib/setup.ts';
@@ -40,7 +40,7 @@ const r = e.result;
 const last = t.history.epochs.at(-1);
 const doc = {
   command: flag('command') ?? null,
-  dataset: 'bccd',
+  dataset: basename(t.settings.dataset),
   testSplit: { images: r.dataset.images, boxes: r.dataset.groundTruthBoxes },
   testMAP50: r.mAP,
   testAP50: Object.fromEntries(r.perClass.map((c) => [c.className, c.ap])),
