@@ -167,3 +167,19 @@ test('each knob has its effect on a two-image dataset', async () => {
   assert.deepEqual(Object.keys(manifest.models), ['bccd']);
   assert.equal((await readModel(join(web, 'bccd'))).json.preprocess.height, 256);
 });
+
+test('--base: the bundled models that cannot train yet are refused before any work, saying why', () => {
+  for (const [base, why] of [
+    ['coco', /quantized \(uint8\)/],
+    ['face', /letterboxes its input \(pad-bottom-right\)/],
+  ] as const) {
+    const r = spawnSync(
+      process.execPath,
+      [cliJs, 'train', '--dataset', BCCD, '--out', join(work, base), '--epochs', '1', '--base', base],
+      { cwd: root, encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /error \[INVALID_OPTION\]: invalid base/);
+    assert.match(r.stderr, why);
+  }
+});

@@ -11,6 +11,7 @@ import { weightsInfo } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { resolveModel } from '../node/model_registry.ts';
 import { writeAtomic, writeModel } from '../node/model_files.ts';
+import { InvalidOptionError } from '../errors.ts';
 import { resizeModelInput } from '../ssd/resize_input.ts';
 import { constData } from '../graph/weights.ts';
 import { anchorCoverage, fitAnchors } from './anchor_fit.ts';
@@ -124,7 +125,7 @@ export async function runTraining(
     hooks.log(`resuming after epoch ${checkpoint.state.epochsDone} (step ${checkpoint.state.stepsDone})`);
   }
 
-  const base = await atInputSize(await resolveModel(s.base, { log: hooks.log }), s.inputSize);
+  const base = await atInputSize(trainable(await resolveModel(s.base, { log: hooks.log }), s.base), s.inputSize);
   const model = withAnchors(newClassHeads(base, classes, { ...DEFAULT_HEAD_INIT, seed: s.seed }), trainSet, s, hooks);
   const region = trainingRegion(model.json, s.trainFrom);
   hooks.log(
@@ -195,6 +196,17 @@ export async function runTraining(
   } finally {
     trainer.destroy();
   }
+}
+
+/** `model` when training can start from it: float weights, an input that is stretched to the network's size. */
+export function trainable(model: LoadedModel, name: string): LoadedModel {
+  const why = model.json.quantization
+    ? 'it was converted from a quantized (uint8) model, whose clamped ranges do not train'
+    : model.json.preprocess.resize !== 'stretch'
+      ? `it letterboxes its input (${model.json.preprocess.resize}), and training stretches images`
+      : undefined;
+  if (why) throw new InvalidOptionError('base', name, `a float model that stretches its input, such as oid-v4: ${why}`);
+  return model;
 }
 
 /**
