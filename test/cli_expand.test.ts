@@ -24,8 +24,9 @@ test('? matches exactly one character', () => {
   assert.deepEqual(rel(expandInputs([at('a/?.png')]).files), ['a/y.png']);
 });
 
-test('** matches any depth, including none', () => {
-  assert.deepEqual(rel(expandInputs([at('a/**/*.j*')]).files), ['a/b/c/w.JPG', 'a/b/z.jpeg', 'a/x.jpg']);
+test('** matches any depth, including none; patterns are case-sensitive, as in the shell', () => {
+  assert.deepEqual(rel(expandInputs([at('a/**/*.j*')]).files), ['a/b/z.jpeg', 'a/x.jpg']);
+  assert.deepEqual(rel(expandInputs([at('a/**/*.J*')]).files), ['a/b/c/w.JPG']);
   assert.deepEqual(rel(expandInputs([at('**/w.JPG')]).files), ['a/b/c/w.JPG']);
 });
 
