@@ -97,7 +97,7 @@ test('train writes a model that loads, a history and checkpoint that agree, a ch
       [3, 2],
     ],
   );
-  const schedule = { baseLr: 0.001, totalSteps: 4, warmupSteps: 2, warmupStart: 0.1 };
+  const schedule = { kind: 'cosine' as const, baseLr: 0.001, totalSteps: 4, warmupSteps: 2, warmupStart: 0.1 };
   for (const s of h.steps) assert.equal(s.lr, learningRate(schedule, s.step), `step ${s.step} lr`);
   for (const s of h.steps) {
     assert.ok(s.matched > 0 && Number.isFinite(s.loss), `step ${s.step}: ${s.matched} matched, loss ${s.loss}`);
@@ -194,7 +194,7 @@ test('--resume with more --epochs extends a finished run: its history kept, the 
   const before = readJson<TrainingJson>(join(full, 'training.json')).history;
   assert.deepEqual(h.epochs.slice(0, 2), before.epochs);
   assert.deepEqual(h.steps.slice(0, 4), before.steps);
-  const schedule = { baseLr: 0.001, totalSteps: 6, warmupSteps: 2, warmupStart: 0.1 };
+  const schedule = { kind: 'cosine' as const, baseLr: 0.001, totalSteps: 6, warmupSteps: 2, warmupStart: 0.1 };
   assert.deepEqual(
     h.steps.slice(4).map((s) => [s.step, s.epoch, s.lr]),
     [4, 5].map((k) => [k, 3, learningRate(schedule, k)]),

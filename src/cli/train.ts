@@ -7,7 +7,16 @@ import { GpuContext } from '../gpu/context.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { DEFAULT_MODEL } from '../node/model_registry.ts';
 import { installNodeGpu } from '../node_gpu.ts';
-import { CHART_FILE, DEFAULT_SETTINGS, HISTORY_FILE, runTraining, type TrainSettings } from '../train/run.ts';
+import {
+  ANCHOR_CHOICES,
+  CHART_FILE,
+  DEFAULT_SETTINGS,
+  HISTORY_FILE,
+  runTraining,
+  type AnchorChoice,
+  type TrainSettings,
+} from '../train/run.ts';
+import { LR_SCHEDULES, type LrSchedule } from '../train/sgd.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';
 import { reportError } from './common.ts';
 import { Progress } from './progress.ts';
@@ -57,6 +66,34 @@ export const trainCommand: CommandSpec = {
       help: "what is trained: the predictors; also the extra feature layers; every layer from the first predictor's feature map on; everything; or every node from NODE on. The rest is frozen and cached",
       default: D.trainFrom,
     },
+    {
+      name: 'anchors',
+      type: 'string',
+      value: 'default|fit',
+      help: "default boxes: the base model's, or their shapes fitted to the training boxes (k-means, IoU distance; the log gives the boxes matched at IoU >= 0.5 before and after)",
+      default: D.anchors,
+    },
+    {
+      name: 'input-size',
+      type: 'number',
+      value: 'PIXELS',
+      help: "square input side to train and run at, anchors regenerated for its feature maps (default: the base model's)",
+    },
+    { name: 'alpha', type: 'number', value: 'X', help: 'weight of the localization loss', default: D.alpha },
+    {
+      name: 'neg-ratio',
+      type: 'number',
+      value: 'N',
+      help: 'hard negatives kept per matched default box',
+      default: D.negPerPos,
+    },
+    {
+      name: 'match-iou',
+      type: 'number',
+      value: 'X',
+      help: 'IoU above which a default box matches a ground truth (each ground truth also takes its best box)',
+      default: D.matchThreshold,
+    },
     { name: 'batch', type: 'number', value: 'N', help: 'images per optimizer step', default: D.batch },
     {
       name: 'micro-batch',
@@ -71,6 +108,13 @@ export const trainCommand: CommandSpec = {
       value: 'X',
       help: 'peak learning rate (linear warm-up, then cosine decay to 0)',
       default: D.lr,
+    },
+    {
+      name: 'lr-schedule',
+      type: 'string',
+      value: LR_SCHEDULES.join('|'),
+      help: "after the warm-up: cosine decay to 0; the SSD paper's steps (lr/10 at 2/3 and lr/100 at 5/6 of the run); or constant",
+      default: D.lrSchedule,
     },
     { name: 'warmup', type: 'number', value: 'EPOCHS', help: 'warm-up length from lr/10', default: D.warmupEpochs },
     { name: 'momentum', type: 'number', value: 'X', help: 'SGD momentum', default: D.momentum },
@@ -132,6 +176,11 @@ const nonNegative = (v: unknown, name: string): number => {
   return v;
 };
 
+const oneOf = <T extends string>(v: unknown, name: string, choices: readonly T[]): T => {
+  if (!choices.includes(v as T)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got ${v}`);
+  return v as T;
+};
+
 export function trainSettings(flags: Record<string, unknown>): TrainSettings {
   for (const f of ['dataset', 'out', 'epochs'])
     if (flags[f] === undefined) throw new UsageError(`--${f} is required (see \`mobilessd train --help\`)`);
@@ -140,12 +189,17 @@ export function trainSettings(flags: Record<string, unknown>): TrainSettings {
   const lr = nonNegative(flags.lr, 'lr');
   if (lr === 0) throw new UsageError('--lr must be above 0');
   const valSplit = flags['val-split'] as string;
+  const matchIou = nonNegative(flags['match-iou'], 'match-iou');
+  if (!(matchIou > 0 && matchIou < 1)) throw new UsageError(`--match-iou must be between 0 and 1, got ${matchIou}`);
+  const inputSize = flags['input-size'] === undefined ? undefined : positiveInt(flags['input-size'], 'input-size');
   return {
     dataset: flags.dataset as string,
     trainSplit: flags.split as string,
     valSplit: valSplit === 'none' ? undefined : valSplit,
     base: flags.base as string,
     trainFrom: flags['train-from'] as string,
+    anchors: oneOf<AnchorChoice>(flags.anchors, 'anchors', ANCHOR_CHOICES),
+    inputSize,
     epochs: positiveInt(flags.epochs, 'epochs'),
     batch: positiveInt(flags.batch, 'batch'),
     microBatch: Math.min(positiveInt(flags['micro-batch'], 'micro-batch'), flags.batch as number),
@@ -153,10 +207,11 @@ export function trainSettings(flags: Record<string, unknown>): TrainSettings {
     momentum,
     weightDecay: nonNegative(flags['weight-decay'], 'weight-decay'),
     warmupEpochs: nonNegative(flags.warmup, 'warmup'),
+    lrSchedule: oneOf<LrSchedule>(flags['lr-schedule'], 'lr-schedule', LR_SCHEDULES),
     augmentations: positiveInt(flags.augmentations, 'augmentations'),
-    negPerPos: D.negPerPos,
-    alpha: D.alpha,
-    matchThreshold: D.matchThreshold,
+    negPerPos: positiveInt(flags['neg-ratio'], 'neg-ratio'),
+    alpha: nonNegative(flags.alpha, 'alpha'),
+    matchThreshold: matchIou,
     evalEvery: Math.floor(nonNegative(flags['eval-every'], 'eval-every')),
     seed: Math.floor(nonNegative(flags.seed, 'seed')),
   };

@@ -43,4 +43,9 @@ export interface GridAnchorOptions {
   interpolatedPlacement?: 'last' | 'after-ratio-1';
   /** Every anchor is 1 x 1 (MediaPipe's fixed_anchor_size: BlazeFace regresses sizes against the input). */
   fixedAnchorSize?: boolean;
+  /**
+   * Per layer, the heights and widths of a cell's boxes, in place of the scale and ratio rules above
+   * (anchors fitted to a dataset by `mobilessd train --anchors fit`), relative to inputHeight x inputWidth.
+   */
+  cellShapes?: { h: number[]; w: number[] }[];
 }

@@ -39,6 +39,12 @@ function cellBoxes(o: GridAnchorOptions, first: number, end: number): { h: numbe
     w.push(scale * r);
   };
   for (let layer = first; layer < end; layer++) {
+    const fitted = o.cellShapes?.[layer];
+    if (fitted) {
+      h.push(...fitted.h);
+      w.push(...fitted.w);
+      continue;
+    }
     const scale = layerScale(o, layer);
     if (layer === 0 && o.reduceBoxesInLowestLayer) {
       add(0.1, 1.0);
@@ -63,6 +69,8 @@ function cellBoxes(o: GridAnchorOptions, first: number, end: number): { h: numbe
 export function gridAnchors(o: GridAnchorOptions): Float32Array {
   if (o.strides.length !== o.numLayers)
     throw new RangeError(`gridAnchors: ${o.strides.length} strides for ${o.numLayers} layers`);
+  if (o.cellShapes && o.cellShapes.length !== o.numLayers)
+    throw new RangeError(`gridAnchors: cell shapes for ${o.cellShapes.length} layers, ${o.numLayers} layers`);
   const rows: number[] = [];
   for (let layer = 0; layer < o.numLayers;) {
     let end = layer;

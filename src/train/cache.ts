@@ -6,7 +6,7 @@ import type { LoadedModel } from '../graph/weights.ts';
 import { constData } from '../graph/weights.ts';
 import { augment, NO_AUGMENTATION, type AugmentOptions } from './data.ts';
 import { loadImage, type TrainingImage } from './dataset.ts';
-import { cacheSample, type CachedSample, type FeatureExtractor } from './features.ts';
+import { cacheSample, retarget, type CachedSample, type FeatureCache, type FeatureExtractor } from './features.ts';
 import { anchorCorners } from './match.ts';
 import type { Rng } from './rng.ts';
 import { buildTargets } from './targets.ts';
@@ -42,7 +42,11 @@ export async function buildCache(
       const features = await extractor.run(chunk.map((v) => v.input));
       chunk.forEach((v, i) =>
         samples.push(
-          cacheSample(features[i]!, buildTargets(anchors, v.truth, model.json.ssd.scales, o.matchThreshold, corners)),
+          cacheSample(
+            features[i]!,
+            buildTargets(anchors, v.truth, model.json.ssd.scales, o.matchThreshold, corners),
+            v.truth,
+          ),
         ),
       );
     }
@@ -50,4 +54,13 @@ export async function buildCache(
     onImage?.();
   }
   return out;
+}
+
+/** The cache's samples with targets for `model`'s default boxes at `threshold`; the features are shared, not copied. */
+export function retargetCache(cache: FeatureCache, model: LoadedModel, threshold: number): FeatureCache {
+  const anchors = constData(model, model.json.ssd.anchors).data;
+  const corners = anchorCorners(anchors);
+  const again = (images: CachedSample[][]) =>
+    images.map((versions) => versions.map((s) => retarget(s, anchors, model.json.ssd.scales, threshold, corners)));
+  return { cuts: cache.cuts, train: again(cache.train), val: again(cache.val) };
 }

@@ -10,7 +10,7 @@ import { TrainExecutor } from './executor.ts';
 import { frozenNodes } from './graph.ts';
 import { decodeHalfInto, encodeHalf } from './half.ts';
 import { paramSpecs, ParamStore } from './params.ts';
-import type { Targets } from './targets.ts';
+import { buildTargets, type BoxScales, type GroundTruth, type Targets } from './targets.ts';
 
 /** One augmented image: its cut tensors and its matches, sparse. */
 export interface CachedSample {
@@ -20,9 +20,26 @@ export interface CachedSample {
   anchors: Uint32Array;
   classes: Uint8Array;
   boxes: Float32Array;
+  /** The (augmented) image's ground truth, to match again with other default boxes (retarget). */
+  truth: GroundTruth;
 }
 
-export function cacheSample(features: Float32Array[], t: Targets): CachedSample {
+export function cacheSample(features: Float32Array[], t: Targets, truth: GroundTruth): CachedSample {
+  return { features: features.map(encodeHalf), ...sparseTargets(t), truth };
+}
+
+/** The sample with its targets for these default boxes and matching threshold; the features are shared. */
+export function retarget(
+  s: CachedSample,
+  anchors: Float32Array,
+  scales: BoxScales,
+  threshold: number,
+  corners?: Float64Array,
+): CachedSample {
+  return { ...s, ...sparseTargets(buildTargets(anchors, s.truth, scales, threshold, corners)) };
+}
+
+function sparseTargets(t: Targets): Pick<CachedSample, 'anchors' | 'classes' | 'boxes'> {
   const anchors = new Uint32Array(t.positives);
   const classes = new Uint8Array(t.positives);
   const boxes = new Float32Array(4 * t.positives);
@@ -34,7 +51,7 @@ export function cacheSample(features: Float32Array[], t: Targets): CachedSample 
     boxes.set(t.boxes.subarray(4 * a, 4 * a + 4), 4 * k);
     k++;
   });
-  return { features: features.map(encodeHalf), anchors, classes, boxes };
+  return { anchors, classes, boxes };
 }
 
 /** Cached samples per image: of the training split (several versions each) and of the validation split (one). */

@@ -12,6 +12,10 @@ import { weightsInfo } from '../graph/model_format.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { resolveModel } from '../node/model_registry.ts';
 import { writeAtomic, writeModel } from '../node/model_files.ts';
+import { InvalidOptionError } from '../errors.ts';
+import { resizeModelInput } from '../ssd/resize_input.ts';
+import { constData } from '../graph/weights.ts';
+import { anchorCoverage, fitAnchors } from './anchor_fit.ts';
 import { buildCache } from './cache.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, settingsMismatch, type Checkpoint } from './checkpoint.ts';
 import { SSD_AUGMENTATION } from './data.ts';
@@ -22,7 +26,10 @@ import { trainingRegion, type TrainFrom } from './graph.ts';
 import { lossChart, type EpochRecord, type History } from './history.ts';
 import { DEFAULT_HEAD_INIT, newClassHeads, withConstants } from './model_surgery.ts';
 import { Rng } from './rng.ts';
-import { Trainer, type OptimizerSettings } from './trainer.ts';
+import { Trainer, type OptimizerSettings, type PhaseThroughput } from './trainer.ts';
+
+export const ANCHOR_CHOICES = ['default', 'fit'] as const;
+export type AnchorChoice = (typeof ANCHOR_CHOICES)[number];
 
 export interface TrainSettings extends OptimizerSettings {
   /** Dataset folder (VOC, COCO or YOLO) and its splits; no validation when valSplit is undefined. */
@@ -32,6 +39,10 @@ export interface TrainSettings extends OptimizerSettings {
   /** Pretrained model: a bundled name or a path. */
   base: string;
   trainFrom: TrainFrom;
+  /** 'fit': default box shapes fitted to the training boxes (anchor_fit.ts); 'default': the base model's. */
+  anchors: AnchorChoice;
+  /** Square input side to train (and then run) at, anchors regenerated; undefined: the base model's. */
+  inputSize: number | undefined;
   /** Cached versions of each training image: the first unaugmented, the others augmented. */
   augmentations: number;
   matchThreshold: number;
@@ -45,12 +56,15 @@ export const DEFAULT_SETTINGS: Omit<TrainSettings, 'dataset' | 'epochs'> = {
   valSplit: 'val',
   base: 'oid-v4',
   trainFrom: 'features',
+  anchors: 'default',
+  inputSize: undefined,
   batch: 32,
   microBatch: 8,
   lr: 0.001,
   momentum: 0.9,
   weightDecay: 0.0005,
   warmupEpochs: 1,
+  lrSchedule: 'cosine',
   augmentations: 8,
   negPerPos: 3,
   alpha: 1,
@@ -73,6 +87,8 @@ export interface RunResult {
   cacheSeconds: number;
   trainSeconds: number;
   val: Validation | undefined;
+  /** Images per second: building the feature cache (frozen part, all versions) and the training phases. */
+  throughput: { featureCache: number } & PhaseThroughput;
 }
 
 export const CHART_FILE = 'loss.svg';
@@ -115,8 +131,8 @@ export async function runTraining(
     hooks.log(`resuming after epoch ${checkpoint.state.epochsDone} (step ${checkpoint.state.stepsDone})`);
   }
 
-  const base = await resolveModel(s.base, { log: hooks.log });
-  const model = newClassHeads(base, classes, { ...DEFAULT_HEAD_INIT, seed: s.seed });
+  const base = await atInputSize(trainable(await resolveModel(s.base, { log: hooks.log }), s.base), s.inputSize);
+  const model = withAnchors(newClassHeads(base, classes, { ...DEFAULT_HEAD_INIT, seed: s.seed }), trainSet, s, hooks);
   const region = trainingRegion(model.json, s.trainFrom);
   hooks.log(
     `classes: ${classes.join(', ')}; training ${region.trained.length} convolutions from ${region.cuts.length} cached tensor(s): ${region.cuts.join(', ')}`,
@@ -176,14 +192,63 @@ export async function runTraining(
     const trainSeconds = (performance.now() - t1) / 1000;
     const out = await finishModel(model, await trainer.trained(), s, trainSet);
     await writeModel(outDir, out);
+    const cached = cache.train.length * s.augmentations + cache.val.length;
+    const throughput = { featureCache: cached / cacheSeconds, ...(await trainer.phaseThroughput()) };
     await writeAtomic(
       join(outDir, HISTORY_FILE),
-      `${JSON.stringify({ settings: s, classes, adapter: ctx.describe(), cacheSeconds, trainSeconds, history }, null, 1)}\n`,
+      `${JSON.stringify({ settings: s, classes, adapter: ctx.describe(), cacheSeconds, trainSeconds, throughput, history }, null, 1)}\n`,
     );
-    return { model: out, history, cacheSeconds, trainSeconds, val };
+    return { model: out, history, cacheSeconds, trainSeconds, val, throughput };
   } finally {
     trainer.destroy();
   }
+}
+
+/** `model` when training can start from it: float weights, an input that is stretched to the network's size. */
+export function trainable(model: LoadedModel, name: string): LoadedModel {
+  const why = model.json.quantization
+    ? 'it was converted from a quantized (uint8) model, whose clamped ranges do not train'
+    : model.json.preprocess.resize !== 'stretch'
+      ? `it letterboxes its input (${model.json.preprocess.resize}), and training stretches images`
+      : undefined;
+  if (why) throw new InvalidOptionError('base', name, `a float model that stretches its input, such as oid-v4: ${why}`);
+  return model;
+}
+
+/**
+ * The model at `side` x `side`, for training there: the anchors are the generator's for that input
+ * (relative sizes, as the SSD paper's 512 model), and the generator now records that size.
+ */
+export async function atInputSize(model: LoadedModel, side: number | undefined): Promise<LoadedModel> {
+  if (side === undefined || (side === model.json.preprocess.height && side === model.json.preprocess.width))
+    return model;
+  const out = await resizeModelInput(model, side, side, 'relative');
+  const g = out.json.ssd.anchorGenerator;
+  if (g) out.json.ssd.anchorGenerator = { ...g, options: { ...g.options, inputHeight: side, inputWidth: side } };
+  return out;
+}
+
+/** The model with its default boxes as `s.anchors` says, logging the training boxes' coverage. */
+export function withAnchors(
+  model: LoadedModel,
+  set: TrainingSet,
+  s: Pick<TrainSettings, 'anchors'>,
+  hooks: Pick<RunHooks, 'log'>,
+): LoadedModel {
+  const truths = set.images.map((im) => im.truth);
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  if (s.anchors === 'default') {
+    const anchors = constData(model, model.json.ssd.anchors).data;
+    hooks.log(
+      `anchors: the base model's; training boxes whose best default box has IoU >= 0.5: ${pct(anchorCoverage(anchors, truths))}`,
+    );
+    return model;
+  }
+  const fit = fitAnchors(model, truths);
+  const shapes = fit.shapes.map((l) => l.map((b) => `${b.h.toFixed(3)}x${b.w.toFixed(3)}`).join(' ')).join(' | ');
+  hooks.log(`anchors fitted to the training boxes (h x w per feature map: ${shapes})`);
+  hooks.log(`training boxes whose best default box has IoU >= 0.5: ${pct(fit.before)} before, ${pct(fit.after)} after`);
+  return fit.model;
 }
 
 /** The training images in `augmentations` versions and the validation images once, through the frozen part. */

@@ -69,7 +69,15 @@ export class Sgd {
   }
 }
 
+/**
+ * After the warm-up: half a cosine from baseLr to 0; the SSD paper's steps (baseLr, then /10 at 2/3
+ * and /100 at 5/6 of the steps: 40k, 50k and 60k iterations on VOC); or baseLr throughout.
+ */
+export const LR_SCHEDULES = ['cosine', 'step', 'constant'] as const;
+export type LrSchedule = (typeof LR_SCHEDULES)[number];
+
 export interface Schedule {
+  kind: LrSchedule;
   baseLr: number;
   totalSteps: number;
   warmupSteps: number;
@@ -77,9 +85,16 @@ export interface Schedule {
   warmupStart: number;
 }
 
-/** Learning rate of step `step` (0-based): linear warm-up, then half a cosine from baseLr to 0. */
+/** Learning rate of step `step` (0-based): linear warm-up, then the schedule's decay. */
 export function learningRate(s: Schedule, step: number): number {
   if (step < s.warmupSteps) return s.baseLr * (s.warmupStart + ((1 - s.warmupStart) * step) / s.warmupSteps);
   const t = (step - s.warmupSteps) / Math.max(1, s.totalSteps - s.warmupSteps);
-  return 0.5 * s.baseLr * (1 + Math.cos(Math.PI * Math.min(1, t)));
+  switch (s.kind) {
+    case 'cosine':
+      return 0.5 * s.baseLr * (1 + Math.cos(Math.PI * Math.min(1, t)));
+    case 'step':
+      return s.baseLr * (t < 2 / 3 ? 1 : t < 5 / 6 ? 0.1 : 0.01);
+    case 'constant':
+      return s.baseLr;
+  }
 }

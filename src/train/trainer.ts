@@ -16,7 +16,7 @@ import { LOSS_PARTS_STRIDE } from './loss.ts';
 import { totalLoss } from './loss_ref.ts';
 import { paramSpecs, ParamStore } from './params.ts';
 import type { Rng } from './rng.ts';
-import { learningRate, Sgd, type Schedule } from './sgd.ts';
+import { learningRate, Sgd, type LrSchedule, type Schedule } from './sgd.ts';
 import { TrainStep } from './step.ts';
 
 export interface OptimizerSettings {
@@ -27,9 +27,18 @@ export interface OptimizerSettings {
   momentum: number;
   weightDecay: number;
   warmupEpochs: number;
+  /** Decay after the warm-up (sgd.ts); cosine when absent. */
+  lrSchedule?: LrSchedule;
   epochs: number;
   negPerPos: number;
   alpha: number;
+}
+
+/** Images per second (see Trainer.phaseThroughput). */
+export interface PhaseThroughput {
+  forward: number;
+  backward: number;
+  update: number;
 }
 
 export class Trainer {
@@ -55,6 +64,7 @@ export class Trainer {
     );
     const perEpoch = this.stepsPerEpoch;
     this.schedule = {
+      kind: s.lrSchedule ?? 'cosine',
       baseLr: s.lr,
       totalSteps: s.epochs * perEpoch,
       warmupSteps: Math.round(s.warmupEpochs * perEpoch),
@@ -134,11 +144,7 @@ export class Trainer {
     }
     const lr = learningRate(this.schedule, this.steps);
     this.sgd.setLearningRate(lr);
-    const enc = this.ctx.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    encodeDispatches(pass, [this.sgd.dispatch]);
-    pass.end();
-    this.ctx.queue.submit([enc.finish()]);
+    this.submitUpdate();
     const parts = await this.step.readParts(this.partsBuffer, samples.length);
     this.ctx.throwUncaptured(`training step ${this.steps}`);
     const record: StepRecord = {
@@ -154,6 +160,45 @@ export class Trainer {
       throw new Error(`the loss diverged at step ${this.steps} (epoch ${epoch}): lower --lr`);
     this.steps++;
     return record;
+  }
+
+  private submitUpdate(): void {
+    const enc = this.ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatches(pass, [this.sgd.dispatch]);
+    pass.end();
+    this.ctx.queue.submit([enc.finish()]);
+  }
+
+  /**
+   * Images per second of each phase, timed over `reps` runs of one micro-batch of cached training
+   * samples with the queue drained around each: forward (uploading the cached features, the trained
+   * region and the loss), backward (forward + backward, less forward), and the SGD update (one
+   * optimizer step serves `batch` images). The update runs at learning rate 0, so the parameters
+   * stay as they are (the momentum does not: call it after the last checkpoint).
+   */
+  async phaseThroughput(reps = 3): Promise<PhaseThroughput> {
+    const samples = this.cache.train.slice(0, this.s.microBatch).map((v) => v[0]!);
+    const mb = { images: samples.length, ...unpackSamples(samples, this.inputs, this.step.numAnchors) };
+    const seconds = async (run: () => void) => {
+      await this.ctx.queue.onSubmittedWorkDone();
+      const t0 = performance.now();
+      for (let r = 0; r < reps; r++) {
+        run();
+        await this.ctx.queue.onSubmittedWorkDone();
+      }
+      return (performance.now() - t0) / 1000 / reps;
+    };
+    const forward = await seconds(() => this.step.run(mb, this.partsBuffer, 0, false));
+    const both = await seconds(() => this.step.run(mb, this.partsBuffer, 0, true));
+    this.sgd.setLearningRate(0);
+    const update = await seconds(() => this.submitUpdate());
+    this.ctx.throwUncaptured('timing the training phases');
+    return {
+      forward: mb.images / forward,
+      backward: mb.images / Math.max(both - forward, 1e-6),
+      update: this.s.batch / update,
+    };
   }
 
   /** Loss and mAP on the cached validation images (their first version, unaugmented). */
