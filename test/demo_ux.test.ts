@@ -109,10 +109,28 @@ test('1. the fake camera detects with no error banner, after a stop and a restar
       detect(input: unknown, o: object): Promise<{ label: string; score: number }[]>;
     };
     const o = { scoreThreshold: 0.05 };
-    const direct = await det.detect(video, o);
-    const bitmap = await det.detect(await createImageBitmap(video), o);
-    return { direct: direct.slice(0, 1), bitmap: bitmap.slice(0, 1) };
+    // A frame already queued can still be presented after pause() (seen under load): the direct detection
+    // counts only if the element shows the same pixels before and after it.
+    const pixels = (bmp: ImageBitmap) => {
+      const c = new OffscreenCanvas(bmp.width, bmp.height);
+      const g = c.getContext('2d')!;
+      g.drawImage(bmp, 0, 0);
+      return g.getImageData(0, 0, bmp.width, bmp.height).data;
+    };
+    for (let tries = 1; tries <= 5; tries++) {
+      const before = await createImageBitmap(video);
+      const direct = await det.detect(video, o);
+      const after = await createImageBitmap(video);
+      const [a, z] = [pixels(before), pixels(after)];
+      if (a.length === z.length && a.every((v, i) => v === z[i])) {
+        const bitmap = await det.detect(after, o);
+        return { direct: direct.slice(0, 1), bitmap: bitmap.slice(0, 1), tries };
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return undefined;
   });
+  assert.ok(both, 'the paused camera frame kept changing over 5 tries');
   // The two paths convert the camera's YUV to RGB each their own way: the same picture, not the same bits.
   const text = (ds: { label: string; score: number }[]) => ds.map((d) => `${d.label} ${d.score.toFixed(3)}`).join(', ');
   assert.equal(both.direct.length, 1, 'something scores over 0.05 on the test pattern');
@@ -123,7 +141,7 @@ test('1. the fake camera detects with no error banner, after a stop and a restar
   );
   both.direct.forEach((d, i) => assert.ok(Math.abs(d.score - both.bitmap[i]!.score) < 0.05, text(both.direct)));
   t.diagnostic(
-    `a held camera frame, its best at score >= 0.05: ${text(both.direct)}; as an ImageBitmap: ${text(both.bitmap)}`,
+    `a held camera frame (stable on try ${both.tries}), its best at score >= 0.05: ${text(both.direct)}; as an ImageBitmap: ${text(both.bitmap)}`,
   );
   await page.screenshot({ path: join(b.artifacts, 'demo-camera.png') });
 });
