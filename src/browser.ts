@@ -19,7 +19,7 @@ export type { LoadStage } from './api/detector.ts';
 export type { RgbaImage } from './core/image.ts';
 export type { AdapterReport } from './gpu/context.ts';
 export type { BrowserImageInput, ExternalImage } from './browser/frame_sources.ts';
-export type { LoadProgress, ModelRef, ModelSource } from './browser/platform.ts';
+export type { LoadProgress, ModelFiles, ModelRef, ModelSource } from './browser/platform.ts';
 
 export const DEFAULT_MODEL = 'oid-v4';
 
@@ -34,7 +34,8 @@ export type ObjectDetector = Detector<BrowserImageInput, { url: string }>;
 
 /**
  * Loads a detector: a model name under `baseUrl` ('oid-v4' by default, 'coco', 'face'), a model.json URL, a model
- * folder URL, or `{ url, integrity }` as `mobilessd export-web` lists them in its manifest.json.
+ * folder URL, `{ url, integrity }` as `mobilessd export-web` lists them in its manifest.json, or `{ files }`: a model
+ * folder the user picked or dropped (a trained `mobilessd train --out` folder or an exported one).
  */
 export function load(model: ModelSource = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ObjectDetector> {
   // Fail before downloading megabytes of weights when the page cannot run them anyway.

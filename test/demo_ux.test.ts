@@ -255,7 +255,7 @@ test('4. Tab reaches every control, each with a visible focus ring; the file cho
     reached.push(f);
   }
   const ids = reached.map((r) => r.id);
-  for (const id of ['model', 'file', 'sample', 'camera', 'score', 'iou', 'classes-all'])
+  for (const id of ['model', 'model-folder', 'file', 'sample', 'camera', 'score', 'iou', 'classes-all'])
     assert.ok(ids.includes(id), `Tab reaches #${id}: ${ids.join(', ')}`);
   assert.deepEqual(
     reached.filter((r) => !r.ring).map((r) => r.id),

@@ -19,7 +19,16 @@ import type { History } from '../src/train/history.ts';
 import { runTraining } from '../src/train/run.ts';
 import { learningRate } from '../src/train/sgd.ts';
 import { sharedPath } from '../scripts/shared_data.ts';
+import type { Detection } from '../src/detect_types.ts';
+import { iou } from '../src/eval/iou.ts';
+import { load } from '../src/index.ts';
+import { openDemoBrowser, type DemoState } from './support/demo_browser.ts';
 import { gpu, releaseGpu } from './support/gpu.ts';
+
+/** What the page's detector offers the test (web/app.ts keeps the loaded one in window.mobilessdDemo). */
+interface ObjectDetectorLike {
+  detect(input: unknown, o: { scoreThreshold: number }): Promise<Detection[]>;
+}
 
 const root = process.env.MOBILESSD_ROOT ?? process.cwd();
 const cliJs = join(root, '.build/test/support/cli_main.js');
@@ -134,6 +143,104 @@ test('train writes a model that loads, a history and checkpoint that agree, a ch
   const ev = readJson<{ result: { mAP: number; perClass: { className: string; ap: number }[] } }>(json).result;
   assert.ok(Math.abs(ev.mAP - last.mAP) <= 1e-9, `eval mAP ${ev.mAP}, training's validation ${last.mAP}`);
   for (const c of ev.perClass) assert.ok(Math.abs(c.ap - last.ap[c.className]!) <= 1e-9, c.className);
+});
+
+test('the demo page opens the trained folder by URL, from the folder picker and dropped, and detects as Node does', async (t) => {
+  fullTwoEpochs();
+  const b = await openDemoBrowser({ mounts: { '/trained/': full } });
+  try {
+    const node = await load(full, { context: await gpu() });
+    assert.deepEqual(node.classes, [
+      { id: 1, label: 'Platelets' },
+      { id: 2, label: 'RBC' },
+      { id: 3, label: 'WBC' },
+    ]);
+    const { page } = b;
+    const image = join(dataset, 'JPEGImages', `${VAL[0]}.jpg`);
+    // The model that is loaded, its classes as the page lists them, and what it detects on the picture shown next
+    // to what Node's detector of the same folder detects on the page's own pixels (Chromium decodes JPEGs itself).
+    const loadedAs = async (how: string, model: RegExp) => {
+      await page.waitForFunction(() => window.mobilessdDemo.status !== 'loading', null, { timeout: 90_000 });
+      await page.waitForFunction(() => window.mobilessdDemo.results.length >= 1 || !!window.mobilessdDemo.message);
+      const state = await page.evaluate(async () => {
+        const demo = window.mobilessdDemo as DemoState & { detector: ObjectDetectorLike };
+        const c = document.getElementById('picture') as HTMLCanvasElement;
+        const bytes = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let s = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        const classes = [...document.querySelectorAll('#class-list label')].map((l) => l.textContent);
+        const found = demo.detector ? await demo.detector.detect(c, { scoreThreshold: 0.05 }) : [];
+        const option = (document.getElementById('model') as HTMLSelectElement).selectedOptions[0]!.text;
+        const { status, message } = demo;
+        return { status, message, classes, found, option, base64: btoa(s), w: c.width, h: c.height };
+      });
+      assert.equal(
+        state.message,
+        null,
+        `${how}: the page shows ${JSON.stringify(state.message)}\n${b.consoleLines.join('\n')}`,
+      );
+      assert.equal(state.status, 'ready', how);
+      assert.match(state.option, model, `${how}: the model list shows ${state.option}`);
+      assert.deepEqual(state.classes, ['Platelets', 'RBC', 'WBC'], how);
+      const pixels = { data: new Uint8Array(Buffer.from(state.base64, 'base64')), width: state.w, height: state.h };
+      const ref = await node.detect(pixels, { scoreThreshold: 0.05 });
+      assert.ok(ref.length > 0, `${how}: Node finds nothing to compare with`);
+      assert.deepEqual(
+        state.found.map((d) => d.label),
+        ref.map((d) => d.label),
+        how,
+      );
+      state.found.forEach((d, i) => {
+        assert.ok(iou(d.box, ref[i]!.box) >= 0.99, `${how}: ${d.label} #${i} IoU ${iou(d.box, ref[i]!.box)}`);
+        assert.ok(Math.abs(d.score - ref[i]!.score) <= 1e-3, `${how}: ${d.label} #${i} ${d.score} vs ${ref[i]!.score}`);
+      });
+      t.diagnostic(`${how}: "${state.option}", ${state.found.length} detections at score >= 0.05 equal to Node's`);
+    };
+
+    // By URL: ?model= takes any model folder the page can fetch.
+    await page.goto(`${b.server.origin}/?model=/trained/&image=`);
+    await page.setInputFiles('#file', image);
+    await loadedAs('?model=/trained/', /^\/trained\/ \(URL\)$/);
+
+    // The folder picker (webkitdirectory): the whole training output, checkpoint and chart included.
+    await page.evaluate(() => (window.mobilessdDemo.results.length = 0));
+    await page.setInputFiles('#model-folder', full);
+    await loadedAs('folder picker', /\(your folder\)$/);
+
+    // Dropped model.json and weights.bin (a synthetic drop carries files, not folder entries).
+    await page.evaluate(() => (window.mobilessdDemo.results.length = 0));
+    const files = ['model.json', 'weights.bin'].map((f) => ({
+      name: f,
+      base64: readFileSync(join(full, f)).toString('base64'),
+    }));
+    await page.evaluate((list) => {
+      const dt = new DataTransfer();
+      for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.base64), (ch) => ch.charCodeAt(0))], f.name));
+      document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, files);
+    await loadedAs('dropped files', /^dropped \(your folder\)$/);
+
+    // A folder without its weights is refused with what to do, and the page stays usable.
+    await page.evaluate(() => (window.mobilessdDemo.results.length = 0));
+    await page.evaluate(
+      (json) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([json], 'model.json'));
+        document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      },
+      readFileSync(join(full, 'model.json'), 'utf8'),
+    );
+    await page.waitForFunction(() => window.mobilessdDemo.message?.code === 'model', null, { timeout: 30_000 });
+    const message = await page.evaluate(() => window.mobilessdDemo.message!);
+    assert.match(
+      message.detail,
+      /weights\.bin .*is not among the files given[\s\S]*whole model folder/,
+      message.detail,
+    );
+    node.dispose();
+  } finally {
+    await b.close();
+  }
 });
 
 test('a run stopped after epoch 1 and continued with --resume ends bit for bit where the uninterrupted run does', async () => {

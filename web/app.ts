@@ -10,6 +10,7 @@ import {
   type Detection,
   type DetectOptions,
   type LoadStage,
+  type ModelSource,
   type ObjectDetector,
   type StageTimes,
 } from '../src/browser.ts';
@@ -27,6 +28,7 @@ const ui = {
   messageTitle: el('message-title'),
   messageDetail: el('message-detail'),
   model: el<HTMLSelectElement>('model'),
+  modelFolder: el<HTMLInputElement>('model-folder'),
   file: el<HTMLInputElement>('file'),
   sample: el<HTMLSelectElement>('sample'),
   camera: el<HTMLButtonElement>('camera'),
@@ -101,6 +103,8 @@ const chosen: { score?: string; iou?: string } = {};
 /** Per model, the labels the user unticked: restored when the model comes back. */
 const untickedByModel = new Map<string, Set<string>>();
 let modelRequest = 0;
+/** Models that are not bundled names, by their option's value: picked or dropped folders, URLs from ?model=. */
+const customModels = new Map<string, ModelSource>();
 let deviceLosses = 0;
 const frameTimes: number[] = [];
 
@@ -128,22 +132,39 @@ function clearMessage(...codes: string[]): void {
 
 const ms = (v: number | undefined) => (v === undefined ? 'n/a' : `${v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`);
 
-async function useModel(name: string): Promise<void> {
+/** Adds `source` to the model list under `label`, selects it and loads it. */
+function addModel(key: string, label: string, source: ModelSource): Promise<void> {
+  customModels.set(key, source);
+  if (![...ui.model.options].some((o) => o.value === key)) ui.model.add(new Option(label, key));
+  ui.model.value = key;
+  return useModel(key);
+}
+
+let pickedFolders = 0;
+/** A model folder the user picked or dropped: its files, named after the folder. */
+function useModelFiles(files: File[], folder: string): Promise<void> {
+  return addModel(`folder:${++pickedFolders}`, `${folder} (your folder)`, { files });
+}
+
+async function useModel(key: string): Promise<void> {
   const request = ++modelRequest;
+  const custom = customModels.get(key);
+  const name = custom ? (ui.model.selectedOptions[0]?.text ?? key) : key;
   demo.detector?.dispose();
   demo.detector = undefined;
   // The previous model's boxes and labels say nothing about this one.
   clearShown();
   let stage: LoadStage = 'model';
   const stageText: Record<LoadStage, string> = {
-    model: `Downloading the ${name} model…`,
+    model:
+      typeof custom === 'object' && 'files' in custom ? `Reading the ${name} model…` : `Downloading the ${name} model…`,
     device: 'Opening the GPU device…',
     upload: `Uploading the ${name} weights to the GPU…`,
     compile: `Compiling the shaders for ${name} (seconds on a software GPU)…`,
   };
   setStatus('loading', stageText.model);
   try {
-    const detector = await load(name, {
+    const detector = await load(custom ?? key, {
       onLoadStage: (s) => {
         stage = s;
         if (request === modelRequest) setStatus('loading', stageText[s]);
@@ -158,8 +179,8 @@ async function useModel(name: string): Promise<void> {
     });
     if (request !== modelRequest) return detector.dispose();
     demo.detector = detector;
-    demo.model = name;
-    setControls(detector, name);
+    demo.model = key;
+    setControls(detector, key);
     const i = detector.info;
     ui.adapter.textContent = `${describeAdapter(detector.adapter)} · ${name}: download + checks ${ms(i.loadMs)}, weights upload ${ms(i.uploadWeightsMs)}, shader compile ${ms(i.compileMs)}`;
     setStatus('ready', `${i.description}`);
@@ -188,8 +209,7 @@ function setControls(detector: ObjectDetector, model: string): void {
   showThresholds();
   const unticked = untickedByModel.get(model);
   ui.classList.replaceChildren(
-    ...detector.labels.flatMap((label, id) => {
-      if (label === '???') return [];
+    ...detector.classes.map(({ id, label }) => {
       const box = Object.assign(document.createElement('input'), {
         type: 'checkbox',
         checked: !unticked?.has(label),
@@ -200,7 +220,7 @@ function setControls(detector: ObjectDetector, model: string): void {
       const row = document.createElement('label');
       row.className = 'check';
       row.append(box, swatch, label);
-      return [row];
+      return row;
     }),
   );
 }
@@ -544,27 +564,61 @@ function wire(): void {
     document.body.classList.add('dragging');
   });
   document.addEventListener('dragleave', () => document.body.classList.remove('dragging'));
+  ui.modelFolder.addEventListener('change', () => {
+    const files = [...(ui.modelFolder.files ?? [])];
+    ui.modelFolder.value = '';
+    if (files.length) void useModelFiles(files, files[0]!.webkitRelativePath.split('/')[0] || 'model');
+  });
   document.addEventListener('drop', (e) => {
     e.preventDefault();
     document.body.classList.remove('dragging');
-    const file = e.dataTransfer?.files[0];
-    if (file) void openFile(file);
+    if (!e.dataTransfer) return;
+    // Entries can only be taken during the event: a dropped folder is read from them afterwards.
+    const folder = [...e.dataTransfer.items].map((i) => i.webkitGetAsEntry()).find((entry) => entry?.isDirectory);
+    const files = [...e.dataTransfer.files];
+    if (folder) void dropModelFolder(folder as FileSystemDirectoryEntry);
+    else if (files.some((f) => f.name === 'model.json')) void useModelFiles(files, 'dropped');
+    else if (files[0]) void openFile(files[0]);
   });
+}
+
+/** A dropped folder is a model folder: its own files (model.json and the weights beside it), not its subfolders. */
+async function dropModelFolder(folder: FileSystemDirectoryEntry): Promise<void> {
+  try {
+    const reader = folder.createReader();
+    const entries: FileSystemEntry[] = [];
+    // readEntries gives the listing in batches until an empty one.
+    for (;;) {
+      const batch = await new Promise<FileSystemEntry[]>((ok, fail) => reader.readEntries(ok, fail));
+      if (!batch.length) break;
+      entries.push(...batch);
+    }
+    const files = await Promise.all(
+      entries
+        .filter((x): x is FileSystemFileEntry => x.isFile)
+        .map((x) => new Promise<File>((ok, fail) => x.file(ok, fail))),
+    );
+    await useModelFiles(files, folder.name);
+  } catch (e) {
+    showMessage(messageFor(e, `read the dropped folder ${folder.name}`));
+  }
 }
 
 async function main(): Promise<void> {
   wire();
   showThresholds();
   const params = new URLSearchParams(location.search);
+  // ?model= names a bundled model, or is the URL of any model folder or model.json (a trained one, say).
   const model = params.get('model');
-  if (model && [...ui.model.options].some((o) => o.value === model)) ui.model.value = model;
+  const known = !!model && [...ui.model.options].some((o) => o.value === model);
+  if (known) ui.model.value = model;
   // The first sample shows at once; detection follows when the model is ready.
   const sample = params.get('image') ?? 'dog.jpg';
   if (sample) {
     ui.sample.value = sample;
     await openSample(sample);
   }
-  await useModel(ui.model.value);
+  await (model && !known ? addModel(model, `${model} (URL)`, model) : useModel(ui.model.value));
 }
 
 void main();

@@ -548,10 +548,20 @@ function destroyPlan(plan: Plan): void {
   plan.timestamps?.resolve.destroy();
 }
 
+/** A class the detector may report: not the background column, not an unnamed ("???") slot of the label map. */
+function reportable(json: LoadedModel['json'], label: string, id: number): boolean {
+  return id !== json.ssd.backgroundClass && label !== '???';
+}
+
+/** The classes a model reports, by logits column. */
+export function reportableClasses(json: LoadedModel['json']): { id: number; label: string }[] {
+  return json.labels.flatMap((label, id) => (reportable(json, label, id) ? [{ id, label }] : []));
+}
+
 function headOptions(o: DetectOptions, model: LoadedModel, cap: number): HeadOptions {
   const d = model.json.ssd.defaults;
   const labels = model.json.labels;
-  const allowed = labels.map((name, i) => i !== model.json.ssd.backgroundClass && name !== '???');
+  const allowed = labels.map((name, i) => reportable(model.json, name, i));
   if (o.classes && o.classes.length) {
     const want = new Set<number>();
     for (const c of o.classes) {

@@ -16,6 +16,7 @@ import {
   type DetectorModelInfo,
   type DetectorOptions,
   type FrameSource,
+  reportableClasses,
 } from './detector.ts';
 import type { GemmPlanReport } from './tuning.ts';
 
@@ -83,6 +84,11 @@ export class ObjectDetector<Input, Where extends object = object> {
 
   get labels(): readonly string[] {
     return this.detector.labels;
+  }
+
+  /** The classes this model reports (ids index `labels`): all but the background column and unnamed slots. */
+  get classes(): readonly { id: number; label: string }[] {
+    return reportableClasses(this.detector.model.json);
   }
 
   get adapter(): AdapterReport {

@@ -6,6 +6,7 @@
 import type { Platform } from '../api/object_detector.ts';
 import { ChecksumError, InvalidOptionError, ModelFormatError, ModelNotFoundError } from '../errors.ts';
 import { parseModel } from '../graph/model_format.ts';
+import type { LoadedModel } from '../graph/weights.ts';
 import { frameFor, type BrowserImageInput } from './frame_sources.ts';
 
 export interface LoadProgress {
@@ -31,7 +32,15 @@ export interface ModelRef {
   integrity?: string;
 }
 
-export type ModelSource = string | URL | ModelRef;
+/**
+ * A model from local files: the model folder a user picked (`<input type="file" webkitdirectory>`) or dropped.
+ * It must hold one model.json and the weights file that model.json names; other files are ignored.
+ */
+export interface ModelFiles {
+  files: Iterable<File>;
+}
+
+export type ModelSource = string | URL | ModelRef | ModelFiles;
 
 const SERVE_HINT =
   'serve the converted model folder (model.json + weights.bin): `npm run demo` converts the bundled models into weights/<name>/ and serves them at ./weights/; or pass a model.json URL or {baseUrl}';
@@ -39,6 +48,7 @@ const SERVE_HINT =
 export function browserPlatform(o: FetchOptions): Platform<BrowserImageInput, ModelSource, { url: string }> {
   return {
     async loadModel(source) {
+      if (typeof source === 'object' && 'files' in source) return modelFromFiles([...source.files]);
       const ref = typeof source === 'object' && !(source instanceof URL) ? source : { url: source };
       const url = modelUrl(ref.url, o.baseUrl);
       const jsonBytes = await fetchBytes(url, o.onProgress);
@@ -50,6 +60,31 @@ export function browserPlatform(o: FetchOptions): Platform<BrowserImageInput, Mo
     frame: frameFor,
     warn: (m) => console.warn(m),
   };
+}
+
+const FILES_HINT =
+  'pick or drop the whole model folder (model.json and the weights file beside it), as `mobilessd train --out` or `mobilessd export-web` wrote it';
+
+/** `where` is the model.json's path inside the picked folder (webkitRelativePath), or its bare name. */
+async function modelFromFiles(files: File[]): Promise<{ model: LoadedModel; where: { url: string } }> {
+  const path = (f: File) => f.webkitRelativePath || f.name;
+  const jsons = files.filter((f) => f.name === 'model.json');
+  if (jsons.length !== 1) {
+    const what = jsons.length
+      ? `${jsons.length} files named model.json (${jsons.map(path).join(', ')})`
+      : 'no model.json';
+    throw new ModelNotFoundError(`the ${files.length} file(s) given hold ${what}`, FILES_HINT);
+  }
+  const json = jsons[0]!;
+  const url = path(json);
+  const text = new TextDecoder().decode(await json.arrayBuffer());
+  const name = await weightsFileName(text, url);
+  const folder = url.slice(0, url.length - json.name.length);
+  // Beside model.json: in the same picked folder, or any file of that name when the files came without paths.
+  const weights = files.find((f) => f.name === name && (!f.webkitRelativePath || path(f) === folder + name));
+  if (!weights)
+    throw new ModelNotFoundError(`${folder}${name} (named by ${url}) is not among the files given`, FILES_HINT);
+  return { model: await parseModel(text, new Uint8Array(await weights.arrayBuffer()), url), where: { url } };
 }
 
 function modelUrl(model: string | URL, baseUrl: string | URL = './weights/'): string {
