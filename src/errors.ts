@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'VIDEO'
   | 'GPU_LIMIT'
   | 'CHECKPOINT'
+  | 'TRAINING_DIVERGED'
   | 'DISPOSED';
 
 export class MobileSsdError extends Error {
@@ -174,6 +175,17 @@ export class DisposedError extends MobileSsdError {
 export class CheckpointError extends MobileSsdError {
   constructor(message: string, hint: string) {
     super('CHECKPOINT', message, { hint });
+  }
+}
+/** The training loss stopped being a finite number: the learning rate is too high for this model and data. */
+export class TrainingDivergedError extends MobileSsdError {
+  constructor(step: number, epoch: number, lr: number, loss: number) {
+    const at = `step ${step} (epoch ${epoch}, learning rate ${lr}): loss ${loss}`;
+    super('TRAINING_DIVERGED', `the training loss diverged at ${at}`, {
+      hint:
+        'train again with a lower --lr (a half or a tenth; plain SGD on these heads is stable up to about 0.02), ' +
+        'into a new --out: the checkpoint of the last finished epoch stays where it is',
+    });
   }
 }
 /** ffmpeg or ffprobe failed on a video file; the message ends with the tool's last stderr lines. */

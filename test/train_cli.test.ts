@@ -220,7 +220,7 @@ test('the demo page opens the trained folder by URL, from the folder picker and 
     }, files);
     await loadedAs('dropped files', /^dropped \(your folder\)$/);
 
-    // A folder without its weights is refused with what to do, and the page stays usable.
+    // A folder without its weights is refused with what to do.
     await page.evaluate(() => (window.mobilessdDemo.results.length = 0));
     await page.evaluate(
       (json) => {
@@ -310,7 +310,23 @@ test('--resume with more --epochs extends a finished run: its history kept, the 
   assert.ok(!readFileSync(join(out, 'weights.bin')).equals(readFileSync(join(full, 'weights.bin'))), 'trained on');
 });
 
-test("train's refusals say what is wrong and what to do: bad flags, a damaged checkpoint, a split with no boxes", () => {
+test('--val-split none trains without validation: none in the history, the chart or the summary', async () => {
+  const out = join(work, 'no-val');
+  const r = cli('train', ...trainArgs(out, 1), '--val-split', 'none');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^trained oid-v4-bccd4: 1 epochs, 2 steps;/m);
+  assert.doesNotMatch(r.stdout, /mAP/);
+  const doc = readJson<TrainingJson>(join(out, 'training.json'));
+  assert.equal(doc.settings.valSplit, undefined);
+  assert.equal(doc.history.epochs.length, 1);
+  assert.equal(doc.history.epochs[0]!.val, undefined);
+  // Train loss and its two parts; no validation loss or mAP line.
+  const svg = parseXml(readFileSync(join(out, 'loss.svg'), 'utf8'), 'loss.svg');
+  assert.equal(svg.children.filter((c) => c.name === 'polyline').length, 3);
+  assert.deepEqual((await readModel(out)).json.labels, ['background', 'Platelets', 'RBC', 'WBC']);
+});
+
+test("train's refusals say what is wrong and what to do: bad flags, a damaged checkpoint, divergence, no boxes", () => {
   const out = join(work, 'refusals');
   for (const [args, message] of [
     [['--out', out, '--epochs', '1'], /--dataset is required/],
@@ -330,6 +346,13 @@ test("train's refusals say what is wrong and what to do: bad flags, a damaged ch
   assert.match(
     damaged.stderr,
     /error \[CHECKPOINT\]: .*checkpoint\.bin: 1000 bytes, expected \d+\n {2}hint: restore both/,
+  );
+  // A learning rate far too high: the loss stops being finite, and the message says what to change.
+  const diverged = cli('train', ...trainArgs(join(work, 'diverged'), 1), '--lr', '1e30');
+  assert.equal(diverged.code, 1, diverged.stderr);
+  assert.match(
+    diverged.stderr,
+    /error \[TRAINING_DIVERGED\]: the training loss diverged at step \d+ \(epoch 1, learning rate [\d.e+]+\): loss [\d.e+]+\n {2}hint: train again with a lower --lr/,
   );
   // A split whose images have no labeled boxes has nothing to train on.
   const empty = join(work, 'empty');

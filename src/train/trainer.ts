@@ -4,6 +4,7 @@
  * learning rate follows the warm-up + cosine schedule. run.ts wraps it with the dataset, the cache,
  * checkpoints and the saved model.
  */
+import { TrainingDivergedError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { encodeDispatches } from '../gpu/dispatch.ts';
@@ -41,10 +42,15 @@ export interface PhaseThroughput {
   update: number;
 }
 
+/** How many times the first loss a later loss may reach before the run counts as diverged. */
+const DIVERGED_FACTOR = 1000;
+
 export class Trainer {
   private readonly partsBuffer: GPUBuffer;
   private readonly schedule: Schedule;
   private readonly inputs: number[];
+  /** The first loss this process saw: a loss a thousand times larger means the run has blown up. */
+  private firstLoss: number | undefined;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -156,8 +162,10 @@ export class Trainer {
       loc: parts.reduce((t, p) => t + p.loc, 0) * invN,
       matched,
     };
-    if (!Number.isFinite(record.loss))
-      throw new Error(`the loss diverged at step ${this.steps} (epoch ${epoch}): lower --lr`);
+    this.firstLoss ??= record.loss;
+    // Long before float32 overflows, SGD that overshoots has lost everything the weights knew.
+    if (!Number.isFinite(record.loss) || record.loss > DIVERGED_FACTOR * this.firstLoss)
+      throw new TrainingDivergedError(this.steps, epoch, lr, record.loss);
     this.steps++;
     return record;
   }
