@@ -3,13 +3,14 @@
  * time budget, nothing read from or written to the cache), the tuner's own whole-network check (what a load
  * commits: its picks, or the table where they are not faster), then the whole network timed as one compute
  * pass (timestamps at its start and end) with the table's plan, the raw picks and the committed plan,
- * interleaved run by run so machine load hits all three alike; medians and quartiles.
+ * back to back in each round (rotating the order) so machine load hits all three alike; medians, quartiles and
+ * the median of per-round ratios to the table (drift in load cancels out of those).
  * Writes results/tune_<model>_<driver>_<mode>.md.
  *
  *   node .build/bench/tune.js [--model oid-v4] [--mode fast|full] [--reps 15] [--driver lavapipe|swiftshader|hardware]
  */
 import { loadavg } from 'node:os';
-import { checkPlan, modelGemmShapes } from '../src/api/tuning.ts';
+import { checkPlan, modelGemmShapes, PLAN_MARGIN } from '../src/api/tuning.ts';
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
 import { median, percentile, timePass } from '../src/gpu/timing.ts';
 import { tuneGemms } from '../src/kernels/pointwise_autotune.ts';
@@ -26,7 +27,7 @@ const model = await resolveModel(flag('model', 'oid-v4'));
 const tuned = await tuneGemms(ctx, modelGemmShapes(model, ctx.report), mode, Infinity);
 const picks: GemmPlan = new Map(tuned.layers.map((l) => [l.shape, l.choice]));
 const weights = packModelWeights(ctx, model);
-const check = await checkPlan(ctx, model, weights, picks, mode === 'full' ? 7 : 3);
+const check = await checkPlan(ctx, model, weights, picks, mode === 'full' ? 9 : 5);
 const committed: GemmPlan = check?.kept === 'table' ? new Map() : picks;
 const plans = {
   table: await GraphExecutor.create(ctx, model, weights, 1),
@@ -36,11 +37,18 @@ const plans = {
 const names = Object.keys(plans) as (keyof typeof plans)[];
 const ms = { table: [] as number[], picks: [] as number[], committed: [] as number[] };
 for (const n of names) await timePass(ctx, plans[n].dispatches);
-for (let r = 0; r < reps; r++) for (const n of names) ms[n].push(await timePass(ctx, plans[n].dispatches));
+// Each round runs the three plans back to back, rotating which goes first.
+for (let r = 0; r < reps; r++)
+  for (let i = 0; i < names.length; i++) {
+    const n = names[(r + i) % names.length]!;
+    ms[n].push(await timePass(ctx, plans[n].dispatches));
+  }
+/** Median over rounds of this plan's time / the table's in the same round: drift in load cancels out. */
+const paired = (n: keyof typeof plans) => median(ms[n].map((t, i) => t / ms.table[i]!));
 
 const f = (v: number) => v.toFixed(1);
 const row = (label: string, n: keyof typeof plans) =>
-  `| ${label} | ${f(median(ms[n]))} | ${f(percentile(ms[n], 25))} - ${f(percentile(ms[n], 75))} | ${(median(ms[n]) / median(ms.table)).toFixed(3)}x |`;
+  `| ${label} | ${f(median(ms[n]))} | ${f(percentile(ms[n], 25))} - ${f(percentile(ms[n], 75))} | ${(median(ms[n]) / median(ms.table)).toFixed(3)}x | **${paired(n).toFixed(3)}x** |`;
 const count = new Map<string, number>();
 for (const l of tuned.layers) {
   const k = `${l.choice.variant} wg${l.choice.workgroupSize}`;
@@ -54,13 +62,13 @@ const md = [
     .join(' ')}.`,
   `Tuning mode '${mode}' (no budget, ${tuned.timer} timer): ${tuned.layers.length} GEMM shapes in ${(tuned.elapsedMs / 1000).toFixed(1)} s.`,
   check
-    ? `The tuner's whole-network check (median of ${check.runs} interleaved runs): table ${f(check.tableMs)} ms, picks ${f(check.tunedMs)} ms: it commits **the ${check.kept === 'tuned' ? 'picks' : 'table'}**.`
+    ? `The tuner's whole-network check (${check.runs} paired runs): table ${f(check.tableMs)} ms, picks ${f(check.tunedMs)} ms, median paired ratio ${check.ratio.toFixed(3)} (picks kept below ${PLAN_MARGIN}): it commits **the ${check.kept === 'tuned' ? 'picks' : 'table'}**.`
     : "Every pick is the table's own: nothing to check, the table is committed.",
   '',
   `Then each plan's whole network at batch 1 as one compute pass (GPU time, ${ctx.hasTimestamps ? 'timestamps at the start and end of the pass' : 'wall clock of the submit'}), ${reps} rounds, the three plans interleaved in each.`,
   '',
-  '| plan | median ms | quartiles ms | median / table |',
-  '|---|---|---|---|',
+  '| plan | median ms | quartiles ms | median / table median | median of paired ratios to the table |',
+  '|---|---|---|---|---|',
   row('table (pointwise_tuning.ts)', 'table'),
   row("the tuner's per-shape picks", 'picks'),
   row('committed by the tuner (picks, or the table where the check found them no faster)', 'committed'),

@@ -55,8 +55,13 @@ export interface PlanCheck {
   tableMs: number;
   tunedMs: number;
   runs: number;
+  /** Median over the runs of tuned / table, each run's two frames back to back (what decides). */
+  ratio: number;
   kept: 'tuned' | 'table';
 }
+
+/** The tuned plan must take at most this fraction of the table's time, as a median of paired runs, to be kept. */
+export const PLAN_MARGIN = 0.97;
 
 interface StoredEntry {
   version: number;
@@ -133,7 +138,7 @@ export async function gemmPlanFor(
   // The budget is the asked mode's: a 'fast' load completing a 'full' entry stays within a fast run's time.
   const result = await tuneGemms(ctx, todo, entryMode, budgetMs ?? (mode === 'fast' ? FAST_BUDGET_MS : Infinity));
   const layers = [...kept, ...result.layers.map((l) => ({ shape: l.shape, ...l.choice, ms: l.ms }))];
-  const check = weights && (await checkPlan(ctx, model, weights, planOf(layers), mode === 'full' ? 7 : 3));
+  const check = weights && (await checkPlan(ctx, model, weights, planOf(layers), mode === 'full' ? 9 : 5));
   const entry: StoredEntry = {
     version: TUNER_VERSION,
     key,
@@ -171,9 +176,11 @@ function inUse(layers: StoredEntry['layers'], check: PlanCheck | undefined): Gem
 }
 
 /**
- * Times one batch-1 frame of the network with the table's plan and with `plan`, interleaved run by run so
- * load elsewhere on the machine hits both alike; the tuned plan is kept only when its median is lower.
- * Undefined when every pick is the table's own (nothing to check).
+ * Times one batch-1 frame of the network with the table's plan and with `plan`, back to back in each run (in
+ * alternating order) so load elsewhere on the machine hits both alike. The decision is the median over runs of
+ * the paired ratio, which a slow drift in load cancels out of: the tuned plan is kept only when it is clearly
+ * faster (PLAN_MARGIN), so noise cannot trade the table for a slower plan. Undefined when every pick is the
+ * table's own (nothing to check).
  */
 export async function checkPlan(
   ctx: GpuContext,
@@ -195,11 +202,12 @@ export async function checkPlan(
     await timePass(ctx, table.dispatches);
     await timePass(ctx, tuned.dispatches);
     for (let r = 0; r < runs; r++) {
-      ms.table.push(await timePass(ctx, table.dispatches));
-      ms.tuned.push(await timePass(ctx, tuned.dispatches));
+      const order = r % 2 ? (['tuned', 'table'] as const) : (['table', 'tuned'] as const);
+      for (const which of order) ms[which].push(await timePass(ctx, (which === 'table' ? table : tuned).dispatches));
     }
-    const [tableMs, tunedMs] = [median(ms.table), median(ms.tuned)];
-    return { tableMs, tunedMs, runs, kept: tunedMs < tableMs ? 'tuned' : 'table' };
+    const ratio = median(ms.tuned.map((t, i) => t / ms.table[i]!));
+    const kept = ratio < PLAN_MARGIN ? 'tuned' : 'table';
+    return { tableMs: median(ms.table), tunedMs: median(ms.tuned), runs, ratio, kept };
   } finally {
     tuned.destroy();
     table.destroy();
@@ -247,13 +255,14 @@ export function parseEntry(text: string, key: string): StoredEntry | string {
     if (e.check !== undefined) {
       need(isObj(e.check), 'check is not an object');
       const c = e.check as Record<string, unknown>;
-      for (const f of ['tableMs', 'tunedMs', 'runs'] as const)
+      for (const f of ['tableMs', 'tunedMs', 'runs', 'ratio'] as const)
         need(typeof c[f] === 'number' && c[f] >= 0, `check.${f} ${String(c[f])}`);
       need(c.kept === 'tuned' || c.kept === 'table', `check.kept ${JSON.stringify(c.kept)}`);
       check = {
         tableMs: c.tableMs as number,
         tunedMs: c.tunedMs as number,
         runs: c.runs as number,
+        ratio: c.ratio as number,
         kept: c.kept as PlanCheck['kept'],
       };
     }
