@@ -6,9 +6,10 @@
  *
  *   node .build/bench/peers.js [--driver lavapipe|swiftshader] [--runs N] [--only id,...] [--quick]
  *       [--budget-s S] [--child-timeout-s S] [--backbone face|<model folder or model.json>|synthetic]
- *       [--browser-bundle file]
+ *       [--browser-bundle file] [--batches 1,2,4,8,16,32,64]
  *
- * Writes results/peers_<driver>.md and .svg (results/peers_<driver>.quick.* with --quick).
+ * Writes results/peers_<driver>.md and .svg (results/peers_<driver>.quick.* with --quick); with --batches, images/s
+ * per batch size of the rows that batch, in results/peers_batch_<driver>.md instead.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { parseContext, PREPARED_DIR, type PeerContext } from './peers/context.ts
 import { buildFaceApiBundle } from './peers/face_api_bundle.ts';
 import { PeerSkipped, type PeerFailure, type PeerResult } from './peers/record.ts';
 import { PEERS, type PeerEntry } from './peers/registry.ts';
-import { peersMarkdown, peersSvg } from './peers/report.ts';
+import { batchMarkdown, peersMarkdown, peersSvg } from './peers/report.ts';
 
 const CHILD_OUTPUT_TAIL = 1500;
 
@@ -177,6 +178,15 @@ async function drive(): Promise<void> {
     referenceIds: new Set(PEERS.filter((p) => p.reference).map((p) => p.id)),
     wallSeconds: (performance.now() - started) / 1000,
   };
+  if (ctx.batches) {
+    // A sweep run writes its own file: the single-image report of this driver stays as it was.
+    const path = writeResult(
+      `peers_batch_${ctx.driver}.md`,
+      batchMarkdown(results, { ...run, budgetS: ctx.budgetMs / 1000 }, ctx.batches),
+    );
+    console.log(`[peers] wrote ${path}`);
+    return;
+  }
   // One file per driver: the lavapipe and SwiftShader runs are both reported.
   const base = `peers_${ctx.driver}${ctx.quick ? '.quick' : ''}`;
   const mdPath = writeResult(`${base}.md`, peersMarkdown(results, run));

@@ -1,70 +1,85 @@
 /**
- * The autotuner against the measured table on one model: a forced tuning run (no time budget, nothing read
- * from or written to the cache), then the network's GEMM kernels timed with the table's plan and with the
- * tuned one, interleaved pass by pass so machine load hits both alike. Writes results/tune_<model>_<driver>.md.
+ * The autotuner against the measured table on one model, measured as a frame runs: a forced tuning run (no
+ * time budget, nothing read from or written to the cache), the tuner's own whole-network check (what a load
+ * commits: its picks, or the table where they are not faster), then the whole network timed as one compute
+ * pass (timestamps at its start and end) with the table's plan, the raw picks and the committed plan,
+ * back to back in each round (rotating the order) so machine load hits all three alike; medians, quartiles and
+ * the median of per-round ratios to the table (drift in load cancels out of those).
+ * Writes results/tune_<model>_<driver>_<mode>.md.
  *
- *   node .build/bench/tune.js [--model oid-v4] [--mode fast|full] [--reps 5] [--driver lavapipe|swiftshader|hardware]
+ *   node .build/bench/tune.js [--model oid-v4] [--mode fast|full] [--reps 15] [--driver lavapipe|swiftshader|hardware]
  */
-import { modelGemmShapes } from '../src/api/tuning.ts';
+import { loadavg } from 'node:os';
+import { checkPlan, modelGemmShapes, PLAN_MARGIN } from '../src/api/tuning.ts';
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
-import { median, timeDispatches } from '../src/gpu/timing.ts';
+import { median, percentile, timePass } from '../src/gpu/timing.ts';
 import { tuneGemms } from '../src/kernels/pointwise_autotune.ts';
 import type { GemmPlan } from '../src/kernels/pointwise_tuning.ts';
 import { resolveModel } from '../src/node/model_registry.ts';
 import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
 
-const reps = Number(flag('reps', '5'));
+const reps = Number(flag('reps', '15'));
 const mode = flag('mode', 'full') as 'fast' | 'full';
 if (mode !== 'fast' && mode !== 'full') throw new Error(`--mode ${String(mode)}: fast or full`);
 const ctx = await benchGpu();
+const startLoad = machine(ctx);
 const model = await resolveModel(flag('model', 'oid-v4'));
 const tuned = await tuneGemms(ctx, modelGemmShapes(model, ctx.report), mode, Infinity);
-const plan: GemmPlan = new Map(tuned.layers.map((l) => [l.shape, l.choice]));
+const picks: GemmPlan = new Map(tuned.layers.map((l) => [l.shape, l.choice]));
 const weights = packModelWeights(ctx, model);
-const table = await GraphExecutor.create(ctx, model, weights, 1);
-const withPlan = await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, plan);
+const check = await checkPlan(ctx, model, weights, picks, mode === 'full' ? 9 : 5);
+const committed: GemmPlan = check?.kept === 'table' ? new Map() : picks;
+const plans = {
+  table: await GraphExecutor.create(ctx, model, weights, 1),
+  picks: await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, picks),
+  committed: await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, committed),
+};
+const names = Object.keys(plans) as (keyof typeof plans)[];
+const ms = { table: [] as number[], picks: [] as number[], committed: [] as number[] };
+for (const n of names) await timePass(ctx, plans[n].dispatches);
+// Each round runs the three plans back to back, rotating which goes first.
+for (let r = 0; r < reps; r++)
+  for (let i = 0; i < names.length; i++) {
+    const n = names[(r + i) % names.length]!;
+    ms[n].push(await timePass(ctx, plans[n].dispatches));
+  }
+/** Median over rounds of this plan's time / the table's in the same round: drift in load cancels out. */
+const paired = (n: keyof typeof plans) => median(ms[n].map((t, i) => t / ms.table[i]!));
 
-/** Sum of the GEMM dispatch times and of all dispatch times of one pass. */
-async function pass(ex: GraphExecutor): Promise<{ gemm: number; all: number }> {
-  const t = await timeDispatches(ctx, ex.dispatches);
-  const gemm = t.filter((_, i) => ex.stats.steps[i]!.kind === 'pointwise').reduce((a, x) => a + x.ms, 0);
-  return { gemm, all: t.reduce((a, x) => a + x.ms, 0) };
-}
-await pass(table);
-await pass(withPlan);
-const runs = { table: [] as { gemm: number; all: number }[], tuned: [] as { gemm: number; all: number }[] };
-for (let r = 0; r < reps; r++) {
-  runs.table.push(await pass(table));
-  runs.tuned.push(await pass(withPlan));
-}
-const med = (xs: { gemm: number; all: number }[], k: 'gemm' | 'all') => median(xs.map((x) => x[k]));
-const f = (v: number) => v.toFixed(2);
-const picks = new Map<string, number>();
+const f = (v: number) => v.toFixed(1);
+const row = (label: string, n: keyof typeof plans) =>
+  `| ${label} | ${f(median(ms[n]))} | ${f(percentile(ms[n], 25))} - ${f(percentile(ms[n], 75))} | ${(median(ms[n]) / median(ms.table)).toFixed(3)}x | **${paired(n).toFixed(3)}x** |`;
+const count = new Map<string, number>();
 for (const l of tuned.layers) {
   const k = `${l.choice.variant} wg${l.choice.workgroupSize}`;
-  picks.set(k, (picks.get(k) ?? 0) + 1);
+  count.set(k, (count.get(k) ?? 0) + 1);
 }
 const md = [
   `# Autotuner against the measured table: ${model.json.name}`,
   '',
-  `Machine: ${machine(ctx)}. Tuning mode '${mode}' (no budget, ${tuned.timer} timer): ${tuned.layers.length} GEMM shapes in ${(tuned.elapsedMs / 1000).toFixed(1)} s. ` +
-    `Then the whole network with each plan, timestamp queries per dispatch, median of ${reps} interleaved passes.`,
+  `Machine at the start: ${startLoad}; load at the end ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}.`,
+  `Tuning mode '${mode}' (no budget, ${tuned.timer} timer): ${tuned.layers.length} GEMM shapes in ${(tuned.elapsedMs / 1000).toFixed(1)} s.`,
+  check
+    ? `The tuner's whole-network check (${check.runs} paired runs): table ${f(check.tableMs)} ms, picks ${f(check.tunedMs)} ms, median paired ratio ${check.ratio.toFixed(3)} (picks kept below ${PLAN_MARGIN}): it commits **the ${check.kept === 'tuned' ? 'picks' : 'table'}**.`
+    : "Every pick is the table's own: nothing to check, the table is committed.",
   '',
-  '| plan | GEMM kernels ms | all kernels ms |',
-  '|---|---|---|',
-  `| table (pointwise_tuning.ts) | ${f(med(runs.table, 'gemm'))} | ${f(med(runs.table, 'all'))} |`,
-  `| tuned | ${f(med(runs.tuned, 'gemm'))} | ${f(med(runs.tuned, 'all'))} |`,
+  `Then each plan's whole network at batch 1 as one compute pass (GPU time, ${ctx.hasTimestamps ? 'timestamps at the start and end of the pass' : 'wall clock of the submit'}), ${reps} rounds, the three plans interleaved in each.`,
   '',
-  `Tuned / table, GEMM kernels: **${f(med(runs.tuned, 'gemm') / med(runs.table, 'gemm'))}x** the time.`,
+  '| plan | median ms | quartiles ms | median / table median | median of paired ratios to the table |',
+  '|---|---|---|---|---|',
+  row('table (pointwise_tuning.ts)', 'table'),
+  row("the tuner's per-shape picks", 'picks'),
+  row('committed by the tuner (picks, or the table where the check found them no faster)', 'committed'),
   '',
   '| configuration picked | shapes |',
   '|---|---|',
-  ...[...picks].sort((a, b) => b[1] - a[1]).map(([k, n]) => `| ${k} | ${n} |`),
+  ...[...count].sort((a, b) => b[1] - a[1]).map(([k, n]) => `| ${k} | ${n} |`),
 ];
 const text = md.join('\n') + '\n';
 console.log(text);
 writeResult(`tune_${model.json.name}_${ctx.report.driver}_${mode}.md`, text);
-table.destroy();
-withPlan.destroy();
+for (const n of names) plans[n].destroy();
 ctx.destroy();
 process.exit(0);

@@ -8,6 +8,7 @@
 import type { DetectorModelInfo } from './api/detector.ts';
 import { ObjectDetector as Detector, type ObjectDetectorOptions } from './api/object_detector.ts';
 import { browserPlatform, type FetchOptions, type ModelSource } from './browser/platform.ts';
+import { indexedDbTuningStore } from './browser/tuning_store.ts';
 import type { BrowserImageInput } from './browser/frame_sources.ts';
 import { NoAdapterError } from './errors.ts';
 import type { AdapterReport } from './gpu/context.ts';
@@ -42,7 +43,9 @@ export function load(model: ModelSource = DEFAULT_MODEL, options: LoadOptions = 
   if (!(globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu) {
     return Promise.reject(new NoAdapterError('navigator.gpu is missing', getGpuProvider().noAdapterHint('auto')));
   }
-  return Detector.create(browserPlatform(options), model, options);
+  // Tuned GEMM plans persist in IndexedDB, keyed as in Node (adapter, model, input size).
+  const tuningStore = indexedDbTuningStore();
+  return Detector.create(browserPlatform(options), model, { ...(tuningStore ? { tuningStore } : {}), ...options });
 }
 
 /** The adapter in a few words; browsers often leave `description` empty (Chrome: vendor "google", architecture "swiftshader"). */

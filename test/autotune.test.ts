@@ -9,7 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Detector } from '../src/api/detector.ts';
-import { gemmPlanFor, modelGemmShapes, parseEntry, tuningKey, TUNER_VERSION } from '../src/api/tuning.ts';
+import {
+  checkPlan,
+  gemmPlanFor,
+  PLAN_MARGIN,
+  modelGemmShapes,
+  parseEntry,
+  tuningKey,
+  TUNER_VERSION,
+} from '../src/api/tuning.ts';
 import { InvalidOptionError } from '../src/errors.ts';
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
 import { runRawOutputs } from '../src/graph/raw.ts';
@@ -156,6 +164,11 @@ test('corrupt, stale, foreign and unrunnable entries are ignored and rewritten; 
     ['an unknown variant', edit((e) => (e.layers[0]!.variant = 'blocked3x3')), /not a GEMM variant/],
     ['a workgroup size the tuner never tries', edit((e) => (e.layers[0]!.workgroupSize = 512)), /workgroupSize 512/],
     ['a negative time', edit((e) => (e.layers[0]!.ms = -1)), /ms -1/],
+    [
+      'a check that kept neither plan',
+      edit((e) => (e.check = { tableMs: 1, tunedMs: 1, runs: 3, ratio: 1, kept: 'x' })),
+      /kept/,
+    ],
   ];
   for (const [what, text, why] of cases) {
     writeFileSync(file(), text);
@@ -211,4 +224,44 @@ test("the load option: 'off' is the table, a tuned plan is loaded from the store
   assert.equal(counts.network, (await d.stats(1)).dispatches);
   assert.equal(counts.total, counts.preprocess + counts.network + counts.head);
   d.dispose();
+});
+
+test('the whole-network check: a plan unlike the table is timed against it, and a check that kept the table loads the table', async () => {
+  const ctx = await gpu();
+  const m = syntheticModel();
+  const packed = packModelWeights(ctx, m);
+  const shapes = modelGemmShapes(m, ctx.report);
+  // Every shape on a configuration the table never picks for it, so the two plans differ.
+  const other = new Map(
+    shapes.map((sh) => {
+      const table = tunedPointwise(ctx.report.driver, sh);
+      const variant = table.variant === 'tiled32x32' ? 'blocked4x1' : 'tiled32x32';
+      return [gemmShapeKey(sh), { variant, workgroupSize: 64 }] as const;
+    }),
+  );
+  const check = await checkPlan(ctx, m, packed, other, 3);
+  assert.ok(check, 'differing plans are checked');
+  assert.equal(check.runs, 3);
+  assert.ok(check.tableMs > 0 && check.tunedMs > 0, JSON.stringify(check));
+  assert.equal(check.kept, check.ratio < PLAN_MARGIN ? 'tuned' : 'table');
+  const tablePicks = new Map(shapes.map((sh) => [gemmShapeKey(sh), tunedPointwise(ctx.report.driver, sh)]));
+  assert.equal(await checkPlan(ctx, m, packed, tablePicks, 3), undefined, "the table's own picks need no check");
+
+  // A load with weights checks what it tuned and stores the verdict; a stored verdict for the table wins on reload.
+  const { store, file } = freshStore();
+  const tuned = await gemmPlanFor(ctx, m, 'fast', store, Infinity, packed);
+  const distinct = new Set(shapes.map(gemmShapeKey)).size;
+  assert.equal(tuned.plan.size, tuned.check?.kept === 'table' ? 0 : distinct, JSON.stringify(tuned.check));
+  const entry = JSON.parse(readFileSync(file(), 'utf8')) as Record<string, unknown>;
+  entry.check = { tableMs: 1, tunedMs: 2, runs: 3, ratio: 2, kept: 'table' };
+  writeFileSync(file(), JSON.stringify(entry));
+  const reloaded = await gemmPlanFor(ctx, m, 'fast', store, Infinity, packed);
+  assert.equal(reloaded.source, 'cache');
+  assert.deepEqual(reloaded.check, entry.check);
+  assert.equal(reloaded.plan.size, 0, "the table's plan is in use");
+  entry.check = { tableMs: 2, tunedMs: 1, runs: 3, ratio: 0.5, kept: 'tuned' };
+  writeFileSync(file(), JSON.stringify(entry));
+  const kept = await gemmPlanFor(ctx, m, 'fast', store, Infinity, packed);
+  assert.equal(kept.plan.size, distinct, 'the tuned picks are in use');
+  packed.buffer?.destroy();
 });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { ACTIVATIONS } from '../src/core/geometry.ts';
 import {
@@ -37,3 +38,24 @@ for (const n of [1, 5, 1917 * 91])
     await run(ctx, [logisticDispatch(ctx, await logisticPipeline(ctx), n, { buffer: bx }, { buffer: out })]);
     assertClose(await readF32(ctx, out, n), logisticRef(x), 1e-6, 1e-5);
   });
+
+test('a dispatch over more than 65535 workgroups is split over x and y, and every element is still computed', async () => {
+  const ctx = await gpu();
+  const n = 65535 * 64 + 101;
+  const a = randomFloats(n, 4, -8, 8),
+    b = randomFloats(n, 5, -8, 8);
+  const out = output(ctx, n);
+  const d = addDispatch(
+    ctx,
+    await addPipeline(ctx),
+    n,
+    ACTIVATIONS.none,
+    { buffer: storage(ctx, a) },
+    { buffer: storage(ctx, b) },
+    { buffer: out },
+  );
+  const limit = ctx.report.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  assert.ok(d.workgroups[0] <= limit && d.workgroups[1] > 1, `workgroups ${d.workgroups.join('x')}`);
+  await run(ctx, [d]);
+  assertClose(await readF32(ctx, out, n), addRef(a, b, ACTIVATIONS.none), 1e-6, 1e-6);
+});

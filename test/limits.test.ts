@@ -19,6 +19,7 @@ import {
 import { readImageFile } from '../src/image/decode.ts';
 import { resolveModel } from '../src/node/model_registry.ts';
 import { rgbaFrame } from '../src/api/rgba_frame.ts';
+import { GraphExecutor, largestFittingBatch, packModelWeights } from '../src/graph/executor.ts';
 
 const warnings: string[] = [];
 let det: ObjectDetector;
@@ -108,13 +109,15 @@ test('1x1 images run; 0x0 images are refused with a typed error', async () => {
   await assert.rejects(det.detect({ data: new Uint8Array(4), width: 1, height: 0 }), InvalidInputError);
 });
 
-test('a batch whose activations exceed the storage binding limit is a GpuLimitError naming the batch that fits', async () => {
+test('a batch whose activations exceed the storage binding limit: the executor refuses it with a GpuLimitError naming the batch that fits, and the detector runs it in chunks that fit', async () => {
   const d = await Detector.create(await resolveModel('oid-v4'));
   try {
-    const live = d.context.liveResources;
-    const tiny = rgbaFrame({ data: new Uint8Array(4), width: 1, height: 1 });
+    const ctx = d.context;
+    const model = d.model;
+    const weights = packModelWeights(ctx, model);
+    const live = ctx.liveResources;
     let fits = 0;
-    await assert.rejects(d.detectBatch(Array.from({ length: 200 }, () => tiny)), (e: unknown) => {
+    await assert.rejects(GraphExecutor.create(ctx, model, weights, 200), (e: unknown) => {
       assert.ok(e instanceof GpuLimitError && e.code === 'GPU_LIMIT', String(e));
       assert.match(
         e.message,
@@ -124,10 +127,16 @@ test('a batch whose activations exceed the storage binding limit is a GpuLimitEr
       return true;
     });
     assert.ok(fits >= 1 && fits < 200, `fits ${fits}`);
-    await assert.rejects(d.detectBatch(Array.from({ length: fits + 1 }, () => tiny)), GpuLimitError);
-    assert.deepEqual(d.context.liveResources, live, 'nothing was allocated for the refused batches');
+    await assert.rejects(GraphExecutor.create(ctx, model, weights, fits + 1), GpuLimitError);
+    const largest = largestFittingBatch(ctx, model, 200);
+    assert.ok(largest >= 1 && largest <= fits, `largest ${largest}, hint ${fits}`);
+    await assert.rejects(GraphExecutor.create(ctx, model, weights, largest + 1), GpuLimitError);
+    assert.deepEqual(ctx.liveResources, live, 'nothing was allocated for the refused batches');
+    weights.buffer?.destroy();
+    const { chunk, chunks } = await d.chunking(200);
+    assert.ok(chunk <= largest && chunks * chunk >= 200 && (chunks - 1) * chunk < 200, `${chunks} x ${chunk}`);
     assert.deepEqual(await d.detect(rgbaFrame(dog)), await det.detect(dog));
-    d.context.throwUncaptured('after refused batches');
+    ctx.throwUncaptured('after refused batches');
   } finally {
     d.dispose();
   }

@@ -23,6 +23,8 @@ export interface PeerContext {
   faceApiBundle: string;
   /** mobilessd's browser benchmark bundle (optional; supplied by the engine's build). */
   browserBundle: string;
+  /** With --batches 1,2,4,...: images/s at each batch size (rows that can batch), reported in peers_batch_<driver>.md. */
+  batches: number[] | undefined;
 }
 
 export const PREPARED_DIR = '.build/peers';
@@ -48,5 +50,13 @@ export function parseContext(): PeerContext {
     onnxPath: resolve(flag('onnx', join(root, PREPARED_DIR, 'backbone.onnx'))!),
     faceApiBundle: resolve(flag('face-api-bundle', join(root, PREPARED_DIR, 'face-api-tfjs.mjs'))!),
     browserBundle: resolve(flag('browser-bundle', join(root, 'dist/browser/mobilessd-bench.js'))!),
+    batches: parseBatches(flag('batches')),
   };
+}
+
+function parseBatches(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const sizes = text.split(',').map(Number);
+  if (!sizes.every((n) => Number.isInteger(n) && n >= 1)) throw new Error(`--batches ${text}: batch sizes like 1,2,4`);
+  return sizes;
 }

@@ -17,7 +17,7 @@ import { resolveModel } from '../../src/node/model_registry.ts';
 import type { PeerContext } from './context.ts';
 import { readBackboneInfo, bestScore } from './backbone.ts';
 import { FACE_IMAGE, OID_IMAGE, faceModelInput, facePixels512, packageVersion } from './inputs.ts';
-import { measureWarm, ownPeakRssMB, type PeerRecord } from './record.ts';
+import { measureSweep, measureWarm, ownPeakRssMB, type PeerRecord } from './record.ts';
 
 const VERSIONS = () => ({
   mobilessd: JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')).version as string,
@@ -53,6 +53,20 @@ export async function measureMobilessd(ctx: PeerContext, which: 'face' | 'oid'):
     { one: () => timedRun(1), batch8: () => timedRun(8) },
     { runs: ctx.runs.gpu, budgetMs: ctx.budgetMs },
   );
+  // The memory plan each batch size compiled: one arena for the whole batch, or for each chunk of it.
+  const describe = async (n: number) => {
+    const s = await det.stats(n);
+    const chunks = Math.ceil(n / s.batch);
+    return `arena ${(s.activationBytes / 2 ** 20).toFixed(1)} MiB${chunks > 1 ? ` (${chunks} chunks of ${s.batch})` : ''}`;
+  };
+  const sweep = ctx.batches
+    ? await measureSweep(
+        { one: () => timedRun(1), batch: timedRun, describe },
+        ctx.batches,
+        ctx.budgetMs,
+        measured.latency.medianMs,
+      )
+    : undefined;
   const mem = await det.memory();
   const record: Omit<PeerRecord, 'id'> = {
     model: which,
@@ -75,6 +89,7 @@ export async function measureMobilessd(ctx: PeerContext, which: 'face' | 'oid'):
         : last.map((d) => `${d.label} ${d.score.toFixed(3)}`).join(', '),
     versions: VERSIONS(),
     notes: [],
+    ...(sweep ? { sweep } : {}),
   };
   det.dispose();
   return record;
@@ -102,6 +117,20 @@ export async function measureMobilessdBackbone(ctx: PeerContext): Promise<Omit<P
   await run(ex1, one);
   const coldStartMs = performance.now() - t0;
   let ex8: GraphExecutor | undefined;
+  const executors = new Map<number, { ex: GraphExecutor; input: Float32Array }>();
+  const runBatch = async (n: number) => {
+    let e = executors.get(n);
+    if (!e) {
+      const input = new Float32Array(n * one.length);
+      for (let i = 0; i < n; i++) input.set(one, i * one.length);
+      // One executor at a time: a large batch's arena is most of what the adapter holds.
+      for (const old of executors.values()) old.ex.destroy();
+      executors.clear();
+      e = { ex: await GraphExecutor.create(gpu, model, weights, n), input };
+      executors.set(n, e);
+    }
+    return run(e.ex, e.input);
+  };
   const measured = await measureWarm(
     {
       one: () => run(ex1, one),
@@ -112,6 +141,18 @@ export async function measureMobilessdBackbone(ctx: PeerContext): Promise<Omit<P
     },
     { runs: ctx.runs.gpu, budgetMs: ctx.budgetMs },
   );
+  const sweep = ctx.batches
+    ? await measureSweep(
+        {
+          one: () => run(ex1, one),
+          batch: runBatch,
+          describe: async (n) => `arena ${(executors.get(n)!.ex.stats.activationBytes / 2 ** 20).toFixed(1)} MiB`,
+        },
+        ctx.batches,
+        ctx.budgetMs,
+        measured.latency.medianMs,
+      )
+    : undefined;
   const record: Omit<PeerRecord, 'id'> = {
     model: 'backbone',
     engine: 'mobilessd (Node, Dawn)',
@@ -127,6 +168,7 @@ export async function measureMobilessdBackbone(ctx: PeerContext): Promise<Omit<P
     check: `best score ${bestScore(firstLogits!, info).toFixed(3)}`,
     versions: VERSIONS(),
     notes: [],
+    ...(sweep ? { sweep } : {}),
   };
   gpu.destroy();
   return record;

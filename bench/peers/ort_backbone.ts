@@ -15,7 +15,7 @@ import { bestScore, readBackboneInfo } from './backbone.ts';
 import type { PeerContext } from './context.ts';
 import { copySharedArrayBufferWrites, installNavigatorGpu, peerAdapter } from './dawn.ts';
 import { faceModelInput, packageVersion } from './inputs.ts';
-import { measureWarm, ownPeakRssMB, type PeerRecord } from './record.ts';
+import { measureSweep, measureWarm, ownPeakRssMB, type PeerRecord } from './record.ts';
 
 export type OrtVariant =
   | { runtime: 'node' }
@@ -146,6 +146,24 @@ export async function measureOrtBackbone(ctx: PeerContext, v: OrtVariant): Promi
     { one: () => run(one, 1), batch8: () => run(eight, 8) },
     { runs: gpu ? ctx.runs.gpu : ctx.runs.cpu, budgetMs: ctx.budgetMs, cpuInThisProcess: true },
   );
+  const inputs = new Map<number, Float32Array>();
+  const batchOf = (n: number) => {
+    let data = inputs.get(n);
+    if (!data) {
+      data = new Float32Array(n * one.length);
+      for (let i = 0; i < n; i++) data.set(one, i * one.length);
+      inputs.set(n, data);
+    }
+    return run(data, n);
+  };
+  const sweep = ctx.batches
+    ? await measureSweep(
+        { one: () => run(one, 1), batch: batchOf },
+        ctx.batches,
+        ctx.budgetMs,
+        measured.latency.medianMs,
+      )
+    : undefined;
   const best = bestScore(firstLogits!, info);
   await session.release();
   return {
@@ -163,5 +181,6 @@ export async function measureOrtBackbone(ctx: PeerContext, v: OrtVariant): Promi
     check: `best object score ${best.toFixed(3)} (first run)`,
     versions: { ...rt.versions, node: process.version },
     notes: [...rt.notes, ...measured.notes],
+    ...(sweep ? { sweep } : {}),
   };
 }

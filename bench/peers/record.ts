@@ -38,6 +38,17 @@ export interface PeerRecord {
   check: string;
   versions: Record<string, string>;
   notes: string[];
+  /** Images/s per batch size with --batches (null: skipped, one batch would exceed the time budget). */
+  sweep?: SweepPoint[];
+}
+
+export interface SweepPoint {
+  batch: number;
+  imagesPerS: number | null;
+  /** Timed batches (after one untimed batch of that size). */
+  reps: number;
+  /** What the engine holds for that batch, e.g. mobilessd's activation arena. */
+  note?: string;
 }
 
 /** A measurement that did not produce a record: a crash, a timeout, a missing prerequisite. */
@@ -62,6 +73,10 @@ export interface TimedEngine {
   one(): Promise<number>;
   /** Eight images in one call; absent when the engine cannot batch (then eight one() calls are timed). */
   batch8?: () => Promise<number>;
+  /** `n` images in one call (the --batches sweep); absent when the engine cannot batch. */
+  batch?: (n: number) => Promise<number>;
+  /** Said of a batch size after it ran (e.g. the memory plan it compiled). */
+  describe?: (n: number) => Promise<string>;
 }
 
 export interface MeasurePlan {
@@ -129,6 +144,39 @@ export async function measureWarm(engine: TimedEngine, plan: MeasurePlan): Promi
     throughput: { batch1, batch8: (1000 * 8 * reps) / total, batch8Mode: `${mode}, ${reps} x 8 images` },
     notes,
   };
+}
+
+/**
+ * Images/s at each batch size, one call of `n` images per timed run: one untimed call first (compiles that
+ * size), then as many calls as the budget allows (1 to 3). A size whose one call would exceed the budget
+ * (estimated from the previous size) is skipped, as are the larger ones.
+ */
+export async function measureSweep(
+  engine: TimedEngine,
+  sizes: readonly number[],
+  budgetMs: number,
+  singleMs: number,
+): Promise<SweepPoint[]> {
+  const out: SweepPoint[] = [];
+  let perImage = singleMs;
+  for (const n of sizes) {
+    if (!engine.batch || n * perImage > budgetMs) {
+      out.push({ batch: n, imagesPerS: null, reps: 0 });
+      continue;
+    }
+    await engine.batch(n);
+    const reps = Math.max(1, Math.min(3, Math.floor(budgetMs / (n * perImage))));
+    let total = 0;
+    for (let r = 0; r < reps; r++) total += await engine.batch(n);
+    perImage = total / reps / n;
+    out.push({
+      batch: n,
+      imagesPerS: (1000 * n * reps) / total,
+      reps,
+      ...(engine.describe ? { note: await engine.describe(n) } : {}),
+    });
+  }
+  return out;
 }
 
 /** Peak resident memory of this process, MB. */

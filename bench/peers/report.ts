@@ -13,6 +13,8 @@ export interface RunInfo {
   backbone: BackboneInfo | { failed: string };
   referenceIds: Set<string>;
   wallSeconds: number;
+  /** Per-phase time budget, s. */
+  budgetS?: number;
 }
 
 const SECTION_COLORS: Record<PeerModel, string> = { face: '#1f77b4', oid: '#2ca02c', backbone: '#d62728' };
@@ -143,4 +145,51 @@ export function peersSvg(results: PeerResult[], run: RunInfo): string {
     logY: true,
     legend,
   });
+}
+
+/** results/peers_batch_<driver>.md: images/s per batch size for every row that ran the --batches sweep. */
+export function batchMarkdown(results: PeerResult[], run: RunInfo, sizes: readonly number[]): string {
+  const md = [
+    '# Batched throughput: mobilessd and its WebGPU peers, one machine, one run',
+    '',
+    `Machine: ${run.machine}. Load average when the run started: ${run.loadAverage} (other work on the machine shifts every figure; compare within a column).`,
+    `WebGPU driver: **${run.driver}**. Each row in its own child process, one at a time; total ${run.wallSeconds.toFixed(0)} s.${run.only ? ` Only: ${run.only.join(', ')}.` : ''}`,
+    '',
+    `Images/s with one call of N images (the same image N times), after one untimed call of that size; 1 to 3 timed calls within the ${(run.budgetS ?? 60).toFixed(0)} s budget per size. "skipped": one call was estimated above the budget. Ratio = mobilessd's images/s / the peer's at the same batch.`,
+    '',
+  ];
+  for (const model of ['face', 'oid', 'backbone'] as const) {
+    const rows = results.filter((r) => r.model === model);
+    if (!rows.length) continue;
+    const reference = rows.filter(isRecord).find((r) => run.referenceIds.has(r.id));
+    md.push(`## ${sectionTitle(model, run)}`, '', `| engine | ${sizes.map((n) => `batch ${n}`).join(' | ')} |`);
+    md.push(`|---|${sizes.map(() => '---').join('|')}|`);
+    for (const r of rows) {
+      if (!isRecord(r)) {
+        md.push(
+          `| ${r.engine} | ${r.skipped ? 'skipped' : 'FAILED'}: ${r.reason.replace(/\|/g, '/')} ${sizes
+            .slice(1)
+            .map(() => '|')
+            .join(' ')} |`,
+        );
+        continue;
+      }
+      const cells = sizes.map((n) => {
+        const p = r.sweep?.find((s) => s.batch === n);
+        if (!p || p.imagesPerS === null) return 'skipped';
+        const ref = reference?.sweep?.find((s) => s.batch === n)?.imagesPerS;
+        const ratio = r !== reference && ref ? ` (${(ref / p.imagesPerS).toFixed(2)}x)` : '';
+        return `${p.imagesPerS.toFixed(2)}${ratio}`;
+      });
+      md.push(`| ${r.engine} (${r.backend}) | ${cells.join(' | ')} |`);
+    }
+    const plans = reference?.sweep?.filter((p) => p.note);
+    if (plans?.length)
+      md.push(
+        '',
+        `${reference!.engine}, memory plan per batch: ${plans.map((p) => `${p.batch}: ${p.note}`).join('; ')}.`,
+      );
+    md.push('');
+  }
+  return md.join('\n');
 }

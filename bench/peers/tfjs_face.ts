@@ -16,7 +16,7 @@ import { installNavigatorGpu, peerAdapter } from './dawn.ts';
 import { loadFaceApiBundle, type FaceApiBundle, type FaceApiNet } from './face_api_bundle.ts';
 import { FACE_IMAGE, facePixels512, packageVersion } from './inputs.ts';
 import { greedyNms } from './nms.ts';
-import { measureWarm, ownPeakRssMB, type PeerRecord } from './record.ts';
+import { measureSweep, measureWarm, ownPeakRssMB, type PeerRecord } from './record.ts';
 
 export type TfjsBackend = 'webgpu' | 'wasm' | 'cpu';
 
@@ -118,6 +118,9 @@ export async function measureTfjsFace(ctx: PeerContext, backend: TfjsBackend): P
     { runs: backend === 'webgpu' ? ctx.runs.gpu : ctx.runs.cpu, budgetMs: ctx.budgetMs, cpuInThisProcess: true },
   );
 
+  const sweep = ctx.batches
+    ? await measureSweep({ one: () => runOn(1), batch: runOn }, ctx.batches, ctx.budgetMs, measured.latency.medianMs)
+    : undefined;
   const mem = tf.memory() as TfCore.MemoryInfo & { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
   const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   const memory =
@@ -146,5 +149,6 @@ export async function measureTfjsFace(ctx: PeerContext, backend: TfjsBackend): P
       node: process.version,
     },
     notes: [...selected.notes, ...measured.notes],
+    ...(sweep ? { sweep } : {}),
   };
 }

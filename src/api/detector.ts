@@ -24,7 +24,7 @@ import type { TuneMode } from '../kernels/pointwise_autotune.ts';
 import { supportsPackedDot } from '../kernels/qcommon.ts';
 import { integerLowering, resolvePrecision } from '../graph/integer.ts';
 import { boxToImage, pointToImage, type Placement } from '../image/placement.ts';
-import { GraphExecutor, packModelWeights } from '../graph/executor.ts';
+import { GraphExecutor, largestFittingBatch, packModelWeights } from '../graph/executor.ts';
 import type { IntegerLowering, VariantChoice } from '../ops/support/lowering.ts';
 import type { PackedWeights, LoadedModel } from '../graph/weights.ts';
 import { constData } from '../graph/weights.ts';
@@ -69,7 +69,9 @@ export interface DetectorOptions extends DetectOptions, AcquireOptions {
    * every one. A tuned plan is cached per adapter, model and input size where the platform can store it.
    */
   tune?: TuneMode;
-  /** Where tuned plans persist (the Node platform sets its cache folder). */
+  /** Wall-clock budget of a 'fast' tuning run, ms (default about a second); shapes it does not reach are timed by later loads. */
+  tuneBudgetMs?: number;
+  /** Where tuned plans persist (Node: its cache folder; browsers: IndexedDB). */
   tuningStore?: TuningStore;
 }
 
@@ -99,13 +101,19 @@ const MAX_PLANS = 4;
 const SHARED_CONTEXT_LOST =
   'this detector runs on a GPU context it was given and cannot replace that context for its other users: create a new context and load the detectors again on it (a detector that owns its context recovers by itself)';
 
+/**
+ * A compiled batch size. A batch larger than the adapter's buffers hold runs in chunks of `chunk` images
+ * through one executor, still in one submit: each chunk's head output is copied to its place in `staging`.
+ */
 interface Plan {
   batch: number;
+  chunk: number;
   executor: GraphExecutor;
   head: SsdHead;
   slots: Slot[];
   headDispatches: Dispatch[];
   staging: GPUBuffer;
+  /** Bytes of one chunk's head output. */
   resultBytes: number;
   timestamps?: { querySet: GPUQuerySet; resolve: GPUBuffer };
 }
@@ -190,6 +198,8 @@ export class Detector {
     validateOptions(options, model.json.labels, options.maxDetectionsCap ?? 100);
     const precision = resolvePrecision(model.json, options.precision ?? 'auto');
     if (options.tune !== undefined) checkTuneMode(options.tune);
+    if (options.tuneBudgetMs !== undefined && !(options.tuneBudgetMs >= 0))
+      throw new InvalidOptionError('tuneBudgetMs', options.tuneBudgetMs, 'milliseconds, 0 or more');
     if (options.requantization !== undefined && !['xnnpack', 'tflite'].includes(options.requantization))
       throw new InvalidOptionError('requantization', options.requantization, "'xnnpack' or 'tflite'");
     if (!options.context) options.onLoadStage?.('device');
@@ -204,7 +214,7 @@ export class Detector {
       options.onLoadStage?.('compile');
       const t1 = performance.now();
       const tune = integer ? 'off' : (options.tune ?? defaultTuneMode(ctx.report));
-      d.gemm = await gemmPlanFor(ctx, model, tune, options.tuningStore);
+      d.gemm = await gemmPlanFor(ctx, model, tune, options.tuningStore, options.tuneBudgetMs, d.weights);
       await d.plan(1);
       d.timings.compileMs = performance.now() - t1;
       return d;
@@ -241,10 +251,21 @@ export class Detector {
     return (await this.plan(batch)).executor.stats;
   }
 
+  /** How a call of this batch size runs: images per executor run (the arena's batch) and runs per call. */
+  async chunking(batch = 1): Promise<{ chunk: number; chunks: number }> {
+    const p = await this.plan(batch);
+    return { chunk: p.chunk, chunks: Math.ceil(batch / p.chunk) };
+  }
+
   /** Dispatches one call of this batch size records: preprocessing (one per image), the network, the SSD head. */
   async dispatchCounts(batch = 1): Promise<{ preprocess: number; network: number; head: number; total: number }> {
     const p = await this.plan(batch);
-    const counts = { preprocess: p.slots.length, network: p.executor.dispatches.length, head: p.headDispatches.length };
+    const chunks = Math.ceil(batch / p.chunk);
+    const counts = {
+      preprocess: p.slots.length,
+      network: chunks * p.executor.dispatches.length,
+      head: chunks * p.headDispatches.length,
+    };
     return { ...counts, total: counts.preprocess + counts.network + counts.head };
   }
 
@@ -329,18 +350,22 @@ export class Detector {
   private async buildPlan(batch: number): Promise<Plan> {
     const ctx = this.ctx;
     const json = this.model.json;
+    const force = this.options.variants ?? {};
+    // Chunks as even as the limit allows (64 images where 15 fit: 5 chunks of 13, not 4 x 15 + 4).
+    const fit = largestFittingBatch(ctx, this.model, batch, force, this.integer, this.gemm.plan);
+    const chunk = fit >= 1 ? Math.ceil(batch / Math.ceil(batch / fit)) : batch;
     const executor = await GraphExecutor.create(
       ctx,
       this.model,
       this.weights,
-      batch,
-      this.options.variants ?? {},
+      chunk,
+      force,
       this.integer,
       this.gemm.plan,
     );
     const scoresShape = json.shapes[json.outputs.scores]!;
     const head = await SsdHead.create(ctx, {
-      batch,
+      batch: chunk,
       numAnchors: scoresShape[1]!,
       numClasses: scoresShape[2]!,
       anchors: this.anchors,
@@ -364,7 +389,7 @@ export class Detector {
           json.preprocess,
           texture.createView(),
           executor.input,
-          i,
+          i % chunk,
           { width: 1, height: 1 },
           this.inputForm,
         ),
@@ -381,11 +406,12 @@ export class Detector {
       : undefined;
     const staging = ctx.device.createBuffer({
       label: 'detections readback',
-      size: resultBytes + 16,
+      size: Math.ceil((Math.ceil(batch / chunk) * resultBytes) / 8) * 8 + 16,
       usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
     });
     return {
       batch,
+      chunk,
       executor,
       head,
       slots,
@@ -440,7 +466,7 @@ export class Detector {
           this.model.json.preprocess,
           slot.texture.createView(),
           plan.executor.input,
-          i,
+          i % plan.chunk,
           f,
           this.inputForm,
         );
@@ -453,20 +479,29 @@ export class Detector {
 
     const enc = ctx.device.createCommandEncoder({ label: 'detect' });
     const ts = plan.timestamps;
-    const pass = enc.beginComputePass(
-      ts ? { timestampWrites: { querySet: ts.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
-    );
-    encodeDispatches(
-      pass,
-      plan.slots.map((s) => s.stage.dispatch),
-    );
-    encodeDispatches(pass, plan.executor.dispatches);
-    encodeDispatches(pass, plan.headDispatches);
-    pass.end();
-    enc.copyBufferToBuffer(plan.head.output, 0, plan.staging, 0, plan.resultBytes);
+    const chunks = Math.ceil(plan.batch / plan.chunk);
+    for (let c = 0; c < chunks; c++) {
+      // The GPU time spans every chunk: the first pass writes the start, the last the end.
+      const writes = ts &&
+        (c === 0 || c === chunks - 1) && {
+          querySet: ts.querySet,
+          ...(c === 0 ? { beginningOfPassWriteIndex: 0 } : {}),
+          ...(c === chunks - 1 ? { endOfPassWriteIndex: 1 } : {}),
+        };
+      const pass = enc.beginComputePass(writes ? { timestampWrites: writes } : {});
+      encodeDispatches(
+        pass,
+        plan.slots.slice(c * plan.chunk, (c + 1) * plan.chunk).map((s) => s.stage.dispatch),
+      );
+      encodeDispatches(pass, plan.executor.dispatches);
+      encodeDispatches(pass, plan.headDispatches);
+      pass.end();
+      enc.copyBufferToBuffer(plan.head.output, 0, plan.staging, c * plan.resultBytes, plan.resultBytes);
+    }
+    const tsAt = Math.ceil((chunks * plan.resultBytes) / 8) * 8;
     if (ts) {
       enc.resolveQuerySet(ts.querySet, 0, 2, ts.resolve, 0);
-      enc.copyBufferToBuffer(ts.resolve, 0, plan.staging, plan.resultBytes, 16);
+      enc.copyBufferToBuffer(ts.resolve, 0, plan.staging, tsAt, 16);
     }
     ctx.queue.submit([enc.finish()]);
     try {
@@ -481,11 +516,15 @@ export class Detector {
     ctx.throwUncaptured('detect');
     let gpuMs: number | undefined;
     if (ts) {
-      const t = new BigInt64Array(bytes, plan.resultBytes, 2);
+      const t = new BigInt64Array(bytes, tsAt, 2);
       gpuMs = Number(t[1]! - t[0]!) / 1e6;
     }
     const names = this.model.json.ssd.decoding?.keypoints?.names ?? [];
-    const raw = parseDetections(bytes, plan.batch, this.cap, keypointCount(this.model.json.ssd));
+    // The last chunk's unused images (if any) ran on stale inputs: their results are dropped.
+    const raw = parseDetections(bytes, chunks * plan.chunk, this.cap, keypointCount(this.model.json.ssd)).slice(
+      0,
+      plan.batch,
+    );
     const result = raw.map((list, i) =>
       list.map((d): Detection => ({
         label: this.labels[d.classId] ?? String(d.classId),

@@ -3,11 +3,16 @@
  * autotuner's per-shape picks (kernels/pointwise_autotune.ts), cached per adapter (vendor, architecture,
  * device, driver description), model and input size. A cache entry that fails to parse, names another
  * key or tuner version, or picks a configuration this build cannot run is ignored and rewritten.
+ * Per-shape picks can each win alone and still lose together (caches, dispatch order), so a tuned plan is
+ * checked against the table on the whole network before it is used: where it is not faster, the table stays.
  */
 import { InvalidOptionError } from '../errors.ts';
 import type { AdapterReport, GpuContext } from '../gpu/context.ts';
 import type { LoadedModel } from '../graph/weights.ts';
+import { GraphExecutor } from '../graph/executor.ts';
 import { lowerGraph } from '../graph/lower.ts';
+import type { PackedWeights } from '../graph/weights.ts';
+import { median, timePass } from '../gpu/timing.ts';
 import { PointwiseStep } from '../ops/conv2d.ts';
 import {
   FAST_BUDGET_MS,
@@ -20,7 +25,7 @@ import { POINTWISE_VARIANTS, type PointwiseVariant } from '../kernels/pointwise_
 import { gemmShapeKey, type GemmChoice, type GemmPlan } from '../kernels/pointwise_tuning.ts';
 
 /** Bump when a kernel or the candidate lists change: older cache entries are then stale. */
-export const TUNER_VERSION = 1;
+export const TUNER_VERSION = 2;
 
 /** Where tuned plans persist (Node: files in the cache folder). Keys are JSON text; values are entries. */
 export interface TuningStore {
@@ -34,7 +39,10 @@ export interface GemmPlanReport {
   mode: TuneMode;
   /** 'table': no tuning; 'cache': a stored entry covering every shape; 'tuned': shapes measured during this load. */
   source: 'table' | 'cache' | 'tuned';
+  /** In use: the tuned picks, or the table's (empty) when the whole-network check found them no faster. */
   plan: GemmPlan;
+  /** The whole-network check of the tuned picks against the table (absent when every pick is the table's). */
+  check?: PlanCheck;
   /** Why a stored entry was not used, when one was there (it was tuned again and rewritten). */
   rejected?: string;
   /** Why the new entry could not be stored (the plan is used all the same). */
@@ -42,12 +50,26 @@ export interface GemmPlanReport {
   result?: TuneResult;
 }
 
+/** GPU ms of one batch-1 frame of the network (medians of interleaved runs) and which plan was kept. */
+export interface PlanCheck {
+  tableMs: number;
+  tunedMs: number;
+  runs: number;
+  /** Median over the runs of tuned / table, each run's two frames back to back (what decides). */
+  ratio: number;
+  kept: 'tuned' | 'table';
+}
+
+/** The tuned plan must take at most this fraction of the table's time, as a median of paired runs, to be kept. */
+export const PLAN_MARGIN = 0.97;
+
 interface StoredEntry {
   version: number;
   key: string;
   mode: 'fast' | 'full';
   timer: string;
   layers: { shape: string; variant: PointwiseVariant; workgroupSize: number; ms: number }[];
+  check?: PlanCheck;
 }
 
 export function checkTuneMode(v: unknown): TuneMode {
@@ -89,11 +111,13 @@ export async function gemmPlanFor(
   mode: TuneMode,
   store: TuningStore | undefined,
   budgetMs?: number,
+  weights?: PackedWeights,
 ): Promise<GemmPlanReport> {
   if (mode === 'off') return { mode, source: 'table', plan: new Map() };
   const key = tuningKey(ctx.report, model);
   const shapes = modelGemmShapes(model, ctx.report);
   let kept: StoredEntry['layers'] = [];
+  let keptCheck: PlanCheck | undefined;
   let entryMode: StoredEntry['mode'] = mode;
   let rejected: string | undefined;
   const text = await store?.read(key);
@@ -103,16 +127,26 @@ export async function gemmPlanFor(
     else if (mode === 'full' && parsed.mode === 'fast') rejected = "it was made by tune 'fast' and 'full' was asked";
     else {
       kept = parsed.layers;
+      keptCheck = parsed.check;
       entryMode = parsed.mode;
     }
   }
   const done = new Set(kept.map((l) => l.shape));
   const todo = shapes.filter((s) => !done.has(gemmShapeKey(s)));
-  if (!todo.length) return { mode, source: 'cache', plan: planOf(kept) };
+  if (!todo.length)
+    return { mode, source: 'cache', plan: inUse(kept, keptCheck), ...(keptCheck ? { check: keptCheck } : {}) };
   // The budget is the asked mode's: a 'fast' load completing a 'full' entry stays within a fast run's time.
   const result = await tuneGemms(ctx, todo, entryMode, budgetMs ?? (mode === 'fast' ? FAST_BUDGET_MS : Infinity));
   const layers = [...kept, ...result.layers.map((l) => ({ shape: l.shape, ...l.choice, ms: l.ms }))];
-  const entry: StoredEntry = { version: TUNER_VERSION, key, mode: entryMode, timer: result.timer, layers };
+  const check = weights && (await checkPlan(ctx, model, weights, planOf(layers), mode === 'full' ? 9 : 5));
+  const entry: StoredEntry = {
+    version: TUNER_VERSION,
+    key,
+    mode: entryMode,
+    timer: result.timer,
+    layers,
+    ...(check ? { check } : {}),
+  };
   let writeError: string | undefined;
   try {
     await store?.write(key, `${JSON.stringify(entry, null, 1)}\n`);
@@ -122,7 +156,8 @@ export async function gemmPlanFor(
   return {
     mode,
     source: 'tuned',
-    plan: planOf(layers),
+    plan: inUse(layers, check),
+    ...(check ? { check } : {}),
     result,
     ...(rejected ? { rejected } : {}),
     ...(writeError ? { writeError } : {}),
@@ -133,6 +168,50 @@ function planOf(layers: readonly { shape: string; variant: PointwiseVariant; wor
   return new Map(
     layers.map((l): [string, GemmChoice] => [l.shape, { variant: l.variant, workgroupSize: l.workgroupSize }]),
   );
+}
+
+/** The plan a load runs: the tuned picks unless the whole-network check kept the table. */
+function inUse(layers: StoredEntry['layers'], check: PlanCheck | undefined): GemmPlan {
+  return check?.kept === 'table' ? new Map() : planOf(layers);
+}
+
+/**
+ * Times one batch-1 frame of the network with the table's plan and with `plan`, back to back in each run (in
+ * alternating order) so load elsewhere on the machine hits both alike. The decision is the median over runs of
+ * the paired ratio, which a slow drift in load cancels out of: the tuned plan is kept only when it is clearly
+ * faster (PLAN_MARGIN), so noise cannot trade the table for a slower plan. Undefined when every pick is the
+ * table's own (nothing to check).
+ */
+export async function checkPlan(
+  ctx: GpuContext,
+  model: LoadedModel,
+  weights: PackedWeights,
+  plan: GemmPlan,
+  runs: number,
+): Promise<PlanCheck | undefined> {
+  const tuned = await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, plan);
+  const table = await GraphExecutor.create(ctx, model, weights, 1);
+  try {
+    const same = tuned.stats.steps.every(
+      (st, i) =>
+        st.variant === table.stats.steps[i]!.variant && st.workgroupSize === table.stats.steps[i]!.workgroupSize,
+    );
+    if (same) return undefined;
+    const ms = { table: [] as number[], tuned: [] as number[] };
+    // One untimed run each: first-use costs (pipeline residency, page faults in the arena) are not the plan's.
+    await timePass(ctx, table.dispatches);
+    await timePass(ctx, tuned.dispatches);
+    for (let r = 0; r < runs; r++) {
+      const order = r % 2 ? (['tuned', 'table'] as const) : (['table', 'tuned'] as const);
+      for (const which of order) ms[which].push(await timePass(ctx, (which === 'table' ? table : tuned).dispatches));
+    }
+    const ratio = median(ms.tuned.map((t, i) => t / ms.table[i]!));
+    const kept = ratio < PLAN_MARGIN ? 'tuned' : 'table';
+    return { tableMs: median(ms.table), tunedMs: median(ms.tuned), runs, ratio, kept };
+  } finally {
+    tuned.destroy();
+    table.destroy();
+  }
 }
 
 /** Why a stored entry is unusable (never leaves this module: the entry is tuned again). */
@@ -172,7 +251,29 @@ export function parseEntry(text: string, key: string): StoredEntry | string {
         ms: ms as number,
       };
     });
-    return { version: TUNER_VERSION, key, mode: e.mode as 'fast' | 'full', timer: e.timer as string, layers };
+    let check: PlanCheck | undefined;
+    if (e.check !== undefined) {
+      need(isObj(e.check), 'check is not an object');
+      const c = e.check as Record<string, unknown>;
+      for (const f of ['tableMs', 'tunedMs', 'runs', 'ratio'] as const)
+        need(typeof c[f] === 'number' && c[f] >= 0, `check.${f} ${String(c[f])}`);
+      need(c.kept === 'tuned' || c.kept === 'table', `check.kept ${JSON.stringify(c.kept)}`);
+      check = {
+        tableMs: c.tableMs as number,
+        tunedMs: c.tunedMs as number,
+        runs: c.runs as number,
+        ratio: c.ratio as number,
+        kept: c.kept as PlanCheck['kept'],
+      };
+    }
+    return {
+      version: TUNER_VERSION,
+      key,
+      mode: e.mode as 'fast' | 'full',
+      timer: e.timer as string,
+      layers,
+      ...(check ? { check } : {}),
+    };
   } catch (err) {
     if (err instanceof SyntaxError) return `not JSON: ${err.message}`;
     if (err instanceof BadEntry) return err.message;

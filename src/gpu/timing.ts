@@ -69,3 +69,32 @@ export function percentile(xs: readonly number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
+
+/**
+ * GPU ms of `list` run as one compute pass, as a frame runs it: timestamps at the pass's start and end when
+ * the device has them (no per-dispatch passes inflating the total), else wall clock of the submit.
+ */
+export async function timePass(ctx: GpuContext, list: readonly Dispatch[]): Promise<number> {
+  if (!ctx.hasTimestamps) return wallTime(ctx, list, 1);
+  const querySet = ctx.device.createQuerySet({ type: 'timestamp', count: 2 });
+  const resolve = ctx.device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  try {
+    const enc = ctx.device.createCommandEncoder();
+    const pass = enc.beginComputePass({
+      timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+    });
+    for (const d of list) {
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(...d.workgroups);
+    }
+    pass.end();
+    enc.resolveQuerySet(querySet, 0, 2, resolve, 0);
+    ctx.queue.submit([enc.finish()]);
+    const raw = new BigInt64Array(await ctx.readBuffer(resolve, 0, 16));
+    return Number(raw[1]! - raw[0]!) / 1e6;
+  } finally {
+    querySet.destroy();
+    resolve.destroy();
+  }
+}

@@ -39,6 +39,60 @@ export function packModelWeights(ctx: GpuContext, model: LoadedModel, integer?: 
   return packed;
 }
 
+/** Why a batch's arena cannot be made on this adapter (largest tensor over the storage binding size, arena over the buffer size), or undefined. */
+function arenaOverLimit(ctx: GpuContext, lowered: LoweredGraph, arenaBytes: number): string | undefined {
+  const maxBinding = ctx.report.limits.maxStorageBufferBindingSize ?? 134217728;
+  const maxBuffer = ctx.report.limits.maxBufferSize ?? 268435456;
+  const [id, largest] = [...lowered.roots].reduce((a, b) => (b[1].bytes > a[1].bytes ? b : a));
+  if (largest.bytes > maxBinding)
+    return `tensor ${id} needs ${largest.bytes} bytes, above this adapter's storage binding limit of ${maxBinding}`;
+  if (arenaBytes > maxBuffer)
+    return `its activations need ${arenaBytes} bytes, above this adapter's buffer size limit of ${maxBuffer}`;
+  return undefined;
+}
+
+function lowerAndPlan(
+  ctx: GpuContext,
+  model: LoadedModel,
+  batch: number,
+  force: VariantChoice,
+  integer: IntegerLowering | undefined,
+  gemm: GemmPlan | undefined,
+): { lowered: LoweredGraph; plan: MemoryPlan } {
+  const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer, gemm);
+  const plan = planMemory(
+    [...lowered.roots].map(([id, r]) => ({ id, ...r })),
+    weightsAlignment(ctx),
+  );
+  return { lowered, plan };
+}
+
+/**
+ * The largest batch up to `want` whose arena this adapter can hold (0 when not even one image fits), found
+ * by bisection over the real memory plans (CPU work only). Detectors run larger batches in chunks of it.
+ */
+export function largestFittingBatch(
+  ctx: GpuContext,
+  model: LoadedModel,
+  want: number,
+  force: VariantChoice = {},
+  integer?: IntegerLowering,
+  gemm?: GemmPlan,
+): number {
+  const fits = (b: number) => {
+    const { lowered, plan } = lowerAndPlan(ctx, model, b, force, integer, gemm);
+    return arenaOverLimit(ctx, lowered, plan.total) === undefined;
+  };
+  if (fits(want)) return want;
+  let [lo, hi] = [0, want];
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (fits(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * Refuses, before any GPU allocation, a batch whose largest tensor exceeds the adapter's storage
  * binding size or whose arena exceeds its buffer size (Dawn would report either as a validation
@@ -51,17 +105,12 @@ function checkArenaLimits(
   arenaBytes: number,
   batch: number,
 ): void {
+  const over = arenaOverLimit(ctx, lowered, arenaBytes);
+  if (!over) return;
   const maxBinding = ctx.report.limits.maxStorageBufferBindingSize ?? 134217728;
   const maxBuffer = ctx.report.limits.maxBufferSize ?? 268435456;
-  const [id, largest] = [...lowered.roots].reduce((a, b) => (b[1].bytes > a[1].bytes ? b : a));
-  const over =
-    largest.bytes > maxBinding
-      ? `tensor ${id} needs ${largest.bytes} bytes, above this adapter's storage binding limit of ${maxBinding}`
-      : arenaBytes > maxBuffer
-        ? `its activations need ${arenaBytes} bytes, above this adapter's buffer size limit of ${maxBuffer}`
-        : undefined;
-  if (!over) return;
-  const fits = Math.floor(Math.min(maxBinding / (largest.bytes / batch), maxBuffer / (arenaBytes / batch)));
+  const largest = Math.max(...[...lowered.roots.values()].map((r) => r.bytes));
+  const fits = Math.floor(Math.min(maxBinding / (largest / batch), maxBuffer / (arenaBytes / batch)));
   throw new GpuLimitError(
     `${model} at a batch of ${batch}: ${over}`,
     fits >= 1
@@ -98,12 +147,7 @@ export class GraphExecutor {
     integer?: IntegerLowering,
     gemm?: GemmPlan,
   ): Promise<GraphExecutor> {
-    const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer, gemm);
-    const align = weightsAlignment(ctx);
-    const plan = planMemory(
-      [...lowered.roots].map(([id, r]) => ({ id, ...r })),
-      align,
-    );
+    const { lowered, plan } = lowerAndPlan(ctx, model, batch, force, integer, gemm);
     checkArenaLimits(ctx, model.json.name, lowered, plan.total, batch);
     const t0 = performance.now();
     const pipes = await Promise.all(lowered.steps.map((st) => st.pipeline(ctx)));
