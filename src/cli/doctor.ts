@@ -18,6 +18,7 @@ const DRIVERS = ['auto', 'hardware', 'lavapipe', 'swiftshader'];
 const OPTIONAL_FEATURES: Record<string, string> = {
   'timestamp-query': 'no GPU times in detector.lastTimes and --timing (wall-clock times still work)',
   'shader-f16': 'float16 shader arithmetic unavailable (not needed: the kernels compute in float32)',
+  subgroups: 'no subgroup kernels (not needed: each has a plain form, the default on software adapters)',
 };
 
 export const doctorCommand: CommandSpec = {
@@ -75,6 +76,13 @@ export async function runDoctorCommand(argv: readonly string[]): Promise<number>
     ctx = await GpuContext.acquire({ driver: choice });
     const r = ctx.report;
     out(`\nok: detectors run on ${r.driver}: ${r.description || r.vendor}`);
+    out(
+      ctx.subgroups
+        ? `  subgroups: offered (sizes ${ctx.subgroups.min}..${ctx.subgroups.max}); in use by default: no (the plain ` +
+            "kernels measured faster on software adapters); the SSD head's subgroup pass is load option " +
+            "`subgroups: true`, the GEMM's are tuning candidates ('mobilessd info --tune full' shows the choice)"
+        : '  subgroups: not offered (every kernel runs its plain form)',
+    );
     if (r.driver !== 'hardware')
       out('  (a software driver: expect 0.2-1 s per image; on a machine with a GPU, install its Vulkan driver)');
     return 0;

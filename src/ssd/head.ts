@@ -52,14 +52,6 @@ const WG_SIZE = 64;
 /** Workgroups per image for the passes that stride over a GPU-side count: enough to fill a GPU
  *  for these list sizes, few enough that idle ones cost nothing on a software driver. */
 const MAX_GRID_X = 64;
-/** Drivers on which the subgroup score pass is the default (measured no slower; results/ssd_head_subgroups.md). */
-const SUBGROUP_DEFAULT: Record<GpuContext['report']['driver'], boolean> = {
-  lavapipe: true,
-  swiftshader: true,
-  hardware: true,
-  unknown: true,
-};
-
 const HeadParams = uniformSchema('HeadParams', {
   numAnchors: 'u32',
   numClasses: 'u32',
@@ -140,25 +132,27 @@ export interface SsdHeadConfig {
   /** Classes labelled "???" are never reported. */
   labels?: readonly string[];
   /**
-   * The score pass with subgroup operations: true forces it (InvalidOptionError where the device cannot run it), false forces the plain pass; left out, headUsesSubgroups decides. Detections are the same either way.
+   * The score pass with subgroup operations: true forces it (InvalidOptionError where the device cannot run
+   * it); false or left out, the plain pass (see headUsesSubgroups). Detections are the same either way.
    */
   subgroups?: boolean;
 }
 
 /**
- * Whether the head's score pass uses subgroups: only where the device has them and no subgroup is wider than a
- * workgroup (the pass needs every lane of a subgroup active), and, by default, only where it measured no slower
- * (bench/ssd_head.ts, results/ssd_head_subgroups.md).
+ * Whether the head's score pass uses subgroups: only when asked (`want`), and only where the device has them and
+ * no subgroup is wider than a workgroup (the pass needs every lane of a subgroup active). Not by default: on
+ * lavapipe and SwiftShader it took 0.8-1.9x the plain pass's frame time (results/ssd_head_subgroups_*.md; their
+ * subgroups are a CPU's SIMD lanes, where walking the lanes' anchors in turn costs more than strided reads), and
+ * no hardware adapter has been measured; a measured win there would make it that adapter's default.
  */
-export function headUsesSubgroups(ctx: GpuContext, want?: boolean): boolean {
-  const usable = !!ctx.subgroups && ctx.subgroups.max <= WG_SIZE;
-  if (want && !usable)
+export function headUsesSubgroups(ctx: GpuContext, want = false): boolean {
+  if (want && !(ctx.subgroups && ctx.subgroups.max <= WG_SIZE))
     throw new InvalidOptionError(
       'subgroups',
       true,
       `false on this device (the SSD head's subgroup pass needs the subgroups feature, subgroups of at most ${WG_SIZE} lanes)`,
     );
-  return want ?? (usable && SUBGROUP_DEFAULT[ctx.report.driver]);
+  return want;
 }
 
 interface Layout {
