@@ -86,6 +86,7 @@ for (const model of Object.keys(MODELS) as GoldenModel[])
         }),
       ),
     );
+    let compared = 0;
     try {
       for (const stem of goldenStems(model)) {
         const [boxes, logits] = tensors(loadGolden(model, stem));
@@ -110,7 +111,7 @@ for (const model of Object.keys(MODELS) as GoldenModel[])
         assert.deepEqual(outs[1], outs[0], `${model} / ${stem}: subgroup pass output differs from the plain pass`);
         const got = parseDetections(outs[0]!.slice().buffer, 1, 100, keypoints)[0]!;
         const ref = ssdHeadRef(boxes, logits, anchors, shape[2]!, { spec: m.json.ssd, candidateCap: 1024 }, options);
-        assert.ok(got.length > 0, `${model} / ${stem}: no detections to compare`);
+        compared += got.length;
         assert.deepEqual(
           got.map((d) => `${d.anchor}:${d.classId}`),
           ref.map((d) => `${d.anchor}:${d.classId}`),
@@ -118,6 +119,8 @@ for (const model of Object.keys(MODELS) as GoldenModel[])
         );
         got.forEach((d, i) => assert.ok(Math.abs(d.score - ref[i]!.score) <= 1e-5, `${model} / ${stem}: score ${i}`));
       }
+      // Images without the model's objects (a face model on a dog) have none: the goldens as a whole must.
+      assert.ok(compared > 0, `${model}: no detections on any golden to compare`);
     } finally {
       for (const h of heads) h.destroy();
     }
