@@ -98,7 +98,7 @@ export class GraphExecutor {
     integer?: IntegerLowering,
     gemm?: GemmPlan,
   ): Promise<GraphExecutor> {
-    const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer, gemm);
+    const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer, gemm, ctx.subgroups);
     const align = weightsAlignment(ctx);
     const plan = planMemory(
       [...lowered.roots].map(([id, r]) => ({ id, ...r })),

@@ -52,7 +52,7 @@ export function gemmCandidates(
   driver: DriverKind,
   subgroups?: SubgroupSizes,
 ): GemmChoice[] {
-  const table = tunedPointwise(driver, s);
+  const table = tunedPointwise(driver, s, subgroups);
   if (mode === 'off') return [table];
   // A subgroup variant is a candidate only at workgroup sizes where it is correct for every subgroup size the
   // adapter states (pointwiseSubgroupReady); without subgroups, at none.

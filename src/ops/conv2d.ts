@@ -281,7 +281,7 @@ function lower(n: Conv2dNode, lc: LowerContext): void {
   const view = lc.defaultView(out);
   if (isPointwise(g, n)) {
     const s = gemmShape(g);
-    const tuned = plannedPointwise(lc.driver, s, lc.gemm);
+    const tuned = plannedPointwise(lc.driver, s, lc.gemm, lc.subgroups);
     const forced = lc.force.pointwise as PointwiseVariant | undefined;
     const known =
       forced !== undefined && (POINTWISE_VARIANTS.includes(forced) || /^(blocked|tiled|subgroup)\d+x\d+$/.test(forced));
