@@ -11,6 +11,7 @@ import { installNodeGpu } from '../node_gpu.ts';
 import { helpText, parseArgs, type CommandSpec } from './args.ts';
 import { reportError } from './common.ts';
 import { formatTable } from './table.ts';
+import { tunedPointwise } from '../kernels/pointwise_tuning.ts';
 
 const DRIVERS = ['auto', 'hardware', 'lavapipe', 'swiftshader'];
 
@@ -35,6 +36,18 @@ export const doctorCommand: CommandSpec = {
     },
   ],
 };
+
+/** Whether detectors here use subgroups by default: the GEMM table's choice for a large 1x1 layer says it. */
+function subgroupUse(ctx: GpuContext): string {
+  if (!ctx.subgroups) return 'subgroups: not offered (every kernel runs its plain form)';
+  const large = { M: 1444, K: 96, N: 96, HW: 1444 };
+  const gemm = tunedPointwise(ctx.report.driver, large, ctx.subgroups).variant.startsWith('subgroup');
+  return (
+    `subgroups: offered (sizes ${ctx.subgroups.min}..${ctx.subgroups.max}); in use by default: ` +
+    `${gemm ? 'the 1x1-convolution GEMMs of layers over 64 pixels' : 'no'}; the SSD head's subgroup pass with load ` +
+    "option `subgroups: true` ('mobilessd info' lists the kernel of every layer)"
+  );
+}
 
 export async function runDoctorCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes('-h') || argv.includes('--help')) {
@@ -76,13 +89,7 @@ export async function runDoctorCommand(argv: readonly string[]): Promise<number>
     ctx = await GpuContext.acquire({ driver: choice });
     const r = ctx.report;
     out(`\nok: detectors run on ${r.driver}: ${r.description || r.vendor}`);
-    out(
-      ctx.subgroups
-        ? `  subgroups: offered (sizes ${ctx.subgroups.min}..${ctx.subgroups.max}); in use by default: no (the plain ` +
-            "kernels measured faster on software adapters); the SSD head's subgroup pass is load option " +
-            "`subgroups: true`, the GEMM's are tuning candidates ('mobilessd info --tune full' shows the choice)"
-        : '  subgroups: not offered (every kernel runs its plain form)',
-    );
+    out(`  ${subgroupUse(ctx)}`);
     if (r.driver !== 'hardware')
       out('  (a software driver: expect 0.2-1 s per image; on a machine with a GPU, install its Vulkan driver)');
     return 0;
