@@ -9,16 +9,21 @@
  *
  * --variants and --wgs narrow the sweep where a full one takes too long (SwiftShader runs the
  * array-tiled kernels at a tenth of the unrolled ones' speed); --out names the results file, so a narrowed
- * sweep does not overwrite the full one the tuning table cites.
+ * sweep does not overwrite the full one the tuning table cites. The subgroup variants (subgroup4x1, ...) are
+ * named in --variants where wanted; they run at the workgroup sizes where they are correct for the adapter's
+ * subgroup sizes, and each is set beside the blocked variant with its register tile. Configurations of a shape
+ * are timed round robin, so load elsewhere on the machine falls on all of them alike.
  */
 import { lowerGraph } from '../src/graph/lower.ts';
 import { PointwiseStep } from '../src/ops/conv2d.ts';
 import { median, timeDispatches } from '../src/gpu/timing.ts';
 import { ACTIVATIONS } from '../src/core/geometry.ts';
 import {
+  POINTWISE_SUBGROUP_VARIANTS,
   POINTWISE_VARIANTS,
   pointwiseConv2dDispatch,
   pointwiseConv2dPipeline,
+  pointwiseSubgroupReady,
   type PointwiseShape,
   type PointwiseVariant,
 } from '../src/kernels/pointwise_conv2d.ts';
@@ -49,11 +54,18 @@ const variants = listFlag(
   'variants',
   POINTWISE_VARIANTS.filter((v) => v !== 'naive'),
 ).map((v) => {
-  if (!(POINTWISE_VARIANTS as readonly string[]).includes(v))
-    throw new Error(`--variants: unknown GEMM variant ${v} (known: ${POINTWISE_VARIANTS.join(', ')})`);
+  const known: readonly string[] = [...POINTWISE_VARIANTS, ...POINTWISE_SUBGROUP_VARIANTS];
+  if (!known.includes(v)) throw new Error(`--variants: unknown GEMM variant ${v} (known: ${known.join(', ')})`);
   return v as PointwiseVariant;
 });
 const wgs = listFlag('wgs', ['32', '64', '128', '256']).map(Number);
+/** Workgroup sizes a variant runs at here: the subgroup ones only where they are correct (pointwiseSubgroupReady). */
+const wgsOf = (v: PointwiseVariant) =>
+  v === 'shared'
+    ? [64]
+    : v.startsWith('subgroup')
+      ? wgs.filter((wg) => pointwiseSubgroupReady(ctx.subgroups, wg))
+      : wgs;
 
 function listFlag(name: string, fallback: readonly string[]): string[] {
   const v = flag(name);
@@ -72,23 +84,17 @@ interface Cell {
 }
 const results = new Map<string, Cell[]>();
 for (const [key, s] of shapes) {
-  const cells: Cell[] = [];
+  const runs = [];
   for (const variant of variants)
-    for (const wg of variant === 'shared' ? [64] : wgs) {
-      const d = pointwiseConv2dDispatch(
-        ctx,
-        await pointwiseConv2dPipeline(ctx, variant, wg),
-        variant,
-        s,
-        ACTIVATIONS.relu6,
-        io,
-        { workgroupSize: wg },
-      );
+    for (const wg of wgsOf(variant)) {
+      const pipe = await pointwiseConv2dPipeline(ctx, variant, wg);
+      const d = pointwiseConv2dDispatch(ctx, pipe, variant, s, ACTIVATIONS.relu6, io, { workgroupSize: wg });
       await timeDispatches(ctx, [d]);
-      const ms = median((await timeDispatches(ctx, Array(reps).fill(d))).map((t) => t.ms));
-      for (const b of d.owned) b.destroy();
-      cells.push({ variant, wg, ms });
+      runs.push({ variant, wg, d, ms: [] as number[] });
     }
+  for (let r = 0; r < reps; r++) for (const run of runs) run.ms.push((await timeDispatches(ctx, [run.d]))[0]!.ms);
+  const cells: Cell[] = runs.map(({ variant, wg, ms }) => ({ variant, wg, ms: median(ms) }));
+  for (const run of runs) for (const b of run.d.owned) b.destroy();
   cells.sort((a, b) => a.ms - b.ms);
   results.set(key, cells);
   const best = cells[0]!;
@@ -98,7 +104,7 @@ for (const [key, s] of shapes) {
 }
 
 // The single config that minimizes the models' total GEMM time, and the total with per-shape bests.
-const configs = variants.flatMap((v) => (v === 'shared' ? [64] : wgs).map((wg) => ({ v, wg })));
+const configs = variants.flatMap((v) => wgsOf(v).map((wg) => ({ v, wg })));
 const totalFor = (v: string, wg: number) =>
   [...shapes].reduce(
     (a, [key, s]) => a + s.weight * (results.get(key)!.find((c) => c.variant === v && c.wg === wg)?.ms ?? Infinity),
@@ -109,11 +115,13 @@ const oracle = [...shapes].reduce((a, [key, s]) => a + s.weight * results.get(ke
 
 // One row per variant at its best workgroup size: the models' GEMM work over its total time, and 1024^3.
 const modelFlops = [...shapes.values()].reduce((a, s) => a + s.weight * 2 * s.M * s.K * s.N, 0);
-const byVariant = variants.map((v) => {
-  const best = ranked.find((r) => r.v === v)!;
-  const big = results.get('1024x1024x1024')!.find((c) => c.variant === v && c.wg === best.wg)!;
-  return { v, wg: best.wg, total: best.total, big };
-});
+const byVariant = variants
+  .filter((v) => wgsOf(v).length)
+  .map((v) => {
+    const best = ranked.find((r) => r.v === v)!;
+    const big = results.get('1024x1024x1024')!.find((c) => c.variant === v && c.wg === best.wg)!;
+    return { v, wg: best.wg, total: best.total, big };
+  });
 
 const md = [
   `# GEMM tuning sweep (${ctx.describe()})`,
@@ -132,6 +140,7 @@ const md = [
     (r) =>
       `| ${r.v} wg${r.wg} | ${r.total.toFixed(1)} | ${(modelFlops / (r.total * 1e6)).toFixed(2)} | ${(2 ** 31 / (r.big.ms * 1e6)).toFixed(2)} |`,
   ),
+  ...subgroupPairs(),
   '',
   `| shape M x K x N | layers | best | ms | GFLOP/s | runner-up | ${variants[0]} wg${wgs[0]} ms |`,
   '|---|---|---|---|---|---|---|',
@@ -142,6 +151,23 @@ const md = [
     return `| ${key} | ${s.weight} | ${c[0]!.variant} wg${c[0]!.wg} | ${c[0]!.ms.toFixed(2)} | ${((2 * s.M * s.K * s.N) / (c[0]!.ms * 1e6)).toFixed(2)} | ${runnerUp} | ${base?.ms.toFixed(2) ?? '-'} |`;
   }),
 ];
+/** Each subgroup variant beside the blocked variant with its register tile, at each workgroup size both ran. */
+function subgroupPairs(): string[] {
+  const rows = ranked
+    .filter((r) => r.v.startsWith('subgroup'))
+    .flatMap((r) => {
+      const plain = ranked.find((b) => b.v === r.v.replace('subgroup', 'blocked') && b.wg === r.wg);
+      return plain ? [`| ${r.v} / ${plain.v} wg${r.wg} | ${(r.total / plain.total).toFixed(2)}x |`] : [];
+    });
+  const sizes = ctx.subgroups ? `${ctx.subgroups.min}..${ctx.subgroups.max}` : 'none';
+  return rows.length
+    ? ['', `Subgroup sizes ${sizes}. Time of the subgroup variant over its blocked twin (all 1x1 layers):`, ''].concat(
+        ['| pair | ratio |', '|---|---|'],
+        rows,
+      )
+    : [];
+}
+
 const path = writeResult(flag('out', `gemm_tuning_${ctx.report.driver}.md`)!, md.join('\n') + '\n');
 console.log(md.slice(0, 19 + variants.length).join('\n'));
 console.log(`wrote ${path}`);

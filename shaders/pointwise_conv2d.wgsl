@@ -12,6 +12,8 @@
 //                    kept for measurement: barriers are slow on software drivers.
 //   main_tiled   v6: shared-memory tiling sized for large GPUs: (T_WG_M*TM) x (T_WG_N*TN) vec4
 //                    output tiles (64x64, 128x64 channels), workgroup grid as overrides.
+//   main_subgroup v7: main_blocked's register tile with the input rows shared across the subgroup by
+//                    subgroupShuffle (pointwise_conv2d_subgroup.wgsl, `subgroups` feature).
 
 override WG_SIZE: u32 = 64u;
 

@@ -34,7 +34,11 @@ fn box_valid(n: u32, a: u32) -> bool {
 }
 
 fn append(n: u32, score: f32, id: u32) {
-  let slot = atomicAdd(&counters[state(n, ST_COUNT)], 1u);
+  append_at(n, atomicAdd(&counters[state(n, ST_COUNT)], 1u), score, id);
+}
+
+// Writes a candidate into a list slot already taken, and counts it in the level-0 histogram.
+fn append_at(n: u32, slot: u32, score: f32, id: u32) {
   let hi = bitcast<u32>(score);
   let lo = p.maxId - id;
   let at = n * p.workStride + slot * 2u;

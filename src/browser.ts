@@ -16,7 +16,7 @@ import { getGpuProvider } from './gpu/provider.ts';
 
 export * from './errors.ts';
 export type { Box, DetectOptions, Detection, Keypoint, StageTimes } from './detect_types.ts';
-export type { LoadStage } from './api/detector.ts';
+export type { LoadStage, SubgroupUse } from './api/detector.ts';
 export type { RgbaImage } from './core/image.ts';
 export type { AdapterReport } from './gpu/context.ts';
 export type { BrowserImageInput, ExternalImage } from './browser/frame_sources.ts';

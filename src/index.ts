@@ -14,9 +14,9 @@ import { nodeTuningStore } from './node/tuning_store.ts';
 
 export * from './errors.ts';
 export type { Box, DetectOptions, Detection, Keypoint, StageTimes } from './detect_types.ts';
-export type { LoadStage } from './api/detector.ts';
+export type { LoadStage, SubgroupUse } from './api/detector.ts';
 export type { RgbaImage } from './core/image.ts';
-export type { AdapterReport, GpuContext, LiveResources } from './gpu/context.ts';
+export type { AdapterReport, GpuContext, LiveResources, SubgroupSizes } from './gpu/context.ts';
 export type { ExecutorStats } from './graph/executor.ts';
 export type { AnchorSizing } from './ssd/resize_input.ts';
 export type { ImageInput } from './node/platform.ts';

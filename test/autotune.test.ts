@@ -24,7 +24,7 @@ import { runRawOutputs } from '../src/graph/raw.ts';
 import { runReference } from '../src/graph/reference.ts';
 import { gemmCandidates, tuneGemms } from '../src/kernels/pointwise_autotune.ts';
 import { POINTWISE_VARIANTS } from '../src/kernels/pointwise_conv2d.ts';
-import { gemmShapeKey, tunedPointwise } from '../src/kernels/pointwise_tuning.ts';
+import { gemmShapeKey, plannedPointwise, tunedPointwise } from '../src/kernels/pointwise_tuning.ts';
 import { nodeTuningStore } from '../src/node/tuning_store.ts';
 import { PointwiseStep } from '../src/ops/conv2d.ts';
 import { assertClose, gpu, randomFloats, releaseGpu } from './support/gpu.ts';
@@ -75,6 +75,27 @@ test("candidates: 'off' is the table's choice; 'fast' and 'full' put it first, a
   ]);
 });
 
+test('subgroup GEMMs: candidates and table choices only at workgroup sizes correct for every stated subgroup size', () => {
+  const subgroupSizes = (sizes?: { min: number; max: number }) =>
+    gemmCandidates('full', s, 'hardware', sizes)
+      .filter((c) => c.variant.startsWith('subgroup'))
+      .map((c) => c.workgroupSize);
+  assert.deepEqual(subgroupSizes(), [], 'no subgroups: no subgroup candidates');
+  assert.deepEqual(new Set(subgroupSizes({ min: 8, max: 8 })), new Set([32, 64, 128, 256]));
+  assert.deepEqual(new Set(subgroupSizes({ min: 4, max: 64 })), new Set([64, 128, 256]));
+  assert.deepEqual(new Set(subgroupSizes({ min: 128, max: 128 })), new Set([128, 256]));
+  // The lavapipe table takes its subgroup tile where it runs; elsewhere, and on unmeasured adapters, the plain one.
+  assert.deepEqual(tunedPointwise('lavapipe', s, { min: 8, max: 8 }), { variant: 'subgroup8x2', workgroupSize: 32 });
+  assert.equal(tunedPointwise('lavapipe', s, { min: 64, max: 64 }).variant, 'blocked8x2');
+  assert.equal(tunedPointwise('lavapipe', s).variant, 'blocked8x2');
+  assert.equal(tunedPointwise('hardware', s, { min: 8, max: 8 }).variant, 'blocked8x2');
+  assert.equal(tunedPointwise('swiftshader', s, { min: 4, max: 4 }).variant, 'unrolled8x2');
+  // A stored plan's subgroup choice this device cannot run falls back to the table.
+  const plan = new Map([[gemmShapeKey(s), { variant: 'subgroup8x2' as const, workgroupSize: 32 }]]);
+  assert.equal(plannedPointwise('lavapipe', s, plan, { min: 64, max: 64 }).variant, 'blocked8x2');
+  assert.equal(plannedPointwise('lavapipe', s, plan, { min: 8, max: 8 }).variant, 'subgroup8x2');
+});
+
 test('tuneGemms times every candidate of every distinct shape and keeps the fastest', async () => {
   const ctx = await gpu();
   const shapes = [s, { M: 16, K: 64, N: 24, HW: 16 }, s];
@@ -87,9 +108,13 @@ test('tuneGemms times every candidate of every distinct shape and keeps the fast
   );
   for (const l of r.layers) {
     const shape = shapes.find((x) => gemmShapeKey(x) === l.shape)!;
-    assert.equal(l.timed.length, gemmCandidates('fast', shape, ctx.report.driver).length, 'every candidate timed');
+    assert.equal(
+      l.timed.length,
+      gemmCandidates('fast', shape, ctx.report.driver, ctx.subgroups).length,
+      'every candidate timed',
+    );
     assert.ok(l.timed.every((t) => Number.isFinite(t.ms) && t.ms >= 0));
-    const table = tunedPointwise(ctx.report.driver, shape);
+    const table = tunedPointwise(ctx.report.driver, shape, ctx.subgroups);
     const tableMs = l.timed.find((t) => t.variant === table.variant && t.workgroupSize === table.workgroupSize)!.ms;
     const fastest = l.timed[0]!;
     assert.ok(

@@ -280,9 +280,13 @@ test('models lists the bundled models; info shows the adapter and the per-layer-
   assert.match(i.stdout, /conv 1x1 \(pointwise\)\s+50\s+582\.\d+/);
   // The kernel per layer (GEMMs with their workgroup size) and the dispatches of one frame.
   assert.match(i.stdout, /kernels per layer \(tune off: GEMMs from the measured table\)/);
-  assert.match(i.stdout, /expanded_conv_1\/expand\/Relu6\s+pointwise\s+(blocked|unrolled)\d+x\d+\s+\d+\n/);
+  assert.match(i.stdout, /expanded_conv_1\/expand\/Relu6\s+pointwise\s+(blocked|unrolled|subgroup)\d+x\d+\s+\d+\n/);
   assert.match(i.stdout, /expanded_conv_1\/depthwise\/Relu6\s+depthwise\s+\w+\s+-\n/);
   assert.match(i.stdout, /dispatches per frame: (\d+) \(preprocess 1, network \d+, SSD head \d+\), one submit/);
+  // Whether subgroups are in use: on lavapipe (8 lanes) the table's GEMMs for layers over 64 rows, not the head.
+  assert.match(i.stdout, /subgroups: (offered \(sizes \d+\.\.\d+\); in use: .+|not offered by this device.+)\n/);
+  if (/adapter: lavapipe/.test(i.stdout))
+    assert.match(i.stdout, /subgroups: offered \(sizes 8\.\.8\); in use: \d+ of 50 1x1-convolution GEMMs\n/);
   assert.ok(existsSync(cliJs));
 });
 

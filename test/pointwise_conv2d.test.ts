@@ -3,10 +3,12 @@ import { after, test } from 'node:test';
 import { ACTIVATIONS, type Clamp, type OutputView } from '../src/core/geometry.ts';
 import { padLastDimTo4 } from '../src/kernels/common.ts';
 import {
+  POINTWISE_SUBGROUP_VARIANTS,
   POINTWISE_VARIANTS,
   packPointwiseWeights,
   pointwiseConv2dDispatch,
   pointwiseConv2dPipeline,
+  pointwiseSubgroupReady,
   pointwiseVariantSupported,
   tiledLayout,
   type PointwiseShape,
@@ -112,6 +114,25 @@ for (const variant of POINTWISE_VARIANTS.filter((v) => v.startsWith('tiled')))
       const s = shapeOf(c);
       if (!pointwiseVariantSupported(s, variant) || (wg !== 64 && !(c.K >= 24 && c.N >= 12))) continue;
       test(`pointwise ${variant} wg${wg}: ${nameOf(c)}`, () => check(c, s, variant, wg));
+    }
+
+// The subgroup variants at every workgroup size the tuner may try, wherever the adapter has subgroups: the size
+// changes which tiles share a subgroup (and how often a shuffled row belongs to another tile and is reloaded).
+for (const variant of POINTWISE_SUBGROUP_VARIANTS)
+  for (const wg of [32, 64, 128, 256])
+    for (const c of cases) {
+      const s = shapeOf(c);
+      if (!pointwiseVariantSupported(s, variant) || (wg !== 64 && !(c.K >= 24 && c.N >= 12))) continue;
+      test(`pointwise ${variant} wg${wg}: ${nameOf(c)}`, async (t) => {
+        const ctx = await gpu();
+        if (!pointwiseSubgroupReady(ctx.subgroups, wg)) {
+          const sizes = ctx.subgroups ? `subgroups ${ctx.subgroups.min}..${ctx.subgroups.max}` : 'no subgroups';
+          t.skip(`${ctx.describe()} has ${sizes}: ${variant} cannot run at workgroup size ${wg}`);
+          await assert.rejects(pointwiseConv2dPipeline(ctx, variant, wg), /subgroups/);
+          return;
+        }
+        await check(c, s, variant, wg);
+      });
     }
 
 test('tiled layouts: the workgroup covers its tile exactly, and a size that cannot is refused', () => {

@@ -59,6 +59,47 @@ function assertSameDetections(got: HeadDetection[], ref: HeadDetection[], what: 
   });
 }
 
+/**
+ * Score passes to run, each forced: the plain one, and the subgroup one where the device can run it. The grids
+ * below run every case through each and require the two output buffers to be equal word for word.
+ */
+function headPaths(ctx: GpuContext): boolean[] {
+  return subgroupSkipReason(ctx) ? [false] : [false, true];
+}
+
+function subgroupSkipReason(ctx: GpuContext): string | undefined {
+  if (!ctx.subgroups) return `${ctx.describe()} offers no subgroups (or states no subgroup sizes)`;
+  if (ctx.subgroups.max > 64)
+    return `${ctx.describe()}: subgroups up to ${ctx.subgroups.max} lanes, wider than the head's workgroups`;
+  return undefined;
+}
+
+test('ssd head: the subgroup score pass is chosen, forced and refused as the device allows', async (t) => {
+  const ctx = await gpu();
+  const k = makeCase({ batch: 1, numAnchors: 7, numClasses: 3, scoreFunction: 'sigmoid', seed: 5 });
+  const cfg = { batch: 1, numAnchors: 7, numClasses: 3, anchors: k.anchors, spec: k.spec };
+  const make = (subgroups?: boolean) =>
+    SsdHead.create(ctx, {
+      ...cfg,
+      maxDetectionsCap: 3,
+      candidateCap: 4,
+      ...(subgroups === undefined ? {} : { subgroups }),
+    });
+  const plain = await make(false);
+  assert.equal(plain.usesSubgroups, false);
+  plain.destroy();
+  const skip = subgroupSkipReason(ctx);
+  if (skip) {
+    await assert.rejects(make(true), /subgroups/);
+    t.skip(`subgroup score pass not tested: ${skip}`);
+    return;
+  }
+  t.diagnostic(`subgroup sizes ${ctx.subgroups!.min}..${ctx.subgroups!.max} on ${ctx.describe()}`);
+  const forced = await make(true);
+  assert.equal(forced.usesSubgroups, true);
+  forced.destroy();
+});
+
 interface Run {
   shape: CaseShape;
   candidateCap: number;
@@ -85,6 +126,25 @@ async function check(r: Run): Promise<{ candidates: number; considered: number }
       : {}),
   };
   const cap = r.maxDetectionsCap ?? r.maxDetections;
+  let plainOut: Uint32Array | undefined;
+  let counts: { candidates: number; considered: number }[] = [];
+  for (const subgroups of headPaths(ctx)) {
+    const out = await runPath(ctx, r, k, opts, cap, subgroups);
+    counts = checkOutput(r, k, opts, cap, out, subgroups ? 'subgroups' : 'plain');
+    if (!plainOut) plainOut = new Uint32Array(out);
+    else assert.deepEqual(new Uint32Array(out), plainOut, 'subgroup score pass: output differs from the plain pass');
+  }
+  return counts;
+}
+
+async function runPath(
+  ctx: GpuContext,
+  r: Run,
+  k: HeadCase,
+  opts: HeadOptions,
+  cap: number,
+  subgroups: boolean,
+): Promise<ArrayBuffer> {
   const head = await SsdHead.create(ctx, {
     batch: k.batch,
     numAnchors: k.numAnchors,
@@ -93,40 +153,48 @@ async function check(r: Run): Promise<{ candidates: number; considered: number }
     spec: k.spec,
     maxDetectionsCap: cap,
     candidateCap: r.candidateCap,
+    subgroups,
   });
   const boxes = storage(ctx, k.boxes);
   const logits = storage(ctx, k.logits);
   try {
     head.setOptions(opts);
-    const out = await execute(ctx, head.dispatches({ buffer: boxes }, { buffer: logits }), head);
-    const got = parseDetections(out, k.batch, cap);
-    const counts = parseCandidateCounts(out, k.batch, cap);
-    for (let i = 0; i < k.batch; i++) {
-      const img = imageOf(k, i);
-      const what = `image ${i} (thr ${opts.scoreThreshold.toFixed(4)}, iou ${opts.iouThreshold.toFixed(4)})`;
-      const expectCandidates = candidateCount(k, i, opts);
-      assert.equal(counts[i]!.candidates, expectCandidates, `${what}: candidates`);
-      assert.equal(
-        counts[i]!.considered,
-        Math.min(expectCandidates, r.candidateCap),
-        `${what}: candidates entering NMS`,
-      );
-      const ref = ssdHeadRef(
-        img.boxes,
-        img.logits,
-        k.anchors,
-        k.numClasses,
-        { spec: k.spec, candidateCap: r.candidateCap },
-        opts,
-      );
-      assertSameDetections(got[i]!, ref, what);
-    }
-    return counts;
+    return await execute(ctx, head.dispatches({ buffer: boxes }, { buffer: logits }), head);
   } finally {
     head.destroy();
     boxes.destroy();
     logits.destroy();
   }
+}
+
+/** Checks one path's output against the reference for every image; returns the counts. */
+function checkOutput(
+  r: Run,
+  k: HeadCase,
+  opts: HeadOptions,
+  cap: number,
+  out: ArrayBuffer,
+  path: string,
+): { candidates: number; considered: number }[] {
+  const got = parseDetections(out, k.batch, cap);
+  const counts = parseCandidateCounts(out, k.batch, cap);
+  for (let i = 0; i < k.batch; i++) {
+    const img = imageOf(k, i);
+    const what = `${path}: image ${i} (thr ${opts.scoreThreshold.toFixed(4)}, iou ${opts.iouThreshold.toFixed(4)})`;
+    const expectCandidates = candidateCount(k, i, opts);
+    assert.equal(counts[i]!.candidates, expectCandidates, `${what}: candidates`);
+    assert.equal(counts[i]!.considered, Math.min(expectCandidates, r.candidateCap), `${what}: candidates entering NMS`);
+    const ref = ssdHeadRef(
+      img.boxes,
+      img.logits,
+      k.anchors,
+      k.numClasses,
+      { spec: k.spec, candidateCap: r.candidateCap },
+      opts,
+    );
+    assertSameDetections(got[i]!, ref, what);
+  }
+  return counts;
 }
 
 for (const numAnchors of [1, 7, 1917, 5118]) {
@@ -245,6 +313,10 @@ test('ssd head: no background column, allow-list, threshold 0 (every class of ev
 
 test('ssd head: setOptions changes results without re-creating pipelines or dispatches', async () => {
   const ctx = await gpu();
+  for (const subgroups of headPaths(ctx)) await setOptionsCase(ctx, subgroups);
+});
+
+async function setOptionsCase(ctx: GpuContext, subgroups: boolean): Promise<void> {
   const k = makeCase({ batch: 2, numAnchors: 1917, numClasses: 24, scoreFunction: 'sigmoid', seed: 21 });
   const cfg = { spec: k.spec, candidateCap: 512 };
   const head = await SsdHead.create(ctx, {
@@ -253,6 +325,7 @@ test('ssd head: setOptions changes results without re-creating pipelines or disp
     numClasses: k.numClasses,
     anchors: k.anchors,
     maxDetectionsCap: 50,
+    subgroups,
     ...cfg,
   });
   // Boxes and logits in one buffer, as the network's arena holds them.
@@ -305,10 +378,14 @@ test('ssd head: setOptions changes results without re-creating pipelines or disp
     head.destroy();
     buffer.destroy();
   }
-});
+}
 
 test('ssd head: exact edges on the GPU (score == threshold kept, IoU == threshold not suppressing, ties)', async () => {
   const ctx = await gpu();
+  for (const subgroups of headPaths(ctx)) await exactEdgesCase(ctx, subgroups);
+});
+
+async function exactEdgesCase(ctx: GpuContext, subgroups: boolean): Promise<void> {
   // Boxes 0 and 1 overlap with IoU .1875 / .3125 = 0.6 exactly; every score is sigmoid(0) = 0.5.
   const s = scene([
     { box: [0.25, 0.25, 0.75, 0.75], logits: [-20, 0, 0] },
@@ -324,6 +401,7 @@ test('ssd head: exact edges on the GPU (score == threshold kept, IoU == threshol
     spec,
     maxDetectionsCap: 10,
     candidateCap: 16,
+    subgroups,
   });
   const boxes = storage(ctx, s.boxes);
   const logits = storage(ctx, s.logits);
@@ -356,4 +434,4 @@ test('ssd head: exact edges on the GPU (score == threshold kept, IoU == threshol
     boxes.destroy();
     logits.destroy();
   }
-});
+}

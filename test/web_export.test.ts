@@ -110,6 +110,7 @@ test('doctor lists the adapters with their driver kind, features and limits', ()
   assert.match(r.out, /^features: .*\S/m);
   assert.match(r.out, /maxStorageBufferBindingSize\s+\d+/);
   assert.match(r.out, /^ok: detectors run on (hardware|lavapipe|swiftshader)/m);
+  assert.match(r.out, /^ {2}subgroups: (offered \(sizes \d+\.\.\d+\); in use by default: .+|not offered .+)$/m);
 });
 
 test('doctor without an adapter says what to install, and exits 1', () => {

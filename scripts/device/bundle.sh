@@ -23,8 +23,8 @@ cd "$here"
 # imports a package the archive lacks.
 TESTS="autotune conv2d depthwise_conv2d elementwise executor golden_models gpu_context integer_executor parity
   pointwise_conv2d qconv2d qdepthwise_conv2d qelementwise qpointwise_conv2d resize_input ssd_head ssd_head_ref
-  tflite_int_parity"
-BENCHES="gemm_tune profile tune peers"
+  ssd_head_subgroups tflite_int_parity"
+BENCHES="gemm_tune profile tune peers ssd_head subgroups"
 
 node scripts/build.mjs lib test bench >/dev/null
 mkdir -p "$b/dist/node" "$b/.build/test" "$b/.build/bench" "$b/scripts" "$b/test/fixtures" "$b/results"

@@ -70,6 +70,11 @@ else
   step profile node .build/bench/profile.js --driver "$driver" --model oid-v4 --layers
   step profile_face node .build/bench/profile.js --driver "$driver" --model face --layers
   step tune node .build/bench/tune.js --driver "$driver" --model oid-v4 --mode full
+  # Subgroups, plain and subgroup kernels side by side: whether the hardware table should take them.
+  step gemm_subgroups node .build/bench/gemm_tune.js --driver "$driver" --reps 5 \
+    --variants blocked4x1,blocked8x2,subgroup4x1,subgroup8x2 --out "gemm_subgroups_$gpu.md"
+  step ssd_head node .build/bench/ssd_head.js --driver "$driver"
+  step subgroups node .build/bench/subgroups.js --driver "$driver" --model oid-v4
 fi
 # (c) peers: the rows this archive can run (mobilessd's own; the WebGPU peers' packages are not in it yet)
 peers=${PEERS:-mobilessd-oid,mobilessd,mobilessd-backbone}

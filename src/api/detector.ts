@@ -11,7 +11,7 @@ import {
   InvalidInputError,
   InvalidOptionError,
 } from '../errors.ts';
-import { GpuContext, type AcquireOptions } from '../gpu/context.ts';
+import { GpuContext, type AcquireOptions, type SubgroupSizes } from '../gpu/context.ts';
 import { encodeDispatches, type Dispatch } from '../gpu/dispatch.ts';
 import type { Precision, Requantization } from '../core/quant.ts';
 import {
@@ -53,6 +53,11 @@ export interface DetectorOptions extends DetectOptions, AcquireOptions {
   candidateCap?: number;
   /** Force kernel variants (tests and benchmarks). */
   variants?: VariantChoice;
+  /**
+   * The SSD head's subgroup score pass: true forces it (InvalidOptionError on a device without usable subgroups);
+   * default false, the plain pass (measured faster on lavapipe and SwiftShader). Detections are the same.
+   */
+  subgroups?: boolean;
   /** Use this GPU context instead of acquiring one (several detectors can share a device). */
   context?: GpuContext;
   /**
@@ -100,6 +105,15 @@ const MAX_PLANS = 4;
 /** Why a detector on a context it was given cannot carry on after a device loss. */
 const SHARED_CONTEXT_LOST =
   'this detector runs on a GPU context it was given and cannot replace that context for its other users: create a new context and load the detectors again on it (a detector that owns its context recovers by itself)';
+
+/** Which kernels run with subgroup operations, and the sizes the adapter states (undefined: no subgroups). */
+export interface SubgroupUse {
+  sizes: SubgroupSizes | undefined;
+  ssdHead: boolean;
+  /** 1x1-convolution layers on a `subgroup` GEMM variant, of all of them. */
+  gemmLayers: number;
+  gemmLayersTotal: number;
+}
 
 /**
  * A compiled batch size. A batch larger than the adapter's buffers hold runs in chunks of `chunk` images
@@ -269,6 +283,18 @@ export class Detector {
     return { ...counts, total: counts.preprocess + counts.network + counts.head };
   }
 
+  /** Where this detector's kernels use subgroup operations (a plan of this batch size, compiled if needed). */
+  async subgroupUse(batch = 1): Promise<SubgroupUse> {
+    const p = await this.plan(batch);
+    const gemms = p.executor.stats.steps.filter((st) => st.kind === 'pointwise');
+    return {
+      sizes: this.ctx.subgroups,
+      ssdHead: p.head.usesSubgroups,
+      gemmLayers: gemms.filter((st) => st.variant?.startsWith('subgroup')).length,
+      gemmLayersTotal: gemms.length,
+    };
+  }
+
   /** Compiles the plans of these batch sizes ahead of the calls that use them. */
   async warmup(batchSizes: readonly number[]): Promise<void> {
     if (this.disposed) throw new DisposedError('detector');
@@ -374,6 +400,7 @@ export class Detector {
       maxDetectionsCap: this.cap,
       candidateCap: this.options.candidateCap ?? 1024,
       labels: json.labels,
+      subgroups: this.options.subgroups ?? false,
     });
     const out = executor.outputs;
     const headDispatches = head.dispatches(out.boxes, out.scores);

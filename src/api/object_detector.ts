@@ -17,6 +17,7 @@ import {
   type DetectorOptions,
   type FrameSource,
   reportableClasses,
+  type SubgroupUse,
 } from './detector.ts';
 import type { GemmPlanReport } from './tuning.ts';
 
@@ -121,6 +122,11 @@ export class ObjectDetector<Input, Where extends object = object> {
   /** Dispatches per call of this batch size: preprocessing, network and SSD head, one submit in all. */
   dispatchCounts(batch = 1): Promise<{ preprocess: number; network: number; head: number; total: number }> {
     return this.detector.dispatchCounts(batch);
+  }
+
+  /** Which kernels use subgroup operations on this device (SSD head, 1x1-convolution GEMMs). */
+  subgroupUse(batch = 1): Promise<SubgroupUse> {
+    return this.detector.subgroupUse(batch);
   }
 
   /** How the GEMM configurations were chosen at load: the measured table, a cached tuning entry, or a new run. */

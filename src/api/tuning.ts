@@ -21,7 +21,7 @@ import {
   type TuneMode,
   type TuneResult,
 } from '../kernels/pointwise_autotune.ts';
-import { POINTWISE_VARIANTS, type PointwiseVariant } from '../kernels/pointwise_conv2d.ts';
+import { POINTWISE_SUBGROUP_VARIANTS, POINTWISE_VARIANTS, type PointwiseVariant } from '../kernels/pointwise_conv2d.ts';
 import { gemmShapeKey, type GemmChoice, type GemmPlan } from '../kernels/pointwise_tuning.ts';
 
 /** Bump when a kernel or the candidate lists change: older cache entries are then stale. */
@@ -239,7 +239,8 @@ export function parseEntry(text: string, key: string): StoredEntry | string {
       const { shape, variant, workgroupSize, ms } = l as Record<string, unknown>;
       need(typeof shape === 'string' && /^\d+x\d+x\d+$/.test(shape), `layers[${i}].shape ${JSON.stringify(shape)}`);
       need(
-        variant !== 'naive' && POINTWISE_VARIANTS.includes(variant as PointwiseVariant),
+        variant !== 'naive' &&
+          [...POINTWISE_VARIANTS, ...POINTWISE_SUBGROUP_VARIANTS].includes(variant as PointwiseVariant),
         `layers[${i}].variant ${JSON.stringify(variant)} is not a GEMM variant of this build`,
       );
       need([32, 64, 128, 256].includes(workgroupSize as number), `layers[${i}].workgroupSize ${String(workgroupSize)}`);

@@ -11,6 +11,7 @@ import { installNodeGpu } from '../node_gpu.ts';
 import { helpText, parseArgs, type CommandSpec } from './args.ts';
 import { reportError } from './common.ts';
 import { formatTable } from './table.ts';
+import { tunedPointwise } from '../kernels/pointwise_tuning.ts';
 
 const DRIVERS = ['auto', 'hardware', 'lavapipe', 'swiftshader'];
 
@@ -18,6 +19,7 @@ const DRIVERS = ['auto', 'hardware', 'lavapipe', 'swiftshader'];
 const OPTIONAL_FEATURES: Record<string, string> = {
   'timestamp-query': 'no GPU times in detector.lastTimes and --timing (wall-clock times still work)',
   'shader-f16': 'float16 shader arithmetic unavailable (not needed: the kernels compute in float32)',
+  subgroups: 'no subgroup kernels (not needed: each has a plain form, the default on software adapters)',
 };
 
 export const doctorCommand: CommandSpec = {
@@ -34,6 +36,18 @@ export const doctorCommand: CommandSpec = {
     },
   ],
 };
+
+/** Whether detectors here use subgroups by default: the GEMM table's choice for a large 1x1 layer says it. */
+function subgroupUse(ctx: GpuContext): string {
+  if (!ctx.subgroups) return 'subgroups: not offered (every kernel runs its plain form)';
+  const large = { M: 1444, K: 96, N: 96, HW: 1444 };
+  const gemm = tunedPointwise(ctx.report.driver, large, ctx.subgroups).variant.startsWith('subgroup');
+  return (
+    `subgroups: offered (sizes ${ctx.subgroups.min}..${ctx.subgroups.max}); in use by default: ` +
+    `${gemm ? 'the 1x1-convolution GEMMs of layers over 64 pixels' : 'no'}; the SSD head's subgroup pass with load ` +
+    "option `subgroups: true` ('mobilessd info' lists the kernel of every layer)"
+  );
+}
 
 export async function runDoctorCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes('-h') || argv.includes('--help')) {
@@ -75,6 +89,7 @@ export async function runDoctorCommand(argv: readonly string[]): Promise<number>
     ctx = await GpuContext.acquire({ driver: choice });
     const r = ctx.report;
     out(`\nok: detectors run on ${r.driver}: ${r.description || r.vendor}`);
+    out(`  ${subgroupUse(ctx)}`);
     if (r.driver !== 'hardware')
       out('  (a software driver: expect 0.2-1 s per image; on a machine with a GPU, install its Vulkan driver)');
     return 0;

@@ -11,7 +11,7 @@ import { GpuContext } from '../gpu/context.ts';
 import type { DriverChoice } from '../gpu/provider.ts';
 import { BUNDLED_MODELS, DEFAULT_MODEL, resolveModel } from '../node/model_registry.ts';
 import { installNodeGpu } from '../node_gpu.ts';
-import { load } from '../index.ts';
+import { load, type SubgroupUse } from '../index.ts';
 import type { TuneMode } from '../kernels/pointwise_autotune.ts';
 import { helpText, parseArgs, type CommandSpec } from './args.ts';
 import { reportError } from './common.ts';
@@ -167,6 +167,7 @@ interface KernelPlan {
   tuning: { mode: string; source: string; rejected?: string };
   dispatchesPerFrame: { preprocess: number; network: number; head: number; total: number };
   steps: { name: string; kind: string; variant?: string; workgroupSize?: number }[];
+  subgroups: SubgroupUse;
 }
 
 /** The kernels a detector of this model runs here (GEMMs as tuned or from the table), and its dispatches per frame. */
@@ -184,6 +185,7 @@ async function kernelPlan(ctx: GpuContext, model: string, tune: TuneMode | undef
       tuning: { mode, source, ...(rejected ? { rejected } : {}) },
       dispatchesPerFrame: await detector.dispatchCounts(1),
       steps,
+      subgroups: await detector.subgroupUse(1),
     };
   } finally {
     detector.dispose();
@@ -201,7 +203,21 @@ function kernelTable(k: KernelPlan): string {
       ['layer', 'kernel', 'variant', 'workgroup'],
       k.steps.map((st) => [st.name, st.kind, st.variant ?? '-', st.workgroupSize ?? '-']),
     )}\n` +
-    `dispatches per frame: ${d.total} (preprocess ${d.preprocess}, network ${d.network}, SSD head ${d.head}), one submit`
+    `dispatches per frame: ${d.total} (preprocess ${d.preprocess}, network ${d.network}, SSD head ${d.head}), one submit\n` +
+    subgroupLine(k.subgroups)
+  );
+}
+
+/** Whether subgroup operations are in use, and where; shared with `mobilessd doctor`. */
+export function subgroupLine(u: SubgroupUse): string {
+  if (!u.sizes) return 'subgroups: not offered by this device (every kernel runs its plain form)';
+  const where = [
+    ...(u.ssdHead ? ['SSD head score pass'] : []),
+    ...(u.gemmLayers ? [`${u.gemmLayers} of ${u.gemmLayersTotal} 1x1-convolution GEMMs`] : []),
+  ];
+  return (
+    `subgroups: offered (sizes ${u.sizes.min}..${u.sizes.max}); in use: ${where.length ? where.join(', ') : 'no'}` +
+    (where.length ? '' : ' (the plain kernels measured faster on software adapters; see the README)')
   );
 }
 

@@ -13,6 +13,14 @@ export interface AdapterReport {
   description: string;
   features: string[];
   limits: Record<string, number>;
+  /** Subgroup sizes the adapter may use (adapter info), when the device has the `subgroups` feature. */
+  subgroups?: SubgroupSizes;
+}
+
+/** The range of subgroup sizes a kernel may run with; any power of two in it, chosen by the driver per pipeline. */
+export interface SubgroupSizes {
+  min: number;
+  max: number;
 }
 
 export type BindingKind = 'uniform' | 'storage' | 'rw' | 'texture';
@@ -57,6 +65,20 @@ export const LIMIT_NAMES = [
   'maxBindGroups',
 ] as const;
 
+/** Optional features requested when the adapter offers them; AcquireOptions.wantFeatures replaces the list. */
+export const DEFAULT_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
+
+/**
+ * Subgroup kernels are only built when the sizes are known: they are written to be correct for any power of two
+ * from min to max, and a size outside what the adapter states would break that promise.
+ */
+function subgroupSizes(device: GPUDevice, info: GPUAdapterInfo): SubgroupSizes | undefined {
+  const min = info.subgroupMinSize;
+  const max = info.subgroupMaxSize;
+  if (!device.features.has('subgroups') || !min || !max || min > max) return undefined;
+  return { min, max };
+}
+
 /** GPU buffers and textures created on a device and not destroyed yet (leak checks in soak runs). */
 export interface LiveResources {
   buffers: number;
@@ -80,6 +102,8 @@ export class GpuContext {
   readonly report: AdapterReport;
   readonly hasTimestamps: boolean;
   readonly hasF16: boolean;
+  /** Set when the device has `subgroups` and the adapter states its subgroup sizes: kernels may use them. */
+  readonly subgroups: SubgroupSizes | undefined;
   private lostInfo: GPUDeviceLostInfo | undefined;
   private destroyed = false;
   private readonly modules = new Map<string, Promise<GPUShaderModule>>();
@@ -96,6 +120,7 @@ export class GpuContext {
     this.report = report;
     this.hasTimestamps = device.features.has('timestamp-query');
     this.hasF16 = device.features.has('shader-f16');
+    this.subgroups = report.subgroups;
     this.trackResources(device);
     device.addEventListener('uncapturederror', (event) => {
       const e = event.error;
@@ -120,12 +145,11 @@ export class GpuContext {
         const v = (adapter.limits as unknown as Record<string, number | undefined>)[name];
         if (typeof v === 'number') requiredLimits[name] = v;
       }
-      const requiredFeatures = (options.wantFeatures ?? ['timestamp-query', 'shader-f16']).filter((f) =>
-        adapter.features.has(f),
-      );
+      const requiredFeatures = (options.wantFeatures ?? DEFAULT_FEATURES).filter((f) => adapter.features.has(f));
       try {
         const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'mobilessd' });
         const info = adapter.info;
+        const subgroups = subgroupSizes(device, info);
         const report: AdapterReport = {
           driver,
           vendor: info.vendor,
@@ -136,6 +160,7 @@ export class GpuContext {
           limits: Object.fromEntries(
             LIMIT_NAMES.map((n) => [n, (device.limits as unknown as Record<string, number>)[n]!]),
           ),
+          ...(subgroups ? { subgroups } : {}),
         };
         return new GpuContext(device, report);
       } catch (e) {

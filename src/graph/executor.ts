@@ -59,7 +59,7 @@ function lowerAndPlan(
   integer: IntegerLowering | undefined,
   gemm: GemmPlan | undefined,
 ): { lowered: LoweredGraph; plan: MemoryPlan } {
-  const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer, gemm);
+  const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer, gemm, ctx.subgroups);
   const plan = planMemory(
     [...lowered.roots].map(([id, r]) => ({ id, ...r })),
     weightsAlignment(ctx),

@@ -7,6 +7,7 @@
  */
 import type { OutputView } from '../core/geometry.ts';
 import { product } from '../core/shape.ts';
+import type { SubgroupSizes } from '../gpu/context.ts';
 import type { DriverKind } from '../gpu/provider.ts';
 import type { GemmPlan } from '../kernels/pointwise_tuning.ts';
 import { UnsupportedOperatorError } from '../errors.ts';
@@ -39,6 +40,8 @@ export interface LowerOptions {
   driver?: DriverKind;
   /** Autotuned GEMM configurations by shape, ahead of the table. */
   gemm?: GemmPlan;
+  /** The device's subgroup sizes: the table's subgroup GEMM choices apply where they are correct for them. */
+  subgroups?: SubgroupSizes;
   /** False for training, which keeps every node's output. Default true. */
   fuse?: boolean;
   /** Tensors read from outside `nodes` (graph outputs): never fused away. */
@@ -77,6 +80,7 @@ export function lowerNodes(
     driver: o.driver ?? 'unknown',
     force: o.force ?? {},
     ...(o.gemm ? { gemm: o.gemm } : {}),
+    ...(o.subgroups ? { subgroups: o.subgroups } : {}),
     fuse: o.fuse ?? true,
     ...(o.integer ? { integer: o.integer } : {}),
     shape: shapeOf,
@@ -151,6 +155,7 @@ export function lowerGraph(
   driver: DriverKind = 'unknown',
   integer?: IntegerLowering,
   gemm?: GemmPlan,
+  subgroups?: SubgroupSizes,
 ): LoweredGraph {
   const outputs = [model.outputs.boxes, model.outputs.scores];
   const { steps, root } = lowerNodes(model, model.nodes, {
@@ -160,6 +165,7 @@ export function lowerGraph(
     keep: outputs,
     ...(integer ? { integer } : {}),
     ...(gemm ? { gemm } : {}),
+    ...(subgroups ? { subgroups } : {}),
   });
   // Integer graphs end in float32 copies of their outputs, dequantized for the SSD head.
   const heads = integer ? dequantizeOutputSteps(model, integer, batch) : [];

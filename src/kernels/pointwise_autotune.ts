@@ -4,13 +4,15 @@
  * the fastest per shape is kept. Timestamp queries when the device has them, else wall clock per submit.
  */
 import { ACTIVATIONS } from '../core/geometry.ts';
-import type { GpuContext } from '../gpu/context.ts';
+import type { GpuContext, SubgroupSizes } from '../gpu/context.ts';
 import type { Dispatch } from '../gpu/dispatch.ts';
 import { median, timeDispatches, wallTime } from '../gpu/timing.ts';
 import {
+  POINTWISE_SUBGROUP_VARIANTS,
   POINTWISE_VARIANTS,
   pointwiseConv2dDispatch,
   pointwiseConv2dPipeline,
+  pointwiseSubgroupReady,
   pointwiseVariantSupported,
   type PointwiseShape,
 } from './pointwise_conv2d.ts';
@@ -40,16 +42,30 @@ const MARGIN = 0.95;
  */
 export const FAST_BUDGET_MS = 1000;
 
-/** The configurations `mode` may pick for shape `s`, the table's own first (ties keep it). */
-export function gemmCandidates(mode: TuneMode, s: PointwiseShape, driver: DriverKind): GemmChoice[] {
-  const table = tunedPointwise(driver, s);
+/**
+ * The configurations `mode` may pick for shape `s`, the table's own first (ties keep it). 'full' adds the
+ * subgroup variants at the workgroup sizes where they are correct for every subgroup size in `subgroups`.
+ */
+export function gemmCandidates(
+  mode: TuneMode,
+  s: PointwiseShape,
+  driver: DriverKind,
+  subgroups?: SubgroupSizes,
+): GemmChoice[] {
+  const table = tunedPointwise(driver, s, subgroups);
   if (mode === 'off') return [table];
+  // A subgroup variant is a candidate only at workgroup sizes where it is correct for every subgroup size the
+  // adapter states (pointwiseSubgroupReady); without subgroups, at none.
   const all =
     mode === 'fast'
       ? FAST
-      : POINTWISE_VARIANTS.filter((v) => v !== 'naive').flatMap((variant) =>
-          (variant === 'shared' ? [64] : WORKGROUP_SIZES).map((workgroupSize) => ({ variant, workgroupSize })),
-        );
+      : [...POINTWISE_VARIANTS, ...POINTWISE_SUBGROUP_VARIANTS]
+          .filter((v) => v !== 'naive')
+          .flatMap((variant) =>
+            (variant === 'shared' ? [64] : WORKGROUP_SIZES)
+              .filter((wg) => !variant.startsWith('subgroup') || pointwiseSubgroupReady(subgroups, wg))
+              .map((workgroupSize) => ({ variant, workgroupSize })),
+          );
   const same = (a: GemmChoice, b: GemmChoice) => a.variant === b.variant && a.workgroupSize === b.workgroupSize;
   return [table, ...all.filter((c) => !same(c, table) && pointwiseVariantSupported(s, c.variant))];
 }
@@ -102,7 +118,7 @@ export async function tuneGemms(
         untimed.push(key);
         continue;
       }
-      const candidates = gemmCandidates(mode, s, ctx.report.driver);
+      const candidates = gemmCandidates(mode, s, ctx.report.driver, ctx.subgroups);
       const runs: { c: GemmChoice; d: Dispatch; ms: number[] }[] = [];
       try {
         for (const c of candidates) {

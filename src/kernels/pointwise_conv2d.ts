@@ -5,7 +5,9 @@
  * Weights on the GPU: [K, N4], N zero-padded to a multiple of 4.
  */
 import source from '../../shaders/pointwise_conv2d.wgsl';
-import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
+import subgroupSource from '../../shaders/pointwise_conv2d_subgroup.wgsl';
+import type { CachedPipeline, GpuContext, SubgroupSizes } from '../gpu/context.ts';
+import { InvalidOptionError } from '../errors.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
 import { ACTIVATIONS, type Clamp, type OutputView } from '../core/geometry.ts';
 import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
@@ -15,7 +17,13 @@ import type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 export type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 
 export type PointwiseVariant =
-  'naive' | 'shared' | 'unrolled4x2' | 'unrolled8x2' | `blocked${number}x${number}` | `tiled${number}x${number}`;
+  | 'naive'
+  | 'shared'
+  | 'unrolled4x2'
+  | 'unrolled8x2'
+  | `blocked${number}x${number}`
+  | `tiled${number}x${number}`
+  | `subgroup${number}x${number}`;
 /** Register tiles (rows x vec4 columns) the tuner may choose from. */
 export const POINTWISE_TILES = [
   [4, 1],
@@ -42,6 +50,27 @@ export const POINTWISE_VARIANTS: readonly PointwiseVariant[] = [
   ...POINTWISE_WORKGROUP_TILES.map(([m, n]) => `tiled${m}x${n}` as const),
 ];
 const TILED = /^tiled(\d+)x(\d+)$/;
+/**
+ * Register tiles of the `subgroup` variants (main_blocked's, input rows shared by subgroupShuffle). Kept out of
+ * POINTWISE_VARIANTS: they run only where pointwiseSubgroupReady says so.
+ */
+export const POINTWISE_SUBGROUP_VARIANTS: readonly PointwiseVariant[] = (
+  [
+    [4, 1],
+    [4, 2],
+    [8, 2],
+  ] as const
+).map(([m, n]) => `subgroup${m}x${n}` as const);
+const SUBGROUP = /^subgroup(\d+)x(\d+)$/;
+
+/**
+ * Whether a `subgroup` variant runs correctly at `workgroupSize` on a device with these subgroup sizes: the kernel
+ * is correct for any subgroup size and grouping as long as every lane of a subgroup is active, which holds when
+ * the workgroup is a whole number of the widest subgroups the adapter may use (sizes are powers of two).
+ */
+export function pointwiseSubgroupReady(sizes: SubgroupSizes | undefined, workgroupSize: number): boolean {
+  return !!sizes && workgroupSize % sizes.max === 0;
+}
 
 /** How a `tiled` variant's workgroup of `workgroupSize` invocations covers its output tile. */
 export interface TiledLayout {
@@ -87,7 +116,7 @@ export const PointwiseParams = uniformSchema('Params', {
 });
 
 function tileOf(v: PointwiseVariant): [number, number] {
-  const m = /^(?:blocked|unrolled)(\d+)x(\d+)$/.exec(v);
+  const m = /^(?:blocked|unrolled|subgroup)(\d+)x(\d+)$/.exec(v);
   return m ? [Number(m[1]), Number(m[2])] : [4, 1];
 }
 
@@ -102,7 +131,16 @@ export function pointwiseConv2dPipeline(
 ): Promise<CachedPipeline> {
   const tiled = TILED.test(variant) ? tiledLayout(variant, workgroupSize) : undefined;
   const [tm, tn] = tiled ? [tiled.tm, tiled.tn] : tileOf(variant);
-  const entry = variant.startsWith('blocked') ? 'blocked' : tiled ? 'tiled' : variant;
+  const subgroup = SUBGROUP.test(variant);
+  if (subgroup && !pointwiseSubgroupReady(ctx.subgroups, workgroupSize))
+    throw new InvalidOptionError(
+      'pointwise variant',
+      `${variant} at workgroup size ${workgroupSize}`,
+      `a device with subgroups whose widest size divides the workgroup size (this one: ${
+        ctx.subgroups ? `${ctx.subgroups.min}..${ctx.subgroups.max}` : 'no subgroups'
+      })`,
+    );
+  const entry = variant.startsWith('blocked') ? 'blocked' : tiled ? 'tiled' : subgroup ? 'subgroup' : variant;
   const constants: Record<string, number> | undefined = tiled
     ? { T_WG_M: tiled.wgM, T_WG_N: tiled.wgN }
     : entry === 'shared'
@@ -110,7 +148,9 @@ export function pointwiseConv2dPipeline(
       : { WG_SIZE: workgroupSize };
   return ctx.pipeline(`pointwise_conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
     label: `pointwise_conv2d_${variant}`,
-    code: `${PointwiseParams.wgsl}const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${source}`,
+    code: subgroup
+      ? `enable subgroups;\n${PointwiseParams.wgsl}const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${source}${subgroupSource}`
+      : `${PointwiseParams.wgsl}const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${source}`,
     entryPoint: `main_${entry}`,
     ...(constants ? { constants } : {}),
     bindings: ['uniform', 'rw', 'storage', 'storage', 'rw', 'rw'],

@@ -281,10 +281,10 @@ function lower(n: Conv2dNode, lc: LowerContext): void {
   const view = lc.defaultView(out);
   if (isPointwise(g, n)) {
     const s = gemmShape(g);
-    const tuned = plannedPointwise(lc.driver, s, lc.gemm);
+    const tuned = plannedPointwise(lc.driver, s, lc.gemm, lc.subgroups);
     const forced = lc.force.pointwise as PointwiseVariant | undefined;
     const known =
-      forced !== undefined && (POINTWISE_VARIANTS.includes(forced) || /^(blocked|tiled)\d+x\d+$/.test(forced));
+      forced !== undefined && (POINTWISE_VARIANTS.includes(forced) || /^(blocked|tiled|subgroup)\d+x\d+$/.test(forced));
     const variant = known && pointwiseVariantSupported(s, forced) ? forced : tuned.variant;
     const wg = variant === tuned.variant ? tuned.workgroupSize : 64;
     lc.emit(new PointwiseStep(n.name, variant, wg, s, n.activation, input, out, n.filter, n.bias, view));

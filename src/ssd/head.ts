@@ -5,7 +5,8 @@
  *
  * Passes (shaders/ssd_*.wgsl; every count they loop over lives on the GPU):
  *   clear        zero the per-image counters and histograms
- *   score        per anchor: scores, candidates >= threshold appended (atomic), level-0 histogram
+ *   score        per anchor: scores, candidates >= threshold appended (atomic), level-0 histogram; with
+ *                subgroups (score_subgroup), a subgroup per anchor, its lanes over the classes
  *   select_*     radix select on the sort key: a pool of <= poolCap candidates holding the top kCap
  *   gather       copy the pool out of the candidate list
  *   chunk_sort   sort the pool in chunks (rank inside the chunk; chunk size set by the pool size)
@@ -22,6 +23,7 @@
  */
 import commonSource from '../../shaders/ssd_common.wgsl';
 import scoreSource from '../../shaders/ssd_score.wgsl';
+import scoreSubgroupSource from '../../shaders/ssd_score_subgroup.wgsl';
 import selectSource from '../../shaders/ssd_select.wgsl';
 import sortSource from '../../shaders/ssd_sort.wgsl';
 import nmsSource from '../../shaders/ssd_nms.wgsl';
@@ -50,7 +52,6 @@ const WG_SIZE = 64;
 /** Workgroups per image for the passes that stride over a GPU-side count: enough to fill a GPU
  *  for these list sizes, few enough that idle ones cost nothing on a software driver. */
 const MAX_GRID_X = 64;
-
 const HeadParams = uniformSchema('HeadParams', {
   numAnchors: 'u32',
   numClasses: 'u32',
@@ -130,6 +131,28 @@ export interface SsdHeadConfig {
   candidateCap: number;
   /** Classes labelled "???" are never reported. */
   labels?: readonly string[];
+  /**
+   * The score pass with subgroup operations: true forces it (InvalidOptionError where the device cannot run
+   * it); false or left out, the plain pass (see headUsesSubgroups). Detections are the same either way.
+   */
+  subgroups?: boolean;
+}
+
+/**
+ * Whether the head's score pass uses subgroups: only when asked (`want`), and only where the device has them and
+ * no subgroup is wider than a workgroup (the pass needs every lane of a subgroup active). Not by default: on
+ * lavapipe and SwiftShader it took 0.8-1.9x the plain pass's frame time (results/ssd_head_subgroups_*.md; their
+ * subgroups are a CPU's SIMD lanes, where walking the lanes' anchors in turn costs more than strided reads), and
+ * no hardware adapter has been measured; a measured win there would make it that adapter's default.
+ */
+export function headUsesSubgroups(ctx: GpuContext, want = false): boolean {
+  if (want && !(ctx.subgroups && ctx.subgroups.max <= WG_SIZE))
+    throw new InvalidOptionError(
+      'subgroups',
+      true,
+      `false on this device (the SSD head's subgroup pass needs the subgroups feature, subgroups of at most ${WG_SIZE} lanes)`,
+    );
+  return want;
 }
 
 interface Layout {
@@ -233,14 +256,22 @@ function wgslConstants(keypoints: number): string {
     .join('');
 }
 
-function headPipeline(ctx: GpuContext, entry: Entry, sortChunk: number, keypoints: number): Promise<CachedPipeline> {
+function headPipeline(
+  ctx: GpuContext,
+  entry: Entry,
+  sortChunk: number,
+  keypoints: number,
+  subgroups: boolean,
+): Promise<CachedPipeline> {
   const file = ENTRIES[entry];
   const constants: Record<string, number> = file === 'sort' ? { WG_SIZE, SORT_CHUNK: sortChunk } : { WG_SIZE };
-  const key = `ssd_head/${entry}/wg${WG_SIZE}/kp${keypoints}${file === 'sort' ? `/chunk${sortChunk}` : ''}`;
+  const sg = subgroups && entry === 'score';
+  const key = `ssd_head/${entry}${sg ? '/subgroups' : ''}/wg${WG_SIZE}/kp${keypoints}${file === 'sort' ? `/chunk${sortChunk}` : ''}`;
+  const body = wgslConstants(keypoints) + HeadParams.wgsl + OptionsUniform.wgsl + commonSource + SOURCES[file];
   return ctx.pipeline(key, () => ({
-    label: `ssd_${entry}`,
-    code: wgslConstants(keypoints) + HeadParams.wgsl + OptionsUniform.wgsl + commonSource + SOURCES[file],
-    entryPoint: entry,
+    label: `ssd_${entry}${sg ? '_subgroup' : ''}`,
+    code: sg ? `enable subgroups;\n${body}${scoreSubgroupSource}` : body,
+    entryPoint: sg ? 'score_subgroup' : entry,
     constants,
     bindings: BINDINGS,
   }));
@@ -250,6 +281,8 @@ export class SsdHead {
   readonly output: GPUBuffer;
   /** Bytes of `output` that parseDetections reads. */
   readonly outputBytes: number;
+  /** The score pass uses subgroup operations (init-time choice, see headUsesSubgroups). */
+  readonly usesSubgroups: boolean;
   private readonly options: GPUBuffer;
   private readonly allowed: GPUBuffer;
   private readonly anchors: GPUBuffer;
@@ -262,7 +295,9 @@ export class SsdHead {
     private readonly cfg: SsdHeadConfig,
     private readonly layout: Layout,
     private readonly pipes: Record<Entry, CachedPipeline>,
+    subgroups: boolean,
   ) {
+    this.usesSubgroups = subgroups;
     const rw = GPUBufferUsage.STORAGE;
     const n = cfg.batch;
     this.outputBytes = n * layout.outStride * 4;
@@ -295,9 +330,10 @@ export class SsdHead {
     validateConfig(ctx, cfg, layout);
     const entries = Object.keys(ENTRIES) as Entry[];
     const keypoints = keypointCount(cfg.spec);
-    const compiled = await Promise.all(entries.map((e) => headPipeline(ctx, e, layout.sortChunk, keypoints)));
+    const sg = headUsesSubgroups(ctx, cfg.subgroups);
+    const compiled = await Promise.all(entries.map((e) => headPipeline(ctx, e, layout.sortChunk, keypoints, sg)));
     const pipes = Object.fromEntries(entries.map((e, i) => [e, compiled[i]!])) as Record<Entry, CachedPipeline>;
-    return new SsdHead(ctx, cfg, layout, pipes);
+    return new SsdHead(ctx, cfg, layout, pipes, sg);
   }
 
   /** Uploads per-call options; the recorded dispatches read them at execution. */

@@ -5,7 +5,7 @@
  */
 import type { Clamp, OutputView } from '../../core/geometry.ts';
 import type { ConstQuant, Requantization, TensorQuant } from '../../core/quant.ts';
-import type { CachedPipeline, GpuContext } from '../../gpu/context.ts';
+import type { CachedPipeline, GpuContext, SubgroupSizes } from '../../gpu/context.ts';
 import type { Dispatch } from '../../gpu/dispatch.ts';
 import type { DriverKind } from '../../gpu/provider.ts';
 import type { GemmPlan } from '../../kernels/pointwise_tuning.ts';
@@ -82,6 +82,8 @@ export interface LowerContext {
   readonly force: VariantChoice;
   /** GEMM configurations the load-time autotuner measured on this adapter, by shape; absent: the table. */
   readonly gemm?: GemmPlan;
+  /** The device's subgroup sizes, where it has subgroups (the GEMM table's subgroup choices need them). */
+  readonly subgroups?: SubgroupSizes;
   /** False in training: every node keeps its own output, which its backward pass reads. */
   readonly fuse: boolean;
   /** Present when the graph runs in integers: ops without an integer lowering refuse it. */
