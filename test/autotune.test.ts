@@ -259,7 +259,7 @@ test('the whole-network check: a plan unlike the table is timed against it, and 
   // Every shape on a configuration the table never picks for it, so the two plans differ.
   const other = new Map(
     shapes.map((sh) => {
-      const table = tunedPointwise(ctx.report.driver, sh);
+      const table = tunedPointwise(ctx.report.driver, sh, ctx.subgroups);
       const variant = table.variant === 'tiled32x32' ? 'blocked4x1' : 'tiled32x32';
       return [gemmShapeKey(sh), { variant, workgroupSize: 64 }] as const;
     }),
@@ -269,7 +269,10 @@ test('the whole-network check: a plan unlike the table is timed against it, and 
   assert.equal(check.runs, 3);
   assert.ok(check.tableMs > 0 && check.tunedMs > 0, JSON.stringify(check));
   assert.equal(check.kept, check.ratio < PLAN_MARGIN ? 'tuned' : 'table');
-  const tablePicks = new Map(shapes.map((sh) => [gemmShapeKey(sh), tunedPointwise(ctx.report.driver, sh)]));
+  // The table as lowering reads it: with the device's subgroup sizes (lavapipe's table picks subgroup tiles).
+  const tablePicks = new Map(
+    shapes.map((sh) => [gemmShapeKey(sh), tunedPointwise(ctx.report.driver, sh, ctx.subgroups)]),
+  );
   assert.equal(await checkPlan(ctx, m, packed, tablePicks, 3), undefined, "the table's own picks need no check");
 
   // A load with weights checks what it tuned and stores the verdict; a stored verdict for the table wins on reload.
