@@ -15,6 +15,8 @@ export default async function* reporter(source) {
   const failures = [];
   /** Per test file: names enqueued and names finished (counts, since names may repeat). */
   const files = new Map();
+  /** Time per test file, to keep the suite within its budget: the slowest are named at the end. */
+  const fileMs = new Map();
   const fileOf = (key) => {
     if (!files.has(key)) files.set(key, { enqueued: new Map(), finished: new Map(), crashed: false });
     return files.get(key);
@@ -32,6 +34,8 @@ export default async function* reporter(source) {
     } else if (event.type === 'test:pass' || event.type === 'test:fail') {
       if (key && !isFile) bump(fileOf(key).finished, d.name);
       if (key && isFile && event.type === 'test:fail') fileOf(key).crashed = true;
+      // Top-level tests and suites run one after another in their file's process: their sum is the file's time.
+      if (key && !isFile && d.nesting === 0) fileMs.set(key, (fileMs.get(key) ?? 0) + (d.details?.duration_ms ?? 0));
       if (d.details?.type === 'suite') continue;
       if (isFile && event.type === 'test:pass') continue;
       const ms = d.details?.duration_ms ?? 0;
@@ -79,6 +83,13 @@ export default async function* reporter(source) {
   const failedChecks = checks ? Object.keys(checks).filter((k) => !checks[k]) : [];
   if (failures.length) {
     yield `\nFailures:\n${failures.map((f, i) => `${i + 1}) ${f}`).join('\n\n')}\n`;
+  }
+
+  const slowest = [...fileMs].sort((a, b) => b[1] - a[1]).slice(0, 10);
+  if (slowest.length > 1) {
+    const all = [...fileMs.values()].reduce((a, b) => a + b, 0);
+    const named = slowest.map(([k, ms]) => `${k} ${(ms / 1000).toFixed(0)} s`).join(', ');
+    yield `\nTest files: ${fileMs.size}, ${(all / 1000).toFixed(0)} s in all; slowest: ${named}\n`;
   }
 
   const notes = [];
