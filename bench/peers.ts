@@ -4,15 +4,18 @@
  * measurement runs in its own child process (this same file with --child), one at a time, so its
  * peak RSS is its own and a crash or OOM becomes a row, not the end of the run.
  *
- *   node .build/bench/peers.js [--driver lavapipe|swiftshader] [--runs N] [--only id,...] [--quick]
+ *   node .build/bench/peers.js [--driver lavapipe|swiftshader|hardware] [--runs N] [--only id,...] [--quick]
  *       [--budget-s S] [--child-timeout-s S] [--backbone face|<model folder or model.json>|synthetic]
- *       [--browser-bundle file] [--batches 1,2,4,8,16,32,64]
+ *       [--browser-bundle file] [--batches 1,2,4,8,16,32,64] [--prepare-only] [--face-api-prebuilt]
+ *
+ * --prepare-only builds the face-api bundle and writes the ONNX backbone for the selected rows, then stops (the
+ * GPU server bundle carries them); --face-api-prebuilt uses that bundle instead of building one.
  *
  * Writes results/peers_<driver>.md and .svg (results/peers_<driver>.quick.* with --quick); with --batches, images/s
  * per batch size of the rows that batch, in results/peers_batch_<driver>.md instead.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,9 +106,13 @@ function measureInChild(entry: PeerEntry, timeoutS: number, env: NodeJS.ProcessE
 
 async function prepare(ctx: PeerContext, selected: readonly PeerEntry[]): Promise<BackboneInfo | { failed: string }> {
   mkdirSync(join(ctx.root, PREPARED_DIR), { recursive: true });
-  // Only the TF.js rows load face-api (mobilessd's own face row does not): a run without them, as from the GPU
-  // server bundle (scripts/device), needs no esbuild.
-  if (selected.some((p) => p.model === 'face' && !p.reference)) await buildFaceApiBundle(ctx.root, ctx.faceApiBundle);
+  // Only the TF.js rows load face-api (mobilessd's own face row does not). The GPU server bundle (scripts/device)
+  // has no esbuild: it carries the bundle built here and says so with --face-api-prebuilt.
+  if (selected.some((p) => p.model === 'face' && !p.reference)) {
+    if (!ctx.faceApiPrebuilt) await buildFaceApiBundle(ctx.root, ctx.faceApiBundle);
+    else if (!existsSync(ctx.faceApiBundle))
+      throw new Error(`--face-api-prebuilt: ${ctx.faceApiBundle} is missing (scripts/device/bundle.sh builds it)`);
+  }
   if (!selected.some((p) => p.model === 'backbone')) return { failed: 'no ONNX Runtime row selected' };
   try {
     return await writeBackbone(ctx.backbone, ctx.onnxPath);
@@ -141,6 +148,7 @@ async function drive(): Promise<void> {
     console.log(
       `[peers] ONNX backbone: ${backbone.name} (${backbone.source}), ${(backbone.onnxBytes / 2 ** 20).toFixed(1)} MiB, ${backbone.gmacs.toFixed(2)} G multiply-adds -> ${ctx.onnxPath}`,
     );
+  if (flag('prepare-only') === 'true') return;
 
   // Dawn prints "XDG_RUNTIME_DIR is invalid" without one; harmless, but it buries real errors.
   const runtimeDir = mkdtempSync(join(tmpdir(), 'mobilessd-peers-xdg-'));

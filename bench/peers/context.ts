@@ -21,6 +21,8 @@ export interface PeerContext {
   onnxPath: string;
   /** face-api + TF.js bundle the driver built. */
   faceApiBundle: string;
+  /** Use the face-api bundle as it is (built beforehand, as the GPU server bundle carries it: no esbuild there). */
+  faceApiPrebuilt: boolean;
   /** mobilessd's browser benchmark bundle (optional; supplied by the engine's build). */
   browserBundle: string;
   /** With --batches 1,2,4,...: images/s at each batch size (rows that can batch), reported in peers_batch_<driver>.md. */
@@ -33,8 +35,8 @@ export function parseContext(): PeerContext {
   const root = repoRoot();
   const quick = flag('quick') === 'true';
   const driver = flag('driver', 'lavapipe');
-  if (driver !== 'lavapipe' && driver !== 'swiftshader')
-    throw new Error(`--driver must be lavapipe or swiftshader, not ${driver}`);
+  if (driver !== 'lavapipe' && driver !== 'swiftshader' && driver !== 'hardware')
+    throw new Error(`--driver must be lavapipe, swiftshader or hardware, not ${driver}`);
   const explicitRuns = flag('runs');
   const runs = Number(explicitRuns ?? (quick ? 5 : 20));
   if (!(runs >= 1)) throw new Error(`--runs must be a positive number, not ${explicitRuns}`);
@@ -49,6 +51,7 @@ export function parseContext(): PeerContext {
     backbone: flag('backbone', 'face')!,
     onnxPath: resolve(flag('onnx', join(root, PREPARED_DIR, 'backbone.onnx'))!),
     faceApiBundle: resolve(flag('face-api-bundle', join(root, PREPARED_DIR, 'face-api-tfjs.mjs'))!),
+    faceApiPrebuilt: flag('face-api-prebuilt') === 'true',
     browserBundle: resolve(flag('browser-bundle', join(root, 'dist/browser/mobilessd-bench.js'))!),
     batches: parseBatches(flag('batches')),
   };

@@ -6,7 +6,8 @@
 import { nodeGpuProvider } from '../../src/gpu/node_provider.ts';
 import type { DriverChoice } from '../../src/gpu/provider.ts';
 
-export type PeerDriver = 'lavapipe' | 'swiftshader';
+/** 'hardware': a real GPU, as on a GPU server running the device bundle (scripts/device). */
+export type PeerDriver = 'lavapipe' | 'swiftshader' | 'hardware';
 
 export interface PeerAdapter {
   adapter: GPUAdapter;

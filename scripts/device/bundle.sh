@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs what a GPU server without Node or npm needs to run mobilessd's GPU test suites and benchmarks into one
 # archive: the Node binary (xz), Dawn's dawn.node for linux-x64, the built library/CLI/tests/benches, the model
-# sources (converted on first use there, deterministically, as here) and the goldens. Run here, in the checkout:
+# sources (converted on first use there, deterministically, as here), the goldens, and the WebGPU peers (face-api on
+# tfjs-backend-webgpu, onnxruntime-web's WebGPU EP) for the peers benchmark. Run here, in the checkout:
 #
 #   scripts/device/bundle.sh [OUT_DIR]        (default artifacts/device; writes mobilessd-device.tar.xz + run.sh)
 #
@@ -27,6 +28,8 @@ TESTS="autotune conv2d depthwise_conv2d elementwise executor golden_models gpu_c
 BENCHES="gemm_tune profile tune peers ssd_head subgroups"
 
 node scripts/build.mjs lib test bench >/dev/null
+# The WebGPU peers' rows: face-api on TF.js as one prebuilt file (no esbuild there), onnxruntime-web's WebGPU builds.
+node .build/bench/peers.js --only tfjs-webgpu --prepare-only >/dev/null
 mkdir -p "$b/dist/node" "$b/.build/test" "$b/.build/bench" "$b/scripts" "$b/test/fixtures" "$b/results"
 cp dist/node/index.js dist/node/cli.js "$b/dist/node/"
 for t in $TESTS; do cp ".build/test/$t.test.js" "$b/.build/test/"; done
@@ -34,6 +37,7 @@ for t in $BENCHES; do cp ".build/bench/$t.js" "$b/.build/bench/"; done
 cp scripts/test-run.mjs scripts/test-reporter.mjs scripts/test-timeout.mjs "$b/scripts/"
 cp -r test/fixtures/goldens "$b/test/fixtures/"
 cp -r samples "$b/"
+mkdir -p "$b/.build/peers" && cp .build/peers/face-api-tfjs.mjs "$b/.build/peers/"
 mkdir -p "$b/weights" && cp -r weights/sources "$b/weights/"
 # What the tests read from the shared data folder (beside the package, as ../shared is beside a checkout): the
 # goldens' images and the COCO source, which is weights/sources/coco's file (a hard link: stored once).
@@ -70,6 +74,8 @@ copy_pkg webgpu index.js dist/linux-x64/dawn.node
 copy_pkg @mediapipe/objectron objectron_solution_packed_assets.data objectron_solution_packed_assets_loader.js
 copy_pkg @vladmandic/face-api model/ssd_mobilenetv1_model-weights_manifest.json model/ssd_mobilenetv1_model.bin \
   demo/sample1.jpg demo/sample2.jpg demo/sample3.jpg
+ort=dist/ort-wasm-simd-threaded
+copy_pkg onnxruntime-web dist/ort.webgpu.bundle.min.mjs "$ort.asyncify.wasm" dist/ort.all.bundle.min.mjs "$ort.jsep.wasm"
 copy_pkg jpeg-js index.js $(cd node_modules/jpeg-js && ls lib/*.js)
 copy_pkg pngjs $(cd node_modules/pngjs && ls lib/*.js)
 

@@ -6,7 +6,8 @@
 #   run.sh [RESULTS_DIR]       (default ./results beside this script)
 #
 # Environment: MOBILESSD_DRIVER (default hardware; lavapipe to rehearse on a machine without a GPU),
-# QUICK=1 (small sweeps, for a rehearsal), PEERS (peer ids for (c), default the ones the archive can run).
+# QUICK=1 (small sweeps, for a rehearsal), PEERS (peer ids for (c), default the ones the archive can run),
+# STEPS (which of tests,bench,peers to run, default all three: a rerun with little time left can pick one).
 # It goes on after a failed step and ends with the list of steps and their exit codes.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,6 +48,7 @@ gpu=$(node --input-type=module -e "
 echo "mobilessd device run: $(date -u +%FT%TZ), driver $driver, adapter $gpu, node $(node --version), $(nproc) cores"
 
 declare -a steps=()
+wanted=",${STEPS:-tests,bench,peers},"
 step() { # step NAME COMMAND...: runs it, records its exit code
   local name=$1
   shift
@@ -58,9 +60,11 @@ step() { # step NAME COMMAND...: runs it, records its exit code
 }
 
 # (a) the GPU-backed suites
-step tests node --enable-source-maps --import ./scripts/test-timeout.mjs ./scripts/test-run.mjs .build/test/*.test.js
+[[ $wanted == *,tests,* ]] && step tests node --enable-source-maps --import ./scripts/test-timeout.mjs ./scripts/test-run.mjs .build/test/*.test.js
 # (b) tuning sweep, per-layer profile, tuner against the table
-if [ "${QUICK:-}" = 1 ]; then
+if [[ $wanted != *,bench,* ]]; then
+  :
+elif [ "${QUICK:-}" = 1 ]; then
   step gemm_tune node .build/bench/gemm_tune.js --driver "$driver" --models oid-v4 --reps 1 \
     --variants blocked8x2,tiled64x64 --wgs 64 --out "gemm_tuning_$gpu.md"
   step profile node .build/bench/profile.js --driver "$driver" --model oid-v4 --reps 1 --layers --gemm-variants blocked8x2
@@ -76,9 +80,11 @@ else
   step ssd_head node .build/bench/ssd_head.js --driver "$driver"
   step subgroups node .build/bench/subgroups.js --driver "$driver" --model oid-v4
 fi
-# (c) peers: the rows this archive can run (mobilessd's own; the WebGPU peers' packages are not in it yet)
-peers=${PEERS:-mobilessd-oid,mobilessd,mobilessd-backbone}
-step peers node .build/bench/peers.js --driver "$driver" --only "$peers" ${QUICK:+--quick}
+# (c) peers on the same GPU in the same run: mobilessd's rows, face-api on tfjs-backend-webgpu, onnxruntime-web's
+# WebGPU EP (native kernels and JSEP)
+peers=${PEERS:-mobilessd-oid,mobilessd,tfjs-webgpu,mobilessd-backbone,ort-webgpu,ort-webgpu-jsep}
+[[ $wanted == *,peers,* ]] &&
+  step peers node .build/bench/peers.js --driver "$driver" --only "$peers" --face-api-prebuilt ${QUICK:+--quick}
 for f in results/peers_"$driver".md results/peers_"$driver".quick.md; do
   [ -f "$f" ] && cp "$f" "results/peers_$gpu.md"
 done
