@@ -10,7 +10,7 @@
  *   node .build/bench/tune.js [--model oid-v4] [--mode fast|full] [--reps 15] [--driver lavapipe|swiftshader|hardware]
  */
 import { loadavg } from 'node:os';
-import { checkPlan, modelGemmShapes, PLAN_MARGIN } from '../src/api/tuning.ts';
+import { checkPlan, modelGemmShapes, PLAN_AGREEMENT, PLAN_MARGIN } from '../src/api/tuning.ts';
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
 import { median, percentile, timePass } from '../src/gpu/timing.ts';
 import { tuneGemms } from '../src/kernels/pointwise_autotune.ts';
@@ -62,7 +62,7 @@ const md = [
     .join(' ')}.`,
   `Tuning mode '${mode}' (no budget, ${tuned.timer} timer): ${tuned.layers.length} GEMM shapes in ${(tuned.elapsedMs / 1000).toFixed(1)} s.`,
   check
-    ? `The tuner's whole-network check (${check.runs} paired runs): table ${f(check.tableMs)} ms, picks ${f(check.tunedMs)} ms, median paired ratio ${check.ratio.toFixed(3)} (picks kept below ${PLAN_MARGIN}): it commits **the ${check.kept === 'tuned' ? 'picks' : 'table'}**.`
+    ? `The tuner's whole-network check (${check.runs} paired runs): table ${f(check.tableMs)} ms, picks ${f(check.tunedMs)} ms, median paired ratio ${check.ratio.toFixed(3)}, picks faster in ${check.faster} of ${check.runs} (kept below ${PLAN_MARGIN} and faster in at least ${PLAN_AGREEMENT * 100}% of runs): it commits **the ${check.kept === 'tuned' ? 'picks' : 'table'}**.`
     : "Every pick is the table's own: nothing to check, the table is committed.",
   '',
   `Then each plan's whole network at batch 1 as one compute pass (GPU time, ${ctx.hasTimestamps ? 'timestamps at the start and end of the pass' : 'wall clock of the submit'}), ${reps} rounds, the three plans interleaved in each.`,

@@ -13,6 +13,7 @@ import {
   checkPlan,
   gemmPlanFor,
   PLAN_MARGIN,
+  tunedWins,
   modelGemmShapes,
   parseEntry,
   tuningKey,
@@ -191,7 +192,7 @@ test('corrupt, stale, foreign and unrunnable entries are ignored and rewritten; 
     ['a negative time', edit((e) => (e.layers[0]!.ms = -1)), /ms -1/],
     [
       'a check that kept neither plan',
-      edit((e) => (e.check = { tableMs: 1, tunedMs: 1, runs: 3, ratio: 1, kept: 'x' })),
+      edit((e) => (e.check = { tableMs: 1, tunedMs: 1, runs: 3, ratio: 1, faster: 1, kept: 'x' })),
       /kept/,
     ],
   ];
@@ -251,6 +252,13 @@ test("the load option: 'off' is the table, a tuned plan is loaded from the store
   d.dispose();
 });
 
+test('a tuned plan is kept only when its median is clearly faster and it wins most paired runs', () => {
+  assert.equal(tunedWins({ ratio: 0.9, faster: 4, runs: 5 }), true);
+  assert.equal(tunedWins({ ratio: 0.9, faster: 3, runs: 5 }), false, 'a median of five carried by three runs');
+  assert.equal(tunedWins({ ratio: PLAN_MARGIN, faster: 5, runs: 5 }), false, 'within the margin: noise');
+  assert.equal(tunedWins({ ratio: 0.5, faster: 7, runs: 9 }), true);
+  assert.equal(tunedWins({ ratio: 0.5, faster: 6, runs: 9 }), false);
+});
 test('the whole-network check: a plan unlike the table is timed against it, and a check that kept the table loads the table', async () => {
   const ctx = await gpu();
   const m = syntheticModel();
@@ -268,7 +276,8 @@ test('the whole-network check: a plan unlike the table is timed against it, and 
   assert.ok(check, 'differing plans are checked');
   assert.equal(check.runs, 3);
   assert.ok(check.tableMs > 0 && check.tunedMs > 0, JSON.stringify(check));
-  assert.equal(check.kept, check.ratio < PLAN_MARGIN ? 'tuned' : 'table');
+  assert.equal(check.kept, tunedWins(check) ? 'tuned' : 'table');
+  assert.ok(check.faster >= 0 && check.faster <= check.runs);
   // The table as lowering reads it: with the device's subgroup sizes (lavapipe's table picks subgroup tiles).
   const tablePicks = new Map(
     shapes.map((sh) => [gemmShapeKey(sh), tunedPointwise(ctx.report.driver, sh, ctx.subgroups)]),
@@ -281,13 +290,13 @@ test('the whole-network check: a plan unlike the table is timed against it, and 
   const distinct = new Set(shapes.map(gemmShapeKey)).size;
   assert.equal(tuned.plan.size, tuned.check?.kept === 'table' ? 0 : distinct, JSON.stringify(tuned.check));
   const entry = JSON.parse(readFileSync(file(), 'utf8')) as Record<string, unknown>;
-  entry.check = { tableMs: 1, tunedMs: 2, runs: 3, ratio: 2, kept: 'table' };
+  entry.check = { tableMs: 1, tunedMs: 2, runs: 3, ratio: 2, faster: 0, kept: 'table' };
   writeFileSync(file(), JSON.stringify(entry));
   const reloaded = await gemmPlanFor(ctx, m, 'fast', store, Infinity, packed);
   assert.equal(reloaded.source, 'cache');
   assert.deepEqual(reloaded.check, entry.check);
   assert.equal(reloaded.plan.size, 0, "the table's plan is in use");
-  entry.check = { tableMs: 2, tunedMs: 1, runs: 3, ratio: 0.5, kept: 'tuned' };
+  entry.check = { tableMs: 2, tunedMs: 1, runs: 3, ratio: 0.5, faster: 3, kept: 'tuned' };
   writeFileSync(file(), JSON.stringify(entry));
   const kept = await gemmPlanFor(ctx, m, 'fast', store, Infinity, packed);
   assert.equal(kept.plan.size, distinct, 'the tuned picks are in use');

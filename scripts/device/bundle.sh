@@ -71,6 +71,8 @@ copy_pkg() { # copy_pkg PACKAGE FILE...: the package's package.json and the name
   done
 }
 copy_pkg webgpu index.js dist/linux-x64/dawn.node
+# Symbols are not needed to run and cost megabytes against the 64 MiB (Node's binary too, below).
+strip --strip-unneeded "$b/node_modules/webgpu/dist/linux-x64/dawn.node"
 copy_pkg @mediapipe/objectron objectron_solution_packed_assets.data objectron_solution_packed_assets_loader.js
 copy_pkg @vladmandic/face-api model/ssd_mobilenetv1_model-weights_manifest.json model/ssd_mobilenetv1_model.bin \
   demo/sample1.jpg demo/sample2.jpg demo/sample3.jpg
@@ -120,7 +122,9 @@ mkdir -p "$b/lib" && cp -L /usr/lib/x86_64-linux-gnu/libvulkan.so.1 "$b/lib/"
 # Compressing Node takes minutes: a copy made from the same binary earlier is reused.
 node_bin=$(command -v node)
 cached=$here/.build/device-node.xz
-if [ ! -f "$cached" ] || [ "$node_bin" -nt "$cached" ]; then xz -9 -T2 -c "$node_bin" >"$cached"; fi
+if [ ! -f "$cached" ] || [ "$node_bin" -nt "$cached" ]; then
+  cp "$node_bin" "$stage/node" && strip "$stage/node" && xz -9 -T2 -c "$stage/node" >"$cached" && rm "$stage/node"
+fi
 cp "$cached" "$b/node.xz"
 
 tar -C "$stage" -cf - mobilessd shared | xz -9 -T2 >"$out/mobilessd-device.tar.xz"

@@ -25,7 +25,7 @@ import { POINTWISE_SUBGROUP_VARIANTS, POINTWISE_VARIANTS, type PointwiseVariant 
 import { gemmShapeKey, type GemmChoice, type GemmPlan } from '../kernels/pointwise_tuning.ts';
 
 /** Bump when a kernel or the candidate lists change: older cache entries are then stale. */
-export const TUNER_VERSION = 2;
+export const TUNER_VERSION = 3;
 
 /** Where tuned plans persist (Node: files in the cache folder). Keys are JSON text; values are entries. */
 export interface TuningStore {
@@ -55,13 +55,22 @@ export interface PlanCheck {
   tableMs: number;
   tunedMs: number;
   runs: number;
-  /** Median over the runs of tuned / table, each run's two frames back to back (what decides). */
+  /** Median over the runs of tuned / table, each run's two frames back to back. */
   ratio: number;
+  /** Runs in which the tuned frame was the faster of the two. */
+  faster: number;
   kept: 'tuned' | 'table';
 }
 
 /** The tuned plan must take at most this fraction of the table's time, as a median of paired runs, to be kept. */
 export const PLAN_MARGIN = 0.97;
+/** ...and be the faster in at least this share of the runs: on a loaded machine a median of five can still lie. */
+export const PLAN_AGREEMENT = 0.75;
+
+/** Whether a check's runs show the tuned plan clearly faster than the table. */
+export function tunedWins(c: Pick<PlanCheck, 'ratio' | 'faster' | 'runs'>): boolean {
+  return c.ratio < PLAN_MARGIN && c.faster >= Math.ceil(PLAN_AGREEMENT * c.runs);
+}
 
 interface StoredEntry {
   version: number;
@@ -179,7 +188,8 @@ function inUse(layers: StoredEntry['layers'], check: PlanCheck | undefined): Gem
  * Times one batch-1 frame of the network with the table's plan and with `plan`, back to back in each run (in
  * alternating order) so load elsewhere on the machine hits both alike. The decision is the median over runs of
  * the paired ratio, which a slow drift in load cancels out of: the tuned plan is kept only when it is clearly
- * faster (PLAN_MARGIN), so noise cannot trade the table for a slower plan. Undefined when every pick is the
+ * faster (PLAN_MARGIN) and faster in most runs (PLAN_AGREEMENT), so noise cannot trade the table for a slower
+ * plan. Undefined when every pick is the
  * table's own (nothing to check).
  */
 export async function checkPlan(
@@ -205,9 +215,11 @@ export async function checkPlan(
       const order = r % 2 ? (['tuned', 'table'] as const) : (['table', 'tuned'] as const);
       for (const which of order) ms[which].push(await timePass(ctx, (which === 'table' ? table : tuned).dispatches));
     }
-    const ratio = median(ms.tuned.map((t, i) => t / ms.table[i]!));
-    const kept = ratio < PLAN_MARGIN ? 'tuned' : 'table';
-    return { tableMs: median(ms.table), tunedMs: median(ms.tuned), runs, ratio, kept };
+    const ratios = ms.tuned.map((t, i) => t / ms.table[i]!);
+    const ratio = median(ratios);
+    const faster = ratios.filter((r) => r < 1).length;
+    const kept = tunedWins({ ratio, faster, runs }) ? 'tuned' : 'table';
+    return { tableMs: median(ms.table), tunedMs: median(ms.tuned), runs, ratio, faster, kept };
   } finally {
     tuned.destroy();
     table.destroy();
@@ -256,7 +268,7 @@ export function parseEntry(text: string, key: string): StoredEntry | string {
     if (e.check !== undefined) {
       need(isObj(e.check), 'check is not an object');
       const c = e.check as Record<string, unknown>;
-      for (const f of ['tableMs', 'tunedMs', 'runs', 'ratio'] as const)
+      for (const f of ['tableMs', 'tunedMs', 'runs', 'ratio', 'faster'] as const)
         need(typeof c[f] === 'number' && c[f] >= 0, `check.${f} ${String(c[f])}`);
       need(c.kept === 'tuned' || c.kept === 'table', `check.kept ${JSON.stringify(c.kept)}`);
       check = {
@@ -264,6 +276,7 @@ export function parseEntry(text: string, key: string): StoredEntry | string {
         tunedMs: c.tunedMs as number,
         runs: c.runs as number,
         ratio: c.ratio as number,
+        faster: c.faster as number,
         kept: c.kept as PlanCheck['kept'],
       };
     }
