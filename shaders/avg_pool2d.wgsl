@@ -7,8 +7,8 @@
 // conv_common.wgsl (flat index, clamped store through the output view) is prepended.
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<st4>;
+@group(0) @binding(2) var<storage, read_write> y: array<st>;
 
 @compute @workgroup_size(WG_SIZE)
 fn main_naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -28,12 +28,12 @@ fn main_naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
       let ix = i32(ox * p.strideW + kx) - i32(p.padLeft);
       if (ix < 0 || ix >= i32(p.inW)) { continue; }
       let xi = ((b * p.inH + u32(iy)) * p.inW + u32(ix)) * p.inC + c;
-      sum += x[xi / 4u][xi % 4u];
+      sum += f32(x[xi / 4u][xi % 4u]);
       taps++;
     }
   }
   let v = sum / f32(taps);
-  y[p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + c] = clamp(v, p.clampMin, p.clampMax);
+  y[p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + c] = st(clamp(v, p.clampMin, p.clampMax));
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -53,7 +53,7 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     for (var kx = 0u; kx < p.kW; kx++) {
       let ix = i32(ox * p.strideW + kx) - i32(p.padLeft);
       if (ix < 0 || ix >= i32(p.inW)) { continue; }
-      sum += x[((b * p.inH + u32(iy)) * p.inW + u32(ix)) * p.outC4 + cg];
+      sum += vec4<f32>(x[((b * p.inH + u32(iy)) * p.inW + u32(ix)) * p.outC4 + cg]);
       taps++;
     }
   }

@@ -9,9 +9,9 @@
 override WG_SIZE: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, K_ACCESS> k: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<st>;
+@group(0) @binding(2) var<storage, K_ACCESS> k: array<st>;
+@group(0) @binding(3) var<storage, read_write> y: array<st>;
 
 // The left and right operand of output element i.
 fn operands(i: u32) -> vec2<f32> {
@@ -21,8 +21,8 @@ fn operands(i: u32) -> vec2<f32> {
   let d1 = (i / (p.outShape.w * p.outShape.z)) % p.outShape.y;
   let d0 = i / (p.outShape.w * p.outShape.z * p.outShape.y);
   let coord = vec4<u32>(d0, d1, d2, d3);
-  let xv = x[dot(coord, p.xStrides)];
-  let kv = k[dot(coord, p.kStrides)];
+  let xv = f32(x[dot(coord, p.xStrides)]);
+  let kv = f32(k[dot(coord, p.kStrides)]);
   if (p.swap != 0u) { return vec2<f32>(kv, xv); }
   return vec2<f32>(xv, kv);
 }
@@ -31,7 +31,7 @@ fn store(i: u32, v: f32) {
   let c = i % p.channels;
   let pix = i / p.channels;
   let at = p.outBase + (pix / p.pixels) * p.outBatchStride + (pix % p.pixels) * p.outPixelStride + c;
-  y[at] = clamp(v, p.clampMin, p.clampMax);
+  y[at] = st(clamp(v, p.clampMin, p.clampMax));
 }
 
 @compute @workgroup_size(WG_SIZE)

@@ -7,13 +7,19 @@
 //   main_direct  v2: one output pixel x 4 output channels (vec4 filter loads).
 //   main_blocked v3: 4 output pixels along x x 4 channels: each filter load feeds 4 FMAs.
 //   main_igemm   v4: implicit GEMM over (ky, kx, ci) in vec4 steps (Cin % 4 == 0).
-// conv_common.wgsl (flat index, clamped store through the output view) is prepended.
+// conv_common.wgsl (flat index, clamped store through the output view) is prepended. Buffers hold the
+// storage type st (kernels/storage.ts); arithmetic is f32.
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<st>;
+@group(0) @binding(2) var<storage, read> w: array<st4>;
+@group(0) @binding(3) var<storage, read> bias: array<st4>;
+@group(0) @binding(4) var<storage, read_write> y: array<st>;
+
+// A filter vec4 from storage (st) as f32.
+fn wload(i: u32) -> vec4<f32> {
+  return vec4<f32>(w[i]);
+}
 
 fn in_index(b: u32, iy: u32, ix: u32) -> u32 {
   return ((b * p.inH + iy) * p.inW + ix) * p.inC;
@@ -29,7 +35,7 @@ fn main_naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let ox = pix % p.outW;
   let oy = (pix / p.outW) % p.outH;
   let b = pix / (p.outW * p.outH);
-  var acc = bias[co / 4u][co % 4u];
+  var acc = f32(bias[co / 4u][co % 4u]);
   for (var ky = 0u; ky < p.kH; ky++) {
     let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
     if (iy < 0 || iy >= i32(p.inH)) { continue; }
@@ -40,12 +46,12 @@ fn main_naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
       let wi = (ky * p.kW + kx) * p.inC * p.outC4 * 4u + co;
       for (var ci = 0u; ci < p.inC; ci++) {
         let wf = wi + ci * p.outC4 * 4u;
-        acc += x[xi + ci] * w[wf / 4u][wf % 4u];
+        acc += f32(x[xi + ci]) * f32(w[wf / 4u][wf % 4u]);
       }
     }
   }
   let r = clamp(acc, p.clampMin, p.clampMax);
-  y[p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + co] = r;
+  y[p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + co] = st(r);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -58,7 +64,7 @@ fn main_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let ox = pix % p.outW;
   let oy = (pix / p.outW) % p.outH;
   let b = pix / (p.outW * p.outH);
-  var acc = bias[cg];
+  var acc = vec4<f32>(bias[cg]);
   for (var ky = 0u; ky < p.kH; ky++) {
     let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
     if (iy < 0 || iy >= i32(p.inH)) { continue; }
@@ -68,7 +74,7 @@ fn main_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
       let xi = in_index(b, u32(iy), u32(ix));
       var wi = (ky * p.kW + kx) * p.inC * p.outC4 + cg;
       for (var ci = 0u; ci < p.inC; ci++) {
-        acc += x[xi + ci] * w[wi];
+        acc += f32(x[xi + ci]) * vec4<f32>(w[wi]);
         wi += p.outC4;
       }
     }
@@ -87,7 +93,7 @@ fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   let ox0 = (t % outW4) * 4u;
   let oy = (t / outW4) % p.outH;
   let b = t / (outW4 * p.outH);
-  let b0 = bias[cg];
+  let b0 = vec4<f32>(bias[cg]);
   var acc = array<vec4<f32>, 4>(b0, b0, b0, b0);
   for (var ky = 0u; ky < p.kH; ky++) {
     let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
@@ -102,9 +108,9 @@ fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
       }
       var wi = (ky * p.kW + kx) * p.inC * p.outC4 + cg;
       for (var ci = 0u; ci < p.inC; ci++) {
-        let wv = w[wi];
+        let wv = vec4<f32>(w[wi]);
         for (var j = 0u; j < 4u; j++) {
-          let xv = select(0.0, x[xi[j] + ci], ok[j]);
+          let xv = select(0.0, f32(x[xi[j] + ci]), ok[j]);
           acc[j] += xv * wv;
         }
         wi += p.outC4;
@@ -139,8 +145,8 @@ fn main_igemm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     ox[r] = i32(m % p.outW);
     oy[r] = i32((m / p.outW) % p.outH);
     img[r] = m / (p.outW * p.outH);
-    acc0[r] = bias[cg0];
-    acc1[r] = bias[cg1];
+    acc0[r] = vec4<f32>(bias[cg0]);
+    acc1[r] = vec4<f32>(bias[cg1]);
   }
   let cin4 = p.inC / 4u;
   for (var ky = 0u; ky < p.kH; ky++) {
@@ -155,11 +161,11 @@ fn main_igemm(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
       }
       var wi = (ky * p.kW + kx) * p.inC * p.outC4;
       for (var c4 = 0u; c4 < cin4; c4++) {
-        let w00 = w[wi + cg0]; let w01 = w[wi + p.outC4 + cg0]; let w02 = w[wi + 2u * p.outC4 + cg0]; let w03 = w[wi + 3u * p.outC4 + cg0];
-        let w10 = w[wi + cg1]; let w11 = w[wi + p.outC4 + cg1]; let w12 = w[wi + 2u * p.outC4 + cg1]; let w13 = w[wi + 3u * p.outC4 + cg1];
+        let w00 = wload(wi + cg0); let w01 = wload(wi + p.outC4 + cg0); let w02 = wload(wi + 2u * p.outC4 + cg0); let w03 = wload(wi + 3u * p.outC4 + cg0);
+        let w10 = wload(wi + cg1); let w11 = wload(wi + p.outC4 + cg1); let w12 = wload(wi + 2u * p.outC4 + cg1); let w13 = wload(wi + 3u * p.outC4 + cg1);
         for (var r = 0u; r < 4u; r++) {
           let i = base[r] + c4 * 4u;
-          let a = select(vec4<f32>(0.0), vec4<f32>(x[i], x[i + 1u], x[i + 2u], x[i + 3u]), inside[r]);
+          let a = select(vec4<f32>(0.0), vec4<f32>(f32(x[i]), f32(x[i + 1u]), f32(x[i + 2u]), f32(x[i + 3u])), inside[r]);
           acc0[r] += a.x * w00 + a.y * w01 + a.z * w02 + a.w * w03;
           acc1[r] += a.x * w10 + a.y * w11 + a.z * w12 + a.w * w13;
         }

@@ -10,10 +10,15 @@
 // conv_common.wgsl (flat index, clamped store through the output view) is prepended.
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<st4>;
+@group(0) @binding(2) var<storage, read> w: array<st4>;
+@group(0) @binding(3) var<storage, read> bias: array<st4>;
+@group(0) @binding(4) var<storage, read_write> y: array<st>;
+
+// Storage (st, kernels/storage.ts) to f32 arithmetic.
+fn xv(i: u32) -> vec4<f32> { return vec4<f32>(x[i]); }
+fn wv(i: u32) -> vec4<f32> { return vec4<f32>(w[i]); }
+fn bv(i: u32) -> vec4<f32> { return vec4<f32>(bias[i]); }
 
 @compute @workgroup_size(WG_SIZE)
 fn main_naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -25,7 +30,7 @@ fn main_naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let ox = pix % p.outW;
   let oy = (pix / p.outW) % p.outH;
   let b = pix / (p.outW * p.outH);
-  var acc = bias[c / 4u][c % 4u];
+  var acc = f32(bias[c / 4u][c % 4u]);
   for (var ky = 0u; ky < p.kH; ky++) {
     let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
     if (iy < 0 || iy >= i32(p.inH)) { continue; }
@@ -34,10 +39,10 @@ fn main_naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
       if (ix < 0 || ix >= i32(p.inW)) { continue; }
       let xi = ((b * p.inH + u32(iy)) * p.inW + u32(ix)) * p.inC + c;
       let wi = (ky * p.kW + kx) * p.outC4 * 4u + c;
-      acc += x[xi / 4u][xi % 4u] * w[wi / 4u][wi % 4u];
+      acc += f32(x[xi / 4u][xi % 4u]) * f32(w[wi / 4u][wi % 4u]);
     }
   }
-  y[p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + c] = clamp(acc, p.clampMin, p.clampMax);
+  y[p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + c] = st(clamp(acc, p.clampMin, p.clampMax));
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -50,14 +55,14 @@ fn main_vec4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   let ox = pix % p.outW;
   let oy = (pix / p.outW) % p.outH;
   let b = pix / (p.outW * p.outH);
-  var acc = bias[cg];
+  var acc = bv(cg);
   for (var ky = 0u; ky < p.kH; ky++) {
     let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
     if (iy < 0 || iy >= i32(p.inH)) { continue; }
     for (var kx = 0u; kx < p.kW; kx++) {
       let ix = i32(ox * p.strideW + kx) - i32(p.padLeft);
       if (ix < 0 || ix >= i32(p.inW)) { continue; }
-      acc += x[((b * p.inH + u32(iy)) * p.inW + u32(ix)) * p.outC4 + cg] * w[(ky * p.kW + kx) * p.outC4 + cg];
+      acc += xv(((b * p.inH + u32(iy)) * p.inW + u32(ix)) * p.outC4 + cg) * wv((ky * p.kW + kx) * p.outC4 + cg);
     }
   }
   store4(b, oy, ox, cg, acc);
@@ -76,7 +81,7 @@ fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   let ox0 = (t % outW4) * 4u;
   let oy = (t / outW4) % p.outH;
   let b = t / (outW4 * p.outH);
-  let b0 = bias[cg];
+  let b0 = bv(cg);
   var acc = array<vec4<f32>, 4>(b0, b0, b0, b0);
   let ix0 = i32(ox0 * p.strideW) - i32(p.padLeft);
   let segLen = 3u * p.strideW + p.kW;
@@ -88,13 +93,13 @@ fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     for (var s = 0u; s < segLen; s++) {
       let ix = ix0 + i32(s);
       var v = vec4<f32>(0.0);
-      if (ix >= 0 && ix < i32(p.inW)) { v = x[(rowBase + u32(ix)) * p.outC4 + cg]; }
+      if (ix >= 0 && ix < i32(p.inW)) { v = xv((rowBase + u32(ix)) * p.outC4 + cg); }
       seg[s] = v;
     }
     for (var kx = 0u; kx < p.kW; kx++) {
-      let wv = w[(ky * p.kW + kx) * p.outC4 + cg];
+      let wk = wv((ky * p.kW + kx) * p.outC4 + cg);
       for (var j = 0u; j < 4u; j++) {
-        acc[j] += seg[j * p.strideW + kx] * wv;
+        acc[j] += seg[j * p.strideW + kx] * wk;
       }
     }
   }
@@ -118,7 +123,7 @@ fn main_k3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let ox0 = (t % outW4) * 4u;
   let oy = (t / outW4) % p.outH;
   let b = t / (outW4 * p.outH);
-  let b0 = bias[cg];
+  let b0 = bv(cg);
   var acc = array<vec4<f32>, 4>(b0, b0, b0, b0);
   let ix0 = i32(ox0 * S) - i32(p.padLeft);
   let lastX = i32(p.inW) - 1;
@@ -129,12 +134,12 @@ fn main_k3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     var s: array<vec4<f32>, 3u * S + 3u>;
     for (var j = 0u; j < 3u * S + 3u; j++) {
       let ix = ix0 + i32(j);
-      let v = x[(row + u32(clamp(ix, 0, lastX))) * p.outC4 + cg];
+      let v = xv((row + u32(clamp(ix, 0, lastX))) * p.outC4 + cg);
       s[j] = select(vec4<f32>(0.0), v, ix >= 0 && ix <= lastX);
     }
-    let w0 = w[(ky * 3u) * p.outC4 + cg];
-    let w1 = w[(ky * 3u + 1u) * p.outC4 + cg];
-    let w2 = w[(ky * 3u + 2u) * p.outC4 + cg];
+    let w0 = wv((ky * 3u) * p.outC4 + cg);
+    let w1 = wv((ky * 3u + 1u) * p.outC4 + cg);
+    let w2 = wv((ky * 3u + 2u) * p.outC4 + cg);
     for (var o = 0u; o < 4u; o++) {
       acc[o] += s[o * S] * w0 + s[o * S + 1u] * w1 + s[o * S + 2u] * w2;
     }
@@ -157,22 +162,22 @@ fn main_k3s1u(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let ox0 = (t % outW4) * 4u;
   let oy = (t / outW4) % p.outH;
   let b = t / (outW4 * p.outH);
-  var a0 = bias[cg]; var a1 = a0; var a2 = a0; var a3 = a0;
+  var a0 = bv(cg); var a1 = a0; var a2 = a0; var a3 = a0;
   let ix0 = i32(ox0 * 1u) - i32(p.padLeft);
   let lastX = i32(p.inW) - 1;
   for (var ky = 0u; ky < 3u; ky++) {
     let iy = i32(oy * 1u + ky) - i32(p.padTop);
     if (iy < 0 || iy >= i32(p.inH)) { continue; }
     let row = (b * p.inH + u32(iy)) * p.inW;
-    let s0 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 0, 0, lastX))) * p.outC4 + cg], ix0 + 0 >= 0 && ix0 + 0 <= lastX);
-    let s1 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 1, 0, lastX))) * p.outC4 + cg], ix0 + 1 >= 0 && ix0 + 1 <= lastX);
-    let s2 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 2, 0, lastX))) * p.outC4 + cg], ix0 + 2 >= 0 && ix0 + 2 <= lastX);
-    let s3 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 3, 0, lastX))) * p.outC4 + cg], ix0 + 3 >= 0 && ix0 + 3 <= lastX);
-    let s4 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 4, 0, lastX))) * p.outC4 + cg], ix0 + 4 >= 0 && ix0 + 4 <= lastX);
-    let s5 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 5, 0, lastX))) * p.outC4 + cg], ix0 + 5 >= 0 && ix0 + 5 <= lastX);
-    let w0 = w[(ky * 3u) * p.outC4 + cg];
-    let w1 = w[(ky * 3u + 1u) * p.outC4 + cg];
-    let w2 = w[(ky * 3u + 2u) * p.outC4 + cg];
+    let s0 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 0, 0, lastX))) * p.outC4 + cg), ix0 + 0 >= 0 && ix0 + 0 <= lastX);
+    let s1 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 1, 0, lastX))) * p.outC4 + cg), ix0 + 1 >= 0 && ix0 + 1 <= lastX);
+    let s2 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 2, 0, lastX))) * p.outC4 + cg), ix0 + 2 >= 0 && ix0 + 2 <= lastX);
+    let s3 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 3, 0, lastX))) * p.outC4 + cg), ix0 + 3 >= 0 && ix0 + 3 <= lastX);
+    let s4 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 4, 0, lastX))) * p.outC4 + cg), ix0 + 4 >= 0 && ix0 + 4 <= lastX);
+    let s5 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 5, 0, lastX))) * p.outC4 + cg), ix0 + 5 >= 0 && ix0 + 5 <= lastX);
+    let w0 = wv((ky * 3u) * p.outC4 + cg);
+    let w1 = wv((ky * 3u + 1u) * p.outC4 + cg);
+    let w2 = wv((ky * 3u + 2u) * p.outC4 + cg);
     a0 += s0 * w0 + s1 * w1 + s2 * w2;
     a1 += s1 * w0 + s2 * w1 + s3 * w2;
     a2 += s2 * w0 + s3 * w1 + s4 * w2;
@@ -197,25 +202,25 @@ fn main_k3s2u(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let ox0 = (t % outW4) * 4u;
   let oy = (t / outW4) % p.outH;
   let b = t / (outW4 * p.outH);
-  var a0 = bias[cg]; var a1 = a0; var a2 = a0; var a3 = a0;
+  var a0 = bv(cg); var a1 = a0; var a2 = a0; var a3 = a0;
   let ix0 = i32(ox0 * 2u) - i32(p.padLeft);
   let lastX = i32(p.inW) - 1;
   for (var ky = 0u; ky < 3u; ky++) {
     let iy = i32(oy * 2u + ky) - i32(p.padTop);
     if (iy < 0 || iy >= i32(p.inH)) { continue; }
     let row = (b * p.inH + u32(iy)) * p.inW;
-    let s0 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 0, 0, lastX))) * p.outC4 + cg], ix0 + 0 >= 0 && ix0 + 0 <= lastX);
-    let s1 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 1, 0, lastX))) * p.outC4 + cg], ix0 + 1 >= 0 && ix0 + 1 <= lastX);
-    let s2 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 2, 0, lastX))) * p.outC4 + cg], ix0 + 2 >= 0 && ix0 + 2 <= lastX);
-    let s3 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 3, 0, lastX))) * p.outC4 + cg], ix0 + 3 >= 0 && ix0 + 3 <= lastX);
-    let s4 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 4, 0, lastX))) * p.outC4 + cg], ix0 + 4 >= 0 && ix0 + 4 <= lastX);
-    let s5 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 5, 0, lastX))) * p.outC4 + cg], ix0 + 5 >= 0 && ix0 + 5 <= lastX);
-    let s6 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 6, 0, lastX))) * p.outC4 + cg], ix0 + 6 >= 0 && ix0 + 6 <= lastX);
-    let s7 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 7, 0, lastX))) * p.outC4 + cg], ix0 + 7 >= 0 && ix0 + 7 <= lastX);
-    let s8 = select(vec4<f32>(0.0), x[(row + u32(clamp(ix0 + 8, 0, lastX))) * p.outC4 + cg], ix0 + 8 >= 0 && ix0 + 8 <= lastX);
-    let w0 = w[(ky * 3u) * p.outC4 + cg];
-    let w1 = w[(ky * 3u + 1u) * p.outC4 + cg];
-    let w2 = w[(ky * 3u + 2u) * p.outC4 + cg];
+    let s0 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 0, 0, lastX))) * p.outC4 + cg), ix0 + 0 >= 0 && ix0 + 0 <= lastX);
+    let s1 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 1, 0, lastX))) * p.outC4 + cg), ix0 + 1 >= 0 && ix0 + 1 <= lastX);
+    let s2 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 2, 0, lastX))) * p.outC4 + cg), ix0 + 2 >= 0 && ix0 + 2 <= lastX);
+    let s3 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 3, 0, lastX))) * p.outC4 + cg), ix0 + 3 >= 0 && ix0 + 3 <= lastX);
+    let s4 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 4, 0, lastX))) * p.outC4 + cg), ix0 + 4 >= 0 && ix0 + 4 <= lastX);
+    let s5 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 5, 0, lastX))) * p.outC4 + cg), ix0 + 5 >= 0 && ix0 + 5 <= lastX);
+    let s6 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 6, 0, lastX))) * p.outC4 + cg), ix0 + 6 >= 0 && ix0 + 6 <= lastX);
+    let s7 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 7, 0, lastX))) * p.outC4 + cg), ix0 + 7 >= 0 && ix0 + 7 <= lastX);
+    let s8 = select(vec4<f32>(0.0), xv((row + u32(clamp(ix0 + 8, 0, lastX))) * p.outC4 + cg), ix0 + 8 >= 0 && ix0 + 8 <= lastX);
+    let w0 = wv((ky * 3u) * p.outC4 + cg);
+    let w1 = wv((ky * 3u + 1u) * p.outC4 + cg);
+    let w2 = wv((ky * 3u + 2u) * p.outC4 + cg);
     a0 += s0 * w0 + s1 * w1 + s2 * w2;
     a1 += s2 * w0 + s3 * w1 + s4 * w2;
     a2 += s4 * w0 + s5 * w1 + s6 * w2;

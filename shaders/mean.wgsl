@@ -5,8 +5,8 @@
 override WG_SIZE: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<st>;
+@group(0) @binding(2) var<storage, read_write> y: array<st>;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -16,7 +16,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let b = i / p.channels;
   var sum = 0.0;
   for (var k = 0u; k < p.pixels; k++) {
-    sum += x[(b * p.pixels + k) * p.channels + c];
+    sum += f32(x[(b * p.pixels + k) * p.channels + c]);
   }
-  y[p.outBase + b * p.outBatchStride + c] = clamp(sum / f32(p.pixels), p.clampMin, p.clampMax);
+  y[p.outBase + b * p.outBatchStride + c] = st(clamp(sum / f32(p.pixels), p.clampMin, p.clampMax));
 }

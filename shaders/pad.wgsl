@@ -5,8 +5,8 @@
 override WG_SIZE: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<st>;
+@group(0) @binding(2) var<storage, read_write> y: array<st>;
 
 @compute @workgroup_size(WG_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -22,8 +22,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let ic = i32(c) - i32(p.padFront);
   var v = p.value;
   if (iy >= 0 && iy < i32(p.inH) && ix >= 0 && ix < i32(p.inW) && ic >= 0 && ic < i32(p.inC)) {
-    v = x[((b * p.inH + u32(iy)) * p.inW + u32(ix)) * p.inC + u32(ic)];
+    v = f32(x[((b * p.inH + u32(iy)) * p.inW + u32(ix)) * p.inC + u32(ic)]);
   }
   let at = p.outBase + b * p.outBatchStride + (oy * p.outW + ox) * p.outPixelStride + c;
-  y[at] = clamp(v, p.clampMin, p.clampMax);
+  y[at] = st(clamp(v, p.clampMin, p.clampMax));
 }

@@ -1,6 +1,7 @@
-// 1x1 convolution as a GEMM: y[M, N] = x[M, K] * w[K, N] (+ bias, clamp, optional residual add,
+// 1x1 convolution as a GEMM: y[M, N] = xv(M, K) * wv(K, N) (+ bias, clamp, optional residual add,
 // clamp). M = batch*H*W pixels, K = input channels, N = output channels. w is [K, N4] with N
-// zero-padded to a multiple of 4. x is bound as vec4 rows (K % 4 == 0 for the fast variants).
+// zero-padded to a multiple of 4. x is bound as vec4 rows (K % 4 == 0 for the fast variants). Buffers
+// hold the storage type st/st4 (kernels/storage.ts): loads convert to f32, sums are f32, stores convert back.
 // The residual skip tensor (an inverted-residual block's input) is added in the epilogue, so a
 // whole block runs without a separate add pass. Epilogue:
 //   v = clamp(acc + bias, clampMin, clampMax); if residual: v = clamp(v + r, addMin, addMax).
@@ -18,33 +19,37 @@
 override WG_SIZE: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> residual: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<st4>;
+@group(0) @binding(2) var<storage, read> w: array<st4>;
+@group(0) @binding(3) var<storage, read> bias: array<st4>;
+@group(0) @binding(4) var<storage, read_write> y: array<st>;
+@group(0) @binding(5) var<storage, read_write> residual: array<st>;
+
+// Storage (st, kernels/storage.ts) to f32 arithmetic; workgroup tiles hold f32.
+fn xv(i: u32) -> vec4<f32> { return vec4<f32>(x[i]); }
+fn wv(i: u32) -> vec4<f32> { return vec4<f32>(w[i]); }
 
 fn flat_id(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 {
   return gid.x + gid.y * nwg.x * wg;
 }
 
 fn epilogue(m: u32, n4: u32, acc: vec4<f32>) {
-  var v = clamp(acc + bias[n4], vec4<f32>(p.clampMin), vec4<f32>(p.clampMax));
+  var v = clamp(acc + vec4<f32>(bias[n4]), vec4<f32>(p.clampMin), vec4<f32>(p.clampMax));
   let img = m / p.HW;
   let base = p.outBase + img * p.outBatchStride + (m % p.HW) * p.outPixelStride + n4 * 4u;
   let n = n4 * 4u;
   if (p.hasResidual != 0u) {
     let r = m * p.N + n;
-    var rv = vec4<f32>(residual[r], 0.0, 0.0, 0.0);
-    if (n + 1u < p.N) { rv.y = residual[r + 1u]; }
-    if (n + 2u < p.N) { rv.z = residual[r + 2u]; }
-    if (n + 3u < p.N) { rv.w = residual[r + 3u]; }
+    var rv = vec4<f32>(f32(residual[r]), 0.0, 0.0, 0.0);
+    if (n + 1u < p.N) { rv.y = f32(residual[r + 1u]); }
+    if (n + 2u < p.N) { rv.z = f32(residual[r + 2u]); }
+    if (n + 3u < p.N) { rv.w = f32(residual[r + 3u]); }
     v = clamp(v + rv, vec4<f32>(p.addMin), vec4<f32>(p.addMax));
   }
-  y[base] = v.x;
-  if (n + 1u < p.N) { y[base + 1u] = v.y; }
-  if (n + 2u < p.N) { y[base + 2u] = v.z; }
-  if (n + 3u < p.N) { y[base + 3u] = v.w; }
+  y[base] = st(v.x);
+  if (n + 1u < p.N) { y[base + 1u] = st(v.y); }
+  if (n + 2u < p.N) { y[base + 2u] = st(v.z); }
+  if (n + 3u < p.N) { y[base + 3u] = st(v.w); }
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -53,15 +58,15 @@ fn main_naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   if (idx >= p.M * p.N) { return; }
   let n = idx % p.N;
   let m = idx / p.N;
-  var acc = bias[n / 4u][n % 4u];
+  var acc = f32(bias[n / 4u][n % 4u]);
   for (var k = 0u; k < p.K; k++) {
     let xi = m * p.K + k;
     let wi = k * p.N4 * 4u + n;
-    acc += x[xi / 4u][xi % 4u] * w[wi / 4u][wi % 4u];
+    acc += f32(x[xi / 4u][xi % 4u]) * f32(w[wi / 4u][wi % 4u]);
   }
   var v = clamp(acc, p.clampMin, p.clampMax);
-  if (p.hasResidual != 0u) { v = clamp(v + residual[m * p.N + n], p.addMin, p.addMax); }
-  y[p.outBase + (m / p.HW) * p.outBatchStride + (m % p.HW) * p.outPixelStride + n] = v;
+  if (p.hasResidual != 0u) { v = clamp(v + f32(residual[m * p.N + n]), p.addMin, p.addMax); }
+  y[p.outBase + (m / p.HW) * p.outBatchStride + (m % p.HW) * p.outPixelStride + n] = st(v);
 }
 
 @compute @workgroup_size(WG_SIZE)
@@ -81,13 +86,13 @@ fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let wrow = k4 * 4u * p.N4;
     var b: array<vec4<f32>, TN * 4u>;
     for (var c = 0u; c < TN; c++) {
-      b[c * 4u] = w[wrow + cols[c]];
-      b[c * 4u + 1u] = w[wrow + p.N4 + cols[c]];
-      b[c * 4u + 2u] = w[wrow + 2u * p.N4 + cols[c]];
-      b[c * 4u + 3u] = w[wrow + 3u * p.N4 + cols[c]];
+      b[c * 4u] = wv(wrow + cols[c]);
+      b[c * 4u + 1u] = wv(wrow + p.N4 + cols[c]);
+      b[c * 4u + 2u] = wv(wrow + 2u * p.N4 + cols[c]);
+      b[c * 4u + 3u] = wv(wrow + 3u * p.N4 + cols[c]);
     }
     for (var r = 0u; r < TM; r++) {
-      let a = x[rows[r] + k4];
+      let a = xv(rows[r] + k4);
       for (var c = 0u; c < TN; c++) {
         acc[r * TN + c] += a.x * b[c * 4u] + a.y * b[c * 4u + 1u] + a.z * b[c * 4u + 2u] + a.w * b[c * 4u + 3u];
       }
@@ -123,12 +128,12 @@ fn main_shared(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) 
       let r = i / S_TK4;
       let kk = k0 + i % S_TK4;
       var v = vec4<f32>(0.0);
-      if (live && tm + r < p.M && kk < p.K4) { v = x[(tm + r) * p.K4 + kk]; }
+      if (live && tm + r < p.M && kk < p.K4) { v = xv((tm + r) * p.K4 + kk); }
       sa[i] = v;
       let kr = i / S_TN4;
       let cc = tn + i % S_TN4;
       var u = vec4<f32>(0.0);
-      if (k0 * 4u + kr < p.K && cc < p.N4) { u = w[(k0 * 4u + kr) * p.N4 + cc]; }
+      if (k0 * 4u + kr < p.K && cc < p.N4) { u = wv((k0 * 4u + kr) * p.N4 + cc); }
       sb[i] = u;
     }
     workgroupBarrier();
@@ -172,9 +177,9 @@ fn main_unrolled4x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   var a30 = vec4<f32>(0.0); var a31 = vec4<f32>(0.0);
   var wr = 0u;
   for (var k4 = 0u; k4 < p.K4; k4++) {
-    let b00 = w[wr + c0]; let b01 = w[wr + p.N4 + c0]; let b02 = w[wr + 2u * p.N4 + c0]; let b03 = w[wr + 3u * p.N4 + c0];
-    let b10 = w[wr + c1]; let b11 = w[wr + p.N4 + c1]; let b12 = w[wr + 2u * p.N4 + c1]; let b13 = w[wr + 3u * p.N4 + c1];
-    let x0 = x[r0 + k4]; let x1 = x[r1 + k4]; let x2 = x[r2 + k4]; let x3 = x[r3 + k4];
+    let b00 = wv(wr + c0); let b01 = wv(wr + p.N4 + c0); let b02 = wv(wr + 2u * p.N4 + c0); let b03 = wv(wr + 3u * p.N4 + c0);
+    let b10 = wv(wr + c1); let b11 = wv(wr + p.N4 + c1); let b12 = wv(wr + 2u * p.N4 + c1); let b13 = wv(wr + 3u * p.N4 + c1);
+    let x0 = xv(r0 + k4); let x1 = xv(r1 + k4); let x2 = xv(r2 + k4); let x3 = xv(r3 + k4);
     a00 += x0.x * b00 + x0.y * b01 + x0.z * b02 + x0.w * b03;
     a01 += x0.x * b10 + x0.y * b11 + x0.z * b12 + x0.w * b13;
     a10 += x1.x * b00 + x1.y * b01 + x1.z * b02 + x1.w * b03;
@@ -221,30 +226,30 @@ fn main_unrolled8x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   var a70 = vec4<f32>(0.0); var a71 = vec4<f32>(0.0);
   var wr = 0u;
   for (var k4 = 0u; k4 < p.K4; k4++) {
-    let b00 = w[wr + c0]; let b01 = w[wr + p.N4 + c0]; let b02 = w[wr + 2u * p.N4 + c0]; let b03 = w[wr + 3u * p.N4 + c0];
-    let b10 = w[wr + c1]; let b11 = w[wr + p.N4 + c1]; let b12 = w[wr + 2u * p.N4 + c1]; let b13 = w[wr + 3u * p.N4 + c1];
-    let x0 = x[r0 + k4];
+    let b00 = wv(wr + c0); let b01 = wv(wr + p.N4 + c0); let b02 = wv(wr + 2u * p.N4 + c0); let b03 = wv(wr + 3u * p.N4 + c0);
+    let b10 = wv(wr + c1); let b11 = wv(wr + p.N4 + c1); let b12 = wv(wr + 2u * p.N4 + c1); let b13 = wv(wr + 3u * p.N4 + c1);
+    let x0 = xv(r0 + k4);
     a00 += x0.x * b00 + x0.y * b01 + x0.z * b02 + x0.w * b03;
     a01 += x0.x * b10 + x0.y * b11 + x0.z * b12 + x0.w * b13;
-    let x1 = x[r1 + k4];
+    let x1 = xv(r1 + k4);
     a10 += x1.x * b00 + x1.y * b01 + x1.z * b02 + x1.w * b03;
     a11 += x1.x * b10 + x1.y * b11 + x1.z * b12 + x1.w * b13;
-    let x2 = x[r2 + k4];
+    let x2 = xv(r2 + k4);
     a20 += x2.x * b00 + x2.y * b01 + x2.z * b02 + x2.w * b03;
     a21 += x2.x * b10 + x2.y * b11 + x2.z * b12 + x2.w * b13;
-    let x3 = x[r3 + k4];
+    let x3 = xv(r3 + k4);
     a30 += x3.x * b00 + x3.y * b01 + x3.z * b02 + x3.w * b03;
     a31 += x3.x * b10 + x3.y * b11 + x3.z * b12 + x3.w * b13;
-    let x4 = x[r4 + k4];
+    let x4 = xv(r4 + k4);
     a40 += x4.x * b00 + x4.y * b01 + x4.z * b02 + x4.w * b03;
     a41 += x4.x * b10 + x4.y * b11 + x4.z * b12 + x4.w * b13;
-    let x5 = x[r5 + k4];
+    let x5 = xv(r5 + k4);
     a50 += x5.x * b00 + x5.y * b01 + x5.z * b02 + x5.w * b03;
     a51 += x5.x * b10 + x5.y * b11 + x5.z * b12 + x5.w * b13;
-    let x6 = x[r6 + k4];
+    let x6 = xv(r6 + k4);
     a60 += x6.x * b00 + x6.y * b01 + x6.z * b02 + x6.w * b03;
     a61 += x6.x * b10 + x6.y * b11 + x6.z * b12 + x6.w * b13;
-    let x7 = x[r7 + k4];
+    let x7 = xv(r7 + k4);
     a70 += x7.x * b00 + x7.y * b01 + x7.z * b02 + x7.w * b03;
     a71 += x7.x * b10 + x7.y * b11 + x7.z * b12 + x7.w * b13;
     wr += 4u * p.N4;
@@ -292,14 +297,14 @@ fn main_tiled(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) w
       let r = m0 + i / T_BK4;
       let k4 = k0 + i % T_BK4;
       var v = vec4<f32>(0.0);
-      if (r < p.M && k4 < p.K4) { v = x[r * p.K4 + k4]; }
+      if (r < p.M && k4 < p.K4) { v = xv(r * p.K4 + k4); }
       ta[i] = v;
     }
     for (var i = li; i < T_B; i += threads) {
       let k = k0 * 4u + i / bn4;
       let c = n0 + i % bn4;
       var v = vec4<f32>(0.0);
-      if (k < p.K && c < p.N4) { v = w[k * p.N4 + c]; }
+      if (k < p.K && c < p.N4) { v = wv(k * p.N4 + c); }
       tb[i] = v;
     }
     workgroupBarrier();

@@ -31,7 +31,7 @@ fn main_subgroup(
   for (var k0 = 0u; k0 < p.K4; k0 += sg) {
     var own: array<vec4<f32>, TM>;
     let kl = min(k0 + lane, p.K4 - 1u);
-    for (var r = 0u; r < TM; r++) { own[r] = x[rows[r] + kl]; }
+    for (var r = 0u; r < TM; r++) { own[r] = xv(rows[r] + kl); }
     let steps = min(sg, p.K4 - k0);
     for (var j = 0u; j < steps; j++) {
       let k4 = k0 + j;
@@ -39,14 +39,14 @@ fn main_subgroup(
       let wrow = k4 * 4u * p.N4;
       var b: array<vec4<f32>, TN * 4u>;
       for (var c = 0u; c < TN; c++) {
-        b[c * 4u] = w[wrow + cols[c]];
-        b[c * 4u + 1u] = w[wrow + p.N4 + cols[c]];
-        b[c * 4u + 2u] = w[wrow + 2u * p.N4 + cols[c]];
-        b[c * 4u + 3u] = w[wrow + 3u * p.N4 + cols[c]];
+        b[c * 4u] = wv(wrow + cols[c]);
+        b[c * 4u + 1u] = wv(wrow + p.N4 + cols[c]);
+        b[c * 4u + 2u] = wv(wrow + 2u * p.N4 + cols[c]);
+        b[c * 4u + 3u] = wv(wrow + 3u * p.N4 + cols[c]);
       }
       for (var r = 0u; r < TM; r++) {
         var a = subgroupShuffle(own[r], j);
-        if (!same_rows) { a = x[rows[r] + k4]; }
+        if (!same_rows) { a = xv(rows[r] + k4); }
         for (var c = 0u; c < TN; c++) {
           acc[r * TN + c] += a.x * b[c * 4u] + a.y * b[c * 4u + 1u] + a.z * b[c * 4u + 2u] + a.w * b[c * 4u + 3u];
         }

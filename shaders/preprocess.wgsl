@@ -10,7 +10,7 @@ override WG_SIZE: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var src: texture_2d<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<st>; // st: kernels/storage.ts
 // main_quantized's output; each entry point uses one of the two bindings.
 @group(0) @binding(2) var<storage, read_write> yq: array<u32>;
 
@@ -86,9 +86,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (idx >= p.dstW * p.dstH) { return; }
   let v = (resized(idx) - vec3<f32>(p.mean)) / p.stdDev;
   let o = p.outBase + idx * 3u;
-  y[o] = v.x;
-  y[o + 1u] = v.y;
-  y[o + 2u] = v.z;
+  y[o] = st(v.x);
+  y[o + 1u] = st(v.y);
+  y[o + 2u] = st(v.z);
 }
 
 // The resized value n / d (n, d integers) rounded half up after a rounding to float32, as the CPU

@@ -10,8 +10,8 @@
 override WG_SIZE: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<st>;
+@group(0) @binding(2) var<storage, read_write> y: array<st>;
 
 struct Out {
   b: u32,
@@ -26,12 +26,12 @@ fn coords(i: u32) -> Out {
 }
 
 fn at(b: u32, iy: u32, ix: u32, c: u32) -> f32 {
-  return x[((b * p.inH + iy) * p.inW + ix) * p.channels + c];
+  return f32(x[((b * p.inH + iy) * p.inW + ix) * p.channels + c]);
 }
 
 fn store(o: Out, v: f32) {
   let i = p.outBase + o.b * p.outBatchStride + (o.oy * p.outW + o.ox) * p.outPixelStride + o.c;
-  y[i] = clamp(v, p.clampMin, p.clampMax);
+  y[i] = st(clamp(v, p.clampMin, p.clampMax));
 }
 
 fn source(v: u32, scale: f32) -> f32 {

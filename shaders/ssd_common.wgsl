@@ -16,9 +16,9 @@ override WG_SIZE: u32 = 64u;
 // (yc, xc, h, w) per anchor.
 @group(0) @binding(3) var<storage, read> anchors: array<vec4<f32>>;
 // [N, A, boxStride]: the box's four values at boxOffset (yxhw or xywh), keypoints from kpOffset.
-@group(0) @binding(4) var<storage, read> raw_boxes: array<f32>;
+@group(0) @binding(4) var<storage, read> raw_boxes: array<st>; // st: the network's storage type (kernels/storage.ts)
 // [N, A, C] raw logits.
-@group(0) @binding(5) var<storage, read> raw_logits: array<f32>;
+@group(0) @binding(5) var<storage, read> raw_logits: array<st>;
 // Per image: STATE_WORDS state words, then one BINS histogram per selection level.
 @group(0) @binding(6) var<storage, read_write> counters: array<atomic<u32>>;
 // Per image: candidates (hi, lo), pool (hi, lo), sorted records, IoU mask rows.
@@ -34,7 +34,7 @@ const ST_POOL = 4u;    // pool entries gathered
 const ST_DIGITS = 8u;  // boundary digit of each level
 
 fn raw_box(n: u32, anchor: u32, j: u32) -> f32 {
-  return raw_boxes[(n * p.numAnchors + anchor) * p.boxStride + j];
+  return f32(raw_boxes[(n * p.numAnchors + anchor) * p.boxStride + j]);
 }
 
 // The box's (ty, tx, th, tw), whichever order the model writes them in.

@@ -57,16 +57,16 @@ fn score(@builtin(global_invocation_id) gid: vec3<u32>) {
   var row_max = 0.0;
   var row_sum = 1.0;
   if (p.scoreMode == 1u) {
-    row_max = raw_logits[row];
-    for (var c = 1u; c < C; c++) { row_max = max(row_max, raw_logits[row + c]); }
+    row_max = f32(raw_logits[row]);
+    for (var c = 1u; c < C; c++) { row_max = max(row_max, f32(raw_logits[row + c])); }
     row_sum = 0.0;
-    for (var c = 0u; c < C; c++) { row_sum += exp(raw_logits[row + c] - row_max); }
+    for (var c = 0u; c < C; c++) { row_sum += exp(f32(raw_logits[row + c]) - row_max); }
   }
   let threshold = opt.scoreThreshold;
   if (opt.perClassNms != 0u) {
     for (var c = 0u; c < C; c++) {
       if (!reportable(c)) { continue; }
-      let s = class_score(raw_logits[row + c], row_max, row_sum);
+      let s = class_score(f32(raw_logits[row + c]), row_max, row_sum);
       if (s >= threshold) { append(n, s, a * C + c); }
     }
     return;
@@ -76,7 +76,7 @@ fn score(@builtin(global_invocation_id) gid: vec3<u32>) {
   var best_class = 0u;
   for (var c = 0u; c < C; c++) {
     if (!reportable(c)) { continue; }
-    let s = class_score(raw_logits[row + c], row_max, row_sum);
+    let s = class_score(f32(raw_logits[row + c]), row_max, row_sum);
     if (s > best) {
       best = s;
       best_class = c;

@@ -43,10 +43,10 @@ fn score_subgroup(
     var row_max = 0.0;
     var row_sum = 1.0;
     if (p.scoreMode == 1u && live) {
-      row_max = raw_logits[row];
-      for (var c = 1u; c < C; c++) { row_max = max(row_max, raw_logits[row + c]); }
+      row_max = f32(raw_logits[row]);
+      for (var c = 1u; c < C; c++) { row_max = max(row_max, f32(raw_logits[row + c])); }
       row_sum = 0.0;
-      for (var c = 0u; c < C; c++) { row_sum += exp(raw_logits[row + c] - row_max); }
+      for (var c = 0u; c < C; c++) { row_sum += exp(f32(raw_logits[row + c]) - row_max); }
     }
     var best = -1.0;
     var best_class = 0u;
@@ -54,7 +54,7 @@ fn score_subgroup(
       let c = c0 + lane;
       let counted = live && c < C && reportable(c);
       var s = -1.0;
-      if (counted) { s = class_score(raw_logits[row + c], row_max, row_sum); }
+      if (counted) { s = class_score(f32(raw_logits[row + c]), row_max, row_sum); }
       if (counted && s > best) {
         best = s;
         best_class = c;

@@ -287,6 +287,14 @@ test('models lists the bundled models; info shows the adapter and the per-layer-
   assert.match(i.stdout, /subgroups: (offered \(sizes \d+\.\.\d+\); in use: .+|not offered by this device.+)\n/);
   if (/adapter: lavapipe/.test(i.stdout))
     assert.match(i.stdout, /subgroups: offered \(sizes 8\.\.8\); in use: \d+ of 50 1x1-convolution GEMMs\n/);
+  // 'auto' keeps a float model in f32 on a software adapter; --precision f16 runs it in f16 where shader-f16 is.
+  if (!/adapter: hardware/.test(i.stdout))
+    assert.match(i.stdout, /\nprecision: f32 \(float32 weights and activations\)\n/);
+  if (/features: .*shader-f16/.test(i.stdout)) {
+    const h = cli('info', '--precision', 'f16');
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, /\nprecision: f16 \(float16 weights and activations, float32 sums \(shader-f16\)\)\n/);
+  }
   assert.ok(existsSync(cliJs));
 });
 

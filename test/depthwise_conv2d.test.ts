@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { ACTIVATIONS, convGeometry, type ConvGeometry, type Padding } from '../src/core/geometry.ts';
 import { padLastDimTo4 } from '../src/kernels/common.ts';
@@ -10,7 +11,19 @@ import {
   type DepthwiseVariant,
 } from '../src/kernels/depthwise_conv2d.ts';
 import { depthwiseConv2dRef } from '../src/kernels/depthwise_conv2d_ref.ts';
-import { assertClose, gpu, output, randomFloats, readF32, releaseGpu, run, storage } from './support/gpu.ts';
+import {
+  assertClose,
+  f16Tolerance,
+  gpu,
+  outputAs,
+  randomFloats,
+  readAs,
+  releaseGpu,
+  roundF16,
+  run,
+  storageAs,
+} from './support/gpu.ts';
+import type { StorageType } from '../src/kernels/storage.ts';
 
 after(releaseGpu);
 
@@ -100,18 +113,25 @@ test('every depthwise variant is exercised by the grid', () => {
     if (!grid.some(({ g }) => depthwiseVariantSupported(g, v))) throw new Error(`variant ${v} untested`);
 });
 
-async function check(g: ConvGeometry, variant: DepthwiseVariant, actName: keyof typeof ACTIVATIONS): Promise<void> {
+async function check(
+  g: ConvGeometry,
+  variant: DepthwiseVariant,
+  actName: keyof typeof ACTIVATIONS,
+  st: StorageType = 'f32',
+): Promise<void> {
   const ctx = await gpu();
-  const x = randomFloats(g.batch * g.inH * g.inW * g.inC, 11, -2, 2);
-  const w = randomFloats(g.kH * g.kW * g.inC, 12, -1, 1);
-  const bias = randomFloats(g.outC, 13, -1, 1);
+  // In f16 the reference runs on the values the f16 buffers hold.
+  const held = (v: Float32Array) => (st === 'f16' ? roundF16(v) : v);
+  const x = held(randomFloats(g.batch * g.inH * g.inW * g.inC, 11, -2, 2));
+  const w = held(randomFloats(g.kH * g.kW * g.inC, 12, -1, 1));
+  const bias = held(randomFloats(g.outC, 13, -1, 1));
   const act = ACTIVATIONS[actName];
   const ref = depthwiseConv2dRef(g, x, w, bias, act);
-  const out = output(ctx, ref.length);
-  const pipe = await depthwiseConv2dPipeline(ctx, variant);
-  const bx = storage(ctx, x),
-    bw = storage(ctx, packDepthwiseFilter(w, g.inC)),
-    bb = storage(ctx, padLastDimTo4(bias, g.outC));
+  const out = outputAs(ctx, ref.length, st);
+  const pipe = await depthwiseConv2dPipeline(ctx, variant, st);
+  const bx = storageAs(ctx, x, st),
+    bw = storageAs(ctx, packDepthwiseFilter(w, g.inC), st),
+    bb = storageAs(ctx, padLastDimTo4(bias, g.outC), st);
   await run(ctx, [
     depthwiseConv2dDispatch(ctx, pipe, variant, g, act, {
       input: { buffer: bx },
@@ -120,6 +140,21 @@ async function check(g: ConvGeometry, variant: DepthwiseVariant, actName: keyof 
       output: { buffer: out },
     }),
   ]);
-  assertClose(await readF32(ctx, out, ref.length), ref, 1e-5, 1e-5);
+  // kH kW terms of magnitude <= 2 (|x| <= 2, |w| <= 1), plus |bias| <= 1.
+  const taps = g.kH * g.kW;
+  const tol = st === 'f16' ? f16Tolerance(taps + 1, 2 * taps + 1) : { atol: 1e-5, rtol: 1e-5 };
+  assertClose(await readAs(ctx, out, ref.length, st), ref, tol.atol, tol.rtol);
   for (const b of [bx, bw, bb, out]) b.destroy();
 }
+
+// f16 storage (precision 'f16') where the adapter offers shader-f16: every variant on the grid's cases with odd
+// and non-square sizes, C not a multiple of 4, strides 1 and 2, SAME/VALID and asymmetric padding, batches.
+const F16_GRID = grid.filter(({ g }) => (g.inH === 7 && [3, 8].includes(g.inC)) || g.batch > 1);
+for (const variant of DEPTHWISE_VARIANTS)
+  test(`depthwise ${variant} in f16 storage: the ${F16_GRID.length}-case subset it supports`, async (t) => {
+    const ctx = await gpu();
+    if (!ctx.hasF16) return t.skip(`${ctx.describe()} does not offer shader-f16`);
+    const runs = F16_GRID.filter(({ g }) => depthwiseVariantSupported(g, variant));
+    assert.ok(runs.length > 0, `no f16 case for ${variant}`);
+    for (const { g, act } of runs) await check(g, variant, act, 'f16');
+  });

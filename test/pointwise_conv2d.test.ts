@@ -15,7 +15,19 @@ import {
   type PointwiseVariant,
 } from '../src/kernels/pointwise_conv2d.ts';
 import { pointwiseConv2dRef } from '../src/kernels/pointwise_conv2d_ref.ts';
-import { assertClose, gpu, output, randomFloats, readF32, releaseGpu, run, storage } from './support/gpu.ts';
+import {
+  assertClose,
+  f16Tolerance,
+  gpu,
+  outputAs,
+  randomFloats,
+  readAs,
+  releaseGpu,
+  roundF16,
+  run,
+  storageAs,
+} from './support/gpu.ts';
+import type { StorageType } from '../src/kernels/storage.ts';
 
 after(releaseGpu);
 
@@ -148,23 +160,31 @@ test('tiled layouts: the workgroup covers its tile exactly, and a size that cann
   assert.throws(() => tiledLayout('blocked8x2', 64), /not a tiled GEMM variant/);
 });
 
-async function check(c: Case, s: PointwiseShape, variant: PointwiseVariant, workgroupSize = 64): Promise<void> {
+async function check(
+  c: Case,
+  s: PointwiseShape,
+  variant: PointwiseVariant,
+  workgroupSize = 64,
+  st: StorageType = 'f32',
+): Promise<void> {
   const ctx = await gpu();
-  const x = randomFloats(s.M * s.K, 21, -1, 1);
-  const w = randomFloats(s.K * s.N, 22, -0.5, 0.5);
-  const bias = randomFloats(s.N, 23, -0.5, 0.5);
-  const res = c.residual ? { data: randomFloats(s.M * s.N, 24, -2, 2), act: c.residual } : undefined;
+  // In f16 the reference runs on the values the f16 buffers hold.
+  const held = (v: Float32Array) => (st === 'f16' ? roundF16(v) : v);
+  const x = held(randomFloats(s.M * s.K, 21, -1, 1));
+  const w = held(randomFloats(s.K * s.N, 22, -0.5, 0.5));
+  const bias = held(randomFloats(s.N, 23, -0.5, 0.5));
+  const res = c.residual ? { data: held(randomFloats(s.M * s.N, 24, -2, 2)), act: c.residual } : undefined;
   const view: OutputView = c.concat
     ? { base: c.concat.offset, batchStride: s.HW * c.concat.total, pixelStride: c.concat.total }
     : { base: 0, batchStride: s.HW * s.N, pixelStride: s.N };
   const total = c.concat ? c.batch * s.HW * c.concat.total : s.M * s.N;
   const ref = pointwiseConv2dRef(s, x, w, bias, c.act, res, new Float32Array(total).fill(Number.NaN), view);
-  const out = output(ctx, total);
-  const pipe = await pointwiseConv2dPipeline(ctx, variant, workgroupSize);
-  const bx = storage(ctx, x),
-    bw = storage(ctx, packPointwiseWeights(w, s.N)),
-    bb = storage(ctx, padLastDimTo4(bias, s.N));
-  const br = res ? storage(ctx, res.data) : undefined;
+  const out = outputAs(ctx, total, st);
+  const pipe = await pointwiseConv2dPipeline(ctx, variant, workgroupSize, st);
+  const bx = storageAs(ctx, x, st),
+    bw = storageAs(ctx, packPointwiseWeights(w, s.N), st),
+    bb = storageAs(ctx, padLastDimTo4(bias, s.N), st);
+  const br = res ? storageAs(ctx, res.data, st) : undefined;
   await run(ctx, [
     pointwiseConv2dDispatch(
       ctx,
@@ -182,10 +202,30 @@ async function check(c: Case, s: PointwiseShape, variant: PointwiseVariant, work
       { view, workgroupSize, ...(res ? { residualAct: res.act } : {}) },
     ),
   ]);
-  const got = await readF32(ctx, out, total);
+  const got = await readAs(ctx, out, total, st);
   // Untouched elements of a concatenation view must stay NaN in both.
   const gotMasked = Array.from(got, (v) => (Number.isNaN(v) ? -12345 : v));
   const refMasked = Array.from(ref, (v) => (Number.isNaN(v) ? -12345 : v));
-  assertClose(gotMasked, refMasked, 1e-5, 1e-4);
+  // |x| <= 1, |w|, |bias| <= 0.5, |residual| <= 2: the terms' magnitudes sum to at most 0.5 K + 2.5.
+  const tol = st === 'f16' ? f16Tolerance(s.K + 2, 0.5 * s.K + 2.5) : { atol: 1e-5, rtol: 1e-4 };
+  assertClose(gotMasked, refMasked, tol.atol, tol.rtol);
   for (const b of [bx, bw, bb, out, br]) b?.destroy();
 }
+
+// f16 storage (precision 'f16') where the adapter offers shader-f16: every variant (tiled and subgroup ones
+// included) at workgroup size 64, on a few shapes with odd sizes, K % 4 != 0 (naive), batches, a residual, a
+// concatenation view, and several tiles with partial last tiles and K slices.
+const F16_CASES = cases.filter(
+  (c) => (c.hw[0] === 7 && [3, 8].includes(c.K) && c.N === 24) || c.batch === 3 || (c.batch === 2 && c.K === 36),
+);
+for (const variant of [...POINTWISE_VARIANTS, ...POINTWISE_SUBGROUP_VARIANTS])
+  test(`pointwise ${variant} in f16 storage: ${F16_CASES.length} shapes`, async (t) => {
+    const ctx = await gpu();
+    if (!ctx.hasF16) return t.skip(`${ctx.describe()} does not offer shader-f16`);
+    if (variant.startsWith('subgroup') && !pointwiseSubgroupReady(ctx.subgroups, 64))
+      return t.skip(`${ctx.describe()}: ${variant} cannot run at workgroup size 64`);
+    for (const c of F16_CASES) {
+      const s = shapeOf(c);
+      if (pointwiseVariantSupported(s, variant)) await check(c, s, variant, 64, 'f16');
+    }
+  });

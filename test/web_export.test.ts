@@ -111,6 +111,11 @@ test('doctor lists the adapters with their driver kind, features and limits', ()
   assert.match(r.out, /maxStorageBufferBindingSize\s+\d+/);
   assert.match(r.out, /^ok: detectors run on (hardware|lavapipe|swiftshader)/m);
   assert.match(r.out, /^ {2}subgroups: (offered \(sizes \d+\.\.\d+\); in use by default: .+|not offered .+)$/m);
+  // Software adapters keep float models in f32; lavapipe offers 'f16' on request, SwiftShader cannot.
+  if (/^ok: detectors run on lavapipe/m.test(r.out))
+    assert.match(r.out, /^ {2}precision: float models run in f32 by default .*'f16' on request/m);
+  if (/^ok: detectors run on swiftshader/m.test(r.out))
+    assert.match(r.out, /^ {2}precision: float models run in f32 \('f16' needs shader-f16/m);
 });
 
 test('doctor without an adapter says what to install, and exits 1', () => {

@@ -27,6 +27,7 @@ import { boxToImage, pointToImage, type Placement } from '../image/placement.ts'
 import { GraphExecutor, largestFittingBatch, packModelWeights } from '../graph/executor.ts';
 import type { IntegerLowering, VariantChoice } from '../ops/support/lowering.ts';
 import type { PackedWeights, LoadedModel } from '../graph/weights.ts';
+import type { StorageType } from '../kernels/storage.ts';
 import { constData } from '../graph/weights.ts';
 import { SsdHead, parseDetections, type HeadOptions } from '../ssd/head.ts';
 import { keypointCount } from '../ssd/head_types.ts';
@@ -62,8 +63,10 @@ export interface DetectorOptions extends DetectOptions, AcquireOptions {
   context?: GpuContext;
   /**
    * 'int8': a quantized model runs on integer kernels, its raw outputs TFLite's byte for byte
-   * (docs/integer.md); 'f32': float kernels on the dequantized weights; 'auto' (default): 'int8'
-   * when the model can run it.
+   * (docs/integer.md); 'f32': float kernels on the dequantized weights; 'f16': float kernels on float16
+   * weights and activations with float32 sums (InvalidOptionError on an adapter without shader-f16);
+   * 'auto' (default): 'int8' when the model can run it, else 'f16' on a hardware adapter with shader-f16
+   * (software adapters keep 'f32', the precision the parity tests hold them to), else 'f32'.
    */
   precision?: Precision;
   /** Integer arithmetic to match: XNNPACK's fp32 scales (default; TFLite's WASM and CPU delegate) or TFLite's fixed point. */
@@ -152,8 +155,8 @@ export interface DetectorModelInfo {
   loadMs: number;
   uploadWeightsMs: number;
   compileMs: number;
-  /** What the network runs in: integer kernels ('int8') or float ('f32'). */
-  precision: 'f32' | 'int8';
+  /** What the network runs in: integer kernels ('int8') or float ('f32', or 'f16' storage with f32 sums). */
+  precision: RunPrecision;
 }
 
 export function detectorModelInfo(model: LoadedModel, detector: Detector, loadMs: number): DetectorModelInfo {
@@ -186,7 +189,7 @@ export class Detector {
   private readonly anchors: Float32Array;
   private readonly cap: number;
   /** The precision this detector runs at, 'auto' resolved. */
-  readonly precision: 'f32' | 'int8';
+  readonly precision: RunPrecision;
   private integer: IntegerLowering | undefined;
   /** Which GEMM configurations the float 1x1 layers use, and where they came from. */
   gemm: GemmPlanReport = { mode: 'off', source: 'table', plan: new Map() };
@@ -196,12 +199,13 @@ export class Detector {
     ctx: GpuContext,
     weights: PackedWeights,
     integer: IntegerLowering | undefined,
+    precision: RunPrecision,
     private readonly options: DetectorOptions,
   ) {
     this.ctx = ctx;
     this.weights = weights;
     this.integer = integer;
-    this.precision = integer ? 'int8' : 'f32';
+    this.precision = precision;
     this.labels = model.json.labels;
     this.ownsContext = !options.context;
     this.anchors = constData(model, model.json.ssd.anchors).data;
@@ -210,7 +214,7 @@ export class Detector {
 
   static async create(model: LoadedModel, options: DetectorOptions = {}): Promise<Detector> {
     validateOptions(options, model.json.labels, options.maxDetectionsCap ?? 100);
-    const precision = resolvePrecision(model.json, options.precision ?? 'auto');
+    const modelPrecision = resolvePrecision(model.json, options.precision ?? 'auto');
     if (options.tune !== undefined) checkTuneMode(options.tune);
     if (options.tuneBudgetMs !== undefined && !(options.tuneBudgetMs >= 0))
       throw new InvalidOptionError('tuneBudgetMs', options.tuneBudgetMs, 'milliseconds, 0 or more');
@@ -222,8 +226,10 @@ export class Detector {
     try {
       options.onLoadStage?.('upload');
       const t0 = performance.now();
+      const precision = adapterPrecision(ctx, options.precision ?? 'auto', modelPrecision);
       const integer = precision === 'int8' ? await Detector.integerFor(ctx, model, options) : undefined;
-      d = new Detector(model, ctx, packModelWeights(ctx, model, integer), integer, options);
+      const weights = packModelWeights(ctx, model, integer, storageOf(precision));
+      d = new Detector(model, ctx, weights, integer, precision, options);
       d.timings.uploadWeightsMs = performance.now() - t0;
       options.onLoadStage?.('compile');
       const t1 = performance.now();
@@ -246,7 +252,12 @@ export class Detector {
 
   /** The network input's form, which the preprocessing writes. */
   private get inputForm(): PreprocessOutput {
-    return this.integer ? this.integer.tensor(this.model.json.input).dtype : 'f32';
+    return this.integer ? this.integer.tensor(this.model.json.input).dtype : this.storage;
+  }
+
+  /** The float kernels' storage type (int8 graphs keep f32 for their dequantized outputs). */
+  private get storage(): StorageType {
+    return storageOf(this.precision);
   }
 
   get context(): GpuContext {
@@ -347,7 +358,9 @@ export class Detector {
     this.ctx.destroy();
     this.ctx = await GpuContext.acquire(this.options);
     if (this.integer) this.integer = await Detector.integerFor(this.ctx, this.model, this.options);
-    this.weights = packModelWeights(this.ctx, this.model, this.integer);
+    // The new device is the same adapter's: if it lost shader-f16, this says so instead of failing to compile.
+    if (this.precision === 'f16') adapterPrecision(this.ctx, 'f16', 'f16');
+    this.weights = packModelWeights(this.ctx, this.model, this.integer, this.storage);
   }
 
   private plan(batch: number): Promise<Plan> {
@@ -378,7 +391,7 @@ export class Detector {
     const json = this.model.json;
     const force = this.options.variants ?? {};
     // Chunks as even as the limit allows (64 images where 15 fit: 5 chunks of 13, not 4 x 15 + 4).
-    const fit = largestFittingBatch(ctx, this.model, batch, force, this.integer, this.gemm.plan);
+    const fit = largestFittingBatch(ctx, this.model, batch, force, this.integer, this.gemm.plan, this.storage);
     const chunk = fit >= 1 ? Math.ceil(batch / Math.ceil(batch / fit)) : batch;
     const executor = await GraphExecutor.create(
       ctx,
@@ -388,6 +401,7 @@ export class Detector {
       force,
       this.integer,
       this.gemm.plan,
+      this.storage,
     );
     const scoresShape = json.shapes[json.outputs.scores]!;
     const head = await SsdHead.create(ctx, {
@@ -401,6 +415,7 @@ export class Detector {
       candidateCap: this.options.candidateCap ?? 1024,
       labels: json.labels,
       subgroups: this.options.subgroups ?? false,
+      storage: this.storage,
     });
     const out = executor.outputs;
     const headDispatches = head.dispatches(out.boxes, out.scores);
@@ -572,6 +587,29 @@ export class Detector {
     this.lastTimes = { upload: tUpload - t0, gpu: gpuMs, submitToResult: tMapped - tUpload, total: tEnd - t0 };
     return result;
   }
+}
+
+/** What a detector runs in, 'auto' resolved. */
+export type RunPrecision = 'f32' | 'f16' | 'int8';
+
+function storageOf(precision: RunPrecision): StorageType {
+  return precision === 'f16' ? 'f16' : 'f32';
+}
+
+/**
+ * The precision on this adapter. 'f16' needs shader-f16 (InvalidOptionError naming what to use instead); 'auto'
+ * takes it for a float model only on hardware adapters: software adapters (lavapipe, SwiftShader) keep f32, the
+ * precision the parity tests hold them to exactly.
+ */
+export function adapterPrecision(ctx: GpuContext, asked: Precision, model: 'f32' | 'f16' | 'int8'): RunPrecision {
+  if (model === 'f16' && !ctx.hasF16)
+    throw new InvalidOptionError(
+      'precision',
+      'f16',
+      `'f32' or 'auto': this adapter (${ctx.describe()}) does not offer shader-f16`,
+    );
+  if (asked === 'auto' && model === 'f32' && ctx.hasF16 && ctx.report.driver === 'hardware') return 'f16';
+  return model;
 }
 
 /** A frame the GPU can take: whole pixels, at least one (a browser video not loaded yet reports 0x0), within the texture limit. */

@@ -17,6 +17,7 @@ import {
   type DetectorOptions,
   type FrameSource,
   reportableClasses,
+  type RunPrecision,
   type SubgroupUse,
 } from './detector.ts';
 import type { GemmPlanReport } from './tuning.ts';
@@ -127,6 +128,11 @@ export class ObjectDetector<Input, Where extends object = object> {
   /** Which kernels use subgroup operations on this device (SSD head, 1x1-convolution GEMMs). */
   subgroupUse(batch = 1): Promise<SubgroupUse> {
     return this.detector.subgroupUse(batch);
+  }
+
+  /** What the network runs in, 'auto' resolved: 'f32', 'f16' (float16 storage, float32 sums) or 'int8'. */
+  get precision(): RunPrecision {
+    return this.detector.precision;
   }
 
   /** How the GEMM configurations were chosen at load: the measured table, a cached tuning entry, or a new run. */

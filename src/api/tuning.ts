@@ -199,8 +199,9 @@ export async function checkPlan(
   plan: GemmPlan,
   runs: number,
 ): Promise<PlanCheck | undefined> {
-  const tuned = await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, plan);
-  const table = await GraphExecutor.create(ctx, model, weights, 1);
+  // The network as the detector runs it: in the weights' storage type (the candidates themselves are timed in f32).
+  const tuned = await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, plan, weights.storage);
+  const table = await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, undefined, weights.storage);
   try {
     const same = tuned.stats.steps.every(
       (st, i) =>

@@ -33,8 +33,8 @@ export const INPUT_SIZE_FLAG: FlagSpec = {
 export const PRECISION_FLAG: FlagSpec = {
   name: 'precision',
   type: 'string',
-  value: 'auto|f32|int8',
-  help: "int8: a quantized model on integer kernels, TFLite's bytes; f32: float kernels; auto: int8 when the model is quantized",
+  value: 'auto|f32|f16|int8',
+  help: "int8: a quantized model on integer kernels, TFLite's bytes; f32: float kernels; f16: float16 weights and activations, float32 sums (adapters with shader-f16); auto: int8 when the model is quantized, else f16 on a hardware GPU with shader-f16, else f32",
   default: 'auto',
 };
 

@@ -12,13 +12,14 @@ import { helpText, parseArgs, type CommandSpec } from './args.ts';
 import { reportError } from './common.ts';
 import { formatTable } from './table.ts';
 import { tunedPointwise } from '../kernels/pointwise_tuning.ts';
+import { adapterPrecision } from '../api/detector.ts';
 
 const DRIVERS = ['auto', 'hardware', 'lavapipe', 'swiftshader'];
 
 /** Optional features and what their absence costs; the engine runs without either. */
 const OPTIONAL_FEATURES: Record<string, string> = {
   'timestamp-query': 'no GPU times in detector.lastTimes and --timing (wall-clock times still work)',
-  'shader-f16': 'float16 shader arithmetic unavailable (not needed: the kernels compute in float32)',
+  'shader-f16': "no precision 'f16' (float16 weights and activations); float models run in f32",
   subgroups: 'no subgroup kernels (not needed: each has a plain form, the default on software adapters)',
 };
 
@@ -46,6 +47,16 @@ function subgroupUse(ctx: GpuContext): string {
     `subgroups: offered (sizes ${ctx.subgroups.min}..${ctx.subgroups.max}); in use by default: ` +
     `${gemm ? 'the 1x1-convolution GEMMs of layers over 64 pixels' : 'no'}; the SSD head's subgroup pass with load ` +
     "option `subgroups: true` ('mobilessd info' lists the kernel of every layer)"
+  );
+}
+
+/** The precision float models load at here by default, and whether 'f16' is available (api/detector.ts decides). */
+function precisionUse(ctx: GpuContext): string {
+  if (!ctx.hasF16) return "precision: float models run in f32 ('f16' needs shader-f16, which this adapter lacks)";
+  const auto = adapterPrecision(ctx, 'auto', 'f32');
+  return (
+    `precision: float models run in ${auto} by default (precision 'auto'); shader-f16 offered, so ` +
+    (auto === 'f16' ? "'f32' on request" : "'f16' on request (--precision f16): half the bytes, f32 sums")
   );
 }
 
@@ -89,6 +100,7 @@ export async function runDoctorCommand(argv: readonly string[]): Promise<number>
     ctx = await GpuContext.acquire({ driver: choice });
     const r = ctx.report;
     out(`\nok: detectors run on ${r.driver}: ${r.description || r.vendor}`);
+    out(`  ${precisionUse(ctx)}`);
     out(`  ${subgroupUse(ctx)}`);
     if (r.driver !== 'hardware')
       out('  (a software driver: expect 0.2-1 s per image; on a machine with a GPU, install its Vulkan driver)');

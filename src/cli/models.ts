@@ -12,9 +12,11 @@ import type { DriverChoice } from '../gpu/provider.ts';
 import { BUNDLED_MODELS, DEFAULT_MODEL, resolveModel } from '../node/model_registry.ts';
 import { installNodeGpu } from '../node_gpu.ts';
 import { load, type SubgroupUse } from '../index.ts';
+import type { RunPrecision } from '../api/detector.ts';
+import type { Precision } from '../core/quant.ts';
 import type { TuneMode } from '../kernels/pointwise_autotune.ts';
 import { helpText, parseArgs, type CommandSpec } from './args.ts';
-import { reportError } from './common.ts';
+import { PRECISION_FLAG, precisionOption, reportError } from './common.ts';
 import { formatTable } from './table.ts';
 
 export const modelsCommand: CommandSpec = {
@@ -32,7 +34,7 @@ export const infoCommand: CommandSpec = {
   summary:
     "the WebGPU adapter and its limits, a model's parameters and multiply-adds per layer type, and a .tflite file's " +
     'operators (which ones mobilessd lacks)',
-  usage: 'mobilessd info [--model NAME|PATH] [--tune off|fast|full] [--json]',
+  usage: 'mobilessd info [--model NAME|PATH] [--precision auto|f32|f16|int8] [--tune off|fast|full] [--json]',
   flags: [
     {
       name: 'model',
@@ -55,6 +57,7 @@ export const infoCommand: CommandSpec = {
       value: 'off|fast|full',
       help: "GEMM autotuning before the kernel list (default: 'off' where the measured table covers the adapter, else 'fast')",
     },
+    PRECISION_FLAG,
     { name: 'json', type: 'boolean', help: 'print JSON instead of tables' },
   ],
 };
@@ -135,7 +138,12 @@ export async function runInfoCommand(argv: readonly string[]): Promise<number> {
     }
     const model = await resolveModel(flags.model as string, { log: (s) => process.stderr.write(`mobilessd: ${s}\n`) });
     const s = modelStats(model.json);
-    const kernels = await kernelPlan(ctx, flags.model as string, flags.tune as TuneMode | undefined);
+    const kernels = await kernelPlan(
+      ctx,
+      flags.model as string,
+      flags.tune as TuneMode | undefined,
+      precisionOption(flags),
+    );
     if (flags.json) {
       const report = { adapter: ctx.report, model: { name: model.json.name, stats: s }, operators: inventory, kernels };
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -164,6 +172,8 @@ export async function runInfoCommand(argv: readonly string[]): Promise<number> {
 }
 
 interface KernelPlan {
+  /** What the detector runs in, 'auto' resolved. */
+  precision: RunPrecision;
   tuning: { mode: string; source: string; rejected?: string };
   dispatchesPerFrame: { preprocess: number; network: number; head: number; total: number };
   steps: { name: string; kind: string; variant?: string; workgroupSize?: number }[];
@@ -171,8 +181,13 @@ interface KernelPlan {
 }
 
 /** The kernels a detector of this model runs here (GEMMs as tuned or from the table), and its dispatches per frame. */
-async function kernelPlan(ctx: GpuContext, model: string, tune: TuneMode | undefined): Promise<KernelPlan> {
-  const detector = await load(model, { context: ctx, ...(tune ? { tune } : {}) });
+async function kernelPlan(
+  ctx: GpuContext,
+  model: string,
+  tune: TuneMode | undefined,
+  precision: Precision,
+): Promise<KernelPlan> {
+  const detector = await load(model, { context: ctx, precision, ...(tune ? { tune } : {}) });
   try {
     const { mode, source, rejected } = detector.gemmTuning;
     const steps = (await detector.stats(1)).steps.map(({ name, kind, variant, workgroupSize }) => ({
@@ -182,6 +197,7 @@ async function kernelPlan(ctx: GpuContext, model: string, tune: TuneMode | undef
       ...(workgroupSize ? { workgroupSize } : {}),
     }));
     return {
+      precision: detector.precision,
       tuning: { mode, source, ...(rejected ? { rejected } : {}) },
       dispatchesPerFrame: await detector.dispatchCounts(1),
       steps,
@@ -204,8 +220,19 @@ function kernelTable(k: KernelPlan): string {
       k.steps.map((st) => [st.name, st.kind, st.variant ?? '-', st.workgroupSize ?? '-']),
     )}\n` +
     `dispatches per frame: ${d.total} (preprocess ${d.preprocess}, network ${d.network}, SSD head ${d.head}), one submit\n` +
+    `${precisionLine(k.precision)}\n` +
     subgroupLine(k.subgroups)
   );
+}
+
+/** What the network runs in. */
+function precisionLine(p: RunPrecision): string {
+  const what = {
+    f32: 'float32 weights and activations',
+    f16: 'float16 weights and activations, float32 sums (shader-f16)',
+    int8: 'integer kernels on 8-bit tensors',
+  }[p];
+  return `precision: ${p} (${what})`;
 }
 
 /** Whether subgroup operations are in use, and where; shared with `mobilessd doctor`. */

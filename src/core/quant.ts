@@ -7,10 +7,11 @@
 /**
  * How a model runs. 'int8': 8-bit tensors and integer kernels, bit-exact with TFLite (needs a model
  * converted from a quantized .tflite); 'f32': float32 everywhere (quantized weights dequantized);
- * 'auto': 'int8' when the model can run it, else 'f32'.
+ * 'f16': float16 weights and activations with float32 arithmetic (needs an adapter with shader-f16);
+ * 'auto': 'int8' when the model can run it, else 'f16' on a hardware adapter with shader-f16, else 'f32'.
  */
-export type Precision = 'auto' | 'f32' | 'int8';
-export const PRECISIONS: readonly Precision[] = ['auto', 'f32', 'int8'];
+export type Precision = 'auto' | 'f32' | 'f16' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['auto', 'f32', 'f16', 'int8'];
 
 /** Which runtime's integer arithmetic (docs/integer.md): TFLite's fixed-point or XNNPACK's fp32 scales. */
 export type Requantization = 'tflite' | 'xnnpack';

@@ -7,6 +7,7 @@ import { GpuLimitError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import type { Dispatch } from '../gpu/dispatch.ts';
 import type { GemmPlan } from '../kernels/pointwise_tuning.ts';
+import { storageBytes, type StorageType } from '../kernels/storage.ts';
 import type { IntegerLowering, StepIo, VariantChoice } from '../ops/support/lowering.ts';
 import { lowerGraph, type LoweredGraph } from './lower.ts';
 import { planMemory, type MemoryPlan } from './planner.ts';
@@ -24,11 +25,16 @@ export interface ExecutorStats {
 }
 
 /**
- * Packs every constant the lowered steps read; call once per model and precision (any batch plan can
- * use it). Integer steps derive their words (packed 8-bit filters, per-channel data) from the constants.
+ * Packs every constant the lowered steps read, float constants in `storage` (f16: rounded to half precision);
+ * call once per model and precision (any batch plan can use it). Integer steps derive their words (packed 8-bit filters, per-channel data) from the constants.
  */
-export function packModelWeights(ctx: GpuContext, model: LoadedModel, integer?: IntegerLowering): PackedWeights {
-  const packed = new PackedWeights(weightsAlignment(ctx));
+export function packModelWeights(
+  ctx: GpuContext,
+  model: LoadedModel,
+  integer?: IntegerLowering,
+  storage: StorageType = 'f32',
+): PackedWeights {
+  const packed = new PackedWeights(weightsAlignment(ctx), storage);
   const constant = (name: string) => constData(model, name).data;
   for (const st of lowerGraph(model.json, 1, {}, 'unknown', integer).steps) {
     for (const w of st.weights())
@@ -58,8 +64,9 @@ function lowerAndPlan(
   force: VariantChoice,
   integer: IntegerLowering | undefined,
   gemm: GemmPlan | undefined,
+  storage: StorageType,
 ): { lowered: LoweredGraph; plan: MemoryPlan } {
-  const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer, gemm, ctx.subgroups);
+  const lowered = lowerGraph(model.json, batch, force, ctx.report.driver, integer, gemm, ctx.subgroups, storage);
   const plan = planMemory(
     [...lowered.roots].map(([id, r]) => ({ id, ...r })),
     weightsAlignment(ctx),
@@ -78,9 +85,10 @@ export function largestFittingBatch(
   force: VariantChoice = {},
   integer?: IntegerLowering,
   gemm?: GemmPlan,
+  storage: StorageType = 'f32',
 ): number {
   const fits = (b: number) => {
-    const { lowered, plan } = lowerAndPlan(ctx, model, b, force, integer, gemm);
+    const { lowered, plan } = lowerAndPlan(ctx, model, b, force, integer, gemm, storage);
     return arenaOverLimit(ctx, lowered, plan.total) === undefined;
   };
   if (fits(want)) return want;
@@ -146,11 +154,14 @@ export class GraphExecutor {
     force: VariantChoice = {},
     integer?: IntegerLowering,
     gemm?: GemmPlan,
+    storage: StorageType = 'f32',
   ): Promise<GraphExecutor> {
-    const { lowered, plan } = lowerAndPlan(ctx, model, batch, force, integer, gemm);
+    if (storage !== weights.storage)
+      throw new Error(`${model.json.name}: a ${storage} executor on weights packed as ${weights.storage}`);
+    const { lowered, plan } = lowerAndPlan(ctx, model, batch, force, integer, gemm, storage);
     checkArenaLimits(ctx, model.json.name, lowered, plan.total, batch);
     const t0 = performance.now();
-    const pipes = await Promise.all(lowered.steps.map((st) => st.pipeline(ctx)));
+    const pipes = await Promise.all(lowered.steps.map((st) => st.pipeline(ctx, storage)));
     const pipelineMs = performance.now() - t0;
     const arena = ctx.createBuffer(
       `${model.json.name}:activations[b${batch}]`,
@@ -166,7 +177,13 @@ export class GraphExecutor {
       return { buffer: arena, offset, size: Math.ceil(info.bytes / 16) * 16 };
     };
     const io: StepIo = { tensor: bind, weight: (name) => weights.binding(name), dummy };
-    const dispatches = lowered.steps.map((st, i): Dispatch => st.dispatch(ctx, pipes[i]!, io));
+    // Kernels count bytes as 4 per float element; an f16 graph's elements, activations and weights alike, are 2.
+    const scale = storageBytes(storage) / 4;
+    const dispatches = lowered.steps.map((st, i): Dispatch => {
+      const d = st.dispatch(ctx, pipes[i]!, io);
+      d.bytes *= scale;
+      return d;
+    });
     const stats: ExecutorStats = {
       batch,
       dispatches: dispatches.length,

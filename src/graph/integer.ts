@@ -25,12 +25,15 @@ export function integerBlocker(json: ModelJson): string | undefined {
   return undefined;
 }
 
-/** The precision a load runs at: 'auto' is 'int8' when the model can run it. */
-export function resolvePrecision(json: ModelJson, precision: Precision): 'f32' | 'int8' {
-  if (precision === 'f32') return 'f32';
+/**
+ * The precision a load runs at, as far as the model decides it: 'auto' is 'int8' when the model can run it, else
+ * 'f32' (which the detector may still run in f16: that depends on the adapter, api/detector.ts).
+ */
+export function resolvePrecision(json: ModelJson, precision: Precision): 'f32' | 'f16' | 'int8' {
+  if (precision === 'f32' || precision === 'f16') return precision;
   const blocker = integerBlocker(json);
   if (precision === 'auto') return blocker ? 'f32' : 'int8';
-  if (precision !== 'int8') throw new InvalidOptionError('precision', precision, "'auto', 'f32' or 'int8'");
+  if (precision !== 'int8') throw new InvalidOptionError('precision', precision, "'auto', 'f32', 'f16' or 'int8'");
   if (blocker)
     throw new UnsupportedOperatorError(json.name, 'integer execution', blocker, "load it with precision: 'f32'");
   return 'int8';

@@ -10,6 +10,7 @@ import { product } from '../core/shape.ts';
 import type { SubgroupSizes } from '../gpu/context.ts';
 import type { DriverKind } from '../gpu/provider.ts';
 import type { GemmPlan } from '../kernels/pointwise_tuning.ts';
+import { storageBytes, type StorageType } from '../kernels/storage.ts';
 import { UnsupportedOperatorError } from '../errors.ts';
 import type { IntegerLowering, LowerContext, Step, VariantChoice } from '../ops/support/lowering.ts';
 import type { GraphNode } from '../ops/support/node.ts';
@@ -146,7 +147,8 @@ export function lowerNodes(
 
 /**
  * `driver` picks the measured kernel configurations for that adapter kind; `integer` lowers to the
- * integer kernels, every activation an 8-bit tensor packed four to a u32 word.
+ * integer kernels, every activation an 8-bit tensor packed four to a u32 word; `storage` is a float graph's
+ * element type (f16: 2 bytes an element).
  */
 export function lowerGraph(
   model: ModelJson,
@@ -156,6 +158,7 @@ export function lowerGraph(
   integer?: IntegerLowering,
   gemm?: GemmPlan,
   subgroups?: SubgroupSizes,
+  storage: StorageType = 'f32',
 ): LoweredGraph {
   const outputs = [model.outputs.boxes, model.outputs.scores];
   const { steps, root } = lowerNodes(model, model.nodes, {
@@ -174,7 +177,7 @@ export function lowerGraph(
   const elements = (t: string) => product((model.shapes[t] ?? model.shapes[t.slice(0, -':f32'.length)]!).slice(1));
   const bytesOf = (t: string) => {
     const n = batch * elements(t);
-    return integer && !floats.has(t) ? Math.ceil(n / 4) * 4 : 4 * n;
+    return integer && !floats.has(t) ? Math.ceil(n / 4) * 4 : storageBytes(storage) * n;
   };
   // Lifetimes: step 0 is preprocessing (writes the input), steps 1..n the kernels, n+1 the SSD head.
   const roots = new Map<string, StorageRoot>();

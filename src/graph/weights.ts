@@ -6,6 +6,8 @@
 import type { GpuContext } from '../gpu/context.ts';
 import type { ConstTensor, ModelJson } from './ir.ts';
 import { padLastDimTo4 } from '../kernels/common.ts';
+import { storageBytes, type StorageType } from '../kernels/storage.ts';
+import { encodeFloat16 } from './float16.ts';
 
 export interface LoadedModel {
   json: ModelJson;
@@ -24,44 +26,56 @@ export type PackKind = 'pad4';
 export class PackedWeights {
   private readonly index = new Map<string, { offset: number; size: number }>();
   private chunks: Float32Array[] = [];
-  private floats = 0;
+  /** Elements packed so far (values, alignment padding and words alike). */
+  private elements = 0;
+  private readonly elementBytes: number;
   buffer: GPUBuffer | undefined;
 
-  constructor(private readonly alignmentBytes: number) {}
+  /** `storage`: the float kernels' element type; f16 rounds every value to half precision at upload. */
+  constructor(
+    private readonly alignmentBytes: number,
+    readonly storage: StorageType = 'f32',
+  ) {
+    this.elementBytes = storageBytes(storage);
+  }
 
   /** Adds `data` with its last axis (length `last`) padded to a multiple of 4; same key -> same slot. */
   add(key: string, data: Float32Array, last: number): string {
     if (this.index.has(key)) return key;
     const packed = padLastDimTo4(data, last);
-    const alignFloats = this.alignmentBytes / 4;
-    const start = Math.ceil(this.floats / alignFloats) * alignFloats;
-    if (start > this.floats) this.chunks.push(new Float32Array(start - this.floats));
+    const alignElements = this.alignmentBytes / this.elementBytes;
+    const start = Math.ceil(this.elements / alignElements) * alignElements;
+    if (start > this.elements) this.chunks.push(new Float32Array(start - this.elements));
     this.chunks.push(packed);
-    this.index.set(key, { offset: start * 4, size: Math.max(16, Math.ceil((packed.length * 4) / 16) * 16) });
-    this.floats = start + packed.length;
+    const bytes = packed.length * this.elementBytes;
+    this.index.set(key, { offset: start * this.elementBytes, size: Math.max(16, Math.ceil(bytes / 16) * 16) });
+    this.elements = start + packed.length;
     return key;
   }
 
-  /** Adds words stored as they are (packed integer data); same key -> same slot. */
+  /** Adds words stored as they are (packed integer data); same key -> same slot. Only in f32 storage. */
   addWords(key: string, words: Uint32Array): string {
+    if (this.storage !== 'f32') throw new Error(`packed weight ${key}: integer words in ${this.storage} storage`);
     if (this.index.has(key)) return key;
     // A Float32Array view copies the bits unchanged (same element type: a byte copy).
     return this.add(key, new Float32Array(words.buffer, words.byteOffset, words.length), 4);
   }
 
   get byteLength(): number {
-    return Math.ceil((this.floats * 4) / 16) * 16;
+    return Math.ceil((this.elements * this.elementBytes) / 16) * 16;
   }
 
   upload(ctx: GpuContext, label: string): GPUBuffer {
-    const all = new Float32Array(this.byteLength / 4 + 4);
+    // 16 bytes of slack past the end, as before (in f16, half as many bytes per value).
+    const all = new Float32Array((this.byteLength + 16) / this.elementBytes);
     let at = 0;
     for (const c of this.chunks) {
       all.set(c, at);
       at += c.length;
     }
     this.chunks = [];
-    this.buffer = ctx.createBuffer(label, all.byteLength, GPUBufferUsage.STORAGE, all);
+    const contents = this.storage === 'f16' ? encodeFloat16(all) : all;
+    this.buffer = ctx.createBuffer(label, contents.byteLength, GPUBufferUsage.STORAGE, contents);
     return this.buffer;
   }
 

@@ -9,6 +9,7 @@ import { contiguousView, type Clamp, type ConvGeometry, type OutputView } from '
 import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import { padLastDimTo4 } from './common.ts';
 import { ConvParams, convParams } from './conv_params.ts';
+import { withStorage, type StorageType } from './storage.ts';
 
 export const CONV2D_VARIANTS = ['naive', 'direct', 'blocked', 'igemm'] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
@@ -31,10 +32,15 @@ export function selectConv2dVariant(g: ConvGeometry): Conv2dVariant {
   return g.outW >= 4 ? 'blocked' : 'direct';
 }
 
-export function conv2dPipeline(ctx: GpuContext, variant: Conv2dVariant, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
+export function conv2dPipeline(
+  ctx: GpuContext,
+  variant: Conv2dVariant,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`conv2d/${variant}/${storage}/wg${workgroupSize}`, () => ({
     label: `conv2d_${variant}`,
-    code: ConvParams.wgsl + common + source,
+    code: withStorage(storage, ConvParams.wgsl + common + source),
     entryPoint: `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'storage', 'storage', 'rw'],

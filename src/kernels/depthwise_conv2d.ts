@@ -11,6 +11,7 @@ import { contiguousView, type Clamp, type ConvGeometry, type OutputView } from '
 import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import { padLastDimTo4 } from './common.ts';
 import { ConvParams, convParams } from './conv_params.ts';
+import { withStorage, type StorageType } from './storage.ts';
 
 export const DEPTHWISE_VARIANTS = ['naive', 'vec4', 'blocked', 'k3s1', 'k3s2', 'k3s1u', 'k3s2u'] as const;
 export type DepthwiseVariant = (typeof DEPTHWISE_VARIANTS)[number];
@@ -38,12 +39,13 @@ export function selectDepthwiseVariant(g: ConvGeometry, driver: DriverKind = 'un
 export function depthwiseConv2dPipeline(
   ctx: GpuContext,
   variant: DepthwiseVariant,
+  storage: StorageType = 'f32',
   workgroupSize = 64,
 ): Promise<CachedPipeline> {
   const stride = variant.startsWith('k3s2') ? 2 : 1;
-  return ctx.pipeline(`depthwise_conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
+  return ctx.pipeline(`depthwise_conv2d/${variant}/${storage}/wg${workgroupSize}`, () => ({
     label: `depthwise_conv2d_${variant}`,
-    code: `${ConvParams.wgsl}const S: u32 = ${stride}u;\n${common}${source}`,
+    code: withStorage(storage, `${ConvParams.wgsl}const S: u32 = ${stride}u;\n${common}${source}`),
     entryPoint: variant === 'k3s1' || variant === 'k3s2' ? 'main_k3' : `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'storage', 'storage', 'rw'],

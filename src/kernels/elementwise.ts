@@ -5,22 +5,31 @@ import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
 import { uniformSchema } from '../gpu/uniforms.ts';
 import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { Clamp } from '../core/geometry.ts';
+import { withStorage, type StorageType } from './storage.ts';
 
 export const ElementwiseParams = uniformSchema('Params', { count: 'u32', clampMin: 'f32', clampMax: 'f32' });
 
-export function addPipeline(ctx: GpuContext, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`add/f32/wg${workgroupSize}`, () => ({
+export function addPipeline(
+  ctx: GpuContext,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`add/${storage}/wg${workgroupSize}`, () => ({
     label: 'add',
-    code: ElementwiseParams.wgsl + addSource,
+    code: withStorage(storage, ElementwiseParams.wgsl + addSource),
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'rw', 'rw'],
   }));
 }
 
-export function logisticPipeline(ctx: GpuContext, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`logistic/f32/wg${workgroupSize}`, () => ({
+export function logisticPipeline(
+  ctx: GpuContext,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`logistic/${storage}/wg${workgroupSize}`, () => ({
     label: 'logistic',
-    code: ElementwiseParams.wgsl + logisticSource,
+    code: withStorage(storage, ElementwiseParams.wgsl + logisticSource),
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'rw'],
   }));

@@ -12,6 +12,7 @@ import { uniformSchema } from '../gpu/uniforms.ts';
 import { ACTIVATIONS, type Clamp, type OutputView } from '../core/geometry.ts';
 import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import { padLastDimTo4 } from './common.ts';
+import { withStorage, type StorageType } from './storage.ts';
 import type { PointwiseShape } from './pointwise_conv2d_ref.ts';
 
 export type { PointwiseShape } from './pointwise_conv2d_ref.ts';
@@ -128,6 +129,7 @@ export function pointwiseConv2dPipeline(
   ctx: GpuContext,
   variant: PointwiseVariant,
   workgroupSize = 64,
+  storage: StorageType = 'f32',
 ): Promise<CachedPipeline> {
   const tiled = TILED.test(variant) ? tiledLayout(variant, workgroupSize) : undefined;
   const [tm, tn] = tiled ? [tiled.tm, tiled.tn] : tileOf(variant);
@@ -146,11 +148,14 @@ export function pointwiseConv2dPipeline(
     : entry === 'shared'
       ? undefined
       : { WG_SIZE: workgroupSize };
-  return ctx.pipeline(`pointwise_conv2d/${variant}/f32/wg${workgroupSize}`, () => ({
+  return ctx.pipeline(`pointwise_conv2d/${variant}/${storage}/wg${workgroupSize}`, () => ({
     label: `pointwise_conv2d_${variant}`,
-    code: subgroup
-      ? `enable subgroups;\n${PointwiseParams.wgsl}const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${source}${subgroupSource}`
-      : `${PointwiseParams.wgsl}const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${source}`,
+    code: withStorage(
+      storage,
+      subgroup
+        ? `enable subgroups;\n${PointwiseParams.wgsl}const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${source}${subgroupSource}`
+        : `${PointwiseParams.wgsl}const TM: u32 = ${tm}u;\nconst TN: u32 = ${tn}u;\n${source}`,
+    ),
     entryPoint: `main_${entry}`,
     ...(constants ? { constants } : {}),
     bindings: ['uniform', 'rw', 'storage', 'storage', 'rw', 'rw'],

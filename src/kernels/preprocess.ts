@@ -9,6 +9,7 @@ import { uniformSchema } from '../gpu/uniforms.ts';
 import type { PreprocessSpec } from '../core/model_spec.ts';
 import { makeDispatch, type Dispatch } from '../gpu/dispatch.ts';
 import { placement, type Placement } from '../image/placement.ts';
+import { withStorage } from './storage.ts';
 
 export const PreprocessParams = uniformSchema('Params', {
   dstW: 'u32',
@@ -26,18 +27,22 @@ export const PreprocessParams = uniformSchema('Params', {
   qOffset: 'i32',
 });
 
-/** The network input's form: float, or 8-bit (uint8: the pixel; int8: the pixel - 128) packed in words. */
-export type PreprocessOutput = 'f32' | 'uint8' | 'int8';
+/**
+ * The network input's form: float in the graph's storage type (f32 or f16), or 8-bit (uint8: the pixel; int8: the
+ * pixel - 128) packed in words.
+ */
+export type PreprocessOutput = 'f32' | 'f16' | 'uint8' | 'int8';
 
 export function preprocessPipeline(
   ctx: GpuContext,
   output: PreprocessOutput = 'f32',
   workgroupSize = 64,
 ): Promise<CachedPipeline> {
-  const quantized = output !== 'f32';
-  return ctx.pipeline(`preprocess/rgba8/${quantized ? 'q8' : 'f32'}/wg${workgroupSize}`, () => ({
+  const quantized = output !== 'f32' && output !== 'f16';
+  const storage = output === 'f16' ? 'f16' : 'f32';
+  return ctx.pipeline(`preprocess/rgba8/${quantized ? 'q8' : storage}/wg${workgroupSize}`, () => ({
     label: quantized ? 'preprocess_quantized' : 'preprocess',
-    code: PreprocessParams.wgsl + source,
+    code: withStorage(storage, PreprocessParams.wgsl + source),
     entryPoint: quantized ? 'main_quantized' : 'main',
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'texture', 'rw'],
@@ -102,10 +107,11 @@ export function preprocessStage(
   out: PreprocessOutput = 'f32',
 ): PreprocessStage {
   const values = spec.width * spec.height * 3;
+  const float = out === 'f32' || out === 'f16';
   const den = (side: number) => (spec.halfPixelCenters ? 2 * side : side);
-  if (out !== 'f32' && 255 * den(spec.width) * den(spec.height) >= 2 ** 32)
+  if (!float && 255 * den(spec.width) * den(spec.height) >= 2 ** 32)
     throw new RangeError(`an 8-bit ${spec.width}x${spec.height} input is too large for the integer resize`);
-  if (out !== 'f32' && slot > 0 && values % 4 !== 0)
+  if (!float && slot > 0 && values % 4 !== 0)
     throw new RangeError(
       `an 8-bit ${spec.width}x${spec.height} input is not whole u32 words: run such a model in batches of 1`,
     );
@@ -116,12 +122,12 @@ export function preprocessStage(
     PreprocessParams,
     first.params,
     [texture, output],
-    { threads: out === 'f32' ? spec.width * spec.height : Math.ceil(values / 4), workgroupSize: 64 },
+    { threads: float ? spec.width * spec.height : Math.ceil(values / 4), workgroupSize: 64 },
     {
       label: `preprocess[${slot}]`,
       op: 'preprocess',
       flops: spec.width * spec.height * 3 * 8,
-      bytes: spec.width * spec.height * 16 + values * (out === 'f32' ? 4 : 1),
+      bytes: spec.width * spec.height * 16 + values * (out === 'f32' ? 4 : out === 'f16' ? 2 : 1),
     },
   );
   const uniform = dispatch.owned[0]!;

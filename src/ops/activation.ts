@@ -16,6 +16,7 @@ import type { TfliteActivation } from './support/interchange.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import type { NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import { withStorage, type StorageType } from '../kernels/storage.ts';
 
 export const ACTIVATION_FNS = ['identity', 'tanh', 'hard_swish'] as const;
 export type ActivationFn = (typeof ACTIVATION_FNS)[number];
@@ -45,10 +46,15 @@ export const ViewParams = uniformSchema('Params', {
   clampMax: 'f32',
 });
 
-export function activationPipeline(ctx: GpuContext, fn: ActivationFn, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`activation/${fn}/f32/wg${workgroupSize}`, () => ({
+export function activationPipeline(
+  ctx: GpuContext,
+  fn: ActivationFn,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`activation/${fn}/${storage}/wg${workgroupSize}`, () => ({
     label: `activation_${fn}`,
-    code: ViewParams.wgsl + source,
+    code: withStorage(storage, ViewParams.wgsl + source),
     entryPoint: `main_${fn}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'rw'],
@@ -115,8 +121,8 @@ class ActivationStep implements Step {
   weights() {
     return [];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return activationPipeline(ctx, this.fn);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return activationPipeline(ctx, this.fn, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = { input: io.tensor(this.input), output: io.tensor(this.output) };

@@ -17,6 +17,7 @@ import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import { IntegerStep, integerOf, refuseInteger } from './support/quantized.ts';
 import { ShapeError, type NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import type { StorageType } from '../kernels/storage.ts';
 
 export interface AddNode extends NodeBase {
   op: 'add';
@@ -47,8 +48,8 @@ class AddStep implements Step {
   weights() {
     return [];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return addPipeline(ctx);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return addPipeline(ctx, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     return addDispatch(

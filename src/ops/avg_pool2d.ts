@@ -16,6 +16,7 @@ import { intersect, parseClamp } from './support/conv.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import type { NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import { withStorage, type StorageType } from '../kernels/storage.ts';
 
 export interface AvgPool2dNode extends NodeBase {
   op: 'avg_pool2d';
@@ -39,10 +40,15 @@ export function avgPoolVariantSupported(g: ConvGeometry, v: AvgPoolVariant): boo
   return v === 'naive' || g.inC % 4 === 0;
 }
 
-export function avgPoolPipeline(ctx: GpuContext, variant: AvgPoolVariant, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`avg_pool2d/${variant}/f32/wg${workgroupSize}`, () => ({
+export function avgPoolPipeline(
+  ctx: GpuContext,
+  variant: AvgPoolVariant,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`avg_pool2d/${variant}/${storage}/wg${workgroupSize}`, () => ({
     label: `avg_pool2d_${variant}`,
-    code: ConvParams.wgsl + common + source,
+    code: withStorage(storage, ConvParams.wgsl + common + source),
     entryPoint: `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'rw'],
@@ -124,8 +130,8 @@ class AvgPoolStep implements Step {
   weights() {
     return [];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return avgPoolPipeline(ctx, this.variant);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return avgPoolPipeline(ctx, this.variant, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = { input: io.tensor(this.input), output: io.tensor(this.output) };

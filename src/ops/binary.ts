@@ -14,6 +14,7 @@ import type { OptionsSchema } from './support/interchange.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import { ShapeError, type NodeBase, type ShapeContext } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import { withStorage, type StorageType } from '../kernels/storage.ts';
 
 export const BINARY_FNS = ['mul', 'sub'] as const;
 export type BinaryFn = (typeof BINARY_FNS)[number];
@@ -81,12 +82,15 @@ export function binaryPipeline(
   ctx: GpuContext,
   fn: BinaryFn,
   constant: boolean,
+  storage: StorageType = 'f32',
   workgroupSize = 64,
 ): Promise<CachedPipeline> {
-  return ctx.pipeline(`binary/${fn}/${constant ? 'const' : 'tensor'}/f32/wg${workgroupSize}`, () => ({
+  return ctx.pipeline(`binary/${fn}/${constant ? 'const' : 'tensor'}/${storage}/wg${workgroupSize}`, () => ({
     label: `binary_${fn}`,
-    code:
+    code: withStorage(
+      storage,
       BinaryParams.wgsl + source.replace('<storage, K_ACCESS>', constant ? '<storage, read>' : '<storage, read_write>'),
+    ),
     entryPoint: `main_${fn}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', constant ? 'storage' : 'rw', 'rw'],
@@ -183,8 +187,8 @@ class BinaryStep implements Step {
   weights() {
     return this.operands.constant ? [{ name: this.k, lastDim: this.operands.k.at(-1) ?? 1 }] : [];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return binaryPipeline(ctx, this.fn, this.operands.constant);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return binaryPipeline(ctx, this.fn, this.operands.constant, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const k = this.operands.constant ? io.weight(this.k) : io.tensor(this.k);

@@ -78,6 +78,7 @@ import {
 } from './support/quantized.ts';
 import type { GraphNode } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import type { StorageType } from '../kernels/storage.ts';
 
 export interface Conv2dNode extends ConvNode {
   op: 'conv2d';
@@ -117,8 +118,8 @@ export class Conv2dStep implements Step {
       { name: this.bias, lastDim: this.g.outC },
     ];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return conv2dPipeline(ctx, this.variant);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return conv2dPipeline(ctx, this.variant, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = {
@@ -162,8 +163,8 @@ export class PointwiseStep implements Step {
       { name: this.bias, lastDim: this.s.N },
     ];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return pointwiseConv2dPipeline(ctx, this.variant, this.workgroupSize);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return pointwiseConv2dPipeline(ctx, this.variant, this.workgroupSize, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const r = this.residual;

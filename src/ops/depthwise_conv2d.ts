@@ -43,6 +43,7 @@ import {
 } from '../kernels/qdepthwise_conv2d.ts';
 import { packQuantized } from '../kernels/quantization.ts';
 import type { OpDef } from './support/op_def.ts';
+import type { StorageType } from '../kernels/storage.ts';
 
 export interface DepthwiseConv2dNode extends ConvNode {
   op: 'depthwise_conv2d';
@@ -77,8 +78,8 @@ export class DepthwiseStep implements Step {
       { name: this.bias, lastDim: this.g.outC },
     ];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return depthwiseConv2dPipeline(ctx, this.variant);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return depthwiseConv2dPipeline(ctx, this.variant, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = {

@@ -10,6 +10,7 @@ import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import { IntegerStep, integerOf, refuseInteger } from './support/quantized.ts';
 import type { NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import type { StorageType } from '../kernels/storage.ts';
 
 export interface LogisticNode extends NodeBase {
   op: 'logistic';
@@ -37,8 +38,8 @@ class LogisticStep implements Step {
   weights() {
     return [];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return logisticPipeline(ctx);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return logisticPipeline(ctx, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     return logisticDispatch(ctx, pipe, this.count, io.tensor(this.input), io.tensor(this.output), this.name);

@@ -17,6 +17,7 @@ import type { OptionsSchema } from './support/interchange.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import { ShapeError, type NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import { withStorage, type StorageType } from '../kernels/storage.ts';
 
 export interface MaxPool2dNode extends NodeBase {
   op: 'max_pool2d';
@@ -40,10 +41,15 @@ export function maxPoolVariantSupported(g: ConvGeometry, v: MaxPoolVariant): boo
   return v === 'naive' || g.inC % 4 === 0;
 }
 
-export function maxPoolPipeline(ctx: GpuContext, variant: MaxPoolVariant, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`max_pool2d/${variant}/f32/wg${workgroupSize}`, () => ({
+export function maxPoolPipeline(
+  ctx: GpuContext,
+  variant: MaxPoolVariant,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`max_pool2d/${variant}/${storage}/wg${workgroupSize}`, () => ({
     label: `max_pool2d_${variant}`,
-    code: ConvParams.wgsl + common + source,
+    code: withStorage(storage, ConvParams.wgsl + common + source),
     entryPoint: `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'rw'],
@@ -143,8 +149,8 @@ class MaxPoolStep implements Step {
   weights() {
     return [];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return maxPoolPipeline(ctx, this.variant);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return maxPoolPipeline(ctx, this.variant, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = { input: io.tensor(this.input), output: io.tensor(this.output) };

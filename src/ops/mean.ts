@@ -13,6 +13,7 @@ import type { OptionsSchema } from './support/interchange.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import { ShapeError, type NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import { withStorage, type StorageType } from '../kernels/storage.ts';
 
 export interface MeanNode extends NodeBase {
   op: 'mean';
@@ -38,10 +39,14 @@ const MeanParams = uniformSchema('Params', {
   clampMax: 'f32',
 });
 
-export function meanPipeline(ctx: GpuContext, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`mean/f32/wg${workgroupSize}`, () => ({
+export function meanPipeline(
+  ctx: GpuContext,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`mean/${storage}/wg${workgroupSize}`, () => ({
     label: 'mean',
-    code: MeanParams.wgsl + source,
+    code: withStorage(storage, MeanParams.wgsl + source),
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'rw'],
   }));
@@ -107,8 +112,8 @@ class MeanStep implements Step {
   weights() {
     return [];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return meanPipeline(ctx);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return meanPipeline(ctx, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = { input: io.tensor(this.input), output: io.tensor(this.output) };

@@ -14,6 +14,7 @@ import { intersect, isIdentity, parseClamp } from './support/conv.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import { ShapeError, type NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import { withStorage, type StorageType } from '../kernels/storage.ts';
 
 /** Elements added before and after each of H, W and C. */
 export interface Pads {
@@ -58,10 +59,14 @@ const PadParams = uniformSchema('Params', {
   clampMax: 'f32',
 });
 
-export function padPipeline(ctx: GpuContext, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`pad/f32/wg${workgroupSize}`, () => ({
+export function padPipeline(
+  ctx: GpuContext,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`pad/${storage}/wg${workgroupSize}`, () => ({
     label: 'pad',
-    code: PadParams.wgsl + source,
+    code: withStorage(storage, PadParams.wgsl + source),
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'rw'],
   }));
@@ -145,8 +150,8 @@ class PadStep implements Step {
   weights() {
     return [];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return padPipeline(ctx);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return padPipeline(ctx, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = { input: io.tensor(this.input), output: io.tensor(this.output) };

@@ -12,6 +12,7 @@ import { intersect, parseClamp } from './support/conv.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import { ShapeError, type NodeBase, type ShapeContext } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import { withStorage, type StorageType } from '../kernels/storage.ts';
 
 export interface PreluNode extends NodeBase {
   op: 'prelu';
@@ -39,10 +40,14 @@ const PreluParams = uniformSchema('Params', {
   clampMax: 'f32',
 });
 
-export function preluPipeline(ctx: GpuContext, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`prelu/f32/wg${workgroupSize}`, () => ({
+export function preluPipeline(
+  ctx: GpuContext,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`prelu/${storage}/wg${workgroupSize}`, () => ({
     label: 'prelu',
-    code: PreluParams.wgsl + source,
+    code: withStorage(storage, PreluParams.wgsl + source),
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'storage', 'rw'],
   }));
@@ -116,8 +121,8 @@ class PreluStep implements Step {
   weights() {
     return [{ name: this.alpha, lastDim: this.perChannel ? this.shape.at(-1)! : 1 }];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return preluPipeline(ctx);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return preluPipeline(ctx, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = { input: io.tensor(this.input), alpha: io.weight(this.alpha), output: io.tensor(this.output) };

@@ -15,6 +15,7 @@ import type { TfliteQuantization } from './support/interchange.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import type { NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import { withStorage, type StorageType } from '../kernels/storage.ts';
 
 export interface QuantizeNode extends NodeBase, TfliteQuantization {
   op: 'quantize';
@@ -39,10 +40,14 @@ const QuantizeParams = uniformSchema('Params', {
   qmax: 'f32',
 });
 
-export function quantizePipeline(ctx: GpuContext, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`quantize/f32/wg${workgroupSize}`, () => ({
+export function quantizePipeline(
+  ctx: GpuContext,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`quantize/${storage}/wg${workgroupSize}`, () => ({
     label: 'quantize',
-    code: QuantizeParams.wgsl + source,
+    code: withStorage(storage, QuantizeParams.wgsl + source),
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'rw'],
   }));
@@ -111,8 +116,8 @@ class QuantizeStep implements Step {
   weights() {
     return [];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return quantizePipeline(ctx);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return quantizePipeline(ctx, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = { input: io.tensor(this.input), output: io.tensor(this.output) };

@@ -16,6 +16,7 @@ import type { OptionsSchema } from './support/interchange.ts';
 import type { LowerContext, Step, StepIo } from './support/lowering.ts';
 import { ShapeError, type NodeBase } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
+import { withStorage, type StorageType } from '../kernels/storage.ts';
 
 export const RESIZE_MODES = ['bilinear', 'nearest'] as const;
 export type ResizeMode = (typeof RESIZE_MODES)[number];
@@ -62,10 +63,15 @@ export function resizeScale(input: number, output: number, alignCorners: boolean
   return alignCorners && output > 1 ? Math.fround((input - 1) / (output - 1)) : Math.fround(input / output);
 }
 
-export function resizePipeline(ctx: GpuContext, mode: ResizeMode, workgroupSize = 64): Promise<CachedPipeline> {
-  return ctx.pipeline(`resize/${mode}/f32/wg${workgroupSize}`, () => ({
+export function resizePipeline(
+  ctx: GpuContext,
+  mode: ResizeMode,
+  storage: StorageType = 'f32',
+  workgroupSize = 64,
+): Promise<CachedPipeline> {
+  return ctx.pipeline(`resize/${mode}/${storage}/wg${workgroupSize}`, () => ({
     label: `resize_${mode}`,
-    code: ResizeParams.wgsl + source,
+    code: withStorage(storage, ResizeParams.wgsl + source),
     entryPoint: `main_${mode}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'rw'],
@@ -192,8 +198,8 @@ class ResizeStep implements Step {
   weights() {
     return [];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return resizePipeline(ctx, this.rule.mode);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return resizePipeline(ctx, this.rule.mode, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const b = { input: io.tensor(this.input), output: io.tensor(this.output) };

@@ -21,6 +21,7 @@
  *   and (x, y) of each of the model's K keypoints (f32).
  * Boxes are in model-input coordinates, normalized, unclipped; records are in score order.
  */
+import { withStorage, type StorageType } from '../kernels/storage.ts';
 import commonSource from '../../shaders/ssd_common.wgsl';
 import scoreSource from '../../shaders/ssd_score.wgsl';
 import scoreSubgroupSource from '../../shaders/ssd_score_subgroup.wgsl';
@@ -136,6 +137,8 @@ export interface SsdHeadConfig {
    * it); false or left out, the plain pass (see headUsesSubgroups). Detections are the same either way.
    */
   subgroups?: boolean;
+  /** The network's storage type, which the raw box encodings and logits are read in (decoding is f32). Default f32. */
+  storage?: StorageType;
 }
 
 /**
@@ -262,15 +265,16 @@ function headPipeline(
   sortChunk: number,
   keypoints: number,
   subgroups: boolean,
+  storage: StorageType,
 ): Promise<CachedPipeline> {
   const file = ENTRIES[entry];
   const constants: Record<string, number> = file === 'sort' ? { WG_SIZE, SORT_CHUNK: sortChunk } : { WG_SIZE };
   const sg = subgroups && entry === 'score';
-  const key = `ssd_head/${entry}${sg ? '/subgroups' : ''}/wg${WG_SIZE}/kp${keypoints}${file === 'sort' ? `/chunk${sortChunk}` : ''}`;
+  const key = `ssd_head/${entry}${sg ? '/subgroups' : ''}/${storage}/wg${WG_SIZE}/kp${keypoints}${file === 'sort' ? `/chunk${sortChunk}` : ''}`;
   const body = wgslConstants(keypoints) + HeadParams.wgsl + OptionsUniform.wgsl + commonSource + SOURCES[file];
   return ctx.pipeline(key, () => ({
     label: `ssd_${entry}${sg ? '_subgroup' : ''}`,
-    code: sg ? `enable subgroups;\n${body}${scoreSubgroupSource}` : body,
+    code: withStorage(storage, sg ? `enable subgroups;\n${body}${scoreSubgroupSource}` : body),
     entryPoint: sg ? 'score_subgroup' : entry,
     constants,
     bindings: BINDINGS,
@@ -331,7 +335,9 @@ export class SsdHead {
     const entries = Object.keys(ENTRIES) as Entry[];
     const keypoints = keypointCount(cfg.spec);
     const sg = headUsesSubgroups(ctx, cfg.subgroups);
-    const compiled = await Promise.all(entries.map((e) => headPipeline(ctx, e, layout.sortChunk, keypoints, sg)));
+    const compiled = await Promise.all(
+      entries.map((e) => headPipeline(ctx, e, layout.sortChunk, keypoints, sg, cfg.storage ?? 'f32')),
+    );
     const pipes = Object.fromEntries(entries.map((e, i) => [e, compiled[i]!])) as Record<Entry, CachedPipeline>;
     return new SsdHead(ctx, cfg, layout, pipes, sg);
   }

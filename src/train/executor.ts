@@ -72,7 +72,7 @@ export class TrainExecutor {
     const dummy = ctx.createBuffer('no-residual', 16, GPUBufferUsage.STORAGE);
     const value = (t: string): GPUBufferBinding => ({ buffer: buffers.get(root(t))! });
     const io: StepIo = { tensor: value, weight: (name) => store.binding(name), dummy };
-    const forward = await Promise.all(steps.map(async (st) => st.dispatch(ctx, await st.pipeline(ctx), io)));
+    const forward = await Promise.all(steps.map(async (st) => st.dispatch(ctx, await st.pipeline(ctx, 'f32'), io)));
 
     const constShape = (name: string) => json.constants[name]?.shape;
     const scratchFloats = opts.backward

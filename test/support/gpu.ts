@@ -4,6 +4,8 @@ import { GpuContext } from '../../src/gpu/context.ts';
 import type { DriverChoice } from '../../src/gpu/provider.ts';
 import { installNodeGpu } from '../../src/node_gpu.ts';
 import { encodeDispatches, type Dispatch } from '../../src/gpu/dispatch.ts';
+import { decodeFloat16, encodeFloat16 } from '../../src/graph/float16.ts';
+import type { StorageType } from '../../src/kernels/storage.ts';
 
 let shared: Promise<GpuContext> | undefined;
 
@@ -86,4 +88,47 @@ export function assertClose(
   if (worst >= 0) {
     assert.fail(`${what}: element ${worst} is ${actual[worst]}, reference ${ref[worst]} (atol ${atol}, rtol ${rtol})`);
   }
+}
+
+/** The values a float16 buffer holds for `v` (round to nearest even), as float32. */
+export function roundF16(v: Float32Array): Float32Array {
+  return decodeFloat16(encodeFloat16(v));
+}
+
+/** A storage buffer of `data` in a kernel storage type: f16 packs two values a word. */
+export function storageAs(ctx: GpuContext, data: Float32Array, st: StorageType, label = 'test'): GPUBuffer {
+  if (st === 'f32') return storage(ctx, data, label);
+  const bytes = encodeFloat16(data);
+  const words = new Uint32Array(Math.max(1, Math.ceil(bytes.length / 4)));
+  new Uint8Array(words.buffer).set(bytes);
+  return storage(ctx, words, label);
+}
+
+/** An output buffer of `count` values in a storage type, filled with NaN. */
+export function outputAs(ctx: GpuContext, count: number, st: StorageType): GPUBuffer {
+  return storageAs(ctx, new Float32Array(Math.max(count, 8)).fill(Number.NaN), st, 'output');
+}
+
+/** Reads `count` values of a storage type back as float32. */
+export async function readAs(
+  ctx: GpuContext,
+  buffer: GPUBuffer,
+  count: number,
+  st: StorageType,
+): Promise<Float32Array> {
+  if (st === 'f32') return readF32(ctx, buffer, count);
+  ctx.throwUncaptured('before readback');
+  const raw = await ctx.readBuffer(buffer, 0, Math.ceil((count * 2) / 4) * 4);
+  return decodeFloat16(new Uint8Array(raw, 0, count * 2));
+}
+
+/**
+ * Tolerance of an f16-storage kernel against its CPU reference run on the same f16-rounded inputs and weights.
+ * Both sum in float32, in different orders: at most `terms` * 2^-24 * `sumBound` apart (`sumBound` bounds the
+ * sum of the terms' magnitudes). The kernel then stores float16: half an ulp (2^-11 relative) of rounding, taken
+ * as one ulp (2^-10) since the value rounded is the perturbed sum; below float16's smallest normal, its
+ * subnormal spacing 2^-24 is absolute.
+ */
+export function f16Tolerance(terms: number, sumBound: number): { atol: number; rtol: number } {
+  return { atol: terms * 2 ** -24 * sumBound + 2 ** -24, rtol: 2 ** -10 };
 }

@@ -7,6 +7,8 @@ import type { GpuContext } from '../../src/gpu/context.ts';
 import { encodeDispatches } from '../../src/gpu/dispatch.ts';
 import { GraphExecutor, packModelWeights } from '../../src/graph/executor.ts';
 import { constData, type LoadedModel } from '../../src/graph/weights.ts';
+import { decodeFloat16, encodeFloat16 } from '../../src/graph/float16.ts';
+import type { StorageType } from '../../src/kernels/storage.ts';
 import { parseDetections, SsdHead } from '../../src/ssd/head.ts';
 import { keypointCount, type HeadDetection, type HeadOptions } from '../../src/ssd/head_types.ts';
 
@@ -23,10 +25,18 @@ export class TensorPipeline {
     private readonly ex: GraphExecutor,
     private readonly head: SsdHead,
     private readonly cap: number,
+    private readonly storage: StorageType,
   ) {}
 
-  static async create(ctx: GpuContext, model: LoadedModel, cap = 100): Promise<TensorPipeline> {
-    const ex = await GraphExecutor.create(ctx, model, packModelWeights(ctx, model), 1);
+  /** `storage` f16: weights, activations and the head's inputs in float16 (inputs and outputs converted here). */
+  static async create(
+    ctx: GpuContext,
+    model: LoadedModel,
+    cap = 100,
+    storage: StorageType = 'f32',
+  ): Promise<TensorPipeline> {
+    const weights = packModelWeights(ctx, model, undefined, storage);
+    const ex = await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, undefined, storage);
     const s = model.json.shapes[model.json.outputs.scores]!;
     const head = await SsdHead.create(ctx, {
       batch: 1,
@@ -37,14 +47,16 @@ export class TensorPipeline {
       maxDetectionsCap: cap,
       candidateCap: 1024,
       labels: model.json.labels,
+      storage,
     });
-    return new TensorPipeline(ctx, model, ex, head, cap);
+    return new TensorPipeline(ctx, model, ex, head, cap, storage);
   }
 
   async run(input: Float32Array, options: HeadOptions): Promise<TensorRun> {
     const { ctx, ex, head } = this;
     const inp = ex.input;
-    ctx.queue.writeBuffer(inp.buffer, inp.offset ?? 0, input.buffer, input.byteOffset, input.byteLength);
+    const bytes = this.storage === 'f16' ? encodeFloat16(input) : input;
+    ctx.queue.writeBuffer(inp.buffer, inp.offset ?? 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
     head.setOptions(options);
     const enc = ctx.device.createCommandEncoder();
     const pass = enc.beginComputePass();
@@ -52,8 +64,11 @@ export class TensorPipeline {
     encodeDispatches(pass, head.dispatches(ex.outputs.boxes, ex.outputs.scores));
     pass.end();
     ctx.queue.submit([enc.finish()]);
-    const read = async (b: GPUBufferBinding, floats: number) =>
-      new Float32Array(await ctx.readBuffer(b.buffer, b.offset ?? 0, floats * 4));
+    const f16 = this.storage === 'f16';
+    const read = async (b: GPUBufferBinding, floats: number) => {
+      const raw = await ctx.readBuffer(b.buffer, b.offset ?? 0, Math.ceil((floats * (f16 ? 2 : 4)) / 4) * 4);
+      return f16 ? decodeFloat16(new Uint8Array(raw, 0, floats * 2)) : new Float32Array(raw);
+    };
     const s = this.model.json.shapes;
     const boxes = await read(
       ex.outputs.boxes,
@@ -71,6 +86,7 @@ export class TensorPipeline {
   /** The head alone on given raw outputs (e.g. the reference runtime's own tensors). */
   async headOnly(boxes: Float32Array, logits: Float32Array, options: HeadOptions): Promise<HeadDetection[]> {
     const { ctx, ex, head } = this;
+    if (this.storage !== 'f32') throw new Error('headOnly writes float32 tensors: use an f32 pipeline');
     const b = ex.outputs.boxes,
       s = ex.outputs.scores;
     ctx.queue.writeBuffer(b.buffer, b.offset ?? 0, boxes.buffer, boxes.byteOffset, boxes.byteLength);

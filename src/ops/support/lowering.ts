@@ -9,6 +9,7 @@ import type { CachedPipeline, GpuContext, SubgroupSizes } from '../../gpu/contex
 import type { Dispatch } from '../../gpu/dispatch.ts';
 import type { DriverKind } from '../../gpu/provider.ts';
 import type { GemmPlan } from '../../kernels/pointwise_tuning.ts';
+import type { StorageType } from '../../kernels/storage.ts';
 import type { GraphNode } from './node.ts';
 
 /** Kernel variants forced by a test or a benchmark, by step kind ('conv2d', 'depthwise', 'pointwise', ...). */
@@ -61,7 +62,8 @@ export interface Step {
   /** Activation tensors read. */
   reads(): string[];
   weights(): WeightUse[];
-  pipeline(ctx: GpuContext): Promise<CachedPipeline>;
+  /** `storage`: the float graph's storage type (kernels/storage.ts); integer steps have their own. */
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline>;
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch;
   /** Fusion hook: write through `view` with an extra clamp (a concatenation slice); false when it cannot. */
   writeSlice?(view: OutputView, clamp: Clamp): boolean;
