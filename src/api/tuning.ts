@@ -7,7 +7,11 @@
  * checked against the table on the whole network before it is used: where it is not faster, the table stays.
  */
 import { InvalidOptionError } from '../errors.ts';
-import type { AdapterReport, GpuContext } from '../gpu/context.ts';
+import type { AdapterReport, GpuContext, SubgroupSizes } from '../gpu/context.ts';
+import { DWPW_VARIANTS } from '../kernels/dwpw_conv2d.ts';
+import { dwpwGemmShape } from '../kernels/dwpw_conv2d_ref.ts';
+import type { PairToTune } from '../kernels/dwpw_autotune.ts';
+import { DwpwStep } from '../ops/support/dwpw.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { GraphExecutor } from '../graph/executor.ts';
 import { lowerGraph } from '../graph/lower.ts';
@@ -22,7 +26,7 @@ import {
   type TuneResult,
 } from '../kernels/pointwise_autotune.ts';
 import { POINTWISE_SUBGROUP_VARIANTS, POINTWISE_VARIANTS, type PointwiseVariant } from '../kernels/pointwise_conv2d.ts';
-import { gemmShapeKey, type GemmChoice, type GemmPlan } from '../kernels/pointwise_tuning.ts';
+import { gemmShapeKey, plannedPointwise, type GemmChoice, type GemmPlan } from '../kernels/pointwise_tuning.ts';
 
 /** Bump when a kernel or the candidate lists change: older cache entries are then stale. */
 export const TUNER_VERSION = 3;
@@ -106,6 +110,25 @@ export function tuningKey(report: AdapterReport, model: LoadedModel): string {
 export function modelGemmShapes(model: LoadedModel, report: AdapterReport) {
   return lowerGraph(model.json, 1, {}, report.driver).steps.flatMap((st) =>
     st instanceof PointwiseStep ? [st.s] : [],
+  );
+}
+
+/**
+ * The model's depthwise + 1x1 pairs at batch 1 as the lowering runs them unfused under `plan` (the depthwise
+ * variant, the GEMM configuration and whether the skip add rides in its epilogue): what the fusion tuner times.
+ */
+export function modelDwpwPairs(model: LoadedModel, report: AdapterReport, plan?: GemmPlan, subgroups?: SubgroupSizes) {
+  return lowerGraph(model.json, 1, { dwpw: DWPW_VARIANTS[0]! }, report.driver).steps.flatMap((st): PairToTune[] =>
+    st instanceof DwpwStep
+      ? [
+          {
+            s: st.s,
+            depthwise: st.dw.variant,
+            gemm: plannedPointwise(report.driver, dwpwGemmShape(st.s), plan, subgroups),
+            residual: !!st.residual,
+          },
+        ]
+      : [],
   );
 }
 

@@ -11,6 +11,8 @@ import {
   type PointwiseShape,
   type PointwiseVariant,
 } from './pointwise_conv2d.ts';
+import { isDwpwVariant } from './dwpw_conv2d.ts';
+import type { FusedChoice } from './dwpw_tuning.ts';
 
 export interface GemmChoice {
   variant: PointwiseVariant;
@@ -54,8 +56,15 @@ const SWIFTSHADER: Rule[] = [
 const OTHERS: Rule[] = LAVAPIPE.map((r) => ({ maxRows: r.maxRows, choice: r.choice }));
 const TABLES: Partial<Record<DriverKind, Rule[]>> = { lavapipe: LAVAPIPE, swiftshader: SWIFTSHADER };
 
-/** A GEMM configuration per shape (gemmShapeKey), e.g. what the load-time autotuner measured. */
-export type GemmPlan = ReadonlyMap<string, GemmChoice>;
+/**
+ * A GEMM configuration per shape (gemmShapeKey), e.g. what the load-time autotuner measured; and per
+ * depthwise + 1x1 pair (dwpwShapeKey), the fused kernel's configuration where it was picked over the pair.
+ */
+export type GemmPlan = ReadonlyMap<string, GemmChoice | FusedChoice>;
+
+export function isGemmChoice(c: GemmChoice | FusedChoice): c is GemmChoice {
+  return !isDwpwVariant(c.variant);
+}
 
 export function gemmShapeKey(s: PointwiseShape): string {
   return `${s.M}x${s.K}x${s.N}`;
@@ -69,7 +78,7 @@ export function plannedPointwise(
   subgroups?: SubgroupSizes,
 ): GemmChoice {
   const planned = plan?.get(gemmShapeKey(s));
-  return planned && pointwiseVariantSupported(s, planned.variant) && runs(planned, subgroups)
+  return planned && isGemmChoice(planned) && pointwiseVariantSupported(s, planned.variant) && runs(planned, subgroups)
     ? planned
     : tunedPointwise(driver, s, subgroups);
 }

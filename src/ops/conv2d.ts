@@ -76,6 +76,7 @@ import {
   toQuantArray,
   type IntegerKernel,
 } from './support/quantized.ts';
+import { lowerFused } from './support/dwpw.ts';
 import type { GraphNode } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
 import type { StorageType } from '../kernels/storage.ts';
@@ -282,6 +283,8 @@ function lower(n: Conv2dNode, lc: LowerContext): void {
   const view = lc.defaultView(out);
   if (isPointwise(g, n)) {
     const s = gemmShape(g);
+    const fused = { input, N: s.N, act: n.activation, filter: n.filter, bias: n.bias, view };
+    if (lowerFused(n, lc, fused)) return;
     const tuned = plannedPointwise(lc.driver, s, lc.gemm, lc.subgroups);
     const forced = lc.force.pointwise as PointwiseVariant | undefined;
     const known =
