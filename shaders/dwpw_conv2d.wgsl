@@ -24,23 +24,23 @@ var<workgroup> ta: array<vec4<f32>, T_A>;
 var<workgroup> tb: array<vec4<f32>, T_B>;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> dwf: array<vec4<f32>>; // [KH, KW, C4]
-@group(0) @binding(3) var<storage, read> dwb: array<vec4<f32>>; // [C4]
-@group(0) @binding(4) var<storage, read> w: array<vec4<f32>>; // [K, N4]
-@group(0) @binding(5) var<storage, read> bias: array<vec4<f32>>; // [N4]
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;
-@group(0) @binding(7) var<storage, read_write> residual: array<f32>;
+@group(0) @binding(1) var<storage, read_write> x: array<st4>;
+@group(0) @binding(2) var<storage, read> dwf: array<st4>; // [KH, KW, C4]
+@group(0) @binding(3) var<storage, read> dwb: array<st4>; // [C4]
+@group(0) @binding(4) var<storage, read> w: array<st4>; // [K, N4]
+@group(0) @binding(5) var<storage, read> bias: array<st4>; // [N4]
+@group(0) @binding(6) var<storage, read_write> y: array<st>;
+@group(0) @binding(7) var<storage, read_write> residual: array<st>;
 
 // Four channels (k4) of input pixel `pix` (flat NHW index).
 fn load_x(pix: u32, k4: u32) -> vec4<f32> {
-  if (ALIGNED) { return x[pix * p.C4 + k4]; }
+  if (ALIGNED) { return vec4<f32>(x[pix * p.C4 + k4]); }
   let c = k4 * 4u;
   let i = pix * p.C + c;
-  var v = vec4<f32>(x[i / 4u][i % 4u], 0.0, 0.0, 0.0);
-  if (c + 1u < p.C) { v.y = x[(i + 1u) / 4u][(i + 1u) % 4u]; }
-  if (c + 2u < p.C) { v.z = x[(i + 2u) / 4u][(i + 2u) % 4u]; }
-  if (c + 3u < p.C) { v.w = x[(i + 3u) / 4u][(i + 3u) % 4u]; }
+  var v = vec4<f32>(f32(x[i / 4u][i % 4u]), 0.0, 0.0, 0.0);
+  if (c + 1u < p.C) { v.y = f32(x[(i + 1u) / 4u][(i + 1u) % 4u]); }
+  if (c + 2u < p.C) { v.z = f32(x[(i + 2u) / 4u][(i + 2u) % 4u]); }
+  if (c + 3u < p.C) { v.w = f32(x[(i + 3u) / 4u][(i + 3u) % 4u]); }
   return v;
 }
 
@@ -52,7 +52,7 @@ fn depthwise(m: u32, k4: u32) -> vec4<f32> {
   let ox = pix % p.outW;
   let iy0 = i32(oy * SH) - i32(p.padTop);
   let ix0 = i32(ox * SW) - i32(p.padLeft);
-  var acc = dwb[k4];
+  var acc = vec4<f32>(dwb[k4]);
   for (var ky = 0u; ky < KH; ky++) {
     let iy = iy0 + i32(ky);
     if (iy < 0 || iy >= i32(p.inH)) { continue; }
@@ -60,28 +60,28 @@ fn depthwise(m: u32, k4: u32) -> vec4<f32> {
     for (var kx = 0u; kx < KW; kx++) {
       let ix = ix0 + i32(kx);
       if (ix < 0 || ix >= i32(p.inW)) { continue; }
-      acc += load_x(row + u32(ix), k4) * dwf[(ky * KW + kx) * p.C4 + k4];
+      acc += load_x(row + u32(ix), k4) * vec4<f32>(dwf[(ky * KW + kx) * p.C4 + k4]);
     }
   }
   return clamp(acc, vec4<f32>(p.dwMin), vec4<f32>(p.dwMax));
 }
 
 fn epilogue(m: u32, n4: u32, acc: vec4<f32>) {
-  var v = clamp(acc + bias[n4], vec4<f32>(p.clampMin), vec4<f32>(p.clampMax));
+  var v = clamp(acc + vec4<f32>(bias[n4]), vec4<f32>(p.clampMin), vec4<f32>(p.clampMax));
   let base = p.outBase + (m / p.HW) * p.outBatchStride + (m % p.HW) * p.outPixelStride + n4 * 4u;
   let n = n4 * 4u;
   if (p.hasResidual != 0u) {
     let r = m * p.N + n;
-    var rv = vec4<f32>(residual[r], 0.0, 0.0, 0.0);
-    if (n + 1u < p.N) { rv.y = residual[r + 1u]; }
-    if (n + 2u < p.N) { rv.z = residual[r + 2u]; }
-    if (n + 3u < p.N) { rv.w = residual[r + 3u]; }
+    var rv = vec4<f32>(f32(residual[r]), 0.0, 0.0, 0.0);
+    if (n + 1u < p.N) { rv.y = f32(residual[r + 1u]); }
+    if (n + 2u < p.N) { rv.z = f32(residual[r + 2u]); }
+    if (n + 3u < p.N) { rv.w = f32(residual[r + 3u]); }
     v = clamp(v + rv, vec4<f32>(p.addMin), vec4<f32>(p.addMax));
   }
-  y[base] = v.x;
-  if (n + 1u < p.N) { y[base + 1u] = v.y; }
-  if (n + 2u < p.N) { y[base + 2u] = v.z; }
-  if (n + 3u < p.N) { y[base + 3u] = v.w; }
+  y[base] = st(v.x);
+  if (n + 1u < p.N) { y[base + 1u] = st(v.y); }
+  if (n + 2u < p.N) { y[base + 2u] = st(v.z); }
+  if (n + 3u < p.N) { y[base + 3u] = st(v.w); }
 }
 
 // No early return: every invocation reaches both barriers. A tile past the last (a rounded-up grid) computes
@@ -111,7 +111,7 @@ fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: ve
       let k = k0 * 4u + i / bn4;
       let c = n0 + i % bn4;
       var v = vec4<f32>(0.0);
-      if (k < p.C && c < p.N4) { v = w[k * p.N4 + c]; }
+      if (k < p.C && c < p.N4) { v = vec4<f32>(w[k * p.N4 + c]); }
       tb[i] = v;
     }
     workgroupBarrier();

@@ -12,7 +12,19 @@ import {
   type DwpwVariant,
 } from '../src/kernels/dwpw_conv2d.ts';
 import { dwpwConv2dRef, dwpwGemmShape } from '../src/kernels/dwpw_conv2d_ref.ts';
-import { assertClose, gpu, output, randomFloats, readF32, releaseGpu, run, storage } from './support/gpu.ts';
+import type { StorageType } from '../src/kernels/storage.ts';
+import {
+  assertClose,
+  f16Tolerance,
+  gpu,
+  outputAs,
+  randomFloats,
+  readAs,
+  releaseGpu,
+  roundF16,
+  run,
+  storageAs,
+} from './support/gpu.ts';
 
 after(releaseGpu);
 
@@ -80,6 +92,14 @@ for (const variant of DWPW_VARIANTS)
   for (const wg of DWPW_WORKGROUP_SIZES)
     for (const c of cases) test(`dwpw ${variant} wg${wg}: ${nameOf(c)}`, () => check(c, variant, wg));
 
+// f16 storage (precision 'f16') where the adapter offers shader-f16: every tile, on every case, at workgroup 64.
+for (const variant of DWPW_VARIANTS)
+  test(`dwpw ${variant} in f16 storage: ${cases.length} shapes`, async (t) => {
+    const ctx = await gpu();
+    if (!ctx.hasF16) return t.skip(`${ctx.describe()} does not offer shader-f16`);
+    for (const c of cases) await check(c, variant, 64, 'f16');
+  });
+
 test('dwpw layouts: the tiled GEMM grid at every tuned size, and a size that cannot cover the tile is refused', () => {
   for (const v of DWPW_VARIANTS) for (const wg of DWPW_WORKGROUP_SIZES) assert.ok(dwpwLayout(v, wg).tm >= 1);
   assert.deepEqual(dwpwLayout('dwpw32x64', 64), { wgM: 8, wgN: 8, tm: 4, tn: 2 });
@@ -87,44 +107,52 @@ test('dwpw layouts: the tiled GEMM grid at every tuned size, and a size that can
   assert.throws(() => dwpwLayout('tiled32x32' as DwpwVariant, 64), /not a fused depthwise/);
 });
 
-async function check(c: Case, variant: DwpwVariant, workgroupSize: number): Promise<void> {
+async function check(c: Case, variant: DwpwVariant, workgroupSize: number, st: StorageType = 'f32'): Promise<void> {
   const ctx = await gpu();
   const s = shapeOf(c);
   const { g } = s;
   const gemm = dwpwGemmShape(s);
-  const x = randomFloats(g.batch * g.inH * g.inW * g.inC, 31, -1, 1);
+  // In f16 the reference runs on the values the f16 buffers hold.
+  const held = (v: Float32Array) => (st === 'f16' ? roundF16(v) : v);
+  const x = held(randomFloats(g.batch * g.inH * g.inW * g.inC, 31, -1, 1));
   const k = {
-    dwFilter: randomFloats(9 * c.C, 32, -1, 1),
-    dwBias: randomFloats(c.C, 33, -0.5, 0.5),
+    dwFilter: held(randomFloats(9 * c.C, 32, -1, 1)),
+    dwBias: held(randomFloats(c.C, 33, -0.5, 0.5)),
     dwAct: c.dwAct,
-    weights: randomFloats(c.C * c.N, 34, -0.5, 0.5),
-    bias: randomFloats(c.N, 35, -0.5, 0.5),
+    weights: held(randomFloats(c.C * c.N, 34, -0.5, 0.5)),
+    bias: held(randomFloats(c.N, 35, -0.5, 0.5)),
     act: c.act,
   };
-  const res = c.residual ? { data: randomFloats(gemm.M * c.N, 36, -2, 2), act: c.residual } : undefined;
+  const res = c.residual ? { data: held(randomFloats(gemm.M * c.N, 36, -2, 2)), act: c.residual } : undefined;
   const view: OutputView = c.concat
     ? { base: c.concat.offset, batchStride: gemm.HW * c.concat.total, pixelStride: c.concat.total }
     : { base: 0, batchStride: gemm.HW * c.N, pixelStride: c.N };
   const total = c.concat ? c.batch * gemm.HW * c.concat.total : gemm.M * c.N;
   const ref = dwpwConv2dRef(s, x, k, res, new Float32Array(total).fill(Number.NaN), view);
-  const out = output(ctx, total);
-  const pipe = await dwpwConv2dPipeline(ctx, variant, g, workgroupSize);
+  const out = outputAs(ctx, total, st);
+  const pipe = await dwpwConv2dPipeline(ctx, variant, g, workgroupSize, st);
   const buffers = {
-    input: storage(ctx, padLastDimTo4(x, x.length)),
-    dwFilter: storage(ctx, padLastDimTo4(k.dwFilter, c.C)),
-    dwBias: storage(ctx, padLastDimTo4(k.dwBias, c.C)),
-    weights: storage(ctx, padLastDimTo4(k.weights, c.N)),
-    bias: storage(ctx, padLastDimTo4(k.bias, c.N)),
-    ...(res ? { residual: storage(ctx, res.data) } : {}),
+    input: storageAs(ctx, padLastDimTo4(x, x.length), st),
+    dwFilter: storageAs(ctx, padLastDimTo4(k.dwFilter, c.C), st),
+    dwBias: storageAs(ctx, padLastDimTo4(k.dwBias, c.C), st),
+    weights: storageAs(ctx, padLastDimTo4(k.weights, c.N), st),
+    bias: storageAs(ctx, padLastDimTo4(k.bias, c.N), st),
+    ...(res ? { residual: storageAs(ctx, res.data, st) } : {}),
   };
   const bind = Object.fromEntries(Object.entries(buffers).map(([n, b]) => [n, { buffer: b }]));
   const acts = { dw: c.dwAct, act: c.act, ...(res ? { residual: res.act } : {}) };
   const b = { ...bind, output: { buffer: out } } as Parameters<typeof dwpwConv2dDispatch>[5];
   await run(ctx, [dwpwConv2dDispatch(ctx, pipe, variant, s, acts, b, { view })]);
-  const got = await readF32(ctx, out, total);
+  const got = await readAs(ctx, out, total, st);
   // Untouched elements of a concatenation view must stay NaN in both.
   const gotMasked = Array.from(got, (v) => (Number.isNaN(v) ? -12345 : v));
   const refMasked = Array.from(ref, (v) => (Number.isNaN(v) ? -12345 : v));
-  assertClose(gotMasked, refMasked, 1e-5, 1e-4);
+  // f16: the depthwise sums (9 taps |x w| <= 1 and a bias <= 0.5) stay f32 in the kernel, each off by at most
+  // 10 * 2^-24 * 9.5; the GEMM's C + 2 terms (|a| <= 9.5, |w|, |bias| <= 0.5, |residual| <= 2) sum to at most
+  // 4.75 C + 2.5, and carry the depthwise error times 0.5 per channel.
+  const f16 = f16Tolerance(c.C + 2, 4.75 * c.C + 2.5);
+  const tol =
+    st === 'f16' ? { atol: f16.atol + 2 ** -24 * c.C * 0.5 * 10 * 9.5, rtol: f16.rtol } : { atol: 1e-5, rtol: 1e-4 };
+  assertClose(gotMasked, refMasked, tol.atol, tol.rtol);
   for (const buf of [...Object.values(buffers), out]) buf.destroy();
 }

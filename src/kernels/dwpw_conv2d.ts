@@ -13,6 +13,7 @@ import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import { depthwiseCost } from './depthwise_conv2d.ts';
 import { pointwiseCost, tiledLayout } from './pointwise_conv2d.ts';
 import { dwpwGemmShape, type DwpwShape } from './dwpw_conv2d_ref.ts';
+import { withStorage, type StorageType } from './storage.ts';
 
 export type { DwpwShape } from './dwpw_conv2d_ref.ts';
 
@@ -73,6 +74,7 @@ export function dwpwConv2dPipeline(
   variant: DwpwVariant,
   g: ConvGeometry,
   workgroupSize = 64,
+  storage: StorageType = 'f32',
 ): Promise<CachedPipeline> {
   const l = dwpwLayout(variant, workgroupSize);
   const aligned = g.inC % 4 === 0;
@@ -81,9 +83,10 @@ export function dwpwConv2dPipeline(
   const header = Object.entries(consts)
     .map(([k, v]) => `const ${k}: u32 = ${v}u;\n`)
     .join('');
-  return ctx.pipeline(`dwpw_conv2d/${variant}/${filter}/${aligned ? 'vec4' : 'c1'}/f32/wg${workgroupSize}`, () => ({
+  const key = `dwpw_conv2d/${variant}/${filter}/${aligned ? 'vec4' : 'c1'}/${storage}/wg${workgroupSize}`;
+  return ctx.pipeline(key, () => ({
     label: `dwpw_conv2d_${variant}`,
-    code: `${DwpwParams.wgsl}${header}${source}`,
+    code: withStorage(storage, `${DwpwParams.wgsl}${header}${source}`),
     entryPoint: 'main',
     constants: { T_WG_M: l.wgM, T_WG_N: l.wgN, ALIGNED: aligned ? 1 : 0 },
     bindings: ['uniform', 'rw', 'storage', 'storage', 'storage', 'storage', 'rw', 'rw'],

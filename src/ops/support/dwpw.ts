@@ -16,6 +16,7 @@ import {
   type DwpwVariant,
 } from '../../kernels/dwpw_conv2d.ts';
 import { plannedDwpw, type FusedChoice } from '../../kernels/dwpw_tuning.ts';
+import type { StorageType } from '../../kernels/storage.ts';
 import { DepthwiseStep } from '../depthwise_conv2d.ts';
 import { intersect } from './conv.ts';
 import type { LowerContext, Step, StepIo } from './lowering.ts';
@@ -44,8 +45,8 @@ export class DwpwStep implements Step {
   weights() {
     return [...this.dw.weights(), { name: this.filter, lastDim: this.s.N }, { name: this.bias, lastDim: this.s.N }];
   }
-  pipeline(ctx: GpuContext): Promise<CachedPipeline> {
-    return dwpwConv2dPipeline(ctx, this.variant, this.s.g, this.workgroupSize);
+  pipeline(ctx: GpuContext, storage: StorageType): Promise<CachedPipeline> {
+    return dwpwConv2dPipeline(ctx, this.variant, this.s.g, this.workgroupSize, storage);
   }
   dispatch(ctx: GpuContext, pipe: CachedPipeline, io: StepIo): Dispatch {
     const r = this.residual;
