@@ -3,10 +3,13 @@
  * (`--train-from features`) runs once per training image version into one feature cache, and every
  * configuration trains from that cache, with its own default boxes and targets (retargetCache), for
  * the same epochs, then is scored on the validation split (mAP@0.5, the recipe of `mobilessd eval`).
- * The input size changes the cached features, so it is not compared here. Writes
- * results/bccd_ablation.md and results/bccd_ablation.json after each configuration.
+ * The cache holds the tensors of the `--low-map` model's region, a superset of the others'. The input
+ * size changes the cached features: `--input-size` runs every row at that size from its own cache.
+ * Writes results/bccd_ablation.md and results/bccd_ablation.json (`--out NAME` for other names)
+ * after each configuration; rows of an earlier run in them are kept, marked as such.
  *
  *   node .build/bench/train_ablation.js [--epochs 6] [--augmentations 1] [--lr 0.015] [--only a,b]
+ *     [--input-size 512] [--out bccd_ablation]
  */
 import { resolveModel } from '../src/node/model_registry.ts';
 import { constData } from '../src/graph/weights.ts';
@@ -16,10 +19,13 @@ import { readTrainingSet, type TrainingSet } from '../src/train/dataset.ts';
 import { trainingRegion } from '../src/train/graph.ts';
 import { DEFAULT_HEAD_INIT, newClassHeads } from '../src/train/model_surgery.ts';
 import { Rng } from '../src/train/rng.ts';
-import { buildFeatureCache, DEFAULT_SETTINGS, withAnchors, type TrainSettings } from '../src/train/run.ts';
+import { addLowMap } from '../src/train/low_map.ts';
+import { atInputSize, buildFeatureCache, DEFAULT_SETTINGS, withAnchors, type TrainSettings } from '../src/train/run.ts';
 import { Trainer } from '../src/train/trainer.ts';
 import { sharedPath } from '../scripts/shared_data.ts';
-import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchGpu, flag, machine, resultsDir, writeResult } from './lib/setup.ts';
 
 interface Config {
   name: string;
@@ -28,9 +34,18 @@ interface Config {
   settings: Partial<TrainSettings>;
 }
 
+const FOCAL = { confLoss: 'focal' } as const;
 const CONFIGS: Config[] = [
   { name: 'baseline', flags: '', settings: {} },
   { name: 'fit', flags: '--anchors fit', settings: { anchors: 'fit' } },
+  { name: 'fit-lowmap', flags: '--anchors fit --low-map', settings: { anchors: 'fit', lowMap: true } },
+  {
+    name: 'fit-lowmap-focal',
+    flags: '--anchors fit --low-map --conf-loss focal',
+    settings: { anchors: 'fit', lowMap: true, ...FOCAL },
+  },
+  { name: 'fit-focal', flags: '--anchors fit --conf-loss focal', settings: { anchors: 'fit', ...FOCAL } },
+  { name: 'lowmap', flags: '--low-map', settings: { lowMap: true } },
   {
     name: 'fit-iou0.4',
     flags: '--anchors fit --match-iou 0.4',
@@ -61,6 +76,31 @@ const epochs = Number(flag('epochs', '6'));
 const augmentations = Number(flag('augmentations', '1'));
 const lr = Number(flag('lr', '0.015'));
 const only = flag('only')?.split(',');
+const inputSize = flag('input-size') === undefined ? undefined : Number(flag('input-size'));
+const out = flag('out', 'bccd_ablation')!;
+const side = inputSize ?? 300;
+const command = `node .build/bench/train_ablation.js ${process.argv.slice(2).join(' ')}`;
+
+interface Run {
+  command: string;
+  epochs: number;
+  augmentations: number;
+  lr: number;
+  inputSize?: number;
+  cacheSeconds: number;
+  machine: string;
+  rows: Row[];
+}
+/** The runs already in the results file, newest first: kept below this run's table. */
+const earlier: Run[] = (() => {
+  const file = join(resultsDir(), `${out}.json`);
+  if (!existsSync(file)) return [];
+  const prior = JSON.parse(readFileSync(file, 'utf8')) as Run & { earlier?: Run[] };
+  const command =
+    prior.command ??
+    `node .build/bench/train_ablation.js --epochs ${prior.epochs} --augmentations ${prior.augmentations} --lr ${prior.lr}`;
+  return [{ ...prior, command, earlier: undefined } as Run, ...(prior.earlier ?? [])];
+})();
 
 /** The boxes of class column `c` only. */
 function ofClass(set: TrainingSet, c: number) {
@@ -94,13 +134,15 @@ const ctx = await benchGpu();
 const classes = (await readTrainingSet(dataset, 'train', [])).dataset.classes;
 const trainSet = await readTrainingSet(dataset, 'train', classes);
 const valSet = await readTrainingSet(dataset, 'val', classes);
-const model0 = newClassHeads(await resolveModel('oid-v4'), classes, DEFAULT_HEAD_INIT);
-const region = trainingRegion(model0.json, 'features');
+const base = await atInputSize(await resolveModel('oid-v4'), inputSize);
+const model0 = newClassHeads(base, classes, DEFAULT_HEAD_INIT);
+const modelLow = newClassHeads(addLowMap(base), classes, DEFAULT_HEAD_INIT);
+const region = trainingRegion(modelLow.json, 'features');
 const quiet = { phase: () => {}, tick: () => {} };
 const t0 = performance.now();
 const cache = await buildFeatureCache(
   ctx,
-  model0,
+  modelLow,
   region.cuts,
   trainSet,
   valSet,
@@ -115,10 +157,11 @@ console.log(
 const platelets = ofClass(trainSet, classes.indexOf('Platelets') + 1);
 const rows: Row[] = [];
 for (const c of CONFIGS.filter((c) => !only || only.includes(c.name))) {
-  const s: TrainSettings = { ...DEFAULT_SETTINGS, dataset, epochs, lr, augmentations, ...c.settings };
-  const model = withAnchors(model0, trainSet, s, { log: (m) => console.log(`${c.name}: ${m}`) });
+  const s: TrainSettings = { ...DEFAULT_SETTINGS, dataset, epochs, lr, augmentations, inputSize, ...c.settings };
+  const model = withAnchors(s.lowMap ? modelLow : model0, trainSet, s, { log: (m) => console.log(`${c.name}: ${m}`) });
   const anchors = constData(model, model.json.ssd.anchors).data;
-  const trainer = await Trainer.create(ctx, model, region, retargetCache(cache, model, s.matchThreshold), s);
+  const own = trainingRegion(model.json, 'features');
+  const trainer = await Trainer.create(ctx, model, own, retargetCache(cache, model, s.matchThreshold), s);
   const t1 = performance.now();
   try {
     const rng = new Rng(s.seed ^ 0x9e3779b9);
@@ -149,15 +192,29 @@ for (const c of CONFIGS.filter((c) => !only || only.includes(c.name))) {
   const header = [
     '# BCCD: the training knobs on a short schedule',
     '',
-    `\`node .build/bench/train_ablation.js --epochs ${epochs} --augmentations ${augmentations} --lr ${lr}\` on ${machine(ctx)}.`,
+    `\`${command}\` on ${machine(ctx)}.`,
     `oid-v4, \`--train-from features\`, ${epochs} epochs at lr ${lr} (1-epoch warm-up, cosine unless the flags say otherwise),`,
     `batch 32, ${augmentations} cached version(s) per training image from one feature cache (${cacheSeconds.toFixed(0)} s);`,
     'validation split (87 images), mAP@0.5 VOC all-point, AP per class in %. Seconds: training and validation of that row.',
   ].join('\n');
-  writeResult('bccd_ablation.md', table(rows, classes, header));
-  writeResult(
-    'bccd_ablation.json',
-    `${JSON.stringify({ epochs, augmentations, lr, cacheSeconds, machine: machine(ctx), rows }, null, 1)}\n`,
+  const before = earlier.map((r) =>
+    table(
+      r.rows,
+      classes,
+      `## Earlier run: \`${r.command}\` on ${r.machine}, feature cache ${r.cacheSeconds.toFixed(0)} s`,
+    ),
   );
+  writeResult(`${out}.md`, [table(rows, classes, header), ...before].join('\n'));
+  const result: Run = {
+    command,
+    epochs,
+    augmentations,
+    lr,
+    inputSize: side,
+    cacheSeconds,
+    machine: machine(ctx),
+    rows,
+  };
+  writeResult(`${out}.json`, `${JSON.stringify({ ...result, earlier }, null, 1)}\n`);
 }
 ctx.destroy();

@@ -3,6 +3,8 @@
 // (negPerPos per matched box, largest background loss first, ties to the lower default box),
 // smooth L1 on the matched boxes' encodings; gradients scaled by invN = 1 / (matched boxes in the
 // whole optimizer step). Writes the unnormalized sums (confPos, confNeg, loc, positives) per image.
+// With p.focal = 1 there is no mining: every default box takes the focal loss -w (1 - p_t)^gamma log p_t
+// (w = focalAlpha matched, 1 - focalAlpha unmatched) and its gradient g (p_c - [c = t]).
 //
 // Hard negatives without a sort: the k-th largest mining key is found by a bitwise binary search
 // (non-negative floats order like their bit patterns), counting keys above each candidate across
@@ -50,6 +52,16 @@ fn smooth_l1(d: f32) -> f32 {
   return select(a - 0.5, 0.5 * d * d, a < 1.0);
 }
 
+// Focal loss of one box and its gradient factor (loss_ref.ts focalTerm); lpt = log p_t.
+fn focal_term(lpt: f32, matched: bool) -> vec2<f32> {
+  let w = select(1.0 - p.focalAlpha, p.focalAlpha, matched);
+  let pt = exp(lpt);
+  let q = max(1.0 - pt, 0.0);
+  if (q == 0.0) { return vec2<f32>(0.0); }
+  let qg = pow(q, p.focalGamma);
+  return vec2<f32>(-w * qg * lpt, w * (qg - p.focalGamma * pow(q, p.focalGamma - 1.0) * pt * lpt));
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let b = wid.x;
@@ -71,7 +83,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   let positives = workgroup_total(pos, li);
-  let k = min(p.negPerPos * positives, workgroup_total(neg, li));
+  let k = select(min(p.negPerPos * positives, workgroup_total(neg, li)), 0u, p.focal == 1u);
 
   // 2. The bit pattern of the k-th largest key.
   var kth = 0u;
@@ -114,19 +126,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let mined = k > 0u && (v == TIE_TAKEN || (v >= 0.0 && bitcast<u32>(v) > kth));
     let row = i * C;
     for (var m = 0u; m < 4u; m++) { dboxes[i * 4u + m] = 0.0; }
-    if (label == 0u && !mined) {
+    if (label == 0u && !mined && p.focal == 0u) {
       for (var c = 0u; c < C; c++) { dlogits[row + c] = 0.0; }
       continue;
     }
     let lse = log_sum_exp(row);
+    var conf = lse - logits[row + label];
+    var g = 1.0;
+    if (p.focal == 1u) {
+      let f = focal_term(logits[row + label] - lse, label > 0u);
+      conf = f.x;
+      g = f.y;
+    } else if (label == 0u) {
+      conf = select(v, bitcast<f32>(kth), v == TIE_TAKEN);
+    }
     for (var c = 0u; c < C; c++) {
-      dlogits[row + c] = p.invN * (exp(logits[row + c] - lse) - select(0.0, 1.0, c == label));
+      dlogits[row + c] = p.invN * g * (exp(logits[row + c] - lse) - select(0.0, 1.0, c == label));
     }
     if (label == 0u) {
-      acc.y += select(v, bitcast<f32>(kth), v == TIE_TAKEN);
+      acc.y += conf;
       continue;
     }
-    acc.x += lse - logits[row + label];
+    acc.x += conf;
     for (var m = 0u; m < 4u; m++) {
       let d = boxes[i * 4u + m] - targets[i * 4u + m];
       acc.z += smooth_l1(d);

@@ -1,8 +1,8 @@
 /**
  * The training knobs of `mobilessd train`: each flag parses (defaults: the SSD report's) and rejects bad
  * values with a usage error, and each has its effect on a two-image BCCD dataset, run through the CLI:
- * two runs that differ only in --neg-ratio, the other flags all away from their defaults. The trained folder
- * then loads by path in the API and exports with export-web.
+ * runs that differ only in --neg-ratio, --conf-loss focal or --low-map, the other flags all away from their
+ * defaults. The trained folders then load by path in the API, and one exports with export-web.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -44,6 +44,9 @@ test('the knobs parse, with the report’s defaults', () => {
     [s.anchors, s.inputSize, s.alpha, s.negPerPos, s.matchThreshold, s.lrSchedule, s.base],
     ['fit', 512, 2, 5, 0.4, 'step', 'coco'],
   );
+  assert.deepEqual([d.lowMap, d.confLoss, d.focalGamma, d.focalAlpha], [false, 'mining', 2, 0.25]);
+  const f = settings('--low-map', '--conf-loss', 'focal', '--focal-gamma', '1.5', '--focal-alpha', '0.5');
+  assert.deepEqual([f.lowMap, f.confLoss, f.focalGamma, f.focalAlpha], [true, 'focal', 1.5, 0.5]);
   for (const [bad, message] of [
     [['--anchors', 'kmeans'], /--anchors must be one of default, fit/],
     [['--input-size', '0'], /--input-size must be a positive integer/],
@@ -53,6 +56,9 @@ test('the knobs parse, with the report’s defaults', () => {
     [['--match-iou', '1'], /--match-iou must be between 0 and 1/],
     [['--match-iou', '0'], /--match-iou must be between 0 and 1/],
     [['--lr-schedule', 'linear'], /--lr-schedule must be one of cosine, step, constant/],
+    [['--conf-loss', 'ohem'], /--conf-loss must be one of mining, focal/],
+    [['--focal-gamma', '-1'], /--focal-gamma must be a number >= 0/],
+    [['--focal-alpha', '1.5'], /--focal-alpha must be between 0 and 1/],
   ] as const)
     assert.throws(
       () => settings(...bad),
@@ -108,6 +114,8 @@ test('each knob has its effect on a two-image dataset', async () => {
   ];
   const a = train(dataset, join(work, 'a'), ...common);
   const b = train(dataset, join(work, 'b'), ...common, '--neg-ratio', '5');
+  const c = train(dataset, join(work, 'c'), ...common, '--conf-loss', 'focal');
+  const d = train(dataset, join(work, 'd'), ...common, '--low-map');
 
   // Images per second of every phase are recorded.
   assert.deepEqual(Object.keys(a.throughput).sort(), ['backward', 'featureCache', 'forward', 'update']);
@@ -143,15 +151,33 @@ test('each knob has its effect on a two-image dataset', async () => {
   assert.ok(Math.abs(sb.loc - sa.loc) <= 1e-6 * sa.loc);
   assert.ok(sb.conf > sa.conf, `conf ${sa.conf} -> ${sb.conf}`);
 
+  // --conf-loss focal: the same matches and box loss; the confidence loss of the new heads (background 0.99
+  // everywhere) is about alpha = 0.25 of the matches' cross-entropy, the easy negatives adding almost nothing.
+  const sc = c.history.steps[0]!;
+  assert.equal(sc.matched, sa.matched);
+  assert.ok(Math.abs(sc.loc - sa.loc) <= 1e-6 * sa.loc);
+  assert.ok(sc.conf < 0.3 * sa.conf, `conf ${sa.conf} -> ${sc.conf}`);
+
+  // --low-map: a 32x32 map at 256 with its own default boxes (fitted too), trained from its own cached tensor (block 5's output);
+  // the platelets match more default boxes. The folder runs in the API below like the others.
+  assert.match(d.stderr, /low map: 32x32x192 from a trainable copy of .*expanded_conv_6\/expand/);
+  assert.match(d.stderr, /cached tensor\(s\): .*expanded_conv_5\/add/);
+  const low = await readModel(join(work, 'd'));
+  assert.equal(low.json.ssd.anchorGenerator?.options.cellShapes?.length, 7);
+  assert.equal(low.json.shapes[low.json.outputs.boxes]![1], anchors.length / 4 + 32 * 32 * 4);
+  assert.ok(d.history.steps[0]!.matched > sa.matched, `${sa.matched} -> ${d.history.steps[0]!.matched} matches`);
+
   // The trained folder is a model: the API loads it by path (at its 256 input), and export-web exports it.
-  const det = await load(join(work, 'a'));
-  try {
-    assert.deepEqual(det.labels, ['background', 'Platelets', 'RBC', 'WBC']);
-    assert.deepEqual([det.info.input.height, det.info.input.width], [256, 256]);
-    const found = await det.detect(join(BCCD, 'JPEGImages/BloodImage_00005.jpg'), { scoreThreshold: 0 });
-    assert.ok(found.length > 0 && found.every((d) => ['Platelets', 'RBC', 'WBC'].includes(d.label)));
-  } finally {
-    det.dispose();
+  for (const folder of ['a', 'd']) {
+    const det = await load(join(work, folder));
+    try {
+      assert.deepEqual(det.labels, ['background', 'Platelets', 'RBC', 'WBC']);
+      assert.deepEqual([det.info.input.height, det.info.input.width], [256, 256]);
+      const found = await det.detect(join(BCCD, 'JPEGImages/BloodImage_00005.jpg'), { scoreThreshold: 0 });
+      assert.ok(found.length > 0 && found.every((d) => ['Platelets', 'RBC', 'WBC'].includes(d.label)), folder);
+    } finally {
+      det.dispose();
+    }
   }
   const web = join(work, 'web');
   const exported = spawnSync(

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { lossDispatch, lossPipeline, readLossParts, LOSS_PARTS_STRIDE } from '../src/train/loss.ts';
-import { smoothL1, ssdLossRef, totalLoss, type LossConfig } from '../src/train/loss_ref.ts';
+import { focalTerm, smoothL1, ssdLossRef, totalLoss, type LossConfig } from '../src/train/loss_ref.ts';
 import { assertClose, gpu, randomFloats, readF32, releaseGpu, run, storage } from './support/gpu.ts';
 
 after(releaseGpu);
@@ -51,39 +51,40 @@ test('loss reference on a hand-worked image', () => {
   assert.ok(Math.abs(totalLoss(r.parts, cfg) - (p.confPos + p.confNeg + p.loc)) < 1e-12);
 });
 
-test('loss reference gradient equals finite differences', () => {
-  const A = 60,
-    C = 4,
-    B = 2;
-  const cfg: LossConfig = { numAnchors: A, numClasses: C, negPerPos: 3, alpha: 1, invN: 1 / 9 };
-  const logits = Float64Array.from(randomFloats(B * A * C, 1, -3, 3));
-  const boxes = Float64Array.from(randomFloats(B * A * 4, 2, -2, 2));
-  const targets = Float64Array.from(randomFloats(B * A * 4, 3, -2, 2));
-  const labels = randomLabels(B, A, C, [5, 4], 4);
-  const r = ssdLossRef(logits, boxes, labels, targets, B, cfg);
-  const loss = () => totalLoss(ssdLossRef(logits, boxes, labels, targets, B, cfg).parts, cfg);
-  const eps = 1e-6;
-  for (const [x, analytic, name] of [
-    [logits, r.dLogits, 'logits'],
-    [boxes, r.dBoxes, 'boxes'],
-  ] as const) {
-    for (let i = 0; i < x.length; i++) {
-      const keep = x[i]!;
-      x[i] = keep + eps;
-      const up = loss();
-      x[i] = keep - eps;
-      const down = loss();
-      x[i] = keep;
-      const numeric = (up - down) / (2 * eps);
-      assert.ok(
-        Math.abs(numeric - analytic[i]!) < 1e-6 + 1e-5 * Math.abs(numeric),
-        `d/d${name}[${i}]: analytic ${analytic[i]}, numeric ${numeric}`,
-      );
+for (const focal of [undefined, { gamma: 2, alpha: 0.25 }, { gamma: 0.5, alpha: 0.6 }])
+  test(`loss reference gradient equals finite differences (${focal ? `focal ${JSON.stringify(focal)}` : 'mining'})`, () => {
+    const A = 60,
+      C = 4,
+      B = 2;
+    const cfg: LossConfig = { numAnchors: A, numClasses: C, negPerPos: 3, alpha: 1, invN: 1 / 9, focal };
+    const logits = Float64Array.from(randomFloats(B * A * C, 1, -3, 3));
+    const boxes = Float64Array.from(randomFloats(B * A * 4, 2, -2, 2));
+    const targets = Float64Array.from(randomFloats(B * A * 4, 3, -2, 2));
+    const labels = randomLabels(B, A, C, [5, 4], 4);
+    const r = ssdLossRef(logits, boxes, labels, targets, B, cfg);
+    const loss = () => totalLoss(ssdLossRef(logits, boxes, labels, targets, B, cfg).parts, cfg);
+    const eps = 1e-6;
+    for (const [x, analytic, name] of [
+      [logits, r.dLogits, 'logits'],
+      [boxes, r.dBoxes, 'boxes'],
+    ] as const) {
+      for (let i = 0; i < x.length; i++) {
+        const keep = x[i]!;
+        x[i] = keep + eps;
+        const up = loss();
+        x[i] = keep - eps;
+        const down = loss();
+        x[i] = keep;
+        const numeric = (up - down) / (2 * eps);
+        assert.ok(
+          Math.abs(numeric - analytic[i]!) < 1e-6 + 1e-5 * Math.abs(numeric),
+          `d/d${name}[${i}]: analytic ${analytic[i]}, numeric ${numeric}`,
+        );
+      }
     }
-  }
-  assert.equal(smoothL1(0.5), 0.125);
-  assert.equal(smoothL1(-3), 2.5);
-});
+    assert.equal(smoothL1(0.5), 0.125);
+    assert.equal(smoothL1(-3), 2.5);
+  });
 
 async function gpuLoss(
   logits: Float32Array,
@@ -111,7 +112,13 @@ async function gpuLoss(
   const out = {
     dLogits: await readF32(ctx, b.dLogits, logits.length),
     dBoxes: await readF32(ctx, b.dBoxes, boxes.length),
-    parts: readLossParts(await readF32(ctx, b.parts, batch * LOSS_PARTS_STRIDE), batch, cfg.numAnchors, cfg.negPerPos),
+    parts: readLossParts(
+      await readF32(ctx, b.parts, batch * LOSS_PARTS_STRIDE),
+      batch,
+      cfg.numAnchors,
+      cfg.negPerPos,
+      cfg.focal !== undefined,
+    ),
   };
   for (const v of Object.values(b)) v.destroy();
   return out;
@@ -194,4 +201,95 @@ test('GPU loss mines ties in default-box order, as the reference does', async ()
     ssdLossRef(logits, boxes, labels, targets, B, cfg),
     cfg.invN,
   );
+});
+
+test('focal loss reference on hand-worked boxes; gamma 0 and alpha 1/2 is half the cross-entropy', () => {
+  // Two classes, logits (0, log 3): p = (1/4, 3/4). Matched: p_t = 3/4, w = alpha.
+  const lpt = Math.log(0.75);
+  const f = { gamma: 2, alpha: 0.25 };
+  const m = focalTerm(lpt, f, true);
+  assert.ok(Math.abs(m.loss - -0.25 * 0.0625 * lpt) < 1e-15);
+  assert.ok(Math.abs(m.g - 0.25 * (0.0625 - 2 * 0.25 * 0.75 * lpt)) < 1e-15);
+  // Unmatched at p_t = 1/4 (background): weight 1 - alpha.
+  const u = focalTerm(Math.log(0.25), f, false);
+  assert.ok(Math.abs(u.loss - -0.75 * 0.5625 * Math.log(0.25)) < 1e-15);
+  // p_t = 1: no loss, no gradient (the (1 - p_t)^(gamma - 1) of gamma < 1 is not formed).
+  assert.deepEqual(focalTerm(0, { gamma: 0.5, alpha: 0.25 }, true), { loss: 0, g: 0 });
+  const logits = [0, 2, 1, 0, 0, 0, -1, 1];
+  const labels = [1, 0, 0, 0];
+  const zeros = new Array(16).fill(0);
+  const base: LossConfig = { numAnchors: 4, numClasses: 2, negPerPos: 1, alpha: 1, invN: 1 };
+  const ce = ssdLossRef(logits, zeros, labels, zeros, 1, { ...base, negPerPos: 3 });
+  const half = ssdLossRef(logits, zeros, labels, zeros, 1, { ...base, focal: { gamma: 0, alpha: 0.5 } });
+  const p = half.parts[0]!;
+  assert.equal(p.negatives, 3, 'every unmatched box counts, whatever --neg-ratio says');
+  assert.ok(Math.abs(p.confPos - ce.parts[0]!.confPos / 2) < 1e-12);
+  assert.ok(Math.abs(p.confNeg - ce.parts[0]!.confNeg / 2) < 1e-12);
+  half.dLogits.forEach((g, i) => assert.ok(Math.abs(g - ce.dLogits[i]! / 2) < 1e-12, `dLogits[${i}]`));
+});
+
+test('a rare anchor slot: mining swamps its class with negatives, focal loss does not', () => {
+  // Two slots of 200 default boxes, classes (background, common, rare). The common slot has 30 matches and easy
+  // negatives (background probability 0.999); the rare slot has 1 match and negatives that are less sure (0.95), as
+  // the platelet slot of --anchors fit on BCCD. 3:1 mining takes its 93 negatives from the rare slot, whose class
+  // column is then pushed down by them more than its one match pushes it up.
+  const A = 400,
+    C = 3;
+  const logits = new Float64Array(A * C);
+  const labels = new Uint32Array(A);
+  const row = (a: number, bg: number, rare: number) => {
+    const common = 1 - bg - rare;
+    logits.set([Math.log(bg), Math.log(common), Math.log(rare)], a * C);
+  };
+  for (let a = 0; a < 200; a++) {
+    row(a, 0.999, 0.0005);
+    if (a % 6 === 0 && a < 180) labels[a] = 1;
+  }
+  for (let a = 200; a < 400; a++) row(a, 0.95, 0.03);
+  labels[300] = 2;
+  const zeros = new Float64Array(4 * A);
+  const rareColumn = (cfg: LossConfig) => {
+    const r = ssdLossRef(logits, zeros, labels, zeros, 1, cfg);
+    let push = 0;
+    for (let a = 200; a < 400; a++) push += r.dLogits[a * C + 2]!;
+    return { push, negatives: r.parts[0]!.negatives };
+  };
+  const base: LossConfig = { numAnchors: A, numClasses: C, negPerPos: 3, alpha: 1, invN: 1 / 31 };
+  const mining = rareColumn(base);
+  assert.equal(mining.negatives, 93);
+  // A positive summed gradient lowers the rare logits of the slot: the match is swamped.
+  assert.ok(mining.push > 0, `mining: summed gradient ${mining.push}`);
+  const focal = rareColumn({ ...base, focal: { gamma: 2, alpha: 0.25 } });
+  assert.equal(focal.negatives, A - 31);
+  assert.ok(focal.push < 0, `focal: summed gradient ${focal.push}`);
+});
+
+test('GPU focal loss equals the reference: every default box, images with and without matches', async () => {
+  const A = 1917,
+    C = 4,
+    B = 3;
+  const labels = randomLabels(B, A, C, [12, 0, 300], 21);
+  const positives = Array.from(
+    { length: B },
+    (_, b) => labels.subarray(b * A, (b + 1) * A).filter((l) => l > 0).length,
+  );
+  const logits = randomFloats(B * A * C, 22, -6, 6);
+  const boxes = randomFloats(B * A * 4, 23, -3, 3);
+  const targets = randomFloats(B * A * 4, 24, -3, 3);
+  for (const focal of [
+    { gamma: 2, alpha: 0.25 },
+    { gamma: 0.5, alpha: 0.75 },
+  ]) {
+    const cfg: LossConfig = {
+      numAnchors: A,
+      numClasses: C,
+      negPerPos: 3,
+      alpha: 1,
+      invN: 1 / positives.reduce((s, v) => s + v, 0),
+      focal,
+    };
+    const ref = ssdLossRef(logits, boxes, labels, targets, B, cfg);
+    assert.equal(ref.parts[1]!.negatives, A);
+    compare(await gpuLoss(logits, boxes, labels, targets, B, cfg), ref, cfg.invN);
+  }
 });

@@ -35,8 +35,12 @@ function repoRoot(): string {
   return process.cwd();
 }
 
+export function resultsDir(): string {
+  return join(repoRoot(), 'results');
+}
+
 export function writeResult(name: string, content: string): string {
-  const dir = join(repoRoot(), 'results');
+  const dir = resultsDir();
   mkdirSync(dir, { recursive: true });
   const path = join(dir, name);
   writeFileSync(path, content);

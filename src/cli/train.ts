@@ -16,6 +16,7 @@ import {
   type AnchorChoice,
   type TrainSettings,
 } from '../train/run.ts';
+import { CONF_LOSSES, type ConfLoss } from '../train/loss_ref.ts';
 import { LR_SCHEDULES, type LrSchedule } from '../train/sgd.ts';
 import { helpText, parseArgs, UsageError, type CommandSpec } from './args.ts';
 import { reportError } from './common.ts';
@@ -78,6 +79,32 @@ export const trainCommand: CommandSpec = {
       type: 'number',
       value: 'PIXELS',
       help: "square input side to train and run at, anchors regenerated for its feature maps (default: the base model's)",
+    },
+    {
+      name: 'low-map',
+      type: 'boolean',
+      help: 'add a predictor on the stride-8 feature map (38x38 at 300x300) with small default boxes, for small objects',
+    },
+    {
+      name: 'conf-loss',
+      type: 'string',
+      value: CONF_LOSSES.join('|'),
+      help: 'confidence loss: softmax cross-entropy with hard-negative mining (--neg-ratio), or focal loss on every default box',
+      default: D.confLoss,
+    },
+    {
+      name: 'focal-gamma',
+      type: 'number',
+      value: 'X',
+      help: 'focal loss: focusing exponent (with --conf-loss focal)',
+      default: D.focalGamma,
+    },
+    {
+      name: 'focal-alpha',
+      type: 'number',
+      value: 'X',
+      help: 'focal loss: weight of matched boxes, 1 - X of unmatched ones (with --conf-loss focal)',
+      default: D.focalAlpha,
     },
     { name: 'alpha', type: 'number', value: 'X', help: 'weight of the localization loss', default: D.alpha },
     {
@@ -191,6 +218,8 @@ export function trainSettings(flags: Record<string, unknown>): TrainSettings {
   const valSplit = flags['val-split'] as string;
   const matchIou = nonNegative(flags['match-iou'], 'match-iou');
   if (!(matchIou > 0 && matchIou < 1)) throw new UsageError(`--match-iou must be between 0 and 1, got ${matchIou}`);
+  const focalAlpha = nonNegative(flags['focal-alpha'], 'focal-alpha');
+  if (focalAlpha > 1) throw new UsageError(`--focal-alpha must be between 0 and 1, got ${focalAlpha}`);
   const inputSize = flags['input-size'] === undefined ? undefined : positiveInt(flags['input-size'], 'input-size');
   return {
     dataset: flags.dataset as string,
@@ -200,6 +229,10 @@ export function trainSettings(flags: Record<string, unknown>): TrainSettings {
     trainFrom: flags['train-from'] as string,
     anchors: oneOf<AnchorChoice>(flags.anchors, 'anchors', ANCHOR_CHOICES),
     inputSize,
+    lowMap: flags['low-map'] === true,
+    confLoss: oneOf<ConfLoss>(flags['conf-loss'], 'conf-loss', CONF_LOSSES),
+    focalGamma: nonNegative(flags['focal-gamma'], 'focal-gamma'),
+    focalAlpha,
     epochs: positiveInt(flags.epochs, 'epochs'),
     batch: positiveInt(flags.batch, 'batch'),
     microBatch: Math.min(positiveInt(flags['micro-batch'], 'micro-batch'), flags.batch as number),

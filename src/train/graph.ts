@@ -69,8 +69,16 @@ export function findPredictors(model: ModelJson): Predictors {
   return { boxes, classes };
 }
 
-function startIndex(model: ModelJson, from: TrainFrom, p: Predictors): number {
+/**
+ * Nodes added by `--low-map` (low_map.ts) are named under this prefix. They are trained whatever
+ * `trainFrom` says, and the named regions start from the base model's own predictors.
+ */
+export const LOW_MAP_PREFIX = 'LowMapPredictor/';
+
+function startIndex(model: ModelJson, from: TrainFrom, all: Predictors): number {
   const index = (name: string) => model.nodes.findIndex((n) => n.name === name || n.outputs.includes(name));
+  const base = (list: Conv2dNode[]) => list.filter((n) => !n.name.startsWith(LOW_MAP_PREFIX));
+  const p = { boxes: base(all.boxes), classes: base(all.classes) };
   switch (from) {
     case 'heads':
       return model.nodes.length;
@@ -95,7 +103,7 @@ function startIndex(model: ModelJson, from: TrainFrom, p: Predictors): number {
 export function trainingRegion(model: ModelJson, from: TrainFrom, branches: readonly string[] = []): Region {
   const p = findPredictors(model);
   const start = startIndex(model, from, p);
-  const seeds = model.nodes.filter((n) => branches.includes(n.name));
+  const seeds = model.nodes.filter((n) => branches.includes(n.name) || n.name.startsWith(LOW_MAP_PREFIX));
   const inRegion = new Set<GraphNode>([...p.boxes, ...p.classes, ...seeds, ...model.nodes.slice(start)]);
   const made = new Set<string>();
   // Graph order is topological: one pass adds every consumer of a region tensor.

@@ -10,7 +10,16 @@ import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import type { LossConfig, LossParts } from './loss_ref.ts';
 import { updateUniforms } from './uniform_update.ts';
 
-const LossFields = { numAnchors: 'u32', numClasses: 'u32', negPerPos: 'u32', alpha: 'f32', invN: 'f32' } as const;
+const LossFields = {
+  numAnchors: 'u32',
+  numClasses: 'u32',
+  negPerPos: 'u32',
+  alpha: 'f32',
+  invN: 'f32',
+  focal: 'u32',
+  focalGamma: 'f32',
+  focalAlpha: 'f32',
+} as const;
 export const LossParams = uniformSchema('Params', LossFields);
 
 /** Floats per image in the sums buffer: confPos, confNeg, loc, positives. */
@@ -46,6 +55,9 @@ function lossValues(cfg: LossConfig): UniformValues<typeof LossFields> {
     negPerPos: cfg.negPerPos,
     alpha: cfg.alpha,
     invN: cfg.invN,
+    focal: cfg.focal ? 1 : 0,
+    focalGamma: cfg.focal?.gamma ?? 0,
+    focalAlpha: cfg.focal?.alpha ?? 0,
   };
 }
 
@@ -75,8 +87,14 @@ export function setLossNormalizer(ctx: GpuContext, d: Dispatch, cfg: LossConfig)
   updateUniforms(ctx, d, LossParams, lossValues(cfg));
 }
 
-/** Per-image sums as read back from the parts buffer; negatives follow from the mining rule. */
-export function readLossParts(parts: Float32Array, images: number, numAnchors: number, negPerPos: number): LossParts[] {
+/** Per-image sums as read back from the parts buffer; negatives follow from the mining rule (focal: all). */
+export function readLossParts(
+  parts: Float32Array,
+  images: number,
+  numAnchors: number,
+  negPerPos: number,
+  focal = false,
+): LossParts[] {
   return Array.from({ length: images }, (_, b) => {
     const positives = parts[b * LOSS_PARTS_STRIDE + 3]!;
     return {
@@ -84,7 +102,7 @@ export function readLossParts(parts: Float32Array, images: number, numAnchors: n
       confNeg: parts[b * LOSS_PARTS_STRIDE + 1]!,
       loc: parts[b * LOSS_PARTS_STRIDE + 2]!,
       positives,
-      negatives: Math.min(negPerPos * positives, numAnchors - positives),
+      negatives: focal ? numAnchors - positives : Math.min(negPerPos * positives, numAnchors - positives),
     };
   });
 }

@@ -10,6 +10,12 @@
  * matched boxes against their class plus, for each image, that of the hardest negatives against
  * the background column 0: the 3 x (its matched boxes) unmatched boxes with the largest background
  * loss, ties to the lower default box.
+ *
+ * With `focal` (RetinaNet's focal loss, Lin et al. 2017, on the softmax), L_conf has no mining: every
+ * default box adds -w (1 - p_t)^gamma log p_t, p_t the softmax probability of its target column
+ * (background for an unmatched box) and w = focalAlpha for a matched box, 1 - focalAlpha for an
+ * unmatched one. Easy negatives fade by (1 - p_t)^gamma instead of being cut at 3 per match, so no
+ * rare class or anchor slot can be swamped by the negatives that mining picks around it.
  */
 
 export interface LossConfig {
@@ -21,6 +27,32 @@ export interface LossConfig {
   alpha: number;
   /** 1 / (matched boxes in the optimizer step's batch). */
   invN: number;
+  /** Focal loss on every default box in place of hard-negative mining (negPerPos unused). */
+  focal?: FocalLoss;
+}
+
+export interface FocalLoss {
+  /** Focusing exponent (2 in RetinaNet); 0 is alpha-weighted cross-entropy on every box. */
+  gamma: number;
+  /** Weight of the matched boxes; unmatched ones get 1 - alpha (0.25 in RetinaNet). */
+  alpha: number;
+}
+
+export const CONF_LOSSES = ['mining', 'focal'] as const;
+export type ConfLoss = (typeof CONF_LOSSES)[number];
+export const DEFAULT_FOCAL: FocalLoss = { gamma: 2, alpha: 0.25 };
+
+/**
+ * The focal loss of one box and the factor g of its gradient: dL/dz_c = g (p_c - [c = t]).
+ * lpt = log p_t. (1 - p_t)^(gamma - 1) is only formed where 1 - p_t > 0, where it is finite.
+ */
+export function focalTerm(lpt: number, f: FocalLoss, matched: boolean): { loss: number; g: number } {
+  const w = matched ? f.alpha : 1 - f.alpha;
+  const pt = Math.exp(lpt);
+  const q = Math.max(1 - pt, 0);
+  if (q === 0) return { loss: 0, g: 0 };
+  const qg = q ** f.gamma;
+  return { loss: -w * qg * lpt, g: w * (qg - f.gamma * q ** (f.gamma - 1) * pt * lpt) };
 }
 
 /** Unnormalized sums for one image: L = invN * (confPos + confNeg + alpha * loc) summed over images. */
@@ -82,7 +114,8 @@ export function ssdLossRef(
     }
     const key = (a: number) => Math.max(lse[a]! - logits[(b * A + a) * C]!, 0);
     negatives.sort((p, q) => key(q) - key(p) || p - q);
-    const chosen = negatives.slice(0, Math.min(cfg.negPerPos * part.positives, negatives.length));
+    const mined = cfg.focal ? negatives.length : Math.min(cfg.negPerPos * part.positives, negatives.length);
+    const chosen = negatives.slice(0, mined);
     part.negatives = chosen.length;
     const selected = new Set(chosen);
     for (let a = 0; a < A; a++) {
@@ -90,12 +123,14 @@ export function ssdLossRef(
       if (label === 0 && !selected.has(a)) continue;
       const row = (b * A + a) * C;
       for (let c = 0; c < C; c++) probs[c] = Math.exp(logits[row + c]! - lse[a]!);
-      for (let c = 0; c < C; c++) dLogits[row + c] = cfg.invN * (probs[c]! - (c === label ? 1 : 0));
+      const focal = cfg.focal && focalTerm(logits[row + label]! - lse[a]!, cfg.focal, label > 0);
+      const g = focal ? focal.g : 1;
+      for (let c = 0; c < C; c++) dLogits[row + c] = cfg.invN * g * (probs[c]! - (c === label ? 1 : 0));
       if (label === 0) {
-        part.confNeg += key(a);
+        part.confNeg += focal ? focal.loss : key(a);
         continue;
       }
-      part.confPos += lse[a]! - logits[row + label]!;
+      part.confPos += focal ? focal.loss : lse[a]! - logits[row + label]!;
       for (let m = 0; m < 4; m++) {
         const d = boxes[(b * A + a) * 4 + m]! - targets[(b * A + a) * 4 + m]!;
         part.loc += smoothL1(d);

@@ -22,7 +22,9 @@ import { SSD_AUGMENTATION } from './data.ts';
 import { readTrainingSet, type TrainingSet } from './dataset.ts';
 import type { Validation } from './evaluation.ts';
 import { FeatureExtractor, type FeatureCache } from './features.ts';
-import { trainingRegion, type TrainFrom } from './graph.ts';
+import { LOW_MAP_PREFIX, trainingRegion, type TrainFrom } from './graph.ts';
+import { DEFAULT_FOCAL } from './loss_ref.ts';
+import { addLowMap, LOW_MAP_SHAPES, lowMapSource } from './low_map.ts';
 import { lossChart, type EpochRecord, type History } from './history.ts';
 import { DEFAULT_HEAD_INIT, newClassHeads, withConstants } from './model_surgery.ts';
 import { Rng } from './rng.ts';
@@ -43,6 +45,8 @@ export interface TrainSettings extends OptimizerSettings {
   anchors: AnchorChoice;
   /** Square input side to train (and then run) at, anchors regenerated; undefined: the base model's. */
   inputSize: number | undefined;
+  /** A predictor on the stride-8 feature map with small default boxes (low_map.ts). */
+  lowMap: boolean;
   /** Cached versions of each training image: the first unaugmented, the others augmented. */
   augmentations: number;
   matchThreshold: number;
@@ -58,6 +62,7 @@ export const DEFAULT_SETTINGS: Omit<TrainSettings, 'dataset' | 'epochs'> = {
   trainFrom: 'features',
   anchors: 'default',
   inputSize: undefined,
+  lowMap: false,
   batch: 32,
   microBatch: 8,
   lr: 0.001,
@@ -68,6 +73,9 @@ export const DEFAULT_SETTINGS: Omit<TrainSettings, 'dataset' | 'epochs'> = {
   augmentations: 8,
   negPerPos: 3,
   alpha: 1,
+  confLoss: 'mining',
+  focalGamma: DEFAULT_FOCAL.gamma,
+  focalAlpha: DEFAULT_FOCAL.alpha,
   matchThreshold: 0.5,
   evalEvery: 5,
   seed: 1,
@@ -132,7 +140,12 @@ export async function runTraining(
   }
 
   const base = await atInputSize(trainable(await resolveModel(s.base, { log: hooks.log }), s.base), s.inputSize);
-  const model = withAnchors(newClassHeads(base, classes, { ...DEFAULT_HEAD_INIT, seed: s.seed }), trainSet, s, hooks);
+  const model = withAnchors(
+    newClassHeads(withLowMap(base, s, hooks), classes, { ...DEFAULT_HEAD_INIT, seed: s.seed }),
+    trainSet,
+    s,
+    hooks,
+  );
   const region = trainingRegion(model.json, s.trainFrom);
   hooks.log(
     `classes: ${classes.join(', ')}; training ${region.trained.length} convolutions from ${region.cuts.length} cached tensor(s): ${region.cuts.join(', ')}`,
@@ -225,6 +238,21 @@ export async function atInputSize(model: LoadedModel, side: number | undefined):
   const out = await resizeModelInput(model, side, side, 'relative');
   const g = out.json.ssd.anchorGenerator;
   if (g) out.json.ssd.anchorGenerator = { ...g, options: { ...g.options, inputHeight: side, inputWidth: side } };
+  return out;
+}
+
+/** The model with a low-map predictor when `s.lowMap` (low_map.ts). */
+export function withLowMap(
+  model: LoadedModel,
+  s: Pick<TrainSettings, 'lowMap' | 'seed'>,
+  hooks: Pick<RunHooks, 'log'>,
+): LoadedModel {
+  if (!s.lowMap) return model;
+  const out = addLowMap(model, LOW_MAP_SHAPES, s.seed);
+  const [, h, w, f] = out.json.shapes[`${LOW_MAP_PREFIX}features`]!;
+  hooks.log(
+    `low map: ${h}x${w}x${f} from a trainable copy of ${lowMapSource(model.json).name}, ${LOW_MAP_SHAPES.length} default boxes per cell`,
+  );
   return out;
 }
 

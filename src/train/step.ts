@@ -23,7 +23,7 @@ export interface MicroBatch {
   targets: Float32Array;
 }
 
-export type LossWeights = Pick<LossConfig, 'negPerPos' | 'alpha'>;
+export type LossWeights = Pick<LossConfig, 'negPerPos' | 'alpha' | 'focal'>;
 
 export class TrainStep {
   private constructor(
@@ -88,7 +88,7 @@ export class TrainStep {
   /** Per-image loss sums of the first `images` slots of a parts buffer that run() copied into. */
   async readParts(parts: GPUBuffer, images: number): Promise<LossParts[]> {
     const raw = new Float32Array(await this.ctx.readBuffer(parts, 0, 4 * images * LOSS_PARTS_STRIDE));
-    return readLossParts(raw, images, this.cfg.numAnchors, this.cfg.negPerPos);
+    return readLossParts(raw, images, this.cfg.numAnchors, this.cfg.negPerPos, this.cfg.focal !== undefined);
   }
 
   /** 1 / (matched default boxes in the optimizer step) for the next micro-batches. */

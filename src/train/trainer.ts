@@ -14,11 +14,11 @@ import { unpackSamples, type CachedSample, type FeatureCache } from './features.
 import type { Region } from './graph.ts';
 import type { EpochRecord, StepRecord } from './history.ts';
 import { LOSS_PARTS_STRIDE } from './loss.ts';
-import { totalLoss } from './loss_ref.ts';
+import { DEFAULT_FOCAL, totalLoss, type ConfLoss } from './loss_ref.ts';
 import { paramSpecs, ParamStore } from './params.ts';
 import type { Rng } from './rng.ts';
 import { learningRate, Sgd, type LrSchedule, type Schedule } from './sgd.ts';
-import { TrainStep } from './step.ts';
+import { TrainStep, type LossWeights } from './step.ts';
 
 export interface OptimizerSettings {
   /** Images per optimizer step, run as micro-batches of at most microBatch. */
@@ -33,6 +33,19 @@ export interface OptimizerSettings {
   epochs: number;
   negPerPos: number;
   alpha: number;
+  /** Confidence loss: hard-negative mining (SSD's, the default) or focal loss on every default box. */
+  confLoss?: ConfLoss;
+  focalGamma?: number;
+  focalAlpha?: number;
+}
+
+/** The loss settings of `s` for the loss kernel (loss_ref.ts). */
+export function lossWeights(s: OptimizerSettings): LossWeights {
+  const focal =
+    s.confLoss === 'focal'
+      ? { gamma: s.focalGamma ?? DEFAULT_FOCAL.gamma, alpha: s.focalAlpha ?? DEFAULT_FOCAL.alpha }
+      : undefined;
+  return { negPerPos: s.negPerPos, alpha: s.alpha, focal };
 }
 
 /** Images per second (see Trainer.phaseThroughput). */
@@ -93,10 +106,7 @@ export class Trainer {
     const missing = region.cuts.filter((c) => !cache.cuts.includes(c));
     if (missing.length) throw new Error(`the feature cache lacks ${missing.join(', ')}`);
     const store = ParamStore.create(ctx, model, paramSpecs(model, region.trained), { trainable: true, label: 'train' });
-    const step = await TrainStep.create(ctx, model, region, store, s.microBatch, {
-      negPerPos: s.negPerPos,
-      alpha: s.alpha,
-    });
+    const step = await TrainStep.create(ctx, model, region, store, s.microBatch, lossWeights(s));
     const sgd = await Sgd.create(ctx, store, { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay });
     return new Trainer(ctx, model, store, step, sgd, cache, s, stepsDone);
   }
