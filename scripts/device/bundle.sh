@@ -77,7 +77,8 @@ copy_pkg @mediapipe/objectron objectron_solution_packed_assets.data objectron_so
 copy_pkg @vladmandic/face-api model/ssd_mobilenetv1_model-weights_manifest.json model/ssd_mobilenetv1_model.bin \
   demo/sample1.jpg demo/sample2.jpg demo/sample3.jpg
 ort=dist/ort-wasm-simd-threaded
-copy_pkg onnxruntime-web dist/ort.webgpu.bundle.min.mjs "$ort.asyncify.wasm" dist/ort.all.bundle.min.mjs "$ort.jsep.wasm"
+copy_pkg onnxruntime-web dist/ort.webgpu.bundle.min.mjs "$ort.asyncify.mjs" "$ort.asyncify.wasm" \
+  dist/ort.all.bundle.min.mjs "$ort.jsep.mjs" "$ort.jsep.wasm"
 copy_pkg jpeg-js index.js $(cd node_modules/jpeg-js && ls lib/*.js)
 copy_pkg pngjs $(cd node_modules/pngjs && ls lib/*.js)
 
