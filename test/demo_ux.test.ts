@@ -124,7 +124,7 @@ test('1. the fake camera detects with no error banner, after a stop and a restar
       const [a, z] = [pixels(before), pixels(after)];
       if (a.length === z.length && a.every((v, i) => v === z[i])) {
         const bitmap = await det.detect(after, o);
-        return { direct: direct.slice(0, 1), bitmap: bitmap.slice(0, 1), tries };
+        return { direct, bitmap, tries };
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -133,15 +133,21 @@ test('1. the fake camera detects with no error banner, after a stop and a restar
   assert.ok(both, 'the paused camera frame kept changing over 5 tries');
   // The two paths convert the camera's YUV to RGB each their own way: the same picture, not the same bits.
   const text = (ds: { label: string; score: number }[]) => ds.map((d) => `${d.label} ${d.score.toFixed(3)}`).join(', ');
-  assert.equal(both.direct.length, 1, 'something scores over 0.05 on the test pattern');
-  assert.deepEqual(
-    both.direct.map((d) => d.label),
-    both.bitmap.map((d) => d.label),
-    `${text(both.direct)} vs ${text(both.bitmap)}`,
-  );
-  both.direct.forEach((d, i) => assert.ok(Math.abs(d.score - both.bitmap[i]!.score) < 0.05, text(both.direct)));
+  assert.ok(both.direct.length >= 1, 'something scores over 0.05 on the test pattern');
+  // Each path's best detection is found by the other with the same label and a score within 0.05. Not the same
+  // argmax: on this test pattern the best classes score ~0.09, and near-tied ones swap between the two
+  // conversions (seen in a clean-clone run: Book 0.087 vs Computer monitor 0.098).
+  for (const [from, to] of [
+    [both.direct, both.bitmap],
+    [both.bitmap, both.direct],
+  ] as const) {
+    const best = from[0]!;
+    const other = to.find((d) => d.label === best.label);
+    assert.ok(other, `${best.label} ${best.score.toFixed(3)} missing from ${text(to.slice(0, 5))}`);
+    assert.ok(Math.abs(other.score - best.score) < 0.05, `${text([best])} vs ${text([other])}`);
+  }
   t.diagnostic(
-    `a held camera frame (stable on try ${both.tries}), its best at score >= 0.05: ${text(both.direct)}; as an ImageBitmap: ${text(both.bitmap)}`,
+    `a held camera frame (stable on try ${both.tries}), its best at score >= 0.05: ${text(both.direct.slice(0, 3))}; as an ImageBitmap: ${text(both.bitmap.slice(0, 3))}`,
   );
   await page.screenshot({ path: join(b.artifacts, 'demo-camera.png') });
 });
