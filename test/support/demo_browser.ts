@@ -11,12 +11,21 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startStaticServer, type StaticServer } from '../../scripts/static_server.mjs';
 import type { Detection } from '../../src/detect_types.ts';
+import { readImageFile } from '../../src/image/decode.ts';
 import { resolveModel } from '../../src/node/model_registry.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.ts';
 import { repoRoot } from './goldens.ts';
+import { writeY4m } from './y4m.ts';
 
 /** Chromium's fake camera (a test pattern) instead of a real device, and no permission prompt. */
 export const FAKE_CAMERA_ARGS = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+
+/** Arguments for a fake camera that films `picture` (looped) instead of the test pattern. */
+async function cameraFilming(picture: string, scratch: string): Promise<string[]> {
+  const video = join(scratch, 'camera.y4m');
+  writeY4m(await readImageFile(picture), video);
+  return [...FAKE_CAMERA_ARGS, `--use-file-for-fake-video-capture=${video}`];
+}
 
 /** What the demo exposes as window.mobilessdDemo (web/app.ts). */
 export interface DemoState {
@@ -59,6 +68,8 @@ export async function openDemoBrowser(
     viewport?: { width: number; height: number };
     /** More folders to serve, by URL prefix. */
     mounts?: Record<string, string>;
+    /** A picture for a fake camera to film (it also takes FAKE_CAMERA_ARGS). */
+    camera?: string;
   } = {},
 ): Promise<DemoBrowser> {
   assert.ok(
@@ -94,7 +105,7 @@ export async function openDemoBrowser(
   const context = await chromium.launchPersistentContext(join(scratch, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
-    args: [...CHROMIUM_ARGS, ...(o.args ?? [])],
+    args: [...CHROMIUM_ARGS, ...(o.args ?? []), ...(o.camera ? await cameraFilming(o.camera, scratch) : [])],
     viewport: o.viewport ?? { width: 1280, height: 860 },
   });
   // Nothing but our server; a request elsewhere would hang or leak.
