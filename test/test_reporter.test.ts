@@ -1,7 +1,8 @@
 /**
  * The test runner cannot lose tests: scripts/test-run.mjs with the project reporter, run on small fixture test
  * files, turns red when a file exits early (before or after reporting), when a test hangs (the per-test timeout,
- * and the file still ends), and when a check that ran before the tests failed; and stays green on a clean file.
+ * and the file still ends), and when a check that ran before the tests failed; stays green on a clean file; and
+ * receives every verdict of a file that reports megabytes before its forced exit.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -25,6 +26,9 @@ test('three', () => {});`,
   'exit_at_once.test.mjs': `test('one', () => { process.exit(0); });\ntest('two', () => {});`,
   // A test that never ends and keeps a timer alive; the test after it must still run.
   'hang.test.mjs': `test('hangs', () => new Promise((r) => setTimeout(r, 600_000)));\ntest('after the hang', () => {});`,
+  // Fast tests that report megabytes: more than the pipe to the runner holds when forceExit ends the process.
+  'loud.test.mjs': `const text = 'x'.repeat(20_000);
+for (let i = 0; i < 100; i++) test(\`t\${i} \${text}\`, (t) => t.diagnostic(text));`,
 };
 for (const [name, body] of Object.entries(FIXTURES)) {
   writeFileSync(join(dir, name), `import { test } from 'node:test';\n${body}\n`);
@@ -45,6 +49,7 @@ function runTests(files: string[], env: Record<string, string> = {}): { status: 
       cwd: dir,
       encoding: 'utf8',
       timeout: 60_000,
+      maxBuffer: 64 << 20,
       env: { ...parentEnv, MOBILESSD_TEST_CHECKS: '', MOBILESSD_TEST_TIMEOUT_MS: '1500', ...env },
     },
   );
@@ -80,6 +85,13 @@ test('a hanging test fails at the per-test timeout, the next test still runs, an
   assert.match(out, /FAIL hangs \[hang\.test\]\n\s+test timed out after 1500ms/);
   assert.match(out, /ok after the hang/);
   assert.equal(closingLine(out), '1 passed, 1 failed (type check and lint not run)');
+});
+
+test('a file that reports megabytes in fast tests loses none of them to its forced exit', () => {
+  // Without a blocking stdout in the test processes (scripts/test-timeout.mjs), the last test went missing here.
+  const { status, out } = runTests(['loud.test.mjs']);
+  assert.equal(closingLine(out), '100 passed, 0 failed (type check and lint not run)');
+  assert.equal(status, 0);
 });
 
 test('a failed type check or lint is a failure on the closing line, even when every test passes', () => {
