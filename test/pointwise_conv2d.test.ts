@@ -212,20 +212,42 @@ async function check(
   for (const b of [bx, bw, bb, out, br]) b?.destroy();
 }
 
+// The register-tile variants at the other workgroup sizes 'full' tuning tries (blocked8x2 at 256 is a table
+// choice): the size changes the dispatch's shape and how far the last workgroup overhangs the output. On the
+// wide shapes up to 10x10 pixels, as the grid above runs these variants.
+const WIDE = (c: Case) => c.K >= 24 && c.N >= 12;
+const REGISTER_CASES = cases.filter((c) => WIDE(c) && c.hw[0] <= 10);
+for (const variant of POINTWISE_VARIANTS.filter((v) => v.startsWith('blocked') || v.startsWith('unrolled')))
+  for (const wg of [32, 128, 256])
+    test(`pointwise ${variant} wg${wg}: ${REGISTER_CASES.length} shapes`, async () => {
+      for (const c of REGISTER_CASES) {
+        const s = shapeOf(c);
+        if (pointwiseVariantSupported(s, variant)) await check(c, s, variant, wg);
+      }
+    });
+
 // f16 storage (precision 'f16') where the adapter offers shader-f16: every variant (tiled and subgroup ones
-// included) at workgroup size 64, on a few shapes with odd sizes, K % 4 != 0 (naive), batches, a residual, a
-// concatenation view, and several tiles with partial last tiles and K slices.
+// included) on a few shapes with odd sizes, K % 4 != 0 (naive), batches, a residual, a concatenation view, and
+// several tiles with partial last tiles and K slices; at every workgroup size the tuner may pick it at, the
+// sizes other than 64 on the shapes wide enough to fill several tiles. The subgroup variants run at 64 and 32
+// (the table's subgroup size) only: lavapipe takes 7-19 s to build each of their f16 pipelines at 128 and 256,
+// sizes the f32 grid above covers (the storage type changes only the loads and stores).
 const F16_CASES = cases.filter(
   (c) => (c.hw[0] === 7 && [3, 8].includes(c.K) && c.N === 24) || c.batch === 3 || (c.batch === 2 && c.K === 36),
 );
+const f16Sizes = (v: PointwiseVariant) =>
+  v === 'naive' || v === 'shared' ? [64] : v.startsWith('subgroup') ? [32, 64] : [32, 64, 128, 256];
 for (const variant of [...POINTWISE_VARIANTS, ...POINTWISE_SUBGROUP_VARIANTS])
-  test(`pointwise ${variant} in f16 storage: ${F16_CASES.length} shapes`, async (t) => {
-    const ctx = await gpu();
-    if (!ctx.hasF16) return t.skip(`${ctx.describe()} does not offer shader-f16`);
-    if (variant.startsWith('subgroup') && !pointwiseSubgroupReady(ctx.subgroups, 64))
-      return t.skip(`${ctx.describe()}: ${variant} cannot run at workgroup size 64`);
-    for (const c of F16_CASES) {
-      const s = shapeOf(c);
-      if (pointwiseVariantSupported(s, variant)) await check(c, s, variant, 64, 'f16');
-    }
-  });
+  for (const wg of f16Sizes(variant)) {
+    const f16Cases = F16_CASES.filter((c) => wg === 64 || WIDE(c));
+    test(`pointwise ${variant} wg${wg} in f16 storage: ${f16Cases.length} shapes`, async (t) => {
+      const ctx = await gpu();
+      if (!ctx.hasF16) return t.skip(`${ctx.describe()} does not offer shader-f16`);
+      if (variant.startsWith('subgroup') && !pointwiseSubgroupReady(ctx.subgroups, wg))
+        return t.skip(`${ctx.describe()}: ${variant} cannot run at workgroup size ${wg}`);
+      for (const c of f16Cases) {
+        const s = shapeOf(c);
+        if (pointwiseVariantSupported(s, variant)) await check(c, s, variant, wg, 'f16');
+      }
+    });
+  }
