@@ -254,7 +254,7 @@ function kernelTable(k: KernelPlan): string {
   ];
   const fusion = fusionLine(k.tuning);
   return (
-    `kernels per layer (tune ${k.tuning.mode}: GEMMs from ${from ?? k.tuning.source}${k.tuning.rejected ? `; a stored entry was ignored: ${k.tuning.rejected}` : ''}):\n` +
+    `kernels per layer (tune ${k.tuning.mode}: GEMMs${k.tuning.pairs ? ' and fusion' : ''} from ${from ?? k.tuning.source}${k.tuning.rejected ? `; a stored entry was ignored: ${k.tuning.rejected}` : ''}):\n` +
     `${formatTable(
       ['layer', 'kernel', 'variant', 'workgroup'],
       k.steps.map((st) => [st.name, st.kind, st.variant ?? '-', st.workgroupSize ?? '-']),
