@@ -51,7 +51,7 @@ for (let r = 0; r < rounds; r++)
       ? `check: table ${g.check.tableMs.toFixed(1)} ms, picks ${g.check.tunedMs.toFixed(1)} ms, kept ${g.check.kept}`
       : 'no check';
     rows.push(
-      `| ${r + 1} | ${tune} | ${g.source}${g.result ? `, ${g.result.layers.length} shapes timed, ${g.result.untimed.length} left to later loads, ${g.result.elapsedMs.toFixed(0)} ms; ${check}` : ''} | ${first.toFixed(0)} | ${med.toFixed(1)} | ${bound.toFixed(0)} | ${first <= bound ? 'yes' : '**no**'} |`,
+      `| ${r + 1} | ${tune} | ${g.source}${g.result ? `, ${g.result.layers.length} shapes timed, ${g.result.untimed.length} left to later loads, ${g.result.elapsedMs.toFixed(0)} ms; ${check}` : ''}${g.pairs ? `; pairs: ${g.pairs.timed} of ${g.pairs.total} timed, ${g.pairs.fused} fused` : ''} | ${first.toFixed(0)} | ${med.toFixed(1)} | ${bound.toFixed(0)} | ${first <= bound ? 'yes' : '**no**'} |`,
     );
     det.dispose();
   }

@@ -1,7 +1,9 @@
 /**
  * The load-time GEMM autotuner: what it may pick, that it picks the fastest it timed, the plan reaching the
- * executor (outputs still equal the CPU reference), the on-disk cache (round trip, incremental runs, corrupt,
- * stale and foreign entries ignored and rewritten) and the load option. Timings themselves are the bench's.
+ * executor (outputs still equal the CPU reference), the fusion decision per depthwise + 1x1 pair (every pair
+ * decided and stored, a stored fusion run by the detector), the on-disk cache (round trip, incremental runs,
+ * corrupt, stale and foreign entries ignored and rewritten; f32 and f16 entries apart) and the load option.
+ * Timings themselves are the bench's.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,25 +11,39 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Detector } from '../src/api/detector.ts';
+import { rgbaFrame } from '../src/api/rgba_frame.ts';
 import {
   checkPlan,
   gemmPlanFor,
   PLAN_MARGIN,
   tunedWins,
+  modelDwpwPairs,
   modelGemmShapes,
   parseEntry,
   tuningKey,
   TUNER_VERSION,
 } from '../src/api/tuning.ts';
+import { fusionLine, tuningSummary } from '../src/cli/models.ts';
 import { InvalidOptionError } from '../src/errors.ts';
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
+import { lowerGraph } from '../src/graph/lower.ts';
 import { runRawOutputs } from '../src/graph/raw.ts';
 import { runReference } from '../src/graph/reference.ts';
+import type { TunedPair } from '../src/kernels/dwpw_autotune.ts';
+import { dwpwShapeKey, type FusedChoice } from '../src/kernels/dwpw_tuning.ts';
 import { gemmCandidates, tuneGemms } from '../src/kernels/pointwise_autotune.ts';
 import { POINTWISE_VARIANTS } from '../src/kernels/pointwise_conv2d.ts';
-import { gemmShapeKey, plannedPointwise, tunedPointwise } from '../src/kernels/pointwise_tuning.ts';
+import {
+  gemmShapeKey,
+  isGemmChoice,
+  plannedPointwise,
+  tunedPointwise,
+  type GemmChoice,
+  type GemmPlan,
+} from '../src/kernels/pointwise_tuning.ts';
 import { nodeTuningStore } from '../src/node/tuning_store.ts';
 import { PointwiseStep } from '../src/ops/conv2d.ts';
+import { DwpwStep } from '../src/ops/support/dwpw.ts';
 import { assertClose, gpu, randomFloats, releaseGpu } from './support/gpu.ts';
 import { syntheticModel } from './support/synthetic_model.ts';
 
@@ -50,6 +66,12 @@ function freshStore() {
 }
 
 const s = { M: 81, K: 36, N: 132, HW: 81 };
+
+/** A plan's GEMM picks alone (its fused pairs left out). */
+const gemmPicks = (plan: GemmPlan) => new Map([...plan].filter(([, c]) => isGemmChoice(c)));
+/** The model's distinct depthwise + 1x1 pair keys. */
+const pairKeys = (m: ReturnType<typeof syntheticModel>, ctx: Awaited<ReturnType<typeof gpu>>) =>
+  new Set(modelDwpwPairs(m, ctx.report).map((p) => dwpwShapeKey(p.s)));
 
 test("candidates: 'off' is the table's choice; 'fast' and 'full' put it first, and 'full' holds every fast one", () => {
   for (const driver of ['lavapipe', 'swiftshader', 'hardware'] as const) {
@@ -141,15 +163,52 @@ test('a tuned plan reaches the executor, whose outputs still equal the CPU refer
   const first = await gemmPlanFor(ctx, m, 'fast', store, Infinity);
   assert.equal(first.source, 'tuned');
   const shapes = new Set(modelGemmShapes(m, ctx.report).map(gemmShapeKey));
-  assert.deepEqual(new Set(first.plan.keys()), shapes, 'every GEMM shape of the model has a choice');
-  const entry = JSON.parse(readFileSync(file(), 'utf8')) as { key: string; version: number; layers: unknown[] };
-  assert.equal(entry.key, tuningKey(ctx.report, m));
+  assert.deepEqual(new Set(gemmPicks(first.plan).keys()), shapes, 'every GEMM shape of the model has a choice');
+  const entry = JSON.parse(readFileSync(file(), 'utf8')) as {
+    key: string;
+    version: number;
+    layers: unknown[];
+    pairs: { shape: string; choice: unknown; ms: number | null; pairMs: number }[];
+  };
+  assert.equal(entry.key, tuningKey(ctx.report, m, 'f32'));
   assert.equal(entry.version, TUNER_VERSION);
   assert.equal(entry.layers.length, shapes.size);
+  // Every pair of the model has a stored decision, 'pair' included, and the plan fuses exactly the fused ones.
+  const pairs = pairKeys(m, ctx);
+  assert.equal(pairs.size, 2, 'the synthetic model has two depthwise + 1x1 pairs');
+  assert.deepEqual(new Set(entry.pairs.map((p) => p.shape)), pairs);
+  assert.equal(first.dwpwResult?.pairs.length, pairs.size, 'each pair timed once');
+  assert.deepEqual(first.pairs, {
+    total: pairs.size,
+    timed: pairs.size,
+    fused: entry.pairs.filter((p) => p.choice !== 'pair').length,
+    untimed: 0,
+  });
+  for (const p of entry.pairs) {
+    const got: TunedPair = first.dwpwResult.pairs.find((t) => t.shape === p.shape)!;
+    assert.equal(p.pairMs, got.pairMs);
+    assert.equal(p.ms, got.timed[0]?.ms ?? null, 'the fastest fused candidate');
+    assert.deepEqual(p.choice, got.choice ?? 'pair');
+    assert.deepEqual(first.plan.get(p.shape), p.choice === 'pair' ? undefined : p.choice);
+  }
 
   const again = await gemmPlanFor(ctx, m, 'fast', store, Infinity);
   assert.equal(again.source, 'cache');
   assert.deepEqual([...again.plan], [...first.plan]);
+  assert.equal(again.result, undefined, 'no GEMM timed');
+  assert.equal(again.dwpwResult, undefined, 'no pair timed');
+  assert.deepEqual(again.pairs, { ...first.pairs, timed: 0 });
+  // What `mobilessd info` prints about it.
+  const fused = first.pairs.fused;
+  assert.equal(
+    fusionLine(tuningSummary(first)),
+    `fused depthwise + 1x1: ${fused} of 2 distinct pairs fused by the tuner; 2 timed now; timed in f32`,
+  );
+  assert.match(
+    fusionLine(tuningSummary(again))!,
+    /: \d of 2 distinct pairs fused by the tuner; decisions from the cache;/,
+  );
+  assert.equal(fusionLine(tuningSummary({ mode: 'off', source: 'table', plan: new Map() })), undefined);
 
   const packed = packModelWeights(ctx, m);
   // Batch 2 runs other shapes than the tuned batch-1 ones (they keep the table's choice): still correct.
@@ -157,6 +216,9 @@ test('a tuned plan reaches the executor, whose outputs still equal the CPU refer
   const ex1 = await GraphExecutor.create(ctx, m, packed, 1, {}, undefined, again.plan);
   for (const st of ex1.lowered.steps.filter((x) => x instanceof PointwiseStep))
     assert.deepEqual({ variant: st.variant, workgroupSize: st.workgroupSize }, again.plan.get(gemmShapeKey(st.s)));
+  for (const st of ex1.lowered.steps.filter((x) => x instanceof DwpwStep))
+    assert.deepEqual({ variant: st.variant, workgroupSize: st.workgroupSize }, again.plan.get(dwpwShapeKey(st.s)));
+  assert.equal(ex1.lowered.steps.filter((x) => x instanceof DwpwStep).length, first.pairs.fused);
   const [, h, w] = m.json.shapes.input!;
   for (const [batch, e] of [
     [2, ex],
@@ -178,11 +240,13 @@ test('corrupt, stale, foreign and unrunnable entries are ignored and rewritten; 
   const { store, file } = freshStore();
   await gemmPlanFor(ctx, m, 'fast', store, Infinity);
   const good = readFileSync(file(), 'utf8');
-  const edit = (f: (e: Record<string, unknown> & { layers: Record<string, unknown>[] }) => void) => {
-    const e = JSON.parse(good) as Record<string, unknown> & { layers: Record<string, unknown>[] };
+  type Entry = Record<string, unknown> & { layers: Record<string, unknown>[]; pairs: Record<string, unknown>[] };
+  const edit = (f: (e: Entry) => void) => {
+    const e = JSON.parse(good) as Entry;
     f(e);
     return JSON.stringify(e);
   };
+  const fused = { variant: 'dwpw64x64', workgroupSize: 256 };
   const cases: [string, string, RegExp][] = [
     ['truncated', good.slice(0, good.length / 2), /not JSON/],
     ['an older tuner', edit((e) => (e.version = TUNER_VERSION - 1)), /tuner version/],
@@ -190,6 +254,30 @@ test('corrupt, stale, foreign and unrunnable entries are ignored and rewritten; 
     ['an unknown variant', edit((e) => (e.layers[0]!.variant = 'blocked3x3')), /not a GEMM variant/],
     ['a workgroup size the tuner never tries', edit((e) => (e.layers[0]!.workgroupSize = 512)), /workgroupSize 512/],
     ['a negative time', edit((e) => (e.layers[0]!.ms = -1)), /ms -1/],
+    ['no pair decisions (an entry of tuner 3)', edit((e) => delete (e as Partial<Entry>).pairs), /no pairs/],
+    ['a pair key of another form', edit((e) => (e.pairs[0]!.shape = '81x36x132')), /pairs\[0\]\.shape "81x36x132"/],
+    [
+      'a fused variant this build lacks',
+      edit((e) => (e.pairs[0]!.choice = { variant: 'dwpw16x16', workgroupSize: 64 })),
+      /pairs\[0\]\.choice .*dwpw16x16.* is not a fused variant/,
+    ],
+    [
+      'a GEMM variant as a fused choice',
+      edit((e) => (e.pairs[0]!.choice = { variant: 'tiled64x64', workgroupSize: 64 })),
+      /pairs\[0\]\.choice .* is not a fused variant/,
+    ],
+    [
+      'a fused workgroup size the tuner never tries',
+      edit((e) => (e.pairs[1]!.choice = { ...fused, workgroupSize: 128 })),
+      /pairs\[1\]\.choice .*128.* is not a fused variant and workgroup size/,
+    ],
+    ['a choice that is neither', edit((e) => (e.pairs[0]!.choice = 'fused')), /neither 'pair' nor/],
+    [
+      'a fused choice never timed',
+      edit((e) => Object.assign(e.pairs[0]!, { choice: fused, ms: null })),
+      /pairs\[0\]\.ms null/,
+    ],
+    ['a negative pair time', edit((e) => (e.pairs[1]!.pairMs = -2)), /pairs\[1\]\.pairMs -2/],
     [
       'a check that kept neither plan',
       edit((e) => (e.check = { tableMs: 1, tunedMs: 1, runs: 3, ratio: 1, faster: 1, kept: 'x' })),
@@ -221,7 +309,24 @@ test('corrupt, stale, foreign and unrunnable entries are ignored and rewritten; 
   const distinct = new Set(modelGemmShapes(m, ctx.report).map(gemmShapeKey)).size;
   assert.ok(distinct > 1);
   assert.equal(rest.result!.layers.length, distinct - 1, 'only the shapes missing from the entry were timed');
-  assert.equal(rest.plan.size, distinct);
+  assert.equal(rest.dwpwResult, undefined, 'every pair was decided already');
+  assert.equal(gemmPicks(rest.plan).size, distinct);
+  // Likewise a pair left undecided: only it is timed, and the entry then holds both.
+  writeFileSync(
+    file(),
+    edit((e) => e.pairs.splice(1)),
+  );
+  const pair = await gemmPlanFor(ctx, m, 'fast', store, Infinity);
+  assert.equal(pair.source, 'tuned');
+  assert.equal(pair.result, undefined, 'every GEMM shape was timed already');
+  assert.deepEqual(
+    pair.dwpwResult!.pairs.map((p) => p.shape),
+    [...pairKeys(m, ctx)].filter((k) => k !== (JSON.parse(good) as Entry).pairs[0]!.shape),
+  );
+  assert.equal(pair.pairs!.timed, 1);
+  const completed = parseEntry(readFileSync(file(), 'utf8'), tuningKey(ctx.report, m));
+  assert.ok(typeof completed === 'object' && completed.pairs.length === 2, 'completed');
+  assert.equal((await gemmPlanFor(ctx, m, 'fast', store, Infinity)).source, 'cache');
 });
 
 test("the load option: 'off' is the table, a tuned plan is loaded from the store, and a bad value is refused", async () => {
@@ -238,13 +343,16 @@ test("the load option: 'off' is the table, a tuned plan is loaded from the store
   const tuned = await gemmPlanFor(ctx, m, 'fast', store, Infinity);
   const d = await Detector.create(m, { context: ctx, tune: 'fast', tuningStore: store });
   assert.equal(d.gemm.source, 'cache');
-  const steps = (await d.stats(1)).steps.filter((st) => st.kind === 'pointwise');
+  const all = (await d.stats(1)).steps;
+  const steps = all.filter((st) => st.kind === 'pointwise');
   assert.ok(steps.length > 0);
   for (const st of steps) assert.ok(st.variant && st.workgroupSize, st.name);
-  assert.deepEqual(
-    new Set(steps.map((st) => `${st.variant}@${st.workgroupSize}`)),
-    new Set([...tuned.plan.values()].map((c) => `${c.variant}@${c.workgroupSize}`)),
-  );
+  // Every GEMM runs a configuration the tuner picked, and the tuner's fusions run as fused steps.
+  const picked = new Set([...gemmPicks(tuned.plan).values()].map((c) => `${c.variant}@${c.workgroupSize}`));
+  for (const st of steps) assert.ok(picked.has(`${st.variant}@${st.workgroupSize}`), st.name);
+  assert.equal(all.filter((st) => st.kind === 'dwpw').length, tuned.pairs!.fused);
+  // With no pair fused every pick runs somewhere (a fused pair's own GEMM pick has no step left to run it).
+  if (!tuned.pairs!.fused) assert.deepEqual(new Set(steps.map((st) => `${st.variant}@${st.workgroupSize}`)), picked);
   const counts = await d.dispatchCounts(1);
   assert.equal(counts.preprocess, 1);
   assert.equal(counts.network, (await d.stats(1)).dispatches);
@@ -283,12 +391,20 @@ test('the whole-network check: a plan unlike the table is timed against it, and 
     shapes.map((sh) => [gemmShapeKey(sh), tunedPointwise(ctx.report.driver, sh, ctx.subgroups)]),
   );
   assert.equal(await checkPlan(ctx, m, packed, tablePicks, 3), undefined, "the table's own picks need no check");
+  // The table's GEMMs with one pair fused is another network (one dispatch fewer): it is timed against the table.
+  const pairKey = [...pairKeys(m, ctx)][0]!;
+  const fuseOne: GemmPlan = new Map<string, GemmChoice | FusedChoice>([
+    ...tablePicks,
+    [pairKey, { variant: 'dwpw64x64', workgroupSize: 256 }],
+  ]);
+  assert.ok(await checkPlan(ctx, m, packed, fuseOne, 3), 'a fusion alone is checked');
 
   // A load with weights checks what it tuned and stores the verdict; a stored verdict for the table wins on reload.
   const { store, file } = freshStore();
   const tuned = await gemmPlanFor(ctx, m, 'fast', store, Infinity, packed);
   const distinct = new Set(shapes.map(gemmShapeKey)).size;
-  assert.equal(tuned.plan.size, tuned.check?.kept === 'table' ? 0 : distinct, JSON.stringify(tuned.check));
+  assert.equal(gemmPicks(tuned.plan).size, tuned.check?.kept === 'table' ? 0 : distinct, JSON.stringify(tuned.check));
+  assert.equal(tuned.plan.size - gemmPicks(tuned.plan).size, tuned.check?.kept === 'table' ? 0 : tuned.pairs!.fused);
   const entry = JSON.parse(readFileSync(file(), 'utf8')) as Record<string, unknown>;
   entry.check = { tableMs: 1, tunedMs: 2, runs: 3, ratio: 2, faster: 0, kept: 'table' };
   writeFileSync(file(), JSON.stringify(entry));
@@ -299,6 +415,109 @@ test('the whole-network check: a plan unlike the table is timed against it, and 
   entry.check = { tableMs: 2, tunedMs: 1, runs: 3, ratio: 0.5, faster: 3, kept: 'tuned' };
   writeFileSync(file(), JSON.stringify(entry));
   const kept = await gemmPlanFor(ctx, m, 'fast', store, Infinity, packed);
-  assert.equal(kept.plan.size, distinct, 'the tuned picks are in use');
+  assert.equal(gemmPicks(kept.plan).size, distinct, 'the tuned picks are in use');
+  assert.equal(kept.plan.size - distinct, kept.pairs!.fused, 'and the fusions');
   packed.buffer?.destroy();
+});
+
+test('an entry that fuses a pair makes the detector run it fused, with the detections of the pair', async () => {
+  const ctx = await gpu();
+  const m = syntheticModel();
+  const { store, file } = freshStore();
+  await gemmPlanFor(ctx, m, 'fast', store, Infinity);
+  // Whatever the timings said: the first pair fused, the second not; no whole-network verdict, so the picks load.
+  const entry = JSON.parse(readFileSync(file(), 'utf8')) as { pairs: Record<string, unknown>[]; check?: unknown };
+  const choice = { variant: 'dwpw64x64', workgroupSize: 256 };
+  Object.assign(entry.pairs[0]!, { choice, ms: 1 });
+  entry.pairs[1]!.choice = 'pair';
+  delete entry.check;
+  writeFileSync(file(), JSON.stringify(entry));
+  const name = lowerGraph(m.json, 1, { dwpw: 'dwpw64x64' })
+    .steps.filter((st) => st instanceof DwpwStep)
+    .find((st) => dwpwShapeKey(st.s) === entry.pairs[0]!.shape)!.name;
+
+  const fused = await Detector.create(m, { context: ctx, tune: 'fast', tuningStore: store });
+  const pair = await Detector.create(m, { context: ctx, tune: 'off' });
+  try {
+    assert.equal(fused.gemm.source, 'cache');
+    assert.deepEqual(fused.gemm.pairs, { total: 2, timed: 0, fused: 1, untimed: 0 });
+    const steps = (await fused.stats(1)).steps;
+    assert.deepEqual(
+      steps.filter((st) => st.kind === 'dwpw').map((st) => [st.name, st.variant, st.workgroupSize]),
+      [[name, 'dwpw64x64', 256]],
+    );
+    assert.equal(steps.length, (await pair.stats(1)).steps.length - 1, 'one dispatch fewer');
+    const [, h, w] = m.json.shapes.input!;
+    const data = new Uint8Array(randomFloats(h! * w! * 4, 7, 0, 255).map(Math.round));
+    const frame = rgbaFrame({ data, width: w!, height: h! });
+    const [a, b] = [
+      await fused.detect(frame, { scoreThreshold: 0.3 }),
+      await pair.detect(frame, { scoreThreshold: 0.3 }),
+    ];
+    assert.ok(b.length > 0, 'the unfused run finds something to compare');
+    assert.deepEqual(
+      a.map((d) => d.label),
+      b.map((d) => d.label),
+    );
+    // The dwpw tests' tolerance on raw outputs; boxes as fractions of the frame.
+    const flat = (ds: typeof a) =>
+      ds.flatMap((d) => [d.score, d.box.x / w!, d.box.y / h!, d.box.width / w!, d.box.height / h!]);
+    assertClose(flat(a), flat(b), 1e-4, 1e-4, 'detections, fused vs pair');
+  } finally {
+    fused.dispose();
+    pair.dispose();
+  }
+});
+
+test('f32 and f16 entries have their own keys, and an f16 load times its candidates in f16', async (t) => {
+  const ctx = await gpu();
+  const m = syntheticModel();
+  const key = (st: 'f32' | 'f16') => JSON.parse(tuningKey(ctx.report, m, st)) as { storage: string };
+  assert.notEqual(tuningKey(ctx.report, m, 'f32'), tuningKey(ctx.report, m, 'f16'));
+  assert.deepEqual([key('f32').storage, key('f16').storage], ['f32', 'f16']);
+  if (!ctx.hasF16) return t.skip(`${ctx.describe()} does not offer shader-f16: no f16 load to tune`);
+  const { dir, store } = freshStore();
+  // The pipelines each load asks for: the kernels' keys name their storage type.
+  const keys: string[] = [];
+  const build = ctx.pipeline.bind(ctx);
+  ctx.pipeline = (k, spec) => {
+    keys.push(k);
+    return build(k, spec);
+  };
+  const load = async (precision: 'f32' | 'f16') => {
+    keys.length = 0;
+    const d = await Detector.create(m, {
+      context: ctx,
+      precision,
+      tune: 'fast',
+      tuneBudgetMs: 1e9,
+      tuningStore: store,
+    });
+    d.dispose();
+    const tuned = keys.filter((k) => /^(pointwise|dwpw)_conv2d\//.test(k));
+    return { gemm: d.gemm, tuned };
+  };
+  try {
+    const f16 = await load('f16');
+    assert.deepEqual([f16.gemm.source, f16.gemm.storage], ['tuned', 'f16']);
+    assert.ok(
+      f16.tuned.some((k) => k.startsWith('dwpw_conv2d/')),
+      'fused candidates built',
+    );
+    assert.deepEqual(
+      f16.tuned.filter((k) => !k.includes('/f16/')),
+      [],
+      'every GEMM and fused candidate in f16',
+    );
+    const f32 = await load('f32');
+    assert.deepEqual([f32.gemm.source, f32.gemm.storage], ['tuned', 'f32'], 'the f16 entry does not answer f32');
+    assert.deepEqual(
+      f32.tuned.filter((k) => !k.includes('/f32/')),
+      [],
+    );
+    assert.equal(readdirSync(join(dir, 'tuning')).length, 2, 'two entries');
+    assert.equal((await load('f16')).gemm.source, 'cache');
+  } finally {
+    Reflect.deleteProperty(ctx, 'pipeline');
+  }
 });

@@ -21,6 +21,8 @@ interface Loaded {
   rejected: string | null;
   writeError: string | null;
   plan: [string, string][];
+  /** The fusion decisions: the model's distinct depthwise + 1x1 pairs, timed during this load, fused. */
+  pairs: { total: number; timed: number; fused: number } | null;
   detections: number;
   keys: string[];
   /** The stored values, as IndexedDB holds them. */
@@ -62,6 +64,7 @@ async function loadTuned(budgetMs = 1e9): Promise<Loaded> {
       rejected: g.rejected ?? null,
       writeError: g.writeError ?? null,
       plan: [...g.plan].map(([shape, c]): [string, string] => [shape, `${c.variant}/${c.workgroupSize}`]),
+      pairs: g.pairs ? { total: g.pairs.total, timed: g.pairs.timed, fused: g.pairs.fused } : null,
       detections,
       keys,
       stored,
@@ -79,14 +82,19 @@ test('a forced tuning run stores its plan in IndexedDB; after a reload the plan 
   assert.equal(key.model[0], 'blazeface');
   assert.ok(first.detections > 0, 'the astronaut is found');
   // What was measured is stored whichever plan the whole-network check let the load use.
-  const stored = JSON.parse(String(first.stored[0])) as { layers: unknown[] };
+  const stored = JSON.parse(String(first.stored[0])) as { layers: unknown[]; pairs: unknown[] };
   assert.ok(stored.layers.length > 0, 'every GEMM shape timed and stored');
+  // BlazeFace's depthwise + 1x1 pairs: each timed against the fused kernel and its decision stored.
+  assert.ok(first.pairs && first.pairs.total > 0, JSON.stringify(first.pairs));
+  assert.equal(first.pairs.timed, first.pairs.total);
+  assert.equal(stored.pairs.length, first.pairs.total, 'every pair decided and stored');
 
   await b.page.reload();
   const cached = await loadTuned();
   assert.equal(cached.source, 'cache', JSON.stringify(cached));
   assert.deepEqual(cached.plan, first.plan, 'the plan read back is the one tuned');
   assert.deepEqual(cached.stored, first.stored, 'nothing was rewritten');
+  assert.deepEqual(cached.pairs, { ...first.pairs, timed: 0 }, 'no pair timed again');
   assert.equal(cached.detections, first.detections);
 
   // Corrupt the stored entry: the next load says why it was not used, tunes again (here with no time, so no
@@ -116,6 +124,7 @@ test('a forced tuning run stores its plan in IndexedDB; after a reload the plan 
   const again = await loadTuned(0);
   assert.equal(again.rejected, null, 'the rewritten entry is accepted');
   t.diagnostic(
-    `${stored.layers.length} GEMM shapes timed, ${first.plan.length} tuned picks in use; after reload: ${cached.source}`,
+    `${stored.layers.length} GEMM shapes and ${first.pairs.total} pairs timed (${first.pairs.fused} fused), ` +
+      `${first.plan.length} tuned picks in use; after reload: ${cached.source}`,
   );
 });

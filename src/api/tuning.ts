@@ -1,16 +1,19 @@
 /**
  * The GEMM plan a detector loads with: the measured table (pointwise_tuning.ts), or with `tune` on, the
- * autotuner's per-shape picks (kernels/pointwise_autotune.ts), cached per adapter (vendor, architecture,
- * device, driver description), model and input size. A cache entry that fails to parse, names another
+ * autotuner's per-shape picks (kernels/pointwise_autotune.ts) and, per depthwise + 1x1 pair, whether the fused
+ * kernel beat the pair (kernels/dwpw_autotune.ts), cached per adapter (vendor, architecture, device, driver
+ * description), model, input size and storage type. A cache entry that fails to parse, names another
  * key or tuner version, or picks a configuration this build cannot run is ignored and rewritten.
  * Per-shape picks can each win alone and still lose together (caches, dispatch order), so a tuned plan is
  * checked against the table on the whole network before it is used: where it is not faster, the table stays.
  */
 import { InvalidOptionError } from '../errors.ts';
 import type { AdapterReport, GpuContext, SubgroupSizes } from '../gpu/context.ts';
-import { DWPW_VARIANTS } from '../kernels/dwpw_conv2d.ts';
+import { DWPW_VARIANTS, type DwpwVariant } from '../kernels/dwpw_conv2d.ts';
 import { dwpwGemmShape } from '../kernels/dwpw_conv2d_ref.ts';
-import type { PairToTune } from '../kernels/dwpw_autotune.ts';
+import { tuneDwpw, type DwpwTuneResult, type PairToTune } from '../kernels/dwpw_autotune.ts';
+import { dwpwShapeKey, isFusedChoice, type FusedChoice } from '../kernels/dwpw_tuning.ts';
+import type { StorageType } from '../kernels/storage.ts';
 import { DwpwStep } from '../ops/support/dwpw.ts';
 import type { LoadedModel } from '../graph/weights.ts';
 import { GraphExecutor } from '../graph/executor.ts';
@@ -28,8 +31,11 @@ import {
 import { POINTWISE_SUBGROUP_VARIANTS, POINTWISE_VARIANTS, type PointwiseVariant } from '../kernels/pointwise_conv2d.ts';
 import { gemmShapeKey, plannedPointwise, type GemmChoice, type GemmPlan } from '../kernels/pointwise_tuning.ts';
 
-/** Bump when a kernel or the candidate lists change: older cache entries are then stale. */
-export const TUNER_VERSION = 3;
+/**
+ * Bump when a kernel, the candidate lists or the entry's form change: older cache entries are then stale.
+ * 4: entries decide fusion per depthwise + 1x1 pair, and candidates are timed in the weights' storage type.
+ */
+export const TUNER_VERSION = 4;
 
 /** Where tuned plans persist (Node: files in the cache folder). Keys are JSON text; values are entries. */
 export interface TuningStore {
@@ -51,7 +57,25 @@ export interface GemmPlanReport {
   rejected?: string;
   /** Why the new entry could not be stored (the plan is used all the same). */
   writeError?: string;
+  /** The GEMM timings of this load (absent when every GEMM shape came from the cache). */
   result?: TuneResult;
+  /** The storage type candidates were timed in and the entry is keyed by (the weights'). */
+  storage?: StorageType;
+  /** The fusion decisions (absent with tune 'off': no pair fuses). */
+  pairs?: PairsReport;
+  /** The pair timings of this load (absent when every pair came from the cache). */
+  dwpwResult?: DwpwTuneResult;
+}
+
+/** The model's distinct depthwise + 1x1 pairs (batch 1) and what the tuner decided for them. */
+export interface PairsReport {
+  total: number;
+  /** Timed during this load (0 on a cache hit). */
+  timed: number;
+  /** Decided fused: the fused kernel clearly beat the pair. They run fused when `plan` is the tuned one. */
+  fused: number;
+  /** Not reached by this load's budget: they run as the pair until a later load times them. */
+  untimed: number;
 }
 
 /** GPU ms of one batch-1 frame of the network (medians of interleaved runs) and which plan was kept. */
@@ -76,12 +100,23 @@ export function tunedWins(c: Pick<PlanCheck, 'ratio' | 'faster' | 'runs'>): bool
   return c.ratio < PLAN_MARGIN && c.faster >= Math.ceil(PLAN_AGREEMENT * c.runs);
 }
 
+/** One pair's decision: the fused configuration that won, or 'pair' (fusion lost, or no fused candidate built). */
+interface StoredPair {
+  /** dwpwShapeKey */
+  shape: string;
+  choice: FusedChoice | 'pair';
+  /** The fastest fused candidate's median ms; null when none could be built. */
+  ms: number | null;
+  pairMs: number;
+}
+
 interface StoredEntry {
   version: number;
   key: string;
   mode: 'fast' | 'full';
   timer: string;
   layers: { shape: string; variant: PointwiseVariant; workgroupSize: number; ms: number }[];
+  pairs: StoredPair[];
   check?: PlanCheck;
 }
 
@@ -96,13 +131,15 @@ export function defaultTuneMode(report: AdapterReport): TuneMode {
   return report.driver === 'lavapipe' || report.driver === 'swiftshader' ? 'off' : 'fast';
 }
 
-export function tuningKey(report: AdapterReport, model: LoadedModel): string {
+/** The cache key: tuner version, adapter, model, input size and the storage type the kernels were timed in. */
+export function tuningKey(report: AdapterReport, model: LoadedModel, storage: StorageType = 'f32'): string {
   const j = model.json;
   return JSON.stringify({
     tuner: TUNER_VERSION,
     adapter: [report.vendor, report.architecture, report.device, report.description],
     model: [j.name, j.weights.sha256, j.source.converter],
     input: [j.preprocess.width, j.preprocess.height],
+    storage,
   });
 }
 
@@ -134,8 +171,11 @@ export function modelDwpwPairs(model: LoadedModel, report: AdapterReport, plan?:
 
 /**
  * The plan for `mode`: the table when 'off'; else a stored entry of this key made by this mode or a
- * fuller one, its shapes not timed yet (a 'fast' run's budget ran out) timed now and merged; else a fresh
- * run. What was timed is stored (a store that cannot write loses only the cache). `budgetMs` bounds a run.
+ * fuller one, its GEMM shapes and pairs not timed yet (a 'fast' run's budget ran out) timed now and merged;
+ * else a fresh run: the GEMM shapes first, then each depthwise + 1x1 pair against its fused candidates, the pair
+ * as it runs under the GEMM picks just made, within what is left of the budget. What was timed is stored (a
+ * store that cannot write loses only the cache), every pair's decision included, so that a cached load times
+ * nothing. Candidates are timed in the storage type of `weights` (f32 without them), which keys the entry.
  */
 export async function gemmPlanFor(
   ctx: GpuContext,
@@ -146,9 +186,13 @@ export async function gemmPlanFor(
   weights?: PackedWeights,
 ): Promise<GemmPlanReport> {
   if (mode === 'off') return { mode, source: 'table', plan: new Map() };
-  const key = tuningKey(ctx.report, model);
+  const t0 = performance.now();
+  const storage = weights?.storage ?? 'f32';
+  const key = tuningKey(ctx.report, model, storage);
   const shapes = modelGemmShapes(model, ctx.report);
+  const pairKeys = new Set(modelDwpwPairs(model, ctx.report).map((p) => dwpwShapeKey(p.s)));
   let kept: StoredEntry['layers'] = [];
+  let keptPairs: StoredPair[] = [];
   let keptCheck: PlanCheck | undefined;
   let entryMode: StoredEntry['mode'] = mode;
   let rejected: string | undefined;
@@ -159,24 +203,58 @@ export async function gemmPlanFor(
     else if (mode === 'full' && parsed.mode === 'fast') rejected = "it was made by tune 'fast' and 'full' was asked";
     else {
       kept = parsed.layers;
+      keptPairs = parsed.pairs;
       keptCheck = parsed.check;
       entryMode = parsed.mode;
     }
   }
   const done = new Set(kept.map((l) => l.shape));
   const todo = shapes.filter((s) => !done.has(gemmShapeKey(s)));
-  if (!todo.length)
-    return { mode, source: 'cache', plan: inUse(kept, keptCheck), ...(keptCheck ? { check: keptCheck } : {}) };
+  const pairsDone = new Set(keptPairs.map((p) => p.shape));
+  const pairsTodo = [...pairKeys].filter((k) => !pairsDone.has(k));
+  const summary = (pairs: readonly StoredPair[], timed: number, untimed: number): PairsReport => ({
+    total: pairKeys.size,
+    timed,
+    fused: pairs.filter((p) => p.choice !== 'pair' && pairKeys.has(p.shape)).length,
+    untimed,
+  });
+  if (!todo.length && !pairsTodo.length)
+    return {
+      mode,
+      source: 'cache',
+      plan: inUse(kept, keptPairs, keptCheck),
+      ...(keptCheck ? { check: keptCheck } : {}),
+      storage,
+      pairs: summary(keptPairs, 0, 0),
+    };
   // The budget is the asked mode's: a 'fast' load completing a 'full' entry stays within a fast run's time.
-  const result = await tuneGemms(ctx, todo, entryMode, budgetMs ?? (mode === 'fast' ? FAST_BUDGET_MS : Infinity));
-  const layers = [...kept, ...result.layers.map((l) => ({ shape: l.shape, ...l.choice, ms: l.ms }))];
-  const check = weights && (await checkPlan(ctx, model, weights, planOf(layers), mode === 'full' ? 9 : 5));
+  const budget = budgetMs ?? (mode === 'fast' ? FAST_BUDGET_MS : Infinity);
+  const result = todo.length ? await tuneGemms(ctx, todo, entryMode, budget, storage) : undefined;
+  const layers = [...kept, ...(result?.layers.map((l) => ({ shape: l.shape, ...l.choice, ms: l.ms })) ?? [])];
+  // Each pair is timed as the lowering would run it unfused under the GEMM picks just made.
+  const toTime = modelDwpwPairs(model, ctx.report, planOf(layers, []), ctx.subgroups).filter(
+    (p) => !pairsDone.has(dwpwShapeKey(p.s)),
+  );
+  const dwpw = toTime.length
+    ? await tuneDwpw(ctx, toTime, entryMode, budget - (performance.now() - t0), undefined, storage)
+    : undefined;
+  const pairs: StoredPair[] = [
+    ...keptPairs,
+    ...(dwpw?.pairs.map((p): StoredPair => ({
+      shape: p.shape,
+      choice: p.choice ?? 'pair',
+      ms: p.timed[0]?.ms ?? null,
+      pairMs: p.pairMs,
+    })) ?? []),
+  ];
+  const check = weights && (await checkPlan(ctx, model, weights, planOf(layers, pairs), mode === 'full' ? 9 : 5));
   const entry: StoredEntry = {
     version: TUNER_VERSION,
     key,
     mode: entryMode,
-    timer: result.timer,
+    timer: result?.timer ?? dwpw?.timer ?? (ctx.hasTimestamps ? 'timestamp' : 'wall'),
     layers,
+    pairs,
     ...(check ? { check } : {}),
   };
   let writeError: string | undefined;
@@ -188,23 +266,31 @@ export async function gemmPlanFor(
   return {
     mode,
     source: 'tuned',
-    plan: inUse(layers, check),
+    plan: inUse(layers, pairs, check),
     ...(check ? { check } : {}),
-    result,
+    ...(result ? { result } : {}),
+    storage,
+    pairs: summary(pairs, dwpw?.pairs.length ?? 0, dwpw?.untimed.length ?? 0),
+    ...(dwpw ? { dwpwResult: dwpw } : {}),
     ...(rejected ? { rejected } : {}),
     ...(writeError ? { writeError } : {}),
   };
 }
 
-function planOf(layers: readonly { shape: string; variant: PointwiseVariant; workgroupSize: number }[]): GemmPlan {
-  return new Map(
-    layers.map((l): [string, GemmChoice] => [l.shape, { variant: l.variant, workgroupSize: l.workgroupSize }]),
-  );
+/** The GEMM picks, and the fused configuration of every pair where fusion won. */
+function planOf(
+  layers: readonly { shape: string; variant: PointwiseVariant; workgroupSize: number }[],
+  pairs: readonly StoredPair[],
+): GemmPlan {
+  return new Map<string, GemmChoice | FusedChoice>([
+    ...layers.map((l): [string, GemmChoice] => [l.shape, { variant: l.variant, workgroupSize: l.workgroupSize }]),
+    ...pairs.flatMap((p): [string, FusedChoice][] => (p.choice === 'pair' ? [] : [[p.shape, p.choice]])),
+  ]);
 }
 
-/** The plan a load runs: the tuned picks unless the whole-network check kept the table. */
-function inUse(layers: StoredEntry['layers'], check: PlanCheck | undefined): GemmPlan {
-  return check?.kept === 'table' ? new Map() : planOf(layers);
+/** The plan a load runs: the tuned picks and fusions unless the whole-network check kept the table. */
+function inUse(layers: StoredEntry['layers'], pairs: readonly StoredPair[], check: PlanCheck | undefined): GemmPlan {
+  return check?.kept === 'table' ? new Map() : planOf(layers, pairs);
 }
 
 /**
@@ -212,8 +298,8 @@ function inUse(layers: StoredEntry['layers'], check: PlanCheck | undefined): Gem
  * alternating order) so load elsewhere on the machine hits both alike. The decision is the median over runs of
  * the paired ratio, which a slow drift in load cancels out of: the tuned plan is kept only when it is clearly
  * faster (PLAN_MARGIN) and faster in most runs (PLAN_AGREEMENT), so noise cannot trade the table for a slower
- * plan. Undefined when every pick is the
- * table's own (nothing to check).
+ * plan. `plan`'s fusions are part of the tuned network (its pairs run as fused steps). Undefined when the
+ * network runs exactly the table's steps (nothing to check).
  */
 export async function checkPlan(
   ctx: GpuContext,
@@ -222,14 +308,17 @@ export async function checkPlan(
   plan: GemmPlan,
   runs: number,
 ): Promise<PlanCheck | undefined> {
-  // The network as the detector runs it: in the weights' storage type (the candidates themselves are timed in f32).
+  // The network as the detector runs it: in the weights' storage type (the candidates were timed in it too).
   const tuned = await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, plan, weights.storage);
   const table = await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, undefined, weights.storage);
   try {
-    const same = tuned.stats.steps.every(
-      (st, i) =>
-        st.variant === table.stats.steps[i]!.variant && st.workgroupSize === table.stats.steps[i]!.workgroupSize,
-    );
+    // A fused pair is one step where the table runs two, so the step lists differ in length as well.
+    const [a, b] = [tuned.stats.steps, table.stats.steps];
+    const same =
+      a.length === b.length &&
+      a.every(
+        (st, i) => st.kind === b[i]!.kind && st.variant === b[i]!.variant && st.workgroupSize === b[i]!.workgroupSize,
+      );
     if (same) return undefined;
     const ms = { table: [] as number[], tuned: [] as number[] };
     // One untimed run each: first-use costs (pipeline residency, page faults in the arena) are not the plan's.
@@ -288,6 +377,8 @@ export function parseEntry(text: string, key: string): StoredEntry | string {
         ms: ms as number,
       };
     });
+    need(Array.isArray(e.pairs), 'no pairs');
+    const pairs = (e.pairs as unknown[]).map((p, i) => parsePair(p, `pairs[${i}]`, need));
     let check: PlanCheck | undefined;
     if (e.check !== undefined) {
       need(isObj(e.check), 'check is not an object');
@@ -310,6 +401,7 @@ export function parseEntry(text: string, key: string): StoredEntry | string {
       mode: e.mode as 'fast' | 'full',
       timer: e.timer as string,
       layers,
+      pairs,
       ...(check ? { check } : {}),
     };
   } catch (err) {
@@ -317,4 +409,31 @@ export function parseEntry(text: string, key: string): StoredEntry | string {
     if (err instanceof BadEntry) return err.message;
     throw err;
   }
+}
+
+const PAIR_KEY = /^dwpw:\d+x\d+x\d+x\d+:k\d+x\d+:s\d+x\d+:p\d+,\d+,\d+,\d+:n\d+$/;
+
+/** One stored pair decision checked field by field (`need` throws BadEntry naming what is wrong). */
+function parsePair(p: unknown, at: string, need: (ok: boolean, what: string) => void): StoredPair {
+  need(isObj(p), `${at} is not an object`);
+  const { shape, choice, ms, pairMs } = p as Record<string, unknown>;
+  need(typeof shape === 'string' && PAIR_KEY.test(shape), `${at}.shape ${JSON.stringify(shape)}`);
+  let c: StoredPair['choice'] = 'pair';
+  if (choice !== 'pair') {
+    need(isObj(choice), `${at}.choice ${JSON.stringify(choice)} is neither 'pair' nor a fused configuration`);
+    const { variant, workgroupSize } = choice as Record<string, unknown>;
+    need(
+      typeof variant === 'string' &&
+        typeof workgroupSize === 'number' &&
+        // isFusedChoice takes any dwpwMxN name; a stored one must be a tile this build compiles.
+        DWPW_VARIANTS.includes(variant as DwpwVariant) &&
+        isFusedChoice({ variant, workgroupSize }),
+      `${at}.choice ${JSON.stringify(choice)} is not a fused variant and workgroup size of this build`,
+    );
+    c = { variant, workgroupSize } as FusedChoice;
+  }
+  // A fused decision was timed; 'pair' may have had no fused candidate to time (ms null).
+  need((typeof ms === 'number' && ms >= 0) || (ms === null && c === 'pair'), `${at}.ms ${String(ms)}`);
+  need(typeof pairMs === 'number' && pairMs >= 0, `${at}.pairMs ${String(pairMs)}`);
+  return { shape: shape as string, choice: c, ms: ms as number | null, pairMs: pairMs as number };
 }

@@ -13,6 +13,7 @@ import { BUNDLED_MODELS, DEFAULT_MODEL, resolveModel } from '../node/model_regis
 import { installNodeGpu } from '../node_gpu.ts';
 import { load, type SubgroupUse } from '../index.ts';
 import type { RunPrecision } from '../api/detector.ts';
+import type { GemmPlanReport, PairsReport } from '../api/tuning.ts';
 import type { Precision } from '../core/quant.ts';
 import type { TuneMode } from '../kernels/pointwise_autotune.ts';
 import { helpText, parseArgs, type CommandSpec } from './args.ts';
@@ -174,7 +175,7 @@ export async function runInfoCommand(argv: readonly string[]): Promise<number> {
 interface KernelPlan {
   /** What the detector runs in, 'auto' resolved. */
   precision: RunPrecision;
-  tuning: { mode: string; source: string; rejected?: string };
+  tuning: TuningSummary;
   dispatchesPerFrame: { preprocess: number; network: number; head: number; total: number };
   steps: { name: string; kind: string; variant?: string; workgroupSize?: number }[];
   subgroups: SubgroupUse;
@@ -189,7 +190,7 @@ async function kernelPlan(
 ): Promise<KernelPlan> {
   const detector = await load(model, { context: ctx, precision, ...(tune ? { tune } : {}) });
   try {
-    const { mode, source, rejected } = detector.gemmTuning;
+    const tuning = tuningSummary(detector.gemmTuning);
     const steps = (await detector.stats(1)).steps.map(({ name, kind, variant, workgroupSize }) => ({
       name,
       kind,
@@ -198,7 +199,7 @@ async function kernelPlan(
     }));
     return {
       precision: detector.precision,
-      tuning: { mode, source, ...(rejected ? { rejected } : {}) },
+      tuning,
       dispatchesPerFrame: await detector.dispatchCounts(1),
       steps,
       subgroups: await detector.subgroupUse(1),
@@ -208,17 +209,57 @@ async function kernelPlan(
   }
 }
 
+/** What `info` says about the tuner: where the plan came from, what it was timed in, and its fusion decisions. */
+export interface TuningSummary {
+  mode: string;
+  source: string;
+  rejected?: string;
+  storage?: string;
+  pairs?: PairsReport;
+  /** The whole-network check's verdict, when one ran. */
+  kept?: 'tuned' | 'table';
+}
+
+export function tuningSummary(g: GemmPlanReport): TuningSummary {
+  return {
+    mode: g.mode,
+    source: g.source,
+    ...(g.rejected ? { rejected: g.rejected } : {}),
+    ...(g.storage ? { storage: g.storage } : {}),
+    ...(g.pairs ? { pairs: g.pairs } : {}),
+    ...(g.check ? { kept: g.check.kept } : {}),
+  };
+}
+
+/**
+ * The depthwise + 1x1 pairs the tuner decided (absent with tune 'off', where no pair fuses): how many were timed
+ * during this load and how many fuse, and whether those fusions run (the whole-network check can keep the table).
+ */
+export function fusionLine(t: TuningSummary): string | undefined {
+  const p = t.pairs;
+  if (!p) return undefined;
+  const timed = t.source === 'cache' ? 'decisions from the cache' : `${p.timed} timed now`;
+  const left = p.untimed ? `, ${p.untimed} left to later loads (they run as the pair)` : '';
+  const unused = p.fused && t.kept === 'table' ? ' (not in use: the whole-network check kept the table)' : '';
+  return (
+    `fused depthwise + 1x1: ${p.fused} of ${p.total} distinct pairs fused by the tuner${unused}; ` +
+    `${timed}${left}${t.storage ? `; timed in ${t.storage}` : ''}`
+  );
+}
+
 function kernelTable(k: KernelPlan): string {
   const d = k.dispatchesPerFrame;
   const from = { table: 'the measured table', cache: 'a cached tuning run', tuned: 'a tuning run now' }[
     k.tuning.source
   ];
+  const fusion = fusionLine(k.tuning);
   return (
-    `kernels per layer (tune ${k.tuning.mode}: GEMMs from ${from ?? k.tuning.source}${k.tuning.rejected ? `; a stored entry was ignored: ${k.tuning.rejected}` : ''}):\n` +
+    `kernels per layer (tune ${k.tuning.mode}: GEMMs${k.tuning.pairs ? ' and fusion' : ''} from ${from ?? k.tuning.source}${k.tuning.rejected ? `; a stored entry was ignored: ${k.tuning.rejected}` : ''}):\n` +
     `${formatTable(
       ['layer', 'kernel', 'variant', 'workgroup'],
       k.steps.map((st) => [st.name, st.kind, st.variant ?? '-', st.workgroupSize ?? '-']),
     )}\n` +
+    (fusion ? `${fusion}\n` : '') +
     `dispatches per frame: ${d.total} (preprocess ${d.preprocess}, network ${d.network}, SSD head ${d.head}), one submit\n` +
     `${precisionLine(k.precision)}\n` +
     subgroupLine(k.subgroups)

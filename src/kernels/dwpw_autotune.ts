@@ -20,6 +20,7 @@ import { dwpwShapeKey, type FusedChoice } from './dwpw_tuning.ts';
 import type { TuneMode } from './pointwise_autotune.ts';
 import { pointwiseConv2dDispatch, pointwiseConv2dPipeline } from './pointwise_conv2d.ts';
 import type { GemmChoice } from './pointwise_tuning.ts';
+import type { StorageType } from './storage.ts';
 
 /** A depthwise + 1x1 pair as the lowering runs it unfused. */
 export interface PairToTune {
@@ -59,11 +60,14 @@ export interface DwpwTuneResult {
   pairs: TunedPair[];
   /** Pairs the budget did not reach (they stay unfused). */
   untimed: string[];
+  elapsedMs: number;
 }
 
 /**
  * Times every distinct pair of `pairs` unfused and fused on scratch buffers (values do not change the speed),
- * each timing one compute pass; a candidate whose pipeline fails to build is skipped.
+ * each timing one compute pass; a candidate whose pipeline fails to build is skipped. Both sides run in
+ * `storage`, the type the network stores activations and weights in (f16 halves the intermediate's round trip
+ * that fusion saves, so the verdict can differ from f32's).
  */
 export async function tuneDwpw(
   ctx: GpuContext,
@@ -71,6 +75,7 @@ export async function tuneDwpw(
   mode: Exclude<TuneMode, 'off'>,
   budgetMs = Infinity,
   reps = mode === 'full' ? 5 : 3,
+  storage: StorageType = 'f32',
 ): Promise<DwpwTuneResult> {
   const t0 = performance.now();
   const distinct = new Map(pairs.map((p) => [dwpwShapeKey(p.s), p]));
@@ -100,13 +105,13 @@ export async function tuneDwpw(
       try {
         runs.push({
           c: undefined,
-          list: await pairDispatches(ctx, p, { input, mid, output, residual, weights }),
+          list: await pairDispatches(ctx, p, { input, mid, output, residual, weights }, storage),
           ms: [],
         });
         for (const c of dwpwCandidates(mode)) {
           let pipe;
           try {
-            pipe = await dwpwConv2dPipeline(ctx, c.variant, p.s.g, c.workgroupSize);
+            pipe = await dwpwConv2dPipeline(ctx, c.variant, p.s.g, c.workgroupSize, storage);
           } catch {
             continue;
           }
@@ -132,7 +137,7 @@ export async function tuneDwpw(
     for (const b of [input, mid, output, residual, weights]) b.buffer.destroy();
     dummy.destroy();
   }
-  return { timer, pairs: out, untimed };
+  return { timer, pairs: out, untimed, elapsedMs: performance.now() - t0 };
 }
 
 /** The unfused pair: the depthwise into `mid`, the GEMM from `mid`, as the lowering would run them. */
@@ -140,16 +145,17 @@ async function pairDispatches(
   ctx: GpuContext,
   p: PairToTune,
   b: Record<'input' | 'mid' | 'output' | 'residual' | 'weights', GPUBufferBinding>,
+  storage: StorageType,
 ): Promise<Dispatch[]> {
   const g: ConvGeometry = p.s.g;
-  const dwPipe = await depthwiseConv2dPipeline(ctx, p.depthwise);
+  const dwPipe = await depthwiseConv2dPipeline(ctx, p.depthwise, storage);
   const dw = depthwiseConv2dDispatch(ctx, dwPipe, p.depthwise, g, ACTIVATIONS.relu6, {
     input: b.input,
     filter: b.weights,
     bias: b.weights,
     output: b.mid,
   });
-  const pwPipe = await pointwiseConv2dPipeline(ctx, p.gemm.variant, p.gemm.workgroupSize);
+  const pwPipe = await pointwiseConv2dPipeline(ctx, p.gemm.variant, p.gemm.workgroupSize, storage);
   const io = { input: b.mid, weights: b.weights, bias: b.weights, output: b.output };
   const pw = pointwiseConv2dDispatch(
     ctx,

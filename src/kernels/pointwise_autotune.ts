@@ -18,6 +18,7 @@ import {
 } from './pointwise_conv2d.ts';
 import { gemmShapeKey, tunedPointwise, type GemmChoice } from './pointwise_tuning.ts';
 import type { DriverKind } from '../gpu/provider.ts';
+import type { StorageType } from './storage.ts';
 
 /** 'off': the measured table; 'fast': a short candidate list, one timing each, within a budget; 'full': all. */
 export type TuneMode = 'off' | 'fast' | 'full';
@@ -90,13 +91,15 @@ export interface TuneResult {
 /**
  * Times the candidates of every distinct shape in `shapes` on scratch buffers (values do not change a
  * GEMM's speed) and picks the fastest. A candidate whose pipeline fails to build (a limit this adapter
- * lacks) is skipped, not fatal.
+ * lacks) is skipped, not fatal. `storage` is the type the network stores activations and weights in: f16
+ * halves the bytes each tile loads, which can change which tile wins, so candidates are timed in it.
  */
 export async function tuneGemms(
   ctx: GpuContext,
   shapes: readonly PointwiseShape[],
   mode: Exclude<TuneMode, 'off'>,
   budgetMs = mode === 'fast' ? FAST_BUDGET_MS : Infinity,
+  storage: StorageType = 'f32',
 ): Promise<TuneResult> {
   const t0 = performance.now();
   const distinct = new Map(shapes.map((s) => [gemmShapeKey(s), s]));
@@ -124,7 +127,7 @@ export async function tuneGemms(
         for (const c of candidates) {
           let pipe;
           try {
-            pipe = await pointwiseConv2dPipeline(ctx, c.variant, c.workgroupSize);
+            pipe = await pointwiseConv2dPipeline(ctx, c.variant, c.workgroupSize, storage);
           } catch {
             continue;
           }
