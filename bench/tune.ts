@@ -1,7 +1,8 @@
 /**
- * The autotuner against the measured table on one model, measured as a frame runs: a forced tuning run (no
- * time budget, nothing read from or written to the cache), the tuner's own whole-network check (what a load
- * commits: its picks, or the table where they are not faster), then the whole network timed as one compute
+ * The autotuner against the measured table on one model, measured as a frame runs: a forced tuning run as a load
+ * makes it (gemmPlanFor: GEMM configurations, then fusion of each depthwise + 1x1 pair; no time budget, no cache),
+ * with the tuner's own whole-network check (what a load commits: its picks, or the table where they are not
+ * faster), then the whole network timed as one compute
  * pass (timestamps at its start and end) with the table's plan, the raw picks and the committed plan,
  * back to back in each round (rotating the order) so machine load hits all three alike; medians, quartiles and
  * the median of per-round ratios to the table (drift in load cancels out of those).
@@ -10,11 +11,11 @@
  *   node .build/bench/tune.js [--model oid-v4] [--mode fast|full] [--reps 15] [--driver lavapipe|swiftshader|hardware]
  */
 import { loadavg } from 'node:os';
-import { checkPlan, modelGemmShapes, PLAN_AGREEMENT, PLAN_MARGIN } from '../src/api/tuning.ts';
+import { gemmPlanFor, PLAN_AGREEMENT, PLAN_MARGIN } from '../src/api/tuning.ts';
 import { GraphExecutor, packModelWeights } from '../src/graph/executor.ts';
 import { median, percentile, timePass } from '../src/gpu/timing.ts';
-import { tuneGemms } from '../src/kernels/pointwise_autotune.ts';
-import type { GemmPlan } from '../src/kernels/pointwise_tuning.ts';
+import type { FusedChoice } from '../src/kernels/dwpw_tuning.ts';
+import type { GemmChoice, GemmPlan } from '../src/kernels/pointwise_tuning.ts';
 import { resolveModel } from '../src/node/model_registry.ts';
 import { benchGpu, flag, machine, writeResult } from './lib/setup.ts';
 
@@ -24,11 +25,16 @@ if (mode !== 'fast' && mode !== 'full') throw new Error(`--mode ${String(mode)}:
 const ctx = await benchGpu();
 const startLoad = machine(ctx);
 const model = await resolveModel(flag('model', 'oid-v4'));
-const tuned = await tuneGemms(ctx, modelGemmShapes(model, ctx.report), mode, Infinity);
-const picks: GemmPlan = new Map(tuned.layers.map((l) => [l.shape, l.choice]));
 const weights = packModelWeights(ctx, model);
-const check = await checkPlan(ctx, model, weights, picks, mode === 'full' ? 9 : 5);
-const committed: GemmPlan = check?.kept === 'table' ? new Map() : picks;
+const report = await gemmPlanFor(ctx, model, mode, undefined, Infinity, weights);
+const tuned = report.result!;
+const fused = report.dwpwResult?.pairs.filter((p) => p.choice) ?? [];
+const picks: GemmPlan = new Map<string, GemmChoice | FusedChoice>([
+  ...tuned.layers.map((l): [string, GemmChoice] => [l.shape, l.choice]),
+  ...fused.map((p): [string, FusedChoice] => [p.shape, p.choice!]),
+]);
+const check = report.check;
+const committed = report.plan;
 const plans = {
   table: await GraphExecutor.create(ctx, model, weights, 1),
   picks: await GraphExecutor.create(ctx, model, weights, 1, {}, undefined, picks),
@@ -60,7 +66,8 @@ const md = [
   `Machine at the start: ${startLoad}; load at the end ${loadavg()
     .map((l) => l.toFixed(1))
     .join(' ')}.`,
-  `Tuning mode '${mode}' (no budget, ${tuned.timer} timer): ${tuned.layers.length} GEMM shapes in ${(tuned.elapsedMs / 1000).toFixed(1)} s.`,
+  `Tuning mode '${mode}' (no budget, ${tuned.timer} timer, in ${report.storage}): ${tuned.layers.length} GEMM shapes in ${(tuned.elapsedMs / 1000).toFixed(1)} s; ` +
+    `${report.pairs?.total ?? 0} depthwise + 1x1 pairs in ${((report.dwpwResult?.elapsedMs ?? 0) / 1000).toFixed(1)} s, ${fused.length} fused.`,
   check
     ? `The tuner's whole-network check (${check.runs} paired runs): table ${f(check.tableMs)} ms, picks ${f(check.tunedMs)} ms, median paired ratio ${check.ratio.toFixed(3)}, picks faster in ${check.faster} of ${check.runs} (kept below ${PLAN_MARGIN} and faster in at least ${PLAN_AGREEMENT * 100}% of runs): it commits **the ${check.kept === 'tuned' ? 'picks' : 'table'}**.`
     : "Every pick is the table's own: nothing to check, the table is committed.",
@@ -76,6 +83,7 @@ const md = [
   '| configuration picked | shapes |',
   '|---|---|',
   ...[...count].sort((a, b) => b[1] - a[1]).map(([k, n]) => `| ${k} | ${n} |`),
+  ...fused.map((p) => `| ${p.choice!.variant} wg${p.choice!.workgroupSize} (fused pair ${p.shape}) | 1 |`),
 ];
 const text = md.join('\n') + '\n';
 console.log(text);
