@@ -18,7 +18,8 @@ try {
 
 const { build } = await import('./build.mjs');
 rmSync(join(root, '.build/test'), { recursive: true, force: true });
-await build({ only: ['test', 'bench'] });
+// The library and the demo page too: the browser test files serve them, and one build here saves one per file.
+await build({ only: ['test', 'bench', 'lib', 'web'] });
 
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', root], {
   cwd: root,
@@ -55,6 +56,10 @@ const r = spawnSync(
     join(root, 'scripts/test-run.mjs'),
     ...files,
   ],
-  { cwd: root, stdio: 'inherit', env: { ...gpuEnv(), MOBILESSD_ROOT: root, MOBILESSD_TEST_CHECKS: checks } },
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...gpuEnv(), MOBILESSD_ROOT: root, MOBILESSD_TEST_CHECKS: checks, MOBILESSD_PAGE_BUILT: '1' },
+  },
 );
 process.exit(typecheckOk && lintOk ? (r.status ?? 1) : 1);
