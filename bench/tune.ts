@@ -80,6 +80,13 @@ const md = [
   row("the tuner's per-shape picks", 'picks'),
   row('committed by the tuner (picks, or the table where the check found them no faster)', 'committed'),
   '',
+  ...(committed.size
+    ? []
+    : [
+        "The committed plan is the table's own (the same kernels), so its row against the table's measures this " +
+          "machine's noise, not a plan.",
+        '',
+      ]),
   '| configuration picked | shapes |',
   '|---|---|',
   ...[...count].sort((a, b) => b[1] - a[1]).map(([k, n]) => `| ${k} | ${n} |`),
