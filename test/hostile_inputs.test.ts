@@ -175,7 +175,7 @@ test('case 2: the pixel limit refuses an image from its header before decoding; 
   const json = join(work, 'case2.json');
   const r = cli(['detect', CAT, join(root, 'samples/dog.jpg'), '--max-pixels', '300000', '--json', json, '--quiet']);
   assert.equal(r.code, 1, r.stderr);
-  // cat.jpg is 426x303 = 129078 pixels, dog.jpg 768x576 = 442368.
+  // cat.jpg is 451x300 = 135300 pixels, dog.jpg 768x576 = 442368.
   lineFor(r.stderr, 'dog.jpg', /image of 768x576 is too large \(the limit is 300000 pixels\)/);
   assert.match(r.stderr, /hint: downscale the image, or raise the limit .*--max-pixels N/);
   const doc = readJson(json);
