@@ -43,7 +43,9 @@ export default async function* reporter(source) {
       if (event.type === 'test:pass') {
         if (d.skip || d.todo) {
           skipped++;
-          yield `  - ${d.name} (skipped)\n`;
+          // t.skip(reason) says why (no shader-f16 on this adapter, ...): the log must show it.
+          const why = typeof d.skip === 'string' ? `: ${d.skip}` : typeof d.todo === 'string' ? `: ${d.todo}` : '';
+          yield `  - ${d.name} (skipped${why})\n`;
           continue;
         }
         passed++;

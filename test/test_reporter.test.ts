@@ -26,6 +26,7 @@ test('three', () => {});`,
   'exit_at_once.test.mjs': `test('one', () => { process.exit(0); });\ntest('two', () => {});`,
   // A test that never ends and keeps a timer alive; the test after it must still run.
   'hang.test.mjs': `test('hangs', () => new Promise((r) => setTimeout(r, 600_000)));\ntest('after the hang', () => {});`,
+  'skip.test.mjs': `test('runs', () => {});\ntest('f16 grid', (t) => t.skip('this adapter does not offer shader-f16'));`,
   // Fast tests that report megabytes: more than the pipe to the runner holds when forceExit ends the process.
   'loud.test.mjs': `const text = 'x'.repeat(20_000);
 for (let i = 0; i < 100; i++) test(\`t\${i} \${text}\`, (t) => t.diagnostic(text));`,
@@ -85,6 +86,13 @@ test('a hanging test fails at the per-test timeout, the next test still runs, an
   assert.match(out, /FAIL hangs \[hang\.test\]\n\s+test timed out after 1500ms/);
   assert.match(out, /ok after the hang/);
   assert.equal(closingLine(out), '1 passed, 1 failed (type check and lint not run)');
+});
+
+test('a skipped test is listed with the reason it gave', () => {
+  const { status, out } = runTests(['skip.test.mjs']);
+  assert.equal(status, 0, out);
+  assert.match(out, /^ {2}- f16 grid \(skipped: this adapter does not offer shader-f16\)$/m);
+  assert.equal(closingLine(out), '1 passed, 0 failed (1 skipped, type check and lint not run)');
 });
 
 test('a file that reports megabytes in fast tests loses none of them to its forced exit', () => {
