@@ -22,10 +22,10 @@ cd "$here"
 # the tuner's. Suites whose oracle is onnxruntime-node (activation, binary, conv_forms, mean, pad, prelu,
 # resize) are left out: its CPU binaries alone would not fit. The check at the end refuses any bundled file that
 # imports a package the archive lacks.
-TESTS="autotune conv2d depthwise_conv2d elementwise executor golden_models gpu_context integer_executor parity
-  pointwise_conv2d qconv2d qdepthwise_conv2d qelementwise qpointwise_conv2d resize_input ssd_head ssd_head_ref
-  ssd_head_subgroups tflite_int_parity"
-BENCHES="gemm_tune profile tune peers ssd_head subgroups"
+TESTS="autotune conv2d depthwise_conv2d dwpw_conv2d dwpw_lowering elementwise executor f16_goldens golden_models
+  gpu_context integer_executor parity pointwise_conv2d precision_f16 qconv2d qdepthwise_conv2d qelementwise
+  qpointwise_conv2d resize_input ssd_head ssd_head_ref ssd_head_subgroups tflite_int_parity"
+BENCHES="gemm_tune profile tune peers ssd_head subgroups dwpw_tune precision"
 
 node scripts/build.mjs lib test bench >/dev/null
 # The WebGPU peers' rows: face-api on TF.js as one prebuilt file (no esbuild there), onnxruntime-web's WebGPU builds.

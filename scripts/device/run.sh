@@ -79,6 +79,10 @@ else
     --variants blocked4x1,blocked8x2,subgroup4x1,subgroup8x2 --out "gemm_subgroups_$gpu.md"
   step ssd_head node .build/bench/ssd_head.js --driver "$driver"
   step subgroups node .build/bench/subgroups.js --driver "$driver" --model oid-v4
+  # Whether the fused depthwise + 1x1 kernel and f16 storage pay on this GPU (neither does on the software ones).
+  step dwpw node .build/bench/dwpw_tune.js --driver "$driver" --model oid-v4 --out "dwpw_$gpu.md"
+  step precision_oid node .build/bench/precision.js --driver "$driver" --model oid-v4
+  step precision_coco node .build/bench/precision.js --driver "$driver"
 fi
 # (c) peers on the same GPU in the same run: mobilessd's rows, face-api on tfjs-backend-webgpu, onnxruntime-web's
 # WebGPU EP (native kernels and JSEP)
