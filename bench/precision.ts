@@ -2,8 +2,8 @@
  * Integer, float16 and float32 execution of a quantized model, side by side on one adapter: the network alone
  * (wall time of its dispatches in one submit, and the sum of per-dispatch kernel times), detect()
  * end to end on samples/dog.jpg, the bytes the network's kernels move per frame, weights and
- * activation memory. Rows: f32, f16 (where the adapter has shader-f16), int8 with the adapter's packed
- * 4x8-bit dot products (when it has them) and int8 with plain integers.
+ * activation memory. Rows: f32, f16 (where the adapter has shader-f16), and for a quantized model int8 with the
+ * adapter's packed 4x8-bit dot products (when it has them) and int8 with plain integers.
  *
  *   npm run bench:precision -- [--model PATH] [--reps 10] [--driver lavapipe|swiftshader|hardware]
  *
@@ -42,11 +42,13 @@ interface Row {
   activationBytes: number;
 }
 
+// A float model (oid-v4) has no integer rows: only f32 against f16.
+const quantized = model.json.quantization !== undefined;
 const modes = [
   { mode: 'f32', precision: 'f32' as const },
   ...(ctx.hasF16 ? [{ mode: 'f16', precision: 'f16' as const }] : []),
-  ...(packedDot ? [{ mode: 'int8 (dot4)', precision: 'int8' as const, packedDot: true }] : []),
-  { mode: 'int8 (plain integers)', precision: 'int8' as const, packedDot: false },
+  ...(quantized && packedDot ? [{ mode: 'int8 (dot4)', precision: 'int8' as const, packedDot: true }] : []),
+  ...(quantized ? [{ mode: 'int8 (plain integers)', precision: 'int8' as const, packedDot: false }] : []),
 ];
 // Every mode is built first, then timed in turn within each repetition (interleaved), so load elsewhere on the
 // machine hits all modes alike and the ratios to f32 hold even when the absolute times drift.
@@ -104,7 +106,7 @@ const ms = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(1));
 const text = [
   `# Integer vs float execution: ${model.json.name}`,
   '',
-  `Made by \`npm run bench:precision -- --driver ${ctx.report.driver}\`. Machine: ${machine(ctx)}.`,
+  `Made by \`npm run bench:precision -- --driver ${ctx.report.driver}${flag('model') ? ` --model ${flag('model')}` : ''}\`. Machine: ${machine(ctx)}.`,
   `Median of ${reps} runs. Network: wall time of the network's dispatches in one submit (no preprocessing, no head);`,
   'kernels: sum of per-dispatch times (timestamp queries, else one submit each); detect: `detect()` on samples/dog.jpg',
   'end to end (upload, preprocess, network, head, readback). Bytes moved: activations read and written plus weights,',
