@@ -61,6 +61,8 @@ import {
   convOnnx,
   convOutputShape,
   intersect,
+  residualEpilogue,
+  sliceEpilogue,
   geometryAtBatch,
   loweredGeometry,
   parseConvAttrs,
@@ -179,17 +181,11 @@ export class PointwiseStep implements Step {
     const o = { view: this.view, label: this.name, dummy: io.dummy, workgroupSize: this.workgroupSize };
     return pointwiseConv2dDispatch(ctx, pipe, this.variant, this.s, this.act, b, r ? { ...o, residualAct: r.act } : o);
   }
-  /** With a residual the slice's clamp applies after the add, as the concatenation sees the sum. */
   writeSlice(view: OutputView, clamp: Clamp): boolean {
-    this.view = view;
-    if (this.residual) this.residual.act = intersect(this.residual.act, clamp);
-    else this.act = intersect(this.act, clamp);
-    return true;
+    return sliceEpilogue(this, view, clamp);
   }
   addResidual(tensor: string, act: Clamp): boolean {
-    if (this.residual) return false;
-    this.residual = { tensor, act };
-    return true;
+    return residualEpilogue(this, tensor, act);
   }
 }
 

@@ -118,6 +118,31 @@ export function intersect(a: Clamp, b: Clamp): Clamp {
   return { min: Math.max(a.min, b.min), max: Math.min(a.max, b.max) };
 }
 
+/** The epilogue of a GEMM-like step (PointwiseStep, DwpwStep): its clamp, a residual add, its output view. */
+export interface ResidualEpilogue {
+  view: OutputView;
+  act: Clamp;
+  residual: { tensor: string; act: Clamp } | undefined;
+}
+
+/**
+ * Step.writeSlice for it: with a residual the slice's clamp applies after the add, as the concatenation sees
+ * the sum.
+ */
+export function sliceEpilogue(e: ResidualEpilogue, view: OutputView, clamp: Clamp): boolean {
+  e.view = view;
+  if (e.residual) e.residual.act = intersect(e.residual.act, clamp);
+  else e.act = intersect(e.act, clamp);
+  return true;
+}
+
+/** Step.addResidual for it: one residual add fits the epilogue. */
+export function residualEpilogue(e: ResidualEpilogue, tensor: string, act: Clamp): boolean {
+  if (e.residual) return false;
+  e.residual = { tensor, act };
+  return true;
+}
+
 export function isIdentity(a: Clamp): boolean {
   return a.min <= ACTIVATIONS.none.min && a.max >= ACTIVATIONS.none.max;
 }

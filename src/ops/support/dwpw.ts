@@ -18,7 +18,7 @@ import {
 import { plannedDwpw, type FusedChoice } from '../../kernels/dwpw_tuning.ts';
 import type { StorageType } from '../../kernels/storage.ts';
 import { DepthwiseStep } from '../depthwise_conv2d.ts';
-import { intersect } from './conv.ts';
+import { residualEpilogue, sliceEpilogue } from './conv.ts';
 import type { LowerContext, Step, StepIo } from './lowering.ts';
 import type { GraphNode } from './node.ts';
 
@@ -66,17 +66,11 @@ export class DwpwStep implements Step {
       dummy: io.dummy,
     });
   }
-  /** With a residual the slice's clamp applies after the add, as the concatenation sees the sum. */
   writeSlice(view: OutputView, clamp: Clamp): boolean {
-    this.view = view;
-    if (this.residual) this.residual.act = intersect(this.residual.act, clamp);
-    else this.act = intersect(this.act, clamp);
-    return true;
+    return sliceEpilogue(this, view, clamp);
   }
   addResidual(tensor: string, act: Clamp): boolean {
-    if (this.residual) return false;
-    this.residual = { tensor, act };
-    return true;
+    return residualEpilogue(this, tensor, act);
   }
 }
 
