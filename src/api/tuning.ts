@@ -9,7 +9,7 @@
  */
 import { InvalidOptionError } from '../errors.ts';
 import type { AdapterReport, GpuContext, SubgroupSizes } from '../gpu/context.ts';
-import { DWPW_VARIANTS, type DwpwVariant } from '../kernels/dwpw_conv2d.ts';
+import { DWPW_VARIANTS } from '../kernels/dwpw_conv2d.ts';
 import { dwpwGemmShape } from '../kernels/dwpw_conv2d_ref.ts';
 import { tuneDwpw, type DwpwTuneResult, type PairToTune } from '../kernels/dwpw_autotune.ts';
 import { dwpwShapeKey, isFusedChoice, type FusedChoice } from '../kernels/dwpw_tuning.ts';
@@ -423,11 +423,7 @@ function parsePair(p: unknown, at: string, need: (ok: boolean, what: string) => 
     need(isObj(choice), `${at}.choice ${JSON.stringify(choice)} is neither 'pair' nor a fused configuration`);
     const { variant, workgroupSize } = choice as Record<string, unknown>;
     need(
-      typeof variant === 'string' &&
-        typeof workgroupSize === 'number' &&
-        // isFusedChoice takes any dwpwMxN name; a stored one must be a tile this build compiles.
-        DWPW_VARIANTS.includes(variant as DwpwVariant) &&
-        isFusedChoice({ variant, workgroupSize }),
+      typeof variant === 'string' && typeof workgroupSize === 'number' && isFusedChoice({ variant, workgroupSize }),
       `${at}.choice ${JSON.stringify(choice)} is not a fused variant and workgroup size of this build`,
     );
     c = { variant, workgroupSize } as FusedChoice;

@@ -30,8 +30,9 @@ export const DWPW_VARIANTS: readonly DwpwVariant[] = DWPW_TILES.map(([m, n]) => 
 export const DWPW_WORKGROUP_SIZES = [64, 256] as const;
 const DWPW = /^dwpw(\d+)x(\d+)$/;
 
+/** One of this build's fused tiles (a stored plan or a forced choice may name another). */
 export function isDwpwVariant(v: string): v is DwpwVariant {
-  return DWPW.test(v);
+  return (DWPW_VARIANTS as readonly string[]).includes(v);
 }
 
 export const DwpwParams = uniformSchema('Params', {
