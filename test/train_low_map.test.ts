@@ -46,6 +46,22 @@ test('the low map: 38x38 boxes first, anchors the generator reproduces, the base
   const copy = json.nodes.find((n) => n.name === `${LOW_MAP_PREFIX}features`)!;
   assert.deepEqual(copy.inputs, src.inputs);
   assert.deepEqual(constData(model, `${LOW_MAP_PREFIX}features/filter`).data, constData(base, src.filter).data);
+  // Then a copy of the block's 3x3 depthwise at stride 1 (the backbone's is stride 2), which the predictors read.
+  const block = base.json.nodes.find((n) => n.op === 'depthwise_conv2d' && n.inputs[0] === src.outputs[0])!;
+  const context = json.nodes.find((n) => n.name === `${LOW_MAP_PREFIX}context`)!;
+  assert.equal(context.op, 'depthwise_conv2d');
+  assert.deepEqual(context.inputs, [`${LOW_MAP_PREFIX}features`]);
+  assert.deepEqual((block as { strides: number[] }).strides, [2, 2]);
+  assert.deepEqual((context as { strides: number[] }).strides, [1, 1]);
+  assert.deepEqual(json.shapes[`${LOW_MAP_PREFIX}context`], [1, 38, 38, 192]);
+  assert.deepEqual(
+    constData(model, `${LOW_MAP_PREFIX}context/filter`).data,
+    constData(base, (block as { filter: string }).filter).data,
+  );
+  for (const kind of ['BoxEncodingPredictor', 'ClassPredictor'])
+    assert.deepEqual(json.nodes.find((n) => n.name === `${LOW_MAP_PREFIX}${kind}`)!.inputs, [
+      `${LOW_MAP_PREFIX}context`,
+    ]);
   assert.throws(() => addLowMap(model), /already/);
 });
 
@@ -69,9 +85,10 @@ test('training takes the low map with every region; the named regions start wher
     assert.deepEqual(added.sort(), [
       `${LOW_MAP_PREFIX}BoxEncodingPredictor`,
       `${LOW_MAP_PREFIX}ClassPredictor`,
+      `${LOW_MAP_PREFIX}context`,
       `${LOW_MAP_PREFIX}features`,
     ]);
-    assert.equal(b.trained.length, a.trained.length + 3, from);
+    assert.equal(b.trained.length, a.trained.length + 4, from);
     assert.deepEqual(b.cuts.sort(), [...a.cuts, 'FeatureExtractor/MobilenetV2/expanded_conv_5/add'].sort(), from);
   }
 });

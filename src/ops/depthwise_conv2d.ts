@@ -42,6 +42,7 @@ import {
   type QDepthwiseVariant,
 } from '../kernels/qdepthwise_conv2d.ts';
 import { packQuantized } from '../kernels/quantization.ts';
+import type { GraphNode } from './support/node.ts';
 import type { OpDef } from './support/op_def.ts';
 import type { StorageType } from '../kernels/storage.ts';
 
@@ -53,6 +54,10 @@ declare module './support/node.ts' {
   interface OpNodes {
     depthwise_conv2d: DepthwiseConv2dNode;
   }
+}
+
+export function isDepthwiseConv2d(n: GraphNode): n is DepthwiseConv2dNode {
+  return n.op === 'depthwise_conv2d';
 }
 
 export class DepthwiseStep implements Step {

@@ -6,15 +6,19 @@
  *
  * The map is a trainable copy of the backbone's last stride-8 convolution (MobileNetV2: block 6's
  * expansion, 32 -> 192 channels), reading the same frozen input, so the backbone is unchanged and
- * the cached tensor is that input (38x38x32). Its box and class predictors are 1x1 convolutions like
- * the base model's; their reshapes go first into both concatenations, and the anchors, table and
- * recorded generator, get the new map's boxes first: the model folder loads and runs like any other.
+ * the cached tensor is that input (38x38x32). Where the backbone follows that convolution with a
+ * depthwise one (block 6's 3x3, stride 2), a trainable copy of it at stride 1 comes next: a 1x1
+ * expansion alone gives each cell's predictor no view of its neighbours, which a box edge needs.
+ * Its box and class predictors are 1x1 convolutions like the base model's; their reshapes go first
+ * into both concatenations, and the anchors, table and recorded generator, get the new map's boxes
+ * first: the model folder loads and runs like any other.
  */
 import { InvalidOptionError } from '../errors.ts';
 import type { ModelJson } from '../graph/ir.ts';
 import { inferShapes } from '../graph/shapes.ts';
 import { constData, type LoadedModel } from '../graph/weights.ts';
 import { isConv2d, type Conv2dNode } from '../ops/conv2d.ts';
+import { isDepthwiseConv2d, type DepthwiseConv2dNode } from '../ops/depthwise_conv2d.ts';
 import type { GraphNode } from '../ops/support/node.ts';
 import { anchorLayers } from '../ssd/resize_input.ts';
 import { cellShapes, type Shape } from './anchor_fit.ts';
@@ -97,6 +101,26 @@ export function addLowMap(
   };
   json.shapes[feature] = [1, H, W, F];
   const added: GraphNode[] = [features];
+  const context = `${LOW_MAP_PREFIX}context`;
+  const block = json.nodes.find(
+    (n): n is DepthwiseConv2dNode => isDepthwiseConv2d(n) && n.inputs[0] === src.outputs[0],
+  );
+  if (block) {
+    copy(`${context}/filter`, block.filter);
+    copy(`${context}/bias`, block.bias);
+    added.push({
+      ...structuredClone(block),
+      name: context,
+      inputs: [feature],
+      outputs: [context],
+      filter: `${context}/filter`,
+      bias: `${context}/bias`,
+      strides: [1, 1],
+      padding: 'SAME',
+    });
+    json.shapes[context] = [1, H, W, F];
+  }
+  const head = block ? context : feature;
   /** A 1x1 predictor like `like` on the low map, with `cols` columns per box, and its reshape. */
   const predictor = (kind: string, like: Conv2dNode, cols: number): string => {
     const name = `${LOW_MAP_PREFIX}${kind}`;
@@ -108,7 +132,7 @@ export function addLowMap(
     added.push({
       ...structuredClone(like),
       name,
-      inputs: [feature],
+      inputs: [head],
       outputs: [name],
       filter: `${name}/filter`,
       bias: `${name}/bias`,
