@@ -6,7 +6,7 @@
 //   main_vec4    v2: one output pixel x 4 channels (needs C % 4 == 0).
 //   main_blocked v3: 4 output pixels along x x 4 channels; the input row segment the 4 windows
 //                share is loaded once per filter row (needs C % 4 == 0, KW <= 3, stride <= 2).
-//   main_k3      v4: 3x3 with a compile-time stride, fully unrolled (see below).
+//   main_k3      v4: 3x3 with a compile-time stride and output tile, fully unrolled (see below).
 // conv_common.wgsl (flat index, clamped store through the output view) is prepended.
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -108,44 +108,60 @@ fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   }
 }
 
-// v4 (main_k3): 3x3 only, with the stride S a compile-time constant (prepended by the TS side,
-// part of the pipeline key) so every loop has a constant trip count: the compiler unrolls them
-// and the input window lives in registers instead of an indexed private array. 4 output pixels
-// along x x 4 channels per invocation. Needs C % 4 == 0.
+// v4 (main_k3): 3x3 only, with the stride S and the output tile (TW pixels along x, TH rows) compile-time
+// constants (prepended by the TS side, part of the pipeline key) so every loop has a constant trip count:
+// the compiler unrolls them and the input window lives in registers instead of an indexed private array.
+// TW x TH output pixels x 4 channels per invocation. Taller tiles pay on JITs where every storage load is
+// a per-lane gather (lavapipe): a 4x1 tile loads 6 input pixels per output row, a 4x4 one 3.
+// Needs C % 4 == 0.
+const SEG_W: u32 = (TW - 1u) * S + 3u;
+const SEG_H: u32 = (TH - 1u) * S + 3u;
+
 @compute @workgroup_size(WG_SIZE)
 fn main_k3(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = flat_id(gid, nwg);
-  let outW4 = (p.outW + 3u) / 4u;
-  let total = p.batch * p.outH * outW4 * p.outC4;
+  let tilesX = (p.outW + TW - 1u) / TW;
+  let tilesY = (p.outH + TH - 1u) / TH;
+  let total = p.batch * tilesY * tilesX * p.outC4;
   if (idx >= total) { return; }
   let cg = idx % p.outC4;
   let t = idx / p.outC4;
-  let ox0 = (t % outW4) * 4u;
-  let oy = (t / outW4) % p.outH;
-  let b = t / (outW4 * p.outH);
+  let ox0 = (t % tilesX) * TW;
+  let oy0 = ((t / tilesX) % tilesY) * TH;
+  let b = t / (tilesX * tilesY);
+  var wk: array<vec4<f32>, 9>;
+  for (var k = 0u; k < 9u; k++) { wk[k] = wv(k * p.outC4 + cg); }
   let b0 = bv(cg);
-  var acc = array<vec4<f32>, 4>(b0, b0, b0, b0);
+  var acc: array<vec4<f32>, TW * TH>;
+  for (var o = 0u; o < TW * TH; o++) { acc[o] = b0; }
   let ix0 = i32(ox0 * S) - i32(p.padLeft);
   let lastX = i32(p.inW) - 1;
-  for (var ky = 0u; ky < 3u; ky++) {
-    let iy = i32(oy * S + ky) - i32(p.padTop);
+  for (var r = 0u; r < SEG_H; r++) {
+    let iy = i32(oy0 * S + r) - i32(p.padTop);
     if (iy < 0 || iy >= i32(p.inH)) { continue; }
     let row = (b * p.inH + u32(iy)) * p.inW;
-    var s: array<vec4<f32>, 3u * S + 3u>;
-    for (var j = 0u; j < 3u * S + 3u; j++) {
+    var s: array<vec4<f32>, SEG_W>;
+    for (var j = 0u; j < SEG_W; j++) {
       let ix = ix0 + i32(j);
       let v = xv((row + u32(clamp(ix, 0, lastX))) * p.outC4 + cg);
       s[j] = select(vec4<f32>(0.0), v, ix >= 0 && ix <= lastX);
     }
-    let w0 = wv((ky * 3u) * p.outC4 + cg);
-    let w1 = wv((ky * 3u + 1u) * p.outC4 + cg);
-    let w2 = wv((ky * 3u + 2u) * p.outC4 + cg);
-    for (var o = 0u; o < 4u; o++) {
-      acc[o] += s[o * S] * w0 + s[o * S + 1u] * w1 + s[o * S + 2u] * w2;
+    // Input row r feeds output row ty through filter row r - ty * S when that is 0, 1 or 2.
+    for (var ty = 0u; ty < TH; ty++) {
+      let ky = i32(r) - i32(ty * S);
+      if (ky < 0 || ky > 2) { continue; }
+      let w0 = wk[u32(ky) * 3u];
+      let w1 = wk[u32(ky) * 3u + 1u];
+      let w2 = wk[u32(ky) * 3u + 2u];
+      for (var tx = 0u; tx < TW; tx++) {
+        acc[ty * TW + tx] += s[tx * S] * w0 + s[tx * S + 1u] * w1 + s[tx * S + 2u] * w2;
+      }
     }
   }
-  for (var o = 0u; o < 4u; o++) {
-    if (ox0 + o < p.outW) { store4(b, oy, ox0 + o, cg, acc[o]); }
+  for (var ty = 0u; ty < TH; ty++) {
+    for (var tx = 0u; tx < TW; tx++) {
+      if (oy0 + ty < p.outH && ox0 + tx < p.outW) { store4(b, oy0 + ty, ox0 + tx, cg, acc[ty * TW + tx]); }
+    }
   }
 }
 

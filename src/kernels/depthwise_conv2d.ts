@@ -13,8 +13,25 @@ import { padLastDimTo4 } from './common.ts';
 import { ConvParams, convParams } from './conv_params.ts';
 import { withStorage, type StorageType } from './storage.ts';
 
-export const DEPTHWISE_VARIANTS = ['naive', 'vec4', 'blocked', 'k3s1', 'k3s2', 'k3s1u', 'k3s2u'] as const;
+export const DEPTHWISE_VARIANTS = [
+  'naive',
+  'vec4',
+  'blocked',
+  'k3s1',
+  'k3s2',
+  'k3s1t4x4',
+  'k3s2t4x4',
+  'k3s1u',
+  'k3s2u',
+] as const;
 export type DepthwiseVariant = (typeof DEPTHWISE_VARIANTS)[number];
+
+/** Output pixels per invocation of a main_k3 variant: `k3sS` is 4x1, `k3sStWxH` W along x and H rows. */
+function k3Tile(v: DepthwiseVariant): { tw: number; th: number } | undefined {
+  if (v === 'k3s1' || v === 'k3s2') return { tw: 4, th: 1 };
+  const m = /^k3s[12]t(\d+)x(\d+)$/.exec(v);
+  return m ? { tw: Number(m[1]), th: Number(m[2]) } : undefined;
+}
 
 export function depthwiseVariantSupported(g: ConvGeometry, v: DepthwiseVariant): boolean {
   if (v === 'naive') return true;
@@ -25,12 +42,21 @@ export function depthwiseVariantSupported(g: ConvGeometry, v: DepthwiseVariant):
 }
 
 /**
- * The 3x3 kernels measured 2-3x faster than the general ones on lavapipe (bench/profile). SwiftShader's
- * JIT leaves the array-based 3x3 window in memory: the hand-unrolled ones ran its 3x3 layers 2-3.7x
- * faster (oid-v4, `profile --driver swiftshader --depthwise k3s1u|k3s2u --layers`).
+ * The 3x3 kernels measured 2-3x faster than the general ones on lavapipe (bench/profile). There the 4x4 tiles
+ * beat the 4x1 ones on all 17 layers of oid-v4, 0.67x their total time (bench/depthwise_tune,
+ * results/depthwise_oid-v4_lavapipe.md): lavapipe gathers every storage load lane by lane, and a taller tile
+ * loads each input row once for up to 3 output rows. SwiftShader's JIT leaves the array-based 3x3 window in
+ * memory: the hand-unrolled ones ran its 3x3 layers 2-3.7x faster (oid-v4, `profile --driver swiftshader
+ * --depthwise k3s1u|k3s2u --layers`). Hardware keeps the 4x1 tiles, 4x the invocations to fill a GPU, until
+ * a real GPU is measured.
  */
 export function selectDepthwiseVariant(g: ConvGeometry, driver: DriverKind = 'unknown'): DepthwiseVariant {
-  const k3 = driver === 'swiftshader' ? (['k3s1u', 'k3s2u'] as const) : (['k3s1', 'k3s2'] as const);
+  const k3 =
+    driver === 'swiftshader'
+      ? (['k3s1u', 'k3s2u'] as const)
+      : driver === 'lavapipe'
+        ? (['k3s1t4x4', 'k3s2t4x4'] as const)
+        : (['k3s1', 'k3s2'] as const);
   for (const v of k3) if (depthwiseVariantSupported(g, v)) return v;
   if (g.outW >= 4 && depthwiseVariantSupported(g, 'blocked')) return 'blocked';
   return depthwiseVariantSupported(g, 'vec4') ? 'vec4' : 'naive';
@@ -43,10 +69,12 @@ export function depthwiseConv2dPipeline(
   workgroupSize = 64,
 ): Promise<CachedPipeline> {
   const stride = variant.startsWith('k3s2') ? 2 : 1;
+  const tile = k3Tile(variant);
+  const consts = `const S: u32 = ${stride}u;\nconst TW: u32 = ${tile?.tw ?? 4}u;\nconst TH: u32 = ${tile?.th ?? 1}u;\n`;
   return ctx.pipeline(`depthwise_conv2d/${variant}/${storage}/wg${workgroupSize}`, () => ({
     label: `depthwise_conv2d_${variant}`,
-    code: withStorage(storage, `${ConvParams.wgsl}const S: u32 = ${stride}u;\n${common}${source}`),
-    entryPoint: variant === 'k3s1' || variant === 'k3s2' ? 'main_k3' : `main_${variant}`,
+    code: withStorage(storage, `${ConvParams.wgsl}${consts}${common}${source}`),
+    entryPoint: tile ? 'main_k3' : `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'storage', 'storage', 'rw'],
   }));
@@ -60,7 +88,8 @@ export function depthwiseThreads(g: ConvGeometry, v: DepthwiseVariant): number {
   const c4 = Math.ceil(g.outC / 4);
   if (v === 'naive') return g.batch * g.outH * g.outW * g.outC;
   if (v === 'vec4') return g.batch * g.outH * g.outW * c4;
-  return g.batch * g.outH * Math.ceil(g.outW / 4) * c4; // blocked and k3: 4 pixels per invocation
+  const { tw, th } = k3Tile(v) ?? { tw: 4, th: 1 }; // blocked and the unrolled k3: 4 pixels per invocation
+  return g.batch * Math.ceil(g.outH / th) * Math.ceil(g.outW / tw) * c4;
 }
 
 export function depthwiseCost(g: ConvGeometry): { flops: number; bytes: number } {
