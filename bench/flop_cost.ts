@@ -77,7 +77,7 @@ async function measure(l: SeparableLayer): Promise<Measured> {
     bias: { buffer: bufs.b },
     output: { buffer: bufs.y },
   };
-  const vStd = selectConv2dVariant(gStd);
+  const vStd = selectConv2dVariant(gStd, ctx.report.driver);
   const std = await timed(conv2dDispatch(ctx, await conv2dPipeline(ctx, vStd), vStd, gStd, ACTIVATIONS.relu6, io));
   const vDw = selectDepthwiseVariant(gDw, ctx.report.driver);
   const dw = await timed(

@@ -5,7 +5,8 @@
 // Entry points (variants, each selectable from TS):
 //   main_naive   v1: one output value per invocation; the plain reference on the GPU.
 //   main_direct  v2: one output pixel x 4 output channels (vec4 filter loads).
-//   main_blocked v3: 4 output pixels along x x 4 channels: each filter load feeds 4 FMAs.
+//   main_blocked v3: 4 output pixels along x x 4 channels: each filter load feeds 4 FMAs
+//                (variant blocked16: x 16 channels, each input load feeds 16 channels).
 //   main_igemm   v4: implicit GEMM over (ky, kx, ci) in vec4 steps (Cin % 4 == 0).
 // conv_common.wgsl (flat index, clamped store through the output view) is prepended. Buffers hold the
 // storage type st (kernels/storage.ts); arithmetic is f32.
@@ -82,19 +83,29 @@ fn main_direct(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   store4(b, oy, ox, cg, acc);
 }
 
+// main_blocked: CG (a compile-time constant, prepended by the TS side) groups of 4 output channels per
+// invocation. CG = 4 lets each input value loaded feed 16 channels instead of 4: on JITs where a storage load
+// is a per-lane gather (lavapipe), that is what a stem layer with 3 input channels is bound by.
 @compute @workgroup_size(WG_SIZE)
 fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let idx = flat_id(gid, nwg);
   let outW4 = (p.outW + 3u) / 4u;
-  let total = p.batch * p.outH * outW4 * p.outC4;
+  let groups = (p.outC4 + CG - 1u) / CG;
+  let total = p.batch * p.outH * outW4 * groups;
   if (idx >= total) { return; }
-  let cg = idx % p.outC4;
-  let t = idx / p.outC4;
+  let cg0 = (idx % groups) * CG;
+  let t = idx / groups;
   let ox0 = (t % outW4) * 4u;
   let oy = (t / outW4) % p.outH;
   let b = t / (outW4 * p.outH);
-  let b0 = vec4<f32>(bias[cg]);
-  var acc = array<vec4<f32>, 4>(b0, b0, b0, b0);
+  // Past the last channel group the loads repeat it (in bounds) and nothing is stored.
+  var cgs: array<u32, CG>;
+  var acc: array<vec4<f32>, 4u * CG>;
+  for (var g = 0u; g < CG; g++) {
+    cgs[g] = min(cg0 + g, p.outC4 - 1u);
+    let b0 = vec4<f32>(bias[cgs[g]]);
+    for (var j = 0u; j < 4u; j++) { acc[g * 4u + j] = b0; }
+  }
   for (var ky = 0u; ky < p.kH; ky++) {
     let iy = i32(oy * p.strideH + ky) - i32(p.padTop);
     if (iy < 0 || iy >= i32(p.inH)) { continue; }
@@ -106,19 +117,23 @@ fn main_blocked(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         ok[j] = ix >= 0 && ix < i32(p.inW) && ox0 + j < p.outW;
         xi[j] = select(0u, in_index(b, u32(iy), u32(ix)), ok[j]);
       }
-      var wi = (ky * p.kW + kx) * p.inC * p.outC4 + cg;
+      var wi = (ky * p.kW + kx) * p.inC * p.outC4;
       for (var ci = 0u; ci < p.inC; ci++) {
-        let wv = vec4<f32>(w[wi]);
-        for (var j = 0u; j < 4u; j++) {
-          let xv = select(0.0, f32(x[xi[j] + ci]), ok[j]);
-          acc[j] += xv * wv;
+        var xv: array<f32, 4>;
+        for (var j = 0u; j < 4u; j++) { xv[j] = select(0.0, f32(x[xi[j] + ci]), ok[j]); }
+        for (var g = 0u; g < CG; g++) {
+          let wv = wload(wi + cgs[g]);
+          for (var j = 0u; j < 4u; j++) { acc[g * 4u + j] += xv[j] * wv; }
         }
         wi += p.outC4;
       }
     }
   }
-  for (var j = 0u; j < 4u; j++) {
-    if (ox0 + j < p.outW) { store4(b, oy, ox0 + j, cg, acc[j]); }
+  for (var g = 0u; g < CG; g++) {
+    if (cg0 + g >= p.outC4) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      if (ox0 + j < p.outW) { store4(b, oy, ox0 + j, cg0 + g, acc[g * 4u + j]); }
+    }
   }
 }
 

@@ -44,9 +44,9 @@ const cases: [string, VariantChoice, number][] = [
   ],
 ];
 
-test('kernel choices follow the adapter kind: array tiles on lavapipe, hand-unrolled ones on SwiftShader', () => {
+test('kernel choices follow the adapter kind: array tiles on lavapipe (4x4 depthwise), hand-unrolled on SwiftShader', () => {
   const m = syntheticModel();
-  const variants = (driver: 'lavapipe' | 'swiftshader', kind: string) =>
+  const variants = (driver: 'lavapipe' | 'swiftshader' | 'hardware', kind: string) =>
     new Set(lowerGraph(m.json, 1, {}, driver).steps.flatMap((s) => (s.kind === kind && s.variant ? [s.variant] : [])));
   assert.ok(
     [...variants('lavapipe', 'pointwise')].every((v) => v.startsWith('blocked')),
@@ -58,10 +58,24 @@ test('kernel choices follow the adapter kind: array tiles on lavapipe, hand-unro
   );
   const dwLava = variants('lavapipe', 'depthwise');
   const dwSwift = variants('swiftshader', 'depthwise');
-  assert.ok(dwLava.size > 0 && [...dwLava].every((v) => v === 'k3s1' || v === 'k3s2'), [...dwLava].join());
+  const dwHardware = variants('hardware', 'depthwise');
+  assert.ok(dwLava.size > 0 && [...dwLava].every((v) => v === 'k3s1t4x4' || v === 'k3s2t4x4'), [...dwLava].join());
   assert.ok(
     [...dwSwift].every((v) => v === 'k3s1u' || v === 'k3s2u'),
     [...dwSwift].join(),
+  );
+  assert.ok(
+    [...dwHardware].every((v) => v === 'k3s1' || v === 'k3s2'),
+    [...dwHardware].join(),
+  );
+  const conv = (driver: 'lavapipe' | 'hardware') => [...variants(driver, 'conv2d')].filter((v) => v !== 'igemm');
+  assert.ok(
+    conv('lavapipe').every((v) => v === 'blocked16' || v === 'direct'),
+    conv('lavapipe').join(),
+  );
+  assert.ok(
+    conv('hardware').every((v) => v === 'blocked' || v === 'direct'),
+    conv('hardware').join(),
   );
 });
 

@@ -5,13 +5,14 @@
 import common from '../../shaders/conv_common.wgsl';
 import source from '../../shaders/conv2d.wgsl';
 import type { CachedPipeline, GpuContext } from '../gpu/context.ts';
+import type { DriverKind } from '../gpu/provider.ts';
 import { contiguousView, type Clamp, type ConvGeometry, type OutputView } from '../core/geometry.ts';
 import { makeDispatch, type Binding, type Dispatch } from '../gpu/dispatch.ts';
 import { padLastDimTo4 } from './common.ts';
 import { ConvParams, convParams } from './conv_params.ts';
 import { withStorage, type StorageType } from './storage.ts';
 
-export const CONV2D_VARIANTS = ['naive', 'direct', 'blocked', 'igemm'] as const;
+export const CONV2D_VARIANTS = ['naive', 'direct', 'blocked', 'blocked16', 'igemm'] as const;
 export type Conv2dVariant = (typeof CONV2D_VARIANTS)[number];
 
 export interface KernelOptions<V extends string> {
@@ -25,11 +26,14 @@ export function conv2dVariantSupported(g: ConvGeometry, v: Conv2dVariant): boole
 
 /**
  * The implicit GEMM wins whenever the input channels allow vec4 steps (bench/profile: the SSD extra
- * layers); otherwise four output pixels per invocation once a row is wide enough to fill the block.
+ * layers); otherwise four output pixels per invocation once a row is wide enough to fill the block, with 16
+ * channels each on lavapipe, where oid-v4's 3-channel stem ran 0.84-0.92x the 4-channel tile's time
+ * (`profile --driver lavapipe --conv2d blocked|blocked16 --layers`, two rounds each).
  */
-export function selectConv2dVariant(g: ConvGeometry): Conv2dVariant {
+export function selectConv2dVariant(g: ConvGeometry, driver: DriverKind = 'unknown'): Conv2dVariant {
   if (conv2dVariantSupported(g, 'igemm')) return 'igemm';
-  return g.outW >= 4 ? 'blocked' : 'direct';
+  if (g.outW < 4) return 'direct';
+  return driver === 'lavapipe' ? 'blocked16' : 'blocked';
 }
 
 export function conv2dPipeline(
@@ -38,10 +42,11 @@ export function conv2dPipeline(
   storage: StorageType = 'f32',
   workgroupSize = 64,
 ): Promise<CachedPipeline> {
+  const groups = variant === 'blocked16' ? 4 : 1; // channel groups of 4 per invocation (main_blocked's CG)
   return ctx.pipeline(`conv2d/${variant}/${storage}/wg${workgroupSize}`, () => ({
     label: `conv2d_${variant}`,
-    code: withStorage(storage, ConvParams.wgsl + common + source),
-    entryPoint: `main_${variant}`,
+    code: withStorage(storage, `${ConvParams.wgsl}const CG: u32 = ${groups}u;\n${common}${source}`),
+    entryPoint: variant === 'blocked16' ? 'main_blocked' : `main_${variant}`,
     constants: { WG_SIZE: workgroupSize },
     bindings: ['uniform', 'rw', 'storage', 'storage', 'rw'],
   }));
@@ -60,6 +65,8 @@ export function conv2dThreads(g: ConvGeometry, variant: Conv2dVariant): number {
       return g.batch * g.outH * g.outW * c4;
     case 'blocked':
       return g.batch * g.outH * Math.ceil(g.outW / 4) * c4;
+    case 'blocked16':
+      return g.batch * g.outH * Math.ceil(g.outW / 4) * Math.ceil(c4 / 4);
     case 'igemm':
       return Math.ceil((g.batch * g.outH * g.outW) / 4) * Math.ceil(c4 / 2);
   }

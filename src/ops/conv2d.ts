@@ -292,7 +292,7 @@ function lower(n: Conv2dNode, lc: LowerContext): void {
   }
   const forced = lc.force.conv2d as Conv2dVariant | undefined;
   const known = forced !== undefined && CONV2D_VARIANTS.includes(forced);
-  const variant = known && conv2dVariantSupported(g, forced) ? forced : selectConv2dVariant(g);
+  const variant = known && conv2dVariantSupported(g, forced) ? forced : selectConv2dVariant(g, lc.driver);
   lc.emit(new Conv2dStep(n.name, variant, g, n.activation, input, out, n.filter, n.bias, view));
 }
 
