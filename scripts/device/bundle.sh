@@ -25,7 +25,7 @@ cd "$here"
 TESTS="autotune conv2d depthwise_conv2d dwpw_conv2d dwpw_lowering elementwise executor f16_goldens golden_models
   gpu_context integer_executor parity pointwise_conv2d precision_f16 qconv2d qdepthwise_conv2d qelementwise
   qpointwise_conv2d resize_input ssd_head ssd_head_ref ssd_head_subgroups tflite_int_parity"
-BENCHES="gemm_tune profile tune peers ssd_head subgroups dwpw_tune precision"
+BENCHES="gemm_tune profile tune peers ssd_head subgroups dwpw_tune depthwise_tune precision"
 
 node scripts/build.mjs lib test bench >/dev/null
 # The WebGPU peers' rows: face-api on TF.js as one prebuilt file (no esbuild there), onnxruntime-web's WebGPU builds.

@@ -81,6 +81,8 @@ else
   step subgroups node .build/bench/subgroups.js --driver "$driver" --model oid-v4
   # Whether the fused depthwise + 1x1 kernel and f16 storage pay on this GPU (neither does on the software ones).
   step dwpw node .build/bench/dwpw_tune.js --driver "$driver" --model oid-v4 --out "dwpw_$gpu.md"
+  # Whether the 4x4 depthwise tiles lavapipe takes pay on this GPU too (the hardware table keeps 4x1).
+  step depthwise node .build/bench/depthwise_tune.js --driver "$driver" --model oid-v4 --out "depthwise_oid-v4_$gpu.md"
   step precision_oid node .build/bench/precision.js --driver "$driver" --model oid-v4
   step precision_coco node .build/bench/precision.js --driver "$driver"
 fi
